@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install everything Berth's tests and demo need on a fresh Debian 12 machine (as root), then the
+# project itself into .venv with the locked dependencies. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Peers and kernel tools the tests drive for real (see docs/architecture.md#peers).
+APT_PACKAGES=(busybox-static runc crun podman conmon skopeo umoci containerd docker-registry
+              containernetworking-plugins iproute2 iptables libseccomp2 uidmap)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+uv sync --locked --quiet

@@ -1,0 +1,1 @@
+"""The ``berth`` command line: parse, call the engine, format. No logic lives here."""

@@ -1,0 +1,1 @@
+"""Distribution: OCI Distribution Spec registry server and client."""

@@ -1,0 +1,1 @@
+"""Engine: containers, volumes, networks and metadata, daemonless (podman-like)."""

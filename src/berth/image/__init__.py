@@ -1,0 +1,1 @@
+"""Images: content store, OCI image layout, layers, snapshots, unpack, import and export."""

@@ -1,0 +1,1 @@
+"""Linux mechanics of the runtime: namespaces, mounts, cgroups, capabilities, seccomp, syscalls."""
