@@ -1,8 +1,9 @@
 """Entry point of the ``berth`` command.
 
 Each command group lives in its own module under ``berth.cli`` and exposes
-``register(subparsers)``; handlers import the engine lazily so that ``berth --help`` and fast
-commands pay only for what they use.
+``register(subparsers)``; modules are found by listing the package, so adding a command group never
+edits this file. Handlers import the engine lazily so that ``berth --help`` and fast commands pay
+only for what they use.
 """
 
 from __future__ import annotations
@@ -10,17 +11,25 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import pkgutil
 import sys
 from collections.abc import Sequence
 
 from berth import __version__
 from berth.errors import BerthError
 
-#: Modules under ``berth.cli`` that add subcommands; each has ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ()
-
 #: podman's exit status for an error of the engine itself (not of the container).
 ENGINE_ERROR = 125
+
+
+def command_modules() -> list[str]:
+    """Names of the modules under ``berth.cli`` that add subcommands, sorted."""
+    package = importlib.import_module("berth.cli")
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules(package.__path__)
+        if not m.name.startswith("_") and m.name != "main"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda _args: print(f"berth {__version__}") or 0)
-    for name in COMMAND_MODULES:
+    for name in command_modules():
         importlib.import_module(f"berth.cli.{name}").register(sub)
     return parser
 
