@@ -1,0 +1,113 @@
+"""The metadata database: records round-trip, names stay unique, concurrent commands do not collide."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from berth.engine.metadata import (
+    EXITED,
+    RUNNING,
+    SCHEMA_VERSION,
+    ContainerRecord,
+    Metadata,
+    NetworkRecord,
+    VolumeRecord,
+)
+from berth.errors import AlreadyExists, InvalidArgument, NotFound
+
+
+def _record(cid: str, name: str) -> ContainerRecord:
+    return ContainerRecord(id=cid, name=name, image="busybox", config={"args": ["true"]}, runtime="runc")
+
+
+def test_container_round_trip_and_lookup(tmp_path: Path) -> None:
+    with Metadata(tmp_path / "berth.db") as db:
+        rec = _record("ab" * 32, "web")
+        rec.networks = {"berth0": {"ip": "10.77.0.2"}}
+        rec.mounts = [{"destination": "/data", "source": "/srv"}]
+        db.add_container(rec)
+        assert db.container("web") == rec
+        assert db.container("abab") == rec
+        assert db.container("ab" * 32) == rec
+        with pytest.raises(NotFound, match="no such container: nope"):
+            db.container("nope")
+
+
+def test_name_in_use_and_ambiguous_prefix(tmp_path: Path) -> None:
+    with Metadata(tmp_path / "berth.db") as db:
+        db.add_container(_record("abc1" + "0" * 60, "one"))
+        with pytest.raises(AlreadyExists, match="'one' is already in use"):
+            db.add_container(_record("ffff" + "0" * 60, "one"))
+        db.add_container(_record("abc2" + "0" * 60, "two"))
+        with pytest.raises(InvalidArgument, match="ambiguous"):
+            db.container("abc")
+        assert [c.name for c in db.containers()] == ["two", "one"]
+
+
+def test_conditional_update(tmp_path: Path) -> None:
+    with Metadata(tmp_path / "berth.db") as db:
+        db.add_container(_record("c" * 64, "x"))
+        assert db.update_container("c" * 64, state=EXITED, exit_code=3, oom_killed=True)
+        # A late "running" must not overwrite an exit the monitor already recorded.
+        assert not db.update_container("c" * 64, only_if_state="created", state=RUNNING)
+        got = db.container("x")
+        assert (got.state, got.exit_code, got.oom_killed) == (EXITED, 3, True)
+        db.remove_container("c" * 64)
+        assert db.containers() == []
+
+
+def test_volumes_and_networks(tmp_path: Path) -> None:
+    with Metadata(tmp_path / "berth.db") as db:
+        db.add_volume(VolumeRecord(name="data", mountpoint="/v/data/_data", labels={"a": "b"}))
+        with pytest.raises(AlreadyExists):
+            db.add_volume(VolumeRecord(name="data", mountpoint="/elsewhere"))
+        assert db.volume("data").labels == {"a": "b"}
+        net = NetworkRecord(
+            name="berthnet", id="1" * 64, bridge="berth1", subnet="10.1.0.0/24", gateway="10.1.0.1"
+        )
+        db.add_network(net)
+        with pytest.raises(AlreadyExists):
+            db.add_network(NetworkRecord(name="x", id="2" * 64, bridge="berth1", subnet="s", gateway="g"))
+        assert db.network("berthnet") == net and db.networks() == [net]
+        db.remove_network("berthnet")
+        db.remove_volume("data")
+        with pytest.raises(NotFound):
+            db.network("berthnet")
+        assert db.volumes() == []
+
+
+def test_schema_version_and_wal(tmp_path: Path) -> None:
+    Metadata(tmp_path / "berth.db").close()
+    raw = sqlite3.connect(tmp_path / "berth.db")
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    raw.close()
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from berth.engine.metadata import RUNNING, ContainerRecord, Metadata
+worker, count = int(sys.argv[2]), int(sys.argv[3])
+with Metadata(Path(sys.argv[1])) as db:
+    for i in range(count):
+        cid = f"{worker:032x}{i:032x}"
+        db.add_container(ContainerRecord(id=cid, name=f"w{worker}-{i}", image="i", config={}, runtime="runc"))
+        db.update_container(cid, state=RUNNING, pid=i)
+        db.containers()
+"""
+
+
+@pytest.mark.timeout(120)
+def test_concurrent_processes_on_a_fresh_database(tmp_path: Path) -> None:
+    path = str(tmp_path / "berth.db")
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, path, str(w), "25"]) for w in range(4)]
+    assert [p.wait() for p in procs] == [0, 0, 0, 0]
+    with Metadata(Path(path)) as db:
+        records = db.containers()
+    assert len(records) == 100 and all(r.state == RUNNING for r in records)
