@@ -1,0 +1,199 @@
+"""Registry credentials in ``auth.json`` (containers-auth.json(5)) and ``~/.docker/config.json``.
+
+Both files hold ``{"auths": {KEY: {"auth": base64("user:password")}}}``. A key is a registry host
+(``quay.io``), optionally followed by a namespace or repository (``quay.io/team/app``) for
+narrower credentials; Docker's older keys carry a scheme and path (``https://index.docker.io/v1/``).
+``berth login`` writes the primary auth.json, atomically and under a lock.
+
+Files searched, in order (the first that has a matching entry wins), as podman and skopeo do:
+``--authfile`` alone if given, else ``$REGISTRY_AUTH_FILE`` alone if set, else
+``$XDG_RUNTIME_DIR/containers/auth.json`` (``/run/containers/<uid>/auth.json`` without it),
+``$XDG_CONFIG_HOME/containers/auth.json`` and ``~/.docker/config.json``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from berth.errors import InvalidArgument, NotFound
+from berth.fsutil import atomic_write, locked
+
+#: Hosts that all mean Docker Hub (Docker's own config uses the first form as its key).
+_DOCKER_HUB_ALIASES = {"index.docker.io", "registry-1.docker.io", "docker.io"}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A username and password, or an OAuth2 refresh token (``identitytoken``) from docker login."""
+
+    username: str
+    password: str
+    identity_token: str | None = None
+
+    def __repr__(self) -> str:  # never print secrets in tracebacks or logs
+        return f"Credentials(username={self.username!r}, password=***)"
+
+
+def primary_auth_file(authfile: str | os.PathLike[str] | None = None) -> Path:
+    """The file ``berth login`` writes and ``berth logout`` edits."""
+    return auth_file_paths(authfile)[0]
+
+
+def auth_file_paths(authfile: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Credential files to search, in order (see the module docstring)."""
+    if authfile:
+        return [Path(authfile)]
+    env = os.environ.get("REGISTRY_AUTH_FILE")
+    if env:
+        return [Path(env)]
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or f"/run/containers/{os.geteuid()}"
+    home = Path(os.environ.get("HOME") or os.path.expanduser("~"))
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    paths = [Path(runtime_dir) / "containers/auth.json", config_home / "containers/auth.json"]
+    docker_config = os.environ.get("DOCKER_CONFIG")
+    paths.append(Path(docker_config) / "config.json" if docker_config else home / ".docker/config.json")
+    return paths
+
+
+def normalize_key(key: str) -> str:
+    """The canonical form of an ``auths`` key: no scheme, Docker Hub as ``docker.io``.
+
+    >>> normalize_key("https://index.docker.io/v1/")
+    'docker.io'
+    """
+    key = key.strip()
+    legacy = False
+    for scheme in ("https://", "http://"):
+        if key.startswith(scheme):
+            key, legacy = key[len(scheme) :], True
+    if legacy:  # Docker's keys name a URL whose path is not a namespace
+        key = key.split("/", 1)[0]
+    key = key.rstrip("/")
+    host, sep, rest = key.partition("/")
+    if host in _DOCKER_HUB_ALIASES:
+        host = "docker.io"
+    return host + sep + rest
+
+
+def decode_auth(value: str, where: str) -> tuple[str, str]:
+    """Split a base64 ``user:password`` ``auth`` field; ``InvalidArgument`` if it is malformed."""
+    try:
+        text = base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidArgument(f"{where}: auth field is not base64 of user:password") from None
+    user, sep, password = text.partition(":")
+    if not sep:
+        raise InvalidArgument(f"{where}: auth field has no ':' between user and password")
+    return user, password
+
+
+def parse_auth_file(data: bytes, where: str = "auth file") -> dict[str, Credentials]:
+    """The credentials in one auth.json or config.json, by normalized key.
+
+    Entries with neither an ``auth`` field nor an ``identitytoken`` (e.g. those a credential helper
+    holds) are skipped.
+    """
+    try:
+        doc = json.loads(data) if data.strip() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InvalidArgument(f"{where}: not valid JSON ({err})") from None
+    auths = doc.get("auths", {}) if isinstance(doc, dict) else None
+    if not isinstance(auths, dict):
+        raise InvalidArgument(f"{where}: 'auths' is not an object")
+    found: dict[str, Credentials] = {}
+    for key, entry in auths.items():
+        if not isinstance(entry, dict):
+            raise InvalidArgument(f"{where}: entry {key!r} is not an object")
+        token = entry.get("identitytoken") or None
+        auth = entry.get("auth")
+        if auth:
+            user, password = decode_auth(str(auth), f"{where}: {key}")
+        elif token:
+            user, password = "", ""
+        else:
+            continue
+        found.setdefault(normalize_key(key), Credentials(user, password, token))
+    return found
+
+
+def _candidate_keys(registry: str, repository: str | None) -> list[str]:
+    """``host/a/b``, ``host/a``, ``host``: most specific first (containers-auth.json(5))."""
+    host = normalize_key(registry)
+    keys = []
+    if repository:
+        parts = repository.split("/")
+        keys = [f"{host}/{'/'.join(parts[:n])}" for n in range(len(parts), 0, -1)]
+    return [*keys, host]
+
+
+def lookup(
+    registry: str, repository: str | None = None, authfile: str | os.PathLike[str] | None = None
+) -> Credentials | None:
+    """The stored credentials for ``registry`` (and ``repository``), or None for anonymous access."""
+    keys = _candidate_keys(registry, repository)
+    for path in auth_file_paths(authfile):
+        try:
+            data = path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as err:
+            raise InvalidArgument(f"cannot read {path}: {err.strerror}") from None
+        entries = parse_auth_file(data, str(path))
+        for key in keys:
+            if key in entries:
+                return entries[key]
+    return None
+
+
+def _load_document(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    parse_auth_file(data, str(path))  # refuse to rewrite a file we cannot read
+    doc = json.loads(data) if data.strip() else {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _rewrite(path: Path, edit: Mapping[str, Any] | None, key: str) -> bool:
+    """Set (``edit`` given) or drop the ``auths`` entry ``key``; True if the file changed."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with locked(path.with_name(f".{path.name}.lock")):
+        doc = _load_document(path)
+        auths = doc.setdefault("auths", {})
+        matching = [k for k in auths if normalize_key(k) == key]
+        if edit is None and not matching:
+            return False
+        for k in matching:
+            del auths[k]
+        if edit is not None:
+            auths[key] = dict(edit)
+        atomic_write(path, (json.dumps(doc, indent="\t") + "\n").encode(), mode=0o600)
+        return True
+
+
+def store(
+    registry: str, username: str, password: str, authfile: str | os.PathLike[str] | None = None
+) -> Path:
+    """Record ``username``/``password`` for ``registry`` in the primary auth file; return its path."""
+    if ":" in username:
+        raise InvalidArgument("username must not contain ':'")
+    path = primary_auth_file(authfile)
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    _rewrite(path, {"auth": auth}, normalize_key(registry))
+    return path
+
+
+def remove(registry: str, authfile: str | os.PathLike[str] | None = None) -> Path:
+    """Drop the credentials for ``registry`` from the primary auth file; ``NotFound`` if none."""
+    path = primary_auth_file(authfile)
+    if not path.exists() or not _rewrite(path, None, normalize_key(registry)):
+        raise NotFound(f"not logged in to {registry} (no entry in {path})")
+    return path
