@@ -15,6 +15,8 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # RFC 7235 section 2.1: token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 _SPACE = re.compile(r"[ \t]*")
+# Unquoted values should be tokens, but some servers send URLs unquoted: accept up to a separator.
+_LENIENT_VALUE = re.compile(r'[^\s,"]+')
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def _param(scan: _Scanner) -> tuple[str, str] | None:
             scan.skip_space()
             value = scan.quoted_string()
             if value is None:
-                value = scan.match(_TOKEN)
+                value = scan.match(_LENIENT_VALUE)
             if value is not None:
                 return name.lower(), value
     scan.pos = start
