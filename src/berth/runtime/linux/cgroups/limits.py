@@ -1,0 +1,107 @@
+"""Typed, range-checked reads of runtime-spec ``linux.resources`` fields (config-linux.md).
+
+Every check happens before the first write, so a bad value leaves the cgroup untouched, and every
+error names the field as the config spells it (``linux.resources.memory.swappiness: ...``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from berth.errors import InvalidArgument
+
+INT64_MAX = 2**63 - 1
+UINT64_MAX = 2**64 - 1
+UINT32_MAX = 2**32 - 1
+
+_CPU_LIST = re.compile(r"^\s*(\d+(-\d+)?)(,\d+(-\d+)?)*\s*$")
+_PAGE_SIZE = re.compile(r"^\d+[KMGTP]?B$")
+
+
+def fail(field: str, problem: str) -> InvalidArgument:
+    """The error for a bad ``linux.resources`` value."""
+    return InvalidArgument(f"linux.resources.{field}: {problem}")
+
+
+def section(resources: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """A sub-object such as ``memory``; missing or null gives ``{}``."""
+    value = resources.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise fail(key, "must be an object")
+    return value
+
+
+def items(resources: Mapping[str, Any], key: str, field: str) -> Sequence[Mapping[str, Any]]:
+    """An array of objects such as ``devices``; missing or null gives ``[]``."""
+    value = resources.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise fail(field, "must be an array of objects")
+    return value
+
+
+def integer(obj: Mapping[str, Any], key: str, field: str, lo: int, hi: int) -> int | None:
+    """``obj[key]`` as an int in ``lo..hi``, or None when absent."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fail(field, f"must be an integer, not {value!r}")
+    if not lo <= value <= hi:
+        raise fail(field, f"{value} is out of range ({lo}..{hi})")
+    return value
+
+
+def required_integer(obj: Mapping[str, Any], key: str, field: str, lo: int, hi: int) -> int:
+    """Like ``integer`` for a field the spec marks REQUIRED."""
+    value = integer(obj, key, field, lo, hi)
+    if value is None:
+        raise fail(field, "is required")
+    return value
+
+
+def boolean(obj: Mapping[str, Any], key: str, field: str) -> bool | None:
+    """``obj[key]`` as a bool, or None when absent."""
+    value = obj.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise fail(field, f"must be true or false, not {value!r}")
+
+
+def cpu_list(obj: Mapping[str, Any], key: str, field: str) -> str | None:
+    """A cpuset list such as ``0-3,7``; None when absent or empty."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _CPU_LIST.match(value):
+        raise fail(field, f"{value!r} is not a list such as '0-3,7'")
+    for part in value.strip().split(","):
+        lo, _, hi = part.partition("-")
+        if hi and int(hi) < int(lo):
+            raise fail(field, f"range {part!r} runs backwards")
+    return value.strip()
+
+
+def page_size(obj: Mapping[str, Any], field: str) -> str:
+    """A hugetlb ``pageSize`` such as ``2MB``."""
+    value = obj.get("pageSize")
+    if not isinstance(value, str) or not _PAGE_SIZE.match(value):
+        raise fail(field, f"pageSize {value!r} is not a size such as '2MB'")
+    return value
+
+
+def device_number(entry: Mapping[str, Any], field: str) -> str:
+    """``major:minor`` of a blockIO device entry (both REQUIRED)."""
+    major = required_integer(entry, "major", f"{field}.major", 0, UINT32_MAX)
+    minor = required_integer(entry, "minor", f"{field}.minor", 0, UINT32_MAX)
+    return f"{major}:{minor}"
+
+
+def limit_text(value: int) -> str:
+    """-1 (unlimited) written the way both cgroup versions accept for byte limits."""
+    return "-1" if value == -1 else str(value)

@@ -1,0 +1,68 @@
+"""The interface every cgroup manager (v1, v2) offers the runtime's lifecycle."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any
+
+
+class CgroupManager(abc.ABC):
+    """A container's cgroup: created once, then filled, limited, frozen, measured and destroyed.
+
+    A manager only reads and writes files under the cgroup filesystems (no syscalls), and survives
+    process boundaries through ``to_state()`` / ``berth.runtime.linux.cgroups.load_manager``.
+    """
+
+    #: 1 for the per-controller hierarchies, 2 for the unified hierarchy.
+    version: int
+
+    @abc.abstractmethod
+    def create(self) -> None:
+        """Make the cgroup's directories, remembering which did not exist before."""
+
+    @abc.abstractmethod
+    def add_process(self, pid: int) -> None:
+        """Move process ``pid`` (all its threads) into the cgroup."""
+
+    @abc.abstractmethod
+    def set_resources(self, resources: Mapping[str, Any]) -> None:
+        """Apply runtime-spec ``linux.resources`` (config-linux.md#control-groups).
+
+        Every value is checked before anything is written; a value the kernel refuses raises one
+        error naming the field.
+        """
+
+    @abc.abstractmethod
+    def freeze(self) -> None:
+        """Stop every process in the cgroup; returns once the kernel reports it frozen."""
+
+    @abc.abstractmethod
+    def thaw(self) -> None:
+        """Resume every process in the cgroup."""
+
+    @abc.abstractmethod
+    def is_frozen(self) -> bool:
+        """True when the cgroup is frozen (or freezing)."""
+
+    @abc.abstractmethod
+    def pids(self) -> list[int]:
+        """Pids of every process in the cgroup and below it."""
+
+    @abc.abstractmethod
+    def stats(self) -> dict[str, Any]:
+        """Resource usage in the shape of ``runc events --stats``' ``data``: cpu, memory, pids, blkio,
+        hugetlb."""
+
+    @abc.abstractmethod
+    def oom_kill_count(self) -> int:
+        """How many processes the kernel's OOM killer has killed in this cgroup."""
+
+    @abc.abstractmethod
+    def destroy(self) -> None:
+        """Remove the directories ``create`` made (never one it found); retries briefly while the
+        kernel still lists exiting tasks. Safe to call twice."""
+
+    @abc.abstractmethod
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-safe description from which ``load_manager`` rebuilds this manager."""
