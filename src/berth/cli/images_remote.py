@@ -1,0 +1,187 @@
+"""``berth pull``, ``push``, ``copy``, ``login`` and ``logout``: images to and from registries.
+
+berth pull [--platform OS/ARCH[/VARIANT]] [--tls-verify=false] REFERENCE
+berth push REFERENCE [DESTINATION]
+berth copy [--all] SOURCE DESTINATION          # transport:details, as skopeo copy
+berth login [-u USER] [-p PASS | --password-stdin] REGISTRY
+berth logout [--all] REGISTRY
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+from berth.errors import InvalidArgument
+
+
+def _bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"want true or false, got {text!r}")
+
+
+def _registry_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tls-verify", type=_bool, nargs="?", const=True, default=None, metavar="BOOL",
+        help="require HTTPS with verified certificates (false: allow HTTP and unverified TLS)",
+    )  # fmt: skip
+    p.add_argument("--authfile", help="credentials file (default: auth.json, then ~/.docker/config.json)")
+    p.add_argument(
+        "--creds", metavar="USER[:PASS]", help="credentials for the registry, overriding the authfile"
+    )
+    p.add_argument("--registries-conf", metavar="FILE", help="mirrors and insecure registries (TOML)")
+
+
+def _copy_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--platform", help="platform to take from an index, os/arch[/variant] (default: this host)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def register(sub: Any) -> None:
+    """Add pull, push, copy, login and logout."""
+    pull = sub.add_parser("pull", help="pull an image from a registry into Berth's store")
+    pull.add_argument("reference")
+    pull.add_argument("--all-platforms", action="store_true", help="pull every platform of an index")
+    _copy_flags(pull)
+    _registry_flags(pull)
+    pull.set_defaults(handler=_pull)
+
+    push = sub.add_parser("push", help="push an image from Berth's store to a registry")
+    push.add_argument("reference")
+    push.add_argument("destination", nargs="?", help="REFERENCE or TRANSPORT:DETAILS (default: REFERENCE)")
+    _copy_flags(push)
+    _registry_flags(push)
+    push.set_defaults(handler=_push)
+
+    cp = sub.add_parser("copy", help="copy an image between transports (docker://, oci:, berth:, archives)")
+    cp.add_argument("source")
+    cp.add_argument("destination")
+    cp.add_argument(
+        "--all", action="store_true", dest="all_platforms", help="copy every platform of an index"
+    )
+    _copy_flags(cp)
+    _registry_flags(cp)
+    cp.set_defaults(handler=_copy)
+
+    login = sub.add_parser("login", help="check credentials against a registry and store them")
+    login.add_argument("registry")
+    login.add_argument("-u", "--username")
+    login.add_argument("-p", "--password")
+    login.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    _registry_flags(login)
+    login.set_defaults(handler=_login)
+
+    logout = sub.add_parser("logout", help="remove stored credentials for a registry")
+    logout.add_argument("registry", nargs="?")
+    logout.add_argument("--all", "-a", action="store_true", help="remove the whole auth file")
+    logout.add_argument("--authfile")
+    logout.set_defaults(handler=_logout)
+
+
+def _context(args: argparse.Namespace) -> Any:
+    from berth.distribution import registries_conf
+    from berth.distribution.credentials import Credentials
+    from berth.distribution.transports import TransportContext
+
+    creds = None
+    if args.creds:
+        user, _, password = args.creds.partition(":")
+        creds = Credentials(user, password if _ else getpass.getpass("Password: "))
+    return TransportContext(
+        tls_verify=args.tls_verify,
+        authfile=args.authfile,
+        credentials=creds,
+        registries_conf=registries_conf.load(args.registries_conf),
+        root=Path(args.root) if getattr(args, "root", None) else None,
+    )
+
+
+def _run_copy(args: argparse.Namespace, src: str, dst: str) -> int:
+    from berth.cli._progress import bars_for
+    from berth.distribution.transports import CopyOptions, copy
+    from berth.spec.platform import Platform
+
+    options = CopyOptions(
+        platform=Platform.parse(args.platform) if args.platform else None,
+        all_platforms=getattr(args, "all_platforms", False),
+        progress=bars_for(args.quiet),
+    )
+    result = copy(src, dst, _context(args), options)
+    if not args.quiet:
+        print(result.manifest.digest)
+    return 0
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from berth.spec.reference import Reference
+
+    ref = Reference.parse(args.reference)
+    return _run_copy(args, f"docker://{ref}", f"berth:{ref}")
+
+
+def _push(args: argparse.Namespace) -> int:
+    from berth.distribution.transports.names import TRANSPORTS
+    from berth.spec.reference import Reference
+
+    ref = Reference.parse(args.reference)
+    dest = args.destination or str(ref)
+    if dest.partition(":")[0] not in (*TRANSPORTS, "containers-storage"):
+        dest = f"docker://{Reference.parse(dest)}"
+    return _run_copy(args, f"berth:{ref}", dest)
+
+
+def _copy(args: argparse.Namespace) -> int:
+    return _run_copy(args, args.source, args.destination)
+
+
+def _login(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from berth.distribution import credentials
+    from berth.distribution.credentials import Credentials
+
+    username = args.username or input("Username: ")
+    if args.password_stdin:
+        if args.password:
+            raise InvalidArgument("--password and --password-stdin are mutually exclusive")
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = args.password if args.password is not None else getpass.getpass("Password: ")
+    if not username or not password:
+        raise InvalidArgument("a username and a password are required")
+    host = credentials.normalize_key(args.registry).split("/", 1)[0]
+    creds = Credentials(username, password)
+    ctx = _context(argparse.Namespace(**{**vars(args), "creds": None}))
+
+    async def check() -> None:
+        async with ctx.client() as client:
+            await client.login(host, creds)
+
+    asyncio.run(check())
+    credentials.store(args.registry, username, password, args.authfile)
+    print("Login Succeeded!")
+    return 0
+
+
+def _logout(args: argparse.Namespace) -> int:
+    from berth.distribution import credentials
+
+    if args.all:
+        path = credentials.primary_auth_file(args.authfile)
+        path.unlink(missing_ok=True)
+        print(f"Removed login credentials for all registries ({path})")
+        return 0
+    if not args.registry:
+        raise InvalidArgument("name a registry, or use --all")
+    credentials.remove(args.registry, args.authfile)
+    print(f"Removed login credentials for {args.registry}")
+    return 0
