@@ -14,7 +14,6 @@ from berth.distribution.registries_conf import RegistriesConf
 from berth.distribution.transports.base import ImageDestination, ImageSource
 from berth.distribution.transports.copy import CopyOptions, CopyResult, copy_image
 from berth.distribution.transports.names import ImageName, parse_image_name
-from berth.errors import Unsupported
 from berth.spec.reference import Reference
 
 
@@ -60,7 +59,9 @@ def open_source(name: ImageName, ctx: TransportContext, client: RegistryClient |
         from berth.distribution.transports.docker_archive import DockerArchiveSource
 
         return DockerArchiveSource(Path(name.path), name.reference)
-    raise Unsupported("the berth: transport needs Berth's image store, which is not available yet")
+    from berth.distribution.transports.store import StoreSource
+
+    return StoreSource(storage_root(ctx), Reference.parse(name.reference))
 
 
 def open_destination(
@@ -86,7 +87,14 @@ def open_destination(
         return DockerArchiveDestination(
             Path(name.path), Reference.parse(name.reference) if name.reference else None
         )
-    raise Unsupported("the berth: transport needs Berth's image store, which is not available yet")
+    from berth.distribution.transports.store import StoreDestination
+
+    return StoreDestination(storage_root(ctx), Reference.parse(name.reference))
+
+
+def storage_root(ctx: TransportContext) -> Path:
+    """Berth's storage root: ``--root``, else ``$BERTH_ROOT``, else /var/lib/berth."""
+    return ctx.root or Path(os.environ.get("BERTH_ROOT") or "/var/lib/berth")
 
 
 async def copy_async(
