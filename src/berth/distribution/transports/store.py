@@ -56,7 +56,7 @@ class StoreSource(ImageSource):
             )
         return RawManifest(data, desc.media_type)
 
-    async def blob(self, desc: Descriptor) -> AsyncIterator[bytes]:  # type: ignore[override]
+    async def blob(self, desc: Descriptor) -> AsyncIterator[bytes]:
         """Stream a blob from the content store."""
         with self.images.content.open(desc.digest) as fh:
             while chunk := fh.read(_READ_SIZE):
