@@ -1,0 +1,168 @@
+"""One ``mounts`` entry onto the container root: option parsing, safe target paths, mount(2) calls.
+
+config.md#mounts: options are mount(8) words; those that are mount flags become flags, propagation
+words are applied with a separate call (the kernel takes propagation changes alone), and anything
+else is passed to the filesystem as data.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+from berth.errors import InvalidArgument
+from berth.runtime.linux import syscalls as s
+from berth.spec.runtime_config import Mount
+
+# word -> (clear, set) on the flag word.
+_FLAGS: dict[str, tuple[int, int]] = {
+    "ro": (0, s.MS_RDONLY), "rw": (s.MS_RDONLY, 0),
+    "nosuid": (0, s.MS_NOSUID), "suid": (s.MS_NOSUID, 0),
+    "nodev": (0, s.MS_NODEV), "dev": (s.MS_NODEV, 0),
+    "noexec": (0, s.MS_NOEXEC), "exec": (s.MS_NOEXEC, 0),
+    "sync": (0, s.MS_SYNCHRONOUS), "async": (s.MS_SYNCHRONOUS, 0),
+    "dirsync": (0, s.MS_DIRSYNC), "remount": (0, s.MS_REMOUNT),
+    "mand": (0, s.MS_MANDLOCK), "nomand": (s.MS_MANDLOCK, 0),
+    "noatime": (0, s.MS_NOATIME), "atime": (s.MS_NOATIME, 0),
+    "nodiratime": (0, s.MS_NODIRATIME), "diratime": (s.MS_NODIRATIME, 0),
+    "relatime": (0, s.MS_RELATIME), "norelatime": (s.MS_RELATIME, 0),
+    "strictatime": (0, s.MS_STRICTATIME), "nostrictatime": (s.MS_STRICTATIME, 0),
+    "lazytime": (0, s.MS_LAZYTIME), "nolazytime": (s.MS_LAZYTIME, 0),
+    "nosymfollow": (0, s.MS_NOSYMFOLLOW), "symfollow": (s.MS_NOSYMFOLLOW, 0),
+    "silent": (0, s.MS_SILENT), "loud": (s.MS_SILENT, 0),
+    "bind": (0, s.MS_BIND), "rbind": (0, s.MS_BIND | s.MS_REC),
+    "defaults": (0, 0),
+}  # fmt: skip
+
+PROPAGATION: dict[str, int] = {
+    "private": s.MS_PRIVATE, "rprivate": s.MS_PRIVATE | s.MS_REC,
+    "shared": s.MS_SHARED, "rshared": s.MS_SHARED | s.MS_REC,
+    "slave": s.MS_SLAVE, "rslave": s.MS_SLAVE | s.MS_REC,
+    "unbindable": s.MS_UNBINDABLE, "runbindable": s.MS_UNBINDABLE | s.MS_REC,
+}  # fmt: skip
+
+# Flags a bind mount only honours on a second, remounting call (mount(2) "MS_BIND").
+_REMOUNT_FLAGS = (
+    s.MS_RDONLY | s.MS_NOSUID | s.MS_NODEV | s.MS_NOEXEC | s.MS_NOATIME | s.MS_NODIRATIME | s.MS_RELATIME
+    | s.MS_STRICTATIME | s.MS_NOSYMFOLLOW
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MountOptions:
+    """Mount options split the way mount(2) takes them."""
+
+    flags: int
+    propagation: tuple[int, ...]
+    data: str
+
+    @property
+    def is_bind(self) -> bool:
+        return bool(self.flags & s.MS_BIND)
+
+
+def parse_options(options: tuple[str, ...]) -> MountOptions:
+    """Split config.md mount ``options`` into flags, propagation changes and filesystem data."""
+    flags = 0
+    propagation: list[int] = []
+    data: list[str] = []
+    for word in options:
+        if word in _FLAGS:
+            clear, set_ = _FLAGS[word]
+            flags = (flags & ~clear) | set_
+        elif word in PROPAGATION:
+            propagation.append(PROPAGATION[word])
+        elif word.startswith("idmap") or word.startswith("ridmap"):
+            raise InvalidArgument(f"mount option {word!r} is not supported")
+        else:
+            data.append(word)
+    return MountOptions(flags, tuple(propagation), ",".join(data))
+
+
+def resolve_in_root(root: str, path: str) -> str:
+    """The host path of container path ``path``, following symlinks as if ``root`` were ``/``.
+
+    Symlinks and ``..`` can never lead outside ``root`` (what runc's securejoin guarantees), so a
+    hostile image cannot turn a mount destination into a host path.
+    """
+    parts = [p for p in path.split("/") if p and p != "."]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        try:
+            target = os.readlink(candidate)
+        except OSError:  # not a symlink, or does not exist yet
+            resolved.append(part)
+            continue
+        hops += 1
+        if hops > 255:
+            raise InvalidArgument(f"{path}: too many levels of symbolic links")
+        if target.startswith("/"):
+            resolved = []
+        parts = [p for p in target.split("/") if p and p != "."] + parts
+    return os.path.join(root, *resolved)
+
+
+def ensure_target(target: str, source_is_dir: bool) -> None:
+    """Create the mount point: a directory, or an empty file when mounting a non-directory."""
+    if os.path.lexists(target):
+        return
+    parent = os.path.dirname(target)
+    os.makedirs(parent, mode=0o755, exist_ok=True)
+    if source_is_dir:
+        os.mkdir(target, 0o755)
+    else:
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+
+
+def _is_dir(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return True
+
+
+def mount_one(sc: s.Syscalls, rootfs: str, bundle: str, m: Mount) -> str:
+    """Apply one ``mounts`` entry under ``rootfs`` (not yet the root); return the host target path."""
+    opts = parse_options(m.options)
+    target = resolve_in_root(rootfs, m.destination)
+    source = m.source
+    if opts.is_bind:
+        if source and not source.startswith("/"):
+            source = os.path.join(bundle, source)  # config.md#mounts: relative to the bundle
+        if not os.path.exists(source):
+            raise InvalidArgument(f"mount {m.destination}: source {source!r} does not exist")
+        ensure_target(target, _is_dir(source))
+        sc.mount(source, target, "", opts.flags & (s.MS_BIND | s.MS_REC))
+        if opts.flags & _REMOUNT_FLAGS:
+            remount_bind(sc, target, opts.flags & _REMOUNT_FLAGS)
+    else:
+        ensure_target(target, True)
+        sc.mount(source or m.type, target, m.type, opts.flags, opts.data)
+    for propagation in opts.propagation:
+        sc.mount("", target, "", propagation)
+    return target
+
+
+def remount_bind(sc: s.Syscalls, target: str, flags: int) -> None:
+    """Re-apply flags to an existing bind mount, keeping the flags the kernel locks (nosuid, nodev...).
+
+    In a user namespace a mount's nosuid/nodev/noexec/ro inherited from a more privileged namespace
+    are locked: a remount that drops them fails with EPERM, so they are carried over (statvfs).
+    """
+    current = os.statvfs(target).f_flag
+    locked = 0
+    for st_flag, ms_flag in (
+        (os.ST_NOSUID, s.MS_NOSUID), (os.ST_NODEV, s.MS_NODEV), (os.ST_NOEXEC, s.MS_NOEXEC),
+        (os.ST_RDONLY, s.MS_RDONLY),
+    ):  # fmt: skip
+        if current & st_flag:
+            locked |= ms_flag
+    sc.mount("", target, "", s.MS_BIND | s.MS_REMOUNT | flags | (locked & ~s.MS_RDONLY))

@@ -1,0 +1,147 @@
+"""The container's root filesystem, built inside its new mount namespace (config.md#root, #mounts).
+
+``prepare`` does everything before the root switch (propagation, mounts, devices); ``switch_root``
+makes the rootfs ``/`` (pivot_root, or MS_MOVE + chroot for ``--no-pivot``); ``finish`` applies
+maskedPaths, readonlyPaths, a read-only root and rootfsPropagation, which need the final ``/``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from berth.runtime.linux import syscalls as s
+from berth.runtime.linux.devices import create_devices, create_symlinks
+from berth.runtime.linux.mounts import (
+    PROPAGATION,
+    ensure_target,
+    mount_one,
+    parse_options,
+    remount_bind,
+    resolve_in_root,
+)
+from berth.spec.runtime_config import Mount, RuntimeConfig
+
+
+def prepare(sc: s.Syscalls, config: RuntimeConfig, rootfs: str, bundle: str, in_userns: bool) -> None:
+    """Mount everything the config asks for under ``rootfs`` and populate /dev."""
+    # config-linux.md#rootfs-mount-propagation: nothing we mount may leak back to the host, so the
+    # whole tree becomes a slave (or private) first; the final propagation is set in ``finish``.
+    propagation = config.linux.rootfs_propagation
+    sc.mount("", "/", "", PROPAGATION["rprivate" if propagation in ("private", "rprivate") else "rslave"])
+    # pivot_root(2) needs the new root to be a mount point.
+    sc.mount(rootfs, rootfs, "", s.MS_BIND | s.MS_REC)
+    dev_is_mounted = False
+    for m in config.mounts:
+        if m.type == "cgroup" or m.type == "cgroup2":
+            mount_cgroup(sc, rootfs, m, config.linux.namespace("cgroup") is not None)
+        else:
+            mount_one(sc, rootfs, bundle, m)
+        dev_is_mounted = dev_is_mounted or m.destination.rstrip("/") == "/dev"
+    if dev_is_mounted:
+        create_devices(sc, rootfs, config.linux.devices, bind=in_userns)
+        create_symlinks(rootfs)
+    elif config.linux.devices:
+        create_devices(sc, rootfs, config.linux.devices, bind=in_userns)
+
+
+def mount_cgroup(sc: s.Syscalls, rootfs: str, m: Mount, in_cgroupns: bool) -> None:
+    """config.md#mounts type ``cgroup``: the container's own cgroups at the destination.
+
+    In a cgroup namespace the kernel roots a fresh cgroup mount at the namespace's cgroup, so each
+    host hierarchy is mounted anew; without one, the container's directory of each hierarchy is
+    bind-mounted. Cgroup v1 hierarchies sit on a tmpfs, as on the host.
+    """
+    opts = parse_options(m.options)
+    target = resolve_in_root(rootfs, m.destination)
+    ensure_target(target, True)
+    own = _own_cgroups()
+    hierarchies = _host_cgroup_mounts()
+    unified_only = all(kind == "cgroup2" for _, kind, _ in hierarchies) or m.type == "cgroup2"
+    flags = opts.flags | s.MS_NOSUID | s.MS_NODEV | s.MS_NOEXEC
+    if unified_only:
+        sc.mount("cgroup2", target, "cgroup2", flags)
+        return
+    sc.mount("tmpfs", target, "tmpfs", s.MS_NOSUID | s.MS_NODEV | s.MS_NOEXEC, "mode=755")
+    for host_path, kind, options in hierarchies:
+        sub = os.path.join(target, os.path.basename(host_path))
+        os.makedirs(sub, exist_ok=True)
+        if in_cgroupns:
+            sc.mount("cgroup", sub, kind, flags, options if kind == "cgroup" else "")
+        else:
+            key = "" if kind == "cgroup2" else options
+            sc.mount(host_path + own.get(key, "/"), sub, "", s.MS_BIND | s.MS_REC)
+            if flags & s.MS_RDONLY:
+                remount_bind(sc, sub, s.MS_RDONLY)
+    if flags & s.MS_RDONLY:
+        sc.mount("", target, "", s.MS_REMOUNT | s.MS_RDONLY | s.MS_NOSUID | s.MS_NODEV | s.MS_NOEXEC)
+
+
+def _host_cgroup_mounts() -> list[tuple[str, str, str]]:
+    """(mount point, fstype, controller options) of each cgroup hierarchy under /sys/fs/cgroup."""
+    found = []
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            fields = line.split()
+            sep = fields.index("-")
+            fstype, point = fields[sep + 1], fields[4]
+            if fstype in ("cgroup", "cgroup2") and point.startswith("/sys/fs/cgroup"):
+                supers = [o for o in fields[sep + 3].split(",") if o not in ("rw", "ro")]
+                found.append((point, fstype, ",".join(supers)))
+    return found
+
+
+def _own_cgroups() -> dict[str, str]:
+    """This process's cgroup path per hierarchy, keyed by controller list ('' for cgroup v2)."""
+    own = {}
+    with open("/proc/self/cgroup") as fh:
+        for line in fh:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            own[controllers] = path
+    return own
+
+
+def switch_root(sc: s.Syscalls, rootfs: str, no_pivot: bool) -> None:
+    """Make ``rootfs`` the process's ``/``."""
+    os.chdir(rootfs)
+    if no_pivot:
+        # runc --no-pivot: for roots pivot_root(2) refuses (e.g. ramfs); weaker, as the host
+        # tree stays reachable through the mount namespace.
+        sc.mount(rootfs, "/", "", s.MS_MOVE)
+        os.chroot(".")
+    else:
+        # pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only rootfs.
+        sc.pivot_root(".", ".")
+        sc.mount("", ".", "", PROPAGATION["rslave"])
+        sc.umount2(".", s.MNT_DETACH)
+    os.chdir("/")
+
+
+def finish(sc: s.Syscalls, config: RuntimeConfig) -> None:
+    """Steps that need the final root: masked and read-only paths, read-only root, propagation."""
+    lx = config.linux
+    for path in lx.masked_paths:
+        mask_path(sc, path)
+    for path in lx.readonly_paths:
+        readonly_path(sc, path)
+    if config.root.readonly:
+        remount_bind(sc, "/", s.MS_RDONLY)
+    if lx.rootfs_propagation:
+        sc.mount("", "/", "", PROPAGATION[lx.rootfs_propagation])
+
+
+def mask_path(sc: s.Syscalls, path: str) -> None:
+    """config-linux.md#masked-paths: hide a file behind /dev/null, a directory behind an empty ro tmpfs."""
+    if not os.path.lexists(path):
+        return
+    if os.path.isdir(path) and not os.path.islink(path):
+        sc.mount("tmpfs", path, "tmpfs", s.MS_RDONLY, "size=0k")
+    else:
+        sc.mount("/dev/null", path, "", s.MS_BIND)
+
+
+def readonly_path(sc: s.Syscalls, path: str) -> None:
+    """config-linux.md#readonly-paths: bind the path onto itself and make that mount read-only."""
+    if not os.path.lexists(path):
+        return
+    sc.mount(path, path, "", s.MS_BIND | s.MS_REC)
+    remount_bind(sc, path, s.MS_RDONLY)

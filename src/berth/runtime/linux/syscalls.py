@@ -1,0 +1,182 @@
+"""Every raw Linux system call the runtime makes that Python's ``os`` module lacks, in one place.
+
+``Syscalls`` is the seam: lifecycle and rootfs code call methods of an instance (``syscalls()``
+returns the real one), so unit tests substitute a recording fake. Each method raises ``OSError``
+with the call's errno and a short description, like ``os`` functions do.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import struct
+from typing import Any
+
+# x86_64 syscall numbers for calls glibc has no wrapper for (asm/unistd_64.h).
+_SYS_PIVOT_ROOT = 155
+_SYS_KEYCTL = 250
+_SYS_SECCOMP = 317
+
+# linux/sched.h clone flags, as unshare(2)/setns(2) take them.
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+CLONE_NEWTIME = 0x00000080
+
+# linux/mount.h mount flags.
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_SYNCHRONOUS = 16
+MS_REMOUNT = 32
+MS_MANDLOCK = 64
+MS_DIRSYNC = 128
+MS_NOSYMFOLLOW = 256
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_SILENT = 32768
+MS_UNBINDABLE = 1 << 17
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+MS_LAZYTIME = 1 << 25
+MNT_DETACH = 2
+
+# linux/prctl.h
+PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+# linux/keyctl.h: join (and create) a new anonymous session keyring.
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+_SECCOMP_SET_MODE_FILTER = 1
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class Syscalls:
+    """The real system calls, through libc (loaded on first use)."""
+
+    _libc: Any = None
+
+    def _c(self) -> Any:
+        if Syscalls._libc is None:
+            Syscalls._libc = ctypes.CDLL(None, use_errno=True)
+        return Syscalls._libc
+
+    @staticmethod
+    def _check(result: int, what: str) -> int:
+        if result < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+        return result
+
+    def mount(self, source: str, target: str, fstype: str, flags: int, data: str = "") -> None:
+        """mount(2)."""
+        c = self._c()
+        self._check(
+            c.mount(source.encode(), target.encode(), fstype.encode() or None, ctypes.c_ulong(flags),
+                    data.encode() or None),
+            f"mount {source or fstype} on {target}",
+        )  # fmt: skip
+
+    def umount2(self, target: str, flags: int = 0) -> None:
+        """umount2(2)."""
+        self._check(self._c().umount2(target.encode(), flags), f"umount {target}")
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        """pivot_root(2)."""
+        c = self._c()
+        self._check(c.syscall(_SYS_PIVOT_ROOT, new_root.encode(), put_old.encode()), "pivot_root")
+
+    def unshare(self, flags: int) -> None:
+        """unshare(2)."""
+        self._check(self._c().unshare(flags), f"unshare({flags:#x})")
+
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        """setns(2)."""
+        self._check(self._c().setns(fd, nstype), f"setns({nstype:#x})")
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+        """prctl(2); returns the call's result."""
+        c = self._c()
+        return self._check(
+            c.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), ctypes.c_ulong(arg4),
+                    ctypes.c_ulong(arg5)),
+            f"prctl({option})",
+        )  # fmt: skip
+
+    def capget(self) -> tuple[int, int, int]:
+        """capget(2) of this thread: (effective, permitted, inheritable) as 64-bit masks."""
+        header = ctypes.create_string_buffer(struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0), 8)
+        data = ctypes.create_string_buffer(24)
+        self._check(self._c().capget(header, data), "capget")
+        e0, p0, i0, e1, p1, i1 = struct.unpack("6I", data.raw)
+        return e0 | e1 << 32, p0 | p1 << 32, i0 | i1 << 32
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        """capset(2) of this thread, from 64-bit masks."""
+        header = ctypes.create_string_buffer(struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0), 8)
+        lo, hi = 0xFFFFFFFF, 32
+        raw = struct.pack(
+            "6I", effective & lo, permitted & lo, inheritable & lo,
+            effective >> hi, permitted >> hi, inheritable >> hi,
+        )  # fmt: skip
+        self._check(self._c().capset(header, ctypes.create_string_buffer(raw, 24)), "capset")
+
+    def seccomp_set_mode_filter(self, program: bytes, flags: int) -> None:
+        """seccomp(SECCOMP_SET_MODE_FILTER, flags, &sock_fprog) with ``program`` as raw sock_filter[]."""
+        count = len(program) // 8
+        buf = ctypes.create_string_buffer(program, len(program))
+        fprog = struct.pack("HxxxxxxP", count, ctypes.addressof(buf))
+        fbuf = ctypes.create_string_buffer(fprog, len(fprog))
+        c = self._c()
+        self._check(c.syscall(_SYS_SECCOMP, _SECCOMP_SET_MODE_FILTER, flags, fbuf), "seccomp")
+
+    def sethostname(self, name: str) -> None:
+        """sethostname(2)."""
+        raw = name.encode()
+        self._check(self._c().sethostname(raw, len(raw)), "sethostname")
+
+    def setdomainname(self, name: str) -> None:
+        """setdomainname(2)."""
+        raw = name.encode()
+        self._check(self._c().setdomainname(raw, len(raw)), "setdomainname")
+
+    def join_session_keyring(self, name: str | None = None) -> None:
+        """keyctl(KEYCTL_JOIN_SESSION_KEYRING): give the container its own session keyring."""
+        c = self._c()
+        self._check(
+            c.syscall(_SYS_KEYCTL, _KEYCTL_JOIN_SESSION_KEYRING, name.encode() if name else None),
+            "keyctl(join session keyring)",
+        )
+
+    def personality(self, persona: int) -> None:
+        """personality(2)."""
+        self._check(self._c().personality(ctypes.c_ulong(persona)), "personality")
+
+
+_REAL: Syscalls | None = None
+
+
+def syscalls() -> Syscalls:
+    """The process-wide real ``Syscalls``."""
+    global _REAL
+    if _REAL is None:
+        _REAL = Syscalls()
+    return _REAL

@@ -1,0 +1,149 @@
+"""Turning the calling process into config.md#process and exec'ing it (shared by init and ``exec``).
+
+Order matters (runc does the same): rlimits and oom score while privileged; the bounding set while
+CAP_SETPCAP is held; seccomp before dropping privileges unless noNewPrivileges lets an unprivileged
+process install it; groups, gid, uid with capabilities kept across the switch; then the capability
+sets; noNewPrivileges; and, last, the seccomp filter and execve(2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from berth.errors import BerthError, InvalidArgument, Unsupported
+from berth.runtime.linux import capabilities as caps
+from berth.runtime.linux.syscalls import PR_SET_NO_NEW_PRIVS, Syscalls
+from berth.spec.runtime_config import RLIMIT_TYPES, Process
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class SeccompProgram:
+    """A compiled filter: raw ``struct sock_filter`` array and SECCOMP_FILTER_FLAG_* bits."""
+
+    program: bytes
+    flags: int
+
+
+def environment(process: Process) -> dict[str, str]:
+    """The process environment; HOME from /etc/passwd when the config omits it (as runc does)."""
+    env = dict(e.split("=", 1) for e in process.env)
+    if "HOME" not in env:
+        env["HOME"] = home_of(process.user.uid)
+    return env
+
+
+def home_of(uid: int) -> str:
+    """The home directory of ``uid`` in the current root's /etc/passwd, or ``/``."""
+    try:
+        with open("/etc/passwd") as fh:
+            for line in fh:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid):
+                    return fields[5] or "/"
+    except OSError:
+        pass
+    return "/"
+
+
+def find_executable(name: str, env: dict[str, str], cwd: str) -> str:
+    """Resolve ``args[0]`` as execvp(3) would, in the current root, so failures surface before start."""
+    if "/" in name:
+        path = name if name.startswith("/") else os.path.join(cwd, name)
+        candidates = [path]
+    else:
+        candidates = [os.path.join(d or ".", name) for d in env.get("PATH", DEFAULT_PATH).split(":")]
+    for path in candidates:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+            return path
+    raise InvalidArgument(f"exec: {name!r}: executable file not found in $PATH")
+
+
+def set_rlimits(process: Process) -> None:
+    """config.md#posix-process rlimits (numbers are RLIMIT_* in the kernel's order)."""
+    if not process.rlimits:
+        return
+    for rl in process.rlimits:
+        try:
+            resource.setrlimit(RLIMIT_TYPES.index(rl.type), (rl.soft, rl.hard))
+        except (OSError, ValueError) as err:
+            raise InvalidArgument(f"rlimit {rl.type} ({rl.soft}, {rl.hard}): {err}") from None
+
+
+def set_oom_score_adj(process: Process) -> None:
+    """config.md#process oomScoreAdj, written to /proc/self/oom_score_adj."""
+    if process.oom_score_adj is None:
+        return
+    with open("/proc/self/oom_score_adj", "w") as fh:
+        fh.write(str(process.oom_score_adj))
+
+
+def drop_privileges(sc: Syscalls, process: Process, seccomp: SeccompProgram | None) -> None:
+    """Everything from the bounding set to noNewPrivileges; a filter needing privilege goes in here."""
+    known = caps.last_cap()
+    if process.capabilities is not None:
+        caps.drop_bounding(sc, process.capabilities, known)
+    if seccomp is not None and not process.no_new_privileges:
+        sc.seccomp_set_mode_filter(seccomp.program, seccomp.flags)
+    user = process.user
+    caps.keep_caps(sc, True)
+    try:
+        os.setgroups(list(user.additional_gids))
+    except PermissionError:
+        if user.additional_gids:  # user_namespaces(7): setgroups may be denied in a user namespace
+            raise
+    os.setresgid(user.gid, user.gid, user.gid)
+    os.setresuid(user.uid, user.uid, user.uid)
+    if process.capabilities is not None:
+        caps.apply_sets(sc, process.capabilities, known)
+    caps.keep_caps(sc, False)
+    os.umask(0o022 if user.umask is None else user.umask)
+    if process.no_new_privileges:
+        sc.prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def close_extra_fds(preserve_fds: int) -> None:
+    """Mark every fd past stdio and the ``--preserve-fds`` ones close-on-exec."""
+    first = 3 + preserve_fds
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd >= first:
+            with contextlib.suppress(OSError):
+                os.set_inheritable(fd, False)
+
+
+def exec_process(
+    sc: Syscalls, process: Process, path: str, env: dict[str, str], seccomp: SeccompProgram | None
+) -> None:
+    """Install a noNewPrivileges seccomp filter last, then execve(2); returns only by raising."""
+    if seccomp is not None and process.no_new_privileges:
+        sc.seccomp_set_mode_filter(seccomp.program, seccomp.flags)
+    try:
+        os.execve(path, list(process.args), env)
+    except OSError as err:
+        raise BerthError(f"exec {process.args[0]}: {err.strerror}") from None
+
+
+def compile_seccomp(seccomp: Mapping[str, Any] | None) -> SeccompProgram | None:
+    """Compile linux.seccomp before forking, so the init only makes the one seccomp(2) call."""
+    if not seccomp:
+        return None
+    import importlib
+
+    try:
+        module = importlib.import_module("berth.runtime.linux.seccomp")
+    except ImportError:
+        raise Unsupported("linux.seccomp: this build has no seccomp filter compiler") from None
+    compiled = module.compile_filter(seccomp)
+    return SeccompProgram(bytes(compiled.program), int(compiled.flags))

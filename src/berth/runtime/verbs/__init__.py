@@ -1,0 +1,1 @@
+"""One module per ``berth-runtime`` command (``create.py``, ``start.py``, ``kill.py``...)."""

@@ -1,0 +1,192 @@
+"""``create``: build the container from a bundle and leave its init waiting for ``start`` (runtime.md#create).
+
+A failure at any step undoes what was done: the init is killed, the cgroup destroyed, the state
+directory removed (mounts live in the container's mount namespace and vanish with it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import dataclass
+
+from berth.errors import BerthError, InvalidArgument, NotFound
+from berth.fsutil import atomic_write
+from berth.runtime import cgroup_seam, container, hooks, init, process, sync
+from berth.runtime.container import Container
+from berth.runtime.linux import namespaces
+from berth.runtime.linux.devices import with_device_rules
+from berth.runtime.linux.syscalls import Syscalls, syscalls
+from berth.spec.runtime_config import RuntimeConfig, parse_config
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    """runc's ``create`` flags."""
+
+    container_id: str
+    bundle: str = "."
+    root: str = container.DEFAULT_ROOT
+    pid_file: str = ""
+    console_socket: str = ""
+    preserve_fds: int = 0
+    no_pivot: bool = False
+    no_new_keyring: bool = False
+
+
+def load_bundle(bundle: str) -> tuple[dict[str, object], RuntimeConfig, str]:
+    """Read and validate ``<bundle>/config.json``; return (raw JSON, config, absolute rootfs)."""
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as fh:
+            raw = json.loads(fh.read())
+    except FileNotFoundError:
+        raise NotFound(f"bundle {bundle}: no config.json") from None
+    except ValueError as err:
+        raise InvalidArgument(f"{path}: invalid JSON: {err}") from None
+    config = parse_config(raw)
+    if config.process is None:
+        raise InvalidArgument("process: required to create a container")
+    rootfs = os.path.join(bundle, config.root.path)
+    if not os.path.isdir(rootfs):
+        raise NotFound(f"root.path: {rootfs} is not a directory")
+    return raw, config, os.path.normpath(rootfs)
+
+
+def rfc3339_now() -> str:
+    """The current UTC time as RFC 3339 with nanoseconds, like runc's ``created``."""
+    ns = time.time_ns()
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
+    )
+
+
+def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
+    """Create the container; on return its init is blocked on the exec FIFO."""
+    sc = sc or syscalls()
+    container.check_id(opts.container_id)
+    bundle = os.path.abspath(opts.bundle)
+    raw, config, rootfs = load_bundle(bundle)
+    proc = config.process
+    assert proc is not None
+    if proc.terminal and not opts.console_socket:
+        raise InvalidArgument("process.terminal is set but no --console-socket was given")
+    if opts.console_socket and not proc.terminal:
+        raise InvalidArgument("--console-socket needs process.terminal in the config")
+    seccomp = process.compile_seccomp(config.linux.seccomp)
+    c = container.new(opts.root, opts.container_id, bundle, rootfs)
+    c.config, c.annotations = raw, dict(config.annotations)
+    manager = None
+    console_fd = -1
+    try:
+        c.save()
+        os.mkfifo(c.fifo, 0o600)
+        os.chmod(c.fifo, 0o622)  # the init may write it after switching to an unprivileged user
+        if opts.console_socket:
+            from berth.runtime.linux import console
+
+            console_fd = console.connect(opts.console_socket)
+        manager = cgroup_seam.open_manager(config.linux.cgroups_path, c.id)
+        if manager is not None:
+            manager.create()
+            c.cgroup = manager.to_state()
+            c.save()
+            manager.set_resources(with_device_rules(config.linux.resources, config.linux.devices))
+        args = init.InitArgs(
+            c.id, config, bundle, rootfs, c.fifo, console_fd, opts.preserve_fds, opts.no_pivot,
+            opts.no_new_keyring, seccomp,
+        )  # fmt: skip
+        c.pid = _spawn(sc, c, args, manager)
+        c.pid_start = container.process_start(c.pid)
+        c.created, c.creator = rfc3339_now(), 0
+        c.save()
+        if opts.pid_file:
+            atomic_write(os.path.abspath(opts.pid_file), str(c.pid).encode())
+    except BaseException as err:
+        rollback(c, manager, config, isinstance(err, hooks.HookFailed))
+        if isinstance(err, sync.ChildError):
+            raise BerthError(f"container init: {err}") from None
+        raise
+    finally:
+        if console_fd >= 0:
+            os.close(console_fd)
+    return c
+
+
+def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: cgroup_seam.CgroupManager | None) -> int:
+    """Fork stage 1, answer its requests, and return the init's pid once it reports ready."""
+    parent, child = sync.pair()
+    stage1 = os.fork()
+    if stage1 == 0:
+        parent.close()
+        init.stage1(sc, child, args)
+    child.close()
+    init_pid = 0
+    try:
+        if manager is not None:
+            manager.add_process(stage1)
+        parent.send("go")
+        config = args.config
+        if namespaces.wants_new(config.linux, "user"):
+            parent.expect("userns")
+            namespaces.write_id_maps(stage1, config.linux.uid_mappings, config.linux.gid_mappings)
+            parent.send("mapped")
+        init_pid = int(parent.expect("init"))
+        os.waitpid(stage1, 0)
+        stage1 = 0
+        c.pid = init_pid
+        state_json = json.dumps(c.oci_state() | {"status": container.CREATING, "pid": init_pid})
+        parent.send("state", state_json)
+        if init.needs_runtime_hooks(config):
+            parent.expect("runtime-hooks")
+            # runtime.md#lifecycle: prestart (deprecated) then createRuntime, in the runtime namespace.
+            hooks.run_hooks("prestart", config.hooks, state_json)
+            hooks.run_hooks("createRuntime", config.hooks, state_json)
+            parent.send("ok")
+        parent.expect("ready")
+        return init_pid
+    except BaseException:
+        for pid in (stage1, init_pid):
+            if pid:
+                _kill(pid)
+        if stage1:
+            os.waitpid(stage1, 0)
+        raise
+    finally:
+        parent.close()
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, 9)
+
+
+def wait_gone(pid: int, start: int, timeout: float = 10.0) -> bool:
+    """Poll until process ``pid`` (started at ``start``) has exited; True if it did in time."""
+    deadline = time.monotonic() + timeout
+    while container.process_start(pid) == start and start:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def rollback(
+    c: Container, manager: cgroup_seam.CgroupManager | None, config: RuntimeConfig, hook: bool
+) -> None:
+    """Undo a half-made container (kill, cgroup, state); after a hook failure run poststop too."""
+    if c.pid:
+        start = container.process_start(c.pid)
+        _kill(c.pid)
+        wait_gone(c.pid, start)
+    if manager is not None:
+        for pid in manager.pids():
+            _kill(pid)
+        manager.destroy()
+    if hook:
+        # runtime.md#lifecycle: a failed create hook continues the lifecycle at destroy + poststop.
+        state = json.dumps(c.oci_state() | {"status": container.STOPPED})
+        hooks.warn_hooks("poststop", config.hooks, state)
+    c.remove()

@@ -1,0 +1,57 @@
+"""``delete``: destroy a stopped container, or with ``--force`` any container (runtime.md#delete)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+from berth.errors import InvalidState, NotFound
+from berth.runtime import cgroup_seam, container, hooks
+from berth.runtime.container import Container
+from berth.runtime.log import warn
+from berth.runtime.verbs.create import wait_gone
+from berth.spec.runtime_config import parse_config
+
+
+def delete(root: str, container_id: str, force: bool = False) -> None:
+    """Delete the container ``container_id`` under ``root``."""
+    try:
+        c = container.load(root, container_id)
+    except NotFound:
+        if force:
+            return  # runc: deleting a missing container with --force succeeds
+        raise
+    status = c.status()
+    # runc also deletes a created (never started) container without --force, by killing its init.
+    if status in (container.RUNNING, container.PAUSED, container.CREATING) and not force:
+        raise InvalidState(f"cannot delete container {c.id!r} that is {status} (use --force)")
+    destroy(c)
+
+
+def destroy(c: Container) -> None:
+    """Kill what is left, remove the cgroup, run poststop hooks, drop the state (lifecycle 12-13)."""
+    manager = cgroup_seam.load(c.cgroup) if c.cgroup else None
+    if c.pid:
+        start = container.process_start(c.pid)
+        if start == c.pid_start and start:
+            _sigkill(c.pid)
+            if manager is not None and manager.is_frozen():
+                manager.thaw()
+            wait_gone(c.pid, start)
+    if manager is not None:
+        # A container sharing the host's pid namespace keeps processes after its init dies.
+        for pid in manager.pids():
+            _sigkill(pid)
+        manager.destroy()
+    config = parse_config(c.config)
+    if config.hooks.get("poststop"):
+        state = json.dumps(c.oci_state() | {"status": container.STOPPED})
+        for line in hooks.warn_hooks("poststop", config.hooks, state):
+            warn(line)
+    c.remove()
+
+
+def _sigkill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, 9)

@@ -1,0 +1,219 @@
+"""``exec``: run another process inside a running container (runc exec).
+
+The runtime joins the container's pid and time namespaces itself (setns(2) of those affects only
+children), forks, adds the child to the container's cgroup, and the child joins the remaining
+namespaces, the user namespace first, before becoming the process. A close-on-exec pipe carries
+any failure message back; end-of-file on it means execve(2) succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import NoReturn
+
+from berth.errors import BerthError, InvalidArgument, InvalidState
+from berth.fsutil import atomic_write
+from berth.runtime import cgroup_seam, container, process
+from berth.runtime.container import Container
+from berth.runtime.linux import capabilities as caps
+from berth.runtime.linux.namespaces import CLONE_FLAGS, PROC_NAMES
+from berth.runtime.linux.syscalls import Syscalls, syscalls
+from berth.spec.runtime_config import Capabilities, Process, User, parse_config, parse_process
+
+#: Namespaces the runtime itself enters before forking (they apply to children only).
+_PARENT_NAMESPACES = ("pid", "time")
+_CHILD_ORDER = ("user", "ipc", "uts", "network", "cgroup", "mount")
+
+
+@dataclass(frozen=True)
+class ExecOptions:
+    """runc's ``exec`` flags."""
+
+    process_file: str = ""
+    args: tuple[str, ...] = ()
+    tty: bool = False
+    console_socket: str = ""
+    detach: bool = False
+    pid_file: str = ""
+    cwd: str = ""
+    env: tuple[str, ...] = ()
+    user: str = ""
+    additional_gids: tuple[int, ...] = ()
+    caps: tuple[str, ...] = ()
+    no_new_privs: bool = False
+    preserve_fds: int = 0
+
+
+def build_process(base: Process | None, opts: ExecOptions) -> Process:
+    """The process to run: ``--process FILE`` as is, or the container's process adjusted by flags."""
+    if opts.process_file:
+        with open(opts.process_file, "rb") as fh:
+            return parse_process(json.loads(fh.read()))
+    if not opts.args:
+        raise InvalidArgument("exec: no command given (use --process or ARGS)")
+    if base is None:
+        raise InvalidArgument("exec: the container's config has no process to inherit from")
+    env = dict(e.split("=", 1) for e in base.env)
+    for entry in opts.env:
+        key, sep, value = entry.partition("=")
+        if not sep:
+            raise InvalidArgument(f"--env {entry!r}: expected KEY=VALUE")
+        env[key] = value
+    user = base.user
+    if opts.user:
+        uid, _, gid = opts.user.partition(":")
+        if not uid.isdigit() or (gid and not gid.isdigit()):
+            raise InvalidArgument(f"--user {opts.user!r}: expected UID[:GID]")
+        user = User(uid=int(uid), gid=int(gid) if gid else 0, umask=base.user.umask)
+    if opts.additional_gids:
+        user = replace(user, additional_gids=opts.additional_gids)
+    capabilities = base.capabilities
+    if opts.caps and capabilities is not None:
+        extra = tuple(caps.name(caps.number(c)) for c in opts.caps)
+        capabilities = Capabilities(
+            *(tuple(dict.fromkeys(getattr(capabilities, s) + extra)) for s in
+              ("bounding", "effective", "inheritable", "permitted", "ambient"))
+        )  # fmt: skip
+    return replace(
+        base,
+        args=opts.args,
+        cwd=opts.cwd or base.cwd,
+        env=tuple(f"{k}={v}" for k, v in env.items()),
+        terminal=opts.tty,
+        user=user,
+        capabilities=capabilities,
+        no_new_privileges=base.no_new_privileges or opts.no_new_privs,
+        rlimits=(),
+    )
+
+
+def exec_in(c: Container, opts: ExecOptions, sc: Syscalls | None = None) -> int:
+    """Run the process in ``c``; return its exit status, or 0 at once with ``--detach``."""
+    sc = sc or syscalls()
+    status = c.status()
+    if status not in (container.CREATED, container.RUNNING):
+        raise InvalidState(f"cannot exec in container {c.id!r}: it is {status}")
+    config = parse_config(c.config)
+    proc = build_process(config.process, opts)
+    if proc.terminal and not opts.console_socket:
+        raise InvalidArgument("exec: a terminal needs --console-socket")
+    seccomp = process.compile_seccomp(config.linux.seccomp)
+    console_fd = -1
+    if proc.terminal:
+        from berth.runtime.linux import console
+
+        console_fd = console.connect(opts.console_socket)
+    joins = _namespaces_to_join(c.pid)
+    for ns in _PARENT_NAMESPACES:
+        if ns in joins:
+            _setns(sc, c.pid, ns)
+    go_r, go_w = os.pipe()
+    err_r, err_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(go_w)
+        os.close(err_r)
+        _child(sc, c.pid, joins, proc, seccomp, console_fd, opts.preserve_fds, go_r, err_w)
+    os.close(go_r)
+    os.close(err_w)
+    if console_fd >= 0:
+        os.close(console_fd)
+    try:
+        if c.cgroup:
+            cgroup_seam.load(c.cgroup).add_process(child)
+        os.write(go_w, b"1")
+        os.close(go_w)
+        message = _read_all(err_r)
+    except BaseException:
+        os.kill(child, 9)
+        os.waitpid(child, 0)
+        raise
+    finally:
+        os.close(err_r)
+    if message:
+        os.waitpid(child, 0)
+        raise BerthError(f"exec failed: {message}")
+    if opts.pid_file:
+        atomic_write(os.path.abspath(opts.pid_file), str(child).encode())
+    if opts.detach:
+        return 0
+    _, wait_status = os.waitpid(child, 0)
+    if os.WIFSIGNALED(wait_status):
+        return 128 + os.WTERMSIG(wait_status)
+    return os.waitstatus_to_exitcode(wait_status)
+
+
+def _namespaces_to_join(pid: int) -> list[str]:
+    """Namespace types in which the container's init differs from this process."""
+    joins = []
+    for ns_type in (*_PARENT_NAMESPACES, *_CHILD_ORDER):
+        name = PROC_NAMES[ns_type]
+        try:
+            if os.readlink(f"/proc/{pid}/ns/{name}") != os.readlink(f"/proc/self/ns/{name}"):
+                joins.append(ns_type)
+        except FileNotFoundError:
+            continue  # the kernel lacks this namespace type
+    return joins
+
+
+def _setns(sc: Syscalls, pid: int, ns_type: str) -> None:
+    fd = os.open(f"/proc/{pid}/ns/{PROC_NAMES[ns_type]}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        sc.setns(fd, CLONE_FLAGS[ns_type])
+    finally:
+        os.close(fd)
+
+
+def _child(
+    sc: Syscalls,
+    pid: int,
+    joins: Sequence[str],
+    proc: Process,
+    seccomp: process.SeccompProgram | None,
+    console_fd: int,
+    preserve_fds: int,
+    go_r: int,
+    err_w: int,
+) -> NoReturn:
+    try:
+        os.read(go_r, 1)  # wait until the runtime has put us in the container's cgroup
+        os.close(go_r)
+        # Open every namespace first: after joining the mount namespace /proc/<pid> may be gone.
+        fds = [
+            (ns, os.open(f"/proc/{pid}/ns/{PROC_NAMES[ns]}", os.O_RDONLY))
+            for ns in _CHILD_ORDER
+            if ns in joins
+        ]
+        for ns, fd in fds:
+            sc.setns(fd, CLONE_FLAGS[ns])
+            os.close(fd)
+        os.setsid()
+        if proc.terminal:
+            from berth.runtime.linux import console
+
+            console.setup(sc, console_fd, proc.console_size, mount_console=False)
+        env = process.environment(proc)
+        os.chdir(proc.cwd)
+        path = process.find_executable(proc.args[0], env, proc.cwd)
+        process.set_oom_score_adj(proc)
+        process.set_rlimits(proc)
+        process.drop_privileges(sc, proc, seccomp)
+        process.close_extra_fds(preserve_fds)
+        os.set_inheritable(err_w, False)
+        process.exec_process(sc, proc, path, env, seccomp)
+    except BaseException as err:
+        try:
+            os.write(err_w, (" ".join(str(err).split()) or type(err).__name__).encode())
+        finally:
+            os._exit(127)
+    os._exit(127)
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace").strip()

@@ -1,0 +1,31 @@
+"""``features``: what this runtime implements, as runtime-spec features.md describes it."""
+
+from __future__ import annotations
+
+import json
+
+from berth.runtime.linux.mounts import _FLAGS, PROPAGATION
+from berth.runtime.linux.namespaces import CLONE_FLAGS
+from berth.spec.runtime_config import CAPABILITY_NAMES, HOOK_NAMES, MAX_MINOR
+
+
+def features() -> str:
+    """The features document (JSON)."""
+    doc = {
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": f"1.{MAX_MINOR}.0",
+        "hooks": list(HOOK_NAMES),
+        "mountOptions": sorted([*_FLAGS, *PROPAGATION]),
+        "linux": {
+            "namespaces": sorted(CLONE_FLAGS),
+            "capabilities": list(CAPABILITY_NAMES),
+            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
+            "seccomp": {"enabled": True},
+            "apparmor": {"enabled": False},
+            "selinux": {"enabled": False},
+            "intelRdt": {"enabled": False},
+            "mountExtensions": {"idmap": {"enabled": False}},
+        },
+        "annotations": {"org.opencontainers.runtime-spec.features.runtime": "berth-runtime"},
+    }
+    return json.dumps(doc, indent=4) + "\n"

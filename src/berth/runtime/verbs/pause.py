@@ -1,0 +1,29 @@
+"""``pause`` and ``resume``: freeze and thaw every process of the container (cgroup freezer)."""
+
+from __future__ import annotations
+
+from berth.errors import InvalidState, Unsupported
+from berth.runtime import cgroup_seam, container
+from berth.runtime.container import Container
+
+
+def pause(c: Container) -> None:
+    """Freeze a running container."""
+    status = c.status()
+    if status != container.RUNNING:
+        raise InvalidState(f"cannot pause container {c.id!r}: it is {status}")
+    _manager(c).freeze()
+
+
+def resume(c: Container) -> None:
+    """Thaw a paused container."""
+    status = c.status()
+    if status != container.PAUSED:
+        raise InvalidState(f"cannot resume container {c.id!r}: it is {status}, not paused")
+    _manager(c).thaw()
+
+
+def _manager(c: Container) -> cgroup_seam.CgroupManager:
+    if not c.cgroup:
+        raise Unsupported(f"container {c.id!r} has no cgroup to freeze")
+    return cgroup_seam.load(c.cgroup)

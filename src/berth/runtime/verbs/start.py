@@ -1,0 +1,60 @@
+"""``start``: let a created container's init exec the user process (runtime.md#start).
+
+Opening the exec FIFO for reading releases the init; its first byte says it is past the wait, and
+end-of-file (the FIFO is close-on-exec in the init) says execve(2) succeeded. Any other bytes are
+the init's error message (a failed startContainer hook or exec).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+
+from berth.errors import BerthError, InvalidState
+from berth.runtime import container, hooks
+from berth.runtime.container import Container
+from berth.runtime.log import warn
+from berth.spec.runtime_config import parse_config
+
+
+def start(c: Container) -> None:
+    """Start ``c`` (status must be created), then run the poststart hooks."""
+    status = c.status()
+    if status != container.CREATED:
+        raise InvalidState(f"cannot start container {c.id!r}: it is {status}, not created")
+    fd = os.open(c.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        _release(c, fd)
+        os.unlink(c.fifo)
+        message = _read_to_eof(fd)
+    finally:
+        os.close(fd)
+    if message:
+        raise BerthError(f"cannot start container {c.id!r}: {message}")
+    config = parse_config(c.config)
+    if config.hooks.get("poststart"):
+        # runtime.md#lifecycle: a failing poststart hook is only a warning.
+        for line in hooks.warn_hooks("poststart", config.hooks, json.dumps(c.oci_state())):
+            warn(line)
+
+
+def _release(c: Container, fd: int) -> None:
+    """Wait for the init's byte; a FIFO reader sees no hang-up before its first writer, so poll."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while True:
+        if poller.poll(100):
+            if os.read(fd, 1) == b"0":
+                return
+            raise BerthError(f"cannot start container {c.id!r}: its init exited")
+        if container.process_start(c.pid) != c.pid_start:
+            raise BerthError(f"cannot start container {c.id!r}: its init exited")
+
+
+def _read_to_eof(fd: int) -> str:
+    os.set_blocking(fd, True)
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace").strip()

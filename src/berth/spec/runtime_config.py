@@ -1,0 +1,548 @@
+"""runtime-spec ``config.json`` (config.md, config-linux.md) versions 1.0.0 to 1.3.x as typed data.
+
+``parse_config(obj)`` takes the decoded JSON object and returns a ``RuntimeConfig``; every problem
+raises ``InvalidArgument`` naming the offending field (``mounts[2].destination: ...``). No I/O:
+the caller reads the file. ``linux.resources`` and ``linux.seccomp`` are checked for shape only and
+kept as the parsed JSON, because the cgroup and seccomp modules consume them in that form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from berth.errors import InvalidArgument
+
+#: The specification versions this parser understands (config.md#specification-version).
+SUPPORTED_MAJOR = 1
+MAX_MINOR = 3
+
+#: config-linux.md#namespaces: the namespace types a Linux container may have.
+NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
+
+#: config-linux.md#devices: ``c``/``u`` character, ``b`` block, ``p`` FIFO.
+DEVICE_TYPES = ("c", "b", "u", "p")
+
+#: config.md#posix-platform-hooks, in the order the lifecycle runs them.
+HOOK_NAMES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+
+#: capabilities(7) names known to this runtime, in kernel number order (CAP_CHOWN is 0).
+CAPABILITY_NAMES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)  # fmt: skip
+
+#: setrlimit(2) resource names (config.md#posix-process rlimits).
+RLIMIT_TYPES = (
+    "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
+    "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+)  # fmt: skip
+
+#: config-linux.md#rootfs-mount-propagation.
+ROOTFS_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable",
+                       "runbindable")  # fmt: skip
+
+_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+
+
+@dataclass(frozen=True)
+class Root:
+    """config.md#root: the container's root filesystem (relative paths are to the bundle)."""
+
+    path: str
+    readonly: bool = False
+
+
+@dataclass(frozen=True)
+class IDMapping:
+    """config-linux.md#user-namespace-mappings: ``size`` ids from ``container_id`` map to ``host_id``."""
+
+    container_id: int
+    host_id: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Mount:
+    """config.md#mounts: one entry of ``mounts``, applied in order."""
+
+    destination: str
+    type: str = ""
+    source: str = ""
+    options: tuple[str, ...] = ()
+    uid_mappings: tuple[IDMapping, ...] = ()
+    gid_mappings: tuple[IDMapping, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rlimit:
+    """config.md#posix-process: one ``rlimits`` entry."""
+
+    type: str
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """config.md#linux-process: the five capability sets, as capability names."""
+
+    bounding: tuple[str, ...] = ()
+    effective: tuple[str, ...] = ()
+    inheritable: tuple[str, ...] = ()
+    permitted: tuple[str, ...] = ()
+    ambient: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class User:
+    """config.md#user: ids the process runs as, and its umask (None: leave as inherited)."""
+
+    uid: int = 0
+    gid: int = 0
+    umask: int | None = None
+    additional_gids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConsoleSize:
+    """config.md#process consoleSize, in characters."""
+
+    height: int
+    width: int
+
+
+@dataclass(frozen=True)
+class Process:
+    """config.md#process: what runs in the container (also the ``exec --process`` document)."""
+
+    args: tuple[str, ...]
+    cwd: str
+    env: tuple[str, ...] = ()
+    terminal: bool = False
+    console_size: ConsoleSize | None = None
+    user: User = field(default_factory=User)
+    capabilities: Capabilities | None = None
+    rlimits: tuple[Rlimit, ...] = ()
+    no_new_privileges: bool = False
+    oom_score_adj: int | None = None
+    apparmor_profile: str = ""
+    selinux_label: str = ""
+
+
+@dataclass(frozen=True)
+class Hook:
+    """config.md#posix-platform-hooks: one hook command (``timeout`` in seconds, None: no limit)."""
+
+    path: str
+    args: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    timeout: int | None = None
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """config-linux.md#namespaces: a namespace to create (no ``path``) or to join (``path``)."""
+
+    type: str
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Device:
+    """config-linux.md#devices: a device node to create in the container."""
+
+    type: str
+    path: str
+    major: int = 0
+    minor: int = 0
+    file_mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+
+@dataclass(frozen=True)
+class TimeOffset:
+    """config-linux.md#offset-for-time-namespace."""
+
+    secs: int = 0
+    nanosecs: int = 0
+
+
+@dataclass(frozen=True)
+class Personality:
+    """config-linux.md#personality: execution domain (``LINUX`` or ``LINUX32``) and flags."""
+
+    domain: str
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Linux:
+    """config-linux.md: the ``linux`` object."""
+
+    namespaces: tuple[Namespace, ...] = ()
+    uid_mappings: tuple[IDMapping, ...] = ()
+    gid_mappings: tuple[IDMapping, ...] = ()
+    time_offsets: Mapping[str, TimeOffset] = field(default_factory=dict)
+    devices: tuple[Device, ...] = ()
+    cgroups_path: str | None = None
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    rootfs_propagation: str = ""
+    seccomp: Mapping[str, Any] | None = None
+    sysctl: Mapping[str, str] = field(default_factory=dict)
+    masked_paths: tuple[str, ...] = ()
+    readonly_paths: tuple[str, ...] = ()
+    mount_label: str = ""
+    personality: Personality | None = None
+
+    def namespace(self, ns_type: str) -> Namespace | None:
+        """The configured namespace of ``ns_type``, or None when the container shares the runtime's."""
+        for ns in self.namespaces:
+            if ns.type == ns_type:
+                return ns
+        return None
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """config.md: a whole ``config.json``."""
+
+    oci_version: str
+    root: Root
+    process: Process | None = None
+    hostname: str = ""
+    domainname: str = ""
+    mounts: tuple[Mount, ...] = ()
+    hooks: Mapping[str, tuple[Hook, ...]] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    linux: Linux = field(default_factory=Linux)
+
+
+class _Obj:
+    """A JSON object being read, with the dotted path used in error messages."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, Mapping):
+            raise InvalidArgument(f"{where or 'config'}: must be an object")
+        self.data = data
+        self.where = where
+
+    def at(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def has(self, key: str) -> bool:
+        return self.data.get(key) is not None
+
+    def raw(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def require(self, key: str) -> Any:
+        if self.data.get(key) is None:
+            raise InvalidArgument(f"{self.at(key)}: required field is missing")
+        return self.data[key]
+
+    def text(self, key: str, default: str = "", required: bool = False) -> str:
+        value = self.require(key) if required else self.data.get(key, default)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise InvalidArgument(f"{self.at(key)}: must be a string")
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.data.get(key, False)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise InvalidArgument(f"{self.at(key)}: must be a boolean")
+        return value
+
+    def number(self, key: str, default: int | None = None, required: bool = False) -> int | None:
+        value = self.require(key) if required else self.data.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidArgument(f"{self.at(key)}: must be an integer")
+        return value
+
+    def uint(self, key: str, required: bool = False, bits: int = 32) -> int | None:
+        value = self.number(key, required=required)
+        if value is not None and not 0 <= value < (1 << bits):
+            raise InvalidArgument(f"{self.at(key)}: must be between 0 and {(1 << bits) - 1}")
+        return value
+
+    def strs(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidArgument(f"{self.at(key)}: must be an array of strings")
+        return tuple(value)
+
+    def objs(self, key: str) -> list[_Obj]:
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise InvalidArgument(f"{self.at(key)}: must be an array")
+        return [_Obj(item, f"{self.at(key)}[{i}]") for i, item in enumerate(value)]
+
+    def obj(self, key: str) -> _Obj | None:
+        value = self.data.get(key)
+        return None if value is None else _Obj(value, self.at(key))
+
+    def str_map(self, key: str) -> dict[str, str]:
+        value = self.data.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise InvalidArgument(f"{self.at(key)}: must be an object of strings")
+        return dict(value)
+
+
+def check_version(version: str) -> None:
+    """Reject ``ociVersion`` values this runtime does not implement (config.md#specification-version)."""
+    m = _VERSION.match(version)
+    if not m:
+        raise InvalidArgument(f"ociVersion: {version!r} is not a SemVer version")
+    major, minor = int(m.group(1)), int(m.group(2))
+    if major != SUPPORTED_MAJOR:
+        raise InvalidArgument(f"ociVersion: unsupported major version {major} (this runtime implements 1.x)")
+    if minor > MAX_MINOR:
+        raise InvalidArgument(
+            f"ociVersion: unsupported version {version} (newest supported is 1.{MAX_MINOR})"
+        )
+
+
+def parse_config(data: Any) -> RuntimeConfig:
+    """Validate a decoded ``config.json`` and return it as a ``RuntimeConfig``."""
+    top = _Obj(data, "")
+    version = top.text("ociVersion", required=True)
+    check_version(version)
+    root_obj = top.obj("root")
+    if root_obj is None:
+        raise InvalidArgument("root: required field is missing")
+    root = Root(path=root_obj.text("path", required=True), readonly=root_obj.flag("readonly"))
+    process_obj = top.obj("process")
+    hooks_obj = top.obj("hooks")
+    linux_obj = top.obj("linux")
+    return RuntimeConfig(
+        oci_version=version,
+        root=root,
+        process=None if process_obj is None else _process(process_obj),
+        hostname=top.text("hostname"),
+        domainname=top.text("domainname"),
+        mounts=tuple(_mount(m) for m in top.objs("mounts")),
+        hooks={} if hooks_obj is None else _hooks(hooks_obj),
+        annotations=top.str_map("annotations"),
+        linux=Linux() if linux_obj is None else _linux(linux_obj),
+    )
+
+
+def parse_process(data: Any, where: str = "process") -> Process:
+    """Validate a decoded ``process`` object (config.md#process), as ``exec --process`` reads it."""
+    return _process(_Obj(data, where))
+
+
+def _absolute(obj: _Obj, key: str, value: str) -> str:
+    if not value.startswith("/"):
+        raise InvalidArgument(f"{obj.at(key)}: {value!r} must be an absolute path")
+    return value
+
+
+def _process(p: _Obj) -> Process:
+    args = p.strs("args")
+    if not args:
+        raise InvalidArgument(f"{p.at('args')}: required field is missing or empty")
+    cwd = _absolute(p, "cwd", p.text("cwd", required=True))
+    for i, entry in enumerate(p.strs("env")):
+        if "=" not in entry:
+            raise InvalidArgument(f"{p.at('env')}[{i}]: {entry!r} is not KEY=VALUE")
+    size_obj = p.obj("consoleSize")
+    size = None
+    if size_obj is not None:
+        size = ConsoleSize(
+            height=size_obj.uint("height", required=True) or 0,
+            width=size_obj.uint("width", required=True) or 0,
+        )
+    caps_obj = p.obj("capabilities")
+    return Process(
+        args=args,
+        cwd=cwd,
+        env=p.strs("env"),
+        terminal=p.flag("terminal"),
+        console_size=size,
+        user=_user(p.obj("user")),
+        capabilities=None if caps_obj is None else _capabilities(caps_obj),
+        rlimits=tuple(_rlimit(r) for r in p.objs("rlimits")),
+        no_new_privileges=p.flag("noNewPrivileges"),
+        oom_score_adj=p.number("oomScoreAdj"),
+        apparmor_profile=p.text("apparmorProfile"),
+        selinux_label=p.text("selinuxLabel"),
+    )
+
+
+def _user(u: _Obj | None) -> User:
+    if u is None:
+        return User()
+    gids = u.raw("additionalGids") or []
+    if not isinstance(gids, list) or not all(isinstance(g, int) and not isinstance(g, bool) for g in gids):
+        raise InvalidArgument(f"{u.at('additionalGids')}: must be an array of integers")
+    return User(
+        uid=u.uint("uid") or 0,
+        gid=u.uint("gid") or 0,
+        umask=u.uint("umask"),
+        additional_gids=tuple(gids),
+    )
+
+
+def _capabilities(c: _Obj) -> Capabilities:
+    sets = {}
+    for name in ("bounding", "effective", "inheritable", "permitted", "ambient"):
+        caps = c.strs(name)
+        for i, cap in enumerate(caps):
+            if cap not in CAPABILITY_NAMES:
+                raise InvalidArgument(f"{c.at(name)}[{i}]: invalid capability name {cap!r}")
+        sets[name] = caps
+    return Capabilities(**sets)
+
+
+def _rlimit(r: _Obj) -> Rlimit:
+    kind = r.text("type", required=True)
+    if kind not in RLIMIT_TYPES:
+        raise InvalidArgument(f"{r.at('type')}: unknown rlimit type {kind!r}")
+    return Rlimit(type=kind, soft=r.uint("soft", True, 64) or 0, hard=r.uint("hard", True, 64) or 0)
+
+
+def _mapping(m: _Obj) -> IDMapping:
+    return IDMapping(
+        container_id=m.uint("containerID", required=True) or 0,
+        host_id=m.uint("hostID", required=True) or 0,
+        size=m.uint("size", required=True) or 0,
+    )
+
+
+def _mount(m: _Obj) -> Mount:
+    dest = m.text("destination", required=True)
+    if not dest:
+        raise InvalidArgument(f"{m.at('destination')}: must not be empty")
+    # config.md#mounts: destination SHOULD be absolute; runc accepts relative paths as under the root.
+    if ".." in dest.split("/"):
+        raise InvalidArgument(f"{m.at('destination')}: {dest!r} must not contain '..'")
+    options = m.strs("options")
+    mount_type = m.text("type")
+    if not mount_type and not ({"bind", "rbind"} & set(options)):
+        raise InvalidArgument(f"{m.at('type')}: required unless options include bind or rbind")
+    return Mount(
+        destination=dest,
+        type=mount_type,
+        source=m.text("source"),
+        options=options,
+        uid_mappings=tuple(_mapping(x) for x in m.objs("uidMappings")),
+        gid_mappings=tuple(_mapping(x) for x in m.objs("gidMappings")),
+    )
+
+
+def _hooks(h: _Obj) -> dict[str, tuple[Hook, ...]]:
+    hooks: dict[str, tuple[Hook, ...]] = {}
+    for name in HOOK_NAMES:
+        entries = []
+        for item in h.objs(name):
+            timeout = item.number("timeout")
+            if timeout is not None and timeout <= 0:
+                raise InvalidArgument(f"{item.at('timeout')}: must be greater than zero")
+            path = _absolute(item, "path", item.text("path", required=True))
+            entries.append(Hook(path=path, args=item.strs("args"), env=item.strs("env"), timeout=timeout))
+        if entries:
+            hooks[name] = tuple(entries)
+    return hooks
+
+
+def _namespace(n: _Obj) -> Namespace:
+    kind = n.text("type", required=True)
+    if kind not in NAMESPACE_TYPES:
+        raise InvalidArgument(f"{n.at('type')}: unknown namespace type {kind!r}")
+    return Namespace(type=kind, path=n.text("path"))
+
+
+def _device(d: _Obj) -> Device:
+    kind = d.text("type", required=True)
+    if kind not in DEVICE_TYPES:
+        raise InvalidArgument(f"{d.at('type')}: unknown device type {kind!r}")
+    path = _absolute(d, "path", d.text("path", required=True))
+    needs_numbers = kind != "p"
+    return Device(
+        type=kind,
+        path=path,
+        major=d.number("major", required=needs_numbers) or 0,
+        minor=d.number("minor", required=needs_numbers) or 0,
+        file_mode=d.uint("fileMode"),
+        uid=d.uint("uid"),
+        gid=d.uint("gid"),
+    )
+
+
+def _linux(lx: _Obj) -> Linux:
+    namespaces = tuple(_namespace(n) for n in lx.objs("namespaces"))
+    seen: set[str] = set()
+    for i, ns in enumerate(namespaces):
+        if ns.type in seen:
+            raise InvalidArgument(f"linux.namespaces[{i}]: duplicate namespace type {ns.type!r}")
+        seen.add(ns.type)
+    uid_maps = tuple(_mapping(m) for m in lx.objs("uidMappings"))
+    gid_maps = tuple(_mapping(m) for m in lx.objs("gidMappings"))
+    if (uid_maps or gid_maps) and "user" not in seen:
+        raise InvalidArgument("linux.uidMappings: mappings need a user namespace in linux.namespaces")
+    offsets: dict[str, TimeOffset] = {}
+    offsets_obj = lx.obj("timeOffsets")
+    if offsets_obj is not None:
+        for clock in offsets_obj.data:
+            if clock not in ("monotonic", "boottime"):
+                raise InvalidArgument(f"linux.timeOffsets.{clock}: unknown clock")
+            o = _Obj(offsets_obj.data[clock], offsets_obj.at(clock))
+            offsets[clock] = TimeOffset(secs=o.number("secs") or 0, nanosecs=o.uint("nanosecs") or 0)
+    propagation = lx.text("rootfsPropagation")
+    if propagation and propagation not in ROOTFS_PROPAGATIONS:
+        raise InvalidArgument(f"linux.rootfsPropagation: unknown propagation {propagation!r}")
+    resources = lx.obj("resources")
+    seccomp = lx.obj("seccomp")
+    if seccomp is not None:
+        seccomp.text("defaultAction", required=True)
+    personality_obj = lx.obj("personality")
+    personality = None
+    if personality_obj is not None:
+        domain = personality_obj.text("domain", required=True)
+        if domain not in ("LINUX", "LINUX32"):
+            raise InvalidArgument(f"linux.personality.domain: unknown domain {domain!r}")
+        personality = Personality(domain=domain, flags=personality_obj.strs("flags"))
+    cgroups_path = lx.raw("cgroupsPath")
+    if cgroups_path is not None and not isinstance(cgroups_path, str):
+        raise InvalidArgument("linux.cgroupsPath: must be a string")
+    return Linux(
+        namespaces=namespaces,
+        uid_mappings=uid_maps,
+        gid_mappings=gid_maps,
+        time_offsets=offsets,
+        devices=tuple(_device(d) for d in lx.objs("devices")),
+        cgroups_path=cgroups_path or None,
+        resources={} if resources is None else dict(resources.data),
+        rootfs_propagation=propagation,
+        seccomp=None if seccomp is None else dict(seccomp.data),
+        sysctl=lx.str_map("sysctl"),
+        masked_paths=lx.strs("maskedPaths"),
+        readonly_paths=lx.strs("readonlyPaths"),
+        mount_label=lx.text("mountLabel"),
+        personality=personality,
+    )
