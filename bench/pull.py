@@ -1,0 +1,105 @@
+"""How fast does Berth pull from a registry, beside skopeo?
+
+Builds an image with one 256 MiB layer and twenty 1 MiB layers (random bytes, so nothing compresses),
+pushes it to a docker-registry on 127.0.0.1, then times, in the same run and alternating,
+``berth copy docker://... oci:DIR`` and ``skopeo copy docker://... oci:DIR`` into fresh directories.
+Both run as commands, so both pay their start-up. Prints each run, the medians and the ratio.
+
+    uv run python bench/pull.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.integration.registry_client.docker_registry import DockerRegistry
+
+LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+
+
+def _blob(root: Path, data: bytes) -> dict[str, object]:
+    digest = hashlib.sha256(data).hexdigest()
+    path = root / "blobs/sha256" / digest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+
+
+def make_image(root: Path) -> None:
+    """An OCI layout with the benchmark image, named ``bench``."""
+    sizes = [256 << 20] + [1 << 20] * 20
+    layers = [{"mediaType": LAYER_TAR, **_blob(root, os.urandom(n))} for n in sizes]
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer["digest"] for layer in layers]},
+    }
+    config_desc = {
+        "mediaType": "application/vnd.oci.image.config.v1+json",
+        **_blob(root, json.dumps(config).encode()),
+    }
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config_desc,
+        "layers": layers,
+    }
+    desc = {"mediaType": manifest["mediaType"], **_blob(root, json.dumps(manifest).encode())}
+    desc["annotations"] = {"org.opencontainers.image.ref.name": "bench"}
+    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [desc]}))
+
+
+def timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    berth = shutil.which("berth", path=str(Path(sys.executable).parent)) or "berth"
+    with tempfile.TemporaryDirectory(prefix="berth-bench-") as tmp:
+        work = Path(tmp)
+        make_image(work / "src")
+        registry = DockerRegistry(work / "registry")
+        try:
+            ref = f"docker://{registry.host}/bench/image:1"
+            subprocess.run(
+                [berth, "copy", "-q", "--tls-verify=false", f"oci:{work / 'src'}:bench", ref], check=True
+            )
+            results: dict[str, list[float]] = {"berth": [], "skopeo": []}
+            for i in range(args.runs):
+                for tool in ("berth", "skopeo"):
+                    dest = work / f"{tool}-{i}"
+                    if tool == "berth":
+                        cmd = [berth, "copy", "-q", "--tls-verify=false", ref, f"oci:{dest}:bench"]
+                    else:
+                        cmd = ["skopeo", "copy", "-q", "--src-tls-verify=false", ref, f"oci:{dest}:bench"]
+                    seconds = timed(cmd)
+                    results[tool].append(seconds)
+                    print(f"run {i + 1}: {tool:6} {seconds:6.2f} s")
+                    shutil.rmtree(dest)
+        finally:
+            registry.close()
+    berth_s, skopeo_s = statistics.median(results["berth"]), statistics.median(results["skopeo"])
+    print(f"median: berth {berth_s:.2f} s, skopeo {skopeo_s:.2f} s, berth/skopeo = {berth_s / skopeo_s:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
