@@ -1,0 +1,25 @@
+"""Layer chain IDs (image-spec config.md#layer-chainid): one name for a layer and all below it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from berth.spec.digest import Digest
+
+
+def chain_id(parent: Digest | None, diff_id: Digest) -> Digest:
+    """ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln))."""
+    if parent is None:
+        return diff_id
+    return Digest("sha256", hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest())
+
+
+def chain_ids(diff_ids: Sequence[Digest]) -> list[Digest]:
+    """The chain ID of each prefix of ``diff_ids`` (an image config's ``rootfs.diff_ids``)."""
+    out: list[Digest] = []
+    parent: Digest | None = None
+    for diff_id in diff_ids:
+        parent = chain_id(parent, diff_id)
+        out.append(parent)
+    return out

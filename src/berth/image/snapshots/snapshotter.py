@@ -1,0 +1,373 @@
+"""Snapshots: each layer unpacked once, container roots as overlays of them.
+
+Layout under the snapshotter's root::
+
+    snapshots/<chain-id hex>/fs/         one layer, unpacked in overlay form (apply_layer overlay=True)
+    snapshots/<chain-id hex>/info.json   chain ID, diff ID, parent chain ID
+    snapshots/<chain-id hex>/flat/       (made on demand) the merged view of the chain up to here
+    active/<key>/upper, work, rootfs     a container's writable layer and its mounted root
+    active/<key>/info.json               parent chain ID and how the root is provided
+    tmp/                                 scratch: unpacks happen here and are renamed into place
+    locks/                               flock files
+
+A snapshot is keyed by its chain ID (config.md#layer-chainid), so a layer shared by two images is
+unpacked once, and two processes unpacking the same layer serialise on a per-snapshot lock; the
+loser finds the winner's snapshot and returns it. Nothing half-unpacked is ever under
+``snapshots/``: unpacks go to ``tmp/`` and are renamed into place.
+
+Overlay mounts name the chain's ``fs`` directories as ``lowerdir`` (top layer first). The legacy
+mount(2) data is limited to one page (4096 bytes); when the absolute paths do not fit, the mount
+is made from a child process whose working directory is ``snapshots/``, with relative paths
+(about 60 layers fit); beyond that the lowest layers are merged once into the ``flat/``
+directory of the deepest snapshot that still leaves room, and that one directory stands in for
+them. Where overlayfs is unavailable (``mode="copy"``, or ``"auto"`` after a failed mount) the
+container root is a plain copy of the merged chain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from berth.errors import AlreadyExists, DigestMismatch, InvalidArgument, InvalidState, NotFound, Unsupported
+from berth.fsutil import atomic_write, fsync_dir, locked
+from berth.image.layers import (
+    Compression,
+    PackResult,
+    Writable,
+    apply_layer,
+    diff_trees,
+    overlay_changes,
+    write_layer,
+)
+from berth.image.snapshots import _mount
+from berth.image.snapshots.chainid import chain_id
+from berth.image.snapshots.flatten import flatten
+from berth.spec.digest import Digest
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_MOUNT_DATA_MAX = 4095  # one page, less the terminating NUL
+# Features whose upper directories are not self-contained changesets: keep them off.
+_OVERLAY_FIXED = "index=off,redirect_dir=off,metacopy=off"
+
+Mode = Literal["auto", "overlay", "copy"]
+
+
+class _Readable(Protocol):
+    def read(self, n: int = ..., /) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A committed snapshot: one layer on top of its parent chain."""
+
+    chain_id: Digest
+    diff_id: Digest
+    parent: Digest | None
+    #: The layer's directory (overlay form: whiteouts are 0/0 character devices).
+    path: Path
+
+
+@dataclass(frozen=True)
+class ActiveSnapshot:
+    """A container's writable root on top of a snapshot chain."""
+
+    key: str
+    parent: Digest | None
+    #: The container's root filesystem (an overlay mount, or a plain copy in copy mode).
+    rootfs: Path
+    #: The overlay upper directory (the container's changes); ``None`` in copy mode.
+    upper: Path | None
+    #: ``"overlay"`` or ``"copy"``.
+    kind: str
+
+
+class Snapshotter:
+    """Layer snapshots and container roots under ``root``.
+
+    Usage::
+
+        snaps = Snapshotter("/var/lib/berth/snapshots")
+        parent = None
+        for layer in manifest.layers:
+            with store.open(layer.digest) as blob:
+                parent = snaps.unpack(blob, parent, media_type=layer.media_type).chain_id
+        active = snaps.prepare("container-1", parent)   # overlay mounted at active.rootfs
+        ...
+        snaps.release("container-1")                    # unmount and remove
+    """
+
+    def __init__(self, root: str | os.PathLike[str], mode: Mode = "auto") -> None:
+        self.root = Path(root)
+        self.mode = mode
+        for sub in ("snapshots", "active", "tmp", "locks"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    # -- committed snapshots ----------------------------------------------------------------
+
+    def _dir(self, chain: Digest) -> Path:
+        return self.root / "snapshots" / chain.encoded
+
+    def exists(self, chain: Digest) -> bool:
+        """Whether the snapshot ``chain`` has been unpacked."""
+        return (self._dir(chain) / "info.json").exists()
+
+    def get(self, chain: Digest) -> SnapshotInfo:
+        """The snapshot ``chain``; ``NotFound`` if it has not been unpacked."""
+        try:
+            doc = json.loads((self._dir(chain) / "info.json").read_text())
+        except FileNotFoundError:
+            raise NotFound(f"snapshot {chain} not found") from None
+        parent = doc.get("parent")
+        return SnapshotInfo(
+            chain_id=Digest.parse(doc["chainID"]),
+            diff_id=Digest.parse(doc["diffID"]),
+            parent=Digest.parse(parent) if parent else None,
+            path=self._dir(chain) / "fs",
+        )
+
+    def snapshots(self) -> list[SnapshotInfo]:
+        """Every committed snapshot."""
+        out = []
+        for entry in sorted((self.root / "snapshots").iterdir()):
+            with contextlib.suppress(NotFound):
+                out.append(self.get(Digest("sha256", entry.name)))
+        return out
+
+    def chain(self, top: Digest | None) -> list[SnapshotInfo]:
+        """The snapshots from ``top`` down to the base layer (top first)."""
+        out = []
+        while top is not None:
+            info = self.get(top)
+            out.append(info)
+            top = info.parent
+        return out
+
+    def unpack(
+        self,
+        blob: _Readable,
+        parent: Digest | None,
+        *,
+        media_type: str | None = None,
+        diff_id: Digest | None = None,
+    ) -> SnapshotInfo:
+        """Unpack a layer blob on top of the snapshot ``parent`` (``None`` for a base layer).
+
+        With ``diff_id`` (from the image config's ``rootfs.diff_ids``) an existing snapshot is
+        returned without reading the blob, and the unpacked stream must hash to it
+        (``DigestMismatch`` otherwise). Bad input leaves nothing behind.
+        """
+        lowers = [info.path for info in self.chain(parent)]  # NotFound if the parent is missing
+        if diff_id is not None:
+            known = chain_id(parent, diff_id)
+            with locked(self.root / "locks" / f"{known.encoded}.lock"):
+                if self.exists(known):
+                    return self.get(known)
+                return self._unpack(blob, parent, lowers, media_type, diff_id)
+        return self._unpack(blob, parent, lowers, media_type, None)
+
+    def _unpack(
+        self,
+        blob: _Readable,
+        parent: Digest | None,
+        lowers: list[Path],
+        media_type: str | None,
+        diff_id: Digest | None,
+    ) -> SnapshotInfo:
+        scratch = Path(tempfile.mkdtemp(prefix="unpack-", dir=self.root / "tmp"))
+        try:
+            (scratch / "fs").mkdir(mode=0o755)
+            result = apply_layer(blob, scratch / "fs", media_type=media_type, overlay=True, lowers=lowers)
+            if diff_id is not None and result.diff_id != diff_id:
+                raise DigestMismatch(f"layer unpacked to diffID {result.diff_id}, expected {diff_id}")
+            chain = chain_id(parent, result.diff_id)
+            doc = {
+                "chainID": str(chain),
+                "diffID": str(result.diff_id),
+                "parent": str(parent) if parent else None,
+            }
+            atomic_write(scratch / "info.json", json.dumps(doc).encode())
+            with self._global_lock():
+                if parent is not None and not self.exists(parent):
+                    raise NotFound(f"snapshot {parent} was removed during the unpack")
+                if not self.exists(chain):
+                    os.rename(scratch, self._dir(chain))
+                    fsync_dir(self.root / "snapshots")
+            return self.get(chain)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def remove(self, chain: Digest) -> None:
+        """Remove the snapshot ``chain``; refused (``InvalidState``) while another snapshot or a
+        container root builds on it."""
+        with self._global_lock():
+            self.get(chain)
+            for info in self.snapshots():
+                if info.parent == chain:
+                    raise InvalidState(f"snapshot {chain} is the parent of snapshot {info.chain_id}")
+            for key in self._active_keys():
+                if chain in (s.chain_id for s in self.chain(self._active_parent(key))):
+                    raise InvalidState(f"snapshot {chain} is in use by container root {key!r}")
+            doomed = Path(tempfile.mkdtemp(prefix="remove-", dir=self.root / "tmp"))
+            os.rename(self._dir(chain), doomed / "snapshot")
+        shutil.rmtree(doomed)
+
+    # -- container roots --------------------------------------------------------------------
+
+    def prepare(self, key: str, parent: Digest | None) -> ActiveSnapshot:
+        """Make a writable root for ``key`` on top of the snapshot chain ``parent`` and mount it.
+
+        Raises ``AlreadyExists`` if ``key`` is taken, ``NotFound`` if ``parent`` is missing,
+        ``Unsupported`` if overlayfs is required (``mode="overlay"``) but cannot be mounted.
+        """
+        if not _KEY.match(key):
+            raise InvalidArgument(f"invalid snapshot key {key!r}")
+        base = self.root / "active" / key
+        with self._global_lock():
+            chain = self.chain(parent)
+            try:
+                base.mkdir()
+            except FileExistsError:
+                raise AlreadyExists(f"snapshot key {key!r} already exists") from None
+            try:
+                active = self._make_root(key, base, parent, chain)
+            except BaseException:
+                shutil.rmtree(base, ignore_errors=True)
+                raise
+        return active
+
+    def _make_root(
+        self, key: str, base: Path, parent: Digest | None, chain: list[SnapshotInfo]
+    ) -> ActiveSnapshot:
+        for sub in ("upper", "work", "rootfs"):
+            (base / sub).mkdir(mode=0o755)
+        kind = "copy"
+        if self.mode != "copy":
+            try:
+                self._mount_overlay(base, chain)
+                kind = "overlay"
+            except OSError as err:
+                if self.mode == "overlay" or err.errno not in (errno.ENODEV, errno.EPERM, errno.EINVAL):
+                    raise Unsupported(f"cannot mount the overlay root for {key!r}: {err.strerror}") from None
+        if kind == "copy":
+            flatten([info.path for info in reversed(chain)], base / "rootfs")
+        atomic_write(
+            base / "info.json", json.dumps({"parent": str(parent) if parent else None, "kind": kind}).encode()
+        )
+        return self.active(key)
+
+    def _mount_overlay(self, base: Path, chain: list[SnapshotInfo]) -> None:
+        upper = f"upperdir={base / 'upper'},workdir={base / 'work'},{_OVERLAY_FIXED}"
+        if not chain:  # overlayfs needs a lower layer: an empty one
+            (base / "empty").mkdir()
+            lowers = [str(base / "empty")]
+        else:
+            lowers = [str(info.path) for info in chain]
+        data = f"lowerdir={':'.join(lowers)},{upper}"
+        if len(data) <= _MOUNT_DATA_MAX:
+            _mount.mount("overlay", str(base / "rootfs"), "overlay", data)
+            return
+        # Too long for one page: relative names from snapshots/, merging the lowest layers if needed.
+        relative = [f"{info.chain_id.encoded}/fs" for info in chain]
+        room = _MOUNT_DATA_MAX - len(upper) - len("lowerdir=,")
+        while len(":".join(relative)) > room:
+            relative = self._merge_tail(chain, relative)
+        _mount.mount_in(
+            str(self.root / "snapshots"),
+            "overlay",
+            str(base / "rootfs"),
+            "overlay",
+            f"lowerdir={':'.join(relative)},{upper}",
+        )
+
+    def _merge_tail(self, chain: list[SnapshotInfo], relative: list[str]) -> list[str]:
+        """Replace the lowest half of the lower directories by one merged (flat) directory."""
+        keep = len(relative) // 2
+        deepest_kept = chain[keep]  # the flat view of this snapshot covers chain[keep:]
+        flat = self._flat(deepest_kept.chain_id)
+        return [*relative[:keep], f"{deepest_kept.chain_id.encoded}/{flat.name}"]
+
+    def _flat(self, chain: Digest) -> Path:
+        """The merged tree of the chain up to ``chain`` (made once, then reused)."""
+        flat = self._dir(chain) / "flat"
+        with locked(self.root / "locks" / f"{chain.encoded}.flat.lock"):
+            if not flat.exists():
+                scratch = Path(tempfile.mkdtemp(prefix="flat-", dir=self._dir(chain)))
+                try:
+                    os.chmod(scratch, 0o755)
+                    flatten([info.path for info in reversed(self.chain(chain))], scratch)
+                    os.rename(scratch, flat)
+                except BaseException:
+                    shutil.rmtree(scratch, ignore_errors=True)
+                    raise
+        return flat
+
+    def active(self, key: str) -> ActiveSnapshot:
+        """The container root ``key``; ``NotFound`` if there is none."""
+        base = self.root / "active" / key
+        try:
+            doc = json.loads((base / "info.json").read_text())
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"snapshot key {key!r} not found") from None
+        parent = doc.get("parent")
+        return ActiveSnapshot(
+            key=key,
+            parent=Digest.parse(parent) if parent else None,
+            rootfs=base / "rootfs",
+            upper=base / "upper" if doc["kind"] == "overlay" else None,
+            kind=doc["kind"],
+        )
+
+    def release(self, key: str) -> None:
+        """Unmount and remove the container root ``key`` (its changes are lost)."""
+        active = self.active(key)
+        if active.kind == "overlay":
+            try:
+                _mount.umount(str(active.rootfs))
+            except OSError as err:
+                if err.errno == errno.EBUSY:
+                    raise InvalidState(f"container root {key!r} is busy: {err.strerror}") from None
+                if err.errno != errno.EINVAL:  # EINVAL: not mounted (a crash after mount)
+                    raise
+        shutil.rmtree(self.root / "active" / key)
+
+    def diff(
+        self,
+        key: str,
+        out: Writable,
+        compression: Compression = Compression.GZIP,
+        *,
+        mtime_clamp: int | None = None,
+    ) -> PackResult:
+        """Write the container root ``key``'s changes as a layer blob (for commit)."""
+        active = self.active(key)
+        if active.upper is not None:
+            changes = overlay_changes(active.upper)
+        else:  # copy mode: compare with the merged parent chain (an empty upper dir for no parent)
+            lower = self._flat(active.parent) if active.parent else self.root / "active" / key / "upper"
+            changes = diff_trees(lower, active.rootfs)
+        return write_layer(changes, out, compression, mtime_clamp=mtime_clamp)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _active_keys(self) -> Iterator[str]:
+        for entry in sorted((self.root / "active").iterdir()):
+            if (entry / "info.json").exists():
+                yield entry.name
+
+    def _active_parent(self, key: str) -> Digest | None:
+        return self.active(key).parent
+
+    @contextlib.contextmanager
+    def _global_lock(self) -> Iterator[None]:
+        with locked(self.root / "locks" / "snapshots.lock"):
+            yield
