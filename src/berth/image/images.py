@@ -29,7 +29,7 @@ from berth.image.store.gc import GCReport, collect
 from berth.spec import mediatypes
 from berth.spec.descriptor import Descriptor
 from berth.spec.image_config import ImageConfig
-from berth.spec.manifest import ImageIndex, ImageManifest, parse
+from berth.spec.manifest import ImageManifest, parse
 from berth.spec.platform import Platform, host
 from berth.spec.reference import Reference
 
@@ -59,7 +59,7 @@ class Image:
 class ResolvedImage:
     """An image followed to one platform: the manifest's descriptor, the manifest and its config."""
 
-    image: Image
+    name: str
     descriptor: Descriptor
     manifest: ImageManifest
     config: ImageConfig
@@ -147,40 +147,7 @@ class ImageStore:
         or the platform if an index has no manifest for it.
         """
         image = self.get(name)
-        wanted = platform or host()
-        desc = image.target
-        for _ in range(8):  # indexes may nest; a loop this deep is junk
-            doc = self._document(image, desc)
-            if isinstance(doc, ImageManifest):
-                config = self._config(image, doc.config)
-                for i, layer in enumerate(doc.layers):
-                    if not self.content.exists(layer.digest) and not layer.urls:
-                        raise NotFound(
-                            f"image {image.name}: layer {i} ({layer.digest}) is missing from the store"
-                        )
-                return ResolvedImage(image, desc, doc, config)
-            try:
-                desc = doc.select(wanted)
-            except NotFound as err:
-                raise NotFound(f"image {image.name}: {err}") from None
-        raise NotFound(f"image {image.name}: indexes nest too deeply")
-
-    def _document(self, image: Image, desc: Descriptor) -> ImageManifest | ImageIndex:
-        if desc.media_type not in mediatypes.MANIFEST_OR_INDEX_TYPES:
-            raise NotFound(f"image {image.name}: {desc.digest} is a {desc.media_type}, not a manifest")
-        return parse(self._blob(image, desc, "manifest"), desc.media_type)
-
-    def _config(self, image: Image, desc: Descriptor) -> ImageConfig:
-        return ImageConfig.parse(self._blob(image, desc, "config"))
-
-    def _blob(self, image: Image, desc: Descriptor, what: str) -> bytes:
-        try:
-            data = self.content.read(desc.digest)
-        except NotFound:
-            raise NotFound(f"image {image.name}: {what} {desc.digest} is missing from the store") from None
-        if len(data) != desc.size:
-            raise NotFound(f"image {image.name}: {what} {desc.digest} has size {len(data)}, not {desc.size}")
-        return data
+        return resolve(self.content, image.name, image.target, platform)
 
     @staticmethod
     def _get(conn: sqlite3.Connection, key: str) -> Image:
@@ -209,3 +176,41 @@ def _roots(conn: sqlite3.Connection) -> Iterable[Descriptor]:
     # An unreadable record raises: better no collection than one that frees an image's blobs.
     rows = conn.execute("SELECT name, target FROM images").fetchall()
     return [Descriptor.from_json(json.loads(target), f"image {name}: target") for name, target in rows]
+
+
+def resolve(
+    content: ContentStore, name: str, target: Descriptor, platform: Platform | None = None
+) -> ResolvedImage:
+    """Follow ``target`` (a manifest or index in ``content``) to the manifest for ``platform``.
+
+    ``name`` only labels errors. Raises ``NotFound`` naming the first blob that is missing, or the
+    platform if an index has no manifest for it.
+    """
+    wanted = platform or host()
+    desc = target
+    for _ in range(8):  # indexes may nest; deeper than this is junk
+        doc = parse(_blob(content, name, desc, "manifest"), desc.media_type)
+        if isinstance(doc, ImageManifest):
+            config = ImageConfig.parse(_blob(content, name, doc.config, "config"))
+            for i, layer in enumerate(doc.layers):
+                # Foreign layers (with urls) are fetched from their URLs, not kept in the store.
+                if not layer.urls and not content.exists(layer.digest):
+                    raise NotFound(f"image {name}: layer {i} ({layer.digest}) is missing from the store")
+            return ResolvedImage(name, desc, doc, config)
+        try:
+            desc = doc.select(wanted)
+        except NotFound as err:
+            raise NotFound(f"image {name}: {err}") from None
+    raise NotFound(f"image {name}: indexes nest too deeply")
+
+
+def _blob(content: ContentStore, name: str, desc: Descriptor, what: str) -> bytes:
+    if what == "manifest" and desc.media_type not in mediatypes.MANIFEST_OR_INDEX_TYPES:
+        raise NotFound(f"image {name}: {desc.digest} is a {desc.media_type}, not a manifest")
+    try:
+        data = content.read(desc.digest)
+    except NotFound:
+        raise NotFound(f"image {name}: {what} {desc.digest} is missing from the store") from None
+    if len(data) != desc.size:
+        raise NotFound(f"image {name}: {what} {desc.digest} has size {len(data)}, not {desc.size}")
+    return data
