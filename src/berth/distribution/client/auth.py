@@ -10,6 +10,7 @@ instead (token.md's oauth flow). Tokens are cached per realm, service, user and 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from collections.abc import Iterable
@@ -53,6 +54,7 @@ class Authenticator:
     host: str
     challenge: Challenge | None = None
     _tokens: dict[tuple[str, str, str, tuple[str, ...]], _Token] = field(default_factory=dict)
+    _fetching: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def learn(self, www_authenticate: str | None) -> Challenge | None:
         """Remember the challenge from a 401 (Bearer preferred over Basic); return it."""
@@ -98,8 +100,12 @@ class Authenticator:
             return cached
         if self.challenge.scheme == "basic":
             raise Unauthorized(f"{self.host}: authentication required; log in with 'berth login {self.host}'")
-        token = await self._fetch_token(session, creds, scopes, ssl)
-        self._tokens[self._key(creds, scopes)] = token
+        async with self._fetching:  # parallel requests wait for one token instead of each fetching
+            cached = self.cached_header(creds, scopes)
+            if cached is not None:
+                return cached
+            token = await self._fetch_token(session, creds, scopes, ssl)
+            self._tokens[self._key(creds, scopes)] = token
         return f"Bearer {token.value}"
 
     async def _fetch_token(
