@@ -44,8 +44,8 @@ class Htpasswd:
             return False
 
 
-def hash_password(password: str) -> str:
-    """A bcrypt hash of ``password`` for an htpasswd line."""
+def hash_password(password: str, rounds: int = 12) -> str:
+    """A bcrypt hash of ``password`` for an htpasswd line (``rounds``: bcrypt's log2 cost)."""
     import bcrypt
 
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()

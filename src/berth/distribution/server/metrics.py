@@ -47,7 +47,11 @@ class MetricsAccessLogger(AbstractAccessLogger):
         if metrics is None:
             return
         metrics.requests[(request.method, response.status)] += 1
-        metrics.bytes_out += response.body_length
+        if isinstance(response, web.FileResponse):
+            # sendfile bypasses the writer that counts body_length; the header says what was sent.
+            metrics.bytes_out += response.content_length or 0
+        else:
+            metrics.bytes_out += response.body_length
 
     @property
     def enabled(self) -> bool:

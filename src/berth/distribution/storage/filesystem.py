@@ -7,7 +7,6 @@ object. Every path is checked by ``driver.check_path`` before it is joined to th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -66,10 +65,10 @@ class FilesystemDriver(StorageDriver):
         full = self._full(path)
         try:
             if full.is_dir() and not full.is_symlink():
-                # Rename first so the subtree disappears at once, then remove it at leisure.
+                # Rename first so the subtree disappears at once, then remove what it held.
                 doomed = full.with_name(f".{full.name}.deleting-{os.getpid()}-{id(full)}")
                 os.rename(full, doomed)
-                await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, doomed, True)
+                shutil.rmtree(doomed, ignore_errors=True)
             else:
                 full.unlink()
         except FileNotFoundError:

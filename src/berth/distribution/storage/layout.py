@@ -91,7 +91,7 @@ class RegistryStore:
 
     async def unlink_blob(self, name: str, digest: Digest) -> None:
         """Remove the blob from repository ``name`` (its content stays until garbage collection)."""
-        await self.driver.delete(_layer_link(name, digest))
+        await self.driver.delete(_layer_link(name, digest).rsplit("/", 1)[0])
 
     async def store_blob_content(self, digest: Digest, data: bytes) -> None:
         """Write a small blob (a manifest) into the shared store unless it is there already."""
