@@ -1,0 +1,203 @@
+"""spec.runtime_config: config.json 1.0-1.3 parses into typed data; every error names its field."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from berth.errors import InvalidArgument
+from berth.runtime.verbs.spec import default_config
+from berth.spec.runtime_config import (
+    CAPABILITY_NAMES,
+    NAMESPACE_TYPES,
+    RLIMIT_TYPES,
+    parse_config,
+    parse_process,
+)
+
+
+def config(**changes: Any) -> dict[str, Any]:
+    c = default_config()
+    c.update(changes)
+    return c
+
+
+def test_runc_default_spec_parses() -> None:
+    parsed = parse_config(default_config())
+    assert parsed.oci_version == "1.0.2-dev"
+    assert parsed.root.path == "rootfs" and parsed.root.readonly
+    assert parsed.process is not None and parsed.process.args == ("sh",)
+    assert parsed.process.capabilities is not None
+    assert "CAP_KILL" in parsed.process.capabilities.bounding
+    assert parsed.process.rlimits[0].type == "RLIMIT_NOFILE"
+    assert [m.destination for m in parsed.mounts][:2] == ["/proc", "/dev"]
+    assert parsed.linux.namespace("pid") is not None and parsed.linux.namespace("user") is None
+    assert parsed.linux.resources["devices"] == [{"allow": False, "access": "rwm"}]
+
+
+@pytest.mark.parametrize("version", ["1.0.0", "1.0.2-dev", "1.1.0-rc.1", "1.2.0", "1.3.0", "1.3.7+build"])
+def test_supported_versions(version: str) -> None:
+    assert parse_config(config(ociVersion=version)).oci_version == version
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [("2.0.0", "unsupported major version 2"), ("0.9.0", "major version 0"), ("1.4.0", "unsupported version"),
+     ("1.0", "not a SemVer")],
+)  # fmt: skip
+def test_unsupported_versions(version: str, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        parse_config(config(ociVersion=version))
+
+
+def broken(path: list[Any], value: Any) -> dict[str, Any]:
+    c = default_config()
+    target: Any = c
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return c
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (["root"], KeyError, "root: required"),
+        (["root", "path"], KeyError, "root.path: required"),
+        (["ociVersion"], KeyError, "ociVersion: required"),
+        (["mounts", 1, "destination"], KeyError, r"mounts\[1\].destination: required"),
+        (["mounts", 1, "destination"], "/a/../b", r"mounts\[1\].destination: .* '\.\.'"),
+        (["mounts", 1, "type"], KeyError, r"mounts\[1\].type: required unless"),
+        (["mounts", 1, "options"], "ro", r"mounts\[1\].options: must be an array"),
+        (["linux", "namespaces", 0, "type"], "bogus", r"linux.namespaces\[0\].type: unknown namespace type"),
+        (["linux", "namespaces", 1], {"type": "pid"}, r"linux.namespaces\[1\]: duplicate"),
+        (["process", "capabilities", "bounding", 0], "CAP_BOGUS",
+         r"process.capabilities.bounding\[0\]: invalid capability name"),
+        (["process", "rlimits", 0, "type"], "RLIMIT_BOGUS", r"process.rlimits\[0\].type: unknown rlimit"),
+        (["process", "cwd"], "relative", "process.cwd: 'relative' must be an absolute path"),
+        (["process", "args"], [], "process.args: required"),
+        (["process", "env"], ["NOEQUALS"], r"process.env\[0\]: 'NOEQUALS' is not KEY=VALUE"),
+        (["process", "user", "uid"], -1, "process.user.uid: must be between"),
+        (["process", "terminal"], "yes", "process.terminal: must be a boolean"),
+        (["linux", "rootfsPropagation"], "sideways", "linux.rootfsPropagation: unknown"),
+        (["linux", "devices"], [{"type": "x", "path": "/dev/x"}], r"linux.devices\[0\].type: unknown device"),
+        (["linux", "devices"], [{"type": "c", "path": "/dev/x"}], r"linux.devices\[0\].major: required"),
+        (["linux", "uidMappings"], [{"containerID": 0, "hostID": 1000, "size": 1}], "need a user namespace"),
+        (["hooks"], {"prestart": [{"path": "rel"}]}, r"hooks.prestart\[0\].path: 'rel' must be an absolute"),
+        (["hooks"], {"poststop": [{"path": "/x", "timeout": 0}]}, r"hooks.poststop\[0\].timeout: must be"),
+        (["linux", "seccomp"], {"architectures": []}, "linux.seccomp.defaultAction: required"),
+        (["linux", "timeOffsets"], {"realtime": {"secs": 1}}, "linux.timeOffsets.realtime: unknown clock"),
+    ],
+)  # fmt: skip
+def test_errors_name_the_field(path: list[Any], value: Any, field: str) -> None:
+    with pytest.raises(InvalidArgument, match=field):
+        parse_config(broken(path, value))
+
+
+def test_full_linux_section() -> None:
+    c = default_config()
+    c["linux"].update(
+        namespaces=[{"type": t} for t in NAMESPACE_TYPES] + [],
+        uidMappings=[{"containerID": 0, "hostID": 100000, "size": 65536}],
+        gidMappings=[{"containerID": 0, "hostID": 100000, "size": 65536}],
+        timeOffsets={"monotonic": {"secs": 10, "nanosecs": 5}},
+        devices=[{"type": "c", "path": "/dev/fuse", "major": 10, "minor": 229, "fileMode": 0o666}],
+        sysctl={"net.ipv4.ip_forward": "1"},
+        cgroupsPath="/berth/test",
+        rootfsPropagation="rslave",
+        seccomp={"defaultAction": "SCMP_ACT_ALLOW"},
+        personality={"domain": "LINUX32"},
+    )
+    lx = parse_config(c).linux
+    assert lx.uid_mappings[0].host_id == 100000 and lx.gid_mappings[0].size == 65536
+    assert lx.time_offsets["monotonic"].secs == 10
+    assert lx.devices[0].file_mode == 0o666 and lx.devices[0].major == 10
+    assert lx.cgroups_path == "/berth/test" and lx.sysctl == {"net.ipv4.ip_forward": "1"}
+    assert lx.personality is not None and lx.personality.domain == "LINUX32"
+    assert lx.seccomp == {"defaultAction": "SCMP_ACT_ALLOW"}
+
+
+def test_hooks_and_process_user() -> None:
+    c = default_config()
+    c["hooks"] = {
+        "createRuntime": [{"path": "/bin/hook", "args": ["hook", "a"], "env": ["X=1"], "timeout": 5}]
+    }
+    c["process"]["user"] = {"uid": 1000, "gid": 1000, "umask": 0o077, "additionalGids": [2000]}
+    parsed = parse_config(c)
+    hook = parsed.hooks["createRuntime"][0]
+    assert (hook.path, hook.args, hook.env, hook.timeout) == ("/bin/hook", ("hook", "a"), ("X=1",), 5)
+    assert parsed.process is not None
+    assert parsed.process.user.additional_gids == (2000,) and parsed.process.user.umask == 0o077
+
+
+def test_parse_process_for_exec() -> None:
+    p = parse_process(
+        {"args": ["ls"], "cwd": "/", "terminal": True, "consoleSize": {"height": 24, "width": 80}}
+    )
+    assert p.terminal and p.console_size is not None and p.console_size.width == 80
+
+
+names = st.text(min_size=1, max_size=20)
+
+
+@given(
+    args=st.lists(st.text(min_size=1), min_size=1, max_size=4),
+    env=st.dictionaries(st.text(alphabet="ABCXYZ_", min_size=1), st.text(), max_size=4),
+    caps=st.lists(st.sampled_from(CAPABILITY_NAMES), max_size=6),
+    rlimits=st.lists(
+        st.tuples(st.sampled_from(RLIMIT_TYPES), st.integers(0, 2**63), st.integers(0, 2**63)), max_size=3
+    ),
+    namespaces=st.sets(st.sampled_from(NAMESPACE_TYPES)),
+    readonly=st.booleans(),
+)
+def test_valid_configs_round_trip(
+    args: list[str],
+    env: dict[str, str],
+    caps: list[str],
+    rlimits: list[tuple[str, int, int]],
+    namespaces: set[str],
+    readonly: bool,
+) -> None:
+    c = default_config()
+    c["process"]["args"] = args
+    c["process"]["env"] = [f"{k}={v}" for k, v in env.items()]
+    c["process"]["capabilities"] = {"bounding": caps, "ambient": caps}
+    c["process"]["rlimits"] = [{"type": t, "soft": s, "hard": h} for t, s, h in rlimits]
+    c["linux"]["namespaces"] = [{"type": t} for t in sorted(namespaces)]
+    if "user" not in namespaces:
+        c["linux"].pop("uidMappings", None)
+    c["root"]["readonly"] = readonly
+    parsed = parse_config(c)
+    assert parsed.process is not None
+    assert parsed.process.args == tuple(args)
+    assert dict(e.split("=", 1) for e in parsed.process.env) == env
+    assert parsed.process.capabilities is not None and parsed.process.capabilities.bounding == tuple(caps)
+    assert [(r.type, r.soft, r.hard) for r in parsed.process.rlimits] == rlimits
+    assert {ns.type for ns in parsed.linux.namespaces} == namespaces
+    assert parsed.root.readonly is readonly
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(
+    json_values, st.sampled_from(["root", "process", "mounts", "linux", "hooks", "annotations", "hostname"])
+)
+def test_arbitrary_json_in_any_section_never_crashes(value: Any, section: str) -> None:
+    c = copy.deepcopy(default_config())
+    c[section] = value
+    try:
+        parse_config(c)
+    except InvalidArgument as err:
+        assert str(err).split(":")[0].split(".")[0].split("[")[0] in (section, "ociVersion", "config")
