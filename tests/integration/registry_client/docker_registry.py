@@ -40,38 +40,43 @@ class DockerRegistry:
         if not Path(BINARY).exists():
             pytest.skip("docker-registry is not installed")
         self.root = root
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
         root.mkdir(parents=True, exist_ok=True)
-        config = root / "config.yml"
-        config.write_text(
-            "version: 0.1\n"
-            "log:\n  level: error\n  accesslog:\n    disabled: true\n"
-            f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
-            f"http:\n  addr: {self.host}\n"
-            f"{auth_yaml}"
-        )
         self.log = open(root / "registry.log", "wb")  # noqa: SIM115 - closed in close()
-        self.proc = subprocess.Popen(
-            [BINARY, "serve", str(config)], stdout=self.log, stderr=subprocess.STDOUT
-        )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.close()
-            raise
+        for _ in range(3):  # a port found free can be taken before the server binds it: try another
+            self.port = free_port()
+            self.host = f"127.0.0.1:{self.port}"
+            config = root / "config.yml"
+            config.write_text(
+                "version: 0.1\n"
+                "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+                f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
+                f"http:\n  addr: {self.host}\n"
+                f"{auth_yaml}"
+            )
+            self.proc = subprocess.Popen(
+                [BINARY, "serve", str(config)], stdout=self.log, stderr=subprocess.STDOUT
+            )
+            try:
+                if self._wait_ready():
+                    return
+            except BaseException:
+                self.close()
+                raise
+        self.close()
+        raise RuntimeError(f"docker-registry did not start: {(root / 'registry.log').read_text()}")
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self) -> bool:
+        """True once ``/v2/`` answers; False if the server exited (e.g. its port was taken)."""
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"docker-registry exited: {(self.root / 'registry.log').read_text()}")
+                return False
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
                 conn.request("GET", "/v2/")
                 conn.getresponse().read()
                 conn.close()
-                return
+                return True
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("docker-registry did not start within 15 s")
