@@ -1,0 +1,124 @@
+"""Helpers for tests that drive real peers (skopeo, podman) against ``berth registry serve``."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_cli(root: Path, *args: str) -> Iterator[str]:
+    """Run ``berth registry serve`` as a child process on a free port; yield ``127.0.0.1:PORT``."""
+    addr = f"127.0.0.1:{free_port()}"
+    command = [
+        sys.executable,
+        "-m",
+        "berth.cli.main",
+        "registry",
+        "serve",
+        "--addr",
+        addr,
+        "--root",
+        str(root),
+    ]
+    proc = subprocess.Popen([*command, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                scheme = "https" if "--tls-cert" in args else "http"
+                if scheme == "http":
+                    urllib.request.urlopen(f"http://{addr}/healthz", timeout=2).read()
+                else:
+                    socket.create_connection(tuple(addr.split(":")), timeout=2).close()  # type: ignore[arg-type]
+                break
+            except OSError as err:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"registry did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
+                    ) from err
+                time.sleep(0.1)
+        yield addr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def _blob(layout: Path, data: bytes) -> dict[str, object]:
+    digest = hashlib.sha256(data).hexdigest()
+    (layout / "blobs/sha256").mkdir(parents=True, exist_ok=True)
+    (layout / "blobs/sha256" / digest).write_bytes(data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+
+
+def write_oci_layout(layout: Path, tag: str = "v1", files: dict[str, bytes] | None = None) -> str:
+    """Write a one-layer OCI image layout (image-spec image-layout.md); return the manifest digest."""
+    files = files or {"hello.txt": b"hello from berth\n"}
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(content))
+    layer_tar = raw.getvalue()
+    layer = gzip.compress(layer_tar, mtime=0)
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{hashlib.sha256(layer_tar).hexdigest()}"]},
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **_blob(layout, config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **_blob(layout, layer)}],
+        }
+    ).encode()
+    manifest_desc = {"mediaType": "application/vnd.oci.image.manifest.v1+json", **_blob(layout, manifest)}
+    index = {
+        "schemaVersion": 2,
+        "manifests": [{**manifest_desc, "annotations": {"org.opencontainers.image.ref.name": tag}}],
+    }
+    (layout / "index.json").write_text(json.dumps(index))
+    (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
+    return str(manifest_desc["digest"])
+
+
+def run(*command: str, env: dict[str, str] | None = None) -> str:
+    """Run a peer; fail with its stderr if it fails."""
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stderr}")
+    return result.stdout
