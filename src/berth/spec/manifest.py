@@ -181,6 +181,15 @@ def _artifact_type(obj: Mapping[str, Any], path: str) -> str:
     return check_media_type(value, f"{path}.artifactType") if value else ""
 
 
+def _required_array(obj: Mapping[str, Any], key: str, path: str) -> list[Any]:
+    # Go encodes an empty slice as null (umoci init writes "manifests": null): read it as empty.
+    if key in obj and obj[key] is None:
+        return []
+    items = _json.get_list(obj, key, path, required=True)
+    assert items is not None
+    return items
+
+
 def _subject(obj: Mapping[str, Any], path: str) -> Descriptor | None:
     value = obj.get("subject")
     return None if value is None else Descriptor.from_json(value, f"{path}.subject")
@@ -191,8 +200,7 @@ def _parse_manifest(obj: Mapping[str, Any], kind: str, declared: str | None) -> 
     _check_common(obj, path, kind, declared)
     if "manifests" in obj:
         raise InvalidArgument(f"{path}.manifests: not allowed in an image manifest")
-    layers = _json.get_list(obj, "layers", path, required=True)
-    assert layers is not None
+    layers = _required_array(obj, "layers", path)
     if obj.get("config") is None:
         raise InvalidArgument(f"{path}.config: required field missing")
     return ImageManifest(
@@ -210,8 +218,7 @@ def _parse_index(obj: Mapping[str, Any], kind: str, declared: str | None) -> Ima
     _check_common(obj, path, kind, declared)
     if "config" in obj or "layers" in obj:
         raise InvalidArgument(f"{path}: an index has no config or layers")
-    entries = _json.get_list(obj, "manifests", path, required=True)
-    assert entries is not None
+    entries = _required_array(obj, "manifests", path)
     return ImageIndex(
         manifests=tuple(Descriptor.from_json(d, f"{path}.manifests[{i}]") for i, d in enumerate(entries)),
         media_type=kind,

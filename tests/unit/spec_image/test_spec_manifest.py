@@ -275,3 +275,10 @@ def test_junk_documents_raise_only_invalid_argument(doc: dict[str, Any]) -> None
 def test_junk_descriptors_raise_only_invalid_argument(doc: dict[str, Any]) -> None:
     with contextlib.suppress(InvalidArgument):
         parse(json.dumps(manifest_json(config=doc)).encode())
+
+
+def test_null_arrays_from_go_encoders_read_as_empty() -> None:
+    assert ImageIndex.parse(b'{"schemaVersion":2,"manifests":null}').manifests == ()
+    doc = manifest_json(layers=None)
+    doc["layers"] = None
+    assert ImageManifest.parse(json.dumps(doc).encode()).layers == ()
