@@ -1,0 +1,177 @@
+"""Mirrors from registries.conf, referrers with the tag-schema fallback, retries on 5xx, token refresh."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from berth.distribution import registries_conf
+from berth.distribution.client import RegistryClient, RegistryError, RetryPolicy
+from berth.distribution.transports import TransportContext, copy
+from berth.spec.digest import Digest
+from tests.integration.registry_client.docker_registry import DockerRegistry, free_port
+from tests.integration.registry_client.images import make_layout
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_pull_through_mirror_from_registries_conf(tmp_path: Path, registry: DockerRegistry) -> None:
+    digest = make_layout(tmp_path / "src", "v1", [{"m": b"mirrored"}])
+    ctx = TransportContext(tls_verify=False, authfile=tmp_path / "auth.json")
+    copy(f"oci:{tmp_path / 'src'}:v1", f"docker://{registry.host}/mirror/team/app:v1", ctx)
+    conf = registries_conf.parse(
+        '[[registry]]\nprefix = "upstream.invalid"\nlocation = "upstream.invalid"\n'
+        f'[[registry.mirror]]\nlocation = "{registry.host}/mirror"\ninsecure = true\n'
+    )
+    # upstream.invalid does not resolve: only the mirror can serve this pull; tls_verify is left to the conf
+    mirrored = TransportContext(authfile=tmp_path / "auth.json", registries_conf=conf)
+    pulled = copy("docker://upstream.invalid/team/app:v1", f"oci:{tmp_path / 'dst'}", mirrored)
+    assert str(pulled.manifest.digest) == digest
+
+
+def test_referrers_fall_back_to_the_tag_schema(tmp_path: Path, registry: DockerRegistry) -> None:
+    digest = make_layout(tmp_path / "src", "v1", [{"r": b"subject"}])
+    ctx = TransportContext(tls_verify=False, authfile=tmp_path / "auth.json")
+    copy(f"oci:{tmp_path / 'src'}:v1", f"docker://{registry.host}/refs/app:v1", ctx)
+    subject = Digest.parse(digest)
+    subject_size = (tmp_path / "src/blobs/sha256" / subject.encoded).stat().st_size
+    empty = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": str(Digest.of(b"{}")), "size": 2}
+
+    def artifact(artifact_type: str) -> bytes:
+        return json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": artifact_type, "config": empty, "layers": [empty],
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest,
+                        "size": subject_size},
+        }).encode()  # fmt: skip
+
+    artifacts = {t: artifact(t) for t in ("application/spdx+json", "application/vnd.dev.sig")}
+    entries = [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": str(Digest.of(data)),
+         "size": len(data), "artifactType": t}
+        for t, data in artifacts.items()
+    ]  # fmt: skip
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": entries}).encode()  # fmt: skip
+
+    async def run() -> tuple[list[dict[str, object]], list[dict[str, object]], list[dict[str, object]]]:
+        async with RegistryClient(tls_verify=False, authfile=tmp_path / "auth.json") as client:
+            repo = client.repository(registry.host, "refs/app", push=True)
+            before = await repo.referrers(subject)
+
+            async def one() -> AsyncIterator[bytes]:
+                yield b"{}"
+
+            await repo.upload_blob(Digest.of(b"{}"), 2, one())
+            for data in artifacts.values():
+                await repo.put_manifest(
+                    str(Digest.of(data)), data, "application/vnd.oci.image.manifest.v1+json"
+                )
+            await repo.put_manifest(
+                f"sha256-{subject.encoded}", index, "application/vnd.oci.image.index.v1+json"
+            )
+            return (
+                before,
+                await repo.referrers(subject),
+                await repo.referrers(subject, "application/spdx+json"),
+            )
+
+    before, after, filtered = asyncio.run(run())
+    assert before == []
+    assert [m["digest"] for m in after] == [e["digest"] for e in entries]
+    assert [m["digest"] for m in filtered] == [entries[0]["digest"]]
+
+
+class FakeRegistry:
+    """A tiny in-thread registry: Bearer challenge, a token endpoint, and scripted failures."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.tokens_issued = 0
+        self.manifest_gets = 0
+        self.always_fail = False
+        self.body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                                "manifests": []}).encode()  # fmt: skip
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        app = web.Application()
+        app.router.add_get("/v2/", self.ping)
+        app.router.add_get("/token", self.token)
+        app.router.add_get("/v2/flaky/app/manifests/{ref}", self.manifest)
+        self.runner = web.AppRunner(app)
+        self.loop.run_until_complete(self.runner.setup())
+        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
+        ready.set()
+        self.loop.run_forever()
+
+    def _challenge(self) -> web.Response:
+        realm = f"http://127.0.0.1:{self.port}/token"
+        return web.Response(
+            status=401, headers={"WWW-Authenticate": f'Bearer realm="{realm}",service="fake"'}
+        )
+
+    async def ping(self, request: web.Request) -> web.Response:
+        return self._challenge()
+
+    async def token(self, request: web.Request) -> web.Response:
+        self.tokens_issued += 1
+        return web.json_response({"token": f"t{self.tokens_issued}", "expires_in": 300})
+
+    async def manifest(self, request: web.Request) -> web.Response:
+        self.manifest_gets += 1
+        if self.manifest_gets == 1 or self.always_fail:
+            return web.Response(status=503)  # a passing server failure: retried with backoff
+        if request.headers.get("Authorization") == "Bearer t1":
+            return self._challenge()  # the first token was revoked: the client must fetch another
+        return web.Response(body=self.body, content_type="application/vnd.oci.image.index.v1+json")
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeRegistry]:
+    f = FakeRegistry()
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+def test_retry_on_503_and_new_token_after_401(tmp_path: Path, fake: FakeRegistry) -> None:
+    async def run() -> bytes:
+        async with RegistryClient(
+            tls_verify=False, authfile=tmp_path / "a.json", retry=RetryPolicy(base=0.01)
+        ) as c:
+            return (await c.repository(f"127.0.0.1:{fake.port}", "flaky/app").get_manifest("latest")).data
+
+    assert asyncio.run(run()) == fake.body
+    assert fake.manifest_gets == 3 and fake.tokens_issued == 2
+
+
+def test_retries_are_bounded(tmp_path: Path, fake: FakeRegistry) -> None:
+    fake.always_fail = True
+
+    async def run() -> None:
+        policy = RetryPolicy(attempts=3, base=0.01)
+        async with RegistryClient(tls_verify=False, authfile=tmp_path / "a.json", retry=policy) as c:
+            await c.repository(f"127.0.0.1:{fake.port}", "flaky/app").get_manifest("latest")
+
+    with pytest.raises(RegistryError, match=r"manifest .*flaky/app:latest failed with HTTP 503"):
+        asyncio.run(run())
+    assert fake.manifest_gets == 3
