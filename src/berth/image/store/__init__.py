@@ -8,5 +8,17 @@ from berth.image.store.content import ContentStore, Info
 from berth.image.store.gc import GCReport, collect
 from berth.image.store.ingest import IngestStatus, Writer
 from berth.image.store.leases import Lease, Leases
+from berth.image.store.transfer import copy_blob, copy_graph
 
-__all__ = ["ContentStore", "GCReport", "Info", "IngestStatus", "Lease", "Leases", "Writer", "collect"]
+__all__ = [
+    "ContentStore",
+    "GCReport",
+    "Info",
+    "IngestStatus",
+    "Lease",
+    "Leases",
+    "Writer",
+    "collect",
+    "copy_blob",
+    "copy_graph",
+]
