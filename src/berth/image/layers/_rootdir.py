@@ -53,18 +53,26 @@ class RootDir:
         self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self._mkdir = mkdir
         self._cache: dict[tuple[str, ...], int] = {}
+        self._retired: list[int] = []  # invalidated fds a caller may still hold until ``recycle``
         self._fast = _syscalls.openat2_available()
 
     def close(self) -> None:
         """Close the root and every cached fd."""
         self.invalidate()
+        self.recycle()
         os.close(self.fd)
 
     def invalidate(self) -> None:
-        """Forget resolved directories (after anything was removed or replaced)."""
-        for fd in self._cache.values():
-            os.close(fd)
+        """Forget resolved directories (after anything was removed or replaced). The fds stay
+        open until ``recycle``, so a caller's fd stays valid while it finishes its entry."""
+        self._retired.extend(self._cache.values())
         self._cache.clear()
+
+    def recycle(self) -> None:
+        """Close the fds forgotten by ``invalidate`` (call between entries)."""
+        for fd in self._retired:
+            os.close(fd)
+        self._retired.clear()
 
     def dir(self, parts: tuple[str, ...], name: str, create: bool = True) -> int | None:
         """An O_PATH fd of the directory ``parts`` inside the root (owned by the cache: do not close).

@@ -154,6 +154,7 @@ class _Applier:
     # -- dispatch ---------------------------------------------------------------------------
 
     def apply(self, entry: TarEntry, tar: TarReader) -> None:
+        self.root.recycle()
         parts = clean_name(entry.name)
         if not parts:
             return  # the root itself: its owner and mode belong to the snapshot, not the layer
