@@ -142,7 +142,7 @@ def test_hostile_layer_is_refused_and_nothing_outside_changes(tmp_path: Path, ca
 
 def test_absolute_symlink_is_followed_inside_the_root(tmp_path: Path) -> None:
     # An absolute symlink means the container's root: writing through it lands inside the root.
-    root, sentinel, before = _setup(tmp_path)
+    root, sentinel, _ = _setup(tmp_path)
     layer = make_tar(
         [member("evil", tarfile.SYMTYPE, linkname=str(sentinel)), member("evil/pwned", data=b"x")]
     )
