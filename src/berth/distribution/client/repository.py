@@ -142,11 +142,15 @@ class Repository:
         digest = Digest.of(data)
         if _is_digest(reference) and Digest.parse(reference) != digest:
             raise DigestMismatch(f"manifest does not match the digest {reference} it is pushed under")
-        await self.registry.request(
+        resp = await self.registry.request(
             "PUT", f"/v2/{self.name}/manifests/{reference}", creds=self.creds, scopes=self.scopes,
             headers={"Content-Type": media_type}, data=data, expect=(201, 200),
             what=f"manifest upload to {self}:{reference}",
         )  # fmt: skip
+        # spec.md#pushing-manifests: the registry names the digest it stored; it must be ours.
+        stored = resp.headers.get("Docker-Content-Digest")
+        if stored and Digest.parse(stored).algorithm == digest.algorithm and Digest.parse(stored) != digest:
+            raise DigestMismatch(f"{self} stored manifest {reference} as {stored}, expected {digest}")
         return digest
 
     async def tags(self) -> list[str]:
