@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from berth.errors import AlreadyExists, DigestMismatch, InvalidArgument, InvalidState, NotFound
 from berth.image.store import ContentStore
@@ -214,3 +217,22 @@ def test_unknown_lease_fails_before_writing(store: ContentStore) -> None:
     with pytest.raises(NotFound, match="lease 'ghost' not found"):
         store.writer("r", lease="ghost")
     assert visible(store) == [] and store.ingests() == []
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=4096), st.data())
+def test_any_chunking_and_resume_point_gives_the_same_blob(
+    tmp_path: Path, data: bytes, draw: st.DataObject
+) -> None:
+    store = ContentStore(tmp_path / f"prop-{secrets.token_hex(4)}")
+    split = draw.draw(st.integers(0, len(data)))
+    with store.writer("p") as w:
+        w.write(data[:split])
+    with store.writer("p", expected_size=len(data)) as w:
+        pos = w.offset
+        while pos < len(data):
+            step = draw.draw(st.integers(1, len(data) - pos))
+            w.write(data[pos : pos + step])
+            pos += step
+        assert w.commit(expected_digest=Digest.of(data)) == Digest.of(data)
+    assert store.read(Digest.of(data)) == data and store.ingests() == []

@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from berth.image.store.content import ContentStore
 
 _CHUNK = 1 << 20
+# How often to retry a held ingest lock before reporting the ingest as in use.
+_BUSY_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,8 @@ class Writer:
 
     def _acquire(self, lease_ingest: bool) -> int:
         self._store.ingest_root.mkdir(parents=True, exist_ok=True)
-        for _ in range(10):
+        busy = 0
+        for _ in range(_BUSY_RETRIES + 10):
             try:
                 self._dir.mkdir(exist_ok=True)
                 if not (self._dir / "ref").exists():
@@ -128,7 +132,10 @@ class Writer:
                         raise
                 return fd
             if (self._dir / "lock").exists():
-                raise InvalidState(f"ingest {self.ref!r} is in use by another writer")
+                busy += 1
+                if busy > _BUSY_RETRIES:
+                    raise InvalidState(f"ingest {self.ref!r} is in use by another writer")
+                time.sleep(0.02)  # the collector holds an ingest's lock only for a moment
         raise InvalidState(f"ingest {self.ref!r} keeps vanishing while being opened")
 
     def _algorithm(self) -> str:
