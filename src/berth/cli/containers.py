@@ -1,0 +1,432 @@
+"""Container commands: run, create, start, stop, kill, restart, rm, wait, ps, inspect, logs, exec, top,
+stats, cp. Handlers parse, call ``berth.engine``, and format."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from berth.engine.engine import Engine
+    from berth.engine.options import CreateOptions
+
+
+def open_engine(args: argparse.Namespace) -> Engine:
+    """The engine for this command's ``--root``/``--runroot`` (and ``--runtime`` where given)."""
+    from berth.engine.config import load_config
+    from berth.engine.engine import Engine
+
+    return Engine(load_config(args.root, args.runroot, getattr(args, "runtime", None) or None))
+
+
+def _label(text: str) -> tuple[str, str]:
+    key, _, value = text.partition("=")
+    return key, value
+
+
+def _create_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", default="", help="container name")
+    p.add_argument(
+        "--rootfs", action="store_true", help="the first argument is a root directory, not an image"
+    )
+    p.add_argument("-e", "--env", action="append", default=[], help="set an environment variable")
+    p.add_argument("--env-file", action="append", default=[], help="read environment variables from a file")
+    p.add_argument("-v", "--volume", action="append", default=[], help="bind mount or named volume")
+    p.add_argument("--tmpfs", action="append", default=[], help="mount a tmpfs at DEST[:OPTIONS]")
+    p.add_argument("-w", "--workdir", default="", help="working directory inside the container")
+    p.add_argument("-u", "--user", default="", help="user[:group] to run as")
+    p.add_argument("--entrypoint", default=None, help="override the image's entrypoint")
+    p.add_argument("-h", "--hostname", default="", help="container host name")
+    p.add_argument("--read-only", action="store_true", help="mount the root filesystem read-only")
+    p.add_argument("--cap-add", action="append", default=[], help="add a capability")
+    p.add_argument("--cap-drop", action="append", default=[], help="drop a capability")
+    p.add_argument("--privileged", action="store_true", help="all capabilities, no seccomp, all devices")
+    p.add_argument(
+        "--security-opt", action="append", default=[], help="seccomp=PROFILE|unconfined, no-new-privileges"
+    )
+    p.add_argument("-m", "--memory", default="", help="memory limit (e.g. 64m)")
+    p.add_argument("--cpus", default="", help="number of CPUs")
+    p.add_argument("--pids-limit", type=int, default=0, help="maximum number of processes")
+    p.add_argument("--network", "--net", default="", help="none, host, bridge or a network name")
+    p.add_argument(
+        "-p", "--publish", action="append", default=[], help="[HOSTIP:]HOSTPORT:CONTAINERPORT[/PROTO]"
+    )
+    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-terminal")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("--runtime", default="", help="OCI runtime: berth-runtime, runc, crun or a path")
+    p.add_argument("--stop-signal", default="", help="signal that stops the container")
+    p.add_argument("--stop-timeout", type=int, default=10, help="seconds to wait before SIGKILL on stop")
+    p.add_argument("-l", "--label", action="append", default=[], type=_label, help="KEY=VALUE")
+    p.add_argument("image", help="image reference (or root directory with --rootfs)")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="command and arguments")
+
+
+def _options(args: argparse.Namespace) -> CreateOptions:
+    from berth.engine.options import CreateOptions, parse_entrypoint
+
+    return CreateOptions(
+        image="" if args.rootfs else args.image,
+        rootfs=args.image if args.rootfs else "",
+        command=list(args.command),
+        name=args.name,
+        entrypoint=None if args.entrypoint is None else parse_entrypoint(args.entrypoint),
+        env=args.env,
+        env_files=args.env_file,
+        volumes=args.volume,
+        tmpfs=args.tmpfs,
+        workdir=args.workdir,
+        user=args.user,
+        hostname=args.hostname,
+        read_only=args.read_only,
+        cap_add=args.cap_add,
+        cap_drop=args.cap_drop,
+        privileged=args.privileged,
+        security_opt=args.security_opt,
+        memory=args.memory,
+        cpus=args.cpus,
+        pids_limit=args.pids_limit,
+        network=args.network,
+        publish=args.publish,
+        interactive=args.interactive,
+        tty=args.tty,
+        remove=args.rm,
+        runtime=args.runtime,
+        stop_signal=args.stop_signal,
+        stop_timeout=args.stop_timeout,
+        labels=dict(args.label),
+    )
+
+
+def _create(args: argparse.Namespace) -> int:
+    from berth.engine.lifecycle import create_container
+
+    with open_engine(args) as engine:
+        print(create_container(engine, _options(args)).id)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import contextlib
+    import signal
+
+    from berth.engine.attach import relay
+    from berth.engine.lifecycle import create_container, remove_container, start_container, wait_container
+    from berth.errors import BerthError
+
+    opts = _options(args)
+    with open_engine(args) as engine:
+        record = create_container(engine, opts)
+        try:
+            sock = start_container(engine, record.id, attach=not args.detach)
+        except BaseException:
+            with contextlib.suppress(BerthError):
+                remove_container(engine, record.id, force=True)
+            raise
+        if sock is None:
+            print(record.id)
+            return 0
+        runtime = engine.runtime(record.runtime)
+
+        def proxy(signum: int, _frame: Any) -> None:
+            # podman's --sig-proxy: signals to the command go to the container.
+            with contextlib.suppress(BerthError):
+                runtime.kill(record.id, str(signum))
+
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, proxy)
+        with sock:
+            code = relay(sock, opts.interactive, opts.tty)
+        if code is None:
+            code = wait_container(engine, record.id)
+        return code
+
+
+def _start(args: argparse.Namespace) -> int:
+    from berth.engine.attach import relay
+    from berth.engine.lifecycle import start_container
+    from berth.engine.options import CreateOptions
+
+    with open_engine(args) as engine:
+        code = 0
+        for ref in args.containers:
+            sock = start_container(engine, ref, attach=args.attach)
+            if sock is None:
+                print(ref)
+                continue
+            opts = CreateOptions.from_json(engine.db.container(ref).config["options"])
+            with sock:
+                code = relay(sock, args.interactive, opts.tty) or 0
+        return code
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from berth.engine.lifecycle import stop_container
+
+    with open_engine(args) as engine:
+        for ref in args.containers:
+            stop_container(engine, ref, args.time)
+            print(ref)
+    return 0
+
+
+def _kill(args: argparse.Namespace) -> int:
+    from berth.engine.lifecycle import kill_container
+
+    with open_engine(args) as engine:
+        for ref in args.containers:
+            kill_container(engine, ref, args.signal)
+            print(ref)
+    return 0
+
+
+def _restart(args: argparse.Namespace) -> int:
+    from berth.engine.lifecycle import restart_container
+
+    with open_engine(args) as engine:
+        for ref in args.containers:
+            restart_container(engine, ref, args.time)
+            print(ref)
+    return 0
+
+
+def _rm(args: argparse.Namespace) -> int:
+    from berth.engine.lifecycle import remove_container
+
+    with open_engine(args) as engine:
+        refs = [c.id for c in engine.db.containers()] if args.all else args.containers
+        for ref in refs:
+            record = remove_container(engine, ref, force=args.force)
+            print(record.id)
+    return 0
+
+
+def _wait(args: argparse.Namespace) -> int:
+    from berth.engine.lifecycle import wait_container
+
+    with open_engine(args) as engine:
+        for ref in args.containers:
+            print(wait_container(engine, ref))
+    return 0
+
+
+def _ps(args: argparse.Namespace) -> int:
+    from berth.cli._format import print_json, print_table, short_id
+    from berth.engine.inspect import ps_row
+    from berth.engine.lifecycle import refresh
+    from berth.engine.metadata import RUNNING
+
+    with open_engine(args) as engine:
+        records = [refresh(engine, r) for r in engine.db.containers()]
+    if not args.all:
+        records = [r for r in records if r.state == RUNNING]
+    if args.quiet:
+        for r in records:
+            print(r.id if args.no_trunc else short_id(r.id))
+        return 0
+    rows = [ps_row(r) for r in records]
+    if args.format == "json":
+        print_json(rows)
+        return 0
+    table = []
+    for row in rows:
+        ports = ", ".join(
+            f"{p['host_ip'] or '0.0.0.0'}:{p['host_port']}->{p['container_port']}/{p['protocol']}"
+            for p in row["Ports"]
+        )
+        command = " ".join(row["Command"])
+        table.append(
+            [
+                row["Id"] if args.no_trunc else short_id(row["Id"]),
+                row["Image"],
+                command if args.no_trunc or len(command) <= 20 else command[:17] + "...",
+                row["CreatedAt"][:19].replace("T", " "),
+                row["Status"],
+                ports,
+                row["Names"][0],
+            ]
+        )
+    print_table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], table)
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from berth.cli._format import print_json
+    from berth.engine.inspect import inspect_container
+    from berth.engine.lifecycle import refresh
+
+    with open_engine(args) as engine:
+        docs = [inspect_container(refresh(engine, engine.db.container(ref))) for ref in args.containers]
+    if args.format:
+        for doc in docs:
+            print(_template(args.format, doc))
+    else:
+        print_json(docs)
+    return 0
+
+
+def _template(fmt: str, doc: dict[str, Any]) -> str:
+    """A tiny subset of Go templates: ``{{.State.OOMKilled}}``-style field paths."""
+    import re
+
+    from berth.errors import InvalidArgument
+
+    def field(match: re.Match[str]) -> str:
+        value: Any = doc
+        for part in match.group(1).split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise InvalidArgument(f"invalid --format {fmt!r}: no field {match.group(1)!r}")
+            value = value[part]
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    return re.sub(r"\{\{\s*\.([A-Za-z0-9_.]+)\s*\}\}", field, fmt)
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from berth.engine.observe import print_logs
+
+    with open_engine(args) as engine:
+        print_logs(
+            engine, args.container, follow=args.follow, tail_lines=args.tail, timestamps=args.timestamps
+        )
+    return 0
+
+
+def _exec(args: argparse.Namespace) -> int:
+    from berth.engine.execute import exec_in_container
+
+    with open_engine(args) as engine:
+        return exec_in_container(
+            engine,
+            args.container,
+            args.command,
+            interactive=args.interactive,
+            tty=args.tty,
+            env=args.env,
+            user=args.user,
+            workdir=args.workdir,
+            detach=args.detach,
+        )
+
+
+def _top(args: argparse.Namespace) -> int:
+    from berth.cli._format import print_table
+    from berth.engine.observe import top
+
+    with open_engine(args) as engine:
+        headers, rows = top(engine, args.container)
+    print_table(headers, rows)
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from berth.cli._format import print_json, print_table, short_id
+    from berth.engine.observe import stats
+    from berth.engine.units import human_size
+
+    with open_engine(args) as engine:
+        results = [stats(engine, ref) for ref in args.containers]
+    if args.format == "json":
+        print_json(results)
+        return 0
+    rows = [
+        [
+            short_id(s["id"]),
+            s["name"],
+            f"{s['cpu_percent']:.2f}%",
+            f"{human_size(s['mem_usage'])} / {human_size(s['mem_limit'])}"
+            if s["mem_limit"]
+            else human_size(s["mem_usage"]),
+            s["pids"],
+        ]
+        for s in results
+    ]
+    print_table(["ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS"], rows)
+    return 0
+
+
+def _cp(args: argparse.Namespace) -> int:
+    from berth.engine.copy import copy
+
+    with open_engine(args) as engine:
+        copy(engine, args.source, args.destination)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the container commands to ``berth``."""
+    run = sub.add_parser("run", help="create and start a container", add_help=False)
+    run.add_argument("--help", action="help")
+    run.add_argument("-d", "--detach", action="store_true", help="run in the background, print the id")
+    _create_flags(run)
+    run.set_defaults(handler=_run)
+    create = sub.add_parser("create", help="create a container without starting it", add_help=False)
+    create.add_argument("--help", action="help")
+    _create_flags(create)
+    create.set_defaults(handler=_create)
+
+    start = sub.add_parser("start", help="start containers")
+    start.add_argument("-a", "--attach", action="store_true", help="attach to the container's output")
+    start.add_argument("-i", "--interactive", action="store_true", help="forward stdin")
+    start.add_argument("containers", nargs="+")
+    start.set_defaults(handler=_start)
+    for verb, handler, text in (
+        ("stop", _stop, "stop containers"),
+        ("restart", _restart, "restart containers"),
+    ):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("-t", "--time", type=float, default=None, help="seconds to wait before SIGKILL")
+        p.add_argument("containers", nargs="+")
+        p.set_defaults(handler=handler)
+    kill = sub.add_parser("kill", help="send a signal to containers")
+    kill.add_argument("-s", "--signal", default="KILL")
+    kill.add_argument("containers", nargs="+")
+    kill.set_defaults(handler=_kill)
+    rm = sub.add_parser("rm", help="remove containers")
+    rm.add_argument("-f", "--force", action="store_true", help="kill running containers first")
+    rm.add_argument("-a", "--all", action="store_true", help="remove every container")
+    rm.add_argument("containers", nargs="*")
+    rm.set_defaults(handler=_rm)
+    wait = sub.add_parser("wait", help="wait for containers to exit, print their exit codes")
+    wait.add_argument("containers", nargs="+")
+    wait.set_defaults(handler=_wait)
+    ps = sub.add_parser("ps", help="list containers")
+    ps.add_argument("-a", "--all", action="store_true", help="include containers that are not running")
+    ps.add_argument("-q", "--quiet", action="store_true", help="ids only")
+    ps.add_argument("--no-trunc", action="store_true", help="full ids and commands")
+    ps.add_argument("--format", default="", choices=["", "json", "table"])
+    ps.set_defaults(handler=_ps)
+    inspect = sub.add_parser("inspect", help="show containers' details as JSON")
+    inspect.add_argument(
+        "-f", "--format", default="", help="Go-template field path, e.g. {{.State.OOMKilled}}"
+    )
+    inspect.add_argument("containers", nargs="+")
+    inspect.set_defaults(handler=_inspect)
+    logs = sub.add_parser("logs", help="show a container's output")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep following until the container exits")
+    logs.add_argument("--tail", type=int, default=None, help="only the last N lines")
+    logs.add_argument("-t", "--timestamps", action="store_true", help="prefix each line with its time")
+    logs.add_argument("container")
+    logs.set_defaults(handler=_logs)
+    exe = sub.add_parser("exec", help="run a command in a running container")
+    exe.add_argument("-i", "--interactive", action="store_true")
+    exe.add_argument("-t", "--tty", action="store_true")
+    exe.add_argument("-d", "--detach", action="store_true")
+    exe.add_argument("-e", "--env", action="append", default=[])
+    exe.add_argument("-u", "--user", default="")
+    exe.add_argument("-w", "--workdir", default="")
+    exe.add_argument("container")
+    exe.add_argument("command", nargs=argparse.REMAINDER)
+    exe.set_defaults(handler=_exec)
+    top = sub.add_parser("top", help="list a container's processes")
+    top.add_argument("container")
+    top.set_defaults(handler=_top)
+    stats = sub.add_parser("stats", help="resource usage of containers (one sample)")
+    stats.add_argument("--no-stream", action="store_true", help="accepted for podman compatibility")
+    stats.add_argument("--format", default="", choices=["", "json", "table"])
+    stats.add_argument("containers", nargs="+")
+    stats.set_defaults(handler=_stats)
+    cp = sub.add_parser("cp", help="copy files between a container and the host (CONTAINER:PATH)")
+    cp.add_argument("source")
+    cp.add_argument("destination")
+    cp.set_defaults(handler=_cp)

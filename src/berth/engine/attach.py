@@ -1,0 +1,91 @@
+"""The command side of an attached container: relay the terminal or stdio to the monitor's socket.
+
+Speaks the monitor's attach protocol (``berth.engine.monitor``): output packets go to this process's
+stdout and stderr, stdin is forwarded (and its end announced) with ``-i``, and with ``-t`` the local
+terminal is put in raw mode and its size sent on every SIGWINCH.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import termios
+import tty as ttymod
+from collections.abc import Iterator
+
+from berth.engine.monitor import CLOSE_STDIN, EXIT, RESIZE, STDERR, STDIN, STDOUT
+
+_CHUNK = 32767
+
+
+@contextlib.contextmanager
+def _raw_terminal(fd: int) -> Iterator[None]:
+    saved = termios.tcgetattr(fd)
+    ttymod.setraw(fd)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _send_size(sock: socket.socket, fd: int) -> None:
+    rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+    with contextlib.suppress(OSError):
+        sock.send(bytes([RESIZE]) + struct.pack("HH", rows, cols))
+
+
+def relay(sock: socket.socket, interactive: bool, tty: bool) -> int | None:
+    """Relay until the monitor closes the socket; the container's exit code (``None`` if unknown)."""
+    stdin = sys.stdin.fileno()
+    is_terminal = tty and os.isatty(stdin)
+    with contextlib.ExitStack() as stack:
+        if is_terminal:
+            stack.enter_context(_raw_terminal(stdin))
+            _send_size(sock, stdin)
+            previous = signal.signal(signal.SIGWINCH, lambda *_: _send_size(sock, stdin))
+            stack.callback(signal.signal, signal.SIGWINCH, previous)
+        return _loop(sock, stdin if interactive else None)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _loop(sock: socket.socket, stdin: int | None) -> int | None:
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ)
+    if stdin is not None:
+        sel.register(stdin, selectors.EVENT_READ)
+    code: int | None = None
+    while True:
+        for key, _ in sel.select():
+            if key.fileobj is sock:
+                try:
+                    packet = sock.recv(_CHUNK + 1)
+                except OSError:
+                    packet = b""
+                if not packet:
+                    return code
+                kind, body = packet[0], packet[1:]
+                if kind == STDOUT:
+                    _write_all(1, body)
+                elif kind == STDERR:
+                    _write_all(2, body)
+                elif kind == EXIT:
+                    code = int(body)
+            else:
+                data = os.read(stdin, _CHUNK) if stdin is not None else b""
+                try:
+                    sock.send(bytes([STDIN]) + data if data else bytes([CLOSE_STDIN]))
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(key.fileobj)

@@ -1,0 +1,48 @@
+"""The ``/etc/hostname``, ``/etc/hosts`` and ``/etc/resolv.conf`` the engine bind-mounts into a container.
+
+They are generated per container (as podman does) so the container sees its own name and address
+and the host's DNS servers, without the image's files being changed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+ETC_FILES = ("hostname", "hosts", "resolv.conf")
+
+
+def etc_mounts(userdata: Path) -> list[dict[str, Any]]:
+    """Bind mounts of the generated files (runtime-spec config.md#mounts)."""
+    return [
+        {
+            "destination": f"/etc/{name}",
+            "type": "bind",
+            "source": str(userdata / name),
+            "options": ["rbind", "rprivate", "rw"],
+        }
+        for name in ETC_FILES
+    ]
+
+
+def write_etc_files(
+    userdata: Path, hostname: str, name: str, addresses: list[str], host_network: bool
+) -> None:
+    """Write the three files for a container with ``addresses`` (CIDR form) on its interfaces."""
+    (userdata / "hostname").write_text(f"{hostname}\n")
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    for cidr in addresses:
+        lines.append(f"{cidr.split('/')[0]}\t{hostname} {name}")
+    if not addresses and not host_network:
+        lines.append(f"127.0.1.1\t{hostname} {name}")
+    (userdata / "hosts").write_text("\n".join(lines) + "\n")
+    try:
+        resolv = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        resolv = ""
+    if not host_network:
+        # A resolver on the host's loopback is unreachable from the container's own namespace.
+        resolv = "".join(
+            ln + "\n" for ln in resolv.splitlines() if not ln.strip().startswith("nameserver 127.")
+        )
+    (userdata / "resolv.conf").write_text(resolv)

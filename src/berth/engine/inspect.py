@@ -1,0 +1,150 @@
+"""What ``inspect`` and ``ps`` show of a container, in podman's field names."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from berth.engine.logs import rfc3339_nano
+from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord
+from berth.engine.options import CreateOptions
+
+
+def _stamp(t: float | None) -> str:
+    return rfc3339_nano(int(t * 1e9)) if t else "0001-01-01T00:00:00Z"
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def status_text(record: ContainerRecord, now: float | None = None) -> str:
+    """podman ps's STATUS column: ``Up 3 minutes``, ``Exited (0) 2 seconds ago``, ``Created``."""
+    now = now or time.time()
+    if record.state in (RUNNING, PAUSED):
+        suffix = " (Paused)" if record.state == PAUSED else ""
+        return f"Up {_ago(now - (record.started_at or now))}{suffix}"
+    if record.state == EXITED:
+        return f"Exited ({record.exit_code}) {_ago(now - (record.finished_at or now))} ago"
+    return "Created"
+
+
+def _ports_text(opts: CreateOptions) -> list[dict[str, Any]]:
+    from berth.engine.options import parse_publish
+
+    return [
+        {
+            "host_ip": m.host_ip,
+            "host_port": m.host_port,
+            "container_port": m.container_port,
+            "protocol": m.protocol,
+        }
+        for m in (parse_publish(p) for p in opts.publish)
+    ]
+
+
+def ps_row(record: ContainerRecord) -> dict[str, Any]:
+    """One ``ps --format json`` entry (podman's keys)."""
+    opts = CreateOptions.from_json(record.config["options"])
+    return {
+        "Id": record.id,
+        "Names": [record.name],
+        "Image": record.image,
+        "Command": record.config.get("args", []),
+        "Created": int(record.created_at),
+        "CreatedAt": _stamp(record.created_at),
+        "State": record.state,
+        "Status": status_text(record),
+        "Exited": record.state == EXITED,
+        "ExitCode": record.exit_code or 0,
+        "Pid": record.pid,
+        "Ports": _ports_text(opts),
+        "Networks": list(record.networks) or [record.config.get("network", "")],
+    }
+
+
+def inspect_container(record: ContainerRecord) -> dict[str, Any]:
+    """``inspect``'s document for one container (podman's layout, the fields Berth knows)."""
+    opts = CreateOptions.from_json(record.config["options"])
+    args = record.config.get("args", [])
+    networks = {}
+    for name, att in record.networks.items():
+        result = att.get("result", {})
+        ips = result.get("ips", [])
+        first = ips[0] if ips else {}
+        macs = [i.get("mac", "") for i in result.get("interfaces", []) if i.get("sandbox")]
+        networks[name] = {
+            "IPAddress": first.get("address", "").split("/")[0],
+            "IPPrefixLen": int(first.get("address", "/0").split("/")[1]),
+            "Gateway": first.get("gateway", ""),
+            "MacAddress": macs[0] if macs else "",
+        }
+    return {
+        "Id": record.id,
+        "Created": _stamp(record.created_at),
+        "Path": args[0] if args else "",
+        "Args": args[1:],
+        "State": {
+            "Status": record.state,
+            "Running": record.state == RUNNING,
+            "Paused": record.state == PAUSED,
+            "Restarting": False,
+            "OOMKilled": record.oom_killed,
+            "Dead": False,
+            "Pid": record.pid,
+            "ExitCode": record.exit_code or 0,
+            "Error": record.error,
+            "StartedAt": _stamp(record.started_at),
+            "FinishedAt": _stamp(record.finished_at),
+        },
+        "Image": record.image,
+        "Rootfs": record.config.get("rootfs", ""),
+        "Name": record.name,
+        "OCIRuntime": record.runtime,
+        "Mounts": [
+            {
+                "Type": "bind",
+                "Source": m["source"],
+                "Destination": m["destination"],
+                "RW": "ro" not in m["options"],
+            }
+            for m in record.mounts
+            if not m["destination"].startswith("/etc/")
+        ],
+        "NetworkSettings": {"Networks": networks, "Ports": _ports_text(opts)},
+        "Config": {
+            "Hostname": record.config.get("hostname", ""),
+            "Env": record.config.get("env", []),
+            "Cmd": opts.command,
+            "Entrypoint": opts.entrypoint,
+            "WorkingDir": record.config.get("cwd", "/"),
+            "User": opts.user,
+            "Tty": opts.tty,
+            "OpenStdin": opts.interactive,
+            "StopSignal": record.config.get("stop_signal", "SIGTERM"),
+            "StopTimeout": opts.stop_timeout,
+            "Labels": opts.labels,
+        },
+        "HostConfig": {
+            "NetworkMode": record.config.get("network", ""),
+            "AutoRemove": opts.remove,
+            "ReadonlyRootfs": opts.read_only,
+            "Privileged": opts.privileged,
+            "CapAdd": opts.cap_add,
+            "CapDrop": opts.cap_drop,
+            "SecurityOpt": opts.security_opt,
+            "Memory": opts.memory,
+            "NanoCpus": opts.cpus,
+            "PidsLimit": opts.pids_limit,
+            "Binds": opts.volumes,
+            "Tmpfs": opts.tmpfs,
+            "PortBindings": opts.publish,
+        },
+        "IsActive": record.state in (CREATED, RUNNING, PAUSED),
+        "IsConfigured": record.state == CONFIGURED,
+    }

@@ -1,0 +1,518 @@
+"""Container lifecycle: create, start, stop, kill, restart, remove, wait, and cleanup after exit.
+
+States follow podman: ``configured`` (in the database only), ``created`` (the runtime created it,
+its monitor waits), ``running``, ``paused``, ``exited``. Exactly one party records an exit: the
+monitor, through ``cleanup_container``, which also tears down what ``start`` set up (runtime state,
+network, root mount) and removes ``--rm`` containers. Commands that find a container whose monitor
+died reconcile it (``refresh``), so ``ps`` tells the truth after any crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from berth.engine import monitor, networks
+from berth.engine.engine import Engine, cgroup_path, pid_alive
+from berth.engine.etcfiles import etc_mounts, write_etc_files
+from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord
+from berth.engine.netns import create_netns, remove_netns
+from berth.engine.oci_config import ImageSettings, build_config
+from berth.engine.options import CreateOptions, check_name, parse_publish, parse_volume
+from berth.engine.rootfs import CommandNotExecutable, CommandNotFound, find_command
+from berth.engine.runtime import RuntimeFailure
+from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
+from berth.fsutil import atomic_write, locked
+
+ACTIVE = (CREATED, RUNNING, PAUSED)
+
+
+def _ports(opts: CreateOptions) -> list[dict[str, Any]]:
+    return [parse_publish(p).to_cni() for p in opts.publish]
+
+
+def check_ports_free(engine: Engine, ports: list[dict[str, Any]], exclude: str = "") -> None:
+    """Fail if a host port is published by another live container or bound by a host process."""
+    for rec in engine.db.containers():
+        if rec.id == exclude or rec.state not in ACTIVE:
+            continue
+        for other in _ports(CreateOptions.from_json(rec.config["options"])):
+            for port in ports:
+                if (other["hostPort"], other["protocol"]) == (port["hostPort"], port["protocol"]):
+                    where = f"{port['hostPort']}/{port['protocol']}"
+                    raise InvalidArgument(f"port {where} is already published by container {rec.name}")
+    for port in ports:
+        kind = socket.SOCK_DGRAM if port["protocol"] == "udp" else socket.SOCK_STREAM
+        with socket.socket(socket.AF_INET, kind) as probe:
+            try:
+                probe.bind((port.get("hostIP", ""), port["hostPort"]))
+            except OSError as err:
+                where = f"{port['hostPort']}/{port['protocol']}"
+                raise InvalidArgument(f"port {where} is already in use on the host: {err.strerror}") from None
+
+
+def _volume_mounts(engine: Engine, opts: CreateOptions) -> tuple[list[dict[str, Any]], list[str]]:
+    """Bind mounts for ``-v``, and the named volumes still to be created."""
+    from berth.engine.volumes import volume_data_dir
+
+    mounts, missing = [], []
+    known = {v.name for v in engine.db.volumes()}
+    for text in opts.volumes:
+        spec = parse_volume(text)
+        name = spec.name
+        if not spec.source and not name:
+            name = secrets.token_hex(32)  # an anonymous volume
+        if name and name not in known:
+            missing.append(name)
+            known.add(name)
+        source = spec.source or str(volume_data_dir(engine.config, name))
+        mounts.append(
+            {
+                "destination": spec.destination,
+                "type": "bind",
+                "source": source,
+                "options": ["rbind", "rprivate", "ro" if spec.read_only else "rw"],
+            }
+        )
+    return mounts, missing
+
+
+def _image_settings(engine: Engine, opts: CreateOptions, cid: str) -> tuple[Path, ImageSettings]:
+    if opts.rootfs:
+        root = Path(opts.rootfs).absolute()
+        if not root.is_dir():
+            raise InvalidArgument(f"--rootfs {opts.rootfs}: not a directory")
+        return root, ImageSettings()
+    from berth.engine.images import image_rootfs
+
+    return image_rootfs(engine, opts.image, cid, engine.paths(cid).rootfs_mount)
+
+
+def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
+    """Validate ``opts`` and record a new container with its bundle; nothing runs yet."""
+    if opts.name:
+        check_name(opts.name)
+    if bool(opts.image) == bool(opts.rootfs):
+        raise InvalidArgument("give exactly one of an image or --rootfs DIR")
+    runtime = engine.runtime(opts.runtime)
+    cid = secrets.token_hex(32)
+    name = opts.name or _generate_name(engine)
+    ports = _ports(opts)
+    network = networks.resolve_network(engine.config, engine.db, opts.network)
+    if ports and network is None:
+        raise InvalidArgument("-p needs a bridge network (not --network none or host)")
+    if ports:
+        check_ports_free(engine, ports)
+    volume_mounts, missing_volumes = _volume_mounts(engine, opts)
+    paths = engine.paths(cid)
+    rootfs, image = _image_settings(engine, opts, cid)
+    try:
+        netns = None if opts.network == networks.HOST else (str(paths.netns) if network else "")
+        mounts = [*volume_mounts, *etc_mounts(paths.userdata)]
+        config = build_config(
+            opts, image, rootfs, cid, mounts, netns, cgroup_path(engine.config.cgroup_parent, cid)
+        )
+        record = ContainerRecord(
+            id=cid,
+            name=name,
+            image=opts.image or opts.rootfs,
+            runtime=runtime.name,
+            config={
+                "options": opts.to_json(),
+                "rootfs": str(rootfs),
+                "stop_signal": opts.stop_signal or image.stop_signal or "SIGTERM",
+                "network": network.name if network else (opts.network or networks.NONE),
+                "hostname": config["hostname"],
+                "args": config["process"]["args"],
+                "env": config["process"]["env"],
+                "cwd": config["process"]["cwd"],
+            },
+            mounts=mounts,
+        )
+        engine.db.add_container(record)
+    except BaseException:
+        _release_image(engine, opts, cid)
+        raise
+    try:
+        from berth.engine.volumes import create_volume
+
+        for vol in missing_volumes:
+            with contextlib.suppress(BerthError):
+                create_volume(engine, vol)
+        paths.userdata.mkdir(parents=True, exist_ok=True)
+        atomic_write(paths.config_json, json.dumps(config, indent=1).encode())
+    except BaseException:
+        _remove_files(engine, record)
+        engine.db.remove_container(cid)
+        raise
+    return record
+
+
+_ADJECTIVES = [
+    "brave",
+    "calm",
+    "eager",
+    "fond",
+    "gentle",
+    "happy",
+    "jolly",
+    "keen",
+    "lucid",
+    "merry",
+    "nimble",
+    "proud",
+    "quiet",
+    "swift",
+    "witty",
+]
+_NOUNS = [
+    "anchor",
+    "buoy",
+    "cargo",
+    "dock",
+    "ferry",
+    "harbor",
+    "keel",
+    "mast",
+    "pier",
+    "quay",
+    "rudder",
+    "sail",
+    "tide",
+    "wharf",
+    "yacht",
+]
+
+
+def _generate_name(engine: Engine) -> str:
+    taken = {c.name for c in engine.db.containers()}
+    while True:
+        name = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}_{secrets.token_hex(2)}"
+        if name not in taken:
+            return name
+
+
+def _release_image(engine: Engine, opts: CreateOptions, cid: str) -> None:
+    if opts.image:
+        from berth.engine.images import release_rootfs
+
+        release_rootfs(engine, cid, engine.paths(cid).rootfs_mount)
+
+
+def _setup_network(engine: Engine, record: ContainerRecord) -> dict[str, Any]:
+    name = record.config["network"]
+    if name in (networks.NONE, networks.HOST):
+        return {}
+    paths = engine.paths(record.id)
+    net = engine.db.network(name)
+    ports = _ports(CreateOptions.from_json(record.config["options"]))
+    if ports:
+        check_ports_free(engine, ports, exclude=record.id)
+    create_netns(paths.netns)
+    try:
+        result = networks.attach(engine.config, net, record.id, paths.netns, ports)
+    except BaseException:
+        remove_netns(paths.netns)
+        raise
+    return {name: {"result": result, "ports": ports}}
+
+
+def _teardown_network(engine: Engine, record: ContainerRecord) -> None:
+    paths = engine.paths(record.id)
+    for name, attachment in record.networks.items():
+        try:
+            net = engine.db.network(name)
+        except NotFound:
+            continue
+        with contextlib.suppress(BerthError):
+            networks.detach(
+                engine.config, net, record.id, paths.netns, attachment["result"], attachment["ports"]
+            )
+    remove_netns(paths.netns)
+
+
+def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.socket | None:
+    """Start a configured or exited container under a new monitor.
+
+    With ``attach``, returns the connected attach socket (connected before the process runs, so no
+    output is missed); the caller pumps it (``berth.engine.attach``).
+    """
+    record = engine.db.container(ref)
+    paths = engine.paths(record.id)
+    with locked(paths.lock):
+        record = refresh(engine, engine.db.container(record.id))
+        if record.state in ACTIVE:
+            raise InvalidState(f"container {record.name} is already {record.state}")
+        opts = CreateOptions.from_json(record.config["options"])
+        runtime = engine.runtime(record.runtime)
+        if opts.image and not Path(record.config["rootfs"]).is_mount():
+            from berth.engine.images import image_rootfs
+
+            image_rootfs(engine, opts.image, record.id, paths.rootfs_mount)
+        find_command(
+            Path(record.config["rootfs"]),
+            record.config["args"][0],
+            record.config["env"],
+            record.config["cwd"],
+        )
+        paths.rundir.mkdir(parents=True, exist_ok=True)
+        for stale in (paths.exit_file, paths.attach_socket):
+            stale.unlink(missing_ok=True)
+        attachments = _setup_network(engine, record)
+        addresses = [a for att in attachments.values() for a in _addresses(att["result"])]
+        write_etc_files(
+            paths.userdata,
+            record.config["hostname"],
+            record.name,
+            addresses,
+            record.config["network"] == networks.HOST,
+        )
+        engine.db.update_container(
+            record.id, networks=attachments, error="", exit_code=None, oom_killed=False
+        )
+        record.networks = attachments
+        config = engine.config
+        spec = monitor.MonitorSpec(
+            cid=record.id,
+            bundle=paths.bundle,
+            rundir=paths.rundir,
+            log_path=paths.log,
+            create_argv=lambda pid_file, console, log: runtime.create_argv(
+                record.id, paths.bundle, pid_file, console, log
+            ),
+            terminal=opts.tty,
+            stdin=opts.interactive,
+            on_exit=lambda code: _monitor_exit(config, record.id, code),
+        )
+        engine.close()  # the monitor is forked from this process: it must not share the connection
+        try:
+            monitor_pid, pid = monitor.spawn(spec)
+        except monitor.CreateFailure as err:
+            _teardown_network(engine, record)
+            engine.db.update_container(record.id, networks={}, error=str(err))
+            raise _invocation_error(err) from None
+        engine.db.update_container(record.id, state=CREATED, pid=pid, monitor_pid=monitor_pid)
+        sock = monitor.attach_client(paths.attach_socket) if attach else None
+        try:
+            runtime.start(record.id)
+        except RuntimeFailure:
+            if sock is not None:
+                sock.close()
+            with contextlib.suppress(RuntimeFailure):
+                runtime.kill(record.id, "KILL")
+            monitor.wait_for_exit(paths.attach_socket)
+            raise
+        engine.db.update_container(record.id, only_if_state=CREATED, state=RUNNING, started_at=time.time())
+        return sock
+
+
+def _addresses(result: dict[str, Any]) -> list[str]:
+    return [ip["address"] for ip in result.get("ips", [])]
+
+
+def _invocation_error(err: BerthError) -> BerthError:
+    message = str(err)
+    lowered = message.lower()
+    if "not found" in lowered or "no such file" in lowered:
+        return CommandNotFound(message)
+    return CommandNotExecutable(message)
+
+
+def _monitor_exit(config: Any, cid: str, code: int) -> None:
+    # Runs in the monitor process, after the container's init exited.
+    with Engine(config) as engine:
+        cleanup_container(engine, cid, code)
+
+
+def _oom_killed(engine: Engine, cid: str) -> bool:
+    """Whether the kernel's OOM killer killed a process of the container's memory cgroup."""
+    path = cgroup_path(engine.config.cgroup_parent, cid).lstrip("/")
+    for candidate in (
+        Path("/sys/fs/cgroup/memory", path, "memory.oom_control"),
+        Path("/sys/fs/cgroup", path, "memory.events"),
+    ):
+        try:
+            text = candidate.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and int(value) > 0:
+                return True
+    return False
+
+
+def cleanup_container(engine: Engine, cid: str, exit_code: int | None) -> None:
+    """Record the exit and undo ``start``'s setup; remove the container if it was run with ``--rm``.
+
+    Safe to run more than once and on a half-started container (every step checks what exists).
+    """
+    try:
+        record = engine.db.container(cid)
+    except NotFound:
+        return
+    paths = engine.paths(cid)
+    with locked(paths.lock):
+        oom = _oom_killed(engine, cid)
+        with contextlib.suppress(BerthError):
+            engine.runtime(record.runtime).delete(cid, force=True)
+        _teardown_network(engine, record)
+        opts = CreateOptions.from_json(record.config["options"])
+        if opts.image:
+            from berth.engine.images import unmount_rootfs
+
+            unmount_rootfs(paths.rootfs_mount)
+        if paths.rundir.exists():
+            shutil.rmtree(paths.rundir, ignore_errors=True)
+        engine.db.update_container(
+            cid,
+            state=EXITED if record.state != CONFIGURED or exit_code is not None else CONFIGURED,
+            exit_code=exit_code if exit_code is not None else record.exit_code,
+            oom_killed=oom,
+            finished_at=time.time() if exit_code is not None else record.finished_at,
+            pid=0,
+            monitor_pid=0,
+            networks={},
+        )
+        if opts.remove and exit_code is not None:
+            _remove_files(engine, record)
+            engine.db.remove_container(cid)
+
+
+def refresh(engine: Engine, record: ContainerRecord) -> ContainerRecord:
+    """Make the record tell the truth if its monitor died without recording the exit."""
+    if record.state not in ACTIVE or pid_alive(record.monitor_pid):
+        return record
+    state = engine.runtime(record.runtime).state(record.id) if record.runtime else None
+    if state is not None and state.get("status") in ("running", "paused"):
+        return record  # the monitor is gone but the container still runs: report it as it is
+    paths = engine.paths(record.id)
+    try:
+        code: int | None = int(paths.exit_file.read_text())
+    except (OSError, ValueError):
+        code = None
+    engine.db.update_container(record.id, error="" if code is not None else "monitor exited unexpectedly")
+    cleanup_container(engine, record.id, code if code is not None else -1)
+    try:
+        return engine.db.container(record.id)
+    except NotFound:
+        record.state = EXITED
+        return record
+
+
+def _signal_name(sig: str) -> str:
+    text = sig.upper()
+    if text.isdigit():
+        return text
+    text = text if text.startswith("SIG") else f"SIG{text}"
+    if not hasattr(signal.Signals, text):
+        raise InvalidArgument(f"invalid signal {sig!r}")
+    return text[3:]
+
+
+def kill_container(engine: Engine, ref: str, sig: str = "KILL") -> ContainerRecord:
+    """Send ``sig`` to the container's init (must be running)."""
+    record = refresh(engine, engine.db.container(ref))
+    if record.state not in ACTIVE:
+        raise InvalidState(f"container {record.name} is not running (state {record.state})")
+    engine.runtime(record.runtime).kill(record.id, _signal_name(sig))
+    return record
+
+
+def _wait_socket(engine: Engine, record: ContainerRecord, timeout: float | None) -> bool:
+    """Wait for the monitor to finish; ``False`` on timeout."""
+    path = engine.paths(record.id).attach_socket
+    try:
+        sock = monitor.attach_client(path, "wait")
+    except OSError:
+        return True
+    with sock:
+        sock.settimeout(timeout)
+        try:
+            while sock.recv(64):
+                pass
+        except TimeoutError:
+            return False
+        except OSError:
+            pass
+    return True
+
+
+def stop_container(engine: Engine, ref: str, timeout: float | None = None) -> ContainerRecord:
+    """Send the stop signal, wait ``timeout`` seconds (default: the container's), then SIGKILL."""
+    record = refresh(engine, engine.db.container(ref))
+    if record.state not in ACTIVE:
+        return record
+    opts = CreateOptions.from_json(record.config["options"])
+    grace = opts.stop_timeout if timeout is None else timeout
+    runtime = engine.runtime(record.runtime)
+    engine.close()
+    # A created container has run nothing yet, so there is nothing to stop gracefully.
+    stopped = False
+    if grace > 0 and record.state != CREATED:
+        with contextlib.suppress(RuntimeFailure):
+            runtime.kill(record.id, _signal_name(record.config["stop_signal"]))
+        stopped = _wait_socket(engine, record, grace)
+    if not stopped:
+        with contextlib.suppress(RuntimeFailure):
+            runtime.kill(record.id, "KILL")
+        _wait_socket(engine, record, None)
+    record = engine.db.container(record.id) if _exists(engine, record.id) else record
+    return refresh(engine, record)
+
+
+def _exists(engine: Engine, cid: str) -> bool:
+    try:
+        engine.db.container(cid)
+    except NotFound:
+        return False
+    return True
+
+
+def wait_container(engine: Engine, ref: str) -> int:
+    """Block until the container exits; its exit code (-1 if it never ran)."""
+    record = refresh(engine, engine.db.container(ref))
+    if record.state in ACTIVE:
+        engine.close()
+        _wait_socket(engine, record, None)
+        if not _exists(engine, record.id):
+            return -1
+        record = refresh(engine, engine.db.container(record.id))
+    return record.exit_code if record.exit_code is not None else -1
+
+
+def restart_container(engine: Engine, ref: str, timeout: float | None = None) -> None:
+    """Stop (if running), then start."""
+    record = stop_container(engine, ref, timeout)
+    start_container(engine, record.id)
+
+
+def _remove_files(engine: Engine, record: ContainerRecord) -> None:
+    paths = engine.paths(record.id)
+    shutil.rmtree(paths.userdata, ignore_errors=True)
+    shutil.rmtree(paths.rundir, ignore_errors=True)
+    paths.lock.unlink(missing_ok=True)
+    _release_image(engine, CreateOptions.from_json(record.config["options"]), record.id)
+
+
+def remove_container(engine: Engine, ref: str, force: bool = False) -> ContainerRecord:
+    """Remove a container that is not running (``force``: kill it first)."""
+    record = refresh(engine, engine.db.container(ref))
+    if record.state in ACTIVE:
+        if not force:
+            raise InvalidState(f"container {record.name} is {record.state}: stop it first or use --force")
+        stop_container(engine, record.id, 0)
+        if not _exists(engine, record.id):
+            return record
+        record = engine.db.container(record.id)
+    cleanup_container(engine, record.id, None)
+    _remove_files(engine, record)
+    engine.db.remove_container(record.id)
+    return record

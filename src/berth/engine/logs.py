@@ -1,0 +1,89 @@
+"""Container logs in the CRI log format, as kubelet, CRI-O and podman's k8s-file driver write them.
+
+Each line is ``<RFC3339Nano timestamp> <stream> <P|F> <content>``: ``stream`` is ``stdout`` or
+``stderr``; ``F`` ends a line of the container's output, ``P`` carries a part of a line whose end
+comes in a later entry (written when a read ends mid-line, so ``logs -f`` shows prompts at once).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def rfc3339_nano(ns: int) -> str:
+    """Format nanoseconds since the epoch as RFC 3339 with nine fraction digits, in UTC."""
+    seconds, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:09d}Z"
+
+
+def format_entries(stream: str, data: bytes, now_ns: int) -> bytes:
+    """CRI log lines for one chunk of output read from ``stream``."""
+    stamp = rfc3339_nano(now_ns).encode()
+    tag = stream.encode()
+    out = []
+    parts = data.split(b"\n")
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if last and not part:
+            break  # the chunk ended with a newline
+        out.append(b"%s %s %s %s\n" % (stamp, tag, b"P" if last else b"F", part))
+    return b"".join(out)
+
+
+class LogWriter:
+    """Appends a container's output to its log file."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def write(self, stream: str, data: bytes) -> None:
+        """Record ``data`` read from ``stream`` now."""
+        os.write(self.fd, format_entries(stream, data, time.time_ns()))
+
+    def close(self) -> None:
+        """Flush to disk and close."""
+        os.fsync(self.fd)
+        os.close(self.fd)
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of output put back together from its ``P`` parts and final ``F`` entry."""
+
+    timestamp: str
+    stream: str
+    content: bytes
+    complete: bool
+
+
+def parse_entry(line: bytes) -> tuple[str, str, bool, bytes]:
+    """Split one CRI log entry into (timestamp, stream, is_full, content); raises ValueError if malformed."""
+    stamp, stream, tag, content = line.rstrip(b"\n").split(b" ", 3) if line.count(b" ") >= 3 else (b"",) * 4
+    if tag not in (b"P", b"F") or stream not in (b"stdout", b"stderr"):
+        raise ValueError(f"malformed CRI log entry: {line[:80]!r}")
+    return stamp.decode(), stream.decode(), tag == b"F", content
+
+
+def read_lines(chunks: Iterator[bytes]) -> Iterator[LogLine]:
+    """Whole lines of output from CRI log entries, joining partial entries per stream."""
+    pending: dict[str, tuple[str, bytes]] = {}
+    for entry in chunks:
+        stamp, stream, full, content = parse_entry(entry)
+        first_stamp, before = pending.pop(stream, (stamp, b""))
+        if full:
+            yield LogLine(first_stamp, stream, before + content, True)
+        else:
+            pending[stream] = (first_stamp, before + content)
+    for stream, (stamp, content) in pending.items():
+        yield LogLine(stamp, stream, content, False)
+
+
+def tail(lines: list[LogLine], count: int | None) -> list[LogLine]:
+    """The last ``count`` lines (all of them when ``count`` is None or negative)."""
+    if count is None or count < 0:
+        return lines
+    return lines[len(lines) - count :] if count else []

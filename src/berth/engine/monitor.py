@@ -1,0 +1,411 @@
+"""The per-container monitor: the container's parent, which outlives the ``berth`` command.
+
+``spawn`` forks the calling ``berth`` process twice (no exec, so no interpreter start-up is paid),
+and the grandchild, in its own session and marked a child subreaper, runs the runtime's ``create``.
+The container's init is then reparented to it, so it alone can reap the init and learn its exit
+status, as conmon does for podman. The monitor holds the container's stdio (pipes, or the pty master
+the runtime hands over the console socket, runtime.md / runc's console-socket protocol), appends
+output to the CRI-format log, serves ``attach`` and ``wait`` clients on a unix socket, and when the
+init exits runs the engine's exit handler (record the exit, tear down, remove with ``--rm``).
+
+Attach socket protocol (``SOCK_SEQPACKET``, one message per packet). A client first sends
+``attach`` or ``wait``. Then client to monitor: ``\\x00`` + stdin bytes, ``\\x01`` to close stdin,
+``\\x02`` + rows, cols (two unsigned shorts) to resize the terminal. Monitor to attach clients:
+``\\x01`` + stdout bytes, ``\\x02`` + stderr bytes; to every client at the end ``\\x03`` + the exit
+code in ASCII, then the socket closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import termios
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from berth.engine.logs import LogWriter
+from berth.engine.runtime import RuntimeFailure, last_error_line
+from berth.fsutil import atomic_write
+
+_PR_SET_CHILD_SUBREAPER = 36
+STDIN, CLOSE_STDIN, RESIZE = 0, 1, 2
+STDOUT, STDERR, EXIT = 1, 2, 3
+_MAX_PACKET = 32768
+#: How long output may still drain after the init exits (a process outside the pid namespace could
+#: keep the pipes open for ever).
+_DRAIN_S = 2.0
+
+
+@dataclass
+class MonitorSpec:
+    """What the monitor needs to start and watch one container."""
+
+    cid: str
+    bundle: Path
+    rundir: Path
+    log_path: Path | None
+    create_argv: Callable[[Path, str | None, Path], list[str]]
+    terminal: bool
+    stdin: bool
+    on_exit: Callable[[int], None]
+
+    @property
+    def attach_socket(self) -> Path:
+        """Where attach and wait clients connect."""
+        return self.rundir / "attach"
+
+    @property
+    def exit_file(self) -> Path:
+        """Holds the exit code once the container has exited."""
+        return self.rundir / "exit"
+
+
+class CreateFailure(RuntimeFailure):
+    """The runtime could not create the container."""
+
+
+def spawn(spec: MonitorSpec) -> tuple[int, int]:
+    """Start the monitor and the container; return (monitor pid, container init pid).
+
+    The caller must hold no database connection or lock: they would be shared with the monitor.
+    Raises ``CreateFailure`` with the runtime's message if the container could not be created.
+    """
+    spec.rundir.mkdir(parents=True, exist_ok=True)
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(read_end)
+            os.setsid()
+            if os.fork() == 0:
+                _monitor(spec, write_end)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(child, 0)
+    with os.fdopen(read_end, "rb") as fh:
+        reply = fh.read()
+    try:
+        message = json.loads(reply)
+    except ValueError:
+        raise CreateFailure(f"monitor of container {spec.cid[:12]} died before reporting") from None
+    if "error" in message:
+        raise CreateFailure(message["error"])
+    return int(message["monitor"]), int(message["pid"])
+
+
+def _detach_stdio() -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def _bind(sock: socket.socket, path: Path) -> None:
+    # A unix socket path may hold only 107 bytes; going through /proc/self/fd of the directory keeps
+    # any run root usable.
+    dirfd = os.open(path.parent, os.O_PATH | os.O_CLOEXEC)
+    try:
+        sock.bind(f"/proc/self/fd/{dirfd}/{path.name}")
+    finally:
+        os.close(dirfd)
+
+
+def connect(path: Path) -> socket.socket:
+    """Connect to a monitor's attach socket at ``path`` (any length)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    dirfd = os.open(path.parent, os.O_PATH | os.O_CLOEXEC)
+    try:
+        sock.connect(f"/proc/self/fd/{dirfd}/{path.name}")
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        os.close(dirfd)
+    return sock
+
+
+def _monitor(spec: MonitorSpec, sync: int) -> None:
+    """Body of the monitor process; never returns."""
+    code = 1
+    try:
+        _detach_stdio()
+        os.closerange(3, sync)
+        os.closerange(sync + 1, 65536)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(sig, signal.SIG_IGN)
+        _Monitor(spec, sync).run()
+        code = 0
+    except BaseException:
+        with contextlib.suppress(OSError):
+            (spec.rundir / "monitor.err").write_text(traceback.format_exc())
+    os._exit(code)
+
+
+class _Monitor:
+    def __init__(self, spec: MonitorSpec, sync: int) -> None:
+        self.spec = spec
+        self.sync = sync
+        self.sel = selectors.DefaultSelector()
+        self.outputs: dict[int, int] = {}  # fd -> stream
+        self.stdin_fd: int | None = None
+        self.master: int | None = None
+        self.clients: dict[int, tuple[socket.socket, str]] = {}
+        self.log = LogWriter(spec.log_path) if spec.log_path else None
+        self.pid = 0
+        self.status: int | None = None
+
+    def _report(self, message: dict[str, object]) -> None:
+        os.write(self.sync, json.dumps(message).encode())
+        os.close(self.sync)
+
+    def run(self) -> None:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        try:
+            self._create()
+        except CreateFailure as err:
+            self._report({"error": str(err)})
+            return
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        _bind(listener, self.spec.attach_socket)
+        listener.listen(16)
+        self._report({"monitor": os.getpid(), "pid": self.pid})
+        self.sel.register(wake_r, selectors.EVENT_READ, "wake")
+        self.sel.register(listener, selectors.EVENT_READ, "listen")
+        self._loop(wake_r)
+        code = _exit_code(self.status if self.status is not None else 0)
+        if self.log:
+            self.log.close()
+        atomic_write(self.spec.exit_file, f"{code}\n".encode())
+        self.spec.on_exit(code)
+        for sock, _mode in list(self.clients.values()):
+            with contextlib.suppress(OSError):
+                sock.send(bytes([EXIT]) + str(code).encode())
+            sock.close()
+        listener.close()
+
+    def _create(self) -> None:
+        spec = self.spec
+        pid_file = spec.rundir / "pidfile"
+        runtime_log = spec.rundir / "runtime.log"
+        console_path: str | None = None
+        console: socket.socket | None = None
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        child_fds: list[int] = []
+        if spec.terminal:
+            console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            _bind(console, spec.rundir / "console")
+            console.listen(1)
+            console_path = f"/proc/{os.getpid()}/cwd/console"
+            os.chdir(spec.rundir)
+            stdio = (null, null, null)
+        else:
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            self.outputs = {out_r: STDOUT, err_r: STDERR}
+            in_r = null
+            if spec.stdin:
+                in_r, self.stdin_fd = os.pipe2(os.O_CLOEXEC)
+                child_fds.append(in_r)
+            stdio = (in_r, out_w, err_w)
+            child_fds += [out_w, err_w]
+        argv = spec.create_argv(pid_file, console_path, runtime_log)
+        proc = subprocess.Popen(argv, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], cwd=spec.bundle)
+        if console is not None:
+            self.master = _receive_console(console, proc)
+            console.close()
+        rc = proc.wait()
+        for fd in (*child_fds, null):
+            os.close(fd)
+        if rc != 0:
+            message = ""
+            if runtime_log.exists():
+                message = last_error_line(runtime_log.read_text(errors="replace"))
+            raise CreateFailure(message or f"runtime create exited with status {rc}")
+        self.pid = int(pid_file.read_text().strip())
+        if self.master is not None:
+            self.outputs = {self.master: STDOUT}
+            if spec.stdin:
+                self.stdin_fd = self.master
+
+    def _loop(self, wake_r: int) -> None:
+        for fd in self.outputs:
+            os.set_blocking(fd, False)
+            self.sel.register(fd, selectors.EVENT_READ, "output")
+        deadline: float | None = None
+        while self.outputs or self.status is None:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if deadline is not None and timeout == 0:
+                break
+            for key, _ in self.sel.select(timeout):
+                kind = key.data
+                if kind == "wake":
+                    _drain(wake_r)
+                    self._reap()
+                elif kind == "output":
+                    self._pump(int(key.fd))
+                elif kind == "listen":
+                    self._accept(key.fileobj)  # type: ignore[arg-type]
+                else:
+                    self._from_client(int(key.fd))
+            self._reap()
+            if self.status is not None and deadline is None:
+                deadline = time.monotonic() + _DRAIN_S
+        for fd in list(self.outputs):
+            self._close_output(fd)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                self.status = status
+
+    def _pump(self, fd: int) -> None:
+        try:
+            data = os.read(fd, _MAX_PACKET - 1)
+        except BlockingIOError:
+            return
+        except OSError as err:
+            if err.errno != errno.EIO:  # EIO: the pty's last slave closed
+                raise
+            data = b""
+        if not data:
+            self._close_output(fd)
+            return
+        stream = self.outputs[fd]
+        if self.log:
+            self.log.write("stdout" if stream == STDOUT else "stderr", data)
+        packet = bytes([stream]) + data
+        for cfd, (sock, mode) in list(self.clients.items()):
+            if mode == "attach":
+                try:
+                    sock.send(packet)
+                except OSError:
+                    self._drop(cfd)
+
+    def _close_output(self, fd: int) -> None:
+        self.sel.unregister(fd)
+        del self.outputs[fd]
+        if fd != self.master:
+            os.close(fd)
+
+    def _accept(self, listener: socket.socket) -> None:
+        sock, _ = listener.accept()
+        self.clients[sock.fileno()] = (sock, "")
+        self.sel.register(sock, selectors.EVENT_READ, "client")
+
+    def _drop(self, fd: int) -> None:
+        sock, _ = self.clients.pop(fd)
+        self.sel.unregister(sock)
+        sock.close()
+
+    def _from_client(self, fd: int) -> None:
+        sock, mode = self.clients[fd]
+        try:
+            data = sock.recv(_MAX_PACKET)
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(fd)
+            return
+        if not mode:
+            self.clients[fd] = (sock, "attach" if data == b"attach" else "wait")
+            return
+        kind, body = data[0], data[1:]
+        if kind == STDIN and self.stdin_fd is not None:
+            try:
+                os.write(self.stdin_fd, body)
+            except OSError:
+                self._close_stdin()
+        elif kind == CLOSE_STDIN:
+            if self.master is not None and self.stdin_fd is not None:
+                os.write(self.master, b"\x04")  # a terminal's end of input is ^D
+            else:
+                self._close_stdin()
+        elif kind == RESIZE and self.master is not None and len(body) == 4:
+            rows, cols = struct.unpack("HH", body)
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def _close_stdin(self) -> None:
+        if self.stdin_fd is not None and self.stdin_fd != self.master:
+            os.close(self.stdin_fd)
+        self.stdin_fd = None
+
+
+def _receive_console(console: socket.socket, proc: subprocess.Popen[bytes]) -> int | None:
+    """Accept the runtime's connection on the console socket and take the pty master it sends."""
+    console.settimeout(0.1)
+    while True:
+        try:
+            conn, _ = console.accept()
+            break
+        except TimeoutError:
+            if proc.poll() is not None:
+                return None
+    with conn:
+        conn.settimeout(30)
+        _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
+    if not fds:
+        raise CreateFailure("runtime sent no terminal over the console socket")
+    os.set_inheritable(fds[0], False)
+    return fds[0]
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _exit_code(status: int) -> int:
+    # A signal death is reported as 128 + the signal number, as shells and podman do.
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.waitstatus_to_exitcode(status)
+
+
+def attach_client(path: Path, mode: str = "attach") -> socket.socket:
+    """Connect to a monitor and announce ``mode`` (``attach`` or ``wait``)."""
+    sock = connect(path)
+    sock.send(mode.encode())
+    return sock
+
+
+def wait_for_exit(path: Path) -> int | None:
+    """Block until the monitor at ``path`` reports the exit; ``None`` if no monitor is listening."""
+    try:
+        sock = attach_client(path, "wait")
+    except OSError:
+        return None
+    with sock:
+        while True:
+            try:
+                data = sock.recv(_MAX_PACKET)
+            except OSError:
+                return None
+            if not data:
+                return None
+            if data[0] == EXIT:
+                return int(data[1:])

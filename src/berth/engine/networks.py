@@ -1,0 +1,240 @@
+"""Bridge networks served by Debian's CNI plugins: create, list, inspect, remove, attach, detach.
+
+Each network is a CNI network configuration list (``bridge`` with ``host-local`` IPAM, then
+``portmap``) kept in the storage root, plus a record in the metadata database. A container joins a
+network by CNI ADD in its own named network namespace; the loopback interface is brought up by the
+``loopback`` plugin as a separate one-plugin list, as containerd does. When the last container leaves
+a bridge, the engine deletes the bridge device so nothing of an idle network stays on the host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from berth.engine import cni
+from berth.engine.config import EngineConfig
+from berth.engine.metadata import Metadata, NetworkRecord
+from berth.engine.options import check_name
+from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
+from berth.fsutil import atomic_write
+
+_LOOPBACK = {"cniVersion": cni.CNI_VERSION, "name": "berth-loopback", "plugins": [{"type": "loopback"}]}
+_IFNAME = "eth0"
+#: Modes of ``--network`` that are not a CNI network.
+NONE, HOST = "none", "host"
+
+
+def _host_routes() -> list[ipaddress.IPv4Network]:
+    out = subprocess.run(["ip", "-j", "-4", "route", "show", "table", "all"], capture_output=True, text=True)
+    nets = []
+    for route in json.loads(out.stdout or "[]"):
+        dst = route.get("dst", "")
+        if dst and dst != "default" and route.get("type", "unicast") == "unicast":
+            try:
+                nets.append(ipaddress.IPv4Network(dst, strict=False))
+            except ValueError:
+                continue
+    return nets
+
+
+def _check_subnet(subnet: ipaddress.IPv4Network, taken: list[ipaddress.IPv4Network]) -> None:
+    for other in taken:
+        if subnet.overlaps(other):
+            raise InvalidArgument(f"subnet {subnet} overlaps {other}, already in use on this host")
+
+
+def _free_subnet(taken: list[ipaddress.IPv4Network], first: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+    base = int(first.network_address)
+    for n in range(256):
+        candidate = ipaddress.IPv4Network((base + (n << 8), 24))
+        if not any(candidate.overlaps(t) for t in taken):
+            return candidate
+    raise BerthError("no free /24 subnet left for a new network: give --subnet")
+
+
+def conflist_for(record: NetworkRecord, config: EngineConfig) -> dict[str, Any]:
+    """The CNI network configuration list of ``record``."""
+    return {
+        "cniVersion": cni.CNI_VERSION,
+        "name": record.name,
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": record.bridge,
+                "isGateway": True,
+                "ipMasq": True,
+                "hairpinMode": True,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": record.subnet, "gateway": record.gateway}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                    "dataDir": str(config.root / "cni" / "networks"),
+                },
+            },
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
+
+
+def _conflist_path(config: EngineConfig, name: str) -> Path:
+    return config.networks_dir / f"{name}.conflist"
+
+
+def create_network(
+    config: EngineConfig,
+    db: Metadata,
+    name: str,
+    subnet: str = "",
+    gateway: str = "",
+    labels: dict[str, str] | None = None,
+) -> NetworkRecord:
+    """Create network ``name``; without ``subnet``, take the first free /24 after the default subnet."""
+    check_name(name, "network")
+    if name in (NONE, HOST, "bridge"):
+        raise InvalidArgument(f"network name {name!r} is reserved")
+    existing = db.networks()
+    if any(n.name == name for n in existing):
+        raise InvalidArgument(f"network {name!r} already exists")
+    taken = _host_routes() + [ipaddress.IPv4Network(n.subnet) for n in existing]
+    if subnet:
+        try:
+            net = ipaddress.IPv4Network(subnet, strict=True)
+        except ValueError as err:
+            raise InvalidArgument(f"invalid --subnet {subnet!r}: {err}") from None
+        if net.prefixlen > 30:
+            raise InvalidArgument(f"invalid --subnet {subnet!r}: too small for containers")
+        _check_subnet(net, taken)
+    else:
+        net = _free_subnet(taken, ipaddress.IPv4Network(config.default_subnet))
+    if gateway:
+        try:
+            gw = ipaddress.IPv4Address(gateway)
+        except ValueError:
+            raise InvalidArgument(f"invalid --gateway {gateway!r}") from None
+        if gw not in net:
+            raise InvalidArgument(f"gateway {gateway} is not in subnet {net}")
+    else:
+        gw = net.network_address + 1
+    used = {n.bridge for n in existing} | set(os.listdir("/sys/class/net"))
+    used.add(config.default_network)
+    bridge = next(f"berth{i}" for i in range(1, 10000) if f"berth{i}" not in used)
+    record = NetworkRecord(
+        name=name,
+        id=secrets.token_hex(32),
+        bridge=bridge,
+        subnet=str(net),
+        gateway=str(gw),
+        labels=labels or {},
+    )
+    config.networks_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(_conflist_path(config, name), json.dumps(conflist_for(record, config), indent=2).encode())
+    try:
+        db.add_network(record)
+    except BaseException:
+        _conflist_path(config, name).unlink(missing_ok=True)
+        raise
+    return record
+
+
+def default_network(config: EngineConfig, db: Metadata) -> NetworkRecord:
+    """The default bridge network (``berth0`` on the configured default subnet), made on first use."""
+    try:
+        return db.network(config.default_network)
+    except NotFound:
+        pass
+    record = NetworkRecord(
+        name=config.default_network,
+        id=secrets.token_hex(32),
+        bridge=config.default_network,
+        subnet=config.default_subnet,
+        gateway=str(ipaddress.IPv4Network(config.default_subnet).network_address + 1),
+    )
+    config.networks_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(
+        _conflist_path(config, record.name), json.dumps(conflist_for(record, config), indent=2).encode()
+    )
+    try:
+        db.add_network(record)
+    except BerthError:
+        return db.network(config.default_network)  # another command made it meanwhile
+    return record
+
+
+def resolve_network(config: EngineConfig, db: Metadata, mode: str) -> NetworkRecord | None:
+    """The network ``--network mode`` names: ``None`` for none/host, the default for ``bridge``/``""``."""
+    if mode in (NONE, HOST):
+        return None
+    if mode in ("", "bridge", config.default_network):
+        return default_network(config, db)
+    return db.network(mode)
+
+
+def remove_network(config: EngineConfig, db: Metadata, name: str, in_use: bool) -> None:
+    """Delete network ``name``: its bridge device, IPAM state, configuration and record."""
+    record = db.network(name)
+    if in_use:
+        raise InvalidState(f"network {name} is in use by a container; remove the container first")
+    _delete_bridge(record.bridge)
+    db.remove_network(record.name)
+    _conflist_path(config, record.name).unlink(missing_ok=True)
+    ipam = config.root / "cni" / "networks" / record.name
+    if ipam.is_dir():
+        for entry in ipam.iterdir():
+            entry.unlink()
+        ipam.rmdir()
+
+
+def _delete_bridge(bridge: str) -> None:
+    if os.path.exists(f"/sys/class/net/{bridge}"):
+        subprocess.run(["ip", "link", "delete", bridge, "type", "bridge"], capture_output=True)
+
+
+def attach(
+    config: EngineConfig, record: NetworkRecord, cid: str, netns: Path, ports: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Bring up loopback, then join ``record`` (with ``ports`` published); return the CNI result."""
+    dirs = config.cni_plugin_dirs
+    cni.add_network(_LOOPBACK, cid, str(netns), "lo", dirs)
+    conflist = cni.read_conflist(_conflist_path(config, record.name))
+    return cni.add_network(conflist, cid, str(netns), _IFNAME, dirs, {"portMappings": ports})
+
+
+def detach(
+    config: EngineConfig,
+    record: NetworkRecord,
+    cid: str,
+    netns: Path,
+    result: dict[str, Any],
+    ports: list[dict[str, Any]],
+) -> None:
+    """Leave the network (CNI DEL with the cached result); delete the bridge if now unused."""
+    conflist = cni.read_conflist(_conflist_path(config, record.name))
+    # SPEC.md: DEL must succeed even if the namespace is gone; plugins are told an empty path then.
+    path = str(netns) if netns.exists() else ""
+    try:
+        cni.del_network(conflist, cid, path, _IFNAME, config.cni_plugin_dirs, result, {"portMappings": ports})
+    finally:
+        brif = Path(f"/sys/class/net/{record.bridge}/brif")
+        if brif.is_dir() and not any(brif.iterdir()):
+            _delete_bridge(record.bridge)
+
+
+def network_info(record: NetworkRecord, config: EngineConfig, containers: list[str]) -> dict[str, Any]:
+    """``network inspect`` output: the record, its CNI configuration list and its containers."""
+    return {
+        "name": record.name,
+        "id": record.id,
+        "driver": record.driver,
+        "network_interface": record.bridge,
+        "subnets": [{"subnet": record.subnet, "gateway": record.gateway}],
+        "labels": record.labels,
+        "created": record.created_at,
+        "containers": containers,
+        "cni_config": conflist_for(record, config),
+    }

@@ -1,0 +1,165 @@
+"""Watching containers: ``logs`` (with ``--follow``), ``top`` and ``stats``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from berth.engine.engine import Engine, cgroup_path, pid_alive
+from berth.engine.lifecycle import ACTIVE, refresh
+from berth.engine.logs import LogLine, parse_entry, read_lines, tail
+from berth.errors import InvalidState
+
+_FOLLOW_POLL_S = 0.05
+
+
+def _emit(entries: list[bytes], timestamps: bool, at_line_start: dict[str, bool]) -> None:
+    for entry in entries:
+        stamp, stream, full, content = parse_entry(entry)
+        fd = 1 if stream == "stdout" else 2
+        prefix = f"{stamp} ".encode() if timestamps and at_line_start.get(stream, True) else b""
+        os.write(fd, prefix + content + (b"\n" if full else b""))
+        at_line_start[stream] = full
+
+
+def _emit_lines(lines: list[LogLine], timestamps: bool) -> None:
+    for line in lines:
+        prefix = f"{line.timestamp} ".encode() if timestamps else b""
+        os.write(
+            1 if line.stream == "stdout" else 2, prefix + line.content + (b"\n" if line.complete else b"")
+        )
+
+
+def print_logs(
+    engine: Engine, ref: str, follow: bool, tail_lines: int | None = None, timestamps: bool = False
+) -> None:
+    """Write the container's logged output to this process's stdout and stderr."""
+    record = engine.db.container(ref)
+    path = engine.paths(record.id).log
+    sys.stdout.flush()
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        if not follow:
+            return
+        fh = None
+    pending = b""
+    at_line_start: dict[str, bool] = {}
+    if fh is not None:
+        data = fh.read()
+        complete, _, pending = data.rpartition(b"\n")
+        entries = [e + b"\n" for e in complete.split(b"\n")] if complete else []
+        if tail_lines is not None:
+            _emit_lines(tail(list(read_lines(iter(entries))), tail_lines), timestamps)
+            at_line_start = {}
+        else:
+            _emit(entries, timestamps, at_line_start)
+    if not follow:
+        return
+    monitor_pid = refresh(engine, record).monitor_pid
+    engine.close()
+    while True:
+        alive = pid_alive(monitor_pid)
+        if fh is None and path.exists():
+            fh = path.open("rb")
+        data = fh.read() if fh is not None else b""
+        if data:
+            complete, _, rest = (pending + data).rpartition(b"\n")
+            pending = rest
+            if complete:
+                _emit([e + b"\n" for e in complete.split(b"\n")], timestamps, at_line_start)
+            continue
+        if not alive:
+            break
+        time.sleep(_FOLLOW_POLL_S)
+    if fh is not None:
+        fh.close()
+
+
+def _cgroup_dir(engine: Engine, cid: str, controller: str) -> Path:
+    rel = cgroup_path(engine.config.cgroup_parent, cid).lstrip("/")
+    v1 = Path("/sys/fs/cgroup", controller, rel)
+    return v1 if v1.is_dir() else Path("/sys/fs/cgroup", rel)
+
+
+def container_pids(engine: Engine, cid: str) -> list[int]:
+    """Every process in the container's cgroup."""
+    procs = _cgroup_dir(engine, cid, "pids") / "cgroup.procs"
+    try:
+        return sorted(int(p) for p in procs.read_text().split())
+    except OSError:
+        return []
+
+
+def _read_int(path: Path) -> int:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return 0
+    return int(text) if text.isdigit() else 0
+
+
+def top(engine: Engine, ref: str) -> tuple[list[str], list[list[Any]]]:
+    """``top``: the container's processes as (headers, rows)."""
+    record = refresh(engine, engine.db.container(ref))
+    if record.state not in ACTIVE:
+        raise InvalidState(f"container {record.name} is not running")
+    rows = []
+    for pid in container_pids(engine, record.id):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        uid = fields.get("Uid", "0").split()[0]
+        ppid = fields.get("PPid", "0").strip()
+        command = cmdline.replace(b"\0", b" ").decode(errors="replace").strip() or fields["Name"].strip()
+        rows.append([uid, pid, ppid, command])
+    return ["UID", "PID", "PPID", "COMMAND"], rows
+
+
+def stats(engine: Engine, ref: str) -> dict[str, Any]:
+    """One sample of the container's CPU, memory and process count, from its cgroups."""
+    record = refresh(engine, engine.db.container(ref))
+    if record.state not in ACTIVE:
+        raise InvalidState(f"container {record.name} is not running")
+    mem = _cgroup_dir(engine, record.id, "memory")
+    cpu = _cgroup_dir(engine, record.id, "cpuacct")
+    pids = _cgroup_dir(engine, record.id, "pids")
+    usage_file = mem / "memory.usage_in_bytes"
+    limit_file = mem / "memory.limit_in_bytes"
+    if not usage_file.exists():
+        usage_file, limit_file = mem / "memory.current", mem / "memory.max"
+    limit = _read_int(limit_file)
+    if limit >= 1 << 60:
+        limit = 0  # "unlimited" in v1 is a huge page-aligned number
+    cpu_file = cpu / "cpuacct.usage"
+    before, t0 = _cpu_ns(cpu_file, cpu), time.monotonic()
+    time.sleep(0.1)
+    after, t1 = _cpu_ns(cpu_file, cpu), time.monotonic()
+    return {
+        "id": record.id,
+        "name": record.name,
+        "cpu_percent": 100.0 * (after - before) / ((t1 - t0) * 1e9),
+        "cpu_ns": after,
+        "mem_usage": _read_int(usage_file),
+        "mem_limit": limit,
+        "pids": _read_int(pids / "pids.current"),
+    }
+
+
+def _cpu_ns(v1_file: Path, v2_dir: Path) -> int:
+    if v1_file.exists():
+        return _read_int(v1_file)
+    try:
+        for line in (v2_dir / "cpu.stat").read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "usage_usec":
+                return int(value) * 1000
+    except OSError:
+        pass
+    return 0

@@ -1,0 +1,219 @@
+"""The runtime configuration (``config.json``, runtime-spec config.md) of a new container.
+
+Built in the order image-spec conversion.md gives: the image config's Env, Entrypoint, Cmd,
+WorkingDir, User (resolved in the image's own passwd and group files), then the user's flags on top.
+Defaults (mounts, masked paths, capabilities, seccomp, rlimits) follow podman's.
+"""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from berth.engine.options import CreateOptions, merge_env, parse_env, parse_tmpfs
+from berth.engine.security import capabilities, default_seccomp, load_seccomp
+from berth.engine.units import parse_cpus, parse_size
+from berth.engine.users import resolve_user
+from berth.errors import InvalidArgument
+
+OCI_VERSION = "1.0.2"
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CPU_PERIOD = 100_000
+#: podman's default RLIMIT_NOFILE, lowered to the hard limit the engine itself has (raising a hard
+#: limit needs CAP_SYS_RESOURCE).
+NOFILE = 1_048_576
+
+# runtime-spec config-linux.md#masked-paths and #readonly-paths: podman's defaults.
+MASKED_PATHS = (
+    *("/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list"),
+    *("/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/fs/selinux"),
+    "/sys/dev/block",
+)
+READONLY_PATHS = ("/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+
+@dataclass
+class ImageSettings:
+    """The parts of an image config (image-spec config.md#properties) a container inherits."""
+
+    env: list[str] = field(default_factory=list)
+    entrypoint: list[str] = field(default_factory=list)
+    cmd: list[str] = field(default_factory=list)
+    working_dir: str = ""
+    user: str = ""
+    stop_signal: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def process_args(opts: CreateOptions, image: ImageSettings) -> list[str]:
+    """Entrypoint + Cmd per conversion.md: ``--entrypoint`` replaces both image values."""
+    if opts.entrypoint is not None:
+        args = [*opts.entrypoint, *opts.command]
+    else:
+        args = [*image.entrypoint, *(opts.command or image.cmd)]
+    if not args:
+        raise InvalidArgument("no command specified: the image has no Entrypoint or Cmd and none was given")
+    return args
+
+
+def _default_mounts() -> list[dict[str, Any]]:
+    return [
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        },
+        {
+            "destination": "/dev/shm",
+            "type": "tmpfs",
+            "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        },
+        {
+            "destination": "/dev/mqueue",
+            "type": "mqueue",
+            "source": "mqueue",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/sys",
+            "type": "sysfs",
+            "source": "sysfs",
+            "options": ["nosuid", "noexec", "nodev", "ro"],
+        },
+        {
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup",
+            "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
+        },
+    ]
+
+
+def _security_options(opts: CreateOptions) -> tuple[bool, str]:
+    no_new_privileges, seccomp = False, ""
+    for opt in opts.security_opt:
+        key, _, value = opt.partition("=")
+        if key in ("no-new-privileges", "no_new_privileges") and value in ("", "true"):
+            no_new_privileges = True
+        elif key == "no-new-privileges" and value == "false":
+            no_new_privileges = False
+        elif key == "seccomp" and value:
+            seccomp = value
+        else:
+            raise InvalidArgument(
+                f"invalid --security-opt {opt!r}: want seccomp=PROFILE|unconfined or no-new-privileges"
+            )
+    return no_new_privileges, seccomp
+
+
+def _resources(opts: CreateOptions) -> dict[str, Any]:
+    # config-linux.md#allowed-device-list: deny everything, the runtime adds its default devices.
+    resources: dict[str, Any] = {"devices": [{"allow": opts.privileged, "access": "rwm"}]}
+    if opts.memory:
+        limit = parse_size(opts.memory, "--memory")
+        if limit < 6 * 1024 * 1024:
+            raise InvalidArgument(f"invalid --memory {opts.memory!r}: the minimum is 6m")
+        # Swap equal to the limit: the container gets no swap, so the limit is the limit.
+        resources["memory"] = {"limit": limit, "swap": limit}
+    if opts.cpus:
+        resources["cpu"] = {"quota": int(parse_cpus(opts.cpus) * CPU_PERIOD), "period": CPU_PERIOD}
+    if opts.pids_limit:
+        if opts.pids_limit < 0 and opts.pids_limit != -1:
+            raise InvalidArgument(f"invalid --pids-limit {opts.pids_limit}")
+        resources["pids"] = {"limit": opts.pids_limit}
+    return resources
+
+
+def build_config(
+    opts: CreateOptions,
+    image: ImageSettings,
+    rootfs: Path,
+    cid: str,
+    mounts: list[dict[str, Any]],
+    netns: str | None,
+    cgroups_path: str,
+) -> dict[str, Any]:
+    """The container's ``config.json``.
+
+    ``mounts`` are the volume, bind, tmpfs and /etc file mounts the engine prepared; ``netns`` is the
+    path of the network namespace to join, ``""`` for a new empty one, ``None`` for the host's.
+    """
+    user = resolve_user(rootfs, opts.user or image.user)
+    env = merge_env([DEFAULT_PATH, *image.env], parse_env(opts.env, opts.env_files))
+    hostname = opts.hostname or cid[:12]
+    env = merge_env(env, [f"HOSTNAME={hostname}", "container=berth", *(["TERM=xterm"] if opts.tty else [])])
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={user.home}")
+    caps = capabilities(opts.cap_add, opts.cap_drop, opts.privileged)
+    no_new_privileges, seccomp_opt = _security_options(opts)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    nofile = min(NOFILE, hard) if hard != resource.RLIM_INFINITY else NOFILE
+    process: dict[str, Any] = {
+        "terminal": opts.tty,
+        "user": {"uid": user.uid, "gid": user.gid, "additionalGids": list(user.additional_gids)},
+        "args": process_args(opts, image),
+        "env": env,
+        "cwd": opts.workdir or image.working_dir or "/",
+        "capabilities": {
+            "bounding": caps,
+            "effective": caps if user.uid == 0 else [],
+            "permitted": caps if user.uid == 0 else [],
+        },
+        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile}],
+        "noNewPrivileges": no_new_privileges,
+    }
+    if not process["cwd"].startswith("/"):
+        raise InvalidArgument(f"invalid working directory {process['cwd']!r}: not an absolute path")
+    namespaces: list[dict[str, str]] = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+    if netns is not None:
+        namespaces.append({"type": "network", **({"path": netns} if netns else {})})
+    all_mounts = _default_mounts()
+    if opts.read_only:
+        # podman's --read-only-tmpfs: the places programs expect to write stay writable.
+        for dest in ("/tmp", "/var/tmp", "/run"):
+            all_mounts.append(
+                {
+                    "destination": dest,
+                    "type": "tmpfs",
+                    "source": "tmpfs",
+                    "options": ["rw", "nosuid", "nodev"],
+                }
+            )
+    for text in opts.tmpfs:
+        dest, options = parse_tmpfs(text)
+        all_mounts.append({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options})
+    all_mounts += mounts
+    linux: dict[str, Any] = {
+        "namespaces": namespaces,
+        "cgroupsPath": cgroups_path,
+        "resources": _resources(opts),
+    }
+    if not opts.privileged:
+        linux["maskedPaths"] = list(MASKED_PATHS)
+        linux["readonlyPaths"] = list(READONLY_PATHS)
+        if seccomp_opt != "unconfined":
+            linux["seccomp"] = load_seccomp(seccomp_opt, caps) if seccomp_opt else default_seccomp(caps)
+    elif seccomp_opt and seccomp_opt != "unconfined":
+        linux["seccomp"] = load_seccomp(seccomp_opt, caps)
+    return {
+        "ociVersion": OCI_VERSION,
+        "process": process,
+        "root": {"path": str(rootfs), "readonly": opts.read_only},
+        "hostname": hostname,
+        "mounts": all_mounts,
+        "linux": linux,
+        "annotations": {"org.opencontainers.image.stopSignal": opts.stop_signal or image.stop_signal}
+        if (opts.stop_signal or image.stop_signal)
+        else {},
+    }

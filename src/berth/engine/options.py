@@ -1,0 +1,214 @@
+"""The user's request for a container, parsed and validated before anything is created.
+
+``CreateOptions`` holds the ``run``/``create`` flags as given; ``parse_*`` helpers turn the textual
+forms (``-e``, ``--env-file``, ``-v``, ``--tmpfs``, ``-p``) into checked values and raise
+``InvalidArgument`` naming the bad flag, so bad input fails before the engine touches the host.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from berth.errors import InvalidArgument
+
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+@dataclass
+class CreateOptions:
+    """Flags of ``berth create``/``berth run`` (podman's names)."""
+
+    image: str = ""
+    rootfs: str = ""
+    command: list[str] = field(default_factory=list)
+    name: str = ""
+    entrypoint: list[str] | None = None
+    env: list[str] = field(default_factory=list)
+    env_files: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    tmpfs: list[str] = field(default_factory=list)
+    workdir: str = ""
+    user: str = ""
+    hostname: str = ""
+    read_only: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    security_opt: list[str] = field(default_factory=list)
+    memory: str = ""
+    cpus: str = ""
+    pids_limit: int = 0
+    network: str = ""
+    publish: list[str] = field(default_factory=list)
+    interactive: bool = False
+    tty: bool = False
+    remove: bool = False
+    runtime: str = ""
+    stop_signal: str = ""
+    stop_timeout: int = 10
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready form, as stored in the container's record."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CreateOptions:
+        """Inverse of ``to_json``."""
+        return cls(**data)
+
+
+def check_name(name: str, what: str = "container") -> str:
+    """``name`` if it is a valid object name (``[a-zA-Z0-9][a-zA-Z0-9_.-]*``)."""
+    if not _NAME.match(name):
+        raise InvalidArgument(f"invalid {what} name {name!r}: want [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+    return name
+
+
+def parse_env(pairs: list[str], files: list[str]) -> list[str]:
+    """``KEY=VALUE`` entries from ``--env-file`` files then ``-e`` flags (``-e KEY`` copies the host's)."""
+    import os
+
+    entries: list[str] = []
+    for path in files:
+        try:
+            text = Path(path).read_text()
+        except OSError as err:
+            raise InvalidArgument(f"cannot read --env-file {path}: {err.strerror}") from None
+        entries += [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    entries += pairs
+    result = []
+    for entry in entries:
+        key, eq, value = entry.partition("=")
+        if not key or any(c.isspace() for c in key):
+            raise InvalidArgument(f"invalid environment variable {entry!r}: want KEY=VALUE")
+        if not eq:
+            if key not in os.environ:
+                continue
+            value = os.environ[key]
+        result.append(f"{key}={value}")
+    return result
+
+
+def merge_env(base: list[str], overrides: list[str]) -> list[str]:
+    """``base`` with each ``KEY=`` of ``overrides`` replacing or appending (image Env, then flags)."""
+    merged: dict[str, str] = {}
+    for entry in [*base, *overrides]:
+        key, _, value = entry.partition("=")
+        merged[key] = value
+    return [f"{k}={v}" for k, v in merged.items()]
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    """One ``-v`` flag: a bind mount (``source`` absolute) or a named volume (``name``)."""
+
+    destination: str
+    source: str = ""
+    name: str = ""
+    read_only: bool = False
+
+
+_VOLUME_OPTIONS = {"ro", "rw", "z", "Z", "rbind", "bind", "private", "rprivate", "shared", "slave"}
+
+
+def parse_volume(text: str) -> VolumeSpec:
+    """Parse ``SRC:DEST[:OPTS]`` where SRC is an absolute host path or a volume name, or ``DEST``."""
+    parts = text.split(":")
+    if len(parts) == 1:
+        source, dest, opts = "", parts[0], ""
+    elif len(parts) in (2, 3):
+        source, dest, opts = parts[0], parts[1], parts[2] if len(parts) == 3 else ""
+    else:
+        raise InvalidArgument(f"invalid volume {text!r}: want SOURCE:DESTINATION[:OPTIONS]")
+    if not dest.startswith("/"):
+        raise InvalidArgument(f"invalid volume {text!r}: destination {dest!r} is not an absolute path")
+    options = [o for o in opts.split(",") if o]
+    unknown = [o for o in options if o not in _VOLUME_OPTIONS]
+    if unknown:
+        raise InvalidArgument(f"invalid volume {text!r}: unknown option {unknown[0]!r}")
+    read_only = "ro" in options
+    if source.startswith("/"):
+        if not Path(source).exists():
+            raise InvalidArgument(f"invalid volume {text!r}: host path {source} does not exist")
+        return VolumeSpec(dest, source=source, read_only=read_only)
+    if source:
+        check_name(source, "volume")
+    return VolumeSpec(dest, name=source, read_only=read_only)
+
+
+def parse_tmpfs(text: str) -> tuple[str, list[str]]:
+    """``--tmpfs DEST[:OPTIONS]`` as (destination, mount options)."""
+    dest, _, opts = text.partition(":")
+    if not dest.startswith("/"):
+        raise InvalidArgument(f"invalid --tmpfs {text!r}: destination is not an absolute path")
+    options = [o for o in opts.split(",") if o] or ["rw", "noexec", "nosuid", "nodev"]
+    return dest, options
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    """One ``-p``: CNI's ``portMappings`` capability entry (CONVENTIONS.md#port-mappings)."""
+
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str = ""
+
+    def to_cni(self) -> dict[str, Any]:
+        """The runtimeConfig form the portmap plugin reads."""
+        entry: dict[str, Any] = {
+            "hostPort": self.host_port,
+            "containerPort": self.container_port,
+            "protocol": self.protocol,
+        }
+        if self.host_ip:
+            entry["hostIP"] = self.host_ip
+        return entry
+
+
+def _port(text: str, flag: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise InvalidArgument(f"invalid port {text!r} in -p {flag!r}: want 1-65535")
+    return int(text)
+
+
+def parse_publish(text: str) -> PortMapping:
+    """``-p [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]``."""
+    spec, _, protocol = text.partition("/")
+    protocol = protocol or "tcp"
+    if protocol not in ("tcp", "udp"):
+        raise InvalidArgument(f"invalid protocol {protocol!r} in -p {text!r}: want tcp or udp")
+    parts = spec.rsplit(":", 2)
+    if len(parts) == 2:
+        host_ip, host, ctr = "", *parts
+    elif len(parts) == 3:
+        host_ip, host, ctr = parts
+    else:
+        raise InvalidArgument(f"invalid -p {text!r}: want [HOSTIP:]HOSTPORT:CONTAINERPORT[/PROTOCOL]")
+    if host_ip:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(host_ip)
+        except ValueError:
+            raise InvalidArgument(f"invalid host IP {host_ip!r} in -p {text!r}") from None
+    return PortMapping(_port(host, text), _port(ctr, text), protocol, host_ip)
+
+
+def parse_entrypoint(text: str) -> list[str]:
+    """``--entrypoint``: a JSON array, or one command (podman: an empty string clears it)."""
+    import json
+
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidArgument(f"invalid --entrypoint {text!r}: want a command or a JSON array of strings")
+        return value
+    return [text] if text else []

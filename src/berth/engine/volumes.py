@@ -1,0 +1,70 @@
+"""Named volumes: directories under the storage root that outlive the containers using them.
+
+Like podman's ``local`` driver, a volume ``NAME`` keeps its data in ``<root>/volumes/NAME/_data``
+and is bind-mounted into containers; the metadata database records it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from berth.engine.config import EngineConfig
+from berth.engine.metadata import VolumeRecord
+from berth.engine.options import check_name
+from berth.errors import InvalidState
+
+if TYPE_CHECKING:
+    from berth.engine.engine import Engine
+
+
+def volume_data_dir(config: EngineConfig, name: str) -> Path:
+    """Where volume ``name`` keeps its files."""
+    return config.volumes_dir / name / "_data"
+
+
+def create_volume(engine: Engine, name: str, labels: dict[str, str] | None = None) -> VolumeRecord:
+    """Create volume ``name``; ``AlreadyExists`` if it exists."""
+    check_name(name, "volume")
+    data = volume_data_dir(engine.config, name)
+    record = VolumeRecord(name=name, mountpoint=str(data), labels=labels or {})
+    engine.db.add_volume(record)
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except BaseException:
+        engine.db.remove_volume(name)
+        raise
+    return record
+
+
+def volume_users(engine: Engine, name: str) -> list[str]:
+    """Names of the containers that mount volume ``name``."""
+    data = str(volume_data_dir(engine.config, name))
+    return [c.name for c in engine.db.containers() if any(m.get("source") == data for m in c.mounts)]
+
+
+def remove_volume(engine: Engine, name: str, force: bool = False) -> None:
+    """Delete volume ``name`` and its data; refused while a container uses it, unless ``force``."""
+    from berth.engine.lifecycle import remove_container
+
+    record = engine.db.volume(name)
+    users = volume_users(engine, name)
+    if users and not force:
+        raise InvalidState(f"volume {name} is in use by container(s) {', '.join(users)}")
+    for user in users:
+        remove_container(engine, user, force=True)
+    engine.db.remove_volume(record.name)
+    shutil.rmtree(Path(record.mountpoint).parent, ignore_errors=True)
+
+
+def volume_info(engine: Engine, record: VolumeRecord) -> dict[str, Any]:
+    """``volume inspect`` output."""
+    return {
+        "Name": record.name,
+        "Driver": record.driver,
+        "Mountpoint": record.mountpoint,
+        "Labels": record.labels,
+        "CreatedAt": record.created_at,
+        "UsedBy": volume_users(engine, record.name),
+    }

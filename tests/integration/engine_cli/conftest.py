@@ -1,0 +1,86 @@
+"""Fixtures for the engine's real-kernel tests: temporary roots, a busybox root, a ``berth`` runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.busybox import make_rootfs
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+@dataclass
+class Berth:
+    """Runs the ``berth`` command with the test's roots and runc."""
+
+    root: Path
+    runroot: Path
+    rootfs: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "BERTH_ROOT": str(self.root),
+            "BERTH_RUNROOT": str(self.runroot),
+            "BERTH_RUNTIME": "runc",
+            "BERTH_CONFIG": str(self.root.parent / "no-berth.toml"),
+        }
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "berth.cli.main", *args]
+
+    def __call__(
+        self, *args: str, check: bool = True, timeout: float = 60, **kw: Any
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            self.argv(*args), env=self.env, capture_output=True, text=True, timeout=timeout, **kw
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"berth {' '.join(args)} exited {proc.returncode}: {proc.stderr}{proc.stdout}"
+            )
+        return proc
+
+    def popen(self, *args: str, **kw: Any) -> subprocess.Popen[str]:
+        return subprocess.Popen(self.argv(*args), env=self.env, text=True, **kw)
+
+    def run(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """``berth run`` on the busybox root: flags, then the command."""
+        split = args.index("--") if "--" in args else len(args)
+        flags, command = args[:split], args[split + 1 :]
+        return self("run", *flags, "--rootfs", str(self.rootfs), *command, check=check, timeout=timeout)
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        doc: list[dict[str, Any]] = json.loads(self("inspect", name).stdout)
+        return doc[0]
+
+    def cleanup(self) -> None:
+        """Remove every container, network and volume the test left (the test's own leak guard)."""
+        self("rm", "-a", "-f", check=False)
+        for net in self("network", "ls", "-q", check=False).stdout.split():
+            self("network", "rm", "-f", net, check=False)
+        self("volume", "prune", "-f", check=False)
+
+
+@pytest.fixture(scope="session")
+def busybox_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_rootfs(tmp_path_factory.mktemp("engine-busybox") / "rootfs")
+
+
+@pytest.fixture
+def berth(tmp_path: Path, busybox_root: Path) -> Iterator[Berth]:
+    b = Berth(tmp_path / "root", tmp_path / "run", busybox_root)
+    try:
+        yield b
+    finally:
+        b.cleanup()

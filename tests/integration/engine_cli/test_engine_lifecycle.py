@@ -1,0 +1,142 @@
+"""Container lifecycle through the ``berth`` command on the real kernel with runc."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.engine_cli.conftest import Berth
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _wait_for(predicate: Callable[[], bool], what: str, limit: float = 20.0) -> None:
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_foreground_run_output_and_exit_code(berth: Berth) -> None:
+    out = berth.run("--network", "none", "--", "sh", "-c", "echo out; echo err >&2; exit 3", check=False)
+    assert (out.returncode, out.stdout, out.stderr) == (3, "out\n", "err\n")
+    rows = json.loads(berth("ps", "-a", "--format", "json").stdout)
+    assert [(r["State"], r["ExitCode"]) for r in rows] == [("exited", 3)]
+
+
+def test_rm_leaves_nothing_behind(berth: Berth) -> None:
+    out = berth.run("--rm", "--network", "none", "--", "echo", "hello")
+    assert out.stdout == "hello\n"
+    assert berth("ps", "-a", "-q").stdout == ""
+    assert list((berth.root / "containers").iterdir()) == []
+    assert list((berth.runroot / "containers").iterdir()) == []
+
+
+def test_exit_codes_for_missing_and_unrunnable_commands(berth: Berth) -> None:
+    missing = berth.run("--rm", "--network", "none", "--", "/no/such/cmd", check=False)
+    assert missing.returncode == 127 and len(missing.stderr.strip().splitlines()) == 1
+    unrunnable = berth.run("--rm", "--network", "none", "--", "/etc/passwd", check=False)
+    assert unrunnable.returncode == 126
+    assert berth("ps", "-a", "-q").stdout == ""
+
+
+def test_detached_logs_followed_across_commands(berth: Berth, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    script = (
+        "echo first; while [ ! -e /gate/go ]; do sleep 0.05; done; echo second; printf partial; echo >&2 oops"
+    )
+    cid = berth.run(
+        "-d", "--name", "talker", "--network", "none", "-v", f"{gate}:/gate", "--", "sh", "-c", script
+    )
+    cid = cid.stdout.strip()
+    assert len(cid) == 64
+    follower = berth.popen("logs", "-f", "talker", stdout=-1, stderr=-1)
+    _wait_for(lambda: "first" in berth("logs", "talker").stdout, "the first line")
+    (gate / "go").touch()
+    out, err = follower.communicate(timeout=30)
+    assert out == "first\nsecond\npartial" and err == "oops\n"
+    assert berth("wait", "talker").stdout == "0\n"
+    assert berth("logs", "--tail", "1", "talker").stdout == "partial"
+    stamped = berth("logs", "-t", "talker").stdout.splitlines()
+    assert stamped[0].endswith(" first") and stamped[0][:4].isdigit() and stamped[0][19] == "."
+
+
+def test_exec_with_env_user_and_workdir(berth: Berth) -> None:
+    berth.run("-d", "--name", "host1", "--network", "none", "--", "sleep", "1000")
+    out = berth(
+        "exec", "-e", "FOO=bar", "-u", "berth", "-w", "/tmp", "host1", "sh", "-c", "echo $FOO $(pwd) $(id -u)"
+    )
+    assert out.stdout == "bar /tmp 1000\n"
+    assert berth("exec", "host1", "sh", "-c", "exit 7", check=False).returncode == 7
+    assert berth("exec", "host1", "nosuchcmd", check=False).returncode == 127
+    top = berth("top", "host1").stdout
+    assert "sleep 1000" in top
+    berth("rm", "-f", "host1")
+
+
+def test_stop_respects_the_grace_period(berth: Berth) -> None:
+    trap = "trap 'echo got TERM; exit 0' TERM; echo ready; while :; do sleep 0.1; done"
+    berth.run("-d", "--name", "polite", "--network", "none", "--", "sh", "-c", trap)
+    _wait_for(lambda: "ready" in berth("logs", "polite").stdout, "the trap")
+    berth("stop", "-t", "30", "polite")
+    state = berth.inspect("polite")["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 0)
+    assert "got TERM" in berth("logs", "polite").stdout
+    # PID 1 ignores SIGTERM without a handler: after the grace period it is SIGKILLed.
+    berth.run("-d", "--name", "stubborn", "--network", "none", "--", "sleep", "1000")
+    berth("stop", "-t", "1", "stubborn")
+    assert berth.inspect("stubborn")["State"]["ExitCode"] == 137
+
+
+def test_kill_restart_and_start(berth: Berth) -> None:
+    loop = "trap 'exit 143' TERM; echo up; while :; do sleep 0.1; done"
+    berth.run("-d", "--name", "k", "--network", "none", "--", "sh", "-c", loop)
+    _wait_for(lambda: "up" in berth("logs", "k").stdout, "the trap")
+    berth("kill", "-s", "TERM", "k")
+    assert berth("wait", "k").stdout == "143\n"
+    berth("start", "k")
+    assert berth.inspect("k")["State"]["Status"] == "running"
+    berth("restart", "-t", "0", "k")
+    assert berth.inspect("k")["State"]["Running"] is True
+    removal = berth("rm", "k", check=False)
+    assert removal.returncode == 125 and "stop it first" in removal.stderr
+    berth("rm", "-f", "k")
+    assert berth("ps", "-a", "-q").stdout == ""
+
+
+def test_memory_limit_oom_kill_is_reported(berth: Berth) -> None:
+    hog = "x=$(head -c 200000000 /dev/zero | tr '\\0' x); echo survived"
+    out = berth.run(
+        "--name", "hog", "--network", "none", "--memory", "16m", "--", "sh", "-c", hog, check=False
+    )
+    assert out.returncode == 137 and "survived" not in out.stdout
+    assert berth("inspect", "-f", "{{.State.OOMKilled}}", "hog").stdout == "true\n"
+
+
+def test_pids_limit(berth: Berth) -> None:
+    forks = "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done 2>&1; kill $(jobs -p) 2>/dev/null; echo done"
+    out = berth.run("--rm", "--network", "none", "--pids-limit", "4", "--", "sh", "-c", forks, check=False)
+    assert "can't fork" in out.stdout + out.stderr
+
+
+def test_read_only_root(berth: Berth) -> None:
+    script = "touch /etc/x 2>/dev/null && echo wrote-root; touch /tmp/x && echo wrote-tmp"
+    out = berth.run("--rm", "--network", "none", "--read-only", "--", "sh", "-c", script)
+    assert out.stdout == "wrote-tmp\n"
+
+
+def test_cp_in_and_out(berth: Berth, tmp_path: Path) -> None:
+    berth.run("-d", "--name", "box", "--network", "none", "--tmpfs", "/work", "--", "sleep", "1000")
+    src = tmp_path / "in.txt"
+    src.write_text("payload")
+    berth("cp", str(src), "box:/work/")
+    assert berth("exec", "box", "cat", "/work/in.txt").stdout == "payload"
+    berth("exec", "box", "sh", "-c", "echo back > /work/out.txt")
+    berth("cp", "box:/work/out.txt", str(tmp_path / "out.txt"))
+    assert (tmp_path / "out.txt").read_text() == "back\n"
