@@ -117,3 +117,15 @@ def gz(data: bytes) -> bytes:
 
 def zst(data: bytes) -> bytes:
     return zstandard.ZstdCompressor(write_checksum=True).compress(data)
+
+
+def tar_names(blob: bytes) -> list[str]:
+    """Member names of a (possibly compressed) tar blob, in order."""
+    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+        return [m.name for m in tar]
+
+
+def tar_mtimes(blob: bytes) -> set[int]:
+    """The distinct member mtimes of a tar blob."""
+    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+        return {int(m.mtime) for m in tar}
