@@ -66,7 +66,7 @@ def describe(err: BaseException) -> str:
 def _report(chan: Channel, err: BaseException) -> NoReturn:
     message = describe(err)
     try:
-        chan.send("error", message)
+        chan.send("hook-error" if isinstance(err, hooks.HookFailed) else "error", message)
     finally:
         os._exit(1)
 

@@ -43,6 +43,8 @@ class Channel:
             return payload
         if got == "error":
             raise ChildError(payload)
+        if got == "hook-error":
+            raise ChildHookError(payload)
         raise ChildError(f"container init exited unexpectedly (waiting for {verb!r}, got {got!r})")
 
     def close(self) -> None:
@@ -53,6 +55,10 @@ class Channel:
 
 class ChildError(Exception):
     """The other side reported a failure, or vanished."""
+
+
+class ChildHookError(ChildError):
+    """The other side reported that a hook it ran failed."""
 
 
 def pair() -> tuple[Channel, Channel]:

@@ -105,7 +105,7 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
         if opts.pid_file:
             atomic_write(os.path.abspath(opts.pid_file), str(c.pid).encode())
     except BaseException as err:
-        rollback(c, manager, config, isinstance(err, hooks.HookFailed))
+        rollback(c, manager, config, isinstance(err, (hooks.HookFailed, sync.ChildHookError)))
         if isinstance(err, sync.ChildError):
             raise BerthError(f"container init: {err}") from None
         raise
