@@ -77,3 +77,28 @@ def test_pull_platform_flag_and_errors(
     assert err.startswith("berth: manifest unknown") and err.count("\n") == 1
     assert berth_main(["copy", "bogus", "oci:/x"]) == 125
     assert "invalid image name" in capsys.readouterr().err
+
+
+def test_corrupt_layer_leaves_the_store_without_blob_or_record(tmp_path: Path, ctx: TransportContext) -> None:
+    import json
+
+    from berth.errors import DigestMismatch, NotFound
+
+    src = tmp_path / "src"
+    digest = make_layout(src, "v1", [{"f": b"fine"}])
+    manifest = json.loads((src / "blobs/sha256" / digest.split(":")[1]).read_text())
+    layer_digest = manifest["layers"][0]["digest"]
+    layer = src / "blobs/sha256" / layer_digest.split(":")[1]
+    data = bytearray(layer.read_bytes())
+    data[-1] ^= 0xFF  # same size, different content
+    layer.write_bytes(bytes(data))
+    with pytest.raises(DigestMismatch):
+        copy(f"oci:{src}:v1", "berth:example.com/corrupt:v1", ctx)
+    images = ImageStore(tmp_path / "root/images")
+    try:
+        assert not images.content.exists(layer_digest)
+        assert images.content.ingests() == []
+        with pytest.raises(NotFound):
+            images.get("example.com/corrupt:v1")
+    finally:
+        images.close()
