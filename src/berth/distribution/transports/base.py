@@ -4,7 +4,8 @@ A source hands out the top-level manifest (or index) of the image it names, mani
 and blob streams. A destination checks for and accepts blobs and manifests, then ``commit`` records
 the top-level manifest under the destination's name. Blob streams reaching a destination are already
 being verified by the copier: the stream raises ``DigestMismatch`` at its end if the content is
-wrong, so a destination publishes a blob only after the stream is exhausted without error.
+wrong, so a destination publishes a blob only after the stream is exhausted without error (or,
+with ``verifies_content``, after checking the digest itself).
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ class ImageDestination(ABC):
     transport: str = ""
     #: False where the format holds one image manifest only (docker-archive).
     accepts_index: bool = True
+    #: True where ``put_blob`` itself checks size and digest before publishing anything (the
+    #: content store's ingests do), so the copier need not hash the stream as well.
+    verifies_content: bool = False
 
     async def __aenter__(self) -> ImageDestination:
         return self

@@ -57,22 +57,27 @@ class CopyResult:
 
 
 async def verified(
-    chunks: AsyncIterator[bytes], desc: Descriptor, progress: CopyProgress | None
+    chunks: AsyncIterator[bytes], desc: Descriptor, progress: CopyProgress | None, hash_content: bool = True
 ) -> AsyncGenerator[bytes, None]:
-    """Pass ``chunks`` through, raising ``DigestMismatch`` at the end unless they match ``desc``."""
-    hasher = desc.digest.hasher()
+    """Pass ``chunks`` through, raising ``DigestMismatch`` at the end unless they match ``desc``.
+
+    With ``hash_content=False`` only the size is checked here, for destinations that verify the
+    digest themselves before publishing (hashing twice would only cost time).
+    """
+    hasher = desc.digest.hasher() if hash_content else None
     total = 0
     async for chunk in chunks:
         total += len(chunk)
         if total > desc.size:
             raise DigestMismatch(f"blob {desc.digest} is larger than its descriptor's size {desc.size}")
-        hasher.update(chunk)
+        if hasher is not None:
+            hasher.update(chunk)
         if progress is not None:
             progress.blob_advanced(desc, len(chunk))
         yield chunk
     if total != desc.size:
         raise DigestMismatch(f"blob {desc.digest} has {total} bytes, its descriptor says {desc.size}")
-    actual = hasher.digest()
+    actual = hasher.digest() if hasher is not None else desc.digest
     if actual != desc.digest:
         raise DigestMismatch(f"blob content hashes to {actual}, expected {desc.digest}")
 
@@ -117,7 +122,7 @@ class _Copier:
                 return
             if progress is not None:
                 progress.blob_started(desc)
-            stream = verified(self.src.blob(desc), desc, progress)
+            stream = verified(self.src.blob(desc), desc, progress, not self.dst.verifies_content)
             try:
                 await self.dst.put_blob(desc, stream, self.src)
             finally:

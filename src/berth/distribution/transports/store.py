@@ -67,6 +67,7 @@ class StoreDestination(ImageDestination):
     """Writes an image into Berth's store and records it as ``reference``."""
 
     transport = "berth"
+    verifies_content = True  # the ingest hashes while writing and commits only a matching blob
 
     def __init__(self, root: Path, reference: Reference) -> None:
         self.images = ImageStore(images_root(root))
