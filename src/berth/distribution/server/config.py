@@ -4,7 +4,6 @@ Example ``registry.toml``::
 
     allow_sparse = false          # accept manifests naming blobs the repository lacks
     upload_max_age = 86400        # seconds before an abandoned upload is cleaned up
-    gc_grace = 3600               # seconds a new, unreferenced blob survives garbage collection
     htpasswd = "/etc/berth/htpasswd"
 
     [token]                       # bearer tokens (Docker registry token protocol)
@@ -53,7 +52,6 @@ class RegistryConfig:
     addr: str = "127.0.0.1:5000"
     allow_sparse: bool = False
     upload_max_age: float = 24 * 3600.0
-    gc_grace: float = 3600.0
     htpasswd: Path | None = None
     token: TokenConfig | None = None
     access: list[dict[str, Any]] = field(default_factory=list)

@@ -16,7 +16,7 @@ from berth.distribution.server.context import (
 )
 from berth.distribution.server.errors import RegistryError
 from berth.distribution.storage.uploads import RangeMismatch, UploadUnknown
-from berth.errors import DigestMismatch, InvalidArgument
+from berth.errors import DigestMismatch
 from berth.spec.digest import SUPPORTED_ALGORITHMS, Digest
 from berth.spec.distribution import (
     BLOB_UPLOAD_INVALID,
@@ -125,7 +125,7 @@ async def _finish(ctx: RequestContext, upload_id: str, digest: Digest) -> None:
         raise RegistryError(DIGEST_INVALID, detail=str(err)) from None
 
 
-def _upload_error(ctx: RequestContext, upload_id: str) -> RegistryError:
+def _upload_unknown(upload_id: str) -> RegistryError:
     return RegistryError(BLOB_UPLOAD_UNKNOWN, detail=upload_id)
 
 
@@ -138,7 +138,7 @@ async def patch_upload(ctx: RequestContext) -> web.StreamResponse:
             name, upload_id, _body(ctx.request), None if chunk is None else chunk[0]
         )
     except UploadUnknown:
-        raise _upload_error(ctx, upload_id) from None
+        raise _upload_unknown(upload_id) from None
     except RangeMismatch as err:
         raise _out_of_order(name, upload_id, err.size) from None
     return web.Response(status=202, headers=_session_headers(name, upload_id, size))
@@ -168,7 +168,7 @@ async def put_upload(ctx: RequestContext) -> web.StreamResponse:
             )
         await _finish(ctx, upload_id, digest)
     except UploadUnknown:
-        raise _upload_error(ctx, upload_id) from None
+        raise _upload_unknown(upload_id) from None
     except RangeMismatch as err:
         raise _out_of_order(name, upload_id, err.size) from None
     return _created(name, digest)
@@ -179,8 +179,8 @@ async def upload_status(ctx: RequestContext) -> web.StreamResponse:
     name, upload_id = ctx.route.name, ctx.route.reference
     try:
         size = await ctx.registry.uploads.size(name, upload_id)
-    except (UploadUnknown, InvalidArgument):
-        raise _upload_error(ctx, upload_id) from None
+    except UploadUnknown:
+        raise _upload_unknown(upload_id) from None
     return web.Response(status=204, headers=_session_headers(name, upload_id, size))
 
 
@@ -189,5 +189,5 @@ async def cancel_upload(ctx: RequestContext) -> web.StreamResponse:
     try:
         await ctx.registry.uploads.cancel(ctx.route.name, ctx.route.reference)
     except UploadUnknown:
-        raise _upload_error(ctx, ctx.route.reference) from None
+        raise _upload_unknown(ctx.route.reference) from None
     return web.Response(status=204)
