@@ -43,7 +43,7 @@ INGEST_DIR = ".berth-ingest"
 # annotations.md: ref ::= component ("/" component)*; component ::= alphanum (separator alphanum)*;
 # alphanum ::= [A-Za-z0-9]+; separator ::= [-._:@+] | "--"
 _COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
-_REF = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_REF = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*\Z")
 
 
 def check_ref_name(name: str) -> str:

@@ -15,7 +15,7 @@ from berth.spec.digest import Digest
 from berth.spec.platform import Platform
 
 # RFC 6838 section 4.2: type-name "/" subtype-name, each 1-127 restricted-name characters.
-_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
+_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\Z")
 
 
 def check_media_type(value: str, path: str) -> str:
@@ -23,6 +23,17 @@ def check_media_type(value: str, path: str) -> str:
     if not _MEDIA_TYPE.match(value):
         raise InvalidArgument(f"{path}: invalid media type {value!r}")
     return value
+
+
+def parse_digest(text: str, where: str) -> Digest:
+    """``text`` as a digest; ``InvalidArgument`` prefixed with ``where`` if it is not exactly one."""
+    try:
+        digest = Digest.parse(text)
+    except InvalidArgument as err:
+        raise InvalidArgument(f"{where}: {err}") from None
+    if str(digest) != text:  # e.g. a trailing newline the grammar's "$" lets through
+        raise InvalidArgument(f"{where}: invalid digest {text!r}")
+    return digest
 
 
 @dataclass(frozen=True)
@@ -56,11 +67,7 @@ class Descriptor:
         """Read and validate a descriptor object found at ``path`` in a document."""
         obj = _json.want_object(obj, path)
         media_type = check_media_type(_json.req_str(obj, "mediaType", path), f"{path}.mediaType")
-        digest_text = _json.req_str(obj, "digest", path)
-        try:
-            digest = Digest.parse(digest_text)
-        except InvalidArgument as err:
-            raise InvalidArgument(f"{path}.digest: {err}") from None
+        digest = parse_digest(_json.req_str(obj, "digest", path), f"{path}.digest")
         size = _json.get_int(obj, "size", path, required=True)
         assert size is not None
         if size < 0:

@@ -12,6 +12,7 @@ from typing import Any
 
 from berth.errors import InvalidArgument
 from berth.spec import _json
+from berth.spec.descriptor import parse_digest
 from berth.spec.digest import Digest
 from berth.spec.platform import Platform
 
@@ -196,7 +197,4 @@ class ImageConfig:
 def _diff_id(value: Any, path: str) -> Digest:
     if not isinstance(value, str):
         raise InvalidArgument(f"{path}: want a digest string")
-    try:
-        return Digest.parse(value)
-    except InvalidArgument as err:
-        raise InvalidArgument(f"{path}: {err}") from None
+    return parse_digest(value, path)

@@ -17,7 +17,7 @@ from berth.errors import InvalidArgument
 from berth.spec import _json
 
 # Values Go's GOOS/GOARCH use are lowercase words, digits and a few separators.
-_COMPONENT = re.compile(r"^[a-z0-9_.-]+$")
+_COMPONENT = re.compile(r"^[a-z0-9_.-]+\Z")
 
 # containerd platforms/database.go normalizeArch: aliases of architecture names.
 _ARCH_ALIASES = {

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from berth.errors import InvalidArgument
+from berth.spec.descriptor import parse_digest
 from berth.spec.digest import Digest
 
 DEFAULT_DOMAIN = "docker.io"
@@ -29,10 +30,10 @@ NAME_TOTAL_LENGTH_MAX = 255
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
-_DOMAIN = re.compile(rf"^{_HOST}(?::[0-9]+)?$")
-_PATH = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
-_IDENTIFIER = re.compile(r"^[a-f0-9]{64}$")
+_DOMAIN = re.compile(rf"^{_HOST}(?::[0-9]+)?\Z")
+_PATH = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*\Z")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}\Z", re.ASCII)
+_IDENTIFIER = re.compile(r"^[a-f0-9]{64}\Z")
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,7 @@ class Reference:
         rest, _, digest_text = text.partition("@")
         digest = None
         if digest_text:
-            try:
-                digest = Digest.parse(digest_text)
-            except InvalidArgument as err:
-                raise InvalidArgument(f"invalid reference {text!r}: {err}") from None
+            digest = parse_digest(digest_text, f"invalid reference {text!r}")
         elif text.endswith("@"):
             raise InvalidArgument(f"invalid reference {text!r}: empty digest")
         name, tag = _split_tag(rest, text)

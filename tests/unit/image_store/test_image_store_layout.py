@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from berth.errors import DigestMismatch, InvalidArgument, NotFound
 from berth.image.images import ImageStore
-from berth.image.layout import INGEST_DIR, REF_NAME, ImageLayout
+from berth.image.layout import INGEST_DIR, REF_NAME, ImageLayout, check_ref_name
 from berth.image.store import ContentStore
 from berth.spec import mediatypes as mt
 from berth.spec.descriptor import Descriptor
@@ -96,7 +98,7 @@ def test_index_of_manifests_and_platform_errors(tmp_path: Path, store: ContentSt
         layout.resolve("multi", Platform.parse("linux/riscv64"))
 
 
-@pytest.mark.parametrize("tag", ["", "a b", "-x", "x/", "ä", "a::b"])
+@pytest.mark.parametrize("tag", ["", "a b", "-x", "x/", "ä", "a::b", "v1\n"])
 def test_bad_tags_are_refused(tmp_path: Path, store: ContentStore, tag: str) -> None:
     desc, _ = add_manifest(store)
     layout = ImageLayout.create(tmp_path / "oci")
@@ -183,3 +185,16 @@ def test_descriptor_platform_kept_in_index(tmp_path: Path, store: ContentStore) 
     assert layout.copy_to(store, "x") == Descriptor(
         desc.media_type, desc.digest, desc.size, platform=desc.platform
     )
+
+
+@given(st.text(max_size=20))
+def test_ref_name_check_accepts_exactly_the_grammar(name: str) -> None:
+    grammar = re.fullmatch(
+        r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*",
+        name,
+        re.ASCII,
+    )
+    try:
+        assert check_ref_name(name) == name and grammar
+    except InvalidArgument:
+        assert not grammar

@@ -90,6 +90,14 @@ def test_docker_manifest_needs_media_type_in_document() -> None:
             r"^manifest\.layers\[0\]\.mediaType: invalid",
         ),
         (manifest_json(config=None), r"^manifest\.config: required field missing"),
+        (
+            manifest_json(layers=[{**desc_json(), "mediaType": "a/b\n"}]),
+            r"^manifest\.layers\[0\]\.mediaType: invalid",
+        ),
+        (
+            manifest_json(layers=[{**desc_json(), "digest": str(Digest.of(b"x")) + "\n"}]),
+            r"^manifest\.layers\[0\]\.digest: invalid digest",
+        ),
         (manifest_json(layers=None), r"^manifest\.layers: required field missing"),
         (manifest_json(layers={}), r"^manifest\.layers: want an array"),
         (manifest_json(schemaVersion=1), r"^manifest\.schemaVersion: want 2"),

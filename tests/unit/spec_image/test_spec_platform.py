@@ -36,7 +36,9 @@ def test_parse_normalizes(text: str, expected: str) -> None:
     assert str(Platform.parse(text)) == expected
 
 
-@pytest.mark.parametrize("text", ["", "/", "linux/", "linux/amd64/v8/x", "linux/am d64", "linux//v7"])
+@pytest.mark.parametrize(
+    "text", ["", "/", "linux/", "linux/amd64/v8/x", "linux/am d64", "linux//v7", "linux/amd64\n"]
+)
 def test_parse_rejects(text: str) -> None:
     with pytest.raises(InvalidArgument, match="invalid platform"):
         Platform.parse(text)

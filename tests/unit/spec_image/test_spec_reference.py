@@ -72,6 +72,9 @@ def test_fields_and_no_default_tag() -> None:
         ("exa_mple.com/a", "invalid domain"),
         ("example.com:port/a", "invalid domain"),
         ("example.com/" + "a" * 250, "longer than 255"),
+        ("alpine\n", "invalid repository path"),
+        ("alpine:latest\n", "invalid tag"),
+        (f"alpine@{DIGEST}\n", "invalid digest"),
     ],
 )
 def test_rejects_with_a_reason(text: str, problem: str) -> None:
