@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from berth.distribution import registries_conf
-from berth.distribution.client import RegistryClient, RegistryError, RetryPolicy
+from berth.distribution.client import ManifestHead, RegistryClient, RegistryError, RetryPolicy
 from berth.distribution.transports import TransportContext, copy
 from berth.spec.digest import Digest
 from tests.integration.registry_client.docker_registry import DockerRegistry, free_port
@@ -175,3 +175,21 @@ def test_retries_are_bounded(tmp_path: Path, fake: FakeRegistry) -> None:
     with pytest.raises(RegistryError, match=r"manifest .*flaky/app:latest failed with HTTP 503"):
         asyncio.run(run())
     assert fake.manifest_gets == 3
+
+
+def test_head_manifest_and_tag_list(tmp_path: Path, registry: DockerRegistry) -> None:
+    digest = make_layout(tmp_path / "src", "v1", [{"h": b"head"}])
+    ctx = TransportContext(tls_verify=False, authfile=tmp_path / "auth.json")
+    for tag in ("v1", "v2"):
+        copy(f"oci:{tmp_path / 'src'}:v1", f"docker://{registry.host}/head/app:{tag}", ctx)
+
+    async def run() -> tuple[object, object, list[str]]:
+        async with RegistryClient(tls_verify=False, authfile=tmp_path / "auth.json") as client:
+            repo = client.repository(registry.host, "head/app")
+            return await repo.head_manifest("v2"), await repo.head_manifest("nope"), await repo.tags()
+
+    head, missing, tags = asyncio.run(run())
+    size = (tmp_path / "src/blobs/sha256" / digest.split(":")[1]).stat().st_size
+    assert head == ManifestHead("application/vnd.oci.image.manifest.v1+json", Digest.parse(digest), size)
+    assert missing is None
+    assert sorted(tags) == ["v1", "v2"]
