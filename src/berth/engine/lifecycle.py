@@ -215,6 +215,10 @@ def _setup_network(engine: Engine, record: ContainerRecord) -> dict[str, Any]:
     ports = _ports(CreateOptions.from_json(record.config["options"]))
     if ports:
         check_ports_free(engine, ports, exclude=record.id)
+    # Recorded before CNI runs, so a command killed midway leaves enough for cleanup to undo it
+    # (the plugins' DEL finds what to remove by container id and namespace, without the result).
+    engine.db.update_container(record.id, networks={name: {"result": {}, "ports": ports}})
+    record.networks = {name: {"result": {}, "ports": ports}}
     create_netns(paths.netns)
     try:
         result = networks.attach(engine.config, net, record.id, paths.netns, ports)
@@ -265,6 +269,8 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         paths.rundir.mkdir(parents=True, exist_ok=True)
         for stale in (paths.exit_file, paths.attach_socket):
             stale.unlink(missing_ok=True)
+        if record.networks or paths.netns.exists():
+            _teardown_network(engine, record)  # left by a command killed midway
         attachments = _setup_network(engine, record)
         addresses = [a for att in attachments.values() for a in _addresses(att["result"])]
         write_etc_files(

@@ -169,7 +169,9 @@ class _Monitor:
         self.status: int | None = None
 
     def _report(self, message: dict[str, object]) -> None:
-        os.write(self.sync, json.dumps(message).encode())
+        # The command may have been killed meanwhile; the container is still ours to watch.
+        with contextlib.suppress(BrokenPipeError):
+            os.write(self.sync, json.dumps(message).encode())
         os.close(self.sync)
 
     def run(self) -> None:

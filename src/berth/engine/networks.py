@@ -223,6 +223,40 @@ def detach(
         brif = Path(f"/sys/class/net/{record.bridge}/brif")
         if brif.is_dir() and not any(brif.iterdir()):
             _delete_bridge(record.bridge)
+        if ports:
+            remove_idle_portmap_chains()
+
+
+_PORTMAP_PREFIX = "CNI-HOSTPORT-"
+
+
+def remove_idle_portmap_chains() -> None:
+    """Delete the portmap plugin's shared nat chains once no container publishes a port.
+
+    The plugin removes each container's rules on DEL but leaves its top-level chains and the jumps
+    into them for ever; when the DNAT chain is empty nobody needs them, so the host is left as found.
+    """
+    listing = subprocess.run(["iptables", "-w", "-t", "nat", "-S"], capture_output=True, text=True)
+    if listing.returncode != 0:
+        return
+    rules = listing.stdout.splitlines()
+    if any(r.startswith(f"-A {_PORTMAP_PREFIX}DNAT ") for r in rules):
+        return  # some container still has a published port
+    import shlex
+
+    for rule in rules:
+        words = shlex.split(rule)
+        if (
+            rule.startswith("-A ")
+            and not words[1].startswith(_PORTMAP_PREFIX)
+            and f"-j {_PORTMAP_PREFIX}" in rule
+        ):
+            subprocess.run(["iptables", "-w", "-t", "nat", "-D", *words[1:]], capture_output=True)
+    chains = [shlex.split(r)[1] for r in rules if r.startswith(f"-N {_PORTMAP_PREFIX}")]
+    for chain in chains:
+        subprocess.run(["iptables", "-w", "-t", "nat", "-F", chain], capture_output=True)
+    for chain in chains:
+        subprocess.run(["iptables", "-w", "-t", "nat", "-X", chain], capture_output=True)
 
 
 def network_info(record: NetworkRecord, config: EngineConfig, containers: list[str]) -> dict[str, Any]:

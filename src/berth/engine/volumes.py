@@ -68,3 +68,13 @@ def volume_info(engine: Engine, record: VolumeRecord) -> dict[str, Any]:
         "CreatedAt": record.created_at,
         "UsedBy": volume_users(engine, record.name),
     }
+
+
+def prune_volumes(engine: Engine) -> list[str]:
+    """Remove every volume no container mounts; return their names."""
+    removed = []
+    for record in engine.db.volumes():
+        if not volume_users(engine, record.name):
+            remove_volume(engine, record.name)
+            removed.append(record.name)
+    return removed

@@ -78,9 +78,28 @@ def busybox_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def berth(tmp_path: Path, busybox_root: Path) -> Iterator[Berth]:
+def berth(tmp_path: Path, busybox_root: Path, host_network_unchanged: None) -> Iterator[Berth]:
     b = Berth(tmp_path / "root", tmp_path / "run", busybox_root)
     try:
         yield b
     finally:
         b.cleanup()
+
+
+def _iptables_rules() -> list[str]:
+    out = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    # Counters and comments change by themselves; the rules are what a test must leave as found.
+    return sorted(line.split(" [")[0] for line in out.splitlines() if line and not line.startswith("#"))
+
+
+def _links() -> set[str]:
+    return set(os.listdir("/sys/class/net"))
+
+
+@pytest.fixture
+def host_network_unchanged() -> Iterator[None]:
+    """Fail if the test leaves iptables rules or network devices behind."""
+    rules, links = _iptables_rules(), _links()
+    yield
+    assert _iptables_rules() == rules, "iptables rules changed"
+    assert _links() == links, f"network devices left: {_links() - links}"

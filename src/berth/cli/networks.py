@@ -1,0 +1,100 @@
+"""``berth network create|ls|inspect|rm``: bridge networks served by CNI plugins."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _containers_on(engine: object, name: str) -> list[str]:
+    from berth.engine.engine import Engine
+
+    assert isinstance(engine, Engine)
+    return [c.name for c in engine.db.containers() if c.config.get("network") == name]
+
+
+def _create(args: argparse.Namespace) -> int:
+    from berth.cli.containers import open_engine
+    from berth.engine.networks import create_network
+
+    labels = dict(label.partition("=")[::2] for label in args.label)
+    with open_engine(args) as engine:
+        record = create_network(engine.config, engine.db, args.name, args.subnet, args.gateway, labels)
+    print(record.name)
+    return 0
+
+
+def _ls(args: argparse.Namespace) -> int:
+    from berth.cli._format import print_json, print_table
+    from berth.cli.containers import open_engine
+
+    with open_engine(args) as engine:
+        records = engine.db.networks()
+    if args.quiet:
+        for r in records:
+            print(r.name)
+    elif args.format == "json":
+        print_json([{"name": r.name, "id": r.id, "driver": r.driver, "subnet": r.subnet} for r in records])
+    else:
+        print_table(
+            ["NETWORK ID", "NAME", "DRIVER", "SUBNET"],
+            [[r.id[:12], r.name, r.driver, r.subnet] for r in records],
+        )
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from berth.cli._format import print_json
+    from berth.cli.containers import open_engine
+    from berth.engine.networks import network_info
+
+    with open_engine(args) as engine:
+        docs = [
+            network_info(
+                engine.db.network(n), engine.config, _containers_on(engine, engine.db.network(n).name)
+            )
+            for n in args.networks
+        ]
+    print_json(docs)
+    return 0
+
+
+def _rm(args: argparse.Namespace) -> int:
+    from berth.cli.containers import open_engine
+    from berth.engine.lifecycle import remove_container
+    from berth.engine.networks import remove_network
+
+    with open_engine(args) as engine:
+        for name in args.networks:
+            record = engine.db.network(name)
+            users = _containers_on(engine, record.name)
+            if args.force:
+                for user in users:
+                    remove_container(engine, user, force=True)
+                users = []
+            remove_network(engine.config, engine.db, record.name, in_use=bool(users))
+            print(record.name)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``berth network``."""
+    net = sub.add_parser("network", help="manage networks")
+    nsub = net.add_subparsers(dest="network_command", metavar="COMMAND", required=True)
+    create = nsub.add_parser("create", help="create a bridge network")
+    create.add_argument("--subnet", default="", help="IPv4 subnet in CIDR form (default: a free /24)")
+    create.add_argument("--gateway", default="", help="gateway address (default: the subnet's first)")
+    create.add_argument("-d", "--driver", default="bridge", choices=["bridge"])
+    create.add_argument("--label", action="append", default=[], help="KEY=VALUE")
+    create.add_argument("name")
+    create.set_defaults(handler=_create)
+    ls = nsub.add_parser("ls", help="list networks")
+    ls.add_argument("-q", "--quiet", action="store_true")
+    ls.add_argument("--format", default="", choices=["", "json", "table"])
+    ls.set_defaults(handler=_ls)
+    inspect = nsub.add_parser("inspect", help="show networks as JSON")
+    inspect.add_argument("networks", nargs="+")
+    inspect.set_defaults(handler=_inspect)
+    rm = nsub.add_parser("rm", help="remove networks")
+    rm.add_argument("-f", "--force", action="store_true", help="remove the containers using it too")
+    rm.add_argument("networks", nargs="+")
+    rm.set_defaults(handler=_rm)

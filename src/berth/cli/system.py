@@ -1,0 +1,68 @@
+"""``berth info`` and ``berth system df|prune|info``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _info(args: argparse.Namespace) -> int:
+    from berth.cli._format import print_json
+    from berth.cli.containers import open_engine
+    from berth.engine.system import info
+
+    with open_engine(args) as engine:
+        print_json(info(engine))
+    return 0
+
+
+def _df(args: argparse.Namespace) -> int:
+    from berth.cli._format import print_json, print_table
+    from berth.cli.containers import open_engine
+    from berth.engine.system import disk_usage
+    from berth.engine.units import human_size
+
+    with open_engine(args) as engine:
+        rows = disk_usage(engine)
+    if args.format == "json":
+        print_json(rows)
+        return 0
+    print_table(
+        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+        [
+            [r["Type"], r["Total"], r["Active"], human_size(r["Size"]), human_size(r["Reclaimable"])]
+            for r in rows
+        ],
+    )
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from berth.cli.containers import open_engine
+    from berth.engine.system import prune
+
+    with open_engine(args) as engine:
+        removed = prune(engine, volumes=args.volumes)
+    for kind, names in removed.items():
+        if names:
+            print(f"Deleted {kind}:")
+            for name in names:
+                print(name)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``berth info`` and ``berth system``."""
+    info = sub.add_parser("info", help="show the engine's host, storage and runtimes")
+    info.set_defaults(handler=_info)
+    system = sub.add_parser("system", help="manage the engine as a whole")
+    ssub = system.add_subparsers(dest="system_command", metavar="COMMAND", required=True)
+    sinfo = ssub.add_parser("info", help="same as berth info")
+    sinfo.set_defaults(handler=_info)
+    df = ssub.add_parser("df", help="disk usage of containers and volumes")
+    df.add_argument("--format", default="", choices=["", "json", "table"])
+    df.set_defaults(handler=_df)
+    prune = ssub.add_parser("prune", help="remove stopped containers and unused networks; sweep strays")
+    prune.add_argument("-a", "--all", action="store_true", help="accepted for podman compatibility")
+    prune.add_argument("-f", "--force", action="store_true", help="do not ask (berth never asks)")
+    prune.add_argument("--volumes", action="store_true", help="remove unused volumes too")
+    prune.set_defaults(handler=_prune)

@@ -1,0 +1,176 @@
+"""``info``, ``system df`` and ``system prune``: the engine as a whole.
+
+``prune`` removes every container that is not running, unused networks (not the default) and, on
+request, unused volumes; then it sweeps what no container owns any more: runtime state, mounts under
+the run root (network namespaces, root filesystems) and ``berth-*`` cgroups, so a command killed at
+any point leaves nothing behind once pruned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from berth import __version__
+from berth.engine.engine import Engine
+from berth.engine.lifecycle import ACTIVE, refresh, remove_container
+from berth.engine.metadata import RUNNING
+from berth.engine.networks import remove_network
+from berth.engine.runtime import KNOWN_RUNTIMES, OCIRuntime, resolve_runtime
+from berth.engine.volumes import prune_volumes
+from berth.errors import BerthError
+
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_version() -> str:
+    """``v2`` on a unified hierarchy, else ``v1`` (hybrid hosts count as v1, as runc treats them)."""
+    return "v2" if (_CGROUP_ROOT / "cgroup.controllers").exists() else "v1"
+
+
+def _runtime_info(engine: Engine) -> dict[str, Any]:
+    names = list(dict.fromkeys([engine.config.runtime, *KNOWN_RUNTIMES, *engine.config.runtimes]))
+    found: dict[str, Any] = {}
+    for name in names:
+        try:
+            path = resolve_runtime(name, engine.config.runtimes)
+        except BerthError:
+            continue
+        out = subprocess.run([path, "--version"], capture_output=True, text=True)
+        found[name] = {"path": path, "version": (out.stdout.strip().splitlines() or [""])[0]}
+    return found
+
+
+def info(engine: Engine) -> dict[str, Any]:
+    """What ``berth info`` shows: host, storage, runtimes, counts."""
+    records = engine.db.containers()
+    return {
+        "host": {
+            "arch": platform.machine(),
+            "kernel": platform.release(),
+            "os": platform.system().lower(),
+            "cgroupVersion": cgroup_version(),
+            "hostname": platform.node(),
+        },
+        "store": {
+            "graphRoot": str(engine.config.root),
+            "runRoot": str(engine.config.runroot),
+            "databasePath": str(engine.config.db_path),
+            "containerStore": {
+                "number": len(records),
+                "running": sum(r.state == RUNNING for r in records),
+                "stopped": sum(r.state not in ACTIVE for r in records),
+            },
+            "volumes": len(engine.db.volumes()),
+        },
+        "networks": len(engine.db.networks()),
+        "cniPluginDirs": list(engine.config.cni_plugin_dirs),
+        "defaultRuntime": engine.config.runtime,
+        "runtimes": _runtime_info(engine),
+        "version": {"berth": __version__, "python": platform.python_version()},
+    }
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+    return total
+
+
+def disk_usage(engine: Engine) -> list[dict[str, Any]]:
+    """``system df``: per kind, how many, how many in use, the bytes, the bytes prune would free."""
+    from berth.engine.volumes import volume_users
+
+    records = engine.db.containers()
+    sizes = {r.id: _tree_size(engine.paths(r.id).userdata) for r in records}
+    volumes = engine.db.volumes()
+    vol_sizes = {v.name: _tree_size(Path(v.mountpoint)) for v in volumes}
+    used = {v.name for v in volumes if volume_users(engine, v.name)}
+    return [
+        {
+            "Type": "Containers",
+            "Total": len(records),
+            "Active": sum(r.state in ACTIVE for r in records),
+            "Size": sum(sizes.values()),
+            "Reclaimable": sum(
+                s for cid, s in sizes.items() if not any(r.id == cid and r.state in ACTIVE for r in records)
+            ),
+        },
+        {
+            "Type": "Local Volumes",
+            "Total": len(volumes),
+            "Active": len(used),
+            "Size": sum(vol_sizes.values()),
+            "Reclaimable": sum(s for n, s in vol_sizes.items() if n not in used),
+        },
+    ]
+
+
+def prune(engine: Engine, volumes: bool = False) -> dict[str, list[str]]:
+    """Remove stopped containers, unused networks (and volumes); sweep stray host resources."""
+    removed: dict[str, list[str]] = {"containers": [], "networks": [], "volumes": []}
+    for record in engine.db.containers():
+        record = refresh(engine, record)
+        if record.state not in ACTIVE:
+            with contextlib.suppress(BerthError):
+                remove_container(engine, record.id)
+                removed["containers"].append(record.id)
+    in_use = {r.config.get("network") for r in engine.db.containers()}
+    for net in engine.db.networks():
+        if net.name != engine.config.default_network and net.name not in in_use:
+            remove_network(engine.config, engine.db, net.name, in_use=False)
+            removed["networks"].append(net.name)
+    if volumes:
+        removed["volumes"] = prune_volumes(engine)
+    sweep_strays(engine)
+    return removed
+
+
+def sweep_strays(engine: Engine) -> None:
+    """Undo host state that belongs to no live container: runtime state, mounts, cgroups, run dirs."""
+    live = {r.id for r in engine.db.containers() if r.state in ACTIVE}
+    known = {r.id for r in engine.db.containers()}
+    for state_dir in engine.config.runtime_root.glob("*"):
+        for entry in state_dir.iterdir() if state_dir.is_dir() else []:
+            if entry.is_dir() and entry.name not in live:
+                _delete_runtime_state(engine, state_dir.name, entry.name)
+    run_containers = engine.config.run_containers_dir
+    prefix = str(run_containers) + "/"
+    for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
+        target = line.split()[4].replace("\\040", " ")
+        if target.startswith(prefix) and target[len(prefix) :].split("/")[0] not in live:
+            subprocess.run(["umount", "-l", target], capture_output=True)
+    if run_containers.is_dir():
+        for entry in run_containers.iterdir():
+            if entry.name not in live:
+                shutil.rmtree(entry, ignore_errors=True)
+    for entry in engine.config.containers_dir.glob("*") if engine.config.containers_dir.is_dir() else []:
+        if entry.is_dir() and entry.name not in known:
+            shutil.rmtree(entry, ignore_errors=True)
+    _sweep_cgroups(live)
+
+
+def _delete_runtime_state(engine: Engine, binary: str, cid: str) -> None:
+    with contextlib.suppress(BerthError):
+        path = resolve_runtime(binary, engine.config.runtimes)
+        OCIRuntime(binary, path, engine.config.runtime_root / binary).delete(cid, force=True)
+
+
+def _sweep_cgroups(live: set[str]) -> None:
+    if not _CGROUP_ROOT.is_dir():
+        return
+    for hierarchy in _CGROUP_ROOT.iterdir():
+        if not hierarchy.is_dir() or hierarchy.is_symlink():
+            continue
+        for leaf in hierarchy.glob("**/berth-*"):
+            if leaf.is_dir() and leaf.name[len("berth-") :] not in live:
+                with contextlib.suppress(OSError):
+                    leaf.rmdir()

@@ -1,0 +1,107 @@
+"""Bridge networks through Debian's CNI plugins: container to container, published ports, cleanup."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+
+import pytest
+
+from tests.integration.engine_cli.conftest import Berth
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _ip(berth: Berth, name: str, network: str) -> str:
+    ip: str = berth.inspect(name)["NetworkSettings"]["Networks"][network]["IPAddress"]
+    return ip
+
+
+def _wait_listening(berth: Berth, name: str, port: int) -> None:
+    deadline = time.monotonic() + 20
+    needle = f":{port:04X} "
+    while time.monotonic() < deadline:
+        # /proc/net/tcp{,6} of the container's namespace: state 0A is LISTEN.
+        table = berth("exec", name, "cat", "/proc/net/tcp", "/proc/net/tcp6").stdout
+        if any(needle in line and line.split()[3] == "0A" for line in table.splitlines()[1:]):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never listened on {port}")
+
+
+def test_network_create_inspect_rm(berth: Berth) -> None:
+    berth("network", "create", "--subnet", "10.213.7.0/24", "berthnet-a")
+    doc = json.loads(berth("network", "inspect", "berthnet-a").stdout)[0]
+    assert doc["subnets"] == [{"subnet": "10.213.7.0/24", "gateway": "10.213.7.1"}]
+    assert [p["type"] for p in doc["cni_config"]["plugins"]] == ["bridge", "portmap"]
+    assert "berthnet-a" in berth("network", "ls", "-q").stdout.split()
+    dup = berth("network", "create", "--subnet", "10.213.7.0/25", "berthnet-b", check=False)
+    assert dup.returncode == 125 and "overlaps" in dup.stderr
+    berth("network", "rm", "berthnet-a")
+    assert "berthnet-a" not in berth("network", "ls", "-q").stdout.split()
+
+
+def test_two_containers_talk_over_tcp_on_a_user_network(berth: Berth) -> None:
+    berth("network", "create", "berthnet-tcp")
+    berth.run(
+        "-d",
+        "--name",
+        "server",
+        "--network",
+        "berthnet-tcp",
+        "--",
+        "sh",
+        "-c",
+        "echo hello-from-server | nc -l -p 7000",
+    )
+    _wait_listening(berth, "server", 7000)
+    out = berth.run(
+        "--rm", "--network", "berthnet-tcp", "--", "nc", _ip(berth, "server", "berthnet-tcp"), "7000"
+    )
+    assert out.stdout == "hello-from-server\n"
+    assert berth("wait", "server").stdout == "0\n"
+    berth("rm", "server")
+    berth("network", "rm", "berthnet-tcp")
+
+
+def test_published_port_reachable_on_loopback(berth: Berth) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    berth.run(
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        f"127.0.0.1:{port}:8080",
+        "--",
+        "sh",
+        "-c",
+        "echo hello-published | nc -l -p 8080",
+    )
+    _wait_listening(berth, "web", 8080)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        assert conn.recv(100) == b"hello-published\n"
+    taken = berth.run("--rm", "-p", f"127.0.0.1:{port}:80", "--", "true", check=False)
+    assert taken.returncode == 125 and "already published" in taken.stderr
+    assert len(taken.stderr.strip().splitlines()) == 1
+    berth("rm", "-f", "web")
+
+
+def test_port_taken_by_a_host_process(berth: Berth) -> None:
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        out = berth.run("--rm", "-p", f"{port}:80", "--", "true", check=False)
+    assert out.returncode == 125 and "already in use" in out.stderr
+    assert berth("ps", "-a", "-q").stdout == ""
+
+
+def test_network_none_and_host(berth: Berth) -> None:
+    none = berth.run("--rm", "--network", "none", "--", "cat", "/proc/net/dev").stdout
+    assert "lo:" in none and "eth0" not in none
+    host = berth.run("--rm", "--network", "host", "--", "cat", "/proc/net/dev").stdout
+    assert set(os.listdir("/sys/class/net")) <= {line.split(":")[0].strip() for line in host.splitlines()[2:]}
