@@ -96,3 +96,12 @@ def test_gc_command_line(registry: Server) -> None:
     ).stdout
     assert "deleted 1 blobs" in out
     assert json.loads(registry.request("GET", "/v2/_catalog").body) == {"repositories": ["app"]}
+
+
+def test_gc_spares_a_blob_mounted_after_it_aged(registry: Server) -> None:
+    digest = registry.push_blob("src", b"old unreferenced blob")
+    age(registry.root, 7200)
+    assert registry.request("POST", f"/v2/dst/blobs/uploads/?mount={digest}&from=src").status == 201
+    report = asyncio.run(collect_garbage(store_of(registry), grace=3600, upload_max_age=86400))
+    assert report.deleted_blobs == []
+    assert registry.request("HEAD", f"/v2/dst/blobs/{digest}").status == 200

@@ -15,6 +15,8 @@ from berth.distribution.server.context import (
     upload_location,
 )
 from berth.distribution.server.errors import RegistryError
+from berth.distribution.storage.driver import PathNotFound
+from berth.distribution.storage.layout import blob_data_path
 from berth.distribution.storage.uploads import RangeMismatch, UploadUnknown
 from berth.errors import DigestMismatch
 from berth.spec.digest import SUPPORTED_ALGORITHMS, Digest
@@ -113,6 +115,11 @@ async def _mount(ctx: RequestContext, digest: Digest, source: str | None) -> web
             return None
     # Without ``from`` the spec lets a registry mount the blob "if it can be found".
     elif await store.blob_size(digest) is None:
+        return None
+    # Refresh the blob's clock so a garbage collection running now spares what was just mounted.
+    try:
+        await store.driver.touch(blob_data_path(digest))
+    except PathNotFound:
         return None
     await store.link_blob(ctx.route.name, digest)
     return _created(ctx.route.name, digest)
