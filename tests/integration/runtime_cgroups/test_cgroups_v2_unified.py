@@ -26,6 +26,16 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def restore_root_controllers() -> Iterator[None]:
+    """create() enables the root's free controllers for its children (as runc does); put them back."""
+    control = Path(UNIFIED, "cgroup.subtree_control")
+    before = set(control.read_text().split())
+    yield
+    for controller in set(control.read_text().split()) - before:
+        control.write_text(f"-{controller}")
+
+
 @pytest.fixture
 def manager() -> Iterator[V2Manager]:
     mgr = V2Manager.open(unique_name(), mountpoint=UNIFIED)
