@@ -20,10 +20,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from berth.distribution.transports.base import ImageDestination, ImageSource, RawManifest
-from berth.distribution.transports.oci import write_blob
+from berth.distribution.transports.oci import ingest_blob
 from berth.distribution.transports.oci_archive import _scratch
 from berth.errors import InvalidArgument, NotFound
 from berth.fsutil import fsync_dir
+from berth.image.store.content import ContentStore
 from berth.spec import mediatypes
 from berth.spec.descriptor import Descriptor
 from berth.spec.digest import Digest, new_hasher
@@ -149,23 +150,24 @@ class DockerArchiveDestination(ImageDestination):
 
     transport = "docker-archive"
     accepts_index = False
+    verifies_content = True  # blobs are staged through a verifying ingest
 
     def __init__(self, archive: Path, reference: Reference | None) -> None:
         self.archive = archive
         self.reference = reference
         self._dir = _scratch(archive)
+        self._staged = ContentStore(self._dir, collectable=False)
 
     def _path(self, digest: Digest) -> Path:
-        return self._dir / digest.encoded
+        return self._staged.blob_path(digest)
 
     async def has_blob(self, desc: Descriptor) -> bool:
         """Whether this copy already staged the blob."""
-        return self._path(desc.digest).exists()
+        return self._staged.exists(desc.digest)
 
     async def put_blob(self, desc: Descriptor, chunks: AsyncIterator[bytes], source: ImageSource) -> None:
         """Stage the blob in a temporary directory."""
-        await write_blob(self._dir, desc, chunks)
-        os.rename(self._dir / "blobs" / desc.digest.algorithm / desc.digest.encoded, self._path(desc.digest))
+        await ingest_blob(self._staged, desc, chunks)
 
     async def put_manifest(self, manifest: RawManifest) -> None:
         """Only one image manifest fits; the copier never sends child manifests here."""

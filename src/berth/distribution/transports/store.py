@@ -7,13 +7,12 @@ is written last, under the reference's normalized name. The store lives in ``<ro
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from berth.distribution.transports.base import ImageDestination, ImageSource, RawManifest
-from berth.errors import AlreadyExists, DigestMismatch
+from berth.distribution.transports.oci import ingest_blob
+from berth.errors import DigestMismatch
 from berth.image.images import ImageStore
 from berth.image.store.leases import Lease
 from berth.spec.descriptor import Descriptor
@@ -85,21 +84,7 @@ class StoreDestination(ImageDestination):
 
     async def put_blob(self, desc: Descriptor, chunks: AsyncIterator[bytes], source: ImageSource) -> None:
         """Write through a content-store ingest, committed only once the stream proved complete."""
-        ref = f"copy-{desc.digest.encoded}-{secrets.token_hex(4)}"
-        try:
-            writer = self.images.content.writer(ref, desc.digest, desc.size, self._lease_now())
-        except AlreadyExists:
-            return
-        try:
-            async for chunk in chunks:
-                writer.write(chunk)
-            writer.commit(desc.size, desc.digest)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                writer.abort()
-            raise
-        finally:
-            writer.close()
+        await ingest_blob(self.images.content, desc, chunks, self._lease_now())
 
     async def put_manifest(self, manifest: RawManifest) -> None:
         """Store a child manifest."""
