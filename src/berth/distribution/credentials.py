@@ -149,7 +149,55 @@ def lookup(
         for key in keys:
             if key in entries:
                 return entries[key]
+        helper = _helper_for(data, keys[-1])
+        if helper is not None:
+            return run_credential_helper(helper, keys[-1])
     return None
+
+
+def _helper_for(data: bytes, host: str) -> str | None:
+    """The credential helper a config names for ``host`` (``credHelpers``, else ``credsStore``)."""
+    doc = json.loads(data) if data.strip() else {}
+    helpers = doc.get("credHelpers") or {}
+    if isinstance(helpers, dict):
+        for key, name in helpers.items():
+            if normalize_key(key) == host and isinstance(name, str) and name:
+                return name
+    store_name = doc.get("credsStore")
+    return store_name if isinstance(store_name, str) and store_name else None
+
+
+def run_credential_helper(helper: str, host: str) -> Credentials | None:
+    """Ask ``docker-credential-<helper> get`` for ``host``'s credentials (docker-credential-helpers'
+    protocol: the server URL on stdin, ``{"Username": ..., "Secret": ...}`` on stdout).
+
+    None if the helper has none for ``host``; ``InvalidArgument`` if it is missing or fails.
+    """
+    import subprocess
+
+    program = f"docker-credential-{helper}"
+    server = "https://index.docker.io/v1/" if host == "docker.io" else host
+    try:
+        out = subprocess.run([program, "get"], input=server.encode(), capture_output=True, timeout=60)
+    except FileNotFoundError:
+        raise InvalidArgument(f"credential helper {program} is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise InvalidArgument(f"credential helper {program} did not answer within 60 s") from None
+    if out.returncode != 0:
+        message = (out.stdout or out.stderr).decode(errors="replace").strip()
+        if "credentials not found" in message.lower():
+            return None
+        raise InvalidArgument(
+            f"credential helper {program} failed: {message.splitlines()[0] if message else out.returncode}"
+        )
+    try:
+        doc = json.loads(out.stdout)
+        user, secret = str(doc["Username"]), str(doc["Secret"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgument(f"credential helper {program} sent a malformed answer") from None
+    if user == "<token>":  # the helpers' convention for an identity (refresh) token
+        return Credentials("", "", secret)
+    return Credentials(user, secret)
 
 
 def _load_document(path: Path) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,32 @@ def test_store_refuses_to_overwrite_an_unreadable_file(tmp_path: Path) -> None:
 
 def test_credentials_repr_hides_password() -> None:
     assert "secret" not in repr(credentials.Credentials("u", "secret"))
+
+
+def _fake_helper(bin_dir: Path, name: str, script: str) -> None:
+    bin_dir.mkdir(exist_ok=True)
+    helper = bin_dir / f"docker-credential-{name}"
+    helper.write_text("#!/bin/sh\n" + script)
+    helper.chmod(0o755)
+
+
+def test_credential_helpers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"
+    _fake_helper(bin_dir, "pass", 'read server\n[ "$1" = get ] || exit 3\n'
+                 'case "$server" in reg.example) echo \'{"Username":"helped","Secret":"pw"}\';;\n'
+                 '  https://index.docker.io/v1/) echo \'{"Username":"<token>","Secret":"refresh"}\';;\n'
+                 '  *) echo "credentials not found in native keychain"; exit 1;; esac\n')  # fmt: skip
+    _fake_helper(bin_dir, "broken", "echo 'keychain locked' >&2; exit 1\n")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credsStore": "pass", "credHelpers": {"bad.example": "broken"},
+                                  "auths": {"plain.example": {"auth": _auth("p", "q")}}}))  # fmt: skip
+    assert credentials.lookup("reg.example", "a", config) == credentials.Credentials("helped", "pw")
+    assert credentials.lookup("docker.io", "library/x", config) == credentials.Credentials("", "", "refresh")
+    assert credentials.lookup("other.example", None, config) is None
+    assert credentials.lookup("plain.example", None, config).username == "p"  # type: ignore[union-attr]
+    with pytest.raises(InvalidArgument, match="docker-credential-broken failed: keychain locked"):
+        credentials.lookup("bad.example", None, config)
+    config.write_text(json.dumps({"credsStore": "absent"}))
+    with pytest.raises(InvalidArgument, match="docker-credential-absent is not installed"):
+        credentials.lookup("reg.example", None, config)
