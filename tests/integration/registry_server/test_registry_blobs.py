@@ -211,3 +211,25 @@ def test_unknown_upload(registry: Server) -> None:
         reply = registry.request(method, "/v2/r/blobs/uploads/0123456789abcdef0123456789abcdef")
         assert reply.status == 404 and reply.error_codes() == ["BLOB_UPLOAD_UNKNOWN"]
     assert registry.request("GET", "/v2/r/blobs/uploads/../../etc").status in (400, 404)
+
+
+def test_a_chunk_racing_another_chunk_of_the_same_upload_is_refused(registry: Server) -> None:
+    data = os.urandom(100_000)
+    location = registry.request("POST", "/v2/r/blobs/uploads/").headers["Location"]
+    with socket.create_connection((registry.host, registry.port)) as slow:
+        # The first chunk is still arriving (half its body sent) when the second one comes.
+        slow.sendall(
+            f"PATCH {location} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n"
+            "Content-Range: 0-99999\r\n\r\n".encode()
+            + data[:50_000]
+        )
+        for _ in range(500):  # until the server has started writing the first chunk
+            if registry.request("GET", location).headers["Range"] != "0-0":
+                break
+        # A streamed chunk (no Content-Range) would otherwise be appended into the middle of the first.
+        racing = registry.request("PATCH", location, b"xyz")
+        assert racing.status == 416
+        slow.sendall(data[50_000:])
+        assert b" 202 " in slow.recv(65536).split(b"\r\n", 1)[0] + b" "
+    assert registry.request("PUT", f"{location}?digest={sha256(data)}").status == 201
+    assert registry.request("GET", f"/v2/r/blobs/{sha256(data)}").body == data

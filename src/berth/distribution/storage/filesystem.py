@@ -7,6 +7,7 @@ object. Every path is checked by ``driver.check_path`` before it is joined to th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -97,6 +98,7 @@ class FilesystemDriver(StorageDriver):
             fh.seek(offset)
             while chunk := fh.read(_READ_CHUNK):
                 yield chunk
+                await asyncio.sleep(0)  # let other requests run between chunks of a large object
 
     async def touch(self, path: str) -> None:
         try:

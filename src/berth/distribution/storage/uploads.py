@@ -21,6 +21,8 @@ from berth.errors import DigestMismatch, NotFound
 from berth.spec.digest import Digest, Hasher, new_hasher
 
 _UPLOAD_ID = re.compile(r"^[a-f0-9]{32}$")
+#: Hash states kept in memory; past this the oldest are dropped (their uploads are rehashed at the end).
+_MAX_HASH_STATES = 10_000
 
 
 class UploadUnknown(NotFound):
@@ -54,6 +56,7 @@ class Uploads:
         self.store = store
         self.driver = store.driver
         self._hashes: dict[str, _HashState] = {}
+        self._busy: set[str] = set()
         self.bytes_received = 0
 
     async def start(self, name: str, algorithm: str = "sha256") -> str:
@@ -64,6 +67,8 @@ class Uploads:
         await self.driver.put_content(f"{base}/startedat", repr(time.time()).encode())
         writer = await self.driver.writer(f"{base}/data")
         await writer.close()
+        if len(self._hashes) >= _MAX_HASH_STATES:
+            del self._hashes[next(iter(self._hashes))]
         self._hashes[upload_id] = _HashState(new_hasher(algorithm), 0)
         return upload_id
 
@@ -93,6 +98,12 @@ class Uploads:
         follows it, and the upload's status (its ``Range``) tells the client where to resume.
         """
         writer = await self._open(name, upload_id)
+        if upload_id in self._busy:
+            # Another chunk of this upload is still arriving: this one cannot start where it ends.
+            size = writer.size
+            await writer.close()
+            raise RangeMismatch(size)
+        self._busy.add(upload_id)
         try:
             if start is not None and start != writer.size:
                 raise RangeMismatch(writer.size)
@@ -108,6 +119,7 @@ class Uploads:
                 self.bytes_received += len(chunk)
             return writer.size
         finally:
+            self._busy.discard(upload_id)
             await writer.close()
 
     async def finish(self, name: str, upload_id: str, expected: Digest) -> int:
@@ -115,8 +127,19 @@ class Uploads:
 
         On a mismatch the upload is cancelled, nothing is published, and ``DigestMismatch`` is raised.
         """
-        base = _upload_dir(name, upload_id)
         writer = await self._open(name, upload_id)
+        if upload_id in self._busy:
+            size = writer.size
+            await writer.close()
+            raise RangeMismatch(size)
+        self._busy.add(upload_id)
+        try:
+            return await self._publish(name, upload_id, writer, expected)
+        finally:
+            self._busy.discard(upload_id)
+
+    async def _publish(self, name: str, upload_id: str, writer: FileWriter, expected: Digest) -> int:
+        base = _upload_dir(name, upload_id)
         size = writer.size
         await writer.commit()
         state = self._hashes.pop(upload_id, None)
