@@ -219,7 +219,7 @@ def test_unknown_lease_fails_before_writing(store: ContentStore) -> None:
     assert visible(store) == [] and store.ingests() == []
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=4096), st.data())
 def test_any_chunking_and_resume_point_gives_the_same_blob(
     tmp_path: Path, data: bytes, draw: st.DataObject

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from berth.errors import DigestMismatch, InvalidArgument, NotFound
@@ -187,6 +187,7 @@ def test_descriptor_platform_kept_in_index(tmp_path: Path, store: ContentStore) 
     )
 
 
+@settings(deadline=None)  # shared CI machine: no per-example time limit
 @given(st.text(max_size=20))
 def test_ref_name_check_accepts_exactly_the_grammar(name: str) -> None:
     grammar = re.fullmatch(

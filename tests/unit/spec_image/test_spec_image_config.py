@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from berth.errors import InvalidArgument
@@ -123,12 +123,14 @@ _json_values = st.recursive(
 _keys = ["architecture", "os", "variant", "rootfs", "config", "history", "created", "os.features"]
 
 
+@settings(deadline=None)  # shared CI machine: no per-example time limit
 @given(st.dictionaries(st.sampled_from(_keys), _json_values))
 def test_junk_raises_only_invalid_argument(doc: dict[str, Any]) -> None:
     with contextlib.suppress(InvalidArgument):
         ImageConfig.parse(json.dumps(doc).encode())
 
 
+@settings(deadline=None)  # shared CI machine: no per-example time limit
 @given(
     st.lists(st.text(max_size=6), max_size=3).map(tuple),
     st.one_of(st.none(), st.lists(st.text(max_size=6), max_size=3).map(tuple)),

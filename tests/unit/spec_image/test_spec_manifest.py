@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from berth.errors import InvalidArgument, NotFound
@@ -221,6 +221,7 @@ _descriptors = st.builds(
 )
 
 
+@settings(deadline=None)  # shared CI machine: no per-example time limit
 @given(_descriptors, st.lists(_descriptors, max_size=3), st.one_of(st.none(), _descriptors))
 def test_manifest_property_round_trip(
     config: Descriptor, layers: list[Descriptor], subject: Descriptor | None
@@ -231,6 +232,7 @@ def test_manifest_property_round_trip(
     assert parsed.digest() == m.digest()
 
 
+@settings(deadline=None)  # shared CI machine: no per-example time limit
 @given(st.lists(_descriptors, max_size=4))
 def test_index_property_round_trip(entries: list[Descriptor]) -> None:
     idx = ImageIndex(tuple(entries), media_type=mt.DOCKER_MANIFEST_LIST)
@@ -244,12 +246,14 @@ _json_values = st.recursive(
 )
 
 
+@settings(deadline=None)  # shared CI machine: no per-example time limit
 @given(st.binary(max_size=64))
 def test_junk_bytes_raise_only_invalid_argument(raw: bytes) -> None:
     with contextlib.suppress(InvalidArgument):
         parse(raw)
 
 
+@settings(deadline=None)  # shared CI machine: no per-example time limit
 @given(
     st.dictionaries(
         st.sampled_from(
@@ -272,6 +276,7 @@ def test_junk_documents_raise_only_invalid_argument(doc: dict[str, Any]) -> None
         parse(json.dumps(doc).encode())
 
 
+@settings(deadline=None)  # shared CI machine: no per-example time limit
 @given(
     st.dictionaries(
         st.sampled_from(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from berth.errors import InvalidArgument
@@ -97,6 +97,7 @@ def test_from_json_names_the_field() -> None:
         Platform.from_json({"os": "linux"}, "x.platform")
 
 
+@settings(deadline=None)  # shared CI machine: no per-example time limit
 @given(st.text(max_size=30))
 def test_parse_junk_raises_only_invalid_argument(text: str) -> None:
     with contextlib.suppress(InvalidArgument):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from berth.errors import InvalidArgument
@@ -96,6 +96,7 @@ _component = st.builds(
 _tag = st.text("aZ09_.-", min_size=1, max_size=20).filter(lambda t: t[0] not in ".-")
 
 
+@settings(deadline=None)  # shared CI machine: no per-example time limit
 @given(
     st.sampled_from(["", "localhost/", "example.com/", "reg.io:5000/", "docker.io/"]),
     st.lists(_component, min_size=1, max_size=3),
@@ -112,6 +113,7 @@ def test_round_trip(prefix: str, parts: list[str], tag: str | None, digest: str 
     assert ref.tag == (tag or ("" if digest else "latest"))
 
 
+@settings(deadline=None)  # shared CI machine: no per-example time limit
 @given(st.text())
 def test_junk_raises_only_invalid_argument(text: str) -> None:
     with contextlib.suppress(InvalidArgument):

@@ -75,11 +75,14 @@ def _mark(store: ContentStore, roots: list[Descriptor], leased: set[Digest]) -> 
     # A leased manifest keeps what it references: a pull records its image only at the end. Leased
     # blobs come with no media type, so their content decides (_document sniffs).
     _walk(store, [(_bare(d), True) for d in leased], marked)
-    # Referrers: keep any manifest whose subject is kept, until nothing more is added.
-    candidates = {i.digest: i.size for i in store.list() if i.digest not in marked}
-    while added := [d for d, size in candidates.items() if _subject_of(store, d, size) in marked]:
+    # Referrers: keep any manifest whose subject is kept, until nothing more is added. Each
+    # unmarked blob is read once to learn its subject.
+    subjects = {
+        i.digest: _subject_of(store, i.digest, i.size) for i in store.list() if i.digest not in marked
+    }
+    referrers = {d: s for d, s in subjects.items() if s is not None}
+    while added := [d for d, s in referrers.items() if s in marked and d not in marked]:
         _walk(store, [(_bare(d), True) for d in added], marked)
-        candidates = {d: s for d, s in candidates.items() if d not in marked}
     return marked
 
 
