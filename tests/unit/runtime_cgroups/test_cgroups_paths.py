@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.errors import InvalidArgument
+from berth.errors import BerthError, InvalidArgument
 from berth.runtime.linux.cgroups import files, host, load_manager
 from berth.runtime.linux.cgroups.files import Write, apply_writes
 from berth.runtime.linux.cgroups.v1 import V1Manager
@@ -133,3 +133,14 @@ def test_a_refusal_that_swapping_does_not_cure_names_the_field(
     ]
     with pytest.raises(InvalidArgument, match=r"^linux\.resources\.memory\.limit: .*rejected"):
         apply_writes(writes, lambda _c: str(tmp_path))
+
+
+def test_a_vanished_cgroup_reads_as_empty_and_cannot_be_frozen(tmp_path: Path) -> None:
+    gone = str(tmp_path / "gone")
+    v1 = V1Manager({"freezer": gone, "memory": gone, "pids": gone}, [gone])
+    v2 = V2Manager(gone, [gone], str(tmp_path))
+    for mgr in (v1, v2):
+        assert not mgr.is_frozen() and mgr.pids() == [] and mgr.oom_kill_count() == 0
+        with pytest.raises(BerthError, match="gone"):
+            mgr.freeze()
+        mgr.destroy()  # nothing left to remove is not an error

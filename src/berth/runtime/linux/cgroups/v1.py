@@ -105,9 +105,12 @@ class V1Manager(CgroupManager):
         delay = 0.001
         while True:
             # Writing again nudges a cgroup stuck in FREEZING (a task was being forked).
-            write_file(path, "freezer.state", state)
-            if read_text(path, "freezer.state") == state:
-                return
+            try:
+                write_file(path, "freezer.state", state)
+                if read_text(path, "freezer.state") == state:
+                    return
+            except OSError as err:
+                raise BerthError(f"cannot set cgroup {path} to {state}: {err.strerror}") from None
             if time.monotonic() > deadline:
                 if state == "FROZEN":
                     write_file(path, "freezer.state", "THAWED")
@@ -126,7 +129,10 @@ class V1Manager(CgroupManager):
     def is_frozen(self) -> bool:
         """True when freezer.state reads FROZEN."""
         path = self.paths.get("freezer")
-        return path is not None and read_text(path, "freezer.state") == "FROZEN"
+        try:
+            return path is not None and read_text(path, "freezer.state") == "FROZEN"
+        except FileNotFoundError:  # the cgroup is gone: nothing in it is frozen
+            return False
 
     def pids(self) -> list[int]:
         """Pids in the container's cgroup (read from the pids, freezer or first hierarchy)."""

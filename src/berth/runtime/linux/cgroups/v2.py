@@ -78,7 +78,10 @@ class V2Manager(CgroupManager):
         apply_writes(v2_resources.translate(resources, self._file_exists), lambda _c: self.path)
 
     def _set_freeze(self, frozen: bool) -> None:
-        write_file(self.path, "cgroup.freeze", "1" if frozen else "0")
+        try:
+            write_file(self.path, "cgroup.freeze", "1" if frozen else "0")
+        except OSError as err:
+            raise BerthError(f"cannot write {self.path}/cgroup.freeze: {err.strerror}") from None
         deadline = time.monotonic() + _FREEZE_TIMEOUT
         delay = 0.001
         while self.is_frozen() != frozen:
