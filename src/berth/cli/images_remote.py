@@ -70,6 +70,12 @@ def register(sub: Any) -> None:
     )
     _copy_flags(cp)
     _registry_flags(cp)
+    for side in ("src", "dest"):  # skopeo's per-side flags; each defaults to the general one
+        cp.add_argument(
+            f"--{side}-tls-verify", type=_bool, nargs="?", const=True, default=None, metavar="BOOL"
+        )
+        cp.add_argument(f"--{side}-authfile", metavar="FILE")
+        cp.add_argument(f"--{side}-creds", metavar="USER[:PASS]")
     cp.set_defaults(handler=_copy)
 
     login = sub.add_parser("login", help="check credentials against a registry and store them")
@@ -105,6 +111,17 @@ def _context(args: argparse.Namespace) -> Any:
     )
 
 
+def _side(args: argparse.Namespace, side: str) -> argparse.Namespace:
+    """``args`` with ``--SIDE-tls-verify``, ``--SIDE-authfile`` and ``--SIDE-creds`` applied."""
+    values = vars(args)
+    overrides = {
+        key: values[f"{side}_{key}"]
+        for key in ("tls_verify", "authfile", "creds")
+        if values.get(f"{side}_{key}") is not None
+    }
+    return argparse.Namespace(**{**values, **overrides})
+
+
 def _run_copy(args: argparse.Namespace, src: str, dst: str) -> int:
     from berth.cli._progress import bars_for
     from berth.distribution.transports import CopyOptions, copy
@@ -115,7 +132,10 @@ def _run_copy(args: argparse.Namespace, src: str, dst: str) -> int:
         all_platforms=getattr(args, "all_platforms", False),
         progress=bars_for(args.quiet),
     )
-    result = copy(src, dst, _context(args), options)
+    if hasattr(args, "src_tls_verify"):
+        result = copy(src, dst, _context(_side(args, "src")), options, _context(_side(args, "dest")))
+    else:
+        result = copy(src, dst, _context(args), options)
     if not args.quiet:
         print(result.manifest.digest)
     return 0

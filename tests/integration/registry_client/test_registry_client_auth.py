@@ -104,3 +104,19 @@ def test_login_checks_then_writes_and_logout_removes(
     assert berth_main(["logout", "--authfile", str(authfile), host]) == 0
     assert json.loads(authfile.read_text())["auths"] == {}
     assert berth_main(["logout", "--authfile", str(authfile), host]) != 0
+
+
+def test_copy_with_per_side_credentials_and_tls_flags(
+    tmp_path: Path, auth_registry: DockerRegistry, registry: DockerRegistry
+) -> None:
+    make_layout(tmp_path / "src", "v1", [{"s": b"sides"}])
+    ctx = TransportContext(tls_verify=False, authfile=tmp_path / "none.json")
+    copy(f"oci:{tmp_path / 'src'}:v1", f"docker://{registry.host}/sides/app:v1", ctx)
+    args = [
+        "copy", "-q", "--authfile", str(tmp_path / "none.json"), "--src-tls-verify=false",
+        "--dest-tls-verify=false", "--dest-creds", "alice:s3cret",
+        f"docker://{registry.host}/sides/app:v1", f"docker://{auth_registry.host}/sides/app:v1",
+    ]  # fmt: skip
+    assert berth_main(args) == 0
+    args[args.index("alice:s3cret")] = "alice:wrong"
+    assert berth_main(args) == 125

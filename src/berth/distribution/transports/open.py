@@ -98,15 +98,22 @@ def storage_root(ctx: TransportContext) -> Path:
 
 
 async def copy_async(
-    src: str | ImageName, dst: str | ImageName, ctx: TransportContext, options: CopyOptions | None = None
+    src: str | ImageName,
+    dst: str | ImageName,
+    ctx: TransportContext,
+    options: CopyOptions | None = None,
+    dst_ctx: TransportContext | None = None,
 ) -> CopyResult:
-    """Copy between two transport-qualified names."""
+    """Copy between two transport-qualified names; ``dst_ctx`` gives the destination its own
+    registry settings (skopeo's ``--dest-*`` flags), else both sides use ``ctx``."""
     src_name = src if isinstance(src, ImageName) else parse_image_name(src)
     dst_name = dst if isinstance(dst, ImageName) else parse_image_name(dst)
+    dst_settings = dst_ctx or ctx
     async with (
-        ctx.client() as client,
-        open_source(src_name, ctx, client) as source,
-        open_destination(dst_name, ctx, client) as dest,
+        ctx.client() as src_client,
+        dst_settings.client() as dst_client,
+        open_source(src_name, ctx, src_client) as source,
+        open_destination(dst_name, dst_settings, dst_client) as dest,
     ):
         return await copy_image(source, dest, options)
 
@@ -116,6 +123,7 @@ def copy(
     dst: str | ImageName,
     ctx: TransportContext | None = None,
     options: CopyOptions | None = None,
+    dst_ctx: TransportContext | None = None,
 ) -> CopyResult:
     """Copy an image, e.g. ``copy("docker://127.0.0.1:5000/a:1", "oci:/tmp/a:1")``; synchronous."""
-    return asyncio.run(copy_async(src, dst, ctx or TransportContext(), options))
+    return asyncio.run(copy_async(src, dst, ctx or TransportContext(), options, dst_ctx))
