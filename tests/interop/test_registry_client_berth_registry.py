@@ -1,0 +1,114 @@
+"""Berth's client against Berth's own registry (``berth registry serve``), over HTTPS with a
+self-signed certificate: unverified TLS with ``--tls-verify=false``, a clear error without it."""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import ipaddress
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from berth.distribution.client.errors import RegistryError
+from berth.distribution.client.registry import RetryPolicy
+from berth.distribution.credentials import Credentials
+from berth.distribution.transports import TransportContext, copy
+from tests.integration.registry_client.docker_registry import free_port, htpasswd_line
+from tests.integration.registry_client.images import make_layout
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
+
+
+def _self_signed(cert: Path, key_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def berth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("berthreg")
+    _self_signed(root / "cert.pem", root / "key.pem")
+    (root / "htpasswd").write_text(htpasswd_line("carol", "pw"))
+    port = free_port()
+    log = open(root / "log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "berth.cli.main", "registry", "serve", "--addr", f"127.0.0.1:{port}",
+         "--root", str(root / "data"), "--htpasswd", str(root / "htpasswd"),
+         "--tls-cert", str(root / "cert.pem"), "--tls-key", str(root / "key.pem")],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        unverified = ssl._create_unverified_context()
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"berth registry did not start: {(root / 'log').read_text()}")
+            try:
+                conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=1, context=unverified)
+                conn.request("GET", "/v2/")
+                conn.getresponse().read()
+                conn.close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_push_pull_over_unverified_https_with_basic_auth(tmp_path: Path, berth_registry: str) -> None:
+    digest = make_layout(tmp_path / "src", "v1", [{"x": b"berth to berth"}, {"y": b"y" * 9_000_000}])
+    ctx = TransportContext(
+        tls_verify=False, authfile=tmp_path / "auth.json", credentials=Credentials("carol", "pw"),
+        retry=RetryPolicy(base=0.01),
+    )  # fmt: skip
+    assert (
+        str(copy(f"oci:{tmp_path / 'src'}:v1", f"docker://{berth_registry}/b2b/app:v1", ctx).manifest.digest)
+        == digest
+    )
+    pulled = copy(f"docker://{berth_registry}/b2b/app:v1", f"oci:{tmp_path / 'dst'}:v1", ctx)
+    assert str(pulled.manifest.digest) == digest
+    mounted = copy(f"docker://{berth_registry}/b2b/app:v1", f"docker://{berth_registry}/b2b/copy:v1", ctx)
+    assert str(mounted.manifest.digest) == digest
+
+
+def test_self_signed_certificate_is_refused_when_verifying(tmp_path: Path, berth_registry: str) -> None:
+    ctx = TransportContext(authfile=tmp_path / "auth.json", retry=RetryPolicy(attempts=1))
+    with pytest.raises(RegistryError, match=r"cannot reach registry 127\.0\.0\.1:\d+: .*certificate"):
+        copy(f"docker://{berth_registry}/b2b/app:v1", f"oci:{tmp_path / 'dst'}", ctx)
