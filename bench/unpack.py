@@ -156,7 +156,7 @@ def _oci_layout(cache: Path, layer: Path) -> Path:
     return layout
 
 
-def _run(argv: list[str], cwd: Path | None = None) -> tuple[float, int]:
+def run_measured(argv: list[str], cwd: Path | None = None) -> tuple[float, int]:
     """Run ``argv``; return (wall seconds, peak RSS in KiB).
 
     The peak comes from GNU time(1), whose small process forks the tool: Linux carries a process's
@@ -209,11 +209,13 @@ def main() -> None:
             subprocess.run(["sync"], check=True)
             if tool == "berth":
                 (work / "root").mkdir()
-                t, peak = _run([sys.executable, "-c", _BERTH, str(layer), str(work / "root")])
+                t, peak = run_measured([sys.executable, "-c", _BERTH, str(layer), str(work / "root")])
             elif tool == "tar":
-                t, peak = _run(["tar", "-xzf", str(layer), "-C", str(work)])
+                t, peak = run_measured(["tar", "-xzf", str(layer), "-C", str(work)])
             else:
-                t, peak = _run(["umoci", "unpack", "--image", f"{layout}:bench", str(work / "bundle")])
+                t, peak = run_measured(
+                    ["umoci", "unpack", "--image", f"{layout}:bench", str(work / "bundle")]
+                )
             tools[tool].append(t)
             rss[tool] = max(rss.get(tool, 0), peak)
     shutil.rmtree(work, ignore_errors=True)

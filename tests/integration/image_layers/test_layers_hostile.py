@@ -12,10 +12,19 @@ from pathlib import Path
 import pytest
 
 from berth.errors import BerthError
-from berth.image.layers import InvalidLayer, UnsafeLayerEntry, apply_layer
+from berth.image.layers import InvalidLayer, UnsafeLayerEntry, _syscalls, apply_layer
 from tests.integration.image_layers.trees import describe, gz, make_tar, member, zst
 
 pytestmark = pytest.mark.root
+
+
+@pytest.fixture(autouse=True, params=["openat2", "walk"])
+def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run every case with openat2 and with the component-by-component walk (kernels before 5.6)."""
+    if request.param == "walk":
+        monkeypatch.setattr(_syscalls, "openat2_available", lambda: False)
+    return str(request.param)
+
 
 Layer = Callable[[Path], bytes]
 
