@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from berth.errors import AlreadyExists, InvalidArgument, NotFound
 from berth.fsutil import atomic_write
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_ROOT = "/run/berth-runtime"
 OCI_VERSION = "1.2.0"
@@ -31,28 +32,44 @@ def check_id(container_id: str) -> None:
         raise InvalidArgument("container id is too long")
 
 
-@dataclass
 class Container:
-    """What the runtime remembers about one container between invocations."""
+    """What the runtime remembers about one container between invocations (state.json)."""
 
-    id: str
-    bundle: str
-    rootfs: str
-    pid: int = 0
-    #: start time of ``pid`` (proc(5) stat field 22), so a recycled pid is not mistaken for ours.
-    pid_start: int = 0
-    created: str = ""
-    owner: str = "root"
-    annotations: dict[str, str] = field(default_factory=dict)
-    #: pid of the ``create`` process while the container is being created.
-    creator: int = 0
-    #: the parsed config.json, for hooks, namespaces and the user of later verbs.
-    config: dict[str, Any] = field(default_factory=dict)
-    #: the cgroup manager's ``to_state()``, or empty when the container has no cgroup.
-    cgroup: dict[str, Any] = field(default_factory=dict)
-    #: statuses the runtime set by itself (``stopped`` after a hook failure).
-    forced_status: str = ""
-    root: str = field(default=DEFAULT_ROOT, repr=False)
+    #: The fields saved in state.json, in order.
+    FIELDS = ("id", "bundle", "rootfs", "pid", "pid_start", "created", "owner", "annotations", "creator",
+              "config", "cgroup")  # fmt: skip
+
+    def __init__(
+        self,
+        id: str,
+        bundle: str,
+        rootfs: str,
+        pid: int = 0,
+        pid_start: int = 0,
+        created: str = "",
+        owner: str = "root",
+        annotations: dict[str, str] | None = None,
+        creator: int = 0,
+        config: dict[str, Any] | None = None,
+        cgroup: dict[str, Any] | None = None,
+        root: str = DEFAULT_ROOT,
+    ) -> None:
+        self.id = id
+        self.bundle = bundle
+        self.rootfs = rootfs
+        self.pid = pid
+        #: start time of ``pid`` (proc(5) stat field 22), so a recycled pid is not mistaken for ours.
+        self.pid_start = pid_start
+        self.created = created
+        self.owner = owner
+        self.annotations = annotations or {}
+        #: pid of the ``create`` process while the container is being created.
+        self.creator = creator
+        #: the decoded config.json, for hooks, namespaces and the process of later verbs.
+        self.config = config or {}
+        #: the cgroup manager's ``to_state()``, or empty when the container has no cgroup.
+        self.cgroup = cgroup or {}
+        self.root = root
 
     @property
     def dir(self) -> str:
@@ -64,14 +81,11 @@ class Container:
 
     def save(self) -> None:
         """Write state.json atomically."""
-        record = asdict(self)
-        del record["root"]
+        record = {name: getattr(self, name) for name in self.FIELDS}
         atomic_write(os.path.join(self.dir, "state.json"), json.dumps(record).encode(), mode=0o600)
 
     def status(self) -> str:
         """runtime.md#state status: creating, created, running, paused or stopped."""
-        if self.forced_status:
-            return self.forced_status
         if not self.pid:
             return CREATING if self.creator and process_start(self.creator) else STOPPED
         if process_start(self.pid) != self.pid_start:
@@ -84,9 +98,9 @@ class Container:
 
     def is_frozen(self) -> bool:
         """Whether the container's cgroup freezer holds it."""
-        from berth.runtime.cgroup_seam import load
+        from berth.runtime.linux.cgroups import load_manager
 
-        return load(self.cgroup).is_frozen()
+        return load_manager(self.cgroup).is_frozen()
 
     def oci_state(self) -> dict[str, Any]:
         """The state document of runtime.md#state, with runc's extra fields (rootfs, created, owner)."""
@@ -105,6 +119,8 @@ class Container:
 
     def remove(self) -> None:
         """Delete the state directory."""
+        import shutil  # only delete needs it; it costs milliseconds to import
+
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -7,10 +7,12 @@ are only warnings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from berth.errors import BerthError
 from berth.spec.runtime_config import Hook
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class HookFailed(BerthError):

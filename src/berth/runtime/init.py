@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
-from typing import NoReturn
 
 from berth.errors import InvalidArgument
 from berth.runtime import hooks, process
@@ -24,13 +22,17 @@ from berth.runtime.linux import namespaces, rootfs
 from berth.runtime.linux import syscalls as s
 from berth.runtime.sync import Channel
 from berth.spec.runtime_config import RuntimeConfig
+from berth.spec.runtime_record import Record
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 _PR_SET_DUMPABLE = 4
 _PERSONA_LINUX32 = 0x0008
 
 
-@dataclass(frozen=True)
-class InitArgs:
+class InitArgs(Record):
     """Everything the forked processes need, fixed before the fork."""
 
     container_id: str

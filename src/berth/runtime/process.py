@@ -12,20 +12,22 @@ import contextlib
 import os
 import resource
 import stat
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
-from berth.errors import BerthError, InvalidArgument, Unsupported
+from berth.errors import BerthError, InvalidArgument
 from berth.runtime.linux import capabilities as caps
 from berth.runtime.linux.syscalls import PR_SET_NO_NEW_PRIVS, Syscalls
 from berth.spec.runtime_config import RLIMIT_TYPES, Process
+from berth.spec.runtime_record import Record
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-@dataclass(frozen=True)
-class SeccompProgram:
+class SeccompProgram(Record):
     """A compiled filter: raw ``struct sock_filter`` array and SECCOMP_FILTER_FLAG_* bits."""
 
     program: bytes
@@ -139,11 +141,7 @@ def compile_seccomp(seccomp: Mapping[str, Any] | None) -> SeccompProgram | None:
     """Compile linux.seccomp before forking, so the init only makes the one seccomp(2) call."""
     if not seccomp:
         return None
-    import importlib
+    from berth.runtime.linux.seccomp import compile_filter
 
-    try:
-        module = importlib.import_module("berth.runtime.linux.seccomp")
-    except ImportError:
-        raise Unsupported("linux.seccomp: this build has no seccomp filter compiler") from None
-    compiled = module.compile_filter(seccomp)
-    return SeccompProgram(bytes(compiled.program), int(compiled.flags))
+    compiled = compile_filter(seccomp)
+    return SeccompProgram(compiled.program, compiled.flags)

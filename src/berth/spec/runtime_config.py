@@ -1,6 +1,7 @@
 """runtime-spec ``config.json`` (config.md, config-linux.md) versions 1.0.0 to 1.3.x as typed data.
 
-``parse_config(obj)`` takes the decoded JSON object and returns a ``RuntimeConfig``; every problem
+``parse_config(obj)`` takes the decoded JSON object and returns a ``RuntimeConfig`` (``Record``
+types, which cost nothing to define on the start path); every problem
 raises ``InvalidArgument`` naming the offending field (``mounts[2].destination: ...``). No I/O:
 the caller reads the file. ``linux.resources`` and ``linux.seccomp`` are checked for shape only and
 kept as the parsed JSON, because the cgroup and seccomp modules consume them in that form.
@@ -8,12 +9,15 @@ kept as the parsed JSON, because the cgroup and seccomp modules consume them in 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
 
 from berth.errors import InvalidArgument
+from berth.spec.runtime_record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 #: The specification versions this parser understands (config.md#specification-version).
 SUPPORTED_MAJOR = 1
@@ -51,19 +55,20 @@ RLIMIT_TYPES = (
 ROOTFS_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable",
                        "runbindable")  # fmt: skip
 
-_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+#: The shared, immutable default of empty mapping fields.
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+_SEMVER_EXTRA = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.-")
 
 
-@dataclass(frozen=True)
-class Root:
+class Root(Record):
     """config.md#root: the container's root filesystem (relative paths are to the bundle)."""
 
     path: str
     readonly: bool = False
 
 
-@dataclass(frozen=True)
-class IDMapping:
+class IDMapping(Record):
     """config-linux.md#user-namespace-mappings: ``size`` ids from ``container_id`` map to ``host_id``."""
 
     container_id: int
@@ -71,8 +76,7 @@ class IDMapping:
     size: int
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(Record):
     """config.md#mounts: one entry of ``mounts``, applied in order."""
 
     destination: str
@@ -83,8 +87,7 @@ class Mount:
     gid_mappings: tuple[IDMapping, ...] = ()
 
 
-@dataclass(frozen=True)
-class Rlimit:
+class Rlimit(Record):
     """config.md#posix-process: one ``rlimits`` entry."""
 
     type: str
@@ -92,8 +95,7 @@ class Rlimit:
     hard: int
 
 
-@dataclass(frozen=True)
-class Capabilities:
+class Capabilities(Record):
     """config.md#linux-process: the five capability sets, as capability names."""
 
     bounding: tuple[str, ...] = ()
@@ -103,8 +105,7 @@ class Capabilities:
     ambient: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class User:
+class User(Record):
     """config.md#user: ids the process runs as, and its umask (None: leave as inherited)."""
 
     uid: int = 0
@@ -113,16 +114,14 @@ class User:
     additional_gids: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
-class ConsoleSize:
+class ConsoleSize(Record):
     """config.md#process consoleSize, in characters."""
 
     height: int
     width: int
 
 
-@dataclass(frozen=True)
-class Process:
+class Process(Record):
     """config.md#process: what runs in the container (also the ``exec --process`` document)."""
 
     args: tuple[str, ...]
@@ -130,7 +129,7 @@ class Process:
     env: tuple[str, ...] = ()
     terminal: bool = False
     console_size: ConsoleSize | None = None
-    user: User = field(default_factory=User)
+    user: User = User()
     capabilities: Capabilities | None = None
     rlimits: tuple[Rlimit, ...] = ()
     no_new_privileges: bool = False
@@ -139,8 +138,7 @@ class Process:
     selinux_label: str = ""
 
 
-@dataclass(frozen=True)
-class Hook:
+class Hook(Record):
     """config.md#posix-platform-hooks: one hook command (``timeout`` in seconds, None: no limit)."""
 
     path: str
@@ -149,16 +147,14 @@ class Hook:
     timeout: int | None = None
 
 
-@dataclass(frozen=True)
-class Namespace:
+class Namespace(Record):
     """config-linux.md#namespaces: a namespace to create (no ``path``) or to join (``path``)."""
 
     type: str
     path: str = ""
 
 
-@dataclass(frozen=True)
-class Device:
+class Device(Record):
     """config-linux.md#devices: a device node to create in the container."""
 
     type: str
@@ -170,36 +166,33 @@ class Device:
     gid: int | None = None
 
 
-@dataclass(frozen=True)
-class TimeOffset:
+class TimeOffset(Record):
     """config-linux.md#offset-for-time-namespace."""
 
     secs: int = 0
     nanosecs: int = 0
 
 
-@dataclass(frozen=True)
-class Personality:
+class Personality(Record):
     """config-linux.md#personality: execution domain (``LINUX`` or ``LINUX32``) and flags."""
 
     domain: str
     flags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Linux:
+class Linux(Record):
     """config-linux.md: the ``linux`` object."""
 
     namespaces: tuple[Namespace, ...] = ()
     uid_mappings: tuple[IDMapping, ...] = ()
     gid_mappings: tuple[IDMapping, ...] = ()
-    time_offsets: Mapping[str, TimeOffset] = field(default_factory=dict)
+    time_offsets: Mapping[str, TimeOffset] = _EMPTY
     devices: tuple[Device, ...] = ()
     cgroups_path: str | None = None
-    resources: Mapping[str, Any] = field(default_factory=dict)
+    resources: Mapping[str, Any] = _EMPTY
     rootfs_propagation: str = ""
     seccomp: Mapping[str, Any] | None = None
-    sysctl: Mapping[str, str] = field(default_factory=dict)
+    sysctl: Mapping[str, str] = _EMPTY
     masked_paths: tuple[str, ...] = ()
     readonly_paths: tuple[str, ...] = ()
     mount_label: str = ""
@@ -213,8 +206,7 @@ class Linux:
         return None
 
 
-@dataclass(frozen=True)
-class RuntimeConfig:
+class RuntimeConfig(Record):
     """config.md: a whole ``config.json``."""
 
     oci_version: str
@@ -223,16 +215,16 @@ class RuntimeConfig:
     hostname: str = ""
     domainname: str = ""
     mounts: tuple[Mount, ...] = ()
-    hooks: Mapping[str, tuple[Hook, ...]] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    linux: Linux = field(default_factory=Linux)
+    hooks: Mapping[str, tuple[Hook, ...]] = _EMPTY
+    annotations: Mapping[str, str] = _EMPTY
+    linux: Linux = Linux()
 
 
 class _Obj:
     """A JSON object being read, with the dotted path used in error messages."""
 
     def __init__(self, data: Any, where: str) -> None:
-        if not isinstance(data, Mapping):
+        if not isinstance(data, dict):
             raise InvalidArgument(f"{where or 'config'}: must be an object")
         self.data = data
         self.where = where
@@ -305,19 +297,31 @@ class _Obj:
         value = self.data.get(key)
         if value is None:
             return {}
-        if not isinstance(value, Mapping) or not all(
+        if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
         ):
             raise InvalidArgument(f"{self.at(key)}: must be an object of strings")
         return dict(value)
 
 
+def _semver(version: str) -> tuple[int, int] | None:
+    """(major, minor) of a SemVer 2.0 version such as ``1.0.2-dev`` or ``1.1.0+build``, else None."""
+    core, plus, build = version.partition("+")
+    core, dash, pre = core.partition("-")
+    if (plus and not build) or (dash and not pre) or not set(build + pre) <= _SEMVER_EXTRA:
+        return None
+    numbers = core.split(".")
+    if len(numbers) != 3 or not all(n.isascii() and n.isdigit() for n in numbers):
+        return None
+    return int(numbers[0]), int(numbers[1])
+
+
 def check_version(version: str) -> None:
     """Reject ``ociVersion`` values this runtime does not implement (config.md#specification-version)."""
-    m = _VERSION.match(version)
-    if not m:
+    parsed = _semver(version)
+    if parsed is None:
         raise InvalidArgument(f"ociVersion: {version!r} is not a SemVer version")
-    major, minor = int(m.group(1)), int(m.group(2))
+    major, minor = parsed
     if major != SUPPORTED_MAJOR:
         raise InvalidArgument(f"ociVersion: unsupported major version {major} (this runtime implements 1.x)")
     if minor > MAX_MINOR:

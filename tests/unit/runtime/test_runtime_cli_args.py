@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from berth.errors import InvalidArgument
-from berth.runtime.cli import _FLAGS, _GLOBAL, main, parse
+from berth.runtime.commands import _FLAGS, _GLOBAL, main, parse
 from berth.runtime.verbs.kill import parse_signal
 from berth.runtime.verbs.update import resources_from_flags
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
-from typing import Any
 
 from berth.runtime.linux import syscalls as s
 from berth.runtime.linux.mounts import resolve_in_root
 from berth.spec.runtime_config import Device
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 #: config-linux.md#default-devices: always present, whatever the config lists.
 DEFAULT_DEVICES = (

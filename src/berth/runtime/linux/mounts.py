@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 
 from berth.errors import InvalidArgument
 from berth.runtime.linux import syscalls as s
 from berth.spec.runtime_config import Mount
+from berth.spec.runtime_record import Record
 
 # word -> (clear, set) on the flag word.
 _FLAGS: dict[str, tuple[int, int]] = {
@@ -49,8 +49,7 @@ _REMOUNT_FLAGS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class MountOptions:
+class MountOptions(Record):
     """Mount options split the way mount(2) takes them."""
 
     flags: int

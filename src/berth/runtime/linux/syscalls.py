@@ -10,7 +10,10 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
+if TYPE_CHECKING:
+    from typing import Any
 
 # x86_64 syscall numbers for calls glibc has no wrapper for (asm/unistd_64.h).
 _SYS_PIVOT_ROOT = 155

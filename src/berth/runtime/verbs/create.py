@@ -10,20 +10,20 @@ import contextlib
 import json
 import os
 import time
-from dataclasses import dataclass
 
 from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.fsutil import atomic_write
-from berth.runtime import cgroup_seam, container, hooks, init, process, sync
+from berth.runtime import container, hooks, init, process, sync
 from berth.runtime.container import Container
 from berth.runtime.linux import namespaces
+from berth.runtime.linux.cgroups import CgroupManager, open_manager
 from berth.runtime.linux.devices import with_device_rules
 from berth.runtime.linux.syscalls import Syscalls, syscalls
 from berth.spec.runtime_config import RuntimeConfig, parse_config
+from berth.spec.runtime_record import Record
 
 
-@dataclass(frozen=True)
-class CreateOptions:
+class CreateOptions(Record):
     """runc's ``create`` flags."""
 
     container_id: str
@@ -88,7 +88,7 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
             from berth.runtime.linux import console
 
             console_fd = console.connect(opts.console_socket)
-        manager = cgroup_seam.open_manager(config.linux.cgroups_path, c.id)
+        manager = open_manager(config.linux.cgroups_path, c.id)
         if manager is not None:
             manager.create()
             c.cgroup = manager.to_state()
@@ -115,7 +115,7 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
     return c
 
 
-def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: cgroup_seam.CgroupManager | None) -> int:
+def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManager | None) -> int:
     """Fork stage 1, answer its requests, and return the init's pid once it reports ready."""
     parent, child = sync.pair()
     stage1 = os.fork()
@@ -173,9 +173,7 @@ def wait_gone(pid: int, start: int, timeout: float = 10.0) -> bool:
     return True
 
 
-def rollback(
-    c: Container, manager: cgroup_seam.CgroupManager | None, config: RuntimeConfig, hook: bool
-) -> None:
+def rollback(c: Container, manager: CgroupManager | None, config: RuntimeConfig, hook: bool) -> None:
     """Undo a half-made container (kill, cgroup, state); after a hook failure run poststop too."""
     if c.pid:
         start = container.process_start(c.pid)

@@ -7,8 +7,9 @@ import json
 import os
 
 from berth.errors import InvalidState, NotFound
-from berth.runtime import cgroup_seam, container, hooks
+from berth.runtime import container, hooks
 from berth.runtime.container import Container
+from berth.runtime.linux.cgroups import load_manager
 from berth.runtime.log import warn
 from berth.runtime.verbs.create import wait_gone
 from berth.spec.runtime_config import parse_config
@@ -31,7 +32,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
 
 def destroy(c: Container) -> None:
     """Kill what is left, remove the cgroup, run poststop hooks, drop the state (lifecycle 12-13)."""
-    manager = cgroup_seam.load(c.cgroup) if c.cgroup else None
+    manager = load_manager(c.cgroup) if c.cgroup else None
     if c.pid:
         start = container.process_start(c.pid)
         if start == c.pid_start and start:

@@ -8,15 +8,16 @@ import sys
 import time
 
 from berth.errors import InvalidState, Unsupported
-from berth.runtime import cgroup_seam, container
+from berth.runtime import container
 from berth.runtime.container import Container
+from berth.runtime.linux.cgroups import load_manager
 
 
 def stats_event(c: Container) -> dict[str, object]:
     """One ``{"type": "stats", "id": ..., "data": ...}`` event."""
     if not c.cgroup:
         raise Unsupported(f"container {c.id!r} has no cgroup to read statistics from")
-    return {"type": "stats", "id": c.id, "data": cgroup_seam.load(c.cgroup).stats()}
+    return {"type": "stats", "id": c.id, "data": load_manager(c.cgroup).stats()}
 
 
 def events(c: Container, stats_once: bool, interval: float) -> None:
@@ -26,7 +27,7 @@ def events(c: Container, stats_once: bool, interval: float) -> None:
     if stats_once:
         print(json.dumps(stats_event(c)))
         return
-    manager = cgroup_seam.load(c.cgroup) if c.cgroup else None
+    manager = load_manager(c.cgroup) if c.cgroup else None
     ooms = manager.oom_kill_count() if manager else 0
     while c.status() != container.STOPPED:
         if manager is not None:

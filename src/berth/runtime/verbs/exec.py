@@ -10,26 +10,29 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import NoReturn
 
 from berth.errors import BerthError, InvalidArgument, InvalidState
 from berth.fsutil import atomic_write
-from berth.runtime import cgroup_seam, container, process
+from berth.runtime import container, process
 from berth.runtime.container import Container
 from berth.runtime.linux import capabilities as caps
+from berth.runtime.linux.cgroups import load_manager
 from berth.runtime.linux.namespaces import CLONE_FLAGS, PROC_NAMES
 from berth.runtime.linux.syscalls import Syscalls, syscalls
 from berth.spec.runtime_config import Capabilities, Process, User, parse_config, parse_process
+from berth.spec.runtime_record import Record
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NoReturn
 
 #: Namespaces the runtime itself enters before forking (they apply to children only).
 _PARENT_NAMESPACES = ("pid", "time")
 _CHILD_ORDER = ("user", "ipc", "uts", "network", "cgroup", "mount")
 
 
-@dataclass(frozen=True)
-class ExecOptions:
+class ExecOptions(Record):
     """runc's ``exec`` flags."""
 
     process_file: str = ""
@@ -69,7 +72,7 @@ def build_process(base: Process | None, opts: ExecOptions) -> Process:
             raise InvalidArgument(f"--user {opts.user!r}: expected UID[:GID]")
         user = User(uid=int(uid), gid=int(gid) if gid else 0, umask=base.user.umask)
     if opts.additional_gids:
-        user = replace(user, additional_gids=opts.additional_gids)
+        user = user.replace(additional_gids=opts.additional_gids)
     capabilities = base.capabilities
     if opts.caps and capabilities is not None:
         extra = tuple(caps.name(caps.number(c)) for c in opts.caps)
@@ -77,8 +80,7 @@ def build_process(base: Process | None, opts: ExecOptions) -> Process:
             *(tuple(dict.fromkeys(getattr(capabilities, s) + extra)) for s in
               ("bounding", "effective", "inheritable", "permitted", "ambient"))
         )  # fmt: skip
-    return replace(
-        base,
+    return base.replace(
         args=opts.args,
         cwd=opts.cwd or base.cwd,
         env=tuple(f"{k}={v}" for k, v in env.items()),
@@ -123,7 +125,7 @@ def exec_in(c: Container, opts: ExecOptions, sc: Syscalls | None = None) -> int:
         os.close(console_fd)
     try:
         if c.cgroup:
-            cgroup_seam.load(c.cgroup).add_process(child)
+            load_manager(c.cgroup).add_process(child)
         os.write(go_w, b"1")
         os.close(go_w)
         message = _read_all(err_r)

@@ -6,8 +6,9 @@ import contextlib
 import os
 
 from berth.errors import InvalidArgument, InvalidState
-from berth.runtime import cgroup_seam, container
+from berth.runtime import container
 from berth.runtime.container import Container
+from berth.runtime.linux.cgroups import load_manager
 
 _NAMES = {
     "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
@@ -43,7 +44,7 @@ def kill(c: Container, signal: int, all_processes: bool = False) -> None:
     if status not in (container.CREATED, container.RUNNING, container.PAUSED):
         raise InvalidState(f"container {c.id!r} is {status}: cannot kill it")
     if all_processes and c.cgroup:
-        for pid in cgroup_seam.load(c.cgroup).pids():
+        for pid in load_manager(c.cgroup).pids():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal)
         return

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from berth.errors import InvalidState, Unsupported
-from berth.runtime import cgroup_seam, container
+from berth.runtime import container
 from berth.runtime.container import Container
+from berth.runtime.linux.cgroups import CgroupManager, load_manager
 
 
 def pause(c: Container) -> None:
@@ -23,7 +24,7 @@ def resume(c: Container) -> None:
     _manager(c).thaw()
 
 
-def _manager(c: Container) -> cgroup_seam.CgroupManager:
+def _manager(c: Container) -> CgroupManager:
     if not c.cgroup:
         raise Unsupported(f"container {c.id!r} has no cgroup to freeze")
-    return cgroup_seam.load(c.cgroup)
+    return load_manager(c.cgroup)

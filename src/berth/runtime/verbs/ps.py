@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from berth.errors import InvalidState
-from berth.runtime import cgroup_seam, container
+from berth.runtime import container
+from berth.runtime.linux.cgroups import load_manager
 
 
 def pids(root: str, container_id: str) -> list[int]:
@@ -16,7 +17,7 @@ def pids(root: str, container_id: str) -> list[int]:
         return []
     if not c.cgroup:
         return [c.pid]
-    return sorted(cgroup_seam.load(c.cgroup).pids())
+    return sorted(load_manager(c.cgroup).pids())
 
 
 def ps(root: str, container_id: str, fmt: str, ps_args: list[str]) -> str:

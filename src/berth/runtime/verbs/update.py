@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
-from typing import Any
 
 from berth.errors import InvalidArgument, InvalidState, Unsupported
-from berth.runtime import cgroup_seam, container
+from berth.runtime import container
 from berth.runtime.container import Container
+from berth.runtime.linux.cgroups import load_manager
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 #: runc update flag -> (resources section, key) for the flags that map one to one.
 FLAG_FIELDS = {
@@ -66,4 +70,4 @@ def update(c: Container, resources: Mapping[str, Any]) -> None:
         raise InvalidState(f"cannot update container {c.id!r}: it is stopped")
     if not c.cgroup:
         raise Unsupported(f"container {c.id!r} has no cgroup")
-    cgroup_seam.load(c.cgroup).set_resources(resources)
+    load_manager(c.cgroup).set_resources(resources)
