@@ -37,6 +37,7 @@ def _registry_flags(p: argparse.ArgumentParser) -> None:
         "--creds", metavar="USER[:PASS]", help="credentials for the registry, overriding the authfile"
     )
     p.add_argument("--registries-conf", metavar="FILE", help="mirrors and insecure registries (TOML)")
+    p.add_argument("--cert-dir", metavar="DIR", help="CA (*.crt) and client (*.cert, *.key) certificates")
 
 
 def _copy_flags(p: argparse.ArgumentParser) -> None:
@@ -76,6 +77,7 @@ def register(sub: Any) -> None:
         )
         cp.add_argument(f"--{side}-authfile", metavar="FILE")
         cp.add_argument(f"--{side}-creds", metavar="USER[:PASS]")
+        cp.add_argument(f"--{side}-cert-dir", metavar="DIR")
     cp.set_defaults(handler=_copy)
 
     login = sub.add_parser("login", help="check credentials against a registry and store them")
@@ -108,6 +110,7 @@ def _context(args: argparse.Namespace) -> Any:
         credentials=creds,
         registries_conf=registries_conf.load(args.registries_conf),
         root=Path(args.root) if getattr(args, "root", None) else None,
+        cert_dir=Path(args.cert_dir) if args.cert_dir else None,
     )
 
 
@@ -116,7 +119,7 @@ def _side(args: argparse.Namespace, side: str) -> argparse.Namespace:
     values = vars(args)
     overrides = {
         key: values[f"{side}_{key}"]
-        for key in ("tls_verify", "authfile", "creds")
+        for key in ("tls_verify", "authfile", "creds", "cert_dir")
         if values.get(f"{side}_{key}") is not None
     }
     return argparse.Namespace(**{**values, **overrides})

@@ -68,8 +68,10 @@ class Registry:
         *,
         insecure: bool = False,
         retry: RetryPolicy | None = None,
+        tls: _ssl.SSLContext | None = None,
     ) -> None:
         self.session = session
+        self.tls = tls
         self.host = host
         self.api_host = DOCKER_HUB_API if host == DOCKER_HUB else host
         self.insecure = insecure
@@ -80,8 +82,11 @@ class Registry:
 
     @property
     def ssl(self) -> _ssl.SSLContext | bool:
-        """What aiohttp's ``ssl=`` gets: False skips certificate checks on insecure registries."""
-        return not self.insecure
+        """What aiohttp's ``ssl=`` gets: False skips certificate checks on insecure registries; a
+        context carries the host's own CAs and client certificate (certs.d)."""
+        if self.insecure:
+            return False
+        return self.tls if self.tls is not None else True
 
     async def ping(self) -> None:
         """Find the base URL and learn the auth challenge (once per host)."""
@@ -105,7 +110,11 @@ class Registry:
                     )
                 self.base_url = f"{scheme}://{self.api_host}"
                 return
-            hint = "" if self.insecure else " (use --tls-verify=false for an HTTP registry)"
+            hint = ""
+            if "CERTIFICATE_VERIFY_FAILED" in str(last):
+                hint = " (trust its CA with --cert-dir, or use --tls-verify=false)"
+            elif not self.insecure:
+                hint = " (use --tls-verify=false for an HTTP registry)"
             raise RegistryError(f"cannot reach registry {self.host}: {_describe(last)}{hint}")
 
     async def check_login(self, creds: Credentials | None) -> None:

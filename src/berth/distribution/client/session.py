@@ -8,6 +8,7 @@ async with RegistryClient(tls_verify=False) as client:
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from berth import __version__
 from berth.distribution import credentials as creds_mod
 from berth.distribution.client.registry import Registry, RetryPolicy
 from berth.distribution.client.repository import Repository
+from berth.distribution.client.tls import cert_dir_for, tls_context
 from berth.distribution.credentials import Credentials
 from berth.distribution.registries_conf import Endpoint, RegistriesConf
 
@@ -30,7 +32,8 @@ class RegistryClient:
 
     ``tls_verify=None`` lets registries.conf decide which hosts are insecure; ``False`` makes every
     host insecure (HTTP, or HTTPS without certificate checks); ``True`` makes every host verified.
-    ``credentials`` overrides the auth files (``--creds``).
+    ``credentials`` overrides the auth files (``--creds``); ``cert_dir`` holds CA and client
+    certificates for every host (``--cert-dir``), else each host's certs.d directory is used.
     """
 
     def __init__(
@@ -41,8 +44,10 @@ class RegistryClient:
         credentials: Credentials | None = None,
         registries_conf: RegistriesConf | None = None,
         retry: RetryPolicy | None = None,
+        cert_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.tls_verify = tls_verify
+        self.cert_dir = Path(cert_dir) if cert_dir else None
         self.authfile = authfile
         self.credentials = credentials
         self.conf = registries_conf or RegistriesConf()
@@ -78,8 +83,9 @@ class RegistryClient:
         assert self._session is not None, "use RegistryClient as an async context manager"
         reg = self._registries.get(endpoint.location)
         if reg is None:
+            tls = tls_context(cert_dir_for(endpoint.location, self.cert_dir))
             reg = Registry(
-                self._session, endpoint.location, insecure=self._insecure(endpoint), retry=self.retry
+                self._session, endpoint.location, insecure=self._insecure(endpoint), retry=self.retry, tls=tls
             )
             self._registries[endpoint.location] = reg
         return reg

@@ -28,6 +28,8 @@ class TransportContext:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     #: Berth's storage root (``--root``); the ``berth:`` transport uses its image store.
     root: Path | None = None
+    #: CA and client certificates for registries (``--cert-dir``); default: each host's certs.d.
+    cert_dir: Path | None = None
 
     def client(self) -> RegistryClient:
         """A registry client with these settings (enter it with ``async with``)."""
@@ -37,6 +39,7 @@ class TransportContext:
             credentials=self.credentials,
             registries_conf=self.registries_conf,
             retry=self.retry,
+            cert_dir=self.cert_dir,
         )
 
 
