@@ -94,14 +94,16 @@ def apply_layer(
             raise InvalidLayer(f"media type {media_type} but the blob is {reader.compression.value}")
     mkdir = _LowerMetadataMkdir([Path(p) for p in lowers]) if overlay and lowers else None
     applier = _Applier(root, overlay, os.geteuid() == 0 if same_owner is None else same_owner, mkdir)
+    chunks = reader.chunks()
     try:
-        tar = TarReader(reader.chunks())
+        tar = TarReader(chunks)
         count = 0
         for entry in tar:
             count += 1
             applier.apply(entry, tar)
         applier.finish()
     finally:
+        chunks.close()  # stops the inflate thread now, not whenever the generator is collected
         applier.close()
     return ApplyResult(
         diff_id=reader.diff_id,
@@ -264,7 +266,7 @@ class _Applier:
             os.fchown(fd, entry.uid, entry.gid)
         os.fchmod(fd, entry.mode)
         for key, value in entry.xattrs.items():
-            os.setxattr(fd, key, value)
+            _set_xattr(fd, key, value)
         if times:
             os.utime(fd, ns=(entry.atime_ns or entry.mtime_ns, entry.mtime_ns))
 
@@ -274,7 +276,7 @@ class _Applier:
         if not symlink:  # symlinks have no mode of their own on Linux
             os.chmod(name, entry.mode, dir_fd=pfd)
         for key, value in entry.xattrs.items():
-            os.setxattr(_proc_path(pfd, name), key, value, follow_symlinks=False)
+            _set_xattr(_proc_path(pfd, name), key, value)
         os.utime(
             name, ns=(entry.atime_ns or entry.mtime_ns, entry.mtime_ns), dir_fd=pfd, follow_symlinks=False
         )
@@ -335,6 +337,18 @@ class _Applier:
                     self._clear_lower(fd, child_path)
                 finally:
                     os.close(fd)
+
+
+def _set_xattr(target: int | str, key: str, value: bytes) -> None:
+    """Set an xattr (never following a symlink); skipped where the filesystem cannot hold it."""
+    try:
+        if isinstance(target, int):
+            os.setxattr(target, key, value)
+        else:
+            os.setxattr(target, key, value, follow_symlinks=False)
+    except OSError as err:
+        if err.errno != errno.EOPNOTSUPP:
+            raise
 
 
 def _exists(dir_fd: int, name: str) -> bool:

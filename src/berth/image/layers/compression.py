@@ -12,7 +12,7 @@ import enum
 import hashlib
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Protocol, cast
 
 from berth.image.layers.errors import InvalidLayer
@@ -202,7 +202,7 @@ class LayerReader:
             self.uncompressed_size += len(out)
             yield out
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self) -> Generator[bytes, None, None]:
         """Yield the uncompressed stream in chunks of at most about ``CHUNK`` bytes."""
         q: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
         stop = threading.Event()
