@@ -59,6 +59,7 @@ def register(sub: Any) -> None:
     push = sub.add_parser("push", help="push an image from Berth's store to a registry")
     push.add_argument("reference")
     push.add_argument("destination", nargs="?", help="REFERENCE or TRANSPORT:DETAILS (default: REFERENCE)")
+    push.add_argument("--all-platforms", action="store_true", help="push every platform of an index")
     _copy_flags(push)
     _registry_flags(push)
     push.set_defaults(handler=_push)

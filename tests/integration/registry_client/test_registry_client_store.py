@@ -102,3 +102,24 @@ def test_corrupt_layer_leaves_the_store_without_blob_or_record(tmp_path: Path, c
             images.get("example.com/corrupt:v1")
     finally:
         images.close()
+
+
+def test_pull_and_push_all_platforms_keep_the_index(
+    tmp_path: Path, registry: DockerRegistry, ctx: TransportContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from berth.distribution.transports import CopyOptions
+
+    index_digest, _ = make_index_layout(tmp_path / "src", "m", [("amd64", ""), ("arm64", "v8")])
+    copy(
+        f"oci:{tmp_path / 'src'}:m",
+        f"docker://{registry.host}/store/idx:1",
+        ctx,
+        CopyOptions(all_platforms=True),
+    )
+    root = tmp_path / "root"
+    flags = ["--tls-verify=false", "--authfile", str(tmp_path / "auth.json"), "--all-platforms"]
+    assert berth_main(["--root", str(root), "pull", *flags, f"{registry.host}/store/idx:1"]) == 0
+    assert capsys.readouterr().out.strip() == index_digest
+    assert berth_main(["--root", str(root), "push", *flags, f"{registry.host}/store/idx:1",
+                       f"{registry.host}/store/idx-copy:1"]) == 0  # fmt: skip
+    assert capsys.readouterr().out.strip() == index_digest
