@@ -50,11 +50,6 @@ class ContainerPaths:
         return self.rundir / "netns"
 
     @property
-    def rootfs_mount(self) -> Path:
-        """Where an image container's overlay root is mounted."""
-        return self.rundir / "rootfs"
-
-    @property
     def attach_socket(self) -> Path:
         """The monitor's socket."""
         return self.rundir / "attach"

@@ -1,33 +1,90 @@
 """A container's root filesystem from an image: the seam between the engine and ``berth.image``.
 
-Until the image store's snapshotter is wired in here, containers run from ``--rootfs DIR`` only.
+The image is resolved in the image store under ``<root>/images`` (where ``berth pull`` puts it) to
+the manifest for this host's platform; each layer is unpacked once into the snapshotter under
+``<root>/snapshots`` (keyed by chain ID, image-spec config.md#layer-chainid); the container gets a
+writable overlay root on top of that chain, keyed by its id. The root stays mounted from ``create``
+to ``rm``, so the container keeps its changes across stop and start, as podman's do.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from berth.engine.oci_config import ImageSettings
-from berth.errors import Unsupported
+from berth.errors import BerthError, NotFound
 
 if TYPE_CHECKING:
+    from berth.engine.config import EngineConfig
     from berth.engine.engine import Engine
+    from berth.image.snapshots import Snapshotter
 
 
-def image_rootfs(engine: Engine, reference: str, cid: str, mountpoint: Path) -> tuple[Path, ImageSettings]:
-    """Mount the container's root (the image's layers plus its own upper layer) at ``mountpoint``."""
-    raise Unsupported(f"cannot run image {reference}: image storage is not wired in yet; use --rootfs DIR")
+def images_root(config: EngineConfig) -> Path:
+    """The image store's directory (shared with ``berth pull``'s ``berth:`` transport)."""
+    return config.root / "images"
 
 
-def release_rootfs(engine: Engine, cid: str, mountpoint: Path) -> None:
-    """Unmount and delete the container's writable layer."""
-    unmount_rootfs(mountpoint)
+def snapshotter(config: EngineConfig) -> Snapshotter:
+    """The snapshotter holding unpacked layers and container roots."""
+    from berth.image.snapshots import Snapshotter
+
+    return Snapshotter(config.root / "snapshots")
 
 
-def unmount_rootfs(mountpoint: Path) -> None:
-    """Unmount the container's root if mounted."""
-    if mountpoint.is_mount():
-        import subprocess
+def image_rootfs(engine: Engine, reference: str, cid: str) -> tuple[Path, ImageSettings]:
+    """Unpack ``reference``'s layers (once) and mount a writable root for container ``cid``.
 
-        subprocess.run(["umount", str(mountpoint)], check=False, capture_output=True)
+    Returns the mounted root and the image config's container defaults (config.md#properties).
+    """
+    from berth.image.images import ImageStore
+
+    store = ImageStore(images_root(engine.config))
+    try:
+        try:
+            resolved = store.resolve(reference)
+        except NotFound as err:
+            raise NotFound(f"{err}: pull it first (berth pull {reference})") from None
+        snaps = snapshotter(engine.config)
+        parent = None
+        layers = resolved.manifest.layers
+        if len(layers) != len(resolved.config.diff_ids):
+            raise BerthError(
+                f"image {reference}: {len(layers)} layers but {len(resolved.config.diff_ids)} diff IDs"
+            )
+        for layer, diff_id in zip(layers, resolved.config.diff_ids, strict=True):
+            with store.content.open(layer.digest) as blob:
+                parent = snaps.unpack(blob, parent, media_type=layer.media_type, diff_id=diff_id).chain_id
+        active = snaps.prepare(cid, parent)
+        cfg = resolved.config.config
+        settings = ImageSettings(
+            env=list(cfg.env),
+            entrypoint=list(cfg.entrypoint or []),
+            cmd=list(cfg.cmd or []),
+            working_dir=cfg.working_dir,
+            user=cfg.user,
+            stop_signal=cfg.stop_signal,
+            labels=dict(cfg.labels),
+        )
+        return active.rootfs, settings
+    finally:
+        store.close()
+
+
+def release_rootfs(engine: Engine, cid: str) -> None:
+    """Unmount and delete container ``cid``'s writable root; no error if it has none."""
+    with contextlib.suppress(NotFound):
+        snapshotter(engine.config).release(cid)
+
+
+def stray_roots(engine: Engine, known: set[str]) -> None:
+    """Release container roots whose container is gone (a command killed between create steps)."""
+    active = engine.config.root / "snapshots" / "active"
+    if not active.is_dir():
+        return
+    for entry in active.iterdir():
+        if entry.name not in known:
+            with contextlib.suppress(BerthError, OSError):
+                snapshotter(engine.config).release(entry.name)

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,12 @@ from typing import Any
 from berth.engine import monitor, networks
 from berth.engine.engine import Engine, cgroup_path, pid_alive
 from berth.engine.etcfiles import etc_mounts, write_etc_files
-from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord
+from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord, NetworkRecord
 from berth.engine.netns import create_netns, remove_netns
 from berth.engine.oci_config import ImageSettings, build_config
 from berth.engine.options import CreateOptions, check_name, parse_publish, parse_volume
 from berth.engine.rootfs import CommandNotExecutable, CommandNotFound, find_command
-from berth.engine.runtime import RuntimeFailure
+from berth.engine.runtime import OCIRuntime, RuntimeFailure
 from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
 from berth.fsutil import atomic_write, locked
 
@@ -92,7 +93,7 @@ def _image_settings(engine: Engine, opts: CreateOptions, cid: str) -> tuple[Path
         return root, ImageSettings()
     from berth.engine.images import image_rootfs
 
-    return image_rootfs(engine, opts.image, cid, engine.paths(cid).rootfs_mount)
+    return image_rootfs(engine, opts.image, cid)
 
 
 def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
@@ -203,29 +204,35 @@ def _release_image(engine: Engine, opts: CreateOptions, cid: str) -> None:
     if opts.image:
         from berth.engine.images import release_rootfs
 
-        release_rootfs(engine, cid, engine.paths(cid).rootfs_mount)
+        release_rootfs(engine, cid)
 
 
-def _setup_network(engine: Engine, record: ContainerRecord) -> dict[str, Any]:
+def _prepare_network(engine: Engine, record: ContainerRecord) -> NetworkRecord | None:
+    """Check the ports, record the attachment and pin the namespace; CNI runs in ``_attach_network``."""
     name = record.config["network"]
     if name in (networks.NONE, networks.HOST):
-        return {}
-    paths = engine.paths(record.id)
+        return None
     net = engine.db.network(name)
     ports = _ports(CreateOptions.from_json(record.config["options"]))
     if ports:
         check_ports_free(engine, ports, exclude=record.id)
     # Recorded before CNI runs, so a command killed midway leaves enough for cleanup to undo it
     # (the plugins' DEL finds what to remove by container id and namespace, without the result).
-    engine.db.update_container(record.id, networks={name: {"result": {}, "ports": ports}})
     record.networks = {name: {"result": {}, "ports": ports}}
-    create_netns(paths.netns)
-    try:
-        result = networks.attach(engine.config, net, record.id, paths.netns, ports)
-    except BaseException:
-        remove_netns(paths.netns)
-        raise
-    return {name: {"result": result, "ports": ports}}
+    engine.db.update_container(record.id, networks=record.networks)
+    create_netns(engine.paths(record.id).netns)
+    return net
+
+
+def _attach_network(engine: Engine, record: ContainerRecord, net: NetworkRecord | None) -> None:
+    """CNI ADD into the pinned namespace; record the result and write the container's /etc/hosts."""
+    if net is None:
+        return
+    ports = record.networks[net.name]["ports"]
+    result = networks.attach(engine.config, net, record.id, engine.paths(record.id).netns, ports)
+    record.networks = {net.name: {"result": result, "ports": ports}}
+    engine.db.update_container(record.id, networks=record.networks)
+    _write_etc(engine, record, _addresses(result))
 
 
 def _teardown_network(engine: Engine, record: ContainerRecord) -> None:
@@ -257,9 +264,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         opts = CreateOptions.from_json(record.config["options"])
         runtime = engine.runtime(record.runtime)
         if opts.image and not Path(record.config["rootfs"]).is_mount():
-            from berth.engine.images import image_rootfs
-
-            image_rootfs(engine, opts.image, record.id, paths.rootfs_mount)
+            raise BerthError(f"the root filesystem of container {record.name} is not mounted; recreate it")
         find_command(
             Path(record.config["rootfs"]),
             record.config["args"][0],
@@ -271,19 +276,10 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             stale.unlink(missing_ok=True)
         if record.networks or paths.netns.exists():
             _teardown_network(engine, record)  # left by a command killed midway
-        attachments = _setup_network(engine, record)
-        addresses = [a for att in attachments.values() for a in _addresses(att["result"])]
-        write_etc_files(
-            paths.userdata,
-            record.config["hostname"],
-            record.name,
-            addresses,
-            record.config["network"] == networks.HOST,
-        )
-        engine.db.update_container(
-            record.id, networks=attachments, error="", exit_code=None, oom_killed=False
-        )
-        record.networks = attachments
+        network = _prepare_network(engine, record)
+        # Written now for the runtime to bind-mount; rewritten in place once CNI gave the addresses.
+        _write_etc(engine, record, [])
+        engine.db.update_container(record.id, error="", exit_code=None, oom_killed=False)
         config = engine.config
         spec = monitor.MonitorSpec(
             cid=record.id,
@@ -298,13 +294,28 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             on_exit=lambda code: _monitor_exit(config, record.id, code),
         )
         engine.close()  # the monitor is forked from this process: it must not share the connection
+        pending = monitor.spawn(spec)
+        # CNI configures the namespace while the runtime creates the container; both must be done
+        # before the process starts (runtime.md#start).
+        network_error: BaseException | None = None
         try:
-            monitor_pid, pid = monitor.spawn(spec)
+            _attach_network(engine, record, network)
+        except BaseException as err:
+            network_error = err
+        try:
+            monitor_pid, pid = pending.wait()
         except monitor.CreateFailure as err:
             _teardown_network(engine, record)
             engine.db.update_container(record.id, networks={}, error=str(err))
+            if network_error is not None:
+                raise network_error from None
             raise _invocation_error(err) from None
         engine.db.update_container(record.id, state=CREATED, pid=pid, monitor_pid=monitor_pid)
+        if network_error is not None:
+            # The monitor undoes the network when the killed container exits.
+            with contextlib.suppress(RuntimeFailure):
+                runtime.kill(record.id, "KILL")
+            raise network_error
         sock = monitor.attach_client(paths.attach_socket) if attach else None
         try:
             runtime.start(record.id)
@@ -313,10 +324,19 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
                 sock.close()
             with contextlib.suppress(RuntimeFailure):
                 runtime.kill(record.id, "KILL")
-            monitor.wait_for_exit(paths.attach_socket)
             raise
         engine.db.update_container(record.id, only_if_state=CREATED, state=RUNNING, started_at=time.time())
         return sock
+
+
+def _write_etc(engine: Engine, record: ContainerRecord, addresses: list[str]) -> None:
+    write_etc_files(
+        engine.paths(record.id).userdata,
+        record.config["hostname"],
+        record.name,
+        addresses,
+        record.config["network"] == networks.HOST,
+    )
 
 
 def _addresses(result: dict[str, Any]) -> list[str]:
@@ -355,6 +375,11 @@ def _oom_killed(engine: Engine, cid: str) -> bool:
     return False
 
 
+def _delete_quietly(runtime: OCIRuntime, cid: str) -> None:
+    with contextlib.suppress(BerthError):
+        runtime.delete(cid, force=True)
+
+
 def cleanup_container(engine: Engine, cid: str, exit_code: int | None) -> None:
     """Record the exit and undo ``start``'s setup; remove the container if it was run with ``--rm``.
 
@@ -367,14 +392,15 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None) -> None:
     paths = engine.paths(cid)
     with locked(paths.lock):
         oom = _oom_killed(engine, cid)
-        with contextlib.suppress(BerthError):
-            engine.runtime(record.runtime).delete(cid, force=True)
-        _teardown_network(engine, record)
+        # The runtime's delete and CNI's DEL are independent: run them side by side.
+        runtime = engine.runtime(record.runtime)
+        deleter = threading.Thread(target=_delete_quietly, args=(runtime, cid))
+        deleter.start()
+        try:
+            _teardown_network(engine, record)
+        finally:
+            deleter.join()
         opts = CreateOptions.from_json(record.config["options"])
-        if opts.image:
-            from berth.engine.images import unmount_rootfs
-
-            unmount_rootfs(paths.rootfs_mount)
         if paths.rundir.exists():
             shutil.rmtree(paths.rundir, ignore_errors=True)
         engine.db.update_container(

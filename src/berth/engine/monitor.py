@@ -76,11 +76,30 @@ class CreateFailure(RuntimeFailure):
     """The runtime could not create the container."""
 
 
-def spawn(spec: MonitorSpec) -> tuple[int, int]:
-    """Start the monitor and the container; return (monitor pid, container init pid).
+class PendingMonitor:
+    """A monitor that is creating its container; ``wait`` for the outcome."""
 
-    The caller must hold no database connection or lock: they would be shared with the monitor.
-    Raises ``CreateFailure`` with the runtime's message if the container could not be created.
+    def __init__(self, cid: str, reply_fd: int) -> None:
+        self.cid = cid
+        self._reply_fd = reply_fd
+
+    def wait(self) -> tuple[int, int]:
+        """(monitor pid, container init pid) once created; ``CreateFailure`` with the runtime's message."""
+        with os.fdopen(self._reply_fd, "rb") as fh:
+            reply = fh.read()
+        try:
+            message = json.loads(reply)
+        except ValueError:
+            raise CreateFailure(f"monitor of container {self.cid[:12]} died before reporting") from None
+        if "error" in message:
+            raise CreateFailure(message["error"])
+        return int(message["monitor"]), int(message["pid"])
+
+
+def spawn(spec: MonitorSpec) -> PendingMonitor:
+    """Start the monitor, which creates the container; the caller may work meanwhile, then ``wait``.
+
+    The caller must hold no database connection: it would be shared with the monitor.
     """
     spec.rundir.mkdir(parents=True, exist_ok=True)
     read_end, write_end = os.pipe()
@@ -95,15 +114,7 @@ def spawn(spec: MonitorSpec) -> tuple[int, int]:
             os._exit(0)
     os.close(write_end)
     os.waitpid(child, 0)
-    with os.fdopen(read_end, "rb") as fh:
-        reply = fh.read()
-    try:
-        message = json.loads(reply)
-    except ValueError:
-        raise CreateFailure(f"monitor of container {spec.cid[:12]} died before reporting") from None
-    if "error" in message:
-        raise CreateFailure(message["error"])
-    return int(message["monitor"]), int(message["pid"])
+    return PendingMonitor(spec.cid, read_end)
 
 
 def _detach_stdio() -> None:

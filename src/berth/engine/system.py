@@ -156,6 +156,9 @@ def sweep_strays(engine: Engine) -> None:
         if entry.is_dir() and entry.name not in known:
             shutil.rmtree(entry, ignore_errors=True)
     _sweep_cgroups(live)
+    from berth.engine.images import stray_roots
+
+    stray_roots(engine, known)
 
 
 def _delete_runtime_state(engine: Engine, binary: str, cid: str) -> None:
