@@ -131,7 +131,7 @@ class _Copier:
             if progress is not None:
                 progress.blob_done(desc, skipped=False)
 
-    async def image(self, raw: RawManifest, doc: ImageManifest) -> None:
+    async def image(self, doc: ImageManifest) -> None:
         """Copy the config and layers of one image manifest (not the manifest itself)."""
         await _all([self.blob(desc) for desc in doc.children()])
 
@@ -145,7 +145,7 @@ class _Copier:
         if isinstance(doc, ImageIndex):
             await self.index(doc)
         else:
-            await self.image(raw, doc)
+            await self.image(doc)
         await self.dst.put_manifest(raw)
 
 
@@ -169,6 +169,6 @@ async def copy_image(
             if isinstance(doc, ImageIndex):
                 raise InvalidArgument(f"index entry {chosen.digest} for {chosen.platform} is itself an index")
     if isinstance(doc, ImageManifest):
-        await copier.image(top, doc)
+        await copier.image(doc)
     await dst.commit(top)
     return CopyResult(top.descriptor(), copier.copied, copier.skipped)
