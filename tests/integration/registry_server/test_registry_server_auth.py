@@ -156,3 +156,19 @@ def test_anonymous_token_and_bad_tokens(token_registry: Server) -> None:
     for token in (f"{head}.{forged_claims}.{signature}", "not-a-token", f"{head}.{payload}.AAAA"):
         reply = token_registry.request("GET", "/v2/", headers={"Authorization": f"Bearer {token}"})
         assert reply.status == 401 and 'error="invalid_token"' in reply.headers["WWW-Authenticate"]
+
+
+def test_oauth2_password_grant(token_registry: Server) -> None:
+    form = (
+        "grant_type=password&username=alice&password=wonderland"
+        "&service=test-registry&scope=repository:a/b:pull"
+    )
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    reply = token_registry.request("POST", "/token", form.encode(), headers)
+    assert reply.status == 200 and reply.json()["scope"] == "repository:a/b:pull"
+    bearer = {"Authorization": f"Bearer {reply.json()['access_token']}"}
+    assert token_registry.request("GET", "/v2/a/b/tags/list", headers=bearer).status == 404  # allowed, empty
+    wrong = form.replace("wonderland", "nope")
+    assert token_registry.request("POST", "/token", wrong.encode(), headers).status == 401
+    refresh = "grant_type=refresh_token&refresh_token=x&service=test-registry"
+    assert token_registry.request("POST", "/token", refresh.encode(), headers).status == 400

@@ -64,6 +64,10 @@ class BasicCredentials:
             raise AuthFailure(401, "malformed Basic credentials") from None
         if not sep:
             raise AuthFailure(401, "malformed Basic credentials")
+        return await self.verify(user, password)
+
+    async def verify(self, user: str, password: str) -> str:
+        """``user`` if ``password`` is theirs; ``AuthFailure`` (401) otherwise."""
         key = hashlib.sha256(f"{user}\x00{password}".encode()).digest()
         now = time.monotonic()
         if self._verified.get(key, 0.0) > now:

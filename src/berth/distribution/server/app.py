@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,7 +24,7 @@ from berth.distribution.auth.token import (
     load_private_key,
     load_public_key,
 )
-from berth.distribution.server import blobs, listing, manifests, uploads
+from berth.distribution.server import blobs, listing, manifests, token_endpoint, uploads
 from berth.distribution.server.config import RegistryConfig
 from berth.distribution.server.context import RequestContext
 from berth.distribution.server.errors import RegistryError
@@ -139,35 +139,6 @@ class Registry:
             return f"{request.scheme}://{request.host}/token"
         return "berth-registry"
 
-    async def token(self, request: web.Request) -> web.StreamResponse:
-        """The token endpoint (Docker registry token protocol): a signed token for the granted scopes."""
-        if self.issuer is None:
-            raise web.HTTPNotFound()
-        challenge = {"WWW-Authenticate": 'Basic realm="berth-registry"'}
-        account = None
-        if self.credentials is not None:
-            try:
-                account = await self.credentials.account(request.headers.get("Authorization"))
-            except AuthFailure as err:
-                return web.json_response({"details": str(err)}, status=401, headers=challenge)
-        if request.query.get("service", self.issuer.service) != self.issuer.service:
-            return web.json_response({"details": "unknown service"}, status=400)
-        grants = []
-        for text in request.query.getall("scope", []):
-            for item in text.split():
-                try:
-                    scope = Scope.parse(item)
-                except InvalidArgument as err:
-                    return web.json_response({"details": str(err)}, status=400)
-                actions = self.policy.granted(account, scope)
-                if actions:
-                    grants.append(Scope(scope.type, scope.name, actions))
-        token, expires = self.issuer.issue(account, grants)
-        issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        return web.json_response(
-            {"token": token, "access_token": token, "expires_in": expires, "issued_at": issued}
-        )
-
     async def healthz(self, request: web.Request) -> web.StreamResponse:
         """Liveness: the storage root is reachable."""
         await self.store.driver.stat("/")
@@ -192,7 +163,8 @@ def make_app(config: RegistryConfig) -> web.Application:
     app.on_response_prepare.append(_api_version_header)
     app.router.add_route("*", "/v2/{path:.*}", registry.handle)
     app.router.add_route("*", "/v2", _redirect_v2)
-    app.router.add_get("/token", registry.token)
+    app.router.add_route("GET", "/token", functools.partial(token_endpoint.get_token, registry))
+    app.router.add_route("POST", "/token", functools.partial(token_endpoint.post_token, registry))
     app.router.add_get("/healthz", registry.healthz)
     app.router.add_get("/metrics", registry.metrics_text)
     return app
