@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from berth.distribution.transports.base import ImageDestination, ImageSource, RawManifest
+from berth.distribution.transports.base import ImageDestination, ImageSource
 from berth.errors import DigestMismatch, InvalidArgument
 from berth.spec import manifest as manifest_mod
 from berth.spec.descriptor import Descriptor
