@@ -64,6 +64,11 @@ class Berth:
         doc: list[dict[str, Any]] = json.loads(self("inspect", name).stdout)
         return doc[0]
 
+    def inspect_missing(self, name: str) -> bool:
+        """Whether ``name`` is gone (inspect fails with 'no such container')."""
+        out = self("inspect", name, check=False)
+        return out.returncode == 125 and "no such container" in out.stderr
+
     def cleanup(self) -> None:
         """Remove every container, network and volume the test left (the test's own leak guard)."""
         self("rm", "-a", "-f", check=False)
@@ -94,7 +99,7 @@ def _iptables_rules() -> list[str]:
 
 
 def _links() -> set[str]:
-    return {name for name in os.listdir("/sys/class/net") if name.startswith(("berth", "veth"))}
+    return {name for name in os.listdir("/sys/class/net") if name.startswith("berth")}
 
 
 @pytest.fixture
