@@ -71,3 +71,8 @@ def test_parse_never_raises_anything_but_invalid_argument(text: str) -> None:
 def test_unknown_algorithm_cannot_hash() -> None:
     with pytest.raises(InvalidArgument, match="unsupported digest algorithm"):
         new_hasher("md5")
+
+
+def test_parse_rejects_trailing_newline() -> None:
+    with pytest.raises(InvalidArgument):
+        Digest.parse(EMPTY_SHA256 + "\n")

@@ -15,9 +15,9 @@ from berth.errors import InvalidArgument
 
 # descriptor.md#digests: algorithm-component ::= [a-z0-9]+, algorithm-separator ::= [+._-],
 # encoded ::= [a-zA-Z0-9=_-]+
-_GRAMMAR = re.compile(r"^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
+_GRAMMAR = re.compile(r"^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)\Z")
 # descriptor.md#registered-algorithms: lowercase hex of the full hash.
-_REGISTERED = {"sha256": re.compile(r"^[a-f0-9]{64}$"), "sha512": re.compile(r"^[a-f0-9]{128}$")}
+_REGISTERED = {"sha256": re.compile(r"^[a-f0-9]{64}\Z"), "sha512": re.compile(r"^[a-f0-9]{128}\Z")}
 
 SUPPORTED_ALGORITHMS = tuple(_REGISTERED)
 
