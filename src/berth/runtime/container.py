@@ -118,10 +118,10 @@ class Container:
         }
 
     def remove(self) -> None:
-        """Delete the state directory."""
-        import shutil  # only delete needs it; it costs milliseconds to import
-
-        shutil.rmtree(self.dir, ignore_errors=True)
+        """Delete the state directory (it holds only state.json and, before start, exec.fifo)."""
+        for name in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, name))
+        os.rmdir(self.dir)
 
 
 def new(root: str, container_id: str, bundle: str, rootfs: str) -> Container:

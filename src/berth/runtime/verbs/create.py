@@ -78,10 +78,9 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
     seccomp = process.compile_seccomp(config.linux.seccomp)
     c = container.new(opts.root, opts.container_id, bundle, rootfs)
     c.config, c.annotations = raw, dict(config.annotations)
-    manager = None
+    manager: CgroupManager | None = None
     console_fd = -1
     try:
-        c.save()
         os.mkfifo(c.fifo, 0o600)
         os.chmod(c.fifo, 0o622)  # the init may write it after switching to an unprivileged user
         if opts.console_socket:
@@ -89,11 +88,10 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
 
             console_fd = console.connect(opts.console_socket)
         manager = open_manager(config.linux.cgroups_path, c.id)
-        if manager is not None:
-            manager.create()
-            c.cgroup = manager.to_state()
-            c.save()
-            manager.set_resources(with_device_rules(config.linux.resources, config.linux.devices))
+        manager.create()
+        c.cgroup = manager.to_state()
+        c.save()  # status "creating", and what a later delete --force needs to clean up
+        manager.set_resources(with_device_rules(config.linux.resources, config.linux.devices))
         args = init.InitArgs(
             c.id, config, bundle, rootfs, c.fifo, console_fd, opts.preserve_fds, opts.no_pivot,
             opts.no_new_keyring, seccomp,
@@ -115,7 +113,7 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
     return c
 
 
-def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManager | None) -> int:
+def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManager) -> int:
     """Fork stage 1, answer its requests, and return the init's pid once it reports ready."""
     parent, child = sync.pair()
     stage1 = os.fork()
@@ -125,8 +123,7 @@ def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManag
     child.close()
     init_pid = 0
     try:
-        if manager is not None:
-            manager.add_process(stage1)
+        manager.add_process(stage1)
         parent.send("go")
         config = args.config
         if namespaces.wants_new(config.linux, "user"):
