@@ -1,0 +1,118 @@
+"""The generated runtime configuration: conversion order, defaults, security and resources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from berth.engine.oci_config import ImageSettings, build_config, process_args
+from berth.engine.options import CreateOptions
+from berth.engine.security import DEFAULT_CAPABILITIES, capabilities, default_seccomp, load_seccomp
+from berth.errors import InvalidArgument
+from tests.busybox import GROUP, PASSWD
+
+
+@pytest.fixture
+def rootfs(tmp_path: Path) -> Path:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/passwd").write_text(PASSWD)
+    (tmp_path / "etc/group").write_text(GROUP)
+    return tmp_path
+
+
+def _build(rootfs: Path, opts: CreateOptions, image: ImageSettings | None = None) -> dict[str, Any]:
+    return build_config(opts, image or ImageSettings(cmd=["sh"]), rootfs, "c" * 64, [], "", "/berth-x")
+
+
+def test_args_follow_conversion_rules() -> None:
+    image = ImageSettings(entrypoint=["/entry"], cmd=["default"])
+    assert process_args(CreateOptions(), image) == ["/entry", "default"]
+    assert process_args(CreateOptions(command=["mine"]), image) == ["/entry", "mine"]
+    assert process_args(CreateOptions(entrypoint=["/other"]), image) == ["/other"]
+    assert process_args(CreateOptions(entrypoint=[], command=["x"]), image) == ["x"]
+    with pytest.raises(InvalidArgument, match="no command"):
+        process_args(CreateOptions(), ImageSettings())
+
+
+def test_defaults(rootfs: Path) -> None:
+    cfg = _build(rootfs, CreateOptions())
+    proc = cfg["process"]
+    assert proc["user"] == {"uid": 0, "gid": 0, "additionalGids": []}
+    assert proc["capabilities"]["bounding"] == list(DEFAULT_CAPABILITIES)
+    assert proc["env"][0].startswith("PATH=") and "HOME=/root" in proc["env"]
+    assert cfg["hostname"] == "c" * 12 and cfg["root"] == {"path": str(rootfs), "readonly": False}
+    assert {"type": "network"} in cfg["linux"]["namespaces"]
+    assert cfg["linux"]["cgroupsPath"] == "/berth-x"
+    assert "/proc/kcore" in cfg["linux"]["maskedPaths"]
+    assert cfg["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ALLOW"
+    assert cfg["linux"]["resources"]["devices"] == [{"allow": False, "access": "rwm"}]
+    assert {m["destination"] for m in cfg["mounts"]} >= {"/proc", "/dev", "/dev/pts", "/sys"}
+
+
+def test_image_then_flags(rootfs: Path) -> None:
+    image = ImageSettings(env=["A=image", "B=image"], cmd=["sh"], working_dir="/srv", user="berth")
+    opts = CreateOptions(env=["B=flag"], workdir="/tmp", user="0:2000", tty=True, hostname="h")
+    proc = _build(rootfs, opts, image)["process"]
+    assert "A=image" in proc["env"] and "B=flag" in proc["env"] and "TERM=xterm" in proc["env"]
+    assert (proc["cwd"], proc["user"]["uid"], proc["user"]["gid"], proc["terminal"]) == (
+        "/tmp",
+        0,
+        2000,
+        True,
+    )
+    non_root = _build(rootfs, CreateOptions(), image)["process"]
+    assert non_root["user"]["uid"] == 1000 and non_root["capabilities"]["effective"] == []
+
+
+def test_resources_and_read_only(rootfs: Path) -> None:
+    cfg = _build(rootfs, CreateOptions(memory="64m", cpus="1.5", pids_limit=10, read_only=True))
+    res = cfg["linux"]["resources"]
+    assert res["memory"] == {"limit": 64 << 20, "swap": 64 << 20}
+    assert res["cpu"] == {"quota": 150000, "period": 100000} and res["pids"] == {"limit": 10}
+    assert cfg["root"]["readonly"] and {"/tmp", "/run"} <= {m["destination"] for m in cfg["mounts"]}
+    with pytest.raises(InvalidArgument, match="minimum"):
+        _build(rootfs, CreateOptions(memory="1k"))
+
+
+def test_security_options(rootfs: Path, tmp_path: Path) -> None:
+    cfg = _build(rootfs, CreateOptions(security_opt=["no-new-privileges", "seccomp=unconfined"]))
+    assert cfg["process"]["noNewPrivileges"] and "seccomp" not in cfg["linux"]
+    privileged = _build(rootfs, CreateOptions(privileged=True))
+    assert "seccomp" not in privileged["linux"] and "maskedPaths" not in privileged["linux"]
+    assert len(privileged["process"]["capabilities"]["bounding"]) > 30
+    profile = tmp_path / "p.json"
+    profile.write_text(
+        '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"},'
+        ' {"names": ["mount"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}}]}'
+    )
+    loaded = _build(rootfs, CreateOptions(security_opt=[f"seccomp={profile}"]))["linux"]["seccomp"]
+    assert loaded["defaultAction"] == "SCMP_ACT_ERRNO" and [r["names"] for r in loaded["syscalls"]] == [
+        ["read"]
+    ]
+    with pytest.raises(InvalidArgument):
+        _build(rootfs, CreateOptions(security_opt=["label=disable"]))
+    with pytest.raises(InvalidArgument):
+        load_seccomp(str(tmp_path / "missing.json"), [])
+
+
+def test_capability_arithmetic() -> None:
+    caps = capabilities(["NET_ADMIN", "cap_sys_admin"], ["chown", "CAP_KILL"], False)
+    assert (
+        "CAP_NET_ADMIN" in caps
+        and "CAP_SYS_ADMIN" in caps
+        and "CAP_CHOWN" not in caps
+        and "CAP_KILL" not in caps
+    )
+    assert capabilities(["CAP_KILL"], ["ALL"], False) == ["CAP_KILL"]
+    with pytest.raises(InvalidArgument):
+        capabilities(["CAP_FLY"], [], False)
+
+
+def test_default_seccomp_follows_capabilities() -> None:
+    denied = default_seccomp(list(DEFAULT_CAPABILITIES))["syscalls"][0]["names"]
+    assert "mount" in denied and "ptrace" in denied and "keyctl" in denied
+    with_admin = default_seccomp([*DEFAULT_CAPABILITIES, "CAP_SYS_ADMIN"])
+    assert "mount" not in with_admin["syscalls"][0]["names"]
+    assert not any(r["names"] == ["clone3"] for r in with_admin["syscalls"])

@@ -1,0 +1,90 @@
+"""Parsing of the run/create flags: env, volumes, tmpfs, ports, entrypoint, sizes, names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from berth.engine.options import (
+    PortMapping,
+    check_name,
+    merge_env,
+    parse_entrypoint,
+    parse_env,
+    parse_publish,
+    parse_tmpfs,
+    parse_volume,
+)
+from berth.engine.units import human_size, parse_cpus, parse_size
+from berth.errors import InvalidArgument
+
+
+def test_env_files_then_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / "env"
+    env_file.write_text("# comment\nA=1\n\nB=two words\n")
+    monkeypatch.setenv("FROM_HOST", "h")
+    monkeypatch.delenv("UNSET_VAR", raising=False)
+    got = parse_env(["A=3", "FROM_HOST", "UNSET_VAR", "EMPTY="], [str(env_file)])
+    assert got == ["A=1", "B=two words", "A=3", "FROM_HOST=h", "EMPTY="]
+    assert merge_env(["PATH=/bin", "A=0"], got) == [
+        "PATH=/bin",
+        "A=3",
+        "B=two words",
+        "FROM_HOST=h",
+        "EMPTY=",
+    ]
+    with pytest.raises(InvalidArgument, match="KEY=VALUE"):
+        parse_env(["=x"], [])
+    with pytest.raises(InvalidArgument, match="cannot read --env-file"):
+        parse_env([], [str(tmp_path / "missing")])
+
+
+def test_volumes(tmp_path: Path) -> None:
+    assert parse_volume(f"{tmp_path}:/data:ro").read_only
+    assert parse_volume(f"{tmp_path}:/data").source == str(tmp_path)
+    named = parse_volume("cache:/var/cache")
+    assert (named.name, named.destination, named.source) == ("cache", "/var/cache", "")
+    assert parse_volume("/anon").name == ""
+    for bad in ("a:b:c:d", "vol:relative", f"{tmp_path}:/x:bogus", "/does/not/exist:/x", "bad name:/x"):
+        with pytest.raises(InvalidArgument):
+            parse_volume(bad)
+
+
+def test_tmpfs_and_entrypoint() -> None:
+    assert parse_tmpfs("/run") == ("/run", ["rw", "noexec", "nosuid", "nodev"])
+    assert parse_tmpfs("/x:size=1m,mode=700") == ("/x", ["size=1m", "mode=700"])
+    with pytest.raises(InvalidArgument):
+        parse_tmpfs("rel")
+    assert parse_entrypoint('["a", "b"]') == ["a", "b"]
+    assert parse_entrypoint("/bin/sh") == ["/bin/sh"] and parse_entrypoint("") == []
+    with pytest.raises(InvalidArgument):
+        parse_entrypoint("[1]")
+
+
+def test_publish() -> None:
+    assert parse_publish("8080:80") == PortMapping(8080, 80)
+    assert parse_publish("127.0.0.1:53:5353/udp") == PortMapping(53, 5353, "udp", "127.0.0.1")
+    assert parse_publish("1:2").to_cni() == {"hostPort": 1, "containerPort": 2, "protocol": "tcp"}
+    for bad in ("80", "0:80", "x:80", "1.2.3:1:2", "80:80/sctp", "70000:1"):
+        with pytest.raises(InvalidArgument):
+            parse_publish(bad)
+
+
+def test_sizes_and_cpus() -> None:
+    assert parse_size("64m") == 64 << 20 and parse_size("1g") == 1 << 30 and parse_size("512") == 512
+    assert parse_size("1.5k") == 1536 and parse_size("10MB") == 10 << 20
+    for bad in ("lots", "-1m", "1q"):
+        with pytest.raises(InvalidArgument):
+            parse_size(bad)
+    assert parse_cpus("0.5") == 0.5
+    with pytest.raises(InvalidArgument):
+        parse_cpus("0")
+    assert human_size(999) == "999B" and human_size(1_500_000) == "1.5MB"
+
+
+def test_names() -> None:
+    assert check_name("web-1.a_b") == "web-1.a_b"
+    for bad in ("", "-x", "a b", "a/b"):
+        with pytest.raises(InvalidArgument):
+            check_name(bad)

@@ -1,0 +1,41 @@
+"""User resolution through the image's own /etc/passwd and /etc/group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from berth.engine.users import ResolvedUser, resolve_user
+from berth.errors import InvalidArgument
+from tests.busybox import GROUP, PASSWD
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/passwd").write_text(PASSWD)
+    (tmp_path / "etc/group").write_text(GROUP)
+    return tmp_path
+
+
+def test_names_numbers_and_groups(root: Path) -> None:
+    assert resolve_user(root, "") == ResolvedUser(0, 0, (), "/root")
+    assert resolve_user(root, "berth") == ResolvedUser(1000, 1000, (2000,), "/home/berth")
+    assert resolve_user(root, "1000") == ResolvedUser(1000, 1000, (2000,), "/home/berth")
+    assert resolve_user(root, "berth:extra") == ResolvedUser(1000, 2000, (), "/home/berth")
+    assert resolve_user(root, "4242") == ResolvedUser(4242, 0, (), "/")
+    assert resolve_user(root, "4242:77") == ResolvedUser(4242, 77, (), "/")
+
+
+def test_unknown_names_fail(root: Path) -> None:
+    with pytest.raises(InvalidArgument, match="unable to find user ghost"):
+        resolve_user(root, "ghost")
+    with pytest.raises(InvalidArgument, match="unable to find group nogroupx"):
+        resolve_user(root, "berth:nogroupx")
+
+
+def test_image_without_passwd(tmp_path: Path) -> None:
+    assert resolve_user(tmp_path, "0:0") == ResolvedUser(0, 0, (), "/")
+    with pytest.raises(InvalidArgument):
+        resolve_user(tmp_path, "root")
