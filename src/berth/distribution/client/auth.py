@@ -57,14 +57,13 @@ class Authenticator:
     _fetching: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def learn(self, www_authenticate: str | None) -> Challenge | None:
-        """Remember the challenge from a 401 (Bearer preferred over Basic); return it."""
+        """Remember the challenge from a 401 (Bearer with a realm preferred over Basic); return it."""
         found = parse_challenges(www_authenticate or "")
-        for scheme in ("bearer", "basic"):
-            for ch in found:
-                if ch.scheme == scheme:
-                    self.challenge = ch
-                    return ch
-        return None
+        usable = [ch for ch in found if ch.scheme == "bearer" and ch.params.get("realm")]
+        usable += [ch for ch in found if ch.scheme == "basic"]
+        if usable:
+            self.challenge = usable[0]
+        return usable[0] if usable else None
 
     def _key(
         self, creds: Credentials | None, scopes: tuple[str, ...]
