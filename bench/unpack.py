@@ -4,7 +4,7 @@ Times Berth's ``apply_layer`` beside GNU ``tar -xzf`` and ``umoci unpack`` (give
 with a minimal manifest and config around the same layer), each in its own process, and prints
 wall time, peak RSS and the ratio to GNU tar. The layer is generated once and cached.
 
-    uv run python bench/unpack.py --cache /var/tmp/berth-bench [--runs 1]
+    uv run python bench/unpack.py --cache /var/tmp/berth-bench [--work DIR] [--runs 1]
 """
 
 from __future__ import annotations
@@ -188,18 +188,19 @@ def main() -> None:
     parser.add_argument(
         "--cache", type=Path, default=Path("/var/tmp/berth-bench"), help="cache/work directory"
     )
+    parser.add_argument("--work", type=Path, help="where to unpack (default: CACHE/work; try /dev/shm/x)")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     cache: Path = args.cache.resolve()
     cache.mkdir(parents=True, exist_ok=True)
     layer = ensure_layer(cache)
     layout = _oci_layout(cache, layer)
-    work = cache / "work"
+    work = args.work.resolve() if args.work else cache / "work"
     size = layer.stat().st_size
     with open(layer, "rb") as f:  # warm the page cache so every tool reads from memory
         while f.read(1 << 24):
             pass
-    print(f"layer: {layer} ({size / 1e6:.0f} MB compressed)")
+    print(f"layer: {layer} ({size / 1e6:.0f} MB compressed), unpacked under {work}")
     tools: dict[str, list[float]] = {"berth": [], "tar": [], "umoci": []}
     rss: dict[str, int] = {}
     for _ in range(args.runs):
