@@ -193,3 +193,98 @@ def test_head_manifest_and_tag_list(tmp_path: Path, registry: DockerRegistry) ->
     assert head == ManifestHead("application/vnd.oci.image.manifest.v1+json", Digest.parse(digest), size)
     assert missing is None
     assert sorted(tags) == ["v1", "v2"]
+
+
+class PartialUploadRegistry:
+    """Accepts a chunked upload, but keeps only half of the first PATCH and answers 500 to it."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.stored = bytearray()
+        self.patches: list[str] = []
+        self.status_queries = 0
+        self.final_digest = ""
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        app = web.Application(client_max_size=64 << 20)
+        app.router.add_get("/v2/", self.ping)
+        app.router.add_post("/v2/up/app/blobs/uploads/", self.start)
+        app.router.add_patch("/upload/1", self.patch)
+        app.router.add_get("/upload/1", self.status)
+        app.router.add_put("/upload/1", self.finish)
+        self.runner = web.AppRunner(app)
+        self.loop.run_until_complete(self.runner.setup())
+        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
+        ready.set()
+        self.loop.run_forever()
+
+    async def ping(self, request: web.Request) -> web.Response:
+        return web.Response()
+
+    def _range(self) -> dict[str, str]:
+        return {"Location": "/upload/1", "Range": f"0-{len(self.stored) - 1}"}
+
+    async def start(self, request: web.Request) -> web.Response:
+        return web.Response(status=202, headers={"Location": "/upload/1"})
+
+    async def patch(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        start = int(request.headers["Content-Range"].split("-")[0])
+        self.patches.append(request.headers["Content-Range"])
+        if start != len(self.stored):
+            return web.Response(status=416, headers=self._range())
+        if len(self.patches) == 1:
+            self.stored += body[: len(body) // 2]
+            return web.Response(status=500)  # half arrived, then the server failed
+        self.stored += body
+        return web.Response(status=202, headers=self._range())
+
+    async def status(self, request: web.Request) -> web.Response:
+        self.status_queries += 1
+        return web.Response(status=204, headers=self._range())
+
+    async def finish(self, request: web.Request) -> web.Response:
+        self.final_digest = request.query["digest"]
+        if str(Digest.of(bytes(self.stored))) != self.final_digest:
+            return web.Response(status=400)
+        return web.Response(status=201)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+def test_chunked_upload_resumes_from_the_registry_offset(tmp_path: Path) -> None:
+    import os
+
+    from berth.distribution.client import repository
+
+    server = PartialUploadRegistry()
+    data = os.urandom(repository.MONOLITHIC_MAX + 1000)
+
+    async def run() -> None:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield data
+
+        async with RegistryClient(
+            tls_verify=False, authfile=tmp_path / "a.json", retry=RetryPolicy(base=0.01)
+        ) as c:
+            await c.repository(f"127.0.0.1:{server.port}", "up/app", push=True).upload_blob(
+                Digest.of(data), len(data), chunks()
+            )
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.close()
+    half = len(data) // 2
+    assert server.patches == [f"0-{len(data) - 1}", f"0-{len(data) - 1}", f"{half}-{len(data) - 1}"]
+    assert server.status_queries == 1 and bytes(server.stored) == data

@@ -311,14 +311,45 @@ class Repository:
         await self._finish_upload(location, digest, None)
 
     async def _patch(self, location: str, offset: int, data: bytes) -> str:
-        # spec.md#pushing-a-blob-in-chunks: Content-Range is inclusive, and must continue the upload.
+        """Send one chunk; after a 416 (the registry kept part of an earlier, failed attempt) ask
+        where the upload stands (spec.md#getting-the-upload-status) and send only the rest."""
+        sent_from = offset
+        for _ in range(self.registry.retry.attempts):
+            # spec.md#pushing-a-blob-in-chunks: Content-Range is inclusive and must continue the upload.
+            part = data[sent_from - offset :]
+            resp = await self.registry.send(
+                "PATCH", location, creds=self.creds, scopes=self.scopes,
+                headers={"Content-Type": "application/octet-stream",
+                         "Content-Range": f"{sent_from}-{sent_from + len(part) - 1}"},
+                data=part,
+            )  # fmt: skip
+            if resp.status == 202:
+                return self._location(resp.headers)
+            if resp.status != 416:
+                raise self.registry.error(resp, f"blob chunk upload to {self}", self.creds)
+            location, stored = await self._upload_status(location)
+            if not offset <= stored < offset + len(data):
+                raise RegistryError(
+                    f"{self}: upload holds {stored} bytes, cannot resume the chunk at {offset}"
+                )
+            sent_from = stored
+        raise RegistryError(f"{self}: blob chunk upload at byte {offset} kept failing")
+
+    async def _upload_status(self, location: str) -> tuple[str, int]:
+        """The upload's ``Location`` and how many bytes the registry holds (its ``Range: 0-N``)."""
         resp = await self.registry.request(
-            "PATCH", location, creds=self.creds, scopes=self.scopes,
-            headers={"Content-Type": "application/octet-stream",
-                     "Content-Range": f"{offset}-{offset + len(data) - 1}"},
-            data=data, expect=(202,), what=f"blob chunk upload to {self}",
-        )  # fmt: skip
-        return self._location(resp.headers)
+            "GET",
+            location,
+            creds=self.creds,
+            scopes=self.scopes,
+            expect=(204,),
+            what=f"upload status in {self}",
+        )
+        try:
+            end = int(resp.headers.get("Range", "").split("-", 1)[1])
+        except (IndexError, ValueError):
+            raise RegistryError(f"{self}: upload status has no valid Range header") from None
+        return self._location(resp.headers), end + 1
 
     async def _finish_upload(self, location: str, digest: Digest, data: bytes | None) -> None:
         import yarl
