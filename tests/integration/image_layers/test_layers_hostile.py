@@ -3,13 +3,17 @@ outside the root is created, changed or removed (a sentinel directory beside it 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tarfile
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from berth.errors import BerthError
 from berth.image.layers import InvalidLayer, UnsafeLayerEntry, _syscalls, apply_layer
@@ -176,3 +180,33 @@ def test_whiteout_of_a_symlink_removes_the_link_not_its_target(tmp_path: Path) -
     apply_layer(io.BytesIO(make_tar([member(".wh.link")])), root)
     assert not os.path.lexists(root / "link")
     assert (sentinel / "file").read_text() == "precious"
+
+
+_SEED_LAYER = make_tar(
+    [
+        member("d/", tarfile.DIRTYPE),
+        member("d/f", data=b"x" * 700, pax_headers={"SCHILY.xattr.user.a": "b"}),
+        member("d/l", tarfile.SYMTYPE, linkname="f"),
+        member("d/h", tarfile.LNKTYPE, linkname="d/f"),
+        member("d/.wh.gone"),
+        member("d/" + "n" * 150, data=b"long"),
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_mutated_layers_fail_only_with_berth_errors(resolver: str, data: st.DataObject) -> None:
+    raw = bytearray(data.draw(st.sampled_from([_SEED_LAYER, gz(_SEED_LAYER), zst(_SEED_LAYER)])))
+    for _ in range(data.draw(st.integers(1, 6))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    with tempfile.TemporaryDirectory() as tmp:
+        root, _, before = _setup(Path(tmp))
+        with contextlib.suppress(BerthError):  # anything else fails the test
+            apply_layer(io.BytesIO(bytes(raw[: data.draw(st.integers(0, len(raw)))])), root)
+        after = describe(Path(tmp))
+        assert {k: v for k, v in after["entries"].items() if not k.startswith("root")} == {  # type: ignore[attr-defined]
+            k: v
+            for k, v in before["entries"].items()
+            if not k.startswith("root")  # type: ignore[index]
+        }
