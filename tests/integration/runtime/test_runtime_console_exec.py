@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.runtime.conftest import Runtime, base_config
+from tests.integration.runtime.conftest import RUNTIME, Runtime, base_config
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(60)]
 
@@ -57,6 +58,27 @@ def test_console_socket_receives_the_pty_master(runtime: Runtime, tmp_path: Path
     assert lines[0] == "/dev/pts/0"
     assert lines[1] == "33 101"
     assert lines[2].startswith("crw") and "136," in lines[2]
+
+
+def test_run_with_a_terminal_proxies_the_pty(runtime: Runtime) -> None:
+    config = base_config(runtime.rootfs, ["sh", "-c", "tty; read line; echo got-$line"])
+    config["process"]["terminal"] = True
+    bundle = runtime.bundle(config)
+    master, slave = os.openpty()
+    proc = subprocess.Popen([RUNTIME, "--root", str(runtime.root), "run", "--bundle", str(bundle), "tty1"],
+                            stdin=slave, stdout=slave, stderr=slave)  # fmt: skip
+    os.close(slave)
+    try:
+        read_until(master, b"/dev/pts/0")
+        os.write(master, b"hello\r")
+        out = read_until(master, b"got-hello")
+        assert proc.wait(timeout=20) == 0
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert b"got-hello" in out
 
 
 def test_terminal_without_console_socket_is_refused(runtime: Runtime) -> None:
@@ -130,10 +152,6 @@ def test_exec_with_a_tty(runtime: Runtime, tmp_path: Path) -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
         server.bind(sock_path)
         server.listen(1)
-        import subprocess
-
-        from tests.integration.runtime.conftest import RUNTIME
-
         proc = subprocess.Popen(
             [RUNTIME, "--root", str(runtime.root), "exec", "--tty", "--console-socket", sock_path, "c1",
              "sh", "-c", "tty; echo done"],

@@ -34,6 +34,8 @@ class CreateOptions(Record):
     preserve_fds: int = 0
     no_pivot: bool = False
     no_new_keyring: bool = False
+    #: an already connected console socket (``run`` makes one to proxy the pty itself), or -1.
+    console_fd: int = -1
 
 
 def load_bundle(bundle: str) -> tuple[dict[str, object], RuntimeConfig, str]:
@@ -71,15 +73,15 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
     raw, config, rootfs = load_bundle(bundle)
     proc = config.process
     assert proc is not None
-    if proc.terminal and not opts.console_socket:
+    if proc.terminal and not opts.console_socket and opts.console_fd < 0:
         raise InvalidArgument("process.terminal is set but no --console-socket was given")
-    if opts.console_socket and not proc.terminal:
+    if (opts.console_socket or opts.console_fd >= 0) and not proc.terminal:
         raise InvalidArgument("--console-socket needs process.terminal in the config")
     seccomp = process.compile_seccomp(config.linux.seccomp)
     c = container.new(opts.root, opts.container_id, bundle, rootfs)
     c.config, c.annotations = raw, dict(config.annotations)
     manager: CgroupManager | None = None
-    console_fd = -1
+    console_fd = opts.console_fd
     try:
         os.mkfifo(c.fifo, 0o600)
         os.chmod(c.fifo, 0o622)  # the init may write it after switching to an unprivileged user

@@ -3,6 +3,9 @@
 The runtime makes itself a child subreaper first, so the init (whose parent, stage 1, exits) is
 reparented to it and can be waited for; signals the runtime receives are forwarded to the init,
 and its exit status becomes the runtime's (128 + n for a signal, as a shell reports it).
+
+A config with ``process.terminal`` and no ``--console-socket`` gets its pty master back over a
+socket pair, and the runtime copies between its own stdio and the pty (as ``runc run`` does).
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ from berth.runtime.verbs.create import CreateOptions, create
 from berth.runtime.verbs.delete import destroy
 from berth.runtime.verbs.start import start
 
+TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
+if TYPE_CHECKING:
+    from typing import Any
+
 _FORWARDED = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2,
               signal.SIGWINCH)  # fmt: skip
 
@@ -25,7 +32,16 @@ def run(opts: CreateOptions, detach: bool = False, sc: Syscalls | None = None) -
     sc = sc or syscalls()
     if not detach:
         sc.prctl(PR_SET_CHILD_SUBREAPER, 1)
-    c = create(opts, sc)
+    ours = -1
+    if not detach and not opts.console_socket and _wants_terminal(opts.bundle):
+        ours, theirs = _socketpair()
+        opts = opts.replace(console_fd=theirs)
+    try:
+        c = create(opts, sc)
+        master = _receive_master(ours) if ours >= 0 else -1
+    finally:
+        if ours >= 0:
+            os.close(ours)
     try:
         start(c)
     except BaseException:
@@ -36,10 +52,103 @@ def run(opts: CreateOptions, detach: bool = False, sc: Syscalls | None = None) -
     for signum in _FORWARDED:
         signal.signal(signum, lambda n, _frame: _forward(c.pid, n))
     try:
-        status = _wait(c.pid)
+        status = _wait(c.pid) if master < 0 else _proxy_and_wait(c.pid, master)
     finally:
         destroy(c)
     return status
+
+
+def _wants_terminal(bundle: str) -> bool:
+    import json
+
+    try:
+        with open(os.path.join(bundle, "config.json"), "rb") as fh:
+            process = json.loads(fh.read()).get("process") or {}
+    except (OSError, ValueError, AttributeError):
+        return False  # create reports the problem
+    return process.get("terminal") is True
+
+
+def _socketpair() -> tuple[int, int]:
+    import socket
+
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    return a.detach(), b.detach()
+
+
+def _receive_master(fd: int) -> int:
+    import socket
+
+    sock = socket.socket(fileno=os.dup(fd))
+    with sock:
+        _, fds, _, _ = socket.recv_fds(sock, 4096, 1)
+    return fds[0]
+
+
+def _proxy_and_wait(pid: int, master: int) -> int:
+    """Copy stdin to the pty and the pty to stdout (stdin raw if a terminal) until the init exits."""
+    import select
+
+    restore = _raw_stdin(master)
+    inputs = [master, 0]
+    try:
+        while True:
+            ready, _, _ = select.select(inputs, [], [], 0.05)
+            if master in ready and not _copy(master, 1):
+                inputs.remove(master)
+            if 0 in ready and not _copy(0, master):
+                inputs.remove(0)
+            status = _reap(pid)
+            if status is not None:
+                while master in inputs and select.select([master], [], [], 0)[0] and _copy(master, 1):
+                    pass
+                return status
+    finally:
+        os.close(master)
+        if restore is not None:
+            import termios
+
+            termios.tcsetattr(0, termios.TCSADRAIN, restore)
+
+
+def _raw_stdin(master: int) -> list[Any] | None:
+    """Put a terminal stdin in raw mode (returning its old mode) and give the pty its size."""
+    if not os.isatty(0):
+        return None
+    import fcntl
+    import termios
+    import tty
+
+    fcntl.ioctl(master, termios.TIOCSWINSZ, fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))
+    old = termios.tcgetattr(0)
+    tty.setraw(0)
+    return old
+
+
+def _copy(src: int, dst: int) -> bool:
+    """Move one chunk; False at end of input (EIO is how a pty reports its other side closed)."""
+    try:
+        data = os.read(src, 65536)
+    except OSError:
+        return False
+    if not data:
+        return False
+    while data:
+        data = data[os.write(dst, data) :]
+    return True
+
+
+def _reap(pid: int) -> int | None:
+    """Reap exited children without blocking; the init's exit status once it has exited."""
+    while True:
+        try:
+            got, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if got == 0:
+            return None
+        if got == pid:
+            return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
 def _forward(pid: int, signum: int) -> None:
