@@ -160,7 +160,8 @@ def test_stats_are_plausible(manager: V1Manager) -> None:
     assert stats["memory"]["usage"]["limit"] == 256 << 20
     assert stats["memory"]["raw"]["rss"] + stats["memory"]["raw"]["cache"] > 0
     assert stats["pids"] == {"current": 1, "limit": 10}
-    assert set(stats) == {"cpu", "memory", "pids", "blkio", "hugetlb"}
+    assert {"cpu", "cpuset", "memory", "pids", "blkio", "hugetlb"} <= set(stats)
+    assert stats["cpuset"]["cpus"] == list(range(len(stats["cpu"]["usage"]["percpu"])))
 
 
 DEVICES = """

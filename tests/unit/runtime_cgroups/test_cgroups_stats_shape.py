@@ -46,6 +46,7 @@ def test_v2_stats(tmp_path: Path) -> None:
             "io.stat": "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n",
             "hugetlb.2MB.current": "2097152\n",
             "hugetlb.2MB.events": "max 5\n",
+            "cpuset.cpus.effective": "0-2,5\n",
         },
     )
     stats = v2_stats.stats(str(cg))
@@ -70,6 +71,8 @@ def test_v2_stats(tmp_path: Path) -> None:
         ],
     }
     assert stats["hugetlb"] == {"2MB": {"usage": 2097152, "failcnt": 5}}
+    assert stats["cpuset"] == {"cpus": [0, 1, 2, 5]}
+    assert stats["intel_rdt"] == {} and stats["network_interfaces"] is None
 
 
 def test_v1_stats(tmp_path: Path) -> None:
@@ -99,7 +102,16 @@ def test_v1_stats(tmp_path: Path) -> None:
         {"blkio.throttle.io_service_bytes_recursive": "254:0 Read 512\n254:0 Write 0\nTotal 512\n"},
     )
     pids = write(tmp_path / "pids", {"pids.current": "1\n", "pids.max": "10\n"})
-    dirs = {"cpuacct": acct, "cpu": cpu, "memory": mem, "blkio": blkio, "pids": pids}
+    cpuset = write(
+        tmp_path / "cpuset",
+        {
+            "cpuset.cpus": "0-1\n",
+            "cpuset.mems": "0\n",
+            "cpuset.sched_load_balance": "1\n",
+            "cpuset.cpu_exclusive": "0\n",
+        },
+    )
+    dirs = {"cpuacct": acct, "cpu": cpu, "memory": mem, "blkio": blkio, "pids": pids, "cpuset": cpuset}
     stats = v1_stats.stats(lambda c: str(dirs[c]) if c in dirs else None)
     ns_per_tick = v1_stats._NS_PER_TICK
     assert stats["cpu"]["usage"] == {
@@ -122,3 +134,6 @@ def test_v1_stats(tmp_path: Path) -> None:
     }
     assert stats["pids"] == {"current": 1, "limit": 10}
     assert stats["hugetlb"] == {}  # hierarchy not mounted
+    cpuset_stats = stats["cpuset"]
+    assert cpuset_stats["cpus"] == [0, 1] and cpuset_stats["mems"] == [0]
+    assert cpuset_stats["sched_load_balance"] == 1 and cpuset_stats["cpu_exclusive"] == 0

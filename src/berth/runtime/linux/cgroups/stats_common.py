@@ -37,3 +37,18 @@ def hugepage_sizes() -> list[str]:
 def blkio_entry(major: int, minor: int, op: str, value: int) -> dict[str, Any]:
     """One row of a blkio table."""
     return pruned({"major": major, "minor": minor, "op": op, "value": value})
+
+
+def cpu_numbers(text: str) -> list[int]:
+    """A cpuset list such as ``0-2,7`` as ``[0, 1, 2, 7]``."""
+    out: list[int] = []
+    for part in text.strip().split(","):
+        if part:
+            lo, _, hi = part.partition("-")
+            out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def runc_extras() -> dict[str, Any]:
+    """Keys runc's Stats always carries that Berth has no source for (Intel RDT, network interfaces)."""
+    return {"intel_rdt": {}, "network_interfaces": None}

@@ -9,9 +9,11 @@ from typing import Any
 from berth.runtime.linux.cgroups.files import read_int, read_keyed, read_text
 from berth.runtime.linux.cgroups.stats_common import (
     blkio_entry,
+    cpu_numbers,
     hugepage_sizes,
     memory_entry,
     pruned,
+    runc_extras,
 )
 
 DirectoryOf = Callable[[str], str | None]
@@ -19,14 +21,35 @@ _NS_PER_TICK = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
 
 
 def stats(directory_of: DirectoryOf) -> dict[str, Any]:
-    """cpu, memory, pids, blkio and hugetlb figures for the hierarchies that are mounted."""
+    """cpu, cpuset, memory, pids, blkio and hugetlb figures for the hierarchies that are mounted."""
     return {
         "cpu": _cpu(directory_of("cpuacct"), directory_of("cpu")),
+        "cpuset": _cpuset(directory_of("cpuset")),
         "memory": _memory(directory_of("memory")),
         "pids": _pids(directory_of("pids")),
         "blkio": _blkio(directory_of("blkio")),
         "hugetlb": _hugetlb(directory_of("hugetlb")),
+        **runc_extras(),
     }
+
+
+_CPUSET_FLAGS = (
+    "cpu_exclusive", "mem_hardwall", "mem_exclusive", "memory_migrate", "memory_spread_page",
+    "memory_spread_slab", "memory_pressure", "sched_load_balance", "sched_relax_domain_level",
+)  # fmt: skip
+
+
+def _cpuset(directory: str | None) -> dict[str, Any]:
+    if directory is None:
+        return {}
+    out: dict[str, Any] = {}
+    for key in ("cpus", "mems"):
+        try:
+            out[key] = cpu_numbers(read_text(directory, f"cpuset.{key}"))
+        except FileNotFoundError:
+            out[key] = []
+    out.update({flag: read_int(directory, f"cpuset.{flag}") for flag in _CPUSET_FLAGS})
+    return pruned(out, *_CPUSET_FLAGS)
 
 
 def _numbers(directory: str, name: str) -> list[int]:

@@ -8,23 +8,38 @@ from typing import Any
 from berth.runtime.linux.cgroups.files import read_int, read_keyed, read_text
 from berth.runtime.linux.cgroups.stats_common import (
     blkio_entry,
+    cpu_numbers,
     hugepage_sizes,
     memory_entry,
     pruned,
+    runc_extras,
 )
 
 _UNLIMITED = 2**64 - 1
 
 
 def stats(path: str) -> dict[str, Any]:
-    """cpu, memory, pids, blkio and hugetlb figures for the cgroup at ``path``."""
+    """cpu, cpuset, memory, pids, blkio and hugetlb figures for the cgroup at ``path``."""
     return {
         "cpu": _cpu(path),
+        "cpuset": _cpuset(path),
         "memory": _memory(path),
         "pids": _pids(path),
         "blkio": _io(path),
         "hugetlb": _hugetlb(path),
+        **runc_extras(),
     }
+
+
+def _cpuset(path: str) -> dict[str, Any]:
+    # v2 has none of v1's cpuset flags; the effective lists are what the cgroup may use.
+    out = {}
+    for key in ("cpus", "mems"):
+        try:
+            out[key] = cpu_numbers(read_text(path, f"cpuset.{key}.effective"))
+        except FileNotFoundError:
+            continue
+    return out
 
 
 def _cpu(path: str) -> dict[str, Any]:
