@@ -195,3 +195,16 @@ def test_preserve_fds(runtime: Runtime, tmp_path: Path) -> None:
     )  # fmt: skip
     assert target.read_text() == "through-fd3\n"
     assert sorted(int(fd) for fd in done.stdout.split()) == [0, 1, 2, 3, 4]  # 4: ls's own directory fd
+
+
+def test_time_namespace_offsets(runtime: Runtime) -> None:
+    config = sh(runtime, "cut -d. -f1 /proc/uptime")
+    config["linux"]["namespaces"].append({"type": "time"})
+    config["linux"]["timeOffsets"] = {"boottime": {"secs": 10_000_000, "nanosecs": 0}}
+    assert int(output_of(runtime, config)) >= 10_000_000
+
+
+def test_personality_linux32(runtime: Runtime) -> None:
+    config = sh(runtime, "uname -m")
+    config["linux"]["personality"] = {"domain": "LINUX32"}
+    assert output_of(runtime, config).strip() in ("i686", "i386")

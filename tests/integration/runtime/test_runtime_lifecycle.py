@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.runtime.conftest import Runtime, base_config
+from tests.integration.runtime.conftest import RUNTIME, Runtime, base_config
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(60)]
 
@@ -180,3 +181,29 @@ def test_spec_writes_a_config_the_runtime_accepts(runtime: Runtime) -> None:
 def test_features_document(runtime: Runtime) -> None:
     doc = json.loads(runtime("features").stdout)
     assert "user" in doc["linux"]["namespaces"] and "poststop" in doc["hooks"]
+
+
+def test_cgroup_failure_rolls_back(runtime: Runtime) -> None:
+    config = base_config(runtime.rootfs, ["true"])
+    config["linux"]["resources"]["cpu"] = {"cpus": "4096"}  # no such CPU: the kernel refuses it
+    _, status = runtime.create(config, check=False)
+    assert status != 0 and "cpu" in (runtime.tmp / "c1.out").read_text()
+    assert not os.listdir(runtime.root)  # and the leak check finds no cgroup left
+
+
+def test_ps_table_and_events_stream(runtime: Runtime) -> None:
+    runtime.create(base_config(runtime.rootfs, ["sleep", "60"]))
+    runtime("start", "c1")
+    pid = runtime.state("c1")["pid"]
+    table = runtime("ps", "c1").stdout.splitlines()
+    assert "PID" in table[0].split() and any(str(pid) in line.split() for line in table[1:])
+    stream = subprocess.Popen(
+        [RUNTIME, "--root", str(runtime.root), "events", "--interval", "0.1s", "c1"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert stream.stdout is not None
+    first = json.loads(stream.stdout.readline())
+    runtime("kill", "c1", "KILL")
+    rest = stream.communicate(timeout=20)[0]
+    assert first["type"] == "stats" and stream.returncode == 0
+    assert all(json.loads(line)["id"] == "c1" for line in rest.splitlines())
