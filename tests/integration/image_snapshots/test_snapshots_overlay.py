@@ -210,3 +210,20 @@ def test_chain_id_of_unpacked_layers(tmp_path: Path) -> None:
     base = snaps.get(top).parent
     assert base is not None
     assert top == chain_id(base, snaps.get(top).diff_id)
+
+
+def test_snapshot_root_is_mounted_again_with_its_changes(tmp_path: Path) -> None:
+    snaps = Snapshotter(tmp_path / "snaps")
+    top = _unpack_both(snaps)
+    active = snaps.prepare("c1", top)
+    try:
+        (active.rootfs / "kept").write_text("across a remount")
+        os.unlink(active.rootfs / "etc/passwd")
+        subprocess.run(["umount", str(active.rootfs)], check=True)  # as a reboot would
+        assert not os.path.ismount(active.rootfs)
+        snaps.mount("c1")
+        snaps.mount("c1")  # already mounted: nothing to do
+        assert (active.rootfs / "kept").read_text() == "across a remount"
+        assert os.listdir(active.rootfs / "etc") == []
+    finally:
+        snaps.release("c1")

@@ -268,7 +268,7 @@ class Snapshotter:
     def _mount_overlay(self, base: Path, chain: list[SnapshotInfo]) -> None:
         upper = f"upperdir={base / 'upper'},workdir={base / 'work'},{_OVERLAY_FIXED}"
         if not chain:  # overlayfs needs a lower layer: an empty one
-            (base / "empty").mkdir()
+            (base / "empty").mkdir(exist_ok=True)
             lowers = [str(base / "empty")]
         else:
             lowers = [str(info.path) for info in chain]
@@ -326,6 +326,19 @@ class Snapshotter:
             upper=base / "upper" if doc["kind"] == "overlay" else None,
             kind=doc["kind"],
         )
+
+    def mount(self, key: str) -> ActiveSnapshot:
+        """Mount the container root ``key`` again if it is not mounted (after a reboot, say);
+        a no-op for a mounted or copied root."""
+        active = self.active(key)
+        if active.kind == "overlay" and not os.path.ismount(active.rootfs):
+            with self._global_lock():
+                chain = self.chain(active.parent)
+                base = self.root / "active" / key
+                shutil.rmtree(base / "work")  # overlayfs wants an empty work directory
+                (base / "work").mkdir(mode=0o755)
+                self._mount_overlay(base, chain)
+        return active
 
     def release(self, key: str) -> None:
         """Unmount and remove the container root ``key`` (its changes are lost)."""
