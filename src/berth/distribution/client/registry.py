@@ -113,7 +113,7 @@ class Registry:
             hint = ""
             if "CERTIFICATE_VERIFY_FAILED" in str(last):
                 hint = " (trust its CA with --cert-dir, or use --tls-verify=false)"
-            elif not self.insecure:
+            elif not self.insecure and "SSL" in str(last):  # e.g. WRONG_VERSION_NUMBER: it speaks HTTP
                 hint = " (use --tls-verify=false for an HTTP registry)"
             raise RegistryError(f"cannot reach registry {self.host}: {_describe(last)}{hint}")
 
