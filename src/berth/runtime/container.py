@@ -6,6 +6,7 @@ init process blocks on between ``create`` and ``start`` (its presence means "cre
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -119,9 +120,14 @@ class Container:
 
     def remove(self) -> None:
         """Delete the state directory (it holds only state.json and, before start, exec.fifo)."""
-        for name in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, name))
-        os.rmdir(self.dir)
+        # A concurrent delete of the same container may have removed any of it already.
+        try:
+            for name in os.listdir(self.dir):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.dir, name))
+            os.rmdir(self.dir)
+        except FileNotFoundError:
+            pass
 
 
 def new(root: str, container_id: str, bundle: str, rootfs: str) -> Container:

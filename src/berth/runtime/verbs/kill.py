@@ -48,4 +48,7 @@ def kill(c: Container, signal: int, all_processes: bool = False) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal)
         return
-    os.kill(c.pid, signal)
+    try:
+        os.kill(c.pid, signal)
+    except ProcessLookupError:
+        raise InvalidState(f"container {c.id!r} is stopped: cannot kill it") from None
