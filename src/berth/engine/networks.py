@@ -3,8 +3,10 @@
 Each network is a CNI network configuration list (``bridge`` with ``host-local`` IPAM, then
 ``portmap``) kept in the storage root, plus a record in the metadata database. A container joins a
 network by CNI ADD in its own named network namespace; the loopback interface is brought up by the
-``loopback`` plugin as a separate one-plugin list, as containerd does. When the last container leaves
-a bridge, the engine deletes the bridge device so nothing of an idle network stays on the host.
+``loopback`` plugin as a separate one-plugin list, as containerd does. A network's bridge device
+stays up between containers (as docker0 and CNI-era podman's bridges do, so a ``run`` does not pay
+for making and deleting it) and is deleted with the network by ``network rm``; the default network
+may be removed too, and is made again on next use.
 """
 
 from __future__ import annotations
@@ -220,9 +222,6 @@ def detach(
     try:
         cni.del_network(conflist, cid, path, _IFNAME, config.cni_plugin_dirs, result, {"portMappings": ports})
     finally:
-        brif = Path(f"/sys/class/net/{record.bridge}/brif")
-        if brif.is_dir() and not any(brif.iterdir()):
-            _delete_bridge(record.bridge)
         if ports:
             remove_idle_portmap_chains()
 

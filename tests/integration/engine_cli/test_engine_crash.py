@@ -18,7 +18,7 @@ def _truthful(berth: Berth) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = json.loads(berth("ps", "-a", "--format", "json").stdout)
     for row in rows:
         pid = int(str(row["Pid"]))
-        if row["State"] == "running":
+        if row["State"] in ("running", "created"):  # created: the runtime's init waits for start
             assert pid > 0 and os.path.exists(f"/proc/{pid}"), row
         else:
             assert pid == 0, row
