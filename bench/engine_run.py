@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.busybox import make_rootfs  # noqa: E402
+from tests.busybox import make_rootfs
 
 IMAGE = "localhost/berth-bench/busybox:latest"
 
@@ -66,6 +66,10 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def _ms(times: list[float]) -> str:
+    return ", ".join(f"{t * 1000:.0f}" for t in times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -88,8 +92,8 @@ def main() -> None:
         "--runtime",
         "runc",
     ]
-    # podman asks for RLIMIT_NOFILE 1048576 (and a large RLIMIT_NPROC), above this host's hard limit (no CAP_SYS_RESOURCE
-    # here); Berth lowers its default to the hard limit by itself, podman is told to.
+    # podman asks for RLIMIT_NOFILE 1048576 (and a large RLIMIT_NPROC), above this host's hard
+    # limits (no CAP_SYS_RESOURCE here); Berth lowers its default by itself, podman is told to.
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     ulimit = ["--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", "nproc=4096:4096"]
     try:
@@ -114,12 +118,8 @@ def main() -> None:
             berth_times.append(timed(berth_run, berth_env))
             podman_times.append(timed(podman_run, env))
         b, p = statistics.median(berth_times), statistics.median(podman_times)
-        print(
-            f"berth run --rm IMAGE true   median {b * 1000:7.1f} ms  (runs: {', '.join(f'{t * 1000:.0f}' for t in berth_times)})"
-        )
-        print(
-            f"podman run --rm IMAGE true  median {p * 1000:7.1f} ms  (runs: {', '.join(f'{t * 1000:.0f}' for t in podman_times)})"
-        )
+        print(f"berth run --rm IMAGE true   median {b * 1000:7.1f} ms  (runs: {_ms(berth_times)})")
+        print(f"podman run --rm IMAGE true  median {p * 1000:7.1f} ms  (runs: {_ms(podman_times)})")
         print(f"ratio berth/podman          {b / p:.2f}")
     finally:
         subprocess.run([*podman, "rm", "-a", "-f"], env=env, capture_output=True)
