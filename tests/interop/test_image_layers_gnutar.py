@@ -57,3 +57,41 @@ def test_gnu_tar_lists_berth_layer_entries_in_sorted_order(tmp_path: Path) -> No
     # depth first, each directory before its children, siblings in byte order
     assert names.index("home") < names.index("home/user") < names.index("home/user/deep")
     assert names[:3] == ["bin", "bin/abs", "bin/sh"]
+
+
+def _sparse_files(root: Path) -> None:
+    root.mkdir()
+    with open(root / "few", "wb") as f:  # data at the start, a hole, one byte at the end
+        f.write(b"start")
+        f.seek(3 << 20)
+        f.write(b"x")
+    with open(root / "many", "wb") as f:  # 30 regions: old GNU headers need extension blocks
+        for i in range(30):
+            f.seek(i * (256 << 10))
+            f.write(bytes([65 + i % 26]) * 5000)
+        f.truncate(16 << 20)  # ends in a hole
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--format=gnu"],
+        ["--format=posix", "--sparse-version=0.1"],
+        ["--format=posix", "--sparse-version=1.0"],
+    ],
+)
+def test_sparse_files_from_gnu_tar(tmp_path: Path, options: list[str]) -> None:
+    src = tmp_path / "src"
+    _sparse_files(src)
+    layer = tmp_path / "layer.tar"
+    subprocess.run(
+        ["tar", *options, "--sparse", "-C", str(src), "-cf", str(layer), "few", "many"], check=True
+    )
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    with open(layer, "rb") as blob:
+        apply_layer(blob, dst)
+    for name in ("few", "many"):
+        assert (dst / name).read_bytes() == (src / name).read_bytes()
+        # the holes stay holes: far fewer blocks than the file's size
+        assert (dst / name).stat().st_blocks * 512 < (dst / name).stat().st_size // 4

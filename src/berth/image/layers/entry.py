@@ -42,3 +42,6 @@ class TarEntry:
     devminor: int = 0
     atime_ns: int | None = None
     xattrs: dict[str, bytes] = field(default_factory=dict)
+    #: For a sparse file (GNU formats): the (offset, length) regions that hold data; ``size`` is
+    #: then the file's full size and the rest is holes.
+    sparse: list[tuple[int, int]] | None = None

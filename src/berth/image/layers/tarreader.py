@@ -99,6 +99,8 @@ class TarReader:
         self._remaining = 0  # data bytes of the current entry not yet consumed
         self._padding = 0
         self._global: dict[str, bytes] = {}
+        self._sparse: list[tuple[int, int]] | None = None  # the current entry's data regions
+        self._sparse_size = 0
 
     # -- byte-level access ------------------------------------------------------------------
 
@@ -145,6 +147,7 @@ class TarReader:
             pass
 
     def _finish_entry(self) -> None:
+        self._sparse = None
         if self._remaining or self._padding:
             self._skip(self._remaining + self._padding)
             self._remaining = self._padding = 0
@@ -158,15 +161,31 @@ class TarReader:
         yield from self._pieces(n)
 
     def write_data(self, fd: int) -> None:
-        """Write the current entry's data to ``fd`` (unbuffered ``os.write``)."""
+        """Write the current entry's data to ``fd`` (unbuffered ``os.write``); a sparse file's
+        regions go to their offsets and the holes stay holes."""
         write = os.write
-        for piece in self.data_pieces():
-            while piece:
-                piece = piece[write(fd, piece) :]
+        if self._sparse is None:
+            for piece in self.data_pieces():
+                while piece:
+                    piece = piece[write(fd, piece) :]
+            return
+        for region_offset, length in self._sparse:
+            os.lseek(fd, region_offset, os.SEEK_SET)
+            self._remaining -= length
+            for piece in self._pieces(length):
+                while piece:
+                    piece = piece[write(fd, piece) :]
+        os.ftruncate(fd, self._sparse_size)
 
     def read_data(self) -> bytes:
-        """The current entry's data as bytes (for small entries)."""
-        return b"".join(p.tobytes() for p in self.data_pieces())
+        """The current entry's data as bytes (for small entries; a sparse file with its holes)."""
+        if self._sparse is None:
+            return b"".join(p.tobytes() for p in self.data_pieces())
+        out = bytearray(self._sparse_size)
+        for region_offset, length in self._sparse:
+            self._remaining -= length
+            out[region_offset : region_offset + length] = b"".join(p.tobytes() for p in self._pieces(length))
+        return bytes(out)
 
     def drain(self) -> None:
         """Consume everything after the end-of-archive marker (so digests cover the whole blob)."""
@@ -216,10 +235,13 @@ class TarReader:
             if flag == b"K":
                 longlink = _cstr(self._meta_body(size, offset))
                 continue
-            entry = self._entry(block, flag, size, offset, {**self._global, **pax}, longname, longlink)
+            records = {**self._global, **pax}
+            entry = self._entry(block, flag, size, offset, records, longname, longlink)
             pax, longname, longlink = {}, None, None
             if entry.type is EntryType.REGULAR:
                 self._remaining, self._padding = entry.size, -entry.size % BLOCK
+                if flag == b"S" or "GNU.sparse.major" in records or "GNU.sparse.map" in records:
+                    self._read_sparse_map(entry, block, flag, records, offset)
             else:
                 entry.size = 0  # only regular files carry data (as tarfile and GNU tar read it)
             yield entry
@@ -234,11 +256,11 @@ class TarReader:
         longname: bytes | None,
         longlink: bytes | None,
     ) -> TarEntry:
-        etype = _TYPES.get(flag)
+        etype = EntryType.REGULAR if flag == b"S" else _TYPES.get(flag)
         if etype is None:
-            if flag == b"S" or any(k.startswith("GNU.sparse.") for k in pax):
-                raise Unsupported(f"tar entry at offset {offset}: sparse files are not supported")
             raise InvalidLayer(f"tar entry at offset {offset}: unsupported type flag {flag!r}")
+        if "GNU.sparse.offset" in pax:
+            raise Unsupported(f"tar entry at offset {offset}: GNU sparse format 0.0 is not supported")
         name = _cstr(block[0:100])
         magic = block[257:263]
         if magic == b"ustar\0" and block[345] != 0:  # POSIX ustar: prefix + "/" + name
@@ -266,6 +288,76 @@ class TarReader:
         if etype is EntryType.REGULAR and entry.name.endswith("/"):
             entry.type = EntryType.DIR  # pre-POSIX archives mark directories by a trailing slash
         return entry
+
+    # -- sparse files (GNU tar's old format and its PAX formats 0.1 and 1.0) --------------------
+
+    def _read_sparse_map(
+        self, entry: TarEntry, block: bytes, flag: bytes, pax: dict[str, bytes], offset: int
+    ) -> None:
+        """Set the current entry's data regions and its full size from the sparse map."""
+        if flag == b"S":
+            regions = _gnu_regions(block[386:482], 4, offset)
+            extended = block[482]
+            while extended:
+                ext = self._take(BLOCK)
+                if len(ext) < BLOCK:
+                    raise InvalidLayer(f"tar stream is truncated at offset {self.offset}")
+                regions += _gnu_regions(ext[:504], 21, offset)
+                extended = ext[504]
+            real_size = _number(block[483:495], "realsize", offset)
+        elif "GNU.sparse.map" in pax:  # format 0.1: "offset,length,offset,length..."
+            numbers = _decimals(pax["GNU.sparse.map"].split(b","), offset)
+            regions = list(zip(numbers[::2], numbers[1::2], strict=True))
+            real_size = _decimals([pax.get("GNU.sparse.size", b"")], offset)[0]
+        else:  # format 1.0: the map is at the start of the data, whole blocks of decimal lines
+            regions = self._sparse_map_in_data(offset)
+            real_size = _decimals([pax.get("GNU.sparse.realsize", b"")], offset)[0]
+        end = 0
+        for start, length in regions:
+            if start < end or start + length > real_size:
+                raise InvalidLayer(f"tar entry {entry.name!r}: bad sparse map")
+            end = start + length
+        if sum(length for _, length in regions) != self._remaining:
+            raise InvalidLayer(f"tar entry {entry.name!r}: sparse map does not match the data size")
+        self._sparse, self._sparse_size = regions, real_size
+        entry.sparse, entry.size = regions, real_size
+
+    def _sparse_map_in_data(self, offset: int) -> list[tuple[int, int]]:
+        text = b""
+        while True:
+            if self._remaining < BLOCK or len(text) >= _MAX_META:
+                raise InvalidLayer(f"tar entry at offset {offset}: bad sparse map")
+            self._remaining -= BLOCK
+            text += b"".join(p.tobytes() for p in self._pieces(BLOCK))
+            lines = text.split(b"\n")[:-1]  # complete lines only
+            if lines:
+                count = _decimals(lines[:1], offset)[0]
+                if len(lines) >= 1 + 2 * count:
+                    numbers = _decimals(lines[1 : 1 + 2 * count], offset)
+                    return list(zip(numbers[::2], numbers[1::2], strict=True))
+
+
+def _decimals(fields: list[bytes], offset: int) -> list[int]:
+    try:
+        values = [int(f) for f in fields]
+    except ValueError:
+        values = [-1]
+    if not values or min(values) < 0:
+        raise InvalidLayer(f"tar entry at offset {offset}: bad sparse map")
+    return values
+
+
+def _gnu_regions(area: bytes, count: int, offset: int) -> list[tuple[int, int]]:
+    """The (offset, length) pairs of an old-GNU sparse area; an empty slot ends the list."""
+    regions = []
+    for i in range(count):
+        slot = area[i * 24 : i * 24 + 24]
+        if not slot[0]:
+            break
+        regions.append(
+            (_number(slot[:12], "sparse offset", offset), _number(slot[12:], "sparse length", offset))
+        )
+    return regions
 
 
 def _signed_sum(block: bytes) -> int:
@@ -301,5 +393,5 @@ def _apply_pax(entry: TarEntry, pax: dict[str, bytes], offset: int) -> None:
                 entry.xattrs.setdefault(name, base64.b64decode(value + b"=" * (-len(value) % 4)))
             except ValueError:
                 raise InvalidLayer(f"PAX header at offset {offset}: bad xattr {name!r}") from None
-        elif key.startswith("GNU.sparse."):
-            raise Unsupported(f"tar entry {entry.name!r}: sparse files are not supported")
+        elif key == "GNU.sparse.name":  # the real name of a sparse file (formats 0.1 and 1.0)
+            entry.name = _decode(value)
