@@ -201,3 +201,34 @@ def test_the_kernel_accepts_the_log_flag() -> None:
         }
     )
     assert in_filtered_child(compiled, os.getpid)[1] == 0
+
+
+_NR_SYSINFO = 99  # x86_64, below getrandom (318)
+_NR_PAST_THE_PROFILE = 450  # x86_64 set_mempolicy_home_node (Linux 5.17), above anything listed
+
+
+def test_syscalls_newer_than_the_profile_get_enosys_and_older_unlisted_ones_the_default() -> None:
+    compiled = compile_filter(
+        {
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [
+                {
+                    "names": [
+                        "read", "write", "close", "mmap", "munmap", "mprotect", "madvise", "brk",
+                        "rt_sigaction", "rt_sigprocmask", "futex", "exit", "exit_group", "getrandom",
+                    ],
+                    "action": "SCMP_ACT_ALLOW",
+                }
+            ],
+        }
+    )  # fmt: skip
+
+    def probe() -> list[str]:
+        out = []
+        for nr in (_NR_PAST_THE_PROFILE, _NR_SYSINFO):
+            rc = _libc.syscall(nr, 0, 0, 0)
+            out.append(errno.errorcode[ctypes.get_errno()] if rc == -1 else "ok")
+        return out
+
+    assert in_filtered_child(compiled, probe) == ("['ENOSYS', 'EPERM']", 0)

@@ -183,3 +183,38 @@ def test_errors_are_one_line_naming_the_field(
     ) as info:
         compile_filter(seccomp)
     assert "\n" not in str(info.value)
+
+
+ENOSYS_RET = 0x00050000 | 38
+X32_BIT = 0x40000000
+BPF_JSET_K = 0x45
+
+
+def test_an_enosys_prologue_guards_restrictive_defaults_on_listed_architectures() -> None:
+    allow_list = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["read", "write", "getrandom"], "action": "SCMP_ACT_ALLOW"}],
+    }
+    program = compile_filter(allow_list).program
+    insns = instructions(program)
+    assert ENOSYS_RET in returns(program)
+    # x86_64: getrandom is 318; x32: 318 with the x32 bit; the two share an AUDIT_ARCH, split by jset.
+    compared_max = {k for code, _jt, _jf, k in insns if code == 0x25}  # BPF_JGT_K
+    assert {318, X32_BIT | 318} <= compared_max
+    assert any(code == BPF_JSET_K and k == X32_BIT for code, _jt, _jf, k in insns)
+    # The profile's own filter follows, unchanged.
+    tail = compile_filter({**allow_list, "defaultAction": "SCMP_ACT_KILL"}).program
+    assert ENOSYS_RET in returns(tail)
+
+
+def test_no_prologue_for_permissive_defaults_or_without_architectures() -> None:
+    for default in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"):
+        program = compile_filter(
+            {**deny_mkdir(), "defaultAction": default, "architectures": ["SCMP_ARCH_X86_64"]}
+        )
+        assert ENOSYS_RET not in returns(program.program)
+    unlisted = compile_filter(
+        {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}
+    )
+    assert ENOSYS_RET not in returns(unlisted.program)

@@ -94,6 +94,7 @@ def _lib() -> ctypes.CDLL:
     lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
     lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
     lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    lib.seccomp_syscall_resolve_name_arch.argtypes = [ctypes.c_uint32, ctypes.c_char_p]
     lib.seccomp_rule_add_array.argtypes = [
         ctypes.c_void_p,
         ctypes.c_uint32,
@@ -175,11 +176,13 @@ def _check(rc: int, what: str) -> None:
         raise BerthError(f"linux.seccomp: libseccomp could not {what}: {os.strerror(-rc)}")
 
 
-def _architectures(lib: ctypes.CDLL, ctx: int, names: object) -> None:
+def _architectures(lib: ctypes.CDLL, ctx: int, names: object) -> list[int]:
+    """Add the listed architectures to the filter; returns their libseccomp tokens."""
     if names is None:
-        return
+        return []
     if not isinstance(names, list):
         raise InvalidArgument("linux.seccomp.architectures: must be an array of strings")
+    tokens: list[int] = []
     for name in names:
         # SCMP_ARCH_X86_64 -> "x86_64", SCMP_ARCH_MIPSEL64N32 -> "mipsel64n32": libseccomp's names.
         token = lib.seccomp_arch_resolve_name(str(name).removeprefix("SCMP_ARCH_").lower().encode())
@@ -188,6 +191,8 @@ def _architectures(lib: ctypes.CDLL, ctx: int, names: object) -> None:
         rc = lib.seccomp_arch_add(ctx, token)
         if rc != -errno.EEXIST:  # the native architecture is always in the filter
             _check(rc, f"add architecture {name}")
+        tokens.append(token)
+    return tokens
 
 
 def _add_syscalls(lib: ctypes.CDLL, ctx: int, syscalls: Sequence[Any], default: int) -> None:
@@ -260,11 +265,35 @@ def _compile(seccomp: Mapping[str, Any]) -> CompiledFilter:
     if not ctx:
         raise BerthError("linux.seccomp: libseccomp could not create a filter")
     try:
-        _architectures(lib, ctx, seccomp.get("architectures"))
+        tokens = _architectures(lib, ctx, seccomp.get("architectures"))
         _add_syscalls(lib, ctx, syscalls, default)
-        return CompiledFilter(_export(lib, ctx), flags)
+        program = _export(lib, ctx)
     finally:
         lib.seccomp_release(ctx)
+    if not _permissive(default) and tokens:
+        from berth.runtime.linux import seccomp_enosys
+
+        program = seccomp_enosys.prologue(_highest_syscalls(lib, tokens, syscalls)) + program
+    return CompiledFilter(program, flags)
+
+
+def _permissive(default: int) -> bool:
+    """Defaults under which a syscall the profile does not know already works (runc: Allow, Log and
+    Trace, as a tracer handles new syscalls itself); any other default gets the -ENOSYS prologue."""
+    trace = _ACTIONS["SCMP_ACT_TRACE"]
+    return default in (_ACTIONS["SCMP_ACT_ALLOW"], _ACTIONS["SCMP_ACT_LOG"]) or default & ~0xFFFF == trace
+
+
+def _highest_syscalls(lib: ctypes.CDLL, tokens: list[int], syscalls: Sequence[Any]) -> dict[int, int]:
+    """The highest syscall number the profile names, per listed architecture (runc's rule)."""
+    names = {name.encode() for entry in syscalls for name in entry["names"]}
+    highest = {}
+    for token in tokens:
+        numbers = [lib.seccomp_syscall_resolve_name_arch(token, name) for name in names]
+        known = [nr for nr in numbers if nr >= 0]  # negative: unknown here, or a multiplexed pseudo-call
+        if known:
+            highest[token] = max(known)
+    return highest
 
 
 def _export(lib: ctypes.CDLL, ctx: int) -> bytes:
