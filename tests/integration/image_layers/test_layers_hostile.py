@@ -4,8 +4,10 @@ outside the root is created, changed or removed (a sentinel directory beside it 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
+import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -194,10 +196,27 @@ _SEED_LAYER = make_tar(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@functools.cache
+def _sparse_seeds() -> list[bytes]:
+    """Small GNU tar archives of a sparse file, in the old GNU and the PAX 1.0 sparse formats."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(f"{tmp}/s", "wb") as f:
+            for i in range(6):
+                f.seek(i * 65536)
+                f.write(b"data")
+        return [
+            subprocess.run(
+                ["tar", *fmt, "--sparse", "-C", tmp, "-cf", "-", "s"], capture_output=True, check=True
+            ).stdout
+            for fmt in (["--format=gnu"], ["--format=posix", "--sparse-version=1.0"])
+        ]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_mutated_layers_fail_only_with_berth_errors(resolver: str, data: st.DataObject) -> None:
-    raw = bytearray(data.draw(st.sampled_from([_SEED_LAYER, gz(_SEED_LAYER), zst(_SEED_LAYER)])))
+    seeds = [_SEED_LAYER, gz(_SEED_LAYER), zst(_SEED_LAYER), *_sparse_seeds()]
+    raw = bytearray(data.draw(st.sampled_from(seeds)))
     for _ in range(data.draw(st.integers(1, 6))):
         raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
     with tempfile.TemporaryDirectory() as tmp:
