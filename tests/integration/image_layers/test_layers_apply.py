@@ -234,3 +234,17 @@ def test_apply_refuses_a_media_type_that_disagrees(tmp_path: Path) -> None:
             media_type="application/vnd.oci.image.layer.v1.tar+zstd",
         )
     assert not os.listdir(tmp_path / "root")
+
+
+def test_apply_overlay_mode_never_borrows_metadata_through_a_lower_symlink(tmp_path: Path) -> None:
+    outside = tmp_path / "outside/sub"
+    outside.mkdir(parents=True)
+    os.chmod(outside, 0o711)
+    os.chown(outside, 4242, 4242)
+    lower = tmp_path / "lower"
+    lower.mkdir()
+    (lower / "link").symlink_to(tmp_path / "outside")
+    upper = tmp_path / "upper"
+    _apply(make_tar([member("link/sub/file", data=b"x")]), upper, overlay=True, lowers=[lower])
+    st = os.stat(upper / "link/sub")
+    assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o755, 0)

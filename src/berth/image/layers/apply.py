@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from berth.errors import BerthError
+from berth.errors import BerthError, NotFound
 from berth.image.layers._rootdir import RootDir, clean_name
 from berth.image.layers.compression import Compression, LayerReader
 from berth.image.layers.entry import EntryType, TarEntry
@@ -83,7 +83,8 @@ def apply_layer(
     root) sets each entry's numeric uid/gid.
 
     Raises ``InvalidLayer`` (``UnsafeLayerEntry`` for an entry that would reach outside ``root``)
-    naming the entry, ``Unsupported`` for sparse files, ``LayerWriteError`` when the disk refuses.
+    naming the entry, ``Unsupported`` for GNU sparse format 0.0, ``LayerWriteError`` when the disk
+    refuses, ``NotFound`` if ``root`` is not a directory.
     Nothing outside ``root`` is touched in any case, but ``root`` may hold a partial layer after
     a failure: unpack into a scratch directory and rename it into place (``Snapshotter`` does).
     """
@@ -93,7 +94,10 @@ def apply_layer(
         if declared is not Compression.NONE and declared is not reader.compression:
             raise InvalidLayer(f"media type {media_type} but the blob is {reader.compression.value}")
     mkdir = _LowerMetadataMkdir([Path(p) for p in lowers]) if overlay and lowers else None
-    applier = _Applier(root, overlay, os.geteuid() == 0 if same_owner is None else same_owner, mkdir)
+    try:
+        applier = _Applier(root, overlay, os.geteuid() == 0 if same_owner is None else same_owner, mkdir)
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFound(f"cannot apply a layer to {os.fspath(root)!r}: not a directory") from None
     chunks = reader.chunks()
     try:
         tar = TarReader(chunks)
@@ -125,14 +129,29 @@ class _LowerMetadataMkdir:
     def __call__(self, parent_fd: int, name: str, path: str) -> None:
         os.mkdir(name, 0o755, dir_fd=parent_fd)
         for lower in self._lowers:
-            try:
-                st = os.lstat(lower / path)
-            except OSError:
+            st = _lstat_no_symlinks(lower, path)
+            if st is None:
                 continue
             if stat.S_ISDIR(st.st_mode):
                 os.chown(name, st.st_uid, st.st_gid, dir_fd=parent_fd, follow_symlinks=False)
                 os.chmod(name, stat.S_IMODE(st.st_mode), dir_fd=parent_fd)
-            return
+            return  # the topmost layer with this path decides, whatever it holds there
+
+
+def _lstat_no_symlinks(top: Path, path: str) -> os.stat_result | None:
+    """lstat ``top/path`` if every directory on the way is a real directory (a lower layer's
+    symlink is never followed, so its metadata cannot come from outside that layer)."""
+    current = top
+    st = None
+    for comp in path.split("/"):
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            return None
+        current = current / comp
+        try:
+            st = os.lstat(current)
+        except OSError:
+            return None
+    return st
 
 
 def _proc_path(dir_fd: int, name: str) -> str:
