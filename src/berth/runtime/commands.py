@@ -28,11 +28,11 @@ commands: create, start, run, state, kill, delete, list, ps, exec, pause, resume
 """
 
 # flag kinds: "bool", "str", "multi" (repeatable), "int"
-_GLOBAL = {"root": "str", "log": "str", "log-format": "str", "debug": "bool", "systemd-cgroup": "bool",
+GLOBAL_FLAGS = {"root": "str", "log": "str", "log-format": "str", "debug": "bool", "systemd-cgroup": "bool",
            "rootless": "str", "criu": "str", "help": "bool", "version": "bool"}  # fmt: skip
 _CREATE = {"bundle": "str", "console-socket": "str", "pid-file": "str", "no-pivot": "bool",
            "no-new-keyring": "bool", "preserve-fds": "int"}  # fmt: skip
-_FLAGS: dict[str, dict[str, str]] = {
+COMMAND_FLAGS: dict[str, dict[str, str]] = {
     "create": _CREATE,
     "run": _CREATE | {"detach": "bool", "keep": "bool"},
     "start": {},
@@ -324,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = False
     try:
-        top = parse(argv, _GLOBAL)
+        top = parse(argv, GLOBAL_FLAGS)
         debug = top.flag("debug")
         log.configure(top.text("log"), top.text("log-format", "text"))
         if top.flag("version"):
@@ -339,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command not in COMMANDS:
             raise InvalidArgument(f"unknown command {command!r}")
         root = top.text("root") or DEFAULT_ROOT
-        return COMMANDS[command](parse(rest, _FLAGS[command]), root)
+        return COMMANDS[command](parse(rest, COMMAND_FLAGS[command]), root)
     except BerthError as err:
         if debug:
             raise

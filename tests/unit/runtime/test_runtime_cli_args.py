@@ -5,21 +5,22 @@ from __future__ import annotations
 import pytest
 
 from berth.errors import InvalidArgument
-from berth.runtime.commands import _FLAGS, _GLOBAL, main, parse
+from berth.runtime.commands import COMMAND_FLAGS, GLOBAL_FLAGS, main, parse
 from berth.runtime.verbs.kill import parse_signal
 from berth.runtime.verbs.update import resources_from_flags
 
 
 def test_go_style_flags_stop_at_the_first_positional() -> None:
-    top = parse(["--root", "/r", "-log=/l", "--debug", "exec", "--tty", "id"], _GLOBAL)
+    top = parse(["--root", "/r", "-log=/l", "--debug", "exec", "--tty", "id"], GLOBAL_FLAGS)
     assert top.flags == {"root": "/r", "log": "/l", "debug": True}
     assert top.args == ["exec", "--tty", "id"]
     sub = parse(
-        ["-t", "--env", "A=1", "-e", "B=2", "--preserve-fds", "2", "id", "sh", "-c", "x"], _FLAGS["exec"]
+        ["-t", "--env", "A=1", "-e", "B=2", "--preserve-fds", "2", "id", "sh", "-c", "x"],
+        COMMAND_FLAGS["exec"],
     )
     assert sub.flag("tty") and sub.multi("env") == ["A=1", "B=2"] and sub.number("preserve-fds") == 2
     assert sub.args == ["id", "sh", "-c", "x"]
-    assert parse(["--detach=false", "id"], _FLAGS["run"]).flag("detach") is False
+    assert parse(["--detach=false", "id"], COMMAND_FLAGS["run"]).flag("detach") is False
 
 
 @pytest.mark.parametrize(
@@ -27,7 +28,7 @@ def test_go_style_flags_stop_at_the_first_positional() -> None:
 )
 def test_bad_flags(argv: list[str], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
-        parse(argv, _FLAGS["create"])
+        parse(argv, COMMAND_FLAGS["create"])
 
 
 def test_unknown_command_exits_non_zero(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,8 +15,8 @@ from berth.runtime.linux import syscalls as s
 from berth.spec.runtime_config import Mount
 from berth.spec.runtime_record import Record
 
-# word -> (clear, set) on the flag word.
-_FLAGS: dict[str, tuple[int, int]] = {
+#: mount(8) option word -> (flags it clears, flags it sets).
+MOUNT_FLAGS: dict[str, tuple[int, int]] = {
     "ro": (0, s.MS_RDONLY), "rw": (s.MS_RDONLY, 0),
     "nosuid": (0, s.MS_NOSUID), "suid": (s.MS_NOSUID, 0),
     "nodev": (0, s.MS_NODEV), "dev": (s.MS_NODEV, 0),
@@ -67,8 +67,8 @@ def parse_options(options: tuple[str, ...]) -> MountOptions:
     propagation: list[int] = []
     data: list[str] = []
     for word in options:
-        if word in _FLAGS:
-            clear, set_ = _FLAGS[word]
+        if word in MOUNT_FLAGS:
+            clear, set_ = MOUNT_FLAGS[word]
             flags = (flags & ~clear) | set_
         elif word in PROPAGATION:
             propagation.append(PROPAGATION[word])

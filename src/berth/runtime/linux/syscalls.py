@@ -124,14 +124,6 @@ class Syscalls:
             f"prctl({option})",
         )  # fmt: skip
 
-    def capget(self) -> tuple[int, int, int]:
-        """capget(2) of this thread: (effective, permitted, inheritable) as 64-bit masks."""
-        header = ctypes.create_string_buffer(struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0), 8)
-        data = ctypes.create_string_buffer(24)
-        self._check(self._c().capget(header, data), "capget")
-        e0, p0, i0, e1, p1, i1 = struct.unpack("6I", data.raw)
-        return e0 | e1 << 32, p0 | p1 << 32, i0 | i1 << 32
-
     def capset(self, effective: int, permitted: int, inheritable: int) -> None:
         """capset(2) of this thread, from 64-bit masks."""
         header = ctypes.create_string_buffer(struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0), 8)
