@@ -201,3 +201,10 @@ def test_arbitrary_json_in_any_section_never_crashes(value: Any, section: str) -
         parse_config(c)
     except InvalidArgument as err:
         assert str(err).split(":")[0].split(".")[0].split("[")[0] in (section, "ociVersion", "config")
+
+
+def test_rootless_default_spec_parses_with_a_user_namespace() -> None:
+    parsed = parse_config(default_config(rootless=True))
+    assert parsed.linux.namespace("user") is not None and parsed.linux.namespace("network") is None
+    assert parsed.linux.uid_mappings[0].size == 1 and not parsed.linux.resources
+    assert all(m.type != "cgroup" for m in parsed.mounts)
