@@ -16,8 +16,16 @@ PYCACHE = "/var/cache/berth-runtime/pycache"
 def main() -> int:
     """Run ``berth-runtime`` with ``sys.argv``; return the exit status."""
     if sys.dont_write_bytecode and sys.pycache_prefix is None:
-        sys.pycache_prefix = PYCACHE
-        sys.dont_write_bytecode = False
+        import os
+
+        # Mode 0700: root executes what is cached here, so nobody else may write beneath it.
+        try:
+            os.makedirs(PYCACHE, 0o700, exist_ok=True)
+        except OSError:
+            pass  # e.g. an unprivileged user: run uncached
+        else:
+            sys.pycache_prefix = PYCACHE
+            sys.dont_write_bytecode = False
     from berth.runtime.commands import main as run_command
 
     return run_command()
