@@ -213,8 +213,8 @@ def _wait(args: argparse.Namespace) -> int:
 def _ps(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json, print_table, short_id
     from berth.engine.inspect import ps_row
-    from berth.engine.lifecycle import refresh
     from berth.engine.metadata import RUNNING
+    from berth.engine.state import refresh
 
     with open_engine(args) as engine:
         records = [refresh(engine, r) for r in engine.db.containers()]
@@ -253,7 +253,7 @@ def _ps(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json
     from berth.engine.inspect import inspect_container
-    from berth.engine.lifecycle import refresh
+    from berth.engine.state import refresh
 
     with open_engine(args) as engine:
         docs = [inspect_container(refresh(engine, engine.db.container(ref))) for ref in args.containers]

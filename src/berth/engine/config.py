@@ -83,15 +83,17 @@ class EngineConfig:
 
 
 def _read_file(path: Path) -> dict[str, Any]:
-    import tomllib
-
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        fh = path.open("rb")
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as err:
-        raise InvalidArgument(f"invalid configuration file {path}: {err}") from None
+    import tomllib  # only when there is a file: most commands have none to parse
+
+    with fh:
+        try:
+            return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as err:
+            raise InvalidArgument(f"invalid configuration file {path}: {err}") from None
 
 
 def _table(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:

@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 
 from berth.engine.engine import Engine
-from berth.engine.lifecycle import ACTIVE, refresh
 from berth.engine.rootfs import resolve_in_root
+from berth.engine.state import ACTIVE, refresh
 from berth.errors import InvalidArgument, NotFound
 
 

@@ -12,10 +12,10 @@ import subprocess
 from pathlib import Path
 
 from berth.engine.engine import Engine
-from berth.engine.lifecycle import refresh
 from berth.engine.metadata import RUNNING
 from berth.engine.options import merge_env, parse_env
 from berth.engine.rootfs import find_command
+from berth.engine.state import refresh
 from berth.engine.users import resolve_user
 from berth.errors import InvalidArgument, InvalidState
 

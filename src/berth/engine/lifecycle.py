@@ -21,18 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from berth.engine import monitor, networks
-from berth.engine.engine import Engine, cgroup_path, pid_alive
+from berth.engine.engine import Engine, cgroup_path
 from berth.engine.etcfiles import etc_mounts, write_etc_files
-from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord, NetworkRecord
+from berth.engine.metadata import CONFIGURED, CREATED, EXITED, RUNNING, ContainerRecord, NetworkRecord
 from berth.engine.netns import create_netns, remove_netns
 from berth.engine.oci_config import ImageSettings, build_config
 from berth.engine.options import CreateOptions, check_name, parse_publish, parse_volume
 from berth.engine.rootfs import CommandNotExecutable, CommandNotFound, find_command
 from berth.engine.runtime import OCIRuntime, RuntimeFailure
+from berth.engine.state import ACTIVE, refresh
 from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
 from berth.fsutil import atomic_write, locked
-
-ACTIVE = (CREATED, RUNNING, PAUSED)
 
 
 def _ports(opts: CreateOptions) -> list[dict[str, Any]]:
@@ -416,27 +415,6 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None) -> None:
         if opts.remove and exit_code is not None:
             _remove_files(engine, record)
             engine.db.remove_container(cid)
-
-
-def refresh(engine: Engine, record: ContainerRecord) -> ContainerRecord:
-    """Make the record tell the truth if its monitor died without recording the exit."""
-    if record.state not in ACTIVE or pid_alive(record.monitor_pid):
-        return record
-    state = engine.runtime(record.runtime).state(record.id) if record.runtime else None
-    if state is not None and state.get("status") in ("running", "paused"):
-        return record  # the monitor is gone but the container still runs: report it as it is
-    paths = engine.paths(record.id)
-    try:
-        code: int | None = int(paths.exit_file.read_text())
-    except (OSError, ValueError):
-        code = None
-    engine.db.update_container(record.id, error="" if code is not None else "monitor exited unexpectedly")
-    cleanup_container(engine, record.id, code if code is not None else -1)
-    try:
-        return engine.db.container(record.id)
-    except NotFound:
-        record.state = EXITED
-        return record
 
 
 def _signal_name(sig: str) -> str:

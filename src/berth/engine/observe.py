@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from berth.engine.engine import Engine, cgroup_path, pid_alive
-from berth.engine.lifecycle import ACTIVE, refresh
 from berth.engine.logs import LogLine, parse_entry, read_lines, tail
+from berth.engine.state import ACTIVE, refresh
 from berth.errors import InvalidState
 
 _FOLLOW_POLL_S = 0.05

@@ -18,10 +18,11 @@ from typing import Any
 
 from berth import __version__
 from berth.engine.engine import Engine
-from berth.engine.lifecycle import ACTIVE, refresh, remove_container
+from berth.engine.lifecycle import remove_container
 from berth.engine.metadata import RUNNING
 from berth.engine.networks import remove_network
 from berth.engine.runtime import KNOWN_RUNTIMES, OCIRuntime, resolve_runtime
+from berth.engine.state import ACTIVE, refresh
 from berth.engine.volumes import prune_volumes
 from berth.errors import BerthError
 

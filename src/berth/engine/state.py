@@ -1,0 +1,37 @@
+"""A container's state as the database has it, made to tell the truth.
+
+Kept apart from ``lifecycle`` so that read-only commands (``ps``, ``inspect``) import little: the
+reconciling cleanup is imported only when a monitor is found dead.
+"""
+
+from __future__ import annotations
+
+from berth.engine.engine import Engine, pid_alive
+from berth.engine.metadata import CREATED, EXITED, PAUSED, RUNNING, ContainerRecord
+from berth.errors import NotFound
+
+#: States in which a monitor watches the container.
+ACTIVE = (CREATED, RUNNING, PAUSED)
+
+
+def refresh(engine: Engine, record: ContainerRecord) -> ContainerRecord:
+    """Make the record tell the truth if its monitor died without recording the exit."""
+    if record.state not in ACTIVE or pid_alive(record.monitor_pid):
+        return record
+    state = engine.runtime(record.runtime).state(record.id) if record.runtime else None
+    if state is not None and state.get("status") in ("running", "paused"):
+        return record  # the monitor is gone but the container still runs: report it as it is
+    paths = engine.paths(record.id)
+    try:
+        code: int | None = int(paths.exit_file.read_text())
+    except (OSError, ValueError):
+        code = None
+    engine.db.update_container(record.id, error="" if code is not None else "monitor exited unexpectedly")
+    from berth.engine.lifecycle import cleanup_container
+
+    cleanup_container(engine, record.id, code if code is not None else -1)
+    try:
+        return engine.db.container(record.id)
+    except NotFound:
+        record.state = EXITED
+        return record
