@@ -198,3 +198,25 @@ def test_tarreader_gnu_long_names_and_base256_ids() -> None:
         tar.addfile(info)
     (entry,) = list(TarReader([buf.getvalue()]))
     assert (entry.name, entry.linkname, entry.uid) == ("d/" + "n" * 300, "t" * 250, 2**40)
+
+
+@pytest.mark.parametrize(("key", "value"), [("size", "-5"), ("uid", "-1"), ("size", "+5"), ("gid", "1e3")])
+def test_tarreader_refuses_signed_pax_numbers(key: str, value: str) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("f")
+        info.pax_headers = {key: value}
+        tar.addfile(info, io.BytesIO())
+    with pytest.raises(InvalidLayer, match=f"bad {key}"):
+        list(TarReader([buf.getvalue()]))
+
+
+def test_tarreader_refuses_a_signed_octal_size() -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        tar.addfile(tarfile.TarInfo("f"), io.BytesIO())
+    raw = bytearray(buf.getvalue())
+    raw[124:136] = b"-0000000005\0"
+    raw[148:156] = b"%06o\0 " % (sum(raw[:148]) + 8 * 32 + sum(raw[156:512]))
+    with pytest.raises(InvalidLayer, match="bad size"):
+        list(TarReader([bytes(raw)]))

@@ -51,9 +51,12 @@ def _number(field: bytes, what: str, offset: int) -> int:
     if not text:
         return 0
     try:
-        return int(text, 8)
+        value = int(text, 8)
     except ValueError:
-        raise InvalidLayer(f"tar header at offset {offset}: bad {what} field {field!r}") from None
+        value = -1
+    if value < 0:  # int() would take a sign; tar numbers have none
+        raise InvalidLayer(f"tar header at offset {offset}: bad {what} field {field!r}")
+    return value
 
 
 def _time_ns(text: str, what: str) -> int:
@@ -373,10 +376,9 @@ def _apply_pax(entry: TarEntry, pax: dict[str, bytes], offset: int) -> None:
         elif key == "linkpath":
             entry.linkname = _decode(value)
         elif key in ("size", "uid", "gid"):
-            try:
-                setattr(entry, key, int(value))
-            except ValueError:
-                raise InvalidLayer(f"PAX header at offset {offset}: bad {key} {value!r}") from None
+            if not value.isdigit():  # also refuses signs, which int() would take
+                raise InvalidLayer(f"PAX header at offset {offset}: bad {key} {value!r}")
+            setattr(entry, key, int(value))
         elif key == "mtime":
             entry.mtime_ns = _time_ns(_decode(value), key)
         elif key == "atime":
@@ -393,5 +395,5 @@ def _apply_pax(entry: TarEntry, pax: dict[str, bytes], offset: int) -> None:
                 entry.xattrs.setdefault(name, base64.b64decode(value + b"=" * (-len(value) % 4)))
             except ValueError:
                 raise InvalidLayer(f"PAX header at offset {offset}: bad xattr {name!r}") from None
-        elif key == "GNU.sparse.name":  # the real name of a sparse file (formats 0.1 and 1.0)
-            entry.name = _decode(value)
+    if "GNU.sparse.name" in pax:  # a sparse file's real name (formats 0.1, 1.0) beats "path"
+        entry.name = _decode(pax["GNU.sparse.name"])
