@@ -95,3 +95,14 @@ def test_seccomp_without_no_new_privileges_for_an_unprivileged_user(runtime: Run
     done = runtime.run(config)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["Seccomp:", "2", "1000"]
+
+
+def test_kill_all_of_a_paused_container(runtime: Runtime) -> None:
+    runtime.create(base_config(runtime.rootfs, ["sleep", "60"]))
+    runtime("start", "c1")
+    runtime("pause", "c1")
+    runtime("kill", "--all", "c1", "KILL")
+    deadline = time.monotonic() + 10
+    while runtime.state("c1")["status"] != "stopped":
+        assert time.monotonic() < deadline, "a paused container survived kill --all KILL"
+        time.sleep(0.02)

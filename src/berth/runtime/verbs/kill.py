@@ -44,9 +44,12 @@ def kill(c: Container, signal: int, all_processes: bool = False) -> None:
     if status not in (container.CREATED, container.RUNNING, container.PAUSED):
         raise InvalidState(f"container {c.id!r} is {status}: cannot kill it")
     if all_processes and c.cgroup:
-        for pid in load_manager(c.cgroup).pids():
+        manager = load_manager(c.cgroup)
+        for pid in manager.pids():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal)
+        if signal == 9 and manager.is_frozen():
+            manager.thaw()  # frozen tasks die only once thawed (runc does the same for kill --all KILL)
         return
     try:
         os.kill(c.pid, signal)
