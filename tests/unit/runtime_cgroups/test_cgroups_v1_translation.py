@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from berth.errors import InvalidArgument
-from berth.runtime.linux.cgroups.devices import allows_everything, v1_writes
+from berth.runtime.linux.cgroups.devices import allows_everything, parse_rules, v1_writes
 from berth.runtime.linux.cgroups.files import Write
 from berth.runtime.linux.cgroups.v1_resources import translate
 
@@ -157,7 +157,7 @@ def test_device_rules_in_kernel_syntax_and_order() -> None:
 
 
 def test_allows_everything() -> None:
-    assert allows_everything([])
-    assert allows_everything([{"allow": False}, {"allow": True, "access": "rwm"}])
-    assert not allows_everything([{"allow": True}, {"allow": False, "type": "c", "major": 1}])
-    assert not allows_everything([{"allow": True, "type": "c"}])
+    assert allows_everything(parse_rules([]))
+    assert allows_everything(parse_rules([{"allow": False}, {"allow": True, "access": "rwm"}]))
+    assert not allows_everything(parse_rules([{"allow": True}, {"allow": False, "type": "c", "major": 1}]))
+    assert not allows_everything(parse_rules([{"allow": True, "type": "c"}]))

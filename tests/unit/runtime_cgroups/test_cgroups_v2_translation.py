@@ -171,10 +171,22 @@ def test_bad_values_fail_naming_the_field_and_write_nothing(
     assert all(p.read_text() == "" for p in cgroup.iterdir())
 
 
-def test_restrictive_device_rules_are_unsupported_but_allow_all_is_fine(cgroup: Path) -> None:
-    with pytest.raises(Unsupported, match="eBPF"):
-        apply(cgroup, {"devices": [{"allow": False, "access": "rwm"}]})
+def test_restrictive_device_rules_need_a_program_loader(cgroup: Path) -> None:
+    with pytest.raises(Unsupported, match=r"^linux\.resources\.devices: .*bpf\(2\) program loader"):
+        apply(cgroup, {"pids": {"limit": 3}, "devices": [{"allow": False, "access": "rwm"}]})
+    assert (cgroup / "pids.max").read_text() == ""  # refused before anything was written
     assert apply(cgroup, {"devices": [{"allow": False}, {"allow": True, "access": "rwm"}]}) == {}
+
+
+def test_device_rules_go_to_the_loader_as_an_ebpf_program(cgroup: Path) -> None:
+    loaded: list[tuple[bytes, str]] = []
+    mgr = V2Manager(str(cgroup), mountpoint=str(cgroup.parent))
+    mgr.set_device_filter_loader(lambda program, path: loaded.append((program, path)))
+    mgr.set_resources({"devices": [{"allow": False}, {"allow": True, "type": "c", "major": 1, "minor": 3}]})
+    ((program, path),) = loaded
+    assert path == str(cgroup) and len(program) % 8 == 0 and program
+    mgr.set_resources({"devices": [{"allow": True}]})  # allow-all: nothing to attach
+    assert len(loaded) == 1
 
 
 def test_realtime_and_network_are_unsupported(cgroup: Path) -> None:

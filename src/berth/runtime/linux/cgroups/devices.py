@@ -1,9 +1,9 @@
-"""Device cgroup rules (runtime-spec config-linux.md#allowed-device-list) as cgroup v1 writes."""
+"""Device cgroup rules (runtime-spec config-linux.md#allowed-device-list): parsed, and as v1 writes."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from berth.runtime.linux.cgroups.files import Write
 from berth.runtime.linux.cgroups.limits import boolean, fail, integer
@@ -11,7 +11,26 @@ from berth.runtime.linux.cgroups.limits import boolean, fail, integer
 _TYPES = {"a", "b", "c"}
 
 
-def _rule(entry: Mapping[str, Any], field: str) -> tuple[bool, str]:
+class DeviceRule(NamedTuple):
+    """One entry of ``linux.resources.devices``; ``None`` numbers are wildcards."""
+
+    allow: bool
+    type: str  # "a" (every device), "b" or "c"
+    major: int | None
+    minor: int | None
+    access: str  # a subset of "rwm", in that order
+
+    def v1_text(self) -> str:
+        """The line devices.allow / devices.deny take."""
+        if self.type == "a":  # the kernel reads "a" alone as every device, whatever follows
+            return "a"
+        maj = "*" if self.major is None else str(self.major)
+        mnr = "*" if self.minor is None else str(self.minor)
+        return f"{self.type} {maj}:{mnr} {self.access}"
+
+
+def parse_rule(entry: Mapping[str, Any], field: str) -> DeviceRule:
+    """A checked ``DeviceRule``; errors name ``field`` (e.g. ``devices[2].type``)."""
     allow = boolean(entry, "allow", f"{field}.allow")
     if allow is None:
         raise fail(f"{field}.allow", "is required")
@@ -23,11 +42,18 @@ def _rule(entry: Mapping[str, Any], field: str) -> tuple[bool, str]:
         raise fail(f"{field}.access", f"{access!r} is not a combination of r, w, m")
     major = integer(entry, "major", f"{field}.major", -1, 2**32 - 1)
     minor = integer(entry, "minor", f"{field}.minor", -1, 2**32 - 1)
-    if kind == "a":  # the kernel reads "a" alone as every device, whatever numbers follow
-        return allow, "a"
-    maj = "*" if major is None or major == -1 else str(major)
-    mnr = "*" if minor is None or minor == -1 else str(minor)
-    return allow, f"{kind} {maj}:{mnr} {''.join(sorted(set(access), key='rwm'.index))}"
+    return DeviceRule(
+        allow,
+        kind,
+        None if major in (None, -1) else major,
+        None if minor in (None, -1) else minor,
+        "".join(c for c in "rwm" if c in access),
+    )
+
+
+def parse_rules(rules: Sequence[Mapping[str, Any]]) -> list[DeviceRule]:
+    """Every rule checked, in the config's order."""
+    return [parse_rule(entry, f"devices[{i}]") for i, entry in enumerate(rules)]
 
 
 def v1_writes(rules: Sequence[Mapping[str, Any]]) -> list[Write]:
@@ -37,22 +63,12 @@ def v1_writes(rules: Sequence[Mapping[str, Any]]) -> list[Write]:
     sets that default and clears the exceptions, and later writes adjust single devices, so applying
     the rules in order gives the spec's "last matching rule wins".
     """
-    writes = []
-    for i, entry in enumerate(rules):
-        allow, text = _rule(entry, f"devices[{i}]")
-        writes.append(Write("devices", "devices.allow" if allow else "devices.deny", text, f"devices[{i}]"))
-    return writes
+    return [
+        Write("devices", "devices.allow" if r.allow else "devices.deny", r.v1_text(), f"devices[{i}]")
+        for i, r in enumerate(parse_rules(rules))
+    ]
 
 
-def allows_everything(rules: Sequence[Mapping[str, Any]]) -> bool:
+def allows_everything(rules: Sequence[DeviceRule]) -> bool:
     """True when the rules leave every device usable: none at all, or ending in an allow-all rule."""
-    for i, entry in enumerate(rules):
-        _rule(entry, f"devices[{i}]")  # reject malformed rules whatever the verdict
-    if not rules:
-        return True
-    last = rules[-1]
-    return (
-        last.get("allow") is True
-        and (last.get("type") or "a") == "a"
-        and set(last.get("access") or "rwm") == set("rwm")
-    )
+    return not rules or (rules[-1].allow and rules[-1].type == "a")

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+#: Loads an eBPF program (raw struct bpf_insn array, with ``devices_bpf.LICENSE``) as
+#: BPF_PROG_TYPE_CGROUP_DEVICE and attaches it to the cgroup directory given, replacing any program
+#: this runtime attached there before. Needs bpf(2), so the runtime's syscall module provides it.
+DeviceFilterLoader = Callable[[bytes, str], None]
 
 
 class CgroupManager(abc.ABC):
@@ -16,6 +21,12 @@ class CgroupManager(abc.ABC):
 
     #: 1 for the per-controller hierarchies, 2 for the unified hierarchy.
     version: int
+    device_filter_loader: DeviceFilterLoader | None = None
+
+    def set_device_filter_loader(self, loader: DeviceFilterLoader) -> None:
+        """Provide the bpf(2) loader cgroup v2 needs for device rules (v1 writes devices.allow and
+        never calls it). Without one, a v2 manager refuses restrictive device rules."""
+        self.device_filter_loader = loader
 
     @abc.abstractmethod
     def create(self) -> None:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from berth.errors import BerthError, InvalidArgument
+from berth.errors import BerthError, InvalidArgument, Unsupported
 from berth.runtime.linux.cgroups import host, v2_resources, v2_stats
 from berth.runtime.linux.cgroups.files import (
     apply_writes,
@@ -74,8 +74,19 @@ class V2Manager(CgroupManager):
         return os.path.exists(os.path.join(self.path, name))
 
     def set_resources(self, resources: Mapping[str, Any]) -> None:
-        """Apply ``linux.resources`` converted to v2 files, then the ``unified`` entries."""
-        apply_writes(v2_resources.translate(resources, self._file_exists), lambda _c: self.path)
+        """Apply ``linux.resources`` converted to v2 files, then the ``unified`` entries, then attach
+        the device rules as an eBPF program (through ``device_filter_loader``)."""
+        rules = v2_resources.device_rules(resources)
+        if rules is not None and self.device_filter_loader is None:
+            raise Unsupported(
+                "linux.resources.devices: device rules on cgroup v2 need a bpf(2) program loader"
+            )
+        writes = v2_resources.translate(resources, self._file_exists)
+        apply_writes(writes, lambda _c: self.path)
+        if rules is not None and self.device_filter_loader is not None:
+            from berth.runtime.linux.cgroups import devices_bpf
+
+            self.device_filter_loader(devices_bpf.program(rules), self.path)
 
     def _set_freeze(self, frozen: bool) -> None:
         try:

@@ -38,15 +38,15 @@ from berth.runtime.linux.cgroups.v1_resources import (
 Exists = Callable[[str, str], bool]
 
 
+def device_rules(resources: Mapping[str, Any]) -> list[devices.DeviceRule] | None:
+    """The checked device rules, or None when they leave every device usable (no program needed)."""
+    rules = devices.parse_rules(items(resources, "devices", "devices"))
+    return None if devices.allows_everything(rules) else rules
+
+
 def translate(resources: Mapping[str, Any], exists: Exists) -> list[Write]:
-    """Every write ``resources`` asks for; raises before returning on a bad or unsupported value."""
-    rules = items(resources, "devices", "devices")
-    if not devices.allows_everything(rules):
-        # cgroup v2 has no devices.allow: access control needs an eBPF program attached with bpf(2),
-        # which this file-only manager does not do.
-        raise Unsupported(
-            "linux.resources.devices: device rules on cgroup v2 need an eBPF program (not supported)"
-        )
+    """Every file write ``resources`` asks for (device rules are a program: ``device_rules``);
+    raises before returning on a bad or unsupported value."""
     net = section(resources, "network")
     if net.get("classID") is not None or net.get("priorities"):
         raise Unsupported("linux.resources.network: cgroup v2 has no net_cls or net_prio controller")
