@@ -1,0 +1,608 @@
+"""Local image commands, with podman's names and flags.
+
+berth images [-a] [-q] [--digests] [--no-trunc] [--format json]      (also: berth image ls)
+berth image inspect IMAGE...        berth history IMAGE        berth tag IMAGE NAME...
+berth rmi [-f] IMAGE...             berth image prune [-a]     berth image fsck [--repair]
+berth import [-c CHANGE]... [-m MSG] TARBALL|DIR|- [REFERENCE]
+berth commit [-c CHANGE]... [-m MSG] [-a AUTHOR] CONTAINER [REFERENCE]
+berth save [-o FILE] [--format oci-archive|docker-archive] IMAGE
+berth load [-i FILE]
+
+IMAGE is a name (normalized as ``berth pull`` does) or an image ID (the config digest, or a prefix
+of at least 3 hex digits). Handlers parse, call ``berth.image`` (and the engine's metadata for
+which images containers use), and format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
+
+if TYPE_CHECKING:
+    from berth.engine.config import EngineConfig
+    from berth.image.images import Image, ImageStore, ResolvedImage
+
+_ID = re.compile(r"^(?:sha256:)?([0-9a-f]{3,64})\Z")
+
+
+# -- shared: the store, the images in it, and which containers use them ---------------------------
+
+
+def _config(args: argparse.Namespace) -> EngineConfig:
+    from berth.engine.config import load_config
+
+    return load_config(args.root, args.runroot)
+
+
+@contextlib.contextmanager
+def _store(args: argparse.Namespace) -> Iterator[ImageStore]:
+    from berth.image.images import ImageStore
+
+    store = ImageStore(_config(args).root / "images")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@dataclass
+class _Entry:
+    """One image (all records with the same target) as the commands show it."""
+
+    records: list[Image]
+    resolved: ResolvedImage | None
+    error: str = ""
+
+    @property
+    def id(self) -> str:
+        if self.resolved is not None:
+            return self.resolved.manifest.config.digest.encoded
+        return self.records[0].target.digest.encoded
+
+    @property
+    def names(self) -> list[str]:
+        from berth.image.importer import is_untagged
+
+        return [r.name for r in self.records if not is_untagged(r.name)]
+
+
+def _entries(images: ImageStore) -> list[_Entry]:
+    """Every image in the store, newest record first; broken ones carry their error."""
+    groups: dict[str, list[Image]] = {}
+    for record in sorted(images.list(), key=lambda r: -r.updated):
+        groups.setdefault(str(record.target.digest), []).append(record)
+    out = []
+    for records in groups.values():
+        try:
+            out.append(_Entry(records, images.resolve(records[0].name)))
+        except BerthError as err:
+            out.append(_Entry(records, None, str(err)))
+    return out
+
+
+def _find(images: ImageStore, text: str) -> tuple[_Entry, Image | None]:
+    """The image ``text`` names, and the record it named (``None`` when given by ID)."""
+    from berth.spec.reference import Reference
+
+    entries = _entries(images)
+    with contextlib.suppress(BerthError):
+        key = str(Reference.parse(text))
+        for entry in entries:
+            for record in entry.records:
+                if record.name == key:
+                    return entry, record
+    match = _ID.match(text)
+    if match is not None:
+        hits = [e for e in entries if e.id.startswith(match.group(1))]
+        hits = hits or [e for e in entries if e.records[0].target.digest.encoded.startswith(match.group(1))]
+        if len({e.id for e in hits}) > 1:
+            raise InvalidArgument(f"image ID prefix {text!r} is ambiguous")
+        if hits:
+            return hits[0], None
+    raise NotFound(f"{text}: image not known")
+
+
+def _users(config: EngineConfig, entries: list[_Entry]) -> dict[str, list[str]]:
+    """Image ID -> names of the containers made from it, read from the engine's records.
+
+    A container's root sits on the snapshot chain of its image's layers; its record keeps the name
+    it was created from. The name decides while it still has those layers; otherwise every image
+    with that layer chain counts as used.
+    """
+    if not config.db_path.exists():
+        return {}
+    from berth.engine.metadata import Metadata
+    from berth.image.commit import top_chain_id
+    from berth.image.snapshots import Snapshotter
+    from berth.spec.reference import Reference
+
+    chains = {e.id: top_chain_id(e.resolved) for e in entries if e.resolved is not None}
+    by_name = {r.name: e.id for e in entries for r in e.records}
+    snaps_root = config.root / "snapshots"
+    snaps = Snapshotter(snaps_root) if (snaps_root / "active").is_dir() else None
+    users: dict[str, list[str]] = {}
+    with Metadata(config.db_path) as db:
+        containers = db.containers()
+    for container in containers:
+        try:
+            parent = snaps.active(container.id).parent if snaps is not None else None
+        except NotFound:
+            continue  # made with --rootfs, or removed meanwhile: no image under it
+        named = None
+        with contextlib.suppress(BerthError):
+            named = by_name.get(str(Reference.parse(container.image)))
+        if named is not None and chains.get(named) == parent:
+            users.setdefault(named, []).append(container.name)
+            continue
+        for image_id, chain in chains.items():
+            if chain == parent:
+                users.setdefault(image_id, []).append(container.name)
+    return users
+
+
+def _ago(seconds: float) -> str:
+    delta = max(0.0, time.time() - seconds)
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if delta >= size:
+            n = int(delta // size)
+            return f"{n} {unit}{'s' if n > 1 else ''} ago"
+    return "Less than a minute ago" if delta >= 1 else "Less than a second ago"
+
+
+def _created(entry: _Entry) -> float:
+    from datetime import datetime
+
+    if entry.resolved is not None and entry.resolved.config.created:
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(entry.resolved.config.created.replace("Z", "+00:00")).timestamp()
+    return min(r.created for r in entry.records)
+
+
+def _size(entry: _Entry) -> int:
+    if entry.resolved is None:
+        return 0
+    manifest = entry.resolved.manifest
+    return manifest.config.size + sum(layer.size for layer in manifest.layers)
+
+
+def _repo_tag(name: str) -> tuple[str, str]:
+    from berth.spec.reference import Reference
+
+    ref = Reference.parse(name)
+    return ref.name, ref.tag or "<none>"
+
+
+# -- berth images / image ls ----------------------------------------------------------------------
+
+
+def _ls(args: argparse.Namespace) -> int:
+    from berth.cli._format import print_json, print_table
+    from berth.engine.units import human_size
+
+    with _store(args) as images:
+        entries = _entries(images)
+    entries.sort(key=_created, reverse=True)
+    if args.format == "json":
+        print_json([_ls_json(e) for e in entries])
+        return 0
+    if args.quiet:
+        for entry in entries:
+            print(_show_id(entry.id, args.no_trunc))
+        return 0
+    rows = []
+    for entry in entries:
+        digest = str(entry.resolved.descriptor.digest) if entry.resolved else "<none>"
+        when, size = _ago(_created(entry)), human_size(_size(entry))
+        for repo, tag in [_repo_tag(n) for n in entry.names] or [("<none>", "<none>")]:
+            row = [repo, tag, *([digest] if args.digests else []), _show_id(entry.id, args.no_trunc)]
+            rows.append([*row, when, size])
+    headers = ["REPOSITORY", "TAG", *(["DIGEST"] if args.digests else []), "IMAGE ID", "CREATED", "SIZE"]
+    print_table(headers, rows)
+    return 0
+
+
+def _show_id(image_id: str, full: bool) -> str:
+    return f"sha256:{image_id}" if full else image_id[:12]
+
+
+def _ls_json(entry: _Entry) -> dict[str, Any]:
+    digest = str(entry.resolved.descriptor.digest) if entry.resolved else ""
+    labels = dict(entry.resolved.config.config.labels) if entry.resolved else {}
+    return {
+        "Id": entry.id,
+        "ParentId": "",
+        "RepoTags": entry.names,
+        "RepoDigests": _repo_digests(entry),
+        "Created": int(_created(entry)),
+        "Size": _size(entry),
+        "Labels": labels or None,
+        "Dangling": not entry.names,
+        "Names": entry.names,
+        "Digest": digest,
+        **({"Error": entry.error} if entry.error else {}),
+    }
+
+
+def _repo_digests(entry: _Entry) -> list[str]:
+    from berth.spec.reference import Reference
+
+    repos = sorted({Reference.parse(n).name for n in entry.names})
+    return [f"{repo}@{entry.records[0].target.digest}" for repo in repos]
+
+
+# -- inspect, history ---------------------------------------------------------------------------
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from berth.cli._format import print_json
+
+    with _store(args) as images:
+        found = [_find(images, text)[0] for text in args.images]
+    print_json([_inspect_json(entry) for entry in found])
+    return 0
+
+
+def _inspect_json(entry: _Entry) -> dict[str, Any]:
+    if entry.resolved is None:
+        raise BerthError(f"image {entry.records[0].name}: {entry.error}")
+    cfg = entry.resolved.config
+    history = [h.to_json() for h in cfg.history]
+    return {
+        "Id": entry.id,
+        "Digest": str(entry.records[0].target.digest),
+        "RepoTags": entry.names,
+        "RepoDigests": _repo_digests(entry),
+        "Parent": "",
+        "Comment": cfg.history[-1].comment if cfg.history else "",
+        "Created": cfg.created,
+        "Config": cfg.config.to_json(),
+        "Version": "",
+        "Author": cfg.author,
+        "Architecture": cfg.architecture,
+        "Os": cfg.os,
+        **({"Variant": cfg.variant} if cfg.variant else {}),
+        "Size": _size(entry),
+        "VirtualSize": _size(entry),
+        "Labels": dict(cfg.config.labels) or None,
+        "RootFS": {"Type": "layers", "Layers": [str(d) for d in cfg.diff_ids]},
+        "ManifestType": entry.resolved.manifest.media_type,
+        "User": cfg.config.user,
+        "History": history,
+    }
+
+
+def _history(args: argparse.Namespace) -> int:
+    from berth.cli._format import print_json, print_table
+    from berth.engine.units import human_size
+
+    with _store(args) as images:
+        entry, _ = _find(images, args.image)
+    if entry.resolved is None:
+        raise BerthError(f"image {args.image}: {entry.error}")
+    rows = _history_rows(entry.resolved)
+    if args.format == "json":
+        print_json(
+            [{"id": i, "created": c, "createdBy": b, "size": s, "comment": m} for i, c, b, s, m in rows]
+        )
+        return 0
+    table = [
+        [_show_id(i, args.no_trunc) if i != "<missing>" else i, c, b, human_size(s), m]
+        for i, c, b, s, m in rows
+    ]
+    print_table(["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"], table)
+    return 0
+
+
+def _history_rows(resolved: ResolvedImage) -> list[tuple[str, str, str, int, str]]:
+    """Newest first: one row per history entry; layer sizes matched to the non-empty entries."""
+    layers = list(resolved.manifest.layers)
+    history = list(resolved.config.history)
+    rows = []
+    layer_index = 0
+    for step in history:
+        size = 0
+        if not step.empty_layer and layer_index < len(layers):
+            size = layers[layer_index].size
+            layer_index += 1
+        rows.append(("<missing>", step.created, step.created_by, size, step.comment))
+    if rows:
+        top = rows[-1]
+        rows[-1] = (resolved.manifest.config.digest.encoded, *top[1:])
+    return list(reversed(rows))
+
+
+# -- tag, rmi, prune, fsck ----------------------------------------------------------------------
+
+
+def _tag(args: argparse.Namespace) -> int:
+    from berth.image.importer import record_image
+    from berth.spec.reference import Reference
+
+    new = [str(Reference.parse(name)) for name in args.names]  # all checked before any is written
+    with _store(args) as images:
+        entry, _ = _find(images, args.image)
+        for name in new:
+            record_image(images, name, entry.records[0].target)
+    return 0
+
+
+def _rmi(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with _store(args) as images:
+        removed: list[str] = []
+        for text in args.images:
+            removed += _remove_one(config, images, text, args.force)
+        images.gc()
+    for line in removed:
+        print(line)
+    return 0
+
+
+def _remove_one(config: EngineConfig, images: ImageStore, text: str, force: bool) -> list[str]:
+    """Remove the name ``text`` (just the tag, if the image has others) or the image ``text``."""
+    entry, record = _find(images, text)
+    if record is not None and len(entry.records) > 1:
+        images.delete(record.name)
+        return [f"Untagged: {record.name}"]
+    if record is None and len(entry.names) > 1 and not force:
+        raise InvalidState(
+            f"image {text} has several names ({', '.join(entry.names)}): remove them by name, or use --force"
+        )
+    users = _users(config, _entries(images)).get(entry.id, [])
+    if users:
+        if not force:
+            raise InvalidState(
+                f"image {text} is in use by container(s) {', '.join(users)}: "
+                "remove them first, or use --force"
+            )
+        _remove_containers(config, users)
+    for rec in entry.records:
+        images.delete(rec.name)
+    return [*(f"Untagged: {n}" for n in entry.names), f"Deleted: {entry.id}"]
+
+
+def _remove_containers(config: EngineConfig, names: list[str]) -> None:
+    # podman rmi --force: the containers using the image go first.
+    from berth.engine.engine import Engine
+    from berth.engine.lifecycle import remove_container
+
+    with Engine(config) as engine:
+        for name in names:
+            remove_container(engine, name, force=True)
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from berth.engine.units import human_size
+
+    config = _config(args)
+    with _store(args) as images:
+        entries = _entries(images)
+        users = _users(config, entries)
+        doomed = [e for e in entries if e.id not in users and (args.all or not e.names)]
+        for entry in doomed:
+            for rec in entry.records:
+                images.delete(rec.name)
+        report = images.gc()
+    for entry in doomed:
+        print(entry.id)
+    if not args.quiet and report.freed_bytes:
+        print(f"Freed {human_size(report.freed_bytes)} ({len(report.removed_blobs)} blobs)", file=sys.stderr)
+    return 0
+
+
+def _fsck(args: argparse.Namespace) -> int:
+    from berth.image.fsck import fsck
+
+    with _store(args) as images:
+        problems = fsck(images.content, images, repair=args.repair)
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise BerthError(f"image store check found {len(problems)} problem(s)")
+    print("image store is consistent")
+    return 0
+
+
+# -- import, commit ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _spooled_stdin(what: str) -> Iterator[Path]:
+    """Standard input saved to a temporary file (archives and tarballs are read more than once)."""
+    if sys.stdin.isatty():
+        raise InvalidArgument(f"no {what} given and standard input is a terminal")
+    fd, name = tempfile.mkstemp(prefix="berth-stdin-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+        yield Path(name)
+    finally:
+        os.unlink(name)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from berth.image.importer import import_image
+
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(_spooled_stdin("tarball")) if args.source == "-" else Path(args.source)
+        images = stack.enter_context(_store(args))
+        stored = import_image(images, source, args.reference, changes=args.change, message=args.message)
+    print(f"sha256:{stored.image_id}")
+    return 0
+
+
+def _commit(args: argparse.Namespace) -> int:
+    from berth.engine.engine import Engine
+    from berth.engine.images import snapshotter
+    from berth.image.commit import commit_snapshot
+
+    config = _config(args)
+    with Engine(config) as engine:
+        record = engine.db.container(args.container)
+    with _store(args) as images:
+        try:
+            stored = commit_snapshot(
+                images,
+                snapshotter(config),
+                record.id,
+                record.image,
+                reference=args.reference,
+                changes=args.change,
+                message=args.message,
+                author=args.author,
+            )
+        except NotFound as err:
+            raise NotFound(f"cannot commit container {record.name}: {err}") from None
+    if not args.quiet:
+        print(f"sha256:{stored.image_id}")
+    return 0
+
+
+# -- save, load ---------------------------------------------------------------------------------
+
+
+def _save(args: argparse.Namespace) -> int:
+    from berth.image.archive import save
+
+    if len(args.images) > 1:
+        raise InvalidArgument("save one image per archive (multi-image archives are not supported)")
+    with _store(args) as images:
+        entry, record = _find(images, args.images[0])
+        name = record.name if record is not None else entry.records[0].name
+    root = _config(args).root
+    if args.output:
+        save(root, name, Path(args.output), args.format)
+        return 0
+    if sys.stdout.isatty():
+        raise InvalidArgument("refusing to write an archive to a terminal: use -o FILE or redirect")
+    with tempfile.TemporaryDirectory(prefix="berth-save-") as tmp:
+        out = Path(tmp) / "archive.tar"
+        save(root, name, out, args.format)
+        with open(out, "rb") as fh:
+            shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
+    sys.stdout.flush()
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    from berth.image.archive import load
+
+    root = _config(args).root
+    with contextlib.ExitStack() as stack:
+        source = Path(args.input) if args.input else stack.enter_context(_spooled_stdin("archive (-i FILE)"))
+        names = load(root, source)
+    if not args.quiet:
+        print("Loaded image(s): " + ", ".join(names))
+    return 0
+
+
+# -- registration ---------------------------------------------------------------------------------
+
+
+def _ls_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="show all images (Berth keeps no intermediates)")
+    p.add_argument("-q", "--quiet", action="store_true", help="image IDs only")
+    p.add_argument("--digests", action="store_true", help="show manifest digests")
+    p.add_argument("--no-trunc", action="store_true", help="full image IDs")
+    p.add_argument("--format", default="", choices=["", "table", "json"], help="json: podman's fields")
+    p.set_defaults(handler=_ls)
+
+
+def _history_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image")
+    p.add_argument("--no-trunc", action="store_true", help="full IDs")
+    p.add_argument("--format", default="", choices=["", "table", "json"])
+    p.set_defaults(handler=_history)
+
+
+def _tag_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p.set_defaults(handler=_tag)
+
+
+def _rmi_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-f", "--force", action="store_true", help="also remove containers using the images")
+    p.set_defaults(handler=_rmi)
+
+
+def _change_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-c", "--change", action="append", default=[], help="Dockerfile instruction: CMD, ENV, EXPOSE, ..."
+    )
+    p.add_argument("-m", "--message", default="", help="history comment")
+
+
+def _import_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="tarball (plain, gzip, zstd, xz, bzip2), directory, or - for stdin")
+    p.add_argument("reference", nargs="?")
+    _change_flags(p)
+    p.set_defaults(handler=_import)
+
+
+def _save_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-o", "--output", help="archive file (default: standard output)")
+    p.add_argument("--format", default="docker-archive", choices=["docker-archive", "oci-archive"])
+    p.set_defaults(handler=_save)
+
+
+def _load_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-i", "--input", help="archive file (default: standard input)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(handler=_load)
+
+
+def register(sub: Any) -> None:
+    """Add images, image, history, tag, rmi, import, commit, save and load."""
+    _ls_parser(sub.add_parser("images", help="list images in the local store"))
+    _history_parser(sub.add_parser("history", help="show an image's history"))
+    _tag_parser(sub.add_parser("tag", help="add names to an image"))
+    _rmi_parser(sub.add_parser("rmi", help="remove images"))
+    _import_parser(sub.add_parser("import", help="make an image from a root filesystem tarball or directory"))
+    _save_parser(sub.add_parser("save", help="write an image to a docker-archive or oci-archive"))
+    _load_parser(sub.add_parser("load", help="load the images of a docker-archive or oci-archive"))
+
+    commit = sub.add_parser("commit", help="make an image from a container's changes")
+    commit.add_argument("container")
+    commit.add_argument("reference", nargs="?")
+    _change_flags(commit)
+    commit.add_argument("-a", "--author", default="", help="image author")
+    commit.add_argument("-q", "--quiet", action="store_true")
+    commit.set_defaults(handler=_commit)
+
+    image = sub.add_parser("image", help="manage images")
+    isub = image.add_subparsers(dest="image_command", metavar="COMMAND", required=True)
+    _ls_parser(isub.add_parser("ls", aliases=["list"], help="list images"))
+    _history_parser(isub.add_parser("history", help="show an image's history"))
+    _tag_parser(isub.add_parser("tag", help="add names to an image"))
+    _rmi_parser(isub.add_parser("rm", help="remove images"))
+    _import_parser(isub.add_parser("import", help="make an image from a tarball or directory"))
+    _save_parser(isub.add_parser("save", help="write an image to an archive"))
+    _load_parser(isub.add_parser("load", help="load images from an archive"))
+    inspect = isub.add_parser("inspect", help="show images' configuration as JSON")
+    inspect.add_argument("images", nargs="+", metavar="IMAGE")
+    inspect.set_defaults(handler=_inspect)
+    prune = isub.add_parser(
+        "prune", help="remove untagged images (-a: every unused image), then unused blobs"
+    )
+    prune.add_argument("-a", "--all", action="store_true")
+    prune.add_argument("-f", "--force", action="store_true", help="accepted for podman compatibility")
+    prune.add_argument("-q", "--quiet", action="store_true")
+    prune.set_defaults(handler=_prune)
+    fsck = isub.add_parser("fsck", help="rehash every blob and check every image's blobs are present")
+    fsck.add_argument("--repair", action="store_true", help="remove corrupt blobs (pull them again)")
+    fsck.set_defaults(handler=_fsck)
