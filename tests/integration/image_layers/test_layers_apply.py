@@ -248,3 +248,13 @@ def test_apply_overlay_mode_never_borrows_metadata_through_a_lower_symlink(tmp_p
     _apply(make_tar([member("link/sub/file", data=b"x")]), upper, overlay=True, lowers=[lower])
     st = os.stat(upper / "link/sub")
     assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o755, 0)
+
+
+def test_apply_and_pack_trees_deeper_than_python_recursion(tmp_path: Path) -> None:
+    deep = "/".join(["d"] * 1200)
+    root = tmp_path / "root"
+    _apply(make_tar([member(deep + "/file", data=b"x"), member("keep", data=b"k")]), root)
+    blob = io.BytesIO()
+    assert pack_tree(root, blob).entries == 1202
+    _apply(make_tar([member(".wh.d")]), root)
+    assert os.listdir(root) == ["keep"]

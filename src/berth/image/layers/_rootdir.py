@@ -102,7 +102,14 @@ class RootDir:
         try:
             return _syscalls.openat2(self.fd, "/".join(parts), _PATH_FLAGS, _FAST_RESOLVE)
         except OSError as err:
-            if err.errno in (errno.ENOENT, errno.EXDEV, errno.ELOOP, errno.ENOTDIR, errno.EAGAIN):
+            if err.errno in (
+                errno.ENOENT,
+                errno.EXDEV,
+                errno.ELOOP,
+                errno.ENOTDIR,
+                errno.EAGAIN,
+                errno.ENAMETOOLONG,
+            ):
                 return None  # let the walk create, follow in scope, or explain
             raise
 

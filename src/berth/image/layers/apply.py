@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from berth.image.layers._rootdir import RootDir, clean_name
 from berth.image.layers.compression import Compression, LayerReader
 from berth.image.layers.entry import EntryType, TarEntry
 from berth.image.layers.errors import InvalidLayer
+from berth.image.layers.removal import remove_tree
 from berth.image.layers.tarreader import TarReader
 from berth.image.layers.whiteout import (
     OPAQUE_WHITEOUT,
@@ -222,13 +222,9 @@ class _Applier:
             return False
         except FileExistsError:
             pass
-        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
-        if stat.S_ISDIR(st.st_mode):
-            if keep_dir:
-                return True
-            shutil.rmtree(name, dir_fd=pfd)
-        else:
-            os.unlink(name, dir_fd=pfd)
+        if keep_dir and stat.S_ISDIR(os.stat(name, dir_fd=pfd, follow_symlinks=False).st_mode):
+            return True
+        remove_tree(pfd, name)
         self.root.invalidate()
         make()
         return False
@@ -324,7 +320,7 @@ class _Applier:
             if self.same_owner:
                 os.chown(name, entry.uid, entry.gid, dir_fd=pfd, follow_symlinks=False)
         else:
-            _remove(pfd, name)
+            remove_tree(pfd, name)
             self.root.invalidate()
 
     def _opaque(self, entry: TarEntry, parts: tuple[str, ...]) -> None:
@@ -345,17 +341,25 @@ class _Applier:
         self.root.invalidate()
 
     def _clear_lower(self, dfd: int, path: str) -> None:
-        """Remove every child of the directory ``dfd`` that this layer did not write."""
-        for child in os.listdir(dfd):
-            child_path = f"{path}/{child}"
-            if child_path not in self.created:
-                _remove(dfd, child)
-            elif stat.S_ISDIR(os.stat(child, dir_fd=dfd, follow_symlinks=False).st_mode):
-                fd = os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+        """Remove every entry below the directory ``dfd`` that this layer did not write (the
+        directories it wrote are searched in turn, without recursion)."""
+        pending: list[tuple[int, str]] = [(os.dup(dfd), path)]
+        try:
+            while pending:
+                fd, current = pending.pop()
                 try:
-                    self._clear_lower(fd, child_path)
+                    for child in os.listdir(fd):
+                        child_path = f"{current}/{child}"
+                        if child_path not in self.created:
+                            remove_tree(fd, child)
+                        elif stat.S_ISDIR(os.stat(child, dir_fd=fd, follow_symlinks=False).st_mode):
+                            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+                            pending.append((os.open(child, flags, dir_fd=fd), child_path))
                 finally:
                     os.close(fd)
+        finally:
+            for fd, _ in pending:
+                os.close(fd)
 
 
 def _set_xattr(target: int | str, key: str, value: bytes) -> None:
@@ -376,15 +380,3 @@ def _exists(dir_fd: int, name: str) -> bool:
         return True
     except FileNotFoundError:
         return False
-
-
-def _remove(dir_fd: int, name: str) -> None:
-    """Remove ``name`` (a whole tree if it is a directory) from the directory ``dir_fd``."""
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(name, dir_fd=dir_fd)
-    else:
-        os.unlink(name, dir_fd=dir_fd)

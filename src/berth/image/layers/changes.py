@@ -16,6 +16,7 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from berth.image.layers.whiteout import (
     OPAQUE_WHITEOUT,
@@ -76,19 +77,37 @@ def xattrs(path: str) -> dict[str, bytes]:
     }
 
 
+# Each directory is visited by a flat generator that yields its changes and, to descend, the
+# (not yet started) generator of a subdirectory; ``_depth_first`` runs them with an explicit stack,
+# so a tree thousands of levels deep needs no Python recursion.
+_Steps: TypeAlias = Iterator["Change | _Steps"]
+
+
+def _depth_first(first: _Steps) -> Iterator[Change]:
+    stack = [first]
+    while stack:
+        step = next(stack[-1], None)
+        if step is None:
+            stack.pop()
+        elif isinstance(step, Change):
+            yield step
+        else:
+            stack.append(step)
+
+
 def tree_changes(root: str | os.PathLike[str]) -> Iterator[Change]:
     """Every entry below ``root`` as an addition (the root itself excluded)."""
-    yield from _added(os.fspath(root), "")
+    return _depth_first(_added(os.fspath(root), ""))
 
 
-def _added(top: str, rel: str) -> Iterator[Change]:
+def _added(top: str, rel: str) -> _Steps:
     base = _join(top, rel) if rel else top
     for name in _names(base):
         child = _join(rel, name)
         source = os.path.join(base, name)
         yield Change(child, ChangeKind.ADD, source)
         if stat.S_ISDIR(os.lstat(source).st_mode):
-            yield from _added(top, child)
+            yield _added(top, child)
 
 
 def _same(lower: str, lst: os.stat_result, upper: str, ust: os.stat_result) -> bool:
@@ -115,10 +134,10 @@ def _same(lower: str, lst: os.stat_result, upper: str, ust: os.stat_result) -> b
 def diff_trees(lower: str | os.PathLike[str], upper: str | os.PathLike[str]) -> Iterator[Change]:
     """The changeset that turns the tree ``lower`` into the tree ``upper`` (layer.md#changesets):
     additions and modifications as ``ADD``, removals as ``WHITEOUT``."""
-    yield from _diff_dir(os.fspath(lower), os.fspath(upper), "")
+    return _depth_first(_diff_dir(os.fspath(lower), os.fspath(upper), ""))
 
 
-def _diff_dir(lower: str, upper: str, rel: str) -> Iterator[Change]:
+def _diff_dir(lower: str, upper: str, rel: str) -> _Steps:
     ldir, udir = _join(lower, rel) if rel else lower, _join(upper, rel) if rel else upper
     lower_names = set(os.listdir(ldir))
     upper_names = _names(udir)
@@ -137,12 +156,12 @@ def _diff_dir(lower: str, upper: str, rel: str) -> Iterator[Change]:
             if not _same(lsrc, lst, usrc, ust):
                 yield Change(child, ChangeKind.ADD, usrc)
             if is_dir and stat.S_ISDIR(lst.st_mode):
-                yield from _diff_dir(lower, upper, child)
+                yield _diff_dir(lower, upper, child)
                 continue
         else:
             yield Change(child, ChangeKind.ADD, usrc)
         if is_dir:  # new, or replaces a non-directory: everything below is new
-            yield from _added(upper, child)
+            yield _added(upper, child)
 
 
 def overlay_changes(upper: str | os.PathLike[str]) -> Iterator[Change]:
@@ -152,10 +171,10 @@ def overlay_changes(upper: str | os.PathLike[str]) -> Iterator[Change]:
     Assumes the overlay was mounted without ``redirect_dir`` and ``metacopy`` (as ``Snapshotter``
     mounts it), so every upper entry is complete.
     """
-    yield from _overlay_dir(os.fspath(upper), "")
+    return _depth_first(_overlay_dir(os.fspath(upper), ""))
 
 
-def _overlay_dir(top: str, rel: str) -> Iterator[Change]:
+def _overlay_dir(top: str, rel: str) -> _Steps:
     base = _join(top, rel) if rel else top
     for name in _names(base):
         child, source = _join(rel, name), os.path.join(base, name)
@@ -171,4 +190,4 @@ def _overlay_dir(top: str, rel: str) -> Iterator[Change]:
                 opaque = False
             if opaque:
                 yield Change(child, ChangeKind.OPAQUE)
-            yield from _overlay_dir(top, child)
+            yield _overlay_dir(top, child)

@@ -31,7 +31,6 @@ import errno
 import json
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from berth.image.layers import (
     overlay_changes,
     write_layer,
 )
+from berth.image.layers.removal import remove_path
 from berth.image.snapshots import _mount
 from berth.image.snapshots.chainid import chain_id
 from berth.image.snapshots.flatten import flatten
@@ -204,7 +204,8 @@ class Snapshotter:
                     fsync_dir(self.root / "snapshots")
             return self.get(chain)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                remove_path(scratch)
 
     def remove(self, chain: Digest) -> None:
         """Remove the snapshot ``chain``; refused (``InvalidState``) while another snapshot or a
@@ -219,7 +220,7 @@ class Snapshotter:
                     raise InvalidState(f"snapshot {chain} is in use by container root {key!r}")
             doomed = Path(tempfile.mkdtemp(prefix="remove-", dir=self.root / "tmp"))
             os.rename(self._dir(chain), doomed / "snapshot")
-        shutil.rmtree(doomed)
+        remove_path(doomed)
 
     # -- container roots --------------------------------------------------------------------
 
@@ -241,7 +242,8 @@ class Snapshotter:
             try:
                 active = self._make_root(key, base, parent, chain)
             except BaseException:
-                shutil.rmtree(base, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    remove_path(base)
                 raise
         return active
 
@@ -307,7 +309,8 @@ class Snapshotter:
                     flatten([info.path for info in reversed(self.chain(chain))], scratch)
                     os.rename(scratch, flat)
                 except BaseException:
-                    shutil.rmtree(scratch, ignore_errors=True)
+                    with contextlib.suppress(OSError):
+                        remove_path(scratch)
                     raise
         return flat
 
@@ -335,7 +338,7 @@ class Snapshotter:
             with self._global_lock():
                 chain = self.chain(active.parent)
                 base = self.root / "active" / key
-                shutil.rmtree(base / "work")  # overlayfs wants an empty work directory
+                remove_path(base / "work")  # overlayfs wants an empty work directory
                 (base / "work").mkdir(mode=0o755)
                 self._mount_overlay(base, chain)
         return active
@@ -351,7 +354,7 @@ class Snapshotter:
                     raise InvalidState(f"container root {key!r} is busy: {err.strerror}") from None
                 if err.errno != errno.EINVAL:  # EINVAL: not mounted (a crash after mount)
                     raise
-        shutil.rmtree(self.root / "active" / key)
+        remove_path(self.root / "active" / key)
 
     def diff(
         self,
