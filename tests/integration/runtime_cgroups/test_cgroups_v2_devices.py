@@ -132,3 +132,20 @@ def test_a_later_deny_overrides_an_earlier_allow(manager: V2Manager) -> None:
     )
     assert "/dev/zero w denied" in _opens(manager)
     assert "/dev/zero r ok" in _opens(manager)
+
+
+def test_an_update_replaces_the_program(manager: V2Manager) -> None:
+    # Attaching again without BPF_F_ALLOW_MULTI replaces the program (what `update` relies on).
+    manager.set_resources(
+        {"devices": [{"allow": False}, {"allow": True, "type": "c", "major": 1, "minor": 3}]}
+    )
+    assert "/dev/zero r denied" in _opens(manager)
+    manager.set_resources({"devices": [{"allow": False}, {"allow": True, "type": "c", "major": 1}]})
+    assert "/dev/zero r ok" in _opens(manager)
+
+
+def test_allow_all_lifts_earlier_rules(manager: V2Manager) -> None:
+    manager.set_resources({"devices": [{"allow": False}]})
+    assert "/dev/null r denied" in _opens(manager)
+    manager.set_resources({"devices": [{"allow": True, "access": "rwm"}]})
+    assert "/dev/null r ok" in _opens(manager)

@@ -185,8 +185,10 @@ def test_device_rules_go_to_the_loader_as_an_ebpf_program(cgroup: Path) -> None:
     mgr.set_resources({"devices": [{"allow": False}, {"allow": True, "type": "c", "major": 1, "minor": 3}]})
     ((program, path),) = loaded
     assert path == str(cgroup) and len(program) % 8 == 0 and program
-    mgr.set_resources({"devices": [{"allow": True}]})  # allow-all: nothing to attach
+    mgr.set_resources({"pids": {"limit": 3}})  # no devices given: the program stays
     assert len(loaded) == 1
+    mgr.set_resources({"devices": [{"allow": True}]})  # allow-all replaces the earlier program
+    assert len(loaded) == 2
 
 
 def test_realtime_and_network_are_unsupported(cgroup: Path) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from berth.errors import BerthError, InvalidArgument, Unsupported
-from berth.runtime.linux.cgroups import host, v2_resources, v2_stats
+from berth.runtime.linux.cgroups import devices, host, v2_resources, v2_stats
 from berth.runtime.linux.cgroups.files import (
     apply_writes,
     make_dirs,
@@ -77,16 +77,18 @@ class V2Manager(CgroupManager):
         """Apply ``linux.resources`` converted to v2 files, then the ``unified`` entries, then attach
         the device rules as an eBPF program (through ``device_filter_loader``)."""
         rules = v2_resources.device_rules(resources)
-        if rules is not None and self.device_filter_loader is None:
+        loader = self.device_filter_loader
+        if rules is not None and loader is None and not devices.allows_everything(rules):
             raise Unsupported(
                 "linux.resources.devices: device rules on cgroup v2 need a bpf(2) program loader"
             )
         writes = v2_resources.translate(resources, self._file_exists)
         apply_writes(writes, lambda _c: self.path)
-        if rules is not None and self.device_filter_loader is not None:
+        if rules is not None and loader is not None:
+            # Attached even when it allows everything: it replaces whatever an earlier call attached.
             from berth.runtime.linux.cgroups import devices_bpf
 
-            self.device_filter_loader(devices_bpf.program(rules), self.path)
+            loader(devices_bpf.program(rules), self.path)
 
     def _set_freeze(self, frozen: bool) -> None:
         try:

@@ -39,9 +39,10 @@ Exists = Callable[[str, str], bool]
 
 
 def device_rules(resources: Mapping[str, Any]) -> list[devices.DeviceRule] | None:
-    """The checked device rules, or None when they leave every device usable (no program needed)."""
-    rules = devices.parse_rules(items(resources, "devices", "devices"))
-    return None if devices.allows_everything(rules) else rules
+    """The checked device rules, or None when the resources do not mention devices."""
+    if resources.get("devices") is None:
+        return None
+    return devices.parse_rules(items(resources, "devices", "devices"))
 
 
 def translate(resources: Mapping[str, Any], exists: Exists) -> list[Write]:
