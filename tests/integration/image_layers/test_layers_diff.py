@@ -113,3 +113,16 @@ def test_overlay_upper_packs_into_the_merged_view(tmp_path: Path) -> None:
     target = _clone(lower, tmp_path / "target")
     apply_layer(io.BytesIO(blob.getvalue()), target)
     assert describe(target, dir_mtimes=False) == expected
+
+
+def test_pack_skips_sockets(tmp_path: Path) -> None:
+    import socket
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "file").write_text("x")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tree / "sock"))
+        blob = io.BytesIO()
+        result = pack_tree(tree, blob)
+    assert result.entries == 1 and tar_names(blob.getvalue()) == ["file"]

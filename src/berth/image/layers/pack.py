@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from berth.image.layers.changes import Change, ChangeKind, diff_trees, overlay_changes, tree_changes, xattrs
 from berth.image.layers.compression import Compression, LayerWriter, Writable
 from berth.image.layers.entry import EntryType, TarEntry
-from berth.image.layers.errors import InvalidLayer
 from berth.image.layers.tarwriter import TarWriter
 from berth.spec.digest import Digest
 
@@ -73,7 +72,8 @@ def write_layer(
         if change.kind is not ChangeKind.ADD or change.source is None:
             tar.add(TarEntry(change.archive_name, EntryType.REGULAR, mode=0o644, mtime_ns=0))
             continue
-        _add(tar, change, seen, mtime_clamp)
+        if not _add(tar, change, seen, mtime_clamp):
+            count -= 1
     tar.close()
     writer.close()
     return PackResult(
@@ -86,12 +86,13 @@ def write_layer(
     )
 
 
-def _add(tar: TarWriter, change: Change, seen: dict[tuple[int, int], str], mtime_clamp: int | None) -> None:
+def _add(tar: TarWriter, change: Change, seen: dict[tuple[int, int], str], mtime_clamp: int | None) -> bool:
+    """Write one entry; ``False`` for a socket, which tar cannot hold (skipped, as Docker does)."""
     assert change.source is not None
     st = os.lstat(change.source)
     etype = _TYPES.get(stat.S_IFMT(st.st_mode))
     if etype is None:
-        raise InvalidLayer(f"{change.source}: sockets cannot be stored in a layer")
+        return False
     mtime = st.st_mtime_ns // 1_000_000_000
     if mtime_clamp is not None:
         mtime = min(mtime, mtime_clamp)
@@ -114,15 +115,16 @@ def _add(tar: TarWriter, change: Change, seen: dict[tuple[int, int], str], mtime
             if first != change.path:
                 entry.type, entry.linkname = EntryType.HARDLINK, first
                 tar.add(entry)
-                return
+                return True
         entry.size = st.st_size
         fd = os.open(change.source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             tar.add(entry, fd)
         finally:
             os.close(fd)
-        return
+        return True
     tar.add(entry)
+    return True
 
 
 def pack_tree(
