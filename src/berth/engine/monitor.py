@@ -156,14 +156,20 @@ def _monitor(spec: MonitorSpec, sync: int) -> None:
         os.closerange(3, sync)
         os.closerange(sync + 1, 65536)
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        # Caught, not ignored: an ignored disposition would survive exec into the runtime and the
+        # container (a shell cannot trap a signal ignored on entry); a caught one is reset by exec.
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-            signal.signal(sig, signal.SIG_IGN)
+            signal.signal(sig, _ignore)
         _Monitor(spec, sync).run()
         code = 0
     except BaseException:
         with contextlib.suppress(OSError):
             (spec.rundir / "monitor.err").write_text(traceback.format_exc())
     os._exit(code)
+
+
+def _ignore(_signum: int, _frame: object) -> None:
+    """Signals meant for the command that started the monitor do not stop it."""
 
 
 class _Monitor:
