@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import signal
 import stat
 
 from berth.errors import BerthError, InvalidArgument
@@ -129,6 +130,10 @@ def exec_process(
     sc: Syscalls, process: Process, path: str, env: dict[str, str], seccomp: SeccompProgram | None
 ) -> None:
     """Install a noNewPrivileges seccomp filter last, then execve(2); returns only by raising."""
+    # CPython ignores SIGPIPE and SIGXFSZ for itself, and ignored signals survive execve(2): give
+    # the container the default dispositions (what subprocess's restore_signals does).
+    for signum in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(signum, signal.SIG_DFL)
     if seccomp is not None and process.no_new_privileges:
         sc.seccomp_set_mode_filter(seccomp.program, seccomp.flags)
     try:

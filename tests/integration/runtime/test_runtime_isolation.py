@@ -208,3 +208,12 @@ def test_personality_linux32(runtime: Runtime) -> None:
     config = sh(runtime, "uname -m")
     config["linux"]["personality"] = {"domain": "LINUX32"}
     assert output_of(runtime, config).strip() in ("i686", "i386")
+
+
+def test_no_signal_is_ignored_in_the_container(runtime: Runtime) -> None:
+    # The runtime is Python, which ignores SIGPIPE and SIGXFSZ; the container must not inherit that.
+    config = base_config(runtime.rootfs, ["grep", "SigIgn", "/proc/self/status"])
+    assert output_of(runtime, config).split() == ["SigIgn:", "0000000000000000"]
+    runtime.create(base_config(runtime.rootfs, ["sleep", "60"]), "ex")
+    runtime("start", "ex")
+    assert runtime("exec", "ex", "grep", "SigIgn", "/proc/self/status").stdout.split()[1] == "0" * 16
