@@ -10,24 +10,41 @@ import errno
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import NamedTuple
 
 from berth.errors import BerthError, InvalidArgument, InvalidState, Unsupported
 
 
-class Write(NamedTuple):
+class Write:
     """One value for one cgroup file, and the ``linux.resources`` field that asked for it.
 
-    (NamedTuples, not dataclasses, here: importing dataclasses costs the runtime's start ~6 ms.)
+    (Plain classes rather than dataclasses or NamedTuples in this package: importing dataclasses or
+    typing costs the runtime's start path milliseconds.)
     """
 
-    controller: str  # v1 hierarchy key ("memory", "cpu", ...); on v2 the controller owning the file
-    file: str
-    value: str
-    field: str
-    # The kernel checks some pairs against each other (memory <= memsw, rt runtime <= rt period):
-    # if this write is refused with EINVAL, write the next one first and try again.
-    swap_with_next_on_einval: bool = False
+    __slots__ = ("controller", "field", "file", "swap_with_next_on_einval", "value")
+
+    def __init__(
+        self, controller: str, file: str, value: str, field: str, swap_with_next_on_einval: bool = False
+    ) -> None:
+        self.controller = controller  # v1 hierarchy key ("memory", "cpu", ...); on v2 the owning controller
+        self.file = file
+        self.value = value
+        self.field = field
+        # The kernel checks some pairs against each other (memory <= memsw, rt runtime <= rt period):
+        # if this write is refused with EINVAL, write the next one first and try again.
+        self.swap_with_next_on_einval = swap_with_next_on_einval
+
+    def _key(self) -> tuple[str, str, str, str, bool]:
+        return (self.controller, self.file, self.value, self.field, self.swap_with_next_on_einval)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Write) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Write{self._key()!r}"
 
 
 def read_text(directory: str, name: str) -> str:
@@ -101,7 +118,7 @@ def apply_writes(writes: Iterable[Write], directory_of: Callable[[str], str | No
 
 
 def _without_swap(w: Write) -> Write:
-    return w._replace(swap_with_next_on_einval=False)
+    return Write(w.controller, w.file, w.value, w.field)
 
 
 def write_procs(directory: str, pid: int) -> None:

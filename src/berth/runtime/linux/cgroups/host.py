@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import os
 import posixpath
-from typing import NamedTuple
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
-class Hierarchy(NamedTuple):
+class Hierarchy:
     """One mounted cgroup v1 hierarchy (or the v2 one, with ``controllers == ()``)."""
 
-    mountpoint: str
-    root: str  # the cgroup the mount shows at its mountpoint (not "/" inside a cgroup namespace)
-    controllers: tuple[str, ...]  # e.g. ("cpu", "cpuacct") or ("name=systemd",)
-    version: int
+    __slots__ = ("controllers", "mountpoint", "root", "version")
+
+    def __init__(self, mountpoint: str, root: str, controllers: tuple[str, ...], version: int) -> None:
+        self.mountpoint = mountpoint
+        self.root = root  # the cgroup the mount shows at its mountpoint ("/" unless in a cgroup namespace)
+        self.controllers = controllers  # e.g. ("cpu", "cpuacct") or ("name=systemd",)
+        self.version = version
 
 
 def mounted_hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[Hierarchy]:

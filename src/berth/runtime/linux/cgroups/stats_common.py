@@ -6,7 +6,10 @@ runc's types/events.go marks most numbers ``omitempty``; the same keys are left 
 from __future__ import annotations
 
 import os
-from typing import Any
+
+TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
+if TYPE_CHECKING:
+    from typing import Any
 
 HUGEPAGES_DIR = "/sys/kernel/mm/hugepages"
 

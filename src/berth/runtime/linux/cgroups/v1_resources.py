@@ -7,7 +7,6 @@ result can be checked without a cgroup.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from berth.runtime.linux.cgroups import devices
 from berth.runtime.linux.cgroups.files import Write
@@ -25,6 +24,10 @@ from berth.runtime.linux.cgroups.limits import (
     required_integer,
     section,
 )
+
+TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
+if TYPE_CHECKING:
+    from typing import Any
 
 Exists = Callable[[str, str], bool]
 
