@@ -180,6 +180,17 @@ def _kill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pause(args: argparse.Namespace) -> int:
+    from berth.engine.lifecycle import pause_container, unpause_container
+
+    verb = pause_container if args.command == "pause" else unpause_container
+    with open_engine(args) as engine:
+        for ref in args.containers:
+            verb(engine, ref)
+            print(ref)
+    return 0
+
+
 def _restart(args: argparse.Namespace) -> int:
     from berth.engine.lifecycle import restart_container
 
@@ -382,6 +393,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     kill.add_argument("-s", "--signal", default="KILL")
     kill.add_argument("containers", nargs="+")
     kill.set_defaults(handler=_kill)
+    for verb, text in (("pause", "freeze containers' processes"), ("unpause", "thaw paused containers")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("containers", nargs="+")
+        p.set_defaults(handler=_pause)
     rm = sub.add_parser("rm", help="remove containers")
     rm.add_argument("-f", "--force", action="store_true", help="kill running containers first")
     rm.add_argument("-a", "--all", action="store_true", help="remove every container")

@@ -23,7 +23,7 @@ from typing import Any
 from berth.engine import monitor, networks
 from berth.engine.engine import Engine, cgroup_path
 from berth.engine.etcfiles import etc_mounts, write_etc_files
-from berth.engine.metadata import CONFIGURED, CREATED, EXITED, RUNNING, ContainerRecord, NetworkRecord
+from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord, NetworkRecord
 from berth.engine.netns import create_netns, remove_netns
 from berth.engine.oci_config import ImageSettings, build_config
 from berth.engine.options import CreateOptions, check_name, parse_publish, parse_volume
@@ -525,4 +525,24 @@ def remove_container(engine: Engine, ref: str, force: bool = False) -> Container
     cleanup_container(engine, record.id, None)
     _remove_files(engine, record)
     engine.db.remove_container(record.id)
+    return record
+
+
+def pause_container(engine: Engine, ref: str) -> ContainerRecord:
+    """Freeze every process of a running container (the runtime's pause, via the freezer cgroup)."""
+    record = refresh(engine, engine.db.container(ref))
+    if record.state != RUNNING:
+        raise InvalidState(f"container {record.name} is not running (state {record.state})")
+    engine.runtime(record.runtime).pause(record.id)
+    engine.db.update_container(record.id, only_if_state=RUNNING, state=PAUSED)
+    return record
+
+
+def unpause_container(engine: Engine, ref: str) -> ContainerRecord:
+    """Thaw a paused container."""
+    record = refresh(engine, engine.db.container(ref))
+    if record.state != PAUSED:
+        raise InvalidState(f"container {record.name} is not paused (state {record.state})")
+    engine.runtime(record.runtime).resume(record.id)
+    engine.db.update_container(record.id, only_if_state=PAUSED, state=RUNNING)
     return record

@@ -1,0 +1,67 @@
+"""Attached runs: stdin with -i, a terminal with -t (the runtime hands the pty over the console socket)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import struct
+import termios
+import time
+
+import pytest
+
+from tests.integration.engine_cli.conftest import Berth
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_interactive_stdin_reaches_the_container(berth: Berth) -> None:
+    out = berth(
+        "run",
+        "-i",
+        "--rm",
+        "--network",
+        "none",
+        "--rootfs",
+        str(berth.rootfs),
+        "sh",
+        "-c",
+        "cat; echo done",
+        input="line1\nline2\n",
+    )
+    assert out.stdout == "line1\nline2\ndone\n"
+
+
+def _read_until(fd: int, needle: bytes, limit: float = 20.0) -> bytes:
+    data = b""
+    deadline = time.monotonic() + limit
+    while needle not in data:
+        assert time.monotonic() < deadline, f"never saw {needle!r} in {data!r}"
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                data += os.read(fd, 4096)
+            except OSError:
+                break
+    return data
+
+
+def test_terminal_session(berth: Berth) -> None:
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update(berth.env)
+        argv = berth.argv("run", "-it", "--rm", "--network", "none", "--rootfs", str(berth.rootfs), "sh")
+        os.execv(argv[0], argv)
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 132, 0, 0))
+        _read_until(fd, b"# ")
+        os.write(fd, b"tty; echo term=$TERM; stty size\n")
+        seen = _read_until(fd, b"40 132")
+        assert b"/dev/pts/0" in seen and b"term=xterm" in seen
+        os.write(fd, b"exit 3\n")
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 3
