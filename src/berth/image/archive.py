@@ -61,7 +61,15 @@ def _open_tar(archive: Path) -> Iterator[tarfile.TarFile]:
 def _members(archive: Path) -> dict[str, tarfile.TarInfo]:
     """Every member by normalized name; reading them all finds a truncated archive up front."""
     with _open_tar(archive) as tar:
-        return {m.name.removeprefix("./").strip("/"): m for m in tar.getmembers()}
+        members = {m.name.removeprefix("./").strip("/"): m for m in tar.getmembers()}
+        # tarfile takes a header cut short for the end of the archive; POSIX ustar ends with zero
+        # blocks, so their absence means the archive was truncated.
+        assert tar.fileobj is not None
+        tar.fileobj.seek(tar.offset)
+        marker = tar.fileobj.read(tarfile.BLOCKSIZE)
+        if len(marker) < tarfile.BLOCKSIZE or any(marker):
+            raise InvalidArgument(f"cannot read archive {archive}: truncated (no end-of-archive marker)")
+        return members
 
 
 def detect_format(archive: Path) -> str:
