@@ -1,7 +1,7 @@
 """Filesystem helpers every layer uses: atomic writes and advisory locks.
 
 One helper each, so that crash-safety rules (write, fsync, rename, fsync the directory) live in one
-place.
+place. Stdlib ``os`` only (no ``pathlib``): the runtime calls these on every container start.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
@@ -19,8 +18,9 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -
     The data is written to a temporary file in the same directory, fsynced, renamed over ``path``,
     and the directory is fsynced so the rename itself survives a crash.
     """
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    target = os.fspath(path)
+    directory, name = os.path.split(target)
+    tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         with os.fdopen(fd, "wb", closefd=True) as fh:
@@ -32,7 +32,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    fsync_dir(target.parent)
+    fsync_dir(directory or ".")
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:
