@@ -52,10 +52,23 @@ def _normalize(cap: str) -> str:
     return name
 
 
-def capabilities(cap_add: list[str], cap_drop: list[str], privileged: bool) -> list[str]:
-    """The container's capability set: the default (or all, if privileged), minus drops, plus adds."""
-    if privileged:
+def host_capabilities() -> list[str]:
+    """The capabilities in this process's bounding set: all a privileged container can be given."""
+    from pathlib import Path
+
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
         return list(ALL_CAPABILITIES)
+    mask = next((int(ln.split()[1], 16) for ln in status.splitlines() if ln.startswith("CapBnd:")), -1)
+    return [c for i, c in enumerate(ALL_CAPABILITIES) if mask >> i & 1]
+
+
+def capabilities(cap_add: list[str], cap_drop: list[str], privileged: bool) -> list[str]:
+    """The container's capability set: the default (or all the host allows, if privileged), minus
+    drops, plus adds."""
+    if privileged:
+        return host_capabilities()
     adds = [_normalize(c) for c in cap_add]
     drops = {_normalize(c) for c in cap_drop}
     caps = [] if "CAP_ALL" in drops else [c for c in DEFAULT_CAPABILITIES if c not in drops]
