@@ -1,0 +1,217 @@
+"""The image commands end to end through ``berth``'s entry point, on a temporary storage root."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from berth.cli.main import main
+from berth.image.fsck import fsck
+from berth.image.images import ImageStore
+from tests.busybox import make_rootfs
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Berth:
+    """Runs ``berth --root R --runroot RR ...`` in-process and keeps stdout, stderr and status."""
+
+    def __init__(self, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.root, self.runroot, self.capsys = tmp / "root", tmp / "run", capsys
+        self.out = self.err = ""
+
+    def __call__(self, *args: str) -> int:
+        self.capsys.readouterr()
+        code = main(["--root", str(self.root), "--runroot", str(self.runroot), *args])
+        captured = self.capsys.readouterr()
+        self.out, self.err = captured.out, captured.err
+        return code
+
+    def ok(self, *args: str) -> str:
+        code = self(*args)
+        assert code == 0, self.err
+        return self.out
+
+    def fails(self, *args: str) -> str:
+        assert self(*args) == 125
+        assert self.err.count("\n") == 1 and self.err.startswith("berth: "), self.err
+        return self.err
+
+    def store_state(self) -> tuple[list[str], int]:
+        images = ImageStore(self.root / "images")
+        try:
+            assert fsck(images.content, images) == []
+            assert images.content.ingests() == []
+            return [r.name for r in images.list()], len(list(images.content.list()))
+        finally:
+            images.close()
+
+
+@pytest.fixture
+def berth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Berth:
+    return Berth(tmp_path, capsys)
+
+
+@pytest.fixture(scope="module")
+def rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_rootfs(tmp_path_factory.mktemp("busybox") / "rootfs")
+
+
+def test_import_list_inspect_history(berth: Berth, rootfs: Path) -> None:
+    image_id = berth.ok(
+        "import", str(rootfs), "bb:1", "-c", 'CMD ["/bin/sh"]', "-c", "ENV A=1", "-m", "first"
+    )
+    image_id = image_id.strip().removeprefix("sha256:")
+    table = berth.ok("images").splitlines()
+    assert table[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    assert table[1].split()[:3] == ["docker.io/library/bb", "1", image_id[:12]]
+    assert berth.ok("images", "-q").split() == [image_id[:12]]
+    assert berth.ok("image", "ls", "-q", "--no-trunc").split() == [f"sha256:{image_id}"]
+    assert "sha256:" in berth.ok("images", "--digests").splitlines()[1]
+    (listed,) = json.loads(berth.ok("images", "--format", "json"))
+    assert listed["Id"] == image_id and listed["RepoTags"] == ["docker.io/library/bb:1"]
+    (inspected,) = json.loads(berth.ok("image", "inspect", image_id[:6]))
+    assert inspected["Id"] == image_id
+    assert inspected["RepoDigests"] == [f"docker.io/library/bb@{inspected['Digest']}"]
+    assert inspected["Config"] == {"Env": ["A=1"], "Cmd": ["/bin/sh"]}
+    assert inspected["RootFS"]["Type"] == "layers" and len(inspected["RootFS"]["Layers"]) == 1
+    assert inspected["Os"] == "linux" and inspected["Size"] > 0 and inspected["Comment"] == "first"
+    history = berth.ok("history", "bb:1").splitlines()
+    assert history[1].startswith(image_id[:12]) and history[1].rstrip().endswith("first")
+    (step,) = json.loads(berth.ok("image", "history", "--format", "json", "bb:1"))
+    assert step["comment"] == "first" and step["size"] > 0
+
+
+def test_tag_and_rmi(berth: Berth, rootfs: Path) -> None:
+    image_id = berth.ok("import", str(rootfs), "bb:1").strip().removeprefix("sha256:")
+    berth.ok("tag", "bb:1", "localhost/bb:2", "bb:3")
+    assert len(berth.ok("images").splitlines()) == 4
+    assert berth.ok("rmi", "bb:3") == "Untagged: docker.io/library/bb:3\n"
+    assert "several names" in berth.fails("rmi", image_id[:12])
+    out = berth.ok("image", "rm", "-f", image_id[:12])
+    assert out.splitlines()[-1] == f"Deleted: {image_id}"
+    assert berth.store_state() == ([], 0)  # the blobs went with the last record
+
+
+def test_tag_moving_a_name_keeps_the_old_image_untagged_and_prune_removes_it(
+    berth: Berth, rootfs: Path
+) -> None:
+    old = berth.ok("import", str(rootfs), "bb:1").strip().removeprefix("sha256:")
+    berth.ok("import", str(rootfs), "bb:1", "-c", "USER 1000")
+    rows = [line.split() for line in berth.ok("images").splitlines()[1:]]
+    assert ["<none>", "<none>", old[:12]] in [r[:3] for r in rows]
+    assert berth.ok("image", "prune") == f"{old}\n"
+    assert len(berth.ok("images", "-q").split()) == 1
+    berth.ok("image", "prune", "-a")
+    assert berth.store_state() == ([], 0)
+
+
+def test_unknown_image_and_bad_reference(berth: Berth, rootfs: Path) -> None:
+    assert "nope:1: image not known" in berth.fails("image", "inspect", "nope:1")
+    assert "image not known" in berth.fails("rmi", "deadbeef")
+    assert "image not known" in berth.fails("history", "nope")
+    assert "image not known" in berth.fails("save", "-o", str(berth.root.parent / "x.tar"), "nope")
+    assert "invalid reference" in berth.fails("import", str(rootfs), "UPPER/Case:1")
+    berth.ok("import", str(rootfs), "bb:1")
+    assert "invalid reference" in berth.fails("tag", "bb:1", "bad::tag")
+    assert berth.store_state()[0] == ["docker.io/library/bb:1"]
+
+
+def test_import_bad_input_leaves_nothing(berth: Berth, tmp_path: Path) -> None:
+    assert "does not exist" in berth.fails("import", str(tmp_path / "missing.tar"), "x:1")
+    corrupt = tmp_path / "corrupt.tar.gz"
+    corrupt.write_bytes(gzip.compress(b"\x00not a tar" * 1000)[:-40])
+    berth.fails("import", str(corrupt), "x:1")
+    assert "invalid change" in berth.fails("import", str(tmp_path), "x:1", "-c", "EXPOSE whale")
+    assert berth.store_state() == ([], 0)
+
+
+def test_fsck_reports_a_corrupt_blob_and_repairs(berth: Berth, rootfs: Path) -> None:
+    berth.ok("import", str(rootfs), "bb:1")
+    assert berth.ok("image", "fsck") == "image store is consistent\n"
+    images = ImageStore(berth.root / "images")
+    layer = images.resolve("bb:1").manifest.layers[0]
+    images.close()
+    blob = berth.root / "images/blobs/sha256" / layer.digest.encoded
+    os.chmod(blob, 0o644)
+    with open(blob, "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"corruption")
+    assert "1 problem" in berth.fails("image", "fsck")
+    assert f"blob {layer.digest} is corrupt" in berth.out
+    berth.fails("image", "fsck", "--repair")
+    berth.fails("image", "fsck")
+    assert "is missing" in berth.out  # the image now lacks its layer
+
+
+def _run_berth(berth: Berth, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    cmd = [sys.executable, "-m", "berth.cli.main", "--root", str(berth.root), "--runroot", str(berth.runroot)]
+    return subprocess.run([*cmd, *args], input=stdin, capture_output=True, check=False, timeout=60)
+
+
+@pytest.mark.parametrize("fmt", ["docker-archive", "oci-archive"])
+def test_save_load_through_files_and_pipes(berth: Berth, rootfs: Path, tmp_path: Path, fmt: str) -> None:
+    berth.ok("import", str(rootfs), "bb:1", "-c", "WORKDIR /tmp")
+    archive = tmp_path / "bb.tar"
+    berth.ok("save", "--format", fmt, "-o", str(archive), "bb:1")
+    piped = _run_berth(berth, "save", "--format", fmt, "bb:1")
+    assert piped.returncode == 0, piped.stderr
+    with tarfile.open(fileobj=io.BytesIO(piped.stdout)) as tar:
+        assert ("manifest.json" if fmt == "docker-archive" else "index.json") in tar.getnames()
+    berth.ok("rmi", "bb:1")
+    assert berth.ok("load", "-i", str(archive)) == "Loaded image(s): docker.io/library/bb:1\n"
+    berth.ok("rmi", "bb:1")
+    loaded = _run_berth(berth, "load", stdin=piped.stdout)
+    assert loaded.returncode == 0 and loaded.stdout == b"Loaded image(s): docker.io/library/bb:1\n"
+    (inspected,) = json.loads(berth.ok("image", "inspect", "bb:1"))
+    assert inspected["Config"]["WorkingDir"] == "/tmp"
+    assert "one image per archive" in berth.fails("save", "-o", str(archive), "bb:1", "bb:1")
+
+
+def test_load_of_a_truncated_archive_leaves_nothing(berth: Berth, rootfs: Path, tmp_path: Path) -> None:
+    berth.ok("import", str(rootfs), "bb:1")
+    archive = tmp_path / "bb.tar"
+    berth.ok("save", "-o", str(archive), "bb:1")
+    berth.ok("rmi", "bb:1")
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    assert "cannot read archive" in berth.fails("load", "-i", str(cut))
+    assert berth.store_state() == ([], 0)
+
+
+def test_rmi_refuses_an_image_a_container_uses_and_commit_makes_a_layer(berth: Berth, rootfs: Path) -> None:
+    berth.ok("import", str(rootfs), "bb:1")
+    berth.ok("create", "--name", "c1", "--network", "none", "bb:1", "/bin/true")
+    try:
+        assert "in use by container(s) c1" in berth.fails("rmi", "bb:1")
+        berth.ok("image", "prune", "-a")
+        assert berth.store_state()[0] == ["docker.io/library/bb:1"]  # prune keeps used images
+        root = next((berth.root / "snapshots/active").iterdir()) / "rootfs"
+        (root / "etc/committed").write_text("yes\n")
+        (root / "etc/group").unlink()
+        image_id = berth.ok("commit", "c1", "bb:2", "-c", "USER berth", "-m", "from c1").strip()
+        (inspected,) = json.loads(berth.ok("image", "inspect", "bb:2"))
+        assert inspected["Id"] == image_id.removeprefix("sha256:")
+        assert inspected["Config"]["User"] == "berth" and len(inspected["RootFS"]["Layers"]) == 2
+        assert [h.get("comment", "") for h in inspected["History"]] == ["", "from c1"]
+        images = ImageStore(berth.root / "images")
+        top = images.resolve("bb:2").manifest.layers[-1]
+        data = gzip.decompress(images.content.read(top.digest))
+        images.close()
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            names = set(tar.getnames())
+        assert {"etc/committed", "etc/.wh.group"} <= names
+        assert "no such container" in berth.fails("commit", "nope", "bb:3")
+        out = berth.ok("rmi", "-f", "bb:1")
+        assert out.splitlines()[-1].startswith("Deleted: ")
+        assert "c1" not in berth.ok("ps", "-a")
+    finally:
+        berth("rm", "-f", "c1")
