@@ -24,6 +24,14 @@ def _label(text: str) -> tuple[str, str]:
     return key, value
 
 
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"want true or false, got {text!r}")
+
+
 def _create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="", help="container name")
     p.add_argument(
@@ -58,6 +66,13 @@ def _create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-signal", default="", help="signal that stops the container")
     p.add_argument("--stop-timeout", type=int, default=10, help="seconds to wait before SIGKILL on stop")
     p.add_argument("-l", "--label", action="append", default=[], type=_label, help="KEY=VALUE")
+    p.add_argument(
+        "--pull", default="missing", choices=["missing", "always", "never"], help="when to pull the image"
+    )
+    p.add_argument(
+        "--tls-verify", type=_bool, nargs="?", const=True, default=None, metavar="BOOL",
+        help="pulling: require HTTPS with verified certificates (false: allow HTTP)",
+    )  # fmt: skip
     p.add_argument("image", help="image reference (or root directory with --rootfs)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="command and arguments")
 
@@ -95,6 +110,8 @@ def _options(args: argparse.Namespace) -> CreateOptions:
         stop_signal=args.stop_signal,
         stop_timeout=args.stop_timeout,
         labels=dict(args.label),
+        pull=args.pull,
+        tls_verify=args.tls_verify,
     )
 
 

@@ -34,19 +34,31 @@ def snapshotter(config: EngineConfig) -> Snapshotter:
     return Snapshotter(config.root / "snapshots")
 
 
-def image_rootfs(engine: Engine, reference: str, cid: str) -> tuple[Path, ImageSettings]:
+def image_rootfs(
+    engine: Engine, reference: str, cid: str, pull: str = "never", tls_verify: bool | None = None
+) -> tuple[Path, ImageSettings]:
     """Unpack ``reference``'s layers (once) and mount a writable root for container ``cid``.
 
-    Returns the mounted root and the image config's container defaults (config.md#properties).
+    ``pull`` is podman's policy: ``missing`` fetches the image from its registry when the store
+    lacks it, ``always`` fetches it first in any case, ``never`` does not fetch. Returns the
+    mounted root and the image config's container defaults (config.md#properties).
     """
+    from berth.engine.pull import check_policy, pull_image
     from berth.image.images import ImageStore
 
+    if check_policy(pull) == "always":
+        pull_image(engine.config, reference, tls_verify)
     store = ImageStore(images_root(engine.config))
     try:
         try:
             resolved = store.resolve(reference)
         except NotFound as err:
-            raise NotFound(f"{err}: pull it first (berth pull {reference})") from None
+            if pull != "missing":
+                raise NotFound(f"{err}: pull it first (berth pull {reference})") from None
+            store.close()
+            pull_image(engine.config, reference, tls_verify)
+            store = ImageStore(images_root(engine.config))
+            resolved = store.resolve(reference)
         snaps = snapshotter(engine.config)
         parent = None
         layers = resolved.manifest.layers

@@ -92,7 +92,7 @@ def _image_settings(engine: Engine, opts: CreateOptions, cid: str) -> tuple[Path
         return root, ImageSettings()
     from berth.engine.images import image_rootfs
 
-    return image_rootfs(engine, opts.image, cid)
+    return image_rootfs(engine, opts.image, cid, opts.pull, opts.tls_verify)
 
 
 def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:

@@ -50,6 +50,8 @@ class CreateOptions:
     stop_signal: str = ""
     stop_timeout: int = 10
     labels: dict[str, str] = field(default_factory=dict)
+    pull: str = "missing"
+    tls_verify: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the container's record."""

@@ -98,6 +98,6 @@ def test_stop_signal_from_the_image(imaged: Berth) -> None:
 
 
 def test_missing_image_is_one_clear_error(imaged: Berth) -> None:
-    out = imaged("run", "--rm", "berth.test/absent:1", check=False)
+    out = imaged("run", "--rm", "--pull", "never", "berth.test/absent:1", check=False)
     assert out.returncode == 125 and "pull it first" in out.stderr and len(out.stderr.splitlines()) == 1
     assert imaged("ps", "-a", "-q").stdout == ""
