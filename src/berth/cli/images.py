@@ -152,6 +152,23 @@ def _users(config: EngineConfig, entries: list[_Entry]) -> dict[str, list[str]]:
     return users
 
 
+def _prune_snapshots(config: EngineConfig, images: ImageStore) -> None:
+    """Remove unpacked layers (snapshots) that no remaining image lists; one a container root
+    still builds on stays (the snapshotter refuses to remove it)."""
+    root = config.root / "snapshots"
+    if not (root / "snapshots").is_dir():
+        return
+    from berth.image.snapshots import Snapshotter, chain_ids
+
+    snaps = Snapshotter(root)
+    needed = {c for e in _entries(images) if e.resolved for c in chain_ids(e.resolved.config.diff_ids)}
+    doomed = [s.chain_id for s in snaps.snapshots() if s.chain_id not in needed]
+    doomed.sort(key=lambda chain: len(snaps.chain(chain)), reverse=True)  # children before parents
+    for chain in doomed:
+        with contextlib.suppress(BerthError):
+            snaps.remove(chain)
+
+
 def _ago(seconds: float) -> str:
     delta = max(0.0, time.time() - seconds)
     for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
@@ -161,12 +178,21 @@ def _ago(seconds: float) -> str:
     return "Less than a minute ago" if delta >= 1 else "Less than a second ago"
 
 
-def _created(entry: _Entry) -> float:
+def _timestamp(rfc3339: str) -> float | None:
+    """Seconds since the epoch of a config's ``created`` (RFC 3339); ``None`` if unreadable."""
     from datetime import datetime
 
-    if entry.resolved is not None and entry.resolved.config.created:
-        with contextlib.suppress(ValueError):
-            return datetime.fromisoformat(entry.resolved.config.created.replace("Z", "+00:00")).timestamp()
+    try:
+        return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _created(entry: _Entry) -> float:
+    if entry.resolved is not None:
+        stamp = _timestamp(entry.resolved.config.created)
+        if stamp is not None:
+            return stamp
     return min(r.created for r in entry.records)
 
 
@@ -298,11 +324,16 @@ def _history(args: argparse.Namespace) -> int:
         )
         return 0
     table = [
-        [_show_id(i, args.no_trunc) if i != "<missing>" else i, c, b, human_size(s), m]
+        [_show_id(i, args.no_trunc) if i != "<missing>" else i, _when(c), b, human_size(s), m]
         for i, c, b, s, m in rows
     ]
     print_table(["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"], table)
     return 0
+
+
+def _when(created: str) -> str:
+    stamp = _timestamp(created) if created else None
+    return _ago(stamp) if stamp is not None else (created or "<unknown>")
 
 
 def _history_rows(resolved: ResolvedImage) -> list[tuple[str, str, str, int, str]]:
@@ -345,6 +376,7 @@ def _rmi(args: argparse.Namespace) -> int:
         for text in args.images:
             removed += _remove_one(config, images, text, args.force)
         images.gc()
+        _prune_snapshots(config, images)
     for line in removed:
         print(line)
     return 0
@@ -395,6 +427,7 @@ def _prune(args: argparse.Namespace) -> int:
             for rec in entry.records:
                 images.delete(rec.name)
         report = images.gc()
+        _prune_snapshots(config, images)
     for entry in doomed:
         print(entry.id)
     if not args.quiet and report.freed_bytes:

@@ -213,5 +213,10 @@ def test_rmi_refuses_an_image_a_container_uses_and_commit_makes_a_layer(berth: B
         out = berth.ok("rmi", "-f", "bb:1")
         assert out.splitlines()[-1].startswith("Deleted: ")
         assert "c1" not in berth.ok("ps", "-a")
+        snapshots = berth.root / "snapshots/snapshots"
+        assert len(list(snapshots.iterdir())) == 1  # bb:2 still lists the base layer
+        berth.ok("rmi", "bb:2")
+        assert list(snapshots.iterdir()) == []  # unpacked layers go with the last image using them
+        assert berth.store_state() == ([], 0)
     finally:
         berth("rm", "-f", "c1")
