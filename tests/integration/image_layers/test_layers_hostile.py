@@ -142,12 +142,15 @@ def _corrupt(blob: bytes) -> bytes:
     return bytes(raw)
 
 
+@pytest.mark.parametrize("overlay", [False, True], ids=["plain", "overlay"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_hostile_layer_is_refused_and_nothing_outside_changes(tmp_path: Path, case: str) -> None:
+def test_hostile_layer_is_refused_and_nothing_outside_changes(
+    tmp_path: Path, case: str, overlay: bool
+) -> None:
     root, sentinel, before = _setup(tmp_path)
     make, error, message = CASES[case]
     with pytest.raises(error, match=message) as info:
-        apply_layer(io.BytesIO(make(sentinel)), root)
+        apply_layer(io.BytesIO(make(sentinel)), root, overlay=overlay, lowers=[sentinel] if overlay else ())
     assert "\n" not in str(info.value)
     after = describe(tmp_path)
     outside = {k: v for k, v in after["entries"].items() if not k.startswith("root")}  # type: ignore[attr-defined]
