@@ -227,3 +227,22 @@ def test_snapshot_root_is_mounted_again_with_its_changes(tmp_path: Path) -> None
         assert os.listdir(active.rootfs / "etc") == []
     finally:
         snaps.release("c1")
+
+
+def test_snapshotter_cleans_up_what_a_crashed_unpack_left(tmp_path: Path) -> None:
+    root = tmp_path / "snaps"
+    code = (
+        "import os, sys\n"
+        "from berth.image.snapshots import Snapshotter\n"
+        "class Dying:\n"
+        "    def read(self, n=-1):\n"
+        "        os._exit(9)  # the process dies in the middle of an unpack\n"
+        "Snapshotter(sys.argv[1]).unpack(Dying(), None)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code, str(root)]).returncode == 9
+    assert len(os.listdir(root / "tmp")) == 1  # the abandoned scratch directory
+    busy = Snapshotter(root)  # the constructor cleans up
+    assert os.listdir(root / "tmp") == []
+    with busy._scratch("unpack-") as scratch:  # a live process's scratch directory stays
+        Snapshotter(root)
+        assert scratch.exists()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import re
@@ -111,6 +112,7 @@ class Snapshotter:
         self.mode = mode
         for sub in ("snapshots", "active", "tmp", "locks"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.cleanup()
 
     # -- committed snapshots ----------------------------------------------------------------
 
@@ -183,8 +185,7 @@ class Snapshotter:
         media_type: str | None,
         diff_id: Digest | None,
     ) -> SnapshotInfo:
-        scratch = Path(tempfile.mkdtemp(prefix="unpack-", dir=self.root / "tmp"))
-        try:
+        with self._scratch("unpack-") as scratch:
             (scratch / "fs").mkdir(mode=0o755)
             result = apply_layer(blob, scratch / "fs", media_type=media_type, overlay=True, lowers=lowers)
             if diff_id is not None and result.diff_id != diff_id:
@@ -202,15 +203,12 @@ class Snapshotter:
                 if not self.exists(chain):
                     os.rename(scratch, self._dir(chain))
                     fsync_dir(self.root / "snapshots")
-            return self.get(chain)
-        finally:
-            with contextlib.suppress(OSError):
-                remove_path(scratch)
+        return self.get(chain)
 
     def remove(self, chain: Digest) -> None:
         """Remove the snapshot ``chain``; refused (``InvalidState``) while another snapshot or a
         container root builds on it."""
-        with self._global_lock():
+        with self._scratch("remove-") as doomed, self._global_lock():
             self.get(chain)
             for info in self.snapshots():
                 if info.parent == chain:
@@ -218,9 +216,43 @@ class Snapshotter:
             for key in self._active_keys():
                 if chain in (s.chain_id for s in self.chain(self._active_parent(key))):
                     raise InvalidState(f"snapshot {chain} is in use by container root {key!r}")
-            doomed = Path(tempfile.mkdtemp(prefix="remove-", dir=self.root / "tmp"))
+            # Gone from snapshots/ at once; the tree is deleted when the scratch dir is.
             os.rename(self._dir(chain), doomed / "snapshot")
-        remove_path(doomed)
+
+    def cleanup(self) -> None:
+        """Remove what crashed processes left in ``tmp/`` (half-done unpacks and removals).
+
+        Every scratch directory is flocked by the process using it, so only abandoned ones go.
+        Run by the constructor.
+        """
+        with self._global_lock():
+            for entry in sorted((self.root / "tmp").iterdir()):
+                try:
+                    fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # in use by a live process
+                finally:
+                    os.close(fd)  # (closing drops the lock we may have taken)
+                with contextlib.suppress(OSError):
+                    remove_path(entry)
+
+    @contextlib.contextmanager
+    def _scratch(self, prefix: str) -> Iterator[Path]:
+        """A fresh directory in ``tmp/``, flocked while in use and removed afterwards."""
+        with self._global_lock():  # no cleanup() between making it and locking it
+            path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.root / "tmp"))
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(OSError):
+                remove_path(path)  # a no-op once the directory was renamed into place
+            os.close(fd)
 
     # -- container roots --------------------------------------------------------------------
 
