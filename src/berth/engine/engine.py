@@ -104,6 +104,11 @@ class Engine:
         return ContainerPaths(self.config.containers_dir / cid, self.config.run_containers_dir / cid)
 
 
+def new_id() -> str:
+    """A new 64-hex-digit object id (256 random bits, as podman's ids)."""
+    return os.urandom(32).hex()
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process ``pid`` exists (zombies count as gone)."""
     if pid <= 0:

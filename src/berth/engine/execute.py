@@ -7,11 +7,10 @@ environment, user and working directory changed as asked, passed to the runtime 
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 from pathlib import Path
 
-from berth.engine.engine import Engine
+from berth.engine.engine import Engine, new_id
 from berth.engine.metadata import RUNNING
 from berth.engine.options import merge_env, parse_env
 from berth.engine.rootfs import find_command
@@ -58,7 +57,7 @@ def exec_in_container(
             process["capabilities"] = {**process["capabilities"], "effective": [], "permitted": []}
     find_command(root, command[0], process["env"], process["cwd"])
     runtime = engine.runtime(record.runtime)
-    process_file = paths.rundir / f"exec-{secrets.token_hex(8)}.json"
+    process_file = paths.rundir / f"exec-{new_id()[:16]}.json"
     process_file.write_text(json.dumps(process))
     engine.close()
     try:

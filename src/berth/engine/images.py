@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from berth.engine.oci_config import ImageSettings
-from berth.errors import BerthError, NotFound
+from berth.errors import BerthError, InvalidState, NotFound
 
 if TYPE_CHECKING:
     from berth.engine.config import EngineConfig
@@ -86,9 +86,21 @@ def image_rootfs(
 
 
 def release_rootfs(engine: Engine, cid: str) -> None:
-    """Unmount and delete container ``cid``'s writable root; no error if it has none."""
-    with contextlib.suppress(NotFound):
-        snapshotter(engine.config).release(cid)
+    """Unmount and delete container ``cid``'s writable root; no error if it has none.
+
+    A root still busy (a process elsewhere has a file open in it, or another mount namespace
+    holds it) is detached lazily, so removing the container never leaves the mount behind.
+    """
+    snaps = snapshotter(engine.config)
+    try:
+        snaps.release(cid)
+    except NotFound:
+        return
+    except InvalidState:
+        import subprocess
+
+        subprocess.run(["umount", "--lazy", str(snaps.active(cid).rootfs)], capture_output=True)
+        snaps.release(cid)
 
 
 def stray_roots(engine: Engine, known: set[str]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
+import os
 import shutil
 import signal
 import socket
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from berth.engine import monitor, networks
-from berth.engine.engine import Engine, cgroup_path
+from berth.engine.engine import Engine, cgroup_path, new_id
 from berth.engine.etcfiles import etc_mounts, write_etc_files
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord, NetworkRecord
 from berth.engine.netns import create_netns, remove_netns
@@ -68,7 +68,7 @@ def _volume_mounts(engine: Engine, opts: CreateOptions) -> tuple[list[dict[str, 
         spec = parse_volume(text)
         name = spec.name
         if not spec.source and not name:
-            name = secrets.token_hex(32)  # an anonymous volume
+            name = new_id()  # an anonymous volume
         if name and name not in known:
             missing.append(name)
             known.add(name)
@@ -102,7 +102,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
     if bool(opts.image) == bool(opts.rootfs):
         raise InvalidArgument("give exactly one of an image or --rootfs DIR")
     runtime = engine.runtime(opts.runtime)
-    cid = secrets.token_hex(32)
+    cid = new_id()
     name = opts.name or _generate_name(engine)
     ports = _ports(opts)
     network = networks.resolve_network(engine.config, engine.db, opts.network)
@@ -194,7 +194,8 @@ _NOUNS = [
 def _generate_name(engine: Engine) -> str:
     taken = {c.name for c in engine.db.containers()}
     while True:
-        name = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}_{secrets.token_hex(2)}"
+        pick = os.urandom(4)
+        name = f"{_ADJECTIVES[pick[0] % len(_ADJECTIVES)]}_{_NOUNS[pick[1] % len(_NOUNS)]}_{pick[2:].hex()}"
         if name not in taken:
             return name
 

@@ -30,7 +30,6 @@ import struct
 import subprocess
 import termios
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +163,8 @@ def _monitor(spec: MonitorSpec, sync: int) -> None:
         code = 0
     except BaseException:
         with contextlib.suppress(OSError):
+            import traceback
+
             (spec.rundir / "monitor.err").write_text(traceback.format_exc())
     os._exit(code)
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import secrets
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from berth.engine import cni
 from berth.engine.config import EngineConfig
+from berth.engine.engine import new_id
 from berth.engine.metadata import Metadata, NetworkRecord
 from berth.engine.options import check_name
 from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
@@ -128,7 +128,7 @@ def create_network(
     bridge = next(f"berth{i}" for i in range(1, 10000) if f"berth{i}" not in used)
     record = NetworkRecord(
         name=name,
-        id=secrets.token_hex(32),
+        id=new_id(),
         bridge=bridge,
         subnet=str(net),
         gateway=str(gw),
@@ -152,7 +152,7 @@ def default_network(config: EngineConfig, db: Metadata) -> NetworkRecord:
         pass
     record = NetworkRecord(
         name=config.default_network,
-        id=secrets.token_hex(32),
+        id=new_id(),
         bridge=config.default_network,
         subnet=config.default_subnet,
         gateway=str(ipaddress.IPv4Network(config.default_subnet).network_address + 1),
