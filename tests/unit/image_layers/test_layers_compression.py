@@ -113,3 +113,23 @@ def test_layer_reader_bounds_inflate_output() -> None:
     reader = LayerReader(io.BytesIO(out.getvalue()))
     assert max(len(c) for c in reader.chunks()) <= 1 << 20
     assert reader.uncompressed_size == 1 << 30
+
+
+def test_layer_writer_reports_a_failing_output() -> None:
+    class Full:
+        def write(self, data: bytes) -> int:
+            raise OSError(28, "No space left on device")
+
+    writer = LayerWriter(Full(), Compression.NONE)
+    with pytest.raises(OSError, match="No space"):
+        for _ in range(64):
+            writer.write(bytes(1 << 20))
+        writer.close()
+    writer.abort()  # returns: the helper thread has ended
+
+
+def test_layer_writer_abort_stops_the_helper() -> None:
+    writer = LayerWriter(io.BytesIO(), Compression.GZIP)
+    writer.write(b"partial")
+    writer.abort()
+    assert not writer._worker.is_alive()

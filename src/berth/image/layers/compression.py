@@ -8,6 +8,7 @@ zstd uses the ``zstandard`` binding and reads across frames.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import queue
@@ -253,12 +254,19 @@ DEFAULT_LEVEL = {Compression.GZIP: 3, Compression.ZSTD: 3, Compression.NONE: 0}
 class LayerWriter:
     """Compress a tar stream into ``out`` while hashing both sides.
 
+    Hashing, compression and the writes to ``out`` run in a helper thread (ISA-L, zstd and
+    hashlib release the GIL), so they overlap with the caller reading files.
+
     Usage::
 
         with open(path, "wb") as out:
             writer = LayerWriter(out, Compression.GZIP)
-            writer.write(tar_bytes)
-            writer.close()
+            try:
+                writer.write(tar_bytes)
+                writer.close()
+            except BaseException:
+                writer.abort()
+                raise
         writer.diff_id, writer.digest, writer.size
     """
 
@@ -287,19 +295,37 @@ class LayerWriter:
         self._hasher = hashlib.sha256()
         self.uncompressed_size = 0
         self.size = 0
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
+        self._worker = threading.Thread(target=self._work, name="berth-layer-deflate", daemon=True)
+        self._worker.start()
 
     def write(self, data: bytes) -> None:
         """Add uncompressed tar bytes."""
         self._pending += data
         if len(self._pending) >= CHUNK:
-            self._push()
+            self._send(bytes(self._pending))
+            self._pending.clear()
 
-    def _push(self) -> None:
-        data = bytes(self._pending)
-        self._pending.clear()
-        self._diff_hasher.update(data)
-        self.uncompressed_size += len(data)
-        self._emit(self._compress(data))
+    def _send(self, item: bytes | None) -> None:
+        while True:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _work(self) -> None:
+        try:
+            while (data := self._queue.get()) is not None:
+                self._diff_hasher.update(data)
+                self.uncompressed_size += len(data)
+                self._emit(self._compress(data))
+            self._emit(self._flush())
+        except BaseException as err:  # handed to the writing thread, raised there
+            self._error = err
 
     def _emit(self, out: bytes) -> None:
         if out:
@@ -309,8 +335,19 @@ class LayerWriter:
 
     def close(self) -> None:
         """Flush the compressor; the digests are final afterwards."""
-        self._push()
-        self._emit(self._flush())
+        if self._pending:
+            self._send(bytes(self._pending))
+            self._pending.clear()
+        self._send(None)
+        self._worker.join()
+        if self._error is not None:
+            raise self._error
+
+    def abort(self) -> None:
+        """Stop the helper thread after a failure (the output is incomplete)."""
+        with contextlib.suppress(BaseException):
+            self._send(None)
+        self._worker.join()
 
     @property
     def diff_id(self) -> Digest:

@@ -67,15 +67,19 @@ def write_layer(
     tar = TarWriter(writer.write)
     seen: dict[tuple[int, int], str] = {}
     count = 0
-    for change in changes:
-        count += 1
-        if change.kind is not ChangeKind.ADD or change.source is None:
-            tar.add(TarEntry(change.archive_name, EntryType.REGULAR, mode=0o644, mtime_ns=0))
-            continue
-        if not _add(tar, change, seen, mtime_clamp):
-            count -= 1
-    tar.close()
-    writer.close()
+    try:
+        for change in changes:
+            count += 1
+            if change.kind is not ChangeKind.ADD or change.source is None:
+                tar.add(TarEntry(change.archive_name, EntryType.REGULAR, mode=0o644, mtime_ns=0))
+                continue
+            if not _add(tar, change, seen, mtime_clamp):
+                count -= 1
+        tar.close()
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
     return PackResult(
         diff_id=writer.diff_id,
         digest=writer.digest,
