@@ -102,3 +102,15 @@ def test_berth_loads_podman_archives(podman: Podman, rootfs_tar: Path, tmp_path:
     assert ours["RootFS"] == {"Type": "layers", "Layers": theirs["RootFS"]["Layers"]}
     assert ours["Config"]["WorkingDir"] == "/tmp"  # type: ignore[index]
     assert berth(root, "image", "fsck") == "image store is consistent\n"
+
+
+def test_podman_loads_a_berth_multi_image_archive(podman: Podman, rootfs_tar: Path, tmp_path: Path) -> None:
+    root = tmp_path / "berth"
+    berth(root, "import", str(rootfs_tar), "localhost/one:1")
+    berth(root, "import", str(rootfs_tar), "localhost/two:2", "-c", "USER 1000")
+    archive = tmp_path / "multi.tar"
+    berth(root, "save", "-m", "-o", str(archive), "localhost/one:1", "localhost/two:2")
+    podman("load", "-i", str(archive))
+    for name in ("localhost/one:1", "localhost/two:2"):
+        (theirs,) = json.loads(podman("image", "inspect", name))
+        assert theirs["Id"] == _berth_image(root, name)["Id"]

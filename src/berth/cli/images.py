@@ -5,7 +5,7 @@ berth image inspect IMAGE...        berth history IMAGE        berth tag IMAGE N
 berth rmi [-f] IMAGE...             berth image prune [-a]     berth image fsck [--repair]
 berth import [-c CHANGE]... [-m MSG] TARBALL|DIR|- [REFERENCE]
 berth commit [-c CHANGE]... [-m MSG] [-a AUTHOR] CONTAINER [REFERENCE]
-berth save [-o FILE] [--format oci-archive|docker-archive] IMAGE
+berth save [-o FILE] [--format oci-archive|docker-archive] [-m] IMAGE [IMAGE|TAG...]
 berth load [-i FILE]
 
 IMAGE is a name (normalized as ``berth pull`` does) or an image ID (the config digest, or a prefix
@@ -507,26 +507,45 @@ def _commit(args: argparse.Namespace) -> int:
 
 
 def _save(args: argparse.Namespace) -> int:
-    from berth.image.archive import save
-
-    if len(args.images) > 1:
-        raise InvalidArgument("save one image per archive (multi-image archives are not supported)")
-    with _store(args) as images:
-        entry, record = _find(images, args.images[0])
-        name = record.name if record is not None else entry.records[0].name
     root = _config(args).root
     if args.output:
-        save(root, name, Path(args.output), args.format)
+        _write_archive(args, root, Path(args.output))
         return 0
     if sys.stdout.isatty():
         raise InvalidArgument("refusing to write an archive to a terminal: use -o FILE or redirect")
     with tempfile.TemporaryDirectory(prefix="berth-save-") as tmp:
         out = Path(tmp) / "archive.tar"
-        save(root, name, out, args.format)
+        _write_archive(args, root, out)
         with open(out, "rb") as fh:
             shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
     sys.stdout.flush()
     return 0
+
+
+def _write_archive(args: argparse.Namespace, root: Path, output: Path) -> None:
+    """podman's rules: without -m the names after the first are more tags for the first image; with
+    -m each names an image (docker-archive only)."""
+    from berth.image.archive import OCI_ARCHIVE, save, save_docker_archive
+    from berth.image.importer import is_untagged
+
+    if args.format == OCI_ARCHIVE and len(args.images) > 1:
+        raise InvalidArgument("an oci-archive holds one image here: use --format docker-archive for several")
+    with _store(args) as images:
+        found = [
+            _find(images, text) for text in (args.images if args.multi_image_archive else args.images[:1])
+        ]
+    if args.format == OCI_ARCHIVE:
+        entry, record = found[0]
+        save(root, record.name if record is not None else entry.records[0].name, output, OCI_ARCHIVE)
+        return
+    groups: dict[str, tuple[str, list[str]]] = {}
+    for entry, record in found:
+        tags = groups.setdefault(entry.id, (entry.records[0].name, []))[1]
+        if record is not None and not is_untagged(record.name) and record.name not in tags:
+            tags.append(record.name)
+    if not args.multi_image_archive:
+        groups[found[0][0].id][1].extend(args.images[1:])
+    save_docker_archive(root, list(groups.values()), output)
 
 
 def _load(args: argparse.Namespace) -> int:
@@ -590,6 +609,9 @@ def _save_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("-o", "--output", help="archive file (default: standard output)")
     p.add_argument("--format", default="docker-archive", choices=["docker-archive", "oci-archive"])
+    p.add_argument(
+        "-m", "--multi-image-archive", action="store_true", help="each IMAGE is an image, not a further tag"
+    )
     p.set_defaults(handler=_save)
 
 

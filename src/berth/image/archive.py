@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
+import os
 import tarfile
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from berth.errors import BerthError, InvalidArgument, NotFound
+from berth.fsutil import fsync_dir
 from berth.image.images import ImageStore
 from berth.image.importer import is_untagged, record_image, untagged_name
 from berth.image.layout import REF_NAME
@@ -101,17 +105,16 @@ def save(root: Path, name: str, output: Path, fmt: str = DOCKER_ARCHIVE) -> Desc
     """
     if fmt not in FORMATS:
         raise InvalidArgument(f"unknown archive format {fmt!r}: want {' or '.join(FORMATS)}")
-    return asyncio.run(_save(root, name, output, fmt))
+    return asyncio.run(_save(root, name, output, fmt, tagged=not is_untagged(name)))
 
 
-async def _save(root: Path, name: str, output: Path, fmt: str) -> Descriptor:
+async def _save(root: Path, name: str, output: Path, fmt: str, tagged: bool) -> Descriptor:
     from berth.distribution.transports import ImageDestination, copy_image
     from berth.distribution.transports.docker_archive import DockerArchiveDestination
     from berth.distribution.transports.oci_archive import OCIArchiveDestination
     from berth.distribution.transports.store import StoreSource
 
     ref = Reference.parse(name)
-    tagged = not is_untagged(name)
     dest: ImageDestination
     if fmt == DOCKER_ARCHIVE:
         dest = DockerArchiveDestination(output, ref if tagged else None)
@@ -120,6 +123,82 @@ async def _save(root: Path, name: str, output: Path, fmt: str) -> Descriptor:
     async with StoreSource(root, ref) as source, dest:
         result = await copy_image(source, dest)
     return result.manifest
+
+
+def save_docker_archive(root: Path, images: Sequence[tuple[str, Sequence[str]]], output: Path) -> None:
+    """Write several images into one ``docker save`` archive, each with its own RepoTags.
+
+    ``images`` pairs a record name (what to read) with the tags to write for it (podman's
+    ``save -m``, or extra names given to ``save``). Each image is written by the docker-archive
+    transport on its own, then the archives are merged: shared layers once, one ``manifest.json``
+    entry per image, and ``repositories`` for the tags.
+    """
+    tags = [[_docker_tag(t) for t in image_tags] for _, image_tags in images]  # refuse bad tags first
+    scratch = output.parent if output.parent.is_dir() else Path(tempfile.gettempdir())
+    with tempfile.TemporaryDirectory(prefix=".berth-save-", dir=scratch) as tmp:
+        parts = []
+        for i, (name, _) in enumerate(images):
+            part = Path(tmp) / f"{i}.tar"
+            asyncio.run(_save(root, name, part, DOCKER_ARCHIVE, tagged=False))
+            parts.append(part)
+        _merge(list(zip(parts, tags, strict=True)), output)
+
+
+def _docker_tag(text: str) -> str:
+    ref = Reference.parse(text)
+    if not ref.tag or ref.digest is not None:
+        raise InvalidArgument(f"a docker archive tags images by name:tag, not {text!r}")
+    return ref.familiar()
+
+
+def _merge(parts: list[tuple[Path, list[str]]], output: Path) -> None:
+    entries: list[dict[str, object]] = []
+    repositories: dict[str, dict[str, str]] = {}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    try:
+        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as out:
+            written: set[str] = set()
+            for part, tags in parts:
+                with tarfile.open(part) as tar:
+                    entry = _only_entry(tar)
+                    for member in tar.getmembers():
+                        if member.name in written or member.name in ("manifest.json", "repositories"):
+                            continue  # a layer another image shares, or what is rewritten below
+                        out.addfile(member, tar.extractfile(member) if member.isfile() else None)
+                        written.add(member.name)
+                entry["RepoTags"] = tags
+                entries.append(entry)
+                layers = entry.get("Layers")
+                top = Path(str(layers[-1])).parent.name if isinstance(layers, list) and layers else ""
+                for tag in tags:
+                    repo, _, label = tag.rpartition(":")
+                    if top:
+                        repositories.setdefault(repo, {})[label] = top
+            _add_bytes(out, "manifest.json", json.dumps(entries).encode())
+            if repositories:
+                _add_bytes(out, "repositories", json.dumps(repositories).encode())
+        with open(partial, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.rename(partial, output)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    fsync_dir(output.parent)
+
+
+def _only_entry(tar: tarfile.TarFile) -> dict[str, object]:
+    fh = tar.extractfile("manifest.json")
+    assert fh is not None
+    (entry,) = json.loads(fh.read())
+    assert isinstance(entry, dict)
+    return entry
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), 0o644
+    tar.addfile(info, io.BytesIO(data))
 
 
 def load(root: Path, archive: Path) -> list[str]:

@@ -173,7 +173,32 @@ def test_save_load_through_files_and_pipes(berth: Berth, rootfs: Path, tmp_path:
     assert loaded.returncode == 0 and loaded.stdout == b"Loaded image(s): docker.io/library/bb:1\n"
     (inspected,) = json.loads(berth.ok("image", "inspect", "bb:1"))
     assert inspected["Config"]["WorkingDir"] == "/tmp"
-    assert "one image per archive" in berth.fails("save", "-o", str(archive), "bb:1", "bb:1")
+    assert "holds one image" in berth.fails(
+        "save", "--format", "oci-archive", "-o", str(archive), "bb:1", "x:1"
+    )
+
+
+def test_save_several_tags_and_several_images(berth: Berth, rootfs: Path, tmp_path: Path) -> None:
+    first = berth.ok("import", str(rootfs), "bb:1").strip().removeprefix("sha256:")
+    berth.ok("import", str(rootfs), "localhost/other:2", "-c", "USER 1")
+    tags = tmp_path / "tags.tar"
+    berth.ok("save", "-o", str(tags), "bb:1", "bb:extra", "localhost/more:3")
+    with tarfile.open(tags) as tar:
+        (entry,) = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert entry["RepoTags"] == ["bb:1", "bb:extra", "localhost/more:3"]
+    multi = tmp_path / "multi.tar"
+    berth.ok("save", "-m", "-o", str(multi), "bb:1", "localhost/other:2", first[:12], "bb:1")
+    with tarfile.open(multi) as tar:
+        entries = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        repositories = json.loads(tar.extractfile("repositories").read())  # type: ignore[union-attr]
+    assert [e["RepoTags"] for e in entries] == [["bb:1"], ["localhost/other:2"]]
+    assert set(repositories) == {"bb", "localhost/other"}
+    berth.ok("image", "prune", "-a")
+    assert (
+        berth.ok("load", "-i", str(multi)) == "Loaded image(s): docker.io/library/bb:1, localhost/other:2\n"
+    )
+    assert berth.ok("load", "-i", str(tags)).count("docker.io/library/bb:extra") == 1
+    assert "invalid reference" in berth.fails("save", "-o", str(tags), "bb:1", "Bad:Tag:")
 
 
 def test_load_of_a_truncated_archive_leaves_nothing(berth: Berth, rootfs: Path, tmp_path: Path) -> None:
