@@ -471,7 +471,14 @@ def _import(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(_spooled_stdin("tarball")) if args.source == "-" else Path(args.source)
         images = stack.enter_context(_store(args))
-        stored = import_image(images, source, args.reference, changes=args.change, message=args.message)
+        stored = import_image(
+            images,
+            source,
+            args.reference,
+            changes=args.change,
+            message=args.message,
+            source_name="standard input" if args.source == "-" else "",
+        )
     print(f"sha256:{stored.image_id}")
     return 0
 

@@ -172,11 +172,13 @@ def import_image(
     changes: Sequence[str] = (),
     message: str = "",
     platform: Platform | None = None,
+    source_name: str = "",
 ) -> StoredImage:
     """Make a one-layer image from ``source``: a directory, or a tar (plain, gzip, zstd, xz, bzip2).
 
     The layer is written as tar+gzip; the config comes from ``changes`` (``--change``), its history
-    entry carries ``message``. ``reference`` names the image (untagged without one). Raises
+    entry carries ``message`` (and ``source_name``, default the file's name). ``reference`` names
+    the image (untagged without one). Raises
     ``NotFound`` for a missing source, ``InvalidLayer`` for a corrupt tarball, ``InvalidArgument``
     for a bad reference or change; each before anything is recorded.
     """
@@ -185,11 +187,15 @@ def import_image(
     if not source.exists():
         raise NotFound(f"import source {source} does not exist")
     plat = platform or host()
+    label = source_name or source.name
     with store_lease(images) as lease:
         if source.is_dir():
             layer, diff_id = write_layer_blob(images, lease, lambda out: pack_tree(source, out))
         else:
-            layer, diff_id = write_layer_blob(images, lease, lambda out: repack_tarball(source, out))
+            try:
+                layer, diff_id = write_layer_blob(images, lease, lambda out: repack_tarball(source, out))
+            except InvalidLayer as err:
+                raise InvalidLayer(str(err).replace(str(source), label)) from None
         created = now_rfc3339()
         config = ImageConfig(
             architecture=plat.architecture,
@@ -198,7 +204,7 @@ def import_image(
             diff_ids=(diff_id,),
             config=container_config,
             created=created,
-            history=(History(created=created, created_by=f"berth import {source.name}", comment=message),),
+            history=(History(created=created, created_by=f"berth import {label}", comment=message),),
         )
         return store_image(images, lease, config, [layer], name)
 

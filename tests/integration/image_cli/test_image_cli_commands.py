@@ -245,3 +245,16 @@ def test_rmi_refuses_an_image_a_container_uses_and_commit_makes_a_layer(berth: B
         assert berth.store_state() == ([], 0)
     finally:
         berth("rm", "-f", "c1")
+
+
+def test_import_from_standard_input(berth: Berth, rootfs: Path, tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(rootfs, arcname=".")
+    done = _run_berth(berth, "import", "-", "piped:1", "-m", "from a pipe", stdin=buf.getvalue())
+    assert done.returncode == 0, done.stderr
+    (inspected,) = json.loads(berth.ok("image", "inspect", "piped:1"))
+    assert inspected["History"][0]["created_by"] == "berth import standard input"
+    empty = _run_berth(berth, "import", "-", "empty:1", stdin=b"")
+    assert empty.returncode == 125 and empty.stderr == b"berth: standard input is empty, not a tarball\n"
+    assert berth.store_state()[0] == ["docker.io/library/piped:1"]
