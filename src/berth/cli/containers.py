@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from berth.cli._format import HelpFormatter
+
 if TYPE_CHECKING:
     from berth.engine.engine import Engine
     from berth.engine.options import CreateOptions
@@ -383,17 +385,21 @@ def _cp(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the container commands to ``berth``."""
-    run = sub.add_parser("run", help="create and start a container", add_help=False)
+    run = sub.add_parser(
+        "run", help="create and start a container", add_help=False, formatter_class=HelpFormatter
+    )
     run.add_argument("--help", action="help")
     run.add_argument("-d", "--detach", action="store_true", help="run in the background, print the id")
     _create_flags(run)
     run.set_defaults(handler=_run)
-    create = sub.add_parser("create", help="create a container without starting it", add_help=False)
+    create = sub.add_parser(
+        "create", help="create a container without starting it", add_help=False, formatter_class=HelpFormatter
+    )
     create.add_argument("--help", action="help")
     _create_flags(create)
     create.set_defaults(handler=_create)
 
-    start = sub.add_parser("start", help="start containers")
+    start = sub.add_parser("start", help="start containers", formatter_class=HelpFormatter)
     start.add_argument("-a", "--attach", action="store_true", help="attach to the container's output")
     start.add_argument("-i", "--interactive", action="store_true", help="forward stdin")
     start.add_argument("containers", nargs="+")
@@ -402,45 +408,49 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ("stop", _stop, "stop containers"),
         ("restart", _restart, "restart containers"),
     ):
-        p = sub.add_parser(verb, help=text)
+        p = sub.add_parser(verb, help=text, formatter_class=HelpFormatter)
         p.add_argument("-t", "--time", type=float, default=None, help="seconds to wait before SIGKILL")
         p.add_argument("containers", nargs="+")
         p.set_defaults(handler=handler)
-    kill = sub.add_parser("kill", help="send a signal to containers")
+    kill = sub.add_parser("kill", help="send a signal to containers", formatter_class=HelpFormatter)
     kill.add_argument("-s", "--signal", default="KILL")
     kill.add_argument("containers", nargs="+")
     kill.set_defaults(handler=_kill)
     for verb, text in (("pause", "freeze containers' processes"), ("unpause", "thaw paused containers")):
-        p = sub.add_parser(verb, help=text)
+        p = sub.add_parser(verb, help=text, formatter_class=HelpFormatter)
         p.add_argument("containers", nargs="+")
         p.set_defaults(handler=_pause)
-    rm = sub.add_parser("rm", help="remove containers")
+    rm = sub.add_parser("rm", help="remove containers", formatter_class=HelpFormatter)
     rm.add_argument("-f", "--force", action="store_true", help="kill running containers first")
     rm.add_argument("-a", "--all", action="store_true", help="remove every container")
     rm.add_argument("containers", nargs="*")
     rm.set_defaults(handler=_rm)
-    wait = sub.add_parser("wait", help="wait for containers to exit, print their exit codes")
+    wait = sub.add_parser(
+        "wait", help="wait for containers to exit, print their exit codes", formatter_class=HelpFormatter
+    )
     wait.add_argument("containers", nargs="+")
     wait.set_defaults(handler=_wait)
-    ps = sub.add_parser("ps", help="list containers")
+    ps = sub.add_parser("ps", help="list containers", formatter_class=HelpFormatter)
     ps.add_argument("-a", "--all", action="store_true", help="include containers that are not running")
     ps.add_argument("-q", "--quiet", action="store_true", help="ids only")
     ps.add_argument("--no-trunc", action="store_true", help="full ids and commands")
     ps.add_argument("--format", default="", choices=["", "json", "table"])
     ps.set_defaults(handler=_ps)
-    inspect = sub.add_parser("inspect", help="show containers' details as JSON")
+    inspect = sub.add_parser(
+        "inspect", help="show containers' details as JSON", formatter_class=HelpFormatter
+    )
     inspect.add_argument(
         "-f", "--format", default="", help="Go-template field path, e.g. {{.State.OOMKilled}}"
     )
     inspect.add_argument("containers", nargs="+")
     inspect.set_defaults(handler=_inspect)
-    logs = sub.add_parser("logs", help="show a container's output")
+    logs = sub.add_parser("logs", help="show a container's output", formatter_class=HelpFormatter)
     logs.add_argument("-f", "--follow", action="store_true", help="keep following until the container exits")
     logs.add_argument("--tail", type=int, default=None, help="only the last N lines")
     logs.add_argument("-t", "--timestamps", action="store_true", help="prefix each line with its time")
     logs.add_argument("container")
     logs.set_defaults(handler=_logs)
-    exe = sub.add_parser("exec", help="run a command in a running container")
+    exe = sub.add_parser("exec", help="run a command in a running container", formatter_class=HelpFormatter)
     exe.add_argument("-i", "--interactive", action="store_true")
     exe.add_argument("-t", "--tty", action="store_true")
     exe.add_argument("-d", "--detach", action="store_true")
@@ -450,15 +460,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     exe.add_argument("container")
     exe.add_argument("command", nargs=argparse.REMAINDER)
     exe.set_defaults(handler=_exec)
-    top = sub.add_parser("top", help="list a container's processes")
+    top = sub.add_parser("top", help="list a container's processes", formatter_class=HelpFormatter)
     top.add_argument("container")
     top.set_defaults(handler=_top)
-    stats = sub.add_parser("stats", help="resource usage of containers (one sample)")
+    stats = sub.add_parser(
+        "stats", help="resource usage of containers (one sample)", formatter_class=HelpFormatter
+    )
     stats.add_argument("--no-stream", action="store_true", help="accepted for podman compatibility")
     stats.add_argument("--format", default="", choices=["", "json", "table"])
     stats.add_argument("containers", nargs="+")
     stats.set_defaults(handler=_stats)
-    cp = sub.add_parser("cp", help="copy files between a container and the host (CONTAINER:PATH)")
+    cp = sub.add_parser(
+        "cp",
+        help="copy files between a container and the host (CONTAINER:PATH)",
+        formatter_class=HelpFormatter,
+    )
     cp.add_argument("source")
     cp.add_argument("destination")
     cp.set_defaults(handler=_cp)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from berth.cli._format import HelpFormatter
+
 
 def _containers_on(engine: object, name: str) -> list[str]:
     from berth.engine.engine import Engine
@@ -78,23 +80,23 @@ def _rm(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``berth network``."""
-    net = sub.add_parser("network", help="manage networks")
+    net = sub.add_parser("network", help="manage networks", formatter_class=HelpFormatter)
     nsub = net.add_subparsers(dest="network_command", metavar="COMMAND", required=True)
-    create = nsub.add_parser("create", help="create a bridge network")
+    create = nsub.add_parser("create", help="create a bridge network", formatter_class=HelpFormatter)
     create.add_argument("--subnet", default="", help="IPv4 subnet in CIDR form (default: a free /24)")
     create.add_argument("--gateway", default="", help="gateway address (default: the subnet's first)")
     create.add_argument("-d", "--driver", default="bridge", choices=["bridge"])
     create.add_argument("--label", action="append", default=[], help="KEY=VALUE")
     create.add_argument("name")
     create.set_defaults(handler=_create)
-    ls = nsub.add_parser("ls", help="list networks")
+    ls = nsub.add_parser("ls", help="list networks", formatter_class=HelpFormatter)
     ls.add_argument("-q", "--quiet", action="store_true")
     ls.add_argument("--format", default="", choices=["", "json", "table"])
     ls.set_defaults(handler=_ls)
-    inspect = nsub.add_parser("inspect", help="show networks as JSON")
+    inspect = nsub.add_parser("inspect", help="show networks as JSON", formatter_class=HelpFormatter)
     inspect.add_argument("networks", nargs="+")
     inspect.set_defaults(handler=_inspect)
-    rm = nsub.add_parser("rm", help="remove networks")
+    rm = nsub.add_parser("rm", help="remove networks", formatter_class=HelpFormatter)
     rm.add_argument("-f", "--force", action="store_true", help="remove the containers using it too")
     rm.add_argument("networks", nargs="+")
     rm.set_defaults(handler=_rm)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from berth.cli._format import HelpFormatter
+
 
 def _info(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json
@@ -52,16 +54,22 @@ def _prune(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``berth info`` and ``berth system``."""
-    info = sub.add_parser("info", help="show the engine's host, storage and runtimes")
+    info = sub.add_parser(
+        "info", help="show the engine's host, storage and runtimes", formatter_class=HelpFormatter
+    )
     info.set_defaults(handler=_info)
-    system = sub.add_parser("system", help="manage the engine as a whole")
+    system = sub.add_parser("system", help="manage the engine as a whole", formatter_class=HelpFormatter)
     ssub = system.add_subparsers(dest="system_command", metavar="COMMAND", required=True)
-    sinfo = ssub.add_parser("info", help="same as berth info")
+    sinfo = ssub.add_parser("info", help="same as berth info", formatter_class=HelpFormatter)
     sinfo.set_defaults(handler=_info)
-    df = ssub.add_parser("df", help="disk usage of containers and volumes")
+    df = ssub.add_parser("df", help="disk usage of containers and volumes", formatter_class=HelpFormatter)
     df.add_argument("--format", default="", choices=["", "json", "table"])
     df.set_defaults(handler=_df)
-    prune = ssub.add_parser("prune", help="remove stopped containers and unused networks; sweep strays")
+    prune = ssub.add_parser(
+        "prune",
+        help="remove stopped containers and unused networks; sweep strays",
+        formatter_class=HelpFormatter,
+    )
     prune.add_argument("-a", "--all", action="store_true", help="accepted for podman compatibility")
     prune.add_argument("-f", "--force", action="store_true", help="do not ask (berth never asks)")
     prune.add_argument("--volumes", action="store_true", help="remove unused volumes too")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from berth.cli._format import HelpFormatter
+
 
 def _create(args: argparse.Namespace) -> int:
     import secrets
@@ -67,23 +69,25 @@ def _prune(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``berth volume``."""
-    vol = sub.add_parser("volume", help="manage named volumes")
+    vol = sub.add_parser("volume", help="manage named volumes", formatter_class=HelpFormatter)
     vsub = vol.add_subparsers(dest="volume_command", metavar="COMMAND", required=True)
-    create = vsub.add_parser("create", help="create a volume")
+    create = vsub.add_parser("create", help="create a volume", formatter_class=HelpFormatter)
     create.add_argument("--label", action="append", default=[], help="KEY=VALUE")
     create.add_argument("name", nargs="?", default="")
     create.set_defaults(handler=_create)
-    ls = vsub.add_parser("ls", help="list volumes")
+    ls = vsub.add_parser("ls", help="list volumes", formatter_class=HelpFormatter)
     ls.add_argument("-q", "--quiet", action="store_true")
     ls.add_argument("--format", default="", choices=["", "json", "table"])
     ls.set_defaults(handler=_ls)
-    inspect = vsub.add_parser("inspect", help="show volumes as JSON")
+    inspect = vsub.add_parser("inspect", help="show volumes as JSON", formatter_class=HelpFormatter)
     inspect.add_argument("volumes", nargs="+")
     inspect.set_defaults(handler=_inspect)
-    rm = vsub.add_parser("rm", help="remove volumes")
+    rm = vsub.add_parser("rm", help="remove volumes", formatter_class=HelpFormatter)
     rm.add_argument("-f", "--force", action="store_true", help="remove the containers using them too")
     rm.add_argument("volumes", nargs="+")
     rm.set_defaults(handler=_rm)
-    prune = vsub.add_parser("prune", help="remove every volume no container uses")
+    prune = vsub.add_parser(
+        "prune", help="remove every volume no container uses", formatter_class=HelpFormatter
+    )
     prune.add_argument("-f", "--force", action="store_true", help="do not ask (berth never asks)")
     prune.set_defaults(handler=_prune)
