@@ -133,3 +133,16 @@ def test_layer_writer_abort_stops_the_helper() -> None:
     writer.write(b"partial")
     writer.abort()
     assert not writer._worker.is_alive()
+    with pytest.raises(RuntimeError):
+        writer.close()
+
+
+def test_layer_writer_dropped_unclosed_stops_its_helper() -> None:
+    import gc
+
+    writer = LayerWriter(io.BytesIO(), Compression.GZIP)
+    worker = writer._worker
+    del writer
+    gc.collect()
+    worker.join(timeout=10)
+    assert not worker.is_alive()

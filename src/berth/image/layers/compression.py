@@ -8,11 +8,11 @@ zstd uses the ``zstandard`` binding and reads across frames.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import hashlib
 import queue
 import threading
+import weakref
 from collections.abc import Callable, Generator, Iterator
 from typing import Protocol, cast
 
@@ -251,22 +251,71 @@ class Writable(Protocol):
 DEFAULT_LEVEL = {Compression.GZIP: 3, Compression.ZSTD: 3, Compression.NONE: 0}
 
 
+class _Deflater:
+    """What the helper thread of a ``LayerWriter`` owns: compressor, hashers, output, counts."""
+
+    def __init__(self, out: Writable, compression: Compression, level: int) -> None:
+        self.compress: Callable[[bytes], bytes]
+        self.flush: Callable[[], bytes]
+        if compression is Compression.GZIP:
+            from isal import isal_zlib
+
+            gz = isal_zlib.compressobj(level, isal_zlib.DEFLATED, 31)  # 31: gzip wrapper, mtime 0
+            self.compress, self.flush = gz.compress, gz.flush
+        elif compression is Compression.ZSTD:
+            import zstandard
+
+            zs = zstandard.ZstdCompressor(level=level).compressobj()
+            self.compress, self.flush = zs.compress, zs.flush
+        else:
+            self.compress, self.flush = bytes, bytes
+        self.out = out
+        self.diff_hasher = hashlib.sha256()
+        self.hasher = hashlib.sha256()
+        self.uncompressed_size = 0
+        self.size = 0
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self.abandoned = threading.Event()  # set when the LayerWriter is collected unclosed
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while True:
+                try:
+                    data = self.queue.get(timeout=0.5)
+                except queue.Empty:
+                    if self.abandoned.is_set():
+                        return
+                    continue
+                if data is None:
+                    break
+                self.diff_hasher.update(data)
+                self.uncompressed_size += len(data)
+                self.emit(self.compress(data))
+            self.emit(self.flush())
+        except BaseException as err:  # handed to the writing thread, raised there
+            self.error = err
+
+    def emit(self, out: bytes) -> None:
+        if out:
+            self.hasher.update(out)
+            self.size += len(out)
+            self.out.write(out)
+
+
 class LayerWriter:
     """Compress a tar stream into ``out`` while hashing both sides.
 
     Hashing, compression and the writes to ``out`` run in a helper thread (ISA-L, zstd and
-    hashlib release the GIL), so they overlap with the caller reading files.
+    hashlib release the GIL), so they overlap with the caller reading files. Call ``close()`` to
+    finish; after a failure call ``abort()`` (or drop the writer: the thread then ends by itself).
 
     Usage::
 
         with open(path, "wb") as out:
             writer = LayerWriter(out, Compression.GZIP)
-            try:
-                writer.write(tar_bytes)
-                writer.close()
-            except BaseException:
-                writer.abort()
-                raise
+            writer.write(tar_bytes)
+            writer.close()
         writer.diff_id, writer.digest, writer.size
     """
 
@@ -274,31 +323,21 @@ class LayerWriter:
         self, out: Writable, compression: Compression = Compression.GZIP, level: int | None = None
     ) -> None:
         self.compression = compression
-        self._out = out
-        level = DEFAULT_LEVEL[compression] if level is None else level
-        self._compress: Callable[[bytes], bytes]
-        self._flush: Callable[[], bytes]
-        if compression is Compression.GZIP:
-            from isal import isal_zlib
-
-            gz = isal_zlib.compressobj(level, isal_zlib.DEFLATED, 31)  # 31: gzip wrapper, mtime 0
-            self._compress, self._flush = gz.compress, gz.flush
-        elif compression is Compression.ZSTD:
-            import zstandard
-
-            zs = zstandard.ZstdCompressor(level=level).compressobj()
-            self._compress, self._flush = zs.compress, zs.flush
-        else:
-            self._compress, self._flush = bytes, bytes
         self._pending = bytearray()
-        self._diff_hasher = hashlib.sha256()
-        self._hasher = hashlib.sha256()
-        self.uncompressed_size = 0
-        self.size = 0
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
-        self._error: BaseException | None = None
-        self._worker = threading.Thread(target=self._work, name="berth-layer-deflate", daemon=True)
+        self._state = _Deflater(out, compression, DEFAULT_LEVEL[compression] if level is None else level)
+        self._worker = threading.Thread(target=self._state.run, name="berth-layer-deflate", daemon=True)
         self._worker.start()
+        weakref.finalize(self, self._state.abandoned.set)
+
+    @property
+    def uncompressed_size(self) -> int:
+        """Bytes of tar handed to the compressor so far."""
+        return self._state.uncompressed_size
+
+    @property
+    def size(self) -> int:
+        """Bytes written to ``out`` so far."""
+        return self._state.size
 
     def write(self, data: bytes) -> None:
         """Add uncompressed tar bytes."""
@@ -309,29 +348,15 @@ class LayerWriter:
 
     def _send(self, item: bytes | None) -> None:
         while True:
-            if self._error is not None:
-                raise self._error
+            if self._state.error is not None:
+                raise self._state.error
+            if not self._worker.is_alive():
+                raise RuntimeError("LayerWriter used after close() or abort()")
             try:
-                self._queue.put(item, timeout=0.1)
+                self._state.queue.put(item, timeout=0.1)
                 return
             except queue.Full:
                 continue
-
-    def _work(self) -> None:
-        try:
-            while (data := self._queue.get()) is not None:
-                self._diff_hasher.update(data)
-                self.uncompressed_size += len(data)
-                self._emit(self._compress(data))
-            self._emit(self._flush())
-        except BaseException as err:  # handed to the writing thread, raised there
-            self._error = err
-
-    def _emit(self, out: bytes) -> None:
-        if out:
-            self._hasher.update(out)
-            self.size += len(out)
-            self._out.write(out)
 
     def close(self) -> None:
         """Flush the compressor; the digests are final afterwards."""
@@ -340,21 +365,20 @@ class LayerWriter:
             self._pending.clear()
         self._send(None)
         self._worker.join()
-        if self._error is not None:
-            raise self._error
+        if self._state.error is not None:
+            raise self._state.error
 
     def abort(self) -> None:
         """Stop the helper thread after a failure (the output is incomplete)."""
-        with contextlib.suppress(BaseException):
-            self._send(None)
+        self._state.abandoned.set()
         self._worker.join()
 
     @property
     def diff_id(self) -> Digest:
         """sha256 of the uncompressed tar written."""
-        return Digest("sha256", self._diff_hasher.hexdigest())
+        return Digest("sha256", self._state.diff_hasher.hexdigest())
 
     @property
     def digest(self) -> Digest:
         """sha256 of the compressed bytes written to ``out``."""
-        return Digest("sha256", self._hasher.hexdigest())
+        return Digest("sha256", self._state.hasher.hexdigest())
