@@ -246,3 +246,13 @@ def test_snapshotter_cleans_up_what_a_crashed_unpack_left(tmp_path: Path) -> Non
     with busy._scratch("unpack-") as scratch:  # a live process's scratch directory stays
         Snapshotter(root)
         assert scratch.exists()
+
+
+def test_snapshot_root_path_with_option_separators(tmp_path: Path) -> None:
+    snaps = Snapshotter(tmp_path / "odd,name:with\\separators")
+    top = _unpack_both(snaps)
+    active = snaps.prepare("c1", top)
+    try:
+        assert active.kind == "overlay" and os.listdir(active.rootfs / "opq") == ["new"]
+    finally:
+        snaps.release("c1")

@@ -63,6 +63,11 @@ _OVERLAY_FIXED = "index=off,redirect_dir=off,metacopy=off"
 Mode = Literal["auto", "overlay", "copy"]
 
 
+def _escape(path: Path) -> str:
+    """A path as an overlayfs option value: ``\\``, ``,`` and ``:`` escaped with a backslash."""
+    return str(path).replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
+
+
 class _Readable(Protocol):
     def read(self, n: int = ..., /) -> bytes: ...
 
@@ -300,12 +305,12 @@ class Snapshotter:
         return self.active(key)
 
     def _mount_overlay(self, base: Path, chain: list[SnapshotInfo]) -> None:
-        upper = f"upperdir={base / 'upper'},workdir={base / 'work'},{_OVERLAY_FIXED}"
+        upper = f"upperdir={_escape(base / 'upper')},workdir={_escape(base / 'work')},{_OVERLAY_FIXED}"
         if not chain:  # overlayfs needs a lower layer: an empty one
             (base / "empty").mkdir(exist_ok=True)
-            lowers = [str(base / "empty")]
+            lowers = [_escape(base / "empty")]
         else:
-            lowers = [str(info.path) for info in chain]
+            lowers = [_escape(info.path) for info in chain]
         data = f"lowerdir={':'.join(lowers)},{upper}"
         if len(data) <= _MOUNT_DATA_MAX:
             _mount.mount("overlay", str(base / "rootfs"), "overlay", data)
