@@ -231,6 +231,24 @@ def _entry_name(name: str, what: str) -> str:
     return "/".join(parts)
 
 
+def _reencode(tar_reader: TarReader, tar: TarWriter) -> int:
+    """Copy every entry but the root, names made relative; return how many were written."""
+    count = 0
+    for entry in tar_reader:
+        entry.name = _entry_name(entry.name, "entry")
+        if not entry.name:
+            continue
+        if entry.type is EntryType.DIR:
+            entry.name += "/"
+        elif entry.type is EntryType.HARDLINK:
+            entry.linkname = _entry_name(entry.linkname, "hard link target")
+        count += 1
+        regular = entry.type is EntryType.REGULAR
+        tar.add(entry, (bytes(p) for p in tar_reader.data_pieces()) if regular else None)
+    tar.close()
+    return count
+
+
 def repack_tarball(source: Path, out: Writable) -> PackResult:
     """Re-encode a root filesystem tarball as a tar+gzip layer into ``out`` (entries checked,
     names made relative; the root entry itself is dropped)."""
@@ -246,27 +264,14 @@ def repack_tarball(source: Path, out: Writable) -> PackResult:
             blob = _Decompressed(raw, "bzip2")
         reader = LayerReader(blob)
         layer = LayerWriter(out, Compression.GZIP)
-        tar = TarWriter(layer.write)
-        count = 0
-        tar_reader = TarReader(reader.chunks())
         try:
-            for entry in tar_reader:
-                entry.name = _entry_name(entry.name, "entry")
-                if not entry.name:
-                    continue
-                if entry.type is EntryType.DIR:
-                    entry.name += "/"
-                elif entry.type is EntryType.HARDLINK:
-                    entry.linkname = _entry_name(entry.linkname, "hard link target")
-                count += 1
-                data = (
-                    (bytes(p) for p in tar_reader.data_pieces()) if entry.type is EntryType.REGULAR else None
-                )
-                tar.add(entry, data)
-        except BerthError as err:
-            raise InvalidLayer(f"{source}: {err}") from None
-        tar.close()
-        layer.close()
+            count = _reencode(TarReader(reader.chunks()), TarWriter(layer.write))
+            layer.close()
+        except BaseException as err:
+            layer.abort()  # stop the compressor thread before the caller drops the ingest
+            if isinstance(err, BerthError):
+                raise InvalidLayer(f"{source}: {err}") from None
+            raise
     return PackResult(
         diff_id=layer.diff_id,
         digest=layer.digest,
