@@ -3,8 +3,9 @@
 berth images [-a] [-q] [--digests] [--no-trunc] [--format json]      (also: berth image ls)
 berth image inspect IMAGE...        berth history IMAGE        berth tag IMAGE NAME...
 berth rmi [-f] IMAGE...             berth image prune [-a]     berth image fsck [--repair]
+berth image exists IMAGE
 berth import [-c CHANGE]... [-m MSG] TARBALL|DIR|- [REFERENCE]
-berth commit [-c CHANGE]... [-m MSG] [-a AUTHOR] CONTAINER [REFERENCE]
+berth commit [-c CHANGE]... [-m MSG] [-a AUTHOR] [-p] CONTAINER [REFERENCE]
 berth save [-o FILE] [--format oci-archive|docker-archive] [-m] IMAGE [IMAGE|TAG...]
 berth load [-i FILE]
 
@@ -486,12 +487,18 @@ def _import(args: argparse.Namespace) -> int:
 def _commit(args: argparse.Namespace) -> int:
     from berth.engine.engine import Engine
     from berth.engine.images import snapshotter
+    from berth.engine.metadata import RUNNING
+    from berth.engine.state import refresh
     from berth.image.commit import commit_snapshot
 
     config = _config(args)
-    with Engine(config) as engine:
-        record = engine.db.container(args.container)
-    with _store(args) as images:
+    with Engine(config) as engine, _store(args) as images:
+        record = refresh(engine, engine.db.container(args.container))
+        paused = args.pause and record.state == RUNNING
+        if paused:
+            from berth.engine.lifecycle import pause_container
+
+            pause_container(engine, record.id)  # a consistent upper directory while it is read
         try:
             stored = commit_snapshot(
                 images,
@@ -505,8 +512,23 @@ def _commit(args: argparse.Namespace) -> int:
             )
         except NotFound as err:
             raise NotFound(f"cannot commit container {record.name}: {err}") from None
+        finally:
+            if paused:
+                from berth.engine.lifecycle import unpause_container
+
+                unpause_container(engine, record.id)
     if not args.quiet:
         print(f"sha256:{stored.image_id}")
+    return 0
+
+
+def _exists(args: argparse.Namespace) -> int:
+    # podman image exists: status 0 or 1, no output.
+    with _store(args) as images:
+        try:
+            _find(images, args.image)
+        except NotFound:
+            return 1
     return 0
 
 
@@ -644,6 +666,9 @@ def register(sub: Any) -> None:
     _change_flags(commit)
     commit.add_argument("-a", "--author", default="", help="image author")
     commit.add_argument("-q", "--quiet", action="store_true")
+    commit.add_argument(
+        "-p", "--pause", action="store_true", help="pause a running container while committing"
+    )
     commit.set_defaults(handler=_commit)
 
     image = sub.add_parser("image", help="manage images")
@@ -665,6 +690,9 @@ def register(sub: Any) -> None:
     prune.add_argument("-f", "--force", action="store_true", help="accepted for podman compatibility")
     prune.add_argument("-q", "--quiet", action="store_true")
     prune.set_defaults(handler=_prune)
+    exists = isub.add_parser("exists", help="exit 0 if the image is in the store, 1 if not")
+    exists.add_argument("image")
+    exists.set_defaults(handler=_exists)
     fsck = isub.add_parser("fsck", help="rehash every blob and check every image's blobs are present")
     fsck.add_argument("--repair", action="store_true", help="remove corrupt blobs (pull them again)")
     fsck.set_defaults(handler=_fsck)

@@ -258,3 +258,15 @@ def test_import_from_standard_input(berth: Berth, rootfs: Path, tmp_path: Path) 
     empty = _run_berth(berth, "import", "-", "empty:1", stdin=b"")
     assert empty.returncode == 125 and empty.stderr == b"berth: standard input is empty, not a tarball\n"
     assert berth.store_state()[0] == ["docker.io/library/piped:1"]
+
+
+def test_commit_pauses_a_running_container_and_image_exists(berth: Berth, rootfs: Path) -> None:
+    berth.ok("import", str(rootfs), "bb:1")
+    berth.ok("run", "-d", "--name", "busy", "--network", "none", "bb:1", "sleep", "60")
+    try:
+        berth.ok("commit", "-p", "-q", "busy", "bb:snap")
+        assert " Up " in berth.ok("ps", "-a")  # running again after the commit
+        assert berth("image", "exists", "bb:snap") == 0
+        assert berth("image", "exists", "nope:1") == 1 and berth.err == ""
+    finally:
+        berth("rm", "-f", "busy")
