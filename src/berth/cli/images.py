@@ -1,6 +1,6 @@
 """Local image commands, with podman's names and flags.
 
-berth images [-a] [-q] [--digests] [--no-trunc] [--format json]      (also: berth image ls)
+berth images [-a] [-q] [--digests] [--no-trunc] [--format json] [-f FILTER] [REFERENCE]   (image ls)
 berth image inspect IMAGE...        berth history IMAGE        berth tag IMAGE NAME...
 berth rmi [-f] IMAGE...             berth image prune [-a]     berth image fsck [--repair]
 berth image exists IMAGE
@@ -218,8 +218,9 @@ def _ls(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json, print_table
     from berth.engine.units import human_size
 
+    filters = [*args.filter, *([f"reference={args.reference}"] if args.reference else [])]
     with _store(args) as images:
-        entries = _entries(images)
+        entries = [e for e in _entries(images) if all(_matches(e, f) for f in filters)]
     entries.sort(key=_created, reverse=True)
     if args.format == "json":
         print_json([_ls_json(e) for e in entries])
@@ -238,6 +239,32 @@ def _ls(args: argparse.Namespace) -> int:
     headers = ["REPOSITORY", "TAG", *(["DIGEST"] if args.digests else []), "IMAGE ID", "CREATED", "SIZE"]
     print_table(headers, rows)
     return 0
+
+
+def _matches(entry: _Entry, text: str) -> bool:
+    """podman's ``--filter`` keys: dangling=true|false, reference=PATTERN (a glob), label=KEY[=VALUE]."""
+    import fnmatch
+
+    from berth.spec.reference import Reference
+
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise InvalidArgument(f"invalid filter {text!r}: want KEY=VALUE")
+    if key == "dangling":
+        if value not in ("true", "false"):
+            raise InvalidArgument(f"invalid filter {text!r}: dangling is true or false")
+        return (not entry.names) == (value == "true")
+    if key == "reference":
+        refs = [Reference.parse(n) for n in entry.names]
+        forms = [
+            form for r in refs for form in (str(r), r.familiar(), r.name, r.familiar().rpartition(":")[0])
+        ]
+        return any(fnmatch.fnmatchcase(form, value) for form in forms)
+    if key == "label":
+        labels = entry.resolved.config.config.labels if entry.resolved else {}
+        name, has_value, want = value.partition("=")
+        return name in labels and (not has_value or labels[name] == want)
+    raise InvalidArgument(f"invalid filter {text!r}: berth filters on dangling, reference and label")
 
 
 def _show_id(image_id: str, full: bool) -> str:
@@ -598,6 +625,10 @@ def _ls_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--digests", action="store_true", help="show manifest digests")
     p.add_argument("--no-trunc", action="store_true", help="full image IDs")
     p.add_argument("--format", default="", choices=["", "table", "json"], help="json: podman's fields")
+    p.add_argument(
+        "-f", "--filter", action="append", default=[], help="dangling=BOOL, reference=GLOB, label=KEY[=VALUE]"
+    )
+    p.add_argument("reference", nargs="?", help="only images whose name matches this (a glob)")
     p.set_defaults(handler=_ls)
 
 

@@ -270,3 +270,18 @@ def test_commit_pauses_a_running_container_and_image_exists(berth: Berth, rootfs
         assert berth("image", "exists", "nope:1") == 1 and berth.err == ""
     finally:
         berth("rm", "-f", "busy")
+
+
+def test_images_filters(berth: Berth, rootfs: Path) -> None:
+    a = berth.ok("import", str(rootfs), "app:1", "-c", "LABEL tier=web").strip()[7:19]
+    b = berth.ok("import", str(rootfs), "localhost/db:2", "-c", "LABEL tier=db").strip()[7:19]
+    c = berth.ok("import", str(rootfs)).strip()[7:19]
+    assert berth.ok("images", "-q", "-f", "dangling=true").split() == [c]
+    assert sorted(berth.ok("images", "-q", "--filter", "dangling=false").split()) == sorted([a, b])
+    assert berth.ok("images", "-q", "-f", "label=tier=web").split() == [a]
+    assert sorted(berth.ok("images", "-q", "-f", "label=tier").split()) == sorted([a, b])
+    assert berth.ok("images", "-q", "-f", "reference=app").split() == [a]
+    assert berth.ok("images", "-q", "localhost/*").split() == [b]
+    assert berth.ok("images", "-q", "-f", "reference=db:2", "-f", "label=tier=web").split() == []
+    assert "invalid filter" in berth.fails("images", "-f", "since=app:1")
+    assert "invalid filter" in berth.fails("images", "-f", "dangling=maybe")
