@@ -96,7 +96,7 @@ def test_berth_loads_podman_archives(podman: Podman, rootfs_tar: Path, tmp_path:
     archive = tmp_path / "podman.tar"
     podman("save", "--format", fmt, "-o", str(archive), "localhost/pbb:2")
     root = tmp_path / "berth"
-    assert berth(root, "load", "-i", str(archive)) == "Loaded image(s): localhost/pbb:2\n"
+    assert berth(root, "load", "-i", str(archive)) == "Loaded image: localhost/pbb:2\n"
     ours = _berth_image(root, "localhost/pbb:2")
     assert ours["Id"] == theirs["Id"]
     assert ours["RootFS"] == {"Type": "layers", "Layers": theirs["RootFS"]["Layers"]}

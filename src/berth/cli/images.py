@@ -612,7 +612,8 @@ def _load(args: argparse.Namespace) -> int:
         source = Path(args.input) if args.input else stack.enter_context(_spooled_stdin("archive (-i FILE)"))
         names = load(root, source)
     if not args.quiet:
-        print("Loaded image(s): " + ", ".join(names))
+        for name in names:  # podman 4.3 prints one line per image
+            print(f"Loaded image: {name}")
     return 0
 
 

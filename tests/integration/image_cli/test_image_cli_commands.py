@@ -167,10 +167,10 @@ def test_save_load_through_files_and_pipes(berth: Berth, rootfs: Path, tmp_path:
     with tarfile.open(fileobj=io.BytesIO(piped.stdout)) as tar:
         assert ("manifest.json" if fmt == "docker-archive" else "index.json") in tar.getnames()
     berth.ok("rmi", "bb:1")
-    assert berth.ok("load", "-i", str(archive)) == "Loaded image(s): docker.io/library/bb:1\n"
+    assert berth.ok("load", "-i", str(archive)) == "Loaded image: docker.io/library/bb:1\n"
     berth.ok("rmi", "bb:1")
     loaded = _run_berth(berth, "load", stdin=piped.stdout)
-    assert loaded.returncode == 0 and loaded.stdout == b"Loaded image(s): docker.io/library/bb:1\n"
+    assert loaded.returncode == 0 and loaded.stdout == b"Loaded image: docker.io/library/bb:1\n"
     (inspected,) = json.loads(berth.ok("image", "inspect", "bb:1"))
     assert inspected["Config"]["WorkingDir"] == "/tmp"
     assert "holds one image" in berth.fails(
@@ -195,7 +195,8 @@ def test_save_several_tags_and_several_images(berth: Berth, rootfs: Path, tmp_pa
     assert set(repositories) == {"bb", "localhost/other"}
     berth.ok("image", "prune", "-a")
     assert (
-        berth.ok("load", "-i", str(multi)) == "Loaded image(s): docker.io/library/bb:1, localhost/other:2\n"
+        berth.ok("load", "-i", str(multi))
+        == "Loaded image: docker.io/library/bb:1\nLoaded image: localhost/other:2\n"
     )
     assert berth.ok("load", "-i", str(tags)).count("docker.io/library/bb:extra") == 1
     assert "invalid reference" in berth.fails("save", "-o", str(tags), "bb:1", "Bad:Tag:")
