@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import socket
 import tarfile
 from pathlib import Path
 
@@ -170,3 +172,22 @@ def test_a_name_moved_to_another_image_leaves_the_old_one_untagged(
     record_image(images, "app:0", first.manifest)
     assert {r.name for r in images.list()} == {"docker.io/library/app:1", "docker.io/library/app:0"}
     ImageManifest.parse(images.content.read(second.manifest.digest))
+
+
+def test_hard_links_keep_their_relative_targets(images: ImageStore, tmp_path: Path) -> None:
+    root = _tree(tmp_path / "root")
+    os.link(root / "bin/tool", root / "bin/tool2")
+    tarball = tmp_path / "links.tar"
+    tarball.write_bytes(_tar_bytes(root))  # tarfile writes the second name as a link to "./bin/tool"
+    import_image(images, tarball, "links:1")
+    names = _layer_names(images, "links:1")
+    assert names["bin/tool2"].islnk() and names["bin/tool2"].linkname == "bin/tool"
+
+
+def test_a_socket_in_a_directory_is_skipped(images: ImageStore, tmp_path: Path) -> None:
+    root = _tree(tmp_path / "root")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(root / "etc/sock"))
+        import_image(images, root, "sock:1")  # tar cannot hold a socket; Docker skips them too
+    names = _layer_names(images, "sock:1")
+    assert "etc/hostname" in names and "etc/sock" not in names
