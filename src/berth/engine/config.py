@@ -16,6 +16,7 @@ The file's layout::
     myruntime = "/usr/local/bin/myruntime"
 
     [network]
+    default_network = "berth0"    # also the default bridge device's name (at most 15 characters)
     default_subnet = "10.77.0.0/24"
     cni_plugin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
 """
@@ -141,6 +142,7 @@ def load_config(
         runtime=chosen_runtime,
         runtimes=dict(runtimes),
         cgroup_parent=_string(engine, "cgroup_parent", "", path),
+        default_network=_string(network, "default_network", DEFAULT_NETWORK, path),
         default_subnet=_string(network, "default_subnet", DEFAULT_SUBNET, path),
         cni_plugin_dirs=tuple(dirs),
     )

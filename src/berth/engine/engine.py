@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from berth.engine.config import EngineConfig
 from berth.engine.metadata import Metadata
-from berth.engine.runtime import OCIRuntime, open_runtime
+
+if TYPE_CHECKING:
+    from berth.engine.runtime import OCIRuntime
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ class Engine:
 
     def runtime(self, name: str = "") -> OCIRuntime:
         """The driver for runtime ``name`` (the configured default when empty)."""
+        from berth.engine.runtime import open_runtime  # subprocess is not needed by read-only commands
+
         name = name or self.config.runtime
         if name not in self._runtimes:
             self._runtimes[name] = open_runtime(name, self.config.runtimes, self.config.runtime_root)

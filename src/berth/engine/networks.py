@@ -32,11 +32,13 @@ _IFNAME = "eth0"
 NONE, HOST = "none", "host"
 
 
-def _host_routes() -> list[ipaddress.IPv4Network]:
+def _host_routes(except_dev: str = "") -> list[ipaddress.IPv4Network]:
     out = subprocess.run(["ip", "-j", "-4", "route", "show", "table", "all"], capture_output=True, text=True)
     nets = []
     for route in json.loads(out.stdout or "[]"):
         dst = route.get("dst", "")
+        if route.get("dev") == except_dev:
+            continue
         if dst and dst != "default" and route.get("type", "unicast") == "unicast":
             try:
                 nets.append(ipaddress.IPv4Network(dst, strict=False))
@@ -150,12 +152,21 @@ def default_network(config: EngineConfig, db: Metadata) -> NetworkRecord:
         return db.network(config.default_network)
     except NotFound:
         pass
+    try:
+        subnet = ipaddress.IPv4Network(config.default_subnet)
+    except ValueError as err:
+        raise InvalidArgument(f"invalid default_subnet {config.default_subnet!r}: {err}") from None
+    for route in _host_routes(except_dev=config.default_network):
+        if subnet.overlaps(route):
+            raise InvalidArgument(
+                f"default subnet {subnet} overlaps the host route {route}: set [network] default_subnet"
+            )
     record = NetworkRecord(
         name=config.default_network,
         id=new_id(),
         bridge=config.default_network,
-        subnet=config.default_subnet,
-        gateway=str(ipaddress.IPv4Network(config.default_subnet).network_address + 1),
+        subnet=str(subnet),
+        gateway=str(subnet.network_address + 1),
     )
     config.networks_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(

@@ -33,8 +33,19 @@ class Berth:
             "BERTH_ROOT": str(self.root),
             "BERTH_RUNROOT": str(self.runroot),
             "BERTH_RUNTIME": "runc",
-            "BERTH_CONFIG": str(self.root.parent / "no-berth.toml"),
+            "BERTH_CONFIG": str(self.config_file),
         }
+
+    @property
+    def config_file(self) -> Path:
+        """A berth.toml giving this test its own default network (bridge name and subnet), so tests
+        never share a bridge with each other or with other users of Berth on the host."""
+        path = self.root.parent / f"{self.root.name}-berth.toml"
+        if not path.exists():
+            tag = os.urandom(3).hex()
+            subnet = f"10.{200 + int(tag[:2], 16) % 50}.{int(tag[2:4], 16)}.0/24"
+            path.write_text(f'[network]\ndefault_network = "berth{tag}"\ndefault_subnet = "{subnet}"\n')
+        return path
 
     def argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "berth.cli.main", *args]

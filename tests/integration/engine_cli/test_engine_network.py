@@ -32,12 +32,12 @@ def _wait_listening(berth: Berth, name: str, port: int) -> None:
 
 
 def test_network_create_inspect_rm(berth: Berth) -> None:
-    berth("network", "create", "--subnet", "10.213.7.0/24", "berthnet-a")
+    berth("network", "create", "--subnet", "10.199.7.0/24", "berthnet-a")
     doc = json.loads(berth("network", "inspect", "berthnet-a").stdout)[0]
-    assert doc["subnets"] == [{"subnet": "10.213.7.0/24", "gateway": "10.213.7.1"}]
+    assert doc["subnets"] == [{"subnet": "10.199.7.0/24", "gateway": "10.199.7.1"}]
     assert [p["type"] for p in doc["cni_config"]["plugins"]] == ["bridge", "portmap"]
     assert "berthnet-a" in berth("network", "ls", "-q").stdout.split()
-    dup = berth("network", "create", "--subnet", "10.213.7.0/25", "berthnet-b", check=False)
+    dup = berth("network", "create", "--subnet", "10.199.7.0/25", "berthnet-b", check=False)
     assert dup.returncode == 125 and "overlaps" in dup.stderr
     berth("network", "rm", "berthnet-a")
     assert "berthnet-a" not in berth("network", "ls", "-q").stdout.split()
