@@ -581,7 +581,7 @@ def _save(args: argparse.Namespace) -> int:
 def _write_archive(args: argparse.Namespace, root: Path, output: Path) -> None:
     """podman's rules: without -m the names after the first are more tags for the first image; with
     -m each names an image (docker-archive only)."""
-    from berth.image.archive import OCI_ARCHIVE, save, save_docker_archive
+    from berth.distribution.archive import OCI_ARCHIVE, save, save_docker_archive
     from berth.image.importer import is_untagged
 
     if args.format == OCI_ARCHIVE and len(args.images) > 1:
@@ -605,7 +605,7 @@ def _write_archive(args: argparse.Namespace, root: Path, output: Path) -> None:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from berth.image.archive import load
+    from berth.distribution.archive import load
 
     root = _config(args).root
     with contextlib.ExitStack() as stack:

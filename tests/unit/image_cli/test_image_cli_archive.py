@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from berth.distribution.archive import DOCKER_ARCHIVE, OCI_ARCHIVE, detect_format, load, save
 from berth.errors import InvalidArgument, NotFound
-from berth.image.archive import DOCKER_ARCHIVE, OCI_ARCHIVE, detect_format, load, save
 from berth.image.fsck import fsck
 from berth.image.images import ImageStore
 from berth.image.importer import import_image, is_untagged
