@@ -7,11 +7,11 @@ init process blocks on between ``create`` and ``start`` (its presence means "cre
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 
 from berth.errors import AlreadyExists, InvalidArgument, NotFound
 from berth.fsutil import atomic_write
+from berth.runtime import jsontext
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class Container:
     def save(self) -> None:
         """Write state.json atomically."""
         record = {name: getattr(self, name) for name in self.FIELDS}
-        atomic_write(os.path.join(self.dir, "state.json"), json.dumps(record).encode(), mode=0o600)
+        atomic_write(os.path.join(self.dir, "state.json"), jsontext.dumps(record).encode(), mode=0o600)
 
     def status(self) -> str:
         """runtime.md#state status: creating, created, running, paused or stopped."""
@@ -147,7 +147,7 @@ def load(root: str, container_id: str) -> Container:
     check_id(container_id)
     try:
         with open(os.path.join(root, container_id, "state.json"), "rb") as fh:
-            record = json.loads(fh.read())
+            record = jsontext.loads(fh.read())
     except FileNotFoundError:
         raise NotFound(f"container {container_id!r} does not exist") from None
     return Container(root=root, **record)

@@ -13,11 +13,10 @@ is close-on-exec, so ``start`` sees end-of-file exactly when execve(2) succeeded
 
 from __future__ import annotations
 
-import json
 import os
 
 from berth.errors import InvalidArgument
-from berth.runtime import hooks, process
+from berth.runtime import hooks, jsontext, process
 from berth.runtime.linux import namespaces, rootfs
 from berth.runtime.linux import syscalls as s
 from berth.runtime.sync import Channel
@@ -205,9 +204,9 @@ def _wait_for_start_and_exec(
         os.write(fd, b"0")
         os.close(fifo_fd)
         if args.config.hooks.get("startContainer"):
-            state = json.loads(state_json)
+            state = jsontext.loads(state_json)
             state["status"] = "running"
-            hooks.run_hooks("startContainer", args.config.hooks, json.dumps(state))
+            hooks.run_hooks("startContainer", args.config.hooks, jsontext.dumps(state))
         process.exec_process(sc, proc, path, env, args.seccomp)
     except BaseException as err:
         try:

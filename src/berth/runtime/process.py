@@ -8,10 +8,10 @@ sets; noNewPrivileges; and, last, the seccomp filter and execve(2).
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # the signal module's enums cost ~4 ms
 import contextlib
 import os
 import resource
-import signal
 import stat
 
 from berth.errors import BerthError, InvalidArgument
@@ -132,8 +132,8 @@ def exec_process(
     """Install a noNewPrivileges seccomp filter last, then execve(2); returns only by raising."""
     # CPython ignores SIGPIPE and SIGXFSZ for itself, and ignored signals survive execve(2): give
     # the container the default dispositions (what subprocess's restore_signals does).
-    for signum in (signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(signum, signal.SIG_DFL)
+    for signum in (_signal.SIGPIPE, _signal.SIGXFSZ):
+        _signal.signal(signum, _signal.SIG_DFL)
     if seccomp is not None and process.no_new_privileges:
         sc.seccomp_set_mode_filter(seccomp.program, seccomp.flags)
     try:

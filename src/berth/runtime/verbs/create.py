@@ -7,13 +7,12 @@ directory removed (mounts live in the container's mount namespace and vanish wit
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 
 from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.fsutil import atomic_write
-from berth.runtime import container, hooks, init, process, sync
+from berth.runtime import container, hooks, init, jsontext, process, sync
 from berth.runtime.container import Container
 from berth.runtime.linux import namespaces
 from berth.runtime.linux.cgroups import CgroupManager, open_manager
@@ -43,7 +42,7 @@ def load_bundle(bundle: str) -> tuple[dict[str, object], RuntimeConfig, str]:
     path = os.path.join(bundle, "config.json")
     try:
         with open(path, "rb") as fh:
-            raw = json.loads(fh.read())
+            raw = jsontext.loads(fh.read())
     except FileNotFoundError:
         raise NotFound(f"bundle {bundle}: no config.json") from None
     except ValueError as err:
@@ -136,7 +135,7 @@ def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManag
         os.waitpid(stage1, 0)
         stage1 = 0
         c.pid = init_pid
-        state_json = json.dumps(c.oci_state() | {"status": container.CREATING, "pid": init_pid})
+        state_json = jsontext.dumps(c.oci_state() | {"status": container.CREATING, "pid": init_pid})
         parent.send("state", state_json)
         if init.needs_runtime_hooks(config):
             parent.expect("runtime-hooks")
@@ -184,6 +183,6 @@ def rollback(c: Container, manager: CgroupManager | None, config: RuntimeConfig,
         manager.destroy()
     if hook:
         # runtime.md#lifecycle: a failed create hook continues the lifecycle at destroy + poststop.
-        state = json.dumps(c.oci_state() | {"status": container.STOPPED})
+        state = jsontext.dumps(c.oci_state() | {"status": container.STOPPED})
         hooks.warn_hooks("poststop", config.hooks, state)
     c.remove()

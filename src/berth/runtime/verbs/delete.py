@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 
 from berth.errors import InvalidState, NotFound
-from berth.runtime import container, hooks
+from berth.runtime import container, hooks, jsontext
 from berth.runtime.container import Container
 from berth.runtime.linux.cgroups import load_manager
 from berth.runtime.log import warn
@@ -47,7 +46,7 @@ def destroy(c: Container) -> None:
         manager.destroy()
     config = parse_config(c.config)
     if config.hooks.get("poststop"):
-        state = json.dumps(c.oci_state() | {"status": container.STOPPED})
+        state = jsontext.dumps(c.oci_state() | {"status": container.STOPPED})
         for line in hooks.warn_hooks("poststop", config.hooks, state):
             warn(line)
     c.remove()

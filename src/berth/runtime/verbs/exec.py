@@ -8,12 +8,11 @@ any failure message back; end-of-file on it means execve(2) succeeded.
 
 from __future__ import annotations
 
-import json
 import os
 
 from berth.errors import BerthError, InvalidArgument, InvalidState
 from berth.fsutil import atomic_write
-from berth.runtime import container, process
+from berth.runtime import container, jsontext, process
 from berth.runtime.container import Container
 from berth.runtime.linux import capabilities as caps
 from berth.runtime.linux.cgroups import load_manager
@@ -54,7 +53,7 @@ def build_process(base: Process | None, opts: ExecOptions) -> Process:
     """The process to run: ``--process FILE`` as is, or the container's process adjusted by flags."""
     if opts.process_file:
         with open(opts.process_file, "rb") as fh:
-            return parse_process(json.loads(fh.read()))
+            return parse_process(jsontext.loads(fh.read()))
     if not opts.args:
         raise InvalidArgument("exec: no command given (use --process or ARGS)")
     if base is None:

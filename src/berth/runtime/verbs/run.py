@@ -10,9 +10,9 @@ socket pair, and the runtime copies between its own stdio and the pty (as ``runc
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # the signal module's enums cost ~4 ms
 import contextlib
 import os
-import signal
 
 from berth.runtime.linux.syscalls import PR_SET_CHILD_SUBREAPER, Syscalls, syscalls
 from berth.runtime.verbs.create import CreateOptions, create
@@ -23,8 +23,8 @@ TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see 
 if TYPE_CHECKING:
     from typing import Any
 
-_FORWARDED = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2,
-              signal.SIGWINCH)  # fmt: skip
+_FORWARDED = (_signal.SIGHUP, _signal.SIGINT, _signal.SIGQUIT, _signal.SIGTERM, _signal.SIGUSR1,
+              _signal.SIGUSR2, _signal.SIGWINCH)  # fmt: skip
 
 
 def run(opts: CreateOptions, detach: bool = False, sc: Syscalls | None = None) -> int:
@@ -50,7 +50,7 @@ def run(opts: CreateOptions, detach: bool = False, sc: Syscalls | None = None) -
     if detach:
         return 0
     for signum in _FORWARDED:
-        signal.signal(signum, lambda n, _frame: _forward(c.pid, n))
+        _signal.signal(signum, lambda n, _frame: _forward(c.pid, n))
     try:
         status = _wait(c.pid) if master < 0 else _proxy_and_wait(c.pid, master)
     finally:
@@ -59,11 +59,11 @@ def run(opts: CreateOptions, detach: bool = False, sc: Syscalls | None = None) -
 
 
 def _wants_terminal(bundle: str) -> bool:
-    import json
+    from berth.runtime import jsontext
 
     try:
         with open(os.path.join(bundle, "config.json"), "rb") as fh:
-            process = json.loads(fh.read()).get("process") or {}
+            process = jsontext.loads(fh.read()).get("process") or {}
     except (OSError, ValueError, AttributeError):
         return False  # create reports the problem
     return process.get("terminal") is True

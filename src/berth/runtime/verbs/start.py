@@ -7,12 +7,11 @@ the init's error message (a failed startContainer hook or exec).
 
 from __future__ import annotations
 
-import json
 import os
 import select
 
 from berth.errors import BerthError, InvalidState
-from berth.runtime import container, hooks
+from berth.runtime import container, hooks, jsontext
 from berth.runtime.container import Container
 from berth.runtime.log import warn
 from berth.spec.runtime_config import parse_config
@@ -35,7 +34,7 @@ def start(c: Container) -> None:
     config = parse_config(c.config)
     if config.hooks.get("poststart"):
         # runtime.md#lifecycle: a failing poststart hook is only a warning.
-        for line in hooks.warn_hooks("poststart", config.hooks, json.dumps(c.oci_state())):
+        for line in hooks.warn_hooks("poststart", config.hooks, jsontext.dumps(c.oci_state())):
             warn(line)
 
 
