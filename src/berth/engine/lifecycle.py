@@ -437,13 +437,26 @@ def kill_container(engine: Engine, ref: str, sig: str = "KILL") -> ContainerReco
     return record
 
 
+def _wait_runtime(engine: Engine, record: ContainerRecord, timeout: float | None) -> bool:
+    """Without a monitor, poll the runtime's state until the container stopped; ``False`` on timeout."""
+    runtime = engine.runtime(record.runtime)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        state = runtime.state(record.id)
+        if state is None or state.get("status") == "stopped":
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
 def _wait_socket(engine: Engine, record: ContainerRecord, timeout: float | None) -> bool:
-    """Wait for the monitor to finish; ``False`` on timeout."""
+    """Wait for the monitor to finish (or, if it is gone, the container); ``False`` on timeout."""
     path = engine.paths(record.id).attach_socket
     try:
         sock = monitor.attach_client(path, "wait")
     except OSError:
-        return True
+        return _wait_runtime(engine, record, timeout)
     with sock:
         sock.settimeout(timeout)
         try:

@@ -14,6 +14,14 @@ from tests.integration.engine_cli.conftest import Berth
 pytestmark = pytest.mark.timeout(180)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def _truthful(berth: Berth) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = json.loads(berth("ps", "-a", "--format", "json").stdout)
     for row in rows:
@@ -70,3 +78,21 @@ def test_sigkill_at_any_point_of_startup(berth: Berth, delay: float) -> None:
         if (berth.runroot / "containers").exists()
         else True
     )
+
+
+def test_monitor_killed_then_container_stopped(berth: Berth) -> None:
+    berth.run("-d", "--name", "orphan", "--network", "none", "--", "sleep", "1000")
+    monitor = int(berth.inspect("orphan")["State"]["MonitorPid"])
+    os.kill(monitor, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while _alive(monitor):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # Without its monitor the container still runs, and ps says so.
+    assert [r["State"] for r in _truthful(berth)] == ["running"]
+    berth("stop", "-t", "1", "orphan")
+    state = berth.inspect("orphan")["State"]
+    assert state["Status"] == "exited" and state["Error"] == "monitor exited unexpectedly"
+    _truthful(berth)
+    berth("system", "prune", "-f")
+    assert berth("ps", "-a", "-q").stdout == ""
