@@ -5,10 +5,14 @@ and then the others, and forks stage 2, which is therefore inside the new pid an
 (unshare(2) moves only children there). Stage 1 reports stage 2's pid and exits, so the init is
 reparented to the caller's subreaper, as conmon and containerd's shim expect.
 
-Stage 2 builds the root filesystem and the process, reports "ready", then blocks opening the exec
-FIFO for writing until ``start`` opens it for reading; it writes one byte, runs the startContainer
-hooks and execs. Anything it writes after that byte is an error message for ``start``. The FIFO fd
-is close-on-exec, so ``start`` sees end-of-file exactly when execve(2) succeeded.
+Stage 2 builds the root filesystem while the runtime moves it into the container's cgroup; before
+its first cgroup mount (or, without one, before the hooks) it waits for the runtime's "state"
+message, which says the move is done, and unshares a new cgroup namespace there if the config asks
+(such a namespace is rooted at the cgroup its creator is in). It builds the process, reports
+"ready", then blocks opening the exec FIFO for writing until ``start`` opens it for reading; it
+writes one byte, runs the startContainer hooks and execs. Anything it writes after that byte is an
+error message for ``start``. The FIFO fd is close-on-exec, so ``start`` sees end-of-file exactly when
+execve(2) succeeded.
 """
 
 from __future__ import annotations
@@ -75,7 +79,6 @@ def _report(chan: Channel, err: BaseException) -> NoReturn:
 def stage1(sc: s.Syscalls, chan: Channel, args: InitArgs) -> NoReturn:
     """Enter and create namespaces, fork the init, report its pid, exit."""
     try:
-        chan.expect("go")
         linux = args.config.linux
         namespaces.join_configured(sc, linux)
         if namespaces.wants_new(linux, "user"):
@@ -107,8 +110,7 @@ def stage1(sc: s.Syscalls, chan: Channel, args: InitArgs) -> NoReturn:
 def stage2(sc: s.Syscalls, chan: Channel, args: InitArgs) -> NoReturn:
     """Become the container: rootfs, console, process attributes; wait for ``start``; exec."""
     try:
-        state_json = chan.expect("state")
-        fifo_fd = _build(sc, chan, args, state_json)
+        fifo_fd, state_json = _build(sc, chan, args)
         proc = args.config.process
         assert proc is not None
         env = process.environment(proc)
@@ -125,8 +127,9 @@ def stage2(sc: s.Syscalls, chan: Channel, args: InitArgs) -> NoReturn:
     _wait_for_start_and_exec(sc, args, fifo_fd, state_json, path, env)
 
 
-def _build(sc: s.Syscalls, chan: Channel, args: InitArgs, state_json: str) -> int:
-    """Everything between the namespaces and the user switch; returns the exec FIFO's O_PATH fd."""
+def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> tuple[int, str]:
+    """Everything between the namespaces and the user switch; returns the exec FIFO's O_PATH fd and
+    the state document the runtime sent."""
     config = args.config
     linux = config.linux
     os.setsid()
@@ -147,7 +150,21 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs, state_json: str) -> in
         raise InvalidArgument("linux.namespaces: a mount namespace is required to set up the root")
     fifo_fd = os.open(args.fifo, os.O_PATH | os.O_CLOEXEC)
     in_userns = linux.namespace("user") is not None
-    rootfs.prepare(sc, config, args.rootfs, args.bundle, in_userns)
+    states: list[str] = []
+
+    def join_cgroup() -> None:
+        # The runtime moves this process into the container's cgroup meanwhile (on cgroup v1 the
+        # first move waits out an RCU grace period, ~10 ms) and then sends the state: from here
+        # on the init is in its cgroup, which a cgroup mount shows and every child inherits.
+        states.append(chan.expect("state"))
+        if namespaces.wants_new(linux, "cgroup"):
+            # cgroup_namespaces(7): the new namespace is rooted at the cgroup of the caller.
+            sc.unshare(s.CLONE_NEWCGROUP)
+
+    rootfs.prepare(sc, config, args.rootfs, args.bundle, in_userns, join_cgroup)
+    if not states:
+        join_cgroup()
+    state_json = states[0]
     proc = config.process
     assert proc is not None
     cwd = os.path.join(args.rootfs, proc.cwd.lstrip("/"))
@@ -168,7 +185,7 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs, state_json: str) -> in
     process.set_rlimits(proc)
     if linux.personality is not None and linux.personality.domain == "LINUX32":
         sc.personality(_PERSONA_LINUX32)
-    return fifo_fd
+    return fifo_fd, state_json
 
 
 def _import_before_pivot(config: RuntimeConfig) -> None:

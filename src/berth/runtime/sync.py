@@ -22,8 +22,13 @@ class Channel:
         """Send one message (payload must not contain a newline)."""
         line = f"{verb} {payload}\n" if payload else f"{verb}\n"
         data = line.encode()
-        while data:
-            data = data[os.write(self.write_fd, data) :]
+        try:
+            while data:
+                data = data[os.write(self.write_fd, data) :]
+        except BrokenPipeError:
+            # The other side is gone; what it said before going is the error worth reporting.
+            self.expect(f"a reply to {verb!r}")
+            raise
 
     def recv(self) -> tuple[str, str]:
         """Block for the next message: (verb, payload)."""

@@ -33,6 +33,14 @@ def test_each_new_namespace_differs_from_the_host(runtime: Runtime, ns: str) -> 
     assert inside and inside != os.readlink(f"/proc/self/ns/{ns}")
 
 
+def test_new_cgroup_namespace_is_rooted_at_the_containers_cgroup(runtime: Runtime) -> None:
+    # cgroup_namespaces(7): the init unshares it once the runtime has moved it into its cgroup.
+    config = sh(runtime, "cat /proc/self/cgroup")
+    config["linux"]["namespaces"].append({"type": "cgroup"})
+    paths = {line.split(":", 2)[2] for line in output_of(runtime, config).splitlines()}
+    assert paths == {"/"}
+
+
 def test_pid_namespace_makes_the_process_pid_1(runtime: Runtime) -> None:
     assert output_of(runtime, sh(runtime, "echo $$")).strip() == "1"
 

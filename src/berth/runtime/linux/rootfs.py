@@ -21,9 +21,24 @@ from berth.runtime.linux.mounts import (
 )
 from berth.spec.runtime_config import Mount, RuntimeConfig
 
+TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-def prepare(sc: s.Syscalls, config: RuntimeConfig, rootfs: str, bundle: str, in_userns: bool) -> None:
-    """Mount everything the config asks for under ``rootfs`` and populate /dev."""
+
+def prepare(
+    sc: s.Syscalls,
+    config: RuntimeConfig,
+    rootfs: str,
+    bundle: str,
+    in_userns: bool,
+    join_cgroup: Callable[[], None] | None = None,
+) -> None:
+    """Mount everything the config asks for under ``rootfs`` and populate /dev.
+
+    ``join_cgroup`` (if given) is called once, before the first cgroup mount: that mount shows the
+    calling process's own cgroup, so the process must be in the container's by then.
+    """
     # config-linux.md#rootfs-mount-propagation: nothing we mount may leak back to the host, so the
     # whole tree becomes a slave (or private) first; the final propagation is set in ``finish``.
     propagation = config.linux.rootfs_propagation
@@ -33,6 +48,9 @@ def prepare(sc: s.Syscalls, config: RuntimeConfig, rootfs: str, bundle: str, in_
     dev_is_mounted = False
     for m in config.mounts:
         if m.type == "cgroup" or m.type == "cgroup2":
+            if join_cgroup is not None:
+                join_cgroup()
+                join_cgroup = None
             mount_cgroup(sc, rootfs, m, config.linux.namespace("cgroup") is not None)
         else:
             mount_one(sc, rootfs, bundle, m)

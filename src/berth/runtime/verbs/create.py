@@ -124,14 +124,19 @@ def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManag
     child.close()
     init_pid = 0
     try:
-        manager.add_process(stage1)
-        parent.send("go")
         config = args.config
         if namespaces.wants_new(config.linux, "user"):
             parent.expect("userns")
             namespaces.write_id_maps(stage1, config.linux.uid_mappings, config.linux.gid_mappings)
             parent.send("mapped")
         init_pid = int(parent.expect("init"))
+        # The init builds its mounts while it is moved into the cgroup; it waits for "state" before
+        # anything that needs the cgroup (a cgroup mount or namespace, hooks, children).
+        try:
+            manager.add_process(init_pid)
+        except BerthError:
+            parent.expect("its report")  # an init that died first has reported why: raise that instead
+            raise
         os.waitpid(stage1, 0)
         stage1 = 0
         c.pid = init_pid
