@@ -49,8 +49,9 @@ class Write:
 
 def read_text(directory: str, name: str) -> str:
     """Contents of ``directory/name`` without the trailing newline."""
-    with open(os.path.join(directory, name), encoding="ascii") as fh:
-        return fh.read().rstrip("\n")
+    # Bytes, decoded here: a text-mode open(encoding="ascii") imports a codec module on each start.
+    with open(os.path.join(directory, name), "rb") as fh:
+        return fh.read().decode("ascii").rstrip("\n")
 
 
 def read_int(directory: str, name: str, default: int = 0) -> int:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 
 from berth.errors import BerthError, InvalidArgument, Unsupported
-from berth.runtime.linux.cgroups import host, v1_resources, v1_stats
+from berth.runtime.linux.cgroups import host, v1_resources
 from berth.runtime.linux.cgroups.files import (
     apply_writes,
     make_dirs,
@@ -146,6 +146,8 @@ class V1Manager(CgroupManager):
 
     def stats(self) -> dict[str, Any]:
         """cpu, memory, pids, blkio, hugetlb usage (runc events --stats shape)."""
+        from berth.runtime.linux.cgroups import v1_stats  # only ``events`` needs it
+
         return v1_stats.stats(self.paths.get)
 
     def oom_kill_count(self) -> int:
