@@ -140,3 +140,35 @@ def test_cp_in_and_out(berth: Berth, tmp_path: Path) -> None:
     berth("exec", "box", "sh", "-c", "echo back > /work/out.txt")
     berth("cp", "box:/work/out.txt", str(tmp_path / "out.txt"))
     assert (tmp_path / "out.txt").read_text() == "back\n"
+
+
+def test_hostname_env_file_and_etc_files(berth: Berth, tmp_path: Path) -> None:
+    env_file = tmp_path / "env"
+    env_file.write_text("FROM_FILE=1\nBOTH=file\n")
+    script = 'hostname; cat /etc/hostname; grep -c myhost /etc/hosts; echo "$FROM_FILE $BOTH"'
+    out = berth.run(
+        "--rm",
+        "--hostname",
+        "myhost",
+        "--env-file",
+        str(env_file),
+        "-e",
+        "BOTH=flag",
+        "--",
+        "sh",
+        "-c",
+        script,
+    )
+    assert out.stdout == "myhost\nmyhost\n1\n1 flag\n"
+
+
+def test_cpu_quota_reaches_the_cgroup(berth: Berth) -> None:
+    berth.run("-d", "--name", "cpu", "--network", "none", "--cpus", "0.5", "--", "sleep", "1000")
+    cid = berth.inspect("cpu")["Id"]
+    quota = Path(f"/sys/fs/cgroup/cpu/berth-{cid}/cpu.cfs_quota_us")
+    if not quota.exists():
+        quota = Path(f"/sys/fs/cgroup/berth-{cid}/cpu.max")
+    assert quota.read_text().split()[0] == "50000"
+    stats = json.loads(berth("stats", "--no-stream", "--format", "json", "cpu").stdout)[0]
+    assert stats["pids"] == 1 and stats["mem_usage"] > 0
+    berth("rm", "-f", "cpu")
