@@ -56,7 +56,7 @@ def _create_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("-m", "--memory", default="", help="memory limit (e.g. 64m)")
     p.add_argument("--cpus", default="", help="number of CPUs")
-    p.add_argument("--pids-limit", type=int, default=0, help="maximum number of processes")
+    p.add_argument("--pids-limit", default="0", help="maximum number of processes (-1: unlimited)")
     p.add_argument("--network", "--net", default="", help="none, host, bridge or a network name")
     p.add_argument(
         "-p", "--publish", action="append", default=[], help="[HOSTIP:]HOSTPORT:CONTAINERPORT[/PROTO]"
@@ -66,7 +66,7 @@ def _create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
     p.add_argument("--runtime", default="", help="OCI runtime: berth-runtime, runc, crun or a path")
     p.add_argument("--stop-signal", default="", help="signal that stops the container")
-    p.add_argument("--stop-timeout", type=int, default=10, help="seconds to wait before SIGKILL on stop")
+    p.add_argument("--stop-timeout", default="10", help="seconds to wait before SIGKILL on stop")
     p.add_argument("-l", "--label", action="append", default=[], type=_label, help="KEY=VALUE")
     p.add_argument(
         "--pull", default="missing", choices=["missing", "always", "never"], help="when to pull the image"
@@ -77,6 +77,16 @@ def _create_flags(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument("image", help="image reference (or root directory with --rootfs)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="command and arguments")
+
+
+def _integer(text: str, flag: str) -> int:
+    """An integer flag value; checked here (not by argparse) so bad input exits 125 like podman."""
+    from berth.errors import InvalidArgument
+
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidArgument(f"invalid {flag} {text!r}: want an integer") from None
 
 
 def _options(args: argparse.Namespace) -> CreateOptions:
@@ -102,7 +112,7 @@ def _options(args: argparse.Namespace) -> CreateOptions:
         security_opt=args.security_opt,
         memory=args.memory,
         cpus=args.cpus,
-        pids_limit=args.pids_limit,
+        pids_limit=_integer(args.pids_limit, "--pids-limit"),
         network=args.network,
         publish=args.publish,
         interactive=args.interactive,
@@ -110,7 +120,7 @@ def _options(args: argparse.Namespace) -> CreateOptions:
         remove=args.rm,
         runtime=args.runtime,
         stop_signal=args.stop_signal,
-        stop_timeout=args.stop_timeout,
+        stop_timeout=_integer(args.stop_timeout, "--stop-timeout"),
         labels=dict(args.label),
         pull=args.pull,
         tls_verify=args.tls_verify,

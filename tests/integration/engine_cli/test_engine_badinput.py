@@ -13,6 +13,10 @@ pytestmark = pytest.mark.timeout(120)
     ("flags", "message"),
     [
         (["--memory", "lots"], "invalid --memory"),
+        (["--pids-limit", "many"], "invalid --pids-limit"),
+        (["--cpus", "fast"], "invalid --cpus"),
+        (["--tmpfs", "relative"], "invalid --tmpfs"),
+        (["-e", "=novalue"], "invalid environment variable"),
         (["-p", "99999:80"], "invalid port"),
         (["-v", "relative:dir"], "not an absolute path"),
         (["-v", "/no/such/host/dir:/x"], "does not exist"),
