@@ -42,7 +42,8 @@ class InitArgs(Record):
     config: RuntimeConfig
     bundle: str
     rootfs: str
-    fifo: str
+    #: an O_PATH fd of the exec FIFO, opened by the runtime.
+    fifo_fd: int
     console_fd: int
     preserve_fds: int
     no_pivot: bool
@@ -110,7 +111,7 @@ def stage1(sc: s.Syscalls, chan: Channel, args: InitArgs) -> NoReturn:
 def stage2(sc: s.Syscalls, chan: Channel, args: InitArgs) -> NoReturn:
     """Become the container: rootfs, console, process attributes; wait for ``start``; exec."""
     try:
-        fifo_fd, state_json = _build(sc, chan, args)
+        state_json = _build(sc, chan, args)
         proc = args.config.process
         assert proc is not None
         env = process.environment(proc)
@@ -124,12 +125,11 @@ def stage2(sc: s.Syscalls, chan: Channel, args: InitArgs) -> NoReturn:
         chan.close()
     except BaseException as err:
         _report(chan, err)
-    _wait_for_start_and_exec(sc, args, fifo_fd, state_json, path, env)
+    _wait_for_start_and_exec(sc, args, state_json, path, env)
 
 
-def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> tuple[int, str]:
-    """Everything between the namespaces and the user switch; returns the exec FIFO's O_PATH fd and
-    the state document the runtime sent."""
+def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
+    """Everything between the namespaces and the user switch; returns the state the runtime sent."""
     config = args.config
     linux = config.linux
     os.setsid()
@@ -146,9 +146,7 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> tuple[int, str]:
             sc.sethostname(config.hostname)
         if config.domainname:
             sc.setdomainname(config.domainname)
-    if linux.namespace("mount") is None:
-        raise InvalidArgument("linux.namespaces: a mount namespace is required to set up the root")
-    fifo_fd = os.open(args.fifo, os.O_PATH | os.O_CLOEXEC)
+    private_mounts = linux.namespace("mount") is not None
     in_userns = linux.namespace("user") is not None
     states: list[str] = []
 
@@ -161,7 +159,7 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> tuple[int, str]:
             # cgroup_namespaces(7): the new namespace is rooted at the cgroup of the caller.
             sc.unshare(s.CLONE_NEWCGROUP)
 
-    rootfs.prepare(sc, config, args.rootfs, args.bundle, in_userns, join_cgroup)
+    rootfs.prepare(sc, config, args.rootfs, args.bundle, in_userns, join_cgroup, private_mounts)
     if not states:
         join_cgroup()
     state_json = states[0]
@@ -174,18 +172,19 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> tuple[int, str]:
         chan.expect("ok")
     hooks.run_hooks("createContainer", config.hooks, state_json)
     _import_before_pivot(config)
-    rootfs.switch_root(sc, args.rootfs, args.no_pivot)
+    rootfs.switch_root(sc, args.rootfs, args.no_pivot, private_mounts)
     _apply_sysctl(dict(linux.sysctl))
     if proc.terminal:
         from berth.runtime.linux import console  # imported by _import_before_pivot
 
         console.setup(sc, args.console_fd, proc.console_size, mount_console=True)
-    rootfs.finish(sc, config)
+    if private_mounts:
+        rootfs.finish(sc, config)
     process.set_oom_score_adj(proc)
     process.set_rlimits(proc)
     if linux.personality is not None and linux.personality.domain == "LINUX32":
         sc.personality(_PERSONA_LINUX32)
-    return fifo_fd, state_json
+    return state_json
 
 
 def _import_before_pivot(config: RuntimeConfig) -> None:
@@ -208,18 +207,18 @@ def _apply_sysctl(sysctl: dict[str, str]) -> None:
 
 
 def _wait_for_start_and_exec(
-    sc: s.Syscalls, args: InitArgs, fifo_fd: int, state_json: str, path: str, env: dict[str, str]
+    sc: s.Syscalls, args: InitArgs, state_json: str, path: str, env: dict[str, str]
 ) -> NoReturn:
     proc = args.config.process
     assert proc is not None
     try:
         # Blocks until ``start`` opens the FIFO for reading (runtime.md#start).
-        fd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+        fd = os.open(f"/proc/self/fd/{args.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
     except OSError:
         os._exit(1)
     try:
         os.write(fd, b"0")
-        os.close(fifo_fd)
+        os.close(args.fifo_fd)
         if args.config.hooks.get("startContainer"):
             state = jsontext.loads(state_json)
             state["status"] = "running"

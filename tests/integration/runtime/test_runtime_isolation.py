@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.busybox import make_rootfs
 from tests.integration.runtime.conftest import RUNTIME, Runtime, base_config
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(60)]
@@ -71,6 +73,37 @@ def test_user_namespace_with_mappings(runtime: Runtime) -> None:
     config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
     lines = [line.split() for line in output_of(runtime, config).splitlines()]
     assert lines == [["0", "0", "65536"], ["0", "0", "65536"], ["0"]]
+
+
+def test_user_namespace_mapping_root_to_an_unprivileged_host_user(runtime: Runtime) -> None:
+    # The init is then no host root and cannot open the state directory: the runtime hands it the
+    # exec FIFO already open.
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as tmp:
+        os.chmod(tmp, 0o755)  # the mapped root must reach its root filesystem (pytest's tmp is 0700)
+        config = base_config(make_rootfs(Path(tmp) / "rootfs"), ["sh", "-c", "id -u; cat /proc/self/uid_map"])
+        config["linux"]["namespaces"].append({"type": "user"})
+        config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        lines = [line.split() for line in output_of(runtime, config).splitlines()]
+    assert lines == [["0"], ["0", "100000", "65536"]]
+
+
+def test_no_mount_namespace_shares_the_runtimes_mounts_and_delete_removes_them(runtime: Runtime) -> None:
+    # As runc: the container is chrooted, its mounts land in the runtime's mount namespace.
+    config = sh(runtime, "readlink /proc/self/ns/mnt; test -e /bin/busybox && echo chrooted")
+    config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"] if ns["type"] != "mount"]
+    del config["linux"]["maskedPaths"], config["linux"]["readonlyPaths"]
+    before = Path("/proc/self/mountinfo").read_text()
+    assert output_of(runtime, config).split() == [os.readlink("/proc/self/ns/mnt"), "chrooted"]
+    assert Path("/proc/self/mountinfo").read_text() == before
+
+
+def test_masked_paths_without_a_mount_namespace_are_refused(runtime: Runtime) -> None:
+    config = sh(runtime, "true")
+    config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"] if ns["type"] != "mount"]
+    done = runtime.run(config)
+    assert done.returncode != 0 and "without a mount namespace" in done.stderr
+    assert not runtime.root.exists() or not list(runtime.root.iterdir())
 
 
 def test_hostname_and_domainname(runtime: Runtime) -> None:

@@ -7,6 +7,7 @@ maskedPaths, readonlyPaths, a read-only root and rootfsPropagation, which need t
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from berth.runtime.linux import syscalls as s
@@ -33,18 +34,22 @@ def prepare(
     bundle: str,
     in_userns: bool,
     join_cgroup: Callable[[], None] | None = None,
+    private_mounts: bool = True,
 ) -> None:
     """Mount everything the config asks for under ``rootfs`` and populate /dev.
 
     ``join_cgroup`` (if given) is called once, before the first cgroup mount: that mount shows the
-    calling process's own cgroup, so the process must be in the container's by then.
+    calling process's own cgroup, so the process must be in the container's by then. Without
+    ``private_mounts`` (no mount namespace) the host's propagation is left alone and the mounts land
+    in the runtime's own mount table, as with runc; ``delete`` unmounts them.
     """
-    # config-linux.md#rootfs-mount-propagation: nothing we mount may leak back to the host, so the
-    # whole tree becomes a slave (or private) first; the final propagation is set in ``finish``.
-    propagation = config.linux.rootfs_propagation
-    sc.mount("", "/", "", PROPAGATION["rprivate" if propagation in ("private", "rprivate") else "rslave"])
-    # pivot_root(2) needs the new root to be a mount point.
-    sc.mount(rootfs, rootfs, "", s.MS_BIND | s.MS_REC)
+    if private_mounts:
+        # config-linux.md#rootfs-mount-propagation: nothing we mount may leak back to the host, so
+        # the whole tree becomes a slave (or private) first; ``finish`` sets the final propagation.
+        propagation = config.linux.rootfs_propagation
+        sc.mount("", "/", "", PROPAGATION["rprivate" if propagation in ("private", "rprivate") else "rslave"])
+        # pivot_root(2) needs the new root to be a mount point.
+        sc.mount(rootfs, rootfs, "", s.MS_BIND | s.MS_REC)
     dev_is_mounted = False
     for m in config.mounts:
         if m.type == "cgroup" or m.type == "cgroup2":
@@ -118,10 +123,12 @@ def _own_cgroups() -> dict[str, str]:
     return own
 
 
-def switch_root(sc: s.Syscalls, rootfs: str, no_pivot: bool) -> None:
-    """Make ``rootfs`` the process's ``/``."""
+def switch_root(sc: s.Syscalls, rootfs: str, no_pivot: bool, private_mounts: bool = True) -> None:
+    """Make ``rootfs`` the process's ``/`` (without a mount namespace of its own, by chroot(2))."""
     os.chdir(rootfs)
-    if no_pivot:
+    if not private_mounts:
+        os.chroot(".")
+    elif no_pivot:
         # runc --no-pivot: for roots pivot_root(2) refuses (e.g. ramfs); weaker, as the host
         # tree stays reachable through the mount namespace.
         sc.mount(rootfs, "/", "", s.MS_MOVE)
@@ -132,6 +139,22 @@ def switch_root(sc: s.Syscalls, rootfs: str, no_pivot: bool) -> None:
         sc.mount("", ".", "", PROPAGATION["rslave"])
         sc.umount2(".", s.MNT_DETACH)
     os.chdir("/")
+
+
+def unmount_under(sc: s.Syscalls, rootfs: str) -> None:
+    """Detach every mount at or below ``rootfs`` in this mount namespace, deepest first (what a
+    container without a mount namespace of its own left in the runtime's)."""
+    points = []
+    with open("/proc/self/mountinfo", "rb") as fh:
+        for line in fh:
+            point = line.split()[4].decode()
+            point = point.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n")
+            point = point.replace("\\134", "\\")
+            if point == rootfs or point.startswith(rootfs.rstrip("/") + "/"):
+                points.append(point)
+    for point in reversed(points):
+        with contextlib.suppress(OSError):  # already gone with its parent
+            sc.umount2(point, s.MNT_DETACH)
 
 
 def finish(sc: s.Syscalls, config: RuntimeConfig) -> None:

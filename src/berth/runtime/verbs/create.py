@@ -14,7 +14,7 @@ from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.fsutil import atomic_write
 from berth.runtime import container, hooks, init, jsontext, process, sync
 from berth.runtime.container import Container
-from berth.runtime.linux import namespaces
+from berth.runtime.linux import namespaces, rootfs
 from berth.runtime.linux.cgroups import CgroupManager, open_manager
 from berth.runtime.linux.devices import with_device_rules
 from berth.runtime.linux.syscalls import Syscalls, syscalls
@@ -76,14 +76,23 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
         raise InvalidArgument("process.terminal is set but no --console-socket was given")
     if (opts.console_socket or opts.console_fd >= 0) and not proc.terminal:
         raise InvalidArgument("--console-socket needs process.terminal in the config")
+    if config.linux.namespace("mount") is None and (config.linux.masked_paths or config.linux.readonly_paths):
+        # As runc: these are mounts over host paths, which only a private mount namespace confines.
+        raise InvalidArgument(
+            "linux.maskedPaths/readonlyPaths: unable to restrict paths without a mount namespace"
+        )
     seccomp = process.compile_seccomp(config.linux.seccomp)
     c = container.new(opts.root, opts.container_id, bundle, rootfs)
     c.config, c.annotations = raw, dict(config.annotations)
     manager: CgroupManager | None = None
     console_fd = opts.console_fd
+    fifo_fd = -1
     try:
         os.mkfifo(c.fifo, 0o600)
         os.chmod(c.fifo, 0o622)  # the init may write it after switching to an unprivileged user
+        # Opened here, inherited by the init: in a user namespace it may not reach the state
+        # directory itself (runc hands its init the FIFO the same way).
+        fifo_fd = os.open(c.fifo, os.O_PATH | os.O_CLOEXEC)
         if opts.console_socket:
             from berth.runtime.linux import console
 
@@ -94,7 +103,7 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
         c.save()  # status "creating", and what a later delete --force needs to clean up
         manager.set_resources(with_device_rules(config.linux.resources, config.linux.devices))
         args = init.InitArgs(
-            c.id, config, bundle, rootfs, c.fifo, console_fd, opts.preserve_fds, opts.no_pivot,
+            c.id, config, bundle, rootfs, fifo_fd, console_fd, opts.preserve_fds, opts.no_pivot,
             opts.no_new_keyring, seccomp,
         )  # fmt: skip
         c.pid = _spawn(sc, c, args, manager)
@@ -109,8 +118,9 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
             raise BerthError(f"container init: {err}") from None
         raise
     finally:
-        if console_fd >= 0:
-            os.close(console_fd)
+        for fd in (console_fd, fifo_fd):
+            if fd >= 0:
+                os.close(fd)
     return c
 
 
@@ -186,6 +196,8 @@ def rollback(c: Container, manager: CgroupManager | None, config: RuntimeConfig,
         for pid in manager.pids():
             _kill(pid)
         manager.destroy()
+    if config.linux.namespace("mount") is None:
+        rootfs.unmount_under(syscalls(), c.rootfs)
     if hook:
         # runtime.md#lifecycle: a failed create hook continues the lifecycle at destroy + poststop.
         state = jsontext.dumps(c.oci_state() | {"status": container.STOPPED})

@@ -45,6 +45,12 @@ def destroy(c: Container) -> None:
             _sigkill(pid)
         manager.destroy()
     config = parse_config(c.config)
+    if config.linux.namespace("mount") is None:
+        # Without a mount namespace of its own the container's mounts are in ours (as with runc).
+        from berth.runtime.linux.rootfs import unmount_under
+        from berth.runtime.linux.syscalls import syscalls
+
+        unmount_under(syscalls(), c.rootfs)
     if config.hooks.get("poststop"):
         state = jsontext.dumps(c.oci_state() | {"status": container.STOPPED})
         for line in hooks.warn_hooks("poststop", config.hooks, state):
