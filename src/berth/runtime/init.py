@@ -113,14 +113,15 @@ def stage2(sc: s.Syscalls, chan: Channel, args: InitArgs) -> NoReturn:
     try:
         state_json = _build(sc, chan, args)
         proc = args.config.process
-        assert proc is not None
-        env = process.environment(proc)
-        os.chdir(proc.cwd)
-        path = process.find_executable(proc.args[0], env, proc.cwd)
-        process.drop_privileges(sc, proc, args.seccomp)
-        process.close_extra_fds(args.preserve_fds)
-        if proc.user.uid != 0:
-            sc.prctl(_PR_SET_DUMPABLE, 1)  # keep /proc/self/fd usable for the FIFO reopen below
+        path, env = "", {}
+        if proc is not None:  # without one, ``start`` refuses the container (runtime.md#start)
+            env = process.environment(proc)
+            os.chdir(proc.cwd)
+            path = process.find_executable(proc.args[0], env, proc.cwd)
+            process.drop_privileges(sc, proc, args.seccomp)
+            process.close_extra_fds(args.preserve_fds)
+            if proc.user.uid != 0:
+                sc.prctl(_PR_SET_DUMPABLE, 1)  # keep /proc/self/fd usable for the FIFO reopen below
         chan.send("ready")
         chan.close()
     except BaseException as err:
@@ -164,9 +165,8 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
         join_cgroup()
     state_json = states[0]
     proc = config.process
-    assert proc is not None
-    cwd = os.path.join(args.rootfs, proc.cwd.lstrip("/"))
-    os.makedirs(cwd, 0o755, exist_ok=True)
+    if proc is not None:
+        os.makedirs(os.path.join(args.rootfs, proc.cwd.lstrip("/")), 0o755, exist_ok=True)
     if needs_runtime_hooks(config):
         chan.send("runtime-hooks")
         chan.expect("ok")
@@ -174,14 +174,15 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
     _import_before_pivot(config)
     rootfs.switch_root(sc, args.rootfs, args.no_pivot, private_mounts)
     _apply_sysctl(dict(linux.sysctl))
-    if proc.terminal:
+    if proc is not None and proc.terminal:
         from berth.runtime.linux import console  # imported by _import_before_pivot
 
         console.setup(sc, args.console_fd, proc.console_size, mount_console=True)
     if private_mounts:
         rootfs.finish(sc, config)
-    process.set_oom_score_adj(proc)
-    process.set_rlimits(proc)
+    if proc is not None:
+        process.set_oom_score_adj(proc)
+        process.set_rlimits(proc)
     if linux.personality is not None and linux.personality.domain == "LINUX32":
         sc.personality(_PERSONA_LINUX32)
     return state_json
@@ -210,7 +211,6 @@ def _wait_for_start_and_exec(
     sc: s.Syscalls, args: InitArgs, state_json: str, path: str, env: dict[str, str]
 ) -> NoReturn:
     proc = args.config.process
-    assert proc is not None
     try:
         # Blocks until ``start`` opens the FIFO for reading (runtime.md#start).
         fd = os.open(f"/proc/self/fd/{args.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
@@ -219,6 +219,8 @@ def _wait_for_start_and_exec(
     try:
         os.write(fd, b"0")
         os.close(args.fifo_fd)
+        if proc is None:
+            raise InvalidArgument("process: not set, so there is nothing to start")
         if args.config.hooks.get("startContainer"):
             state = jsontext.loads(state_json)
             state["status"] = "running"

@@ -52,7 +52,9 @@ def test_hooks_run_in_lifecycle_order_with_state(runtime: Runtime, tmp_path: Pat
     runtime.create(hooked_config(runtime, log))
     assert order(log) == ["prestart", "createRuntime", "createContainer"]
     created = json.loads((log / "createRuntime.json").read_text())
-    assert created["id"] == "c1" and created["status"] == "creating"
+    assert created["id"] == "c1" and created["status"] == "created"  # runtime.md#state: after step 2
+    for kind in ("prestart", "createContainer"):
+        assert json.loads((log / f"{kind}.json").read_text())["status"] == "created"
     assert created["pid"] == runtime.state("c1")["pid"]
     runtime("start", "c1")
     assert order(log)[3:] == ["startContainer", "poststart"]

@@ -102,6 +102,18 @@ def test_start_twice_is_an_error(runtime: Runtime) -> None:
     assert second.returncode != 0 and "not created" in second.stderr
 
 
+def test_a_config_without_process_is_created_but_cannot_start(runtime: Runtime) -> None:
+    # runtime.md#start: "If the process was not set, this operation MUST generate an error."
+    config = base_config(runtime.rootfs, ["true"])
+    del config["process"]
+    runtime.create(config)
+    assert runtime.state("c1")["status"] == "created"
+    done = runtime("start", "c1", check=False)
+    assert done.returncode != 0 and "sets no process" in done.stderr
+    assert runtime.state("c1")["status"] == "created"
+    runtime("delete", "c1")
+
+
 def test_duplicate_id_is_refused_and_the_first_container_survives(runtime: Runtime) -> None:
     runtime.create(base_config(runtime.rootfs, ["sleep", "60"]))
     _, status = runtime.create(base_config(runtime.rootfs, ["sleep", "60"]), "c1", check=False)

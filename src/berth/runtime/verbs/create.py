@@ -48,8 +48,6 @@ def load_bundle(bundle: str) -> tuple[dict[str, object], RuntimeConfig, str]:
     except ValueError as err:
         raise InvalidArgument(f"{path}: invalid JSON: {err}") from None
     config = parse_config(raw)
-    if config.process is None:
-        raise InvalidArgument("process: required to create a container")
     rootfs = os.path.join(bundle, config.root.path)
     if not os.path.isdir(rootfs):
         raise NotFound(f"root.path: {rootfs} is not a directory")
@@ -70,11 +68,11 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
     container.check_id(opts.container_id)
     bundle = os.path.abspath(opts.bundle)
     raw, config, rootfs = load_bundle(bundle)
-    proc = config.process
-    assert proc is not None
-    if proc.terminal and not opts.console_socket and opts.console_fd < 0:
+    # runtime.md#start: a config without ``process`` may be created; only ``start`` must fail.
+    terminal = config.process is not None and config.process.terminal
+    if terminal and not opts.console_socket and opts.console_fd < 0:
         raise InvalidArgument("process.terminal is set but no --console-socket was given")
-    if (opts.console_socket or opts.console_fd >= 0) and not proc.terminal:
+    if (opts.console_socket or opts.console_fd >= 0) and not terminal:
         raise InvalidArgument("--console-socket needs process.terminal in the config")
     if config.linux.namespace("mount") is None and (config.linux.masked_paths or config.linux.readonly_paths):
         # As runc: these are mounts over host paths, which only a private mount namespace confines.
@@ -150,7 +148,9 @@ def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManag
         os.waitpid(stage1, 0)
         stage1 = 0
         c.pid = init_pid
-        state_json = jsontext.dumps(c.oci_state() | {"status": container.CREATING, "pid": init_pid})
+        # runtime.md#state: "created" is "after step 2 in the lifecycle"; the prestart, createRuntime
+        # and createContainer hooks are steps 3 to 5, so they see the container created.
+        state_json = jsontext.dumps(c.oci_state() | {"status": container.CREATED, "pid": init_pid})
         parent.send("state", state_json)
         if init.needs_runtime_hooks(config):
             parent.expect("runtime-hooks")

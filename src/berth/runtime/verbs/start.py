@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import select
 
-from berth.errors import BerthError, InvalidState
+from berth.errors import BerthError, InvalidArgument, InvalidState
 from berth.runtime import container, hooks, jsontext
 from berth.runtime.container import Container
 from berth.runtime.log import warn
@@ -22,6 +22,10 @@ def start(c: Container) -> None:
     status = c.status()
     if status != container.CREATED:
         raise InvalidState(f"cannot start container {c.id!r}: it is {status}, not created")
+    config = parse_config(c.config)
+    if config.process is None:
+        # runtime.md#start: "If the process was not set, this operation MUST generate an error."
+        raise InvalidArgument(f"cannot start container {c.id!r}: its config sets no process")
     fd = os.open(c.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         _release(c, fd)
@@ -31,7 +35,6 @@ def start(c: Container) -> None:
         os.close(fd)
     if message:
         raise BerthError(f"cannot start container {c.id!r}: {message}")
-    config = parse_config(c.config)
     if config.hooks.get("poststart"):
         # runtime.md#lifecycle: a failing poststart hook is only a warning.
         for line in hooks.warn_hooks("poststart", config.hooks, jsontext.dumps(c.oci_state())):
