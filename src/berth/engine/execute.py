@@ -6,7 +6,10 @@ environment, user and working directory changed as asked, passed to the runtime 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -17,6 +20,8 @@ from berth.engine.rootfs import find_command
 from berth.engine.state import refresh
 from berth.engine.users import resolve_user
 from berth.errors import InvalidArgument, InvalidState
+
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 def exec_in_container(
@@ -60,11 +65,39 @@ def exec_in_container(
     process_file = paths.rundir / f"exec-{new_id()[:16]}.json"
     process_file.write_text(json.dumps(process))
     engine.close()
+    argv = runtime.exec_argv(record.id, process_file, tty)
+    if detach:
+        _run_in_background(argv, process_file)
+        return 0
     try:
-        proc = subprocess.run(
-            runtime.exec_argv(record.id, process_file, tty, detach),
-            stdin=None if interactive else subprocess.DEVNULL,
-        )
+        proc = subprocess.run(argv, stdin=None if interactive else subprocess.DEVNULL)
     finally:
         process_file.unlink(missing_ok=True)
     return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+
+
+def _run_in_background(argv: list[str], process_file: Path) -> None:
+    """Run the runtime's (foreground) exec in a detached session that reaps what it leaves.
+
+    The runtime's own ``--detach`` would leave the process to whichever subreaper is above this
+    command; a process of the container's pid namespace that nobody reaps keeps the container's
+    init from ever finishing its exit. Here the runtime waits for its process, and a small session
+    leader (a subreaper) waits for the runtime and removes the process file.
+    """
+    child = os.fork()
+    if child == 0:
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                subprocess.run(argv, stdin=null, stdout=null, stderr=null)
+                process_file.unlink(missing_ok=True)
+                with contextlib.suppress(ChildProcessError):
+                    while os.waitpid(-1, 0):
+                        pass
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)

@@ -118,13 +118,11 @@ class OCIRuntime:
         """Apply a runtime-spec ``linux.resources`` document to the running container."""
         self._run(["update", "--resources", str(resources_file), cid], "update")
 
-    def exec_argv(self, cid: str, process_file: Path, tty: bool, detach: bool = False) -> list[str]:
-        """The ``exec`` command line; the caller runs it with the stdio the process should get."""
+    def exec_argv(self, cid: str, process_file: Path, tty: bool) -> list[str]:
+        """The (foreground) ``exec`` command line; the caller runs it with the process's stdio."""
         args = ["exec", "--process", str(process_file)]
         if tty:
             args.append("--tty")
-        if detach:
-            args.append("--detach")
         return self.argv(*args, cid)
 
 

@@ -65,3 +65,26 @@ def test_terminal_session(berth: Berth) -> None:
         _, status = os.waitpid(pid, 0)
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 3
+
+
+def test_exec_with_a_terminal_and_detached(berth: Berth) -> None:
+    berth.run("-d", "--name", "ttyhost", "--network", "none", "--", "sleep", "1000")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update(berth.env)
+        argv = berth.argv("exec", "-it", "ttyhost", "sh")
+        os.execv(argv[0], argv)
+    try:
+        _read_until(fd, b"# ")
+        os.write(fd, b"tty; exit 4\n")
+        assert b"/dev/pts/" in _read_until(fd, b"/dev/pts/")
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 4
+    berth("exec", "-d", "ttyhost", "sh", "-c", "echo detached > /tmp/mark")
+    deadline = time.monotonic() + 20
+    while berth("exec", "ttyhost", "cat", "/tmp/mark", check=False).stdout != "detached\n":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    berth("rm", "-f", "ttyhost")
