@@ -14,6 +14,7 @@ from berth.errors import BerthError, InvalidArgument, Unsupported
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from contextlib import AbstractContextManager
 
     from berth.runtime.container import Container
     from berth.runtime.verbs.create import CreateOptions
@@ -169,10 +170,18 @@ def cmd_run(p: Parsed, root: str) -> int:
     return run(_create_options(p, root, "run"), detach=p.flag("detach"))
 
 
+def _lock(root: str, p: Parsed, command: str) -> AbstractContextManager[int]:
+    """The container's lock: verbs that change a container run one at a time on it."""
+    from berth.runtime import container
+
+    return container.lock(root, _one_id(Parsed(args=p.args[:1]), command))
+
+
 def cmd_start(p: Parsed, root: str) -> int:
     from berth.runtime.verbs.start import start
 
-    start(_load(root, p, "start"))
+    with _lock(root, p, "start"):
+        start(_load(root, p, "start"))
     return 0
 
 
@@ -189,14 +198,21 @@ def cmd_kill(p: Parsed, root: str) -> int:
     if not 1 <= len(p.args) <= 2:
         raise InvalidArgument("kill: expected CONTAINER [SIGNAL]")
     signal = parse_signal(p.args[1] if len(p.args) == 2 else "TERM")
-    kill(_load(root, Parsed(args=p.args[:1]), "kill"), signal, p.flag("all"))
+    with _lock(root, p, "kill"):
+        kill(_load(root, Parsed(args=p.args[:1]), "kill"), signal, p.flag("all"))
     return 0
 
 
 def cmd_delete(p: Parsed, root: str) -> int:
+    from berth.errors import NotFound
     from berth.runtime.verbs.delete import delete
 
-    delete(root, _one_id(p, "delete"), p.flag("force"))
+    try:
+        with _lock(root, p, "delete"):
+            delete(root, _one_id(p, "delete"), p.flag("force"))
+    except NotFound:
+        if not p.flag("force"):
+            raise  # runc: deleting a missing container with --force succeeds
     return 0
 
 
@@ -253,14 +269,16 @@ def cmd_exec(p: Parsed, root: str) -> int:
 def cmd_pause(p: Parsed, root: str) -> int:
     from berth.runtime.verbs.pause import pause
 
-    pause(_load(root, p, "pause"))
+    with _lock(root, p, "pause"):
+        pause(_load(root, p, "pause"))
     return 0
 
 
 def cmd_resume(p: Parsed, root: str) -> int:
     from berth.runtime.verbs.pause import resume
 
-    resume(_load(root, p, "resume"))
+    with _lock(root, p, "resume"):
+        resume(_load(root, p, "resume"))
     return 0
 
 
@@ -279,7 +297,6 @@ def cmd_events(p: Parsed, root: str) -> int:
 def cmd_update(p: Parsed, root: str) -> int:
     from berth.runtime.verbs.update import FLAG_FIELDS, read_resources, resources_from_flags, update
 
-    c = _load(root, p, "update")
     if p.text("resources"):
         resources = read_resources(p.text("resources"))
     else:
@@ -287,7 +304,8 @@ def cmd_update(p: Parsed, root: str) -> int:
         if unknown:
             raise Unsupported(f"update: --{unknown[0]} is not supported")
         resources = resources_from_flags({k: str(v) for k, v in p.flags.items()})
-    update(c, resources)
+    with _lock(root, p, "update"):
+        update(_load(root, p, "update"), resources)
     return 0
 
 

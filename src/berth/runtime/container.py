@@ -7,20 +7,24 @@ init process blocks on between ``create`` and ``start`` (its presence means "cre
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 
 from berth.errors import AlreadyExists, InvalidArgument, NotFound
-from berth.fsutil import atomic_write
+from berth.fsutil import atomic_write, locked
 from berth.runtime import jsontext
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 DEFAULT_ROOT = "/run/berth-runtime"
 OCI_VERSION = "1.2.0"
 
 CREATING, CREATED, RUNNING, STOPPED, PAUSED = "creating", "created", "running", "stopped", "paused"
+#: The file in a container's state directory whose flock serializes the verbs that change it.
+LOCK = "lock"
 
 
 def check_id(container_id: str) -> None:
@@ -119,15 +123,22 @@ class Container:
         }
 
     def remove(self) -> None:
-        """Delete the state directory (it holds only state.json and, before start, exec.fifo)."""
-        # A concurrent delete of the same container may have removed any of it already.
-        try:
-            for name in os.listdir(self.dir):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(self.dir, name))
-            os.rmdir(self.dir)
-        except FileNotFoundError:
-            pass
+        """Delete the state directory (state.json, the lock and, before start, exec.fifo)."""
+        # A concurrent delete of the same container may have removed any of it already, and a verb
+        # that came to wait for the lock may have just created the lock file anew: remove it again.
+        for _ in range(10):
+            try:
+                for name in os.listdir(self.dir):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(self.dir, name))
+                os.rmdir(self.dir)
+                return
+            except FileNotFoundError:
+                return
+            except OSError as err:
+                if err.errno != errno.ENOTEMPTY:
+                    raise
+        os.rmdir(self.dir)
 
 
 def new(root: str, container_id: str, bundle: str, rootfs: str) -> Container:
@@ -140,6 +151,23 @@ def new(root: str, container_id: str, bundle: str, rootfs: str) -> Container:
     except FileExistsError:
         raise AlreadyExists(f"container {container_id!r} already exists") from None
     return c
+
+
+@contextlib.contextmanager
+def lock(root: str, container_id: str) -> Iterator[int]:
+    """Hold the container's lock for a ``with`` block (yielding its fd), so that verbs changing one
+    container (two starts, a kill during a delete) run one after the other; ``NotFound`` if the
+    container does not exist. The fd is close-on-exec but a forked child shares it: close it there,
+    or the lock outlives the verb."""
+    check_id(container_id)
+    path = os.path.join(root, container_id, LOCK)
+    try:
+        with locked(path) as fd:
+            yield fd
+    except FileNotFoundError as err:
+        if err.filename != path:
+            raise
+        raise NotFound(f"container {container_id!r} does not exist") from None
 
 
 def load(root: str, container_id: str) -> Container:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -112,6 +113,40 @@ def test_a_config_without_process_is_created_but_cannot_start(runtime: Runtime) 
     assert done.returncode != 0 and "sets no process" in done.stderr
     assert runtime.state("c1")["status"] == "created"
     runtime("delete", "c1")
+
+
+def test_verbs_on_one_container_wait_for_its_lock(runtime: Runtime) -> None:
+    runtime.create(base_config(runtime.rootfs, ["sleep", "60"]))
+    runtime("start", "c1")
+    lock = os.open(runtime.root / "c1" / "lock", os.O_RDWR)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a verb in progress would
+        kill = subprocess.Popen([RUNTIME, "--root", str(runtime.root), "kill", "c1", "KILL"])
+        try:
+            with pytest.raises(subprocess.TimeoutExpired):
+                kill.wait(timeout=0.5)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        assert kill.wait(timeout=30) == 0
+    finally:
+        os.close(lock)
+    runtime("delete", "--force", "c1")
+
+
+def test_concurrent_deletes_and_kills_of_one_container(runtime: Runtime) -> None:
+    runtime.create(base_config(runtime.rootfs, ["sleep", "60"]))
+    runtime("start", "c1")
+    base = [RUNTIME, "--root", str(runtime.root)]
+    procs = [
+        subprocess.Popen(base + args, stderr=subprocess.PIPE, text=True)
+        for args in (["delete", "--force", "c1"], ["kill", "c1", "KILL"]) * 3
+    ]
+    results = [(p.wait(timeout=30), p.stderr.read() if p.stderr else "") for p in procs]
+    for args, (status, err) in zip((["delete"], ["kill"]) * 3, results, strict=True):
+        # A kill after a delete finds no container, one after another kill a stopped one; nothing
+        # else may fail.
+        assert status == 0 or (args == ["kill"] and ("does not exist" in err or "stopped" in err)), err
+    assert runtime("list", "-q").stdout == ""
 
 
 def test_duplicate_id_is_refused_and_the_first_container_survives(runtime: Runtime) -> None:

@@ -81,9 +81,12 @@ def test_seccomp_rule_denies(runtime: Runtime) -> None:
         "architectures": ["SCMP_ARCH_X86_64"],
         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
     }
-    done = runtime.run(config)
-    assert done.returncode == 0, done.stderr
-    assert "Operation not permitted" in done.stdout and "rc=1" in done.stdout
+    for cid in ("c1", "c2"):  # the second run reads the program compiled by the first back
+        done = runtime.run(config, cid)
+        assert done.returncode == 0, done.stderr
+        assert "Operation not permitted" in done.stdout and "rc=1" in done.stdout
+    assert len(list((runtime.root / ".seccomp-cache").iterdir())) == 1
+    assert runtime("list", "-q").stdout == ""
 
 
 def test_seccomp_without_no_new_privileges_for_an_unprivileged_user(runtime: Runtime) -> None:

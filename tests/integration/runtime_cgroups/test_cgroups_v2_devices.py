@@ -1,21 +1,18 @@
-"""cgroup v2 device rules enforced by the kernel: the manager's eBPF program, loaded by a test-local
-bpf(2) loader (the runtime's own loader lives in its syscall module), attached to a cgroup on this
-host's cgroup2 mount."""
+"""cgroup v2 device rules enforced by the kernel: the manager's eBPF program, loaded and attached by
+the runtime's bpf(2) loader (``Syscalls.attach_cgroup_device_filter``) to a cgroup on this host's
+cgroup2 mount."""
 
 from __future__ import annotations
 
-import ctypes
 import os
 import platform
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from berth.errors import BerthError
-from berth.runtime.linux.cgroups.devices_bpf import LICENSE
 from berth.runtime.linux.cgroups.v2 import V2Manager
+from berth.runtime.linux.syscalls import syscalls
 from tests.integration.runtime_cgroups.children import go, stop, unique_name, waiting_child
 
 UNIFIED = "/sys/fs/cgroup/unified"
@@ -28,49 +25,12 @@ pytestmark = [
     ),
 ]
 
-_SYS_BPF = 321
-_BPF_PROG_LOAD, _BPF_PROG_ATTACH = 5, 8
-_BPF_PROG_TYPE_CGROUP_DEVICE, _BPF_CGROUP_DEVICE = 15, 6
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _bpf(cmd: int, attr: bytearray) -> int:
-    buf = (ctypes.c_char * len(attr)).from_buffer(attr)
-    rc = int(_libc.syscall(_SYS_BPF, cmd, buf, len(attr)))
-    if rc < 0:
-        raise BerthError(f"bpf({cmd}): {os.strerror(ctypes.get_errno())}")
-    return rc
-
-
-def load_and_attach(program: bytes, cgroup: str) -> None:
-    """BPF_PROG_LOAD as BPF_PROG_TYPE_CGROUP_DEVICE, then BPF_PROG_ATTACH to ``cgroup``."""
-    insns = ctypes.create_string_buffer(program, len(program))
-    lic = ctypes.create_string_buffer(LICENSE)
-    log = ctypes.create_string_buffer(65536)
-    attr = bytearray(128)  # union bpf_attr, load variant: type, insn_cnt, insns, license, log...
-    struct.pack_into(
-        "<IIQQIIQ", attr, 0, _BPF_PROG_TYPE_CGROUP_DEVICE, len(program) // 8,
-        ctypes.addressof(insns), ctypes.addressof(lic), 1, len(log), ctypes.addressof(log),
-    )  # fmt: skip
-    try:
-        prog_fd = _bpf(_BPF_PROG_LOAD, attr)
-    except BerthError as err:
-        raise BerthError(f"{err}: {log.value.decode(errors='replace')}") from None
-    cgroup_fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        attach = bytearray(128)
-        struct.pack_into("<IIII", attach, 0, cgroup_fd, prog_fd, _BPF_CGROUP_DEVICE, 0)
-        _bpf(_BPF_PROG_ATTACH, attach)
-    finally:
-        os.close(cgroup_fd)
-        os.close(prog_fd)  # the attachment keeps the program; removing the cgroup frees it
-
 
 @pytest.fixture
 def manager() -> Iterator[V2Manager]:
     mgr = V2Manager.open(unique_name(), mountpoint=UNIFIED)
     mgr.create()
-    mgr.set_device_filter_loader(load_and_attach)
+    mgr.set_device_filter_loader(syscalls().attach_cgroup_device_filter)
     try:
         yield mgr
     finally:
@@ -149,3 +109,10 @@ def test_allow_all_lifts_earlier_rules(manager: V2Manager) -> None:
     assert "/dev/null r denied" in _opens(manager)
     manager.set_resources({"devices": [{"allow": True, "access": "rwm"}]})
     assert "/dev/null r ok" in _opens(manager)
+
+
+def test_a_program_the_verifier_refuses_is_one_error_line(manager: V2Manager) -> None:
+    # One instruction that is not BPF_EXIT: the verifier rejects it, and the error says which call.
+    with pytest.raises(OSError, match="BPF_PROG_LOAD") as caught:
+        syscalls().attach_cgroup_device_filter(bytes(8), manager.path)
+    assert "\n" not in str(caught.value)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 _SYS_PIVOT_ROOT = 155
 _SYS_KEYCTL = 250
 _SYS_SECCOMP = 317
+_SYS_BPF = 321
 
 # linux/sched.h clone flags, as unshare(2)/setns(2) take them.
 CLONE_NEWNS = 0x00020000
@@ -70,6 +71,13 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 _KEYCTL_JOIN_SESSION_KEYRING = 1
 _SECCOMP_SET_MODE_FILTER = 1
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+# linux/bpf.h: commands, the program type and the attach type of a cgroup v2 device filter.
+_BPF_PROG_LOAD = 5
+_BPF_PROG_ATTACH = 8
+_BPF_PROG_TYPE_CGROUP_DEVICE = 15
+_BPF_CGROUP_DEVICE = 6
+_BPF_ATTR_SIZE = 128  # enough of union bpf_attr for both commands; the kernel wants the rest zero
 
 
 class Syscalls:
@@ -160,6 +168,44 @@ class Syscalls:
             c.syscall(_SYS_KEYCTL, _KEYCTL_JOIN_SESSION_KEYRING, name.encode() if name else None),
             "keyctl(join session keyring)",
         )
+
+    def attach_cgroup_device_filter(self, program: bytes, cgroup_dir: str) -> None:
+        """bpf(2): load ``program`` (raw struct bpf_insn[]) as a BPF_PROG_TYPE_CGROUP_DEVICE program and
+        attach it to ``cgroup_dir`` as its BPF_CGROUP_DEVICE program. Flags 0: the cgroup holds one
+        such program, so a later call (``update``) replaces it."""
+        from berth.runtime.linux.cgroups.devices_bpf import LICENSE
+
+        c = self._c()
+        insns = ctypes.create_string_buffer(program, len(program))
+        license_ = ctypes.create_string_buffer(LICENSE)
+        log = ctypes.create_string_buffer(65536)
+        # union bpf_attr, BPF_PROG_LOAD: prog_type, insn_cnt, insns, license, log_level, log_size, log_buf
+        load = ctypes.create_string_buffer(_BPF_ATTR_SIZE)
+        struct.pack_into(
+            "IIQQIIQ", load, 0, _BPF_PROG_TYPE_CGROUP_DEVICE, len(program) // 8,
+            ctypes.addressof(insns), ctypes.addressof(license_), 1, len(log), ctypes.addressof(log),
+        )  # fmt: skip
+        prog_fd = c.syscall(_SYS_BPF, _BPF_PROG_LOAD, load, _BPF_ATTR_SIZE)
+        if prog_fd < 0:
+            err = ctypes.get_errno()
+            verifier = " ".join(log.value.decode(errors="replace").split())
+            raise OSError(
+                err, f"bpf(BPF_PROG_LOAD) of the device filter: {os.strerror(err)} {verifier}".strip()
+            )
+        try:
+            cgroup_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                # BPF_PROG_ATTACH: target_fd, attach_bpf_fd, attach_type, attach_flags
+                attach = ctypes.create_string_buffer(_BPF_ATTR_SIZE)
+                struct.pack_into("IIII", attach, 0, cgroup_fd, prog_fd, _BPF_CGROUP_DEVICE, 0)
+                self._check(
+                    c.syscall(_SYS_BPF, _BPF_PROG_ATTACH, attach, _BPF_ATTR_SIZE),
+                    f"bpf(BPF_PROG_ATTACH) of the device filter to {cgroup_dir}",
+                )
+            finally:
+                os.close(cgroup_fd)
+        finally:
+            os.close(prog_fd)  # the attachment holds the program; removing the cgroup frees it
 
     def personality(self, persona: int) -> None:
         """personality(2)."""

@@ -79,55 +79,61 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
         raise InvalidArgument(
             "linux.maskedPaths/readonlyPaths: unable to restrict paths without a mount namespace"
         )
-    seccomp = process.compile_seccomp(config.linux.seccomp)
+    seccomp = process.compile_seccomp(config.linux.seccomp, opts.root)
     c = container.new(opts.root, opts.container_id, bundle, rootfs)
     c.config, c.annotations = raw, dict(config.annotations)
-    manager: CgroupManager | None = None
-    console_fd = opts.console_fd
-    fifo_fd = -1
-    try:
-        os.mkfifo(c.fifo, 0o600)
-        os.chmod(c.fifo, 0o622)  # the init may write it after switching to an unprivileged user
-        # Opened here, inherited by the init: in a user namespace it may not reach the state
-        # directory itself (runc hands its init the FIFO the same way).
-        fifo_fd = os.open(c.fifo, os.O_PATH | os.O_CLOEXEC)
-        if opts.console_socket:
-            from berth.runtime.linux import console
+    # Held until create returns, so a concurrent delete or start waits for the container to exist.
+    with container.lock(opts.root, c.id) as lock_fd:
+        manager: CgroupManager | None = None
+        console_fd = opts.console_fd
+        fifo_fd = -1
+        try:
+            os.mkfifo(c.fifo, 0o600)
+            os.chmod(c.fifo, 0o622)  # the init may write it after switching to an unprivileged user
+            # Opened here, inherited by the init: in a user namespace it may not reach the state
+            # directory itself (runc hands its init the FIFO the same way).
+            fifo_fd = os.open(c.fifo, os.O_PATH | os.O_CLOEXEC)
+            if opts.console_socket:
+                from berth.runtime.linux import console
 
-            console_fd = console.connect(opts.console_socket)
-        manager = open_manager(config.linux.cgroups_path, c.id)
-        manager.create()
-        c.cgroup = manager.to_state()
-        c.save()  # status "creating", and what a later delete --force needs to clean up
-        manager.set_resources(with_device_rules(config.linux.resources, config.linux.devices))
-        args = init.InitArgs(
-            c.id, config, bundle, rootfs, fifo_fd, console_fd, opts.preserve_fds, opts.no_pivot,
-            opts.no_new_keyring, seccomp,
-        )  # fmt: skip
-        c.pid = _spawn(sc, c, args, manager)
-        c.pid_start = container.process_start(c.pid)
-        c.created, c.creator = rfc3339_now(), 0
-        c.save()
-        if opts.pid_file:
-            atomic_write(os.path.abspath(opts.pid_file), str(c.pid).encode())
-    except BaseException as err:
-        rollback(c, manager, config, isinstance(err, (hooks.HookFailed, sync.ChildHookError)))
-        if isinstance(err, sync.ChildError):
-            raise BerthError(f"container init: {err}") from None
-        raise
-    finally:
-        for fd in (console_fd, fifo_fd):
-            if fd >= 0:
-                os.close(fd)
+                console_fd = console.connect(opts.console_socket)
+            manager = open_manager(config.linux.cgroups_path, c.id)
+            if manager.version == 2:
+                # config-linux.md#allowed-device-list on cgroup v2 is an eBPF program (bpf(2)).
+                manager.set_device_filter_loader(sc.attach_cgroup_device_filter)
+            manager.create()
+            c.cgroup = manager.to_state()
+            c.save()  # status "creating", and what a later delete --force needs to clean up
+            manager.set_resources(with_device_rules(config.linux.resources, config.linux.devices))
+            args = init.InitArgs(
+                c.id, config, bundle, rootfs, fifo_fd, console_fd, opts.preserve_fds, opts.no_pivot,
+                opts.no_new_keyring, seccomp,
+            )  # fmt: skip
+            c.pid = _spawn(sc, c, args, manager, lock_fd)
+            c.pid_start = container.process_start(c.pid)
+            c.created, c.creator = rfc3339_now(), 0
+            c.save()
+            if opts.pid_file:
+                atomic_write(os.path.abspath(opts.pid_file), str(c.pid).encode())
+        except BaseException as err:
+            rollback(c, manager, config, isinstance(err, (hooks.HookFailed, sync.ChildHookError)))
+            if isinstance(err, sync.ChildError):
+                raise BerthError(f"container init: {err}") from None
+            raise
+        finally:
+            for fd in (console_fd, fifo_fd):
+                if fd >= 0:
+                    os.close(fd)
     return c
 
 
-def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManager) -> int:
+def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManager, lock_fd: int) -> int:
     """Fork stage 1, answer its requests, and return the init's pid once it reports ready."""
     parent, child = sync.pair()
     stage1 = os.fork()
     if stage1 == 0:
         parent.close()
+        os.close(lock_fd)  # else the init would hold the container's lock until it execs
         init.stage1(sc, child, args)
     child.close()
     init_pid = 0

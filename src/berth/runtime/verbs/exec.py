@@ -101,7 +101,7 @@ def exec_in(c: Container, opts: ExecOptions, sc: Syscalls | None = None) -> int:
     proc = build_process(config.process, opts)
     if proc.terminal and not opts.console_socket:
         raise InvalidArgument("exec: a terminal needs --console-socket")
-    seccomp = process.compile_seccomp(config.linux.seccomp)
+    seccomp = process.compile_seccomp(config.linux.seccomp, c.root)
     console_fd = -1
     if proc.terminal:
         from berth.runtime.linux import console

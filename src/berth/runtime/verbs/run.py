@@ -14,6 +14,9 @@ import _signal  # type: ignore[import-not-found]  # the signal module's enums co
 import contextlib
 import os
 
+from berth.errors import NotFound
+from berth.runtime import container
+from berth.runtime.container import Container
 from berth.runtime.linux.syscalls import PR_SET_CHILD_SUBREAPER, Syscalls, syscalls
 from berth.runtime.verbs.create import CreateOptions, create
 from berth.runtime.verbs.delete import destroy
@@ -43,9 +46,10 @@ def run(opts: CreateOptions, detach: bool = False, sc: Syscalls | None = None) -
         if ours >= 0:
             os.close(ours)
     try:
-        start(c)
+        with container.lock(c.root, c.id):
+            start(c)
     except BaseException:
-        destroy(c)
+        _destroy(c)
         raise
     if detach:
         return 0
@@ -54,8 +58,16 @@ def run(opts: CreateOptions, detach: bool = False, sc: Syscalls | None = None) -
     try:
         status = _wait(c.pid) if master < 0 else _proxy_and_wait(c.pid, master)
     finally:
-        destroy(c)
+        _destroy(c)
     return status
+
+
+def _destroy(c: Container) -> None:
+    try:
+        with container.lock(c.root, c.id):
+            destroy(c)
+    except NotFound:
+        pass  # a concurrent ``delete --force`` got there first
 
 
 def _wants_terminal(bundle: str) -> bool:

@@ -70,4 +70,9 @@ def update(c: Container, resources: Mapping[str, Any]) -> None:
         raise InvalidState(f"cannot update container {c.id!r}: it is stopped")
     if not c.cgroup:
         raise Unsupported(f"container {c.id!r} has no cgroup")
-    load_manager(c.cgroup).set_resources(resources)
+    manager = load_manager(c.cgroup)
+    if manager.version == 2:
+        from berth.runtime.linux.syscalls import syscalls
+
+        manager.set_device_filter_loader(syscalls().attach_cgroup_device_filter)
+    manager.set_resources(resources)
