@@ -78,6 +78,16 @@ def _rm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from berth.cli.containers import open_engine
+    from berth.engine.lifecycle import check_container_network
+
+    with open_engine(args) as engine:
+        for name in check_container_network(engine, args.container):
+            print(f"{name}: ok")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``berth network``."""
     net = sub.add_parser("network", help="manage networks", formatter_class=HelpFormatter)
@@ -100,3 +110,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rm.add_argument("-f", "--force", action="store_true", help="remove the containers using it too")
     rm.add_argument("networks", nargs="+")
     rm.set_defaults(handler=_rm)
+    check = nsub.add_parser(
+        "check", help="verify a running container's networks with CNI CHECK", formatter_class=HelpFormatter
+    )
+    check.add_argument("container")
+    check.set_defaults(handler=_check)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from berth.engine import monitor, networks
+from berth.engine import cni, monitor, networks
 from berth.engine.engine import Engine, cgroup_path, new_id
 from berth.engine.etcfiles import etc_mounts, write_etc_files
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord, NetworkRecord
@@ -232,7 +232,7 @@ def _attach_network(engine: Engine, record: ContainerRecord, net: NetworkRecord 
     result = networks.attach(engine.config, net, record.id, engine.paths(record.id).netns, ports)
     record.networks = {net.name: {"result": result, "ports": ports}}
     engine.db.update_container(record.id, networks=record.networks)
-    _write_etc(engine, record, _addresses(result))
+    _write_etc(engine, record, cni.result_addresses(result))
 
 
 def _teardown_network(engine: Engine, record: ContainerRecord) -> None:
@@ -337,10 +337,6 @@ def _write_etc(engine: Engine, record: ContainerRecord, addresses: list[str]) ->
         addresses,
         record.config["network"] == networks.HOST,
     )
-
-
-def _addresses(result: dict[str, Any]) -> list[str]:
-    return [ip["address"] for ip in result.get("ips", [])]
 
 
 def _invocation_error(err: BerthError) -> BerthError:
@@ -560,3 +556,19 @@ def unpause_container(engine: Engine, ref: str) -> ContainerRecord:
     engine.runtime(record.runtime).resume(record.id)
     engine.db.update_container(record.id, only_if_state=PAUSED, state=RUNNING)
     return record
+
+
+def check_container_network(engine: Engine, ref: str) -> list[str]:
+    """CNI CHECK of every network the running container ``ref`` is attached to; their names.
+
+    Raises the plugin's error (``CNIError``) if an interface, address, route or rule that ADD made
+    is missing or changed.
+    """
+    record = refresh(engine, engine.db.container(ref))
+    if record.state not in ACTIVE:
+        raise InvalidState(f"container {record.name} is not running (state {record.state})")
+    netns = engine.paths(record.id).netns
+    for name, attachment in record.networks.items():
+        net = engine.db.network(name)
+        networks.check(engine.config, net, record.id, netns, attachment["result"], attachment["ports"])
+    return list(record.networks)

@@ -411,21 +411,3 @@ def attach_client(path: Path, mode: str = "attach") -> socket.socket:
     sock = connect(path)
     sock.send(mode.encode())
     return sock
-
-
-def wait_for_exit(path: Path) -> int | None:
-    """Block until the monitor at ``path`` reports the exit; ``None`` if no monitor is listening."""
-    try:
-        sock = attach_client(path, "wait")
-    except OSError:
-        return None
-    with sock:
-        while True:
-            try:
-                data = sock.recv(_MAX_PACKET)
-            except OSError:
-                return None
-            if not data:
-                return None
-            if data[0] == EXIT:
-                return int(data[1:])

@@ -269,6 +269,21 @@ def remove_idle_portmap_chains() -> None:
         subprocess.run(["iptables", "-w", "-t", "nat", "-X", chain], capture_output=True)
 
 
+def check(
+    config: EngineConfig,
+    record: NetworkRecord,
+    cid: str,
+    netns: Path,
+    result: dict[str, Any],
+    ports: list[dict[str, Any]],
+) -> None:
+    """CNI CHECK of the container's attachment to ``record`` against the cached ADD ``result``."""
+    conflist = cni.read_conflist(_conflist_path(config, record.name))
+    cni.check_network(
+        conflist, cid, str(netns), _IFNAME, config.cni_plugin_dirs, result, {"portMappings": ports}
+    )
+
+
 def network_info(record: NetworkRecord, config: EngineConfig, containers: list[str]) -> dict[str, Any]:
     """``network inspect`` output: the record, its CNI configuration list and its containers."""
     return {
@@ -282,3 +297,35 @@ def network_info(record: NetworkRecord, config: EngineConfig, containers: list[s
         "containers": containers,
         "cni_config": conflist_for(record, config),
     }
+
+
+def remove_stray_nat_rules(network_names: set[str], live: set[str]) -> None:
+    """Delete nat rules the bridge plugin made for containers of our networks that are gone.
+
+    The plugin finds a container's masquerade rules on DEL from the addresses still on its
+    interface; if the interface lost them, the rules stay. Each rule names its network and container
+    in a comment, which is what this sweep matches (rules of other CNI users are left alone).
+    """
+    import re
+    import shlex
+
+    listing = subprocess.run(["iptables", "-w", "-t", "nat", "-S"], capture_output=True, text=True)
+    if listing.returncode != 0:
+        return
+    owner = re.compile(r'name: \\?"([^"\\]+)\\?" id: \\?"([0-9a-f]{64})\\?"')
+    doomed_chains = set()
+    for rule in listing.stdout.splitlines():
+        match = owner.search(rule)
+        if not rule.startswith("-A ") or match is None:
+            continue
+        name, cid = match.groups()
+        if name in network_names and cid not in live:
+            words = shlex.split(rule)
+            subprocess.run(["iptables", "-w", "-t", "nat", "-D", *words[1:]], capture_output=True)
+            if "-j" in words and words[words.index("-j") + 1].startswith("CNI-"):
+                doomed_chains.add(words[words.index("-j") + 1])
+            if words[1].startswith("CNI-"):
+                doomed_chains.add(words[1])
+    for chain in doomed_chains - {"CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ"}:
+        subprocess.run(["iptables", "-w", "-t", "nat", "-F", chain], capture_output=True)
+        subprocess.run(["iptables", "-w", "-t", "nat", "-X", chain], capture_output=True)

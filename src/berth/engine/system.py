@@ -20,7 +20,7 @@ from berth import __version__
 from berth.engine.engine import Engine
 from berth.engine.lifecycle import remove_container
 from berth.engine.metadata import RUNNING
-from berth.engine.networks import remove_network
+from berth.engine.networks import remove_network, remove_stray_nat_rules
 from berth.engine.runtime import KNOWN_RUNTIMES, OCIRuntime, resolve_runtime
 from berth.engine.state import ACTIVE, refresh
 from berth.engine.volumes import prune_volumes
@@ -157,6 +157,7 @@ def sweep_strays(engine: Engine) -> None:
         if entry.is_dir() and entry.name not in known:
             shutil.rmtree(entry, ignore_errors=True)
     _sweep_cgroups(live)
+    remove_stray_nat_rules({n.name for n in engine.db.networks()}, live)
     from berth.engine.images import stray_roots
 
     stray_roots(engine, known)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import time
 
 import pytest
@@ -105,3 +106,22 @@ def test_network_none_and_host(berth: Berth) -> None:
     assert "lo:" in none and "eth0" not in none
     host = berth.run("--rm", "--network", "host", "--", "cat", "/proc/net/dev").stdout
     assert set(os.listdir("/sys/class/net")) <= {line.split(":")[0].strip() for line in host.splitlines()[2:]}
+
+
+def test_cni_check_notices_a_broken_attachment(berth: Berth) -> None:
+    berth.run("-d", "--name", "checked", "--", "sleep", "1000")
+    assert berth("network", "check", "checked").stdout.endswith(": ok\n")
+    netns = berth.runroot / "containers" / berth.inspect("checked")["Id"] / "netns"
+    subprocess.run(["nsenter", f"--net={netns}", "ip", "route", "del", "default"], check=True)
+    broken = berth("network", "check", "checked", check=False)
+    assert broken.returncode == 125 and "CHECK failed" in broken.stderr
+    berth("rm", "-f", "checked")
+
+
+def test_prune_removes_nat_rules_a_broken_teardown_left(berth: Berth) -> None:
+    berth.run("-d", "--name", "lost", "--", "sleep", "1000")
+    netns = berth.runroot / "containers" / berth.inspect("lost")["Id"] / "netns"
+    # Without its address the bridge plugin's DEL cannot find the container's masquerade rules.
+    subprocess.run(["nsenter", f"--net={netns}", "ip", "addr", "flush", "dev", "eth0"], check=True)
+    berth("rm", "-f", "lost")
+    berth("system", "prune", "-f")  # the fixture checks that no CNI rule is left
