@@ -209,6 +209,17 @@ def _kill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _update(args: argparse.Namespace) -> int:
+    from berth.engine.lifecycle import update_container
+
+    with open_engine(args) as engine:
+        for ref in args.containers:
+            pids = _integer(args.pids_limit, "--pids-limit") if args.pids_limit else 0
+            update_container(engine, ref, memory=args.memory, cpus=args.cpus, pids_limit=pids)
+            print(ref)
+    return 0
+
+
 def _pause(args: argparse.Namespace) -> int:
     from berth.engine.lifecycle import pause_container, unpause_container
 
@@ -426,6 +437,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     kill.add_argument("-s", "--signal", default="KILL")
     kill.add_argument("containers", nargs="+")
     kill.set_defaults(handler=_kill)
+    update = sub.add_parser("update", help="change running containers' limits", formatter_class=HelpFormatter)
+    update.add_argument("-m", "--memory", default="", help="memory limit (e.g. 64m)")
+    update.add_argument("--cpus", default="", help="number of CPUs")
+    update.add_argument("--pids-limit", default="", help="maximum number of processes")
+    update.add_argument("containers", nargs="+")
+    update.set_defaults(handler=_update)
     for verb, text in (("pause", "freeze containers' processes"), ("unpause", "thaw paused containers")):
         p = sub.add_parser(verb, help=text, formatter_class=HelpFormatter)
         p.add_argument("containers", nargs="+")

@@ -117,22 +117,23 @@ def _security_options(opts: CreateOptions) -> tuple[bool, str]:
     return no_new_privileges, seccomp
 
 
-def _resources(opts: CreateOptions) -> dict[str, Any]:
+def resources(opts: CreateOptions) -> dict[str, Any]:
+    """``linux.resources`` (config-linux.md#control-groups) for the flags in ``opts``."""
     # config-linux.md#allowed-device-list: deny everything, the runtime adds its default devices.
-    resources: dict[str, Any] = {"devices": [{"allow": opts.privileged, "access": "rwm"}]}
+    res: dict[str, Any] = {"devices": [{"allow": opts.privileged, "access": "rwm"}]}
     if opts.memory:
         limit = parse_size(opts.memory, "--memory")
         if limit < 6 * 1024 * 1024:
             raise InvalidArgument(f"invalid --memory {opts.memory!r}: the minimum is 6m")
         # Swap equal to the limit: the container gets no swap, so the limit is the limit.
-        resources["memory"] = {"limit": limit, "swap": limit}
+        res["memory"] = {"limit": limit, "swap": limit}
     if opts.cpus:
-        resources["cpu"] = {"quota": int(parse_cpus(opts.cpus) * CPU_PERIOD), "period": CPU_PERIOD}
+        res["cpu"] = {"quota": int(parse_cpus(opts.cpus) * CPU_PERIOD), "period": CPU_PERIOD}
     if opts.pids_limit:
         if opts.pids_limit < 0 and opts.pids_limit != -1:
             raise InvalidArgument(f"invalid --pids-limit {opts.pids_limit}")
-        resources["pids"] = {"limit": opts.pids_limit}
-    return resources
+        res["pids"] = {"limit": opts.pids_limit}
+    return res
 
 
 def build_config(
@@ -197,7 +198,7 @@ def build_config(
     linux: dict[str, Any] = {
         "namespaces": namespaces,
         "cgroupsPath": cgroups_path,
-        "resources": _resources(opts),
+        "resources": resources(opts),
     }
     if not opts.privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)

@@ -172,3 +172,19 @@ def test_cpu_quota_reaches_the_cgroup(berth: Berth) -> None:
     stats = json.loads(berth("stats", "--no-stream", "--format", "json", "cpu").stdout)[0]
     assert stats["pids"] == 1 and stats["mem_usage"] > 0
     berth("rm", "-f", "cpu")
+
+
+def test_update_limits_of_a_running_container(berth: Berth) -> None:
+    berth.run("-d", "--name", "upd", "--network", "none", "--memory", "32m", "--", "sleep", "1000")
+    cid = berth.inspect("upd")["Id"]
+    berth("update", "--memory", "64m", "--pids-limit", "50", "upd")
+    memory = Path(f"/sys/fs/cgroup/memory/berth-{cid}/memory.limit_in_bytes")
+    pids = Path(f"/sys/fs/cgroup/pids/berth-{cid}/pids.max")
+    if memory.exists():
+        assert memory.read_text().strip() == str(64 << 20) and pids.read_text().strip() == "50"
+    config = json.loads((berth.root / "containers" / cid / "config.json").read_text())
+    assert config["linux"]["resources"]["memory"]["limit"] == 64 << 20
+    assert berth.inspect("upd")["HostConfig"]["Memory"] == "64m"
+    bad = berth("update", "--memory", "tiny", "upd", check=False)
+    assert bad.returncode == 125 and "invalid --memory" in bad.stderr
+    berth("rm", "-f", "upd")
