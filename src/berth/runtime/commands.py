@@ -262,6 +262,8 @@ def cmd_exec(p: Parsed, root: str) -> int:
         caps=tuple(p.multi("cap")),
         no_new_privs=p.flag("no-new-privs"),
         preserve_fds=p.number("preserve-fds"),
+        apparmor=p.text("apparmor"),
+        process_label=p.text("process-label"),
     )
     return exec_in(_load(root, Parsed(args=p.args[:1]), "exec"), opts)
 

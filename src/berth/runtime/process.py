@@ -16,6 +16,7 @@ import stat
 
 from berth.errors import BerthError, InvalidArgument
 from berth.runtime.linux import capabilities as caps
+from berth.runtime.linux import lsm
 from berth.runtime.linux.syscalls import PR_SET_NO_NEW_PRIVS, Syscalls
 from berth.spec.runtime_config import RLIMIT_TYPES, Process
 from berth.spec.runtime_record import Record
@@ -96,6 +97,7 @@ def set_oom_score_adj(process: Process) -> None:
 
 def drop_privileges(sc: Syscalls, process: Process, seccomp: SeccompProgram | None) -> None:
     """Everything from the bounding set to noNewPrivileges; a filter needing privilege goes in here."""
+    lsm.set_exec_labels(process)  # while privileged, as runc does
     known = caps.last_cap()
     if process.capabilities is not None:
         caps.drop_bounding(sc, process.capabilities, known)

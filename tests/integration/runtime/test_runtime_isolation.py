@@ -258,3 +258,26 @@ def test_no_signal_is_ignored_in_the_container(runtime: Runtime) -> None:
     runtime.create(base_config(runtime.rootfs, ["sleep", "60"]), "ex")
     runtime("start", "ex")
     assert runtime("exec", "ex", "grep", "SigIgn", "/proc/self/status").stdout.split()[1] == "0" * 16
+
+
+@pytest.mark.skipif(
+    Path("/sys/fs/selinux/enforce").exists() or Path("/sys/module/apparmor/parameters/enabled").exists(),
+    reason="this host has an LSM that could apply the labels",
+)
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("process", "apparmorProfile", "acme"),
+        ("process", "selinuxLabel", "system_u:system_r:svirt_lxc_net_t:s0"),
+        ("linux", "mountLabel", "system_u:object_r:svirt_sandbox_file_t:s0"),
+    ],
+)
+def test_labels_without_the_lsm_on_the_host_are_refused(
+    runtime: Runtime, section: str, key: str, value: str
+) -> None:
+    config = sh(runtime, "true")
+    config[section][key] = value
+    done = runtime.run(config)
+    assert done.returncode != 0 and f"{section}.{key}" in done.stderr and "not enabled" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert not runtime.root.exists() or not list(runtime.root.iterdir())

@@ -12,6 +12,7 @@ import stat
 
 from berth.errors import InvalidArgument
 from berth.runtime.linux import syscalls as s
+from berth.runtime.linux.lsm import mount_data
 from berth.spec.runtime_config import Mount
 from berth.spec.runtime_record import Record
 
@@ -128,8 +129,10 @@ def _is_dir(path: str) -> bool:
         return True
 
 
-def mount_one(sc: s.Syscalls, rootfs: str, bundle: str, m: Mount) -> str:
-    """Apply one ``mounts`` entry under ``rootfs`` (not yet the root); return the host target path."""
+def mount_one(sc: s.Syscalls, rootfs: str, bundle: str, m: Mount, mount_label: str = "") -> str:
+    """Apply one ``mounts`` entry under ``rootfs`` (not yet the root); return the host target path.
+
+    ``mount_label`` is config-linux.md#mount-label, given to the mount types that take one."""
     opts = parse_options(m.options)
     target = resolve_in_root(rootfs, m.destination)
     source = m.source
@@ -144,7 +147,7 @@ def mount_one(sc: s.Syscalls, rootfs: str, bundle: str, m: Mount) -> str:
             remount_bind(sc, target, opts.flags & _REMOUNT_FLAGS)
     else:
         ensure_target(target, True)
-        sc.mount(source or m.type, target, m.type, opts.flags, opts.data)
+        sc.mount(source or m.type, target, m.type, opts.flags, mount_data(opts.data, m.type, mount_label))
     for propagation in opts.propagation:
         sc.mount("", target, "", propagation)
     return target

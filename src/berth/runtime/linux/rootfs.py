@@ -58,7 +58,7 @@ def prepare(
                 join_cgroup = None
             mount_cgroup(sc, rootfs, m, config.linux.namespace("cgroup") is not None)
         else:
-            mount_one(sc, rootfs, bundle, m)
+            mount_one(sc, rootfs, bundle, m, config.linux.mount_label)
         dev_is_mounted = dev_is_mounted or m.destination.rstrip("/") == "/dev"
     if dev_is_mounted:
         create_devices(sc, rootfs, config.linux.devices, bind=in_userns)

@@ -14,7 +14,7 @@ from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.fsutil import atomic_write
 from berth.runtime import container, hooks, init, jsontext, process, sync
 from berth.runtime.container import Container
-from berth.runtime.linux import namespaces, rootfs
+from berth.runtime.linux import lsm, namespaces, rootfs
 from berth.runtime.linux.cgroups import CgroupManager, open_manager
 from berth.runtime.linux.devices import with_device_rules
 from berth.runtime.linux.syscalls import Syscalls, syscalls
@@ -79,6 +79,7 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
         raise InvalidArgument(
             "linux.maskedPaths/readonlyPaths: unable to restrict paths without a mount namespace"
         )
+    lsm.check(config)
     seccomp = process.compile_seccomp(config.linux.seccomp, opts.root)
     c = container.new(opts.root, opts.container_id, bundle, rootfs)
     c.config, c.annotations = raw, dict(config.annotations)

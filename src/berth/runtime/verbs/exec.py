@@ -15,6 +15,7 @@ from berth.fsutil import atomic_write
 from berth.runtime import container, jsontext, process
 from berth.runtime.container import Container
 from berth.runtime.linux import capabilities as caps
+from berth.runtime.linux import lsm
 from berth.runtime.linux.cgroups import load_manager
 from berth.runtime.linux.namespaces import CLONE_FLAGS, PROC_NAMES
 from berth.runtime.linux.syscalls import Syscalls, syscalls
@@ -47,10 +48,22 @@ class ExecOptions(Record):
     caps: tuple[str, ...] = ()
     no_new_privs: bool = False
     preserve_fds: int = 0
+    #: ``--apparmor`` and ``--process-label``: replace the config's apparmorProfile / selinuxLabel.
+    apparmor: str = ""
+    process_label: str = ""
 
 
 def build_process(base: Process | None, opts: ExecOptions) -> Process:
     """The process to run: ``--process FILE`` as is, or the container's process adjusted by flags."""
+    proc = _process(base, opts)
+    if opts.apparmor:
+        proc = proc.replace(apparmor_profile=opts.apparmor)
+    if opts.process_label:
+        proc = proc.replace(selinux_label=opts.process_label)
+    return proc
+
+
+def _process(base: Process | None, opts: ExecOptions) -> Process:
     if opts.process_file:
         with open(opts.process_file, "rb") as fh:
             return parse_process(jsontext.loads(fh.read()))
@@ -99,6 +112,7 @@ def exec_in(c: Container, opts: ExecOptions, sc: Syscalls | None = None) -> int:
         raise InvalidState(f"cannot exec in container {c.id!r}: it is {status}")
     config = parse_config(c.config)
     proc = build_process(config.process, opts)
+    lsm.check(config.replace(process=proc))
     if proc.terminal and not opts.console_socket:
         raise InvalidArgument("exec: a terminal needs --console-socket")
     seccomp = process.compile_seccomp(config.linux.seccomp, c.root)
