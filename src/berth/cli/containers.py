@@ -336,7 +336,10 @@ def _template(fmt: str, doc: dict[str, Any]) -> str:
 def _logs(args: argparse.Namespace) -> int:
     from berth.engine.observe import print_logs
 
-    with open_engine(args) as engine:
+    import contextlib
+
+    # A reader that went away (``| head``) ends the command quietly.
+    with open_engine(args) as engine, contextlib.suppress(BrokenPipeError):
         print_logs(
             engine, args.container, follow=args.follow, tail_lines=args.tail, timestamps=args.timestamps
         )

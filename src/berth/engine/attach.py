@@ -55,8 +55,11 @@ def relay(sock: socket.socket, interactive: bool, tty: bool) -> int | None:
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except BrokenPipeError:
+        pass  # the reader went away (``| head``); keep relaying until the container's exit code
 
 
 def _loop(sock: socket.socket, stdin: int | None) -> int | None:
