@@ -334,9 +334,9 @@ def _template(fmt: str, doc: dict[str, Any]) -> str:
 
 
 def _logs(args: argparse.Namespace) -> int:
-    from berth.engine.observe import print_logs
-
     import contextlib
+
+    from berth.engine.observe import print_logs
 
     # A reader that went away (``| head``) ends the command quietly.
     with open_engine(args) as engine, contextlib.suppress(BrokenPipeError):
