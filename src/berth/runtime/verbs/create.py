@@ -12,9 +12,9 @@ import time
 
 from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.fsutil import atomic_write
-from berth.runtime import container, hooks, init, jsontext, process, sync
+from berth.runtime import container, hooks, init, jsontext, sync
 from berth.runtime.container import Container
-from berth.runtime.linux import lsm, namespaces, rootfs
+from berth.runtime.linux import lsm, namespaces
 from berth.runtime.linux.cgroups import CgroupManager, open_manager
 from berth.runtime.linux.devices import with_device_rules
 from berth.runtime.linux.syscalls import Syscalls, syscalls
@@ -80,7 +80,11 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
             "linux.maskedPaths/readonlyPaths: unable to restrict paths without a mount namespace"
         )
     lsm.check(config)
-    seccomp = process.compile_seccomp(config.linux.seccomp, opts.root)
+    seccomp = None
+    if config.linux.seccomp:
+        from berth.runtime import process
+
+        seccomp = process.compile_seccomp(config.linux.seccomp, opts.root)
     c = container.new(opts.root, opts.container_id, bundle, rootfs)
     c.config, c.annotations = raw, dict(config.annotations)
     # Held until create returns, so a concurrent delete or start waits for the container to exist.
@@ -204,7 +208,9 @@ def rollback(c: Container, manager: CgroupManager | None, config: RuntimeConfig,
             _kill(pid)
         manager.destroy()
     if config.linux.namespace("mount") is None:
-        rootfs.unmount_under(syscalls(), c.rootfs)
+        from berth.runtime.linux.rootfs import unmount_under
+
+        unmount_under(syscalls(), c.rootfs)
     if hook:
         # runtime.md#lifecycle: a failed create hook continues the lifecycle at destroy + poststop.
         state = jsontext.dumps(c.oci_state() | {"status": container.STOPPED})
