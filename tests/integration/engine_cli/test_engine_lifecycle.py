@@ -75,6 +75,8 @@ def test_exec_with_env_user_and_workdir(berth: Berth) -> None:
     assert out.stdout == "bar /tmp 1000\n"
     assert berth("exec", "host1", "sh", "-c", "exit 7", check=False).returncode == 7
     assert berth("exec", "host1", "nosuchcmd", check=False).returncode == 127
+    assert berth("exec", "-i", "host1", "cat", input="piped\n").stdout == "piped\n"
+    assert berth("exec", "host1", "cat", input="not forwarded\n").stdout == ""
     top = berth("top", "host1").stdout
     assert "sleep 1000" in top
     berth("rm", "-f", "host1")
