@@ -1,18 +1,17 @@
 """The processes ``create`` forks: the namespace setter (stage 1) and the container init (stage 2).
 
-Stage 1 joins the configured namespaces, creates the user namespace (the runtime writes its id maps)
-and then the others, and forks stage 2, which is therefore inside the new pid and time namespaces
-(unshare(2) moves only children there). Stage 1 reports stage 2's pid and exits, so the init is
-reparented to the caller's subreaper, as conmon and containerd's shim expect.
+Stage 1 moves itself into the container's cgroup (a single thread moving itself is cheap, see
+``CgroupManager.add_self``), joins the configured namespaces, creates the user namespace (the
+runtime writes its id maps) and then the others, and forks stage 2, which is therefore born in the
+cgroup and inside the new pid and time namespaces (unshare(2) moves only children there). Stage 1
+reports stage 2's pid and exits, so the init is reparented to the caller's subreaper, as conmon and
+containerd's shim expect.
 
-Stage 2 builds the root filesystem while the runtime moves it into the container's cgroup; before
-its first cgroup mount (or, without one, before the hooks) it waits for the runtime's "state"
-message, which says the move is done, and unshares a new cgroup namespace there if the config asks
-(such a namespace is rooted at the cgroup its creator is in). It builds the process, reports
-"ready", then blocks opening the exec FIFO for writing until ``start`` opens it for reading; it
-writes one byte, runs the startContainer hooks and execs. Anything it writes after that byte is an
-error message for ``start``. The FIFO fd is close-on-exec, so ``start`` sees end-of-file exactly when
-execve(2) succeeded.
+Stage 2 builds the root filesystem, waits for the runtime's "state" message (the hooks need it),
+builds the process, reports "ready", then blocks opening the exec FIFO for writing until ``start``
+opens it for reading; it writes one byte, runs the startContainer hooks and execs. Anything it
+writes after that byte is an error message for ``start``. The FIFO fd is close-on-exec, so ``start``
+sees end-of-file exactly when execve(2) succeeded.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from berth.spec.runtime_record import Record
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import NoReturn
 
     from berth.runtime import process
@@ -79,9 +79,11 @@ def _report(chan: Channel, err: BaseException) -> NoReturn:
         os._exit(1)
 
 
-def stage1(sc: s.Syscalls, chan: Channel, args: InitArgs) -> NoReturn:
-    """Enter and create namespaces, fork the init, report its pid, exit."""
+def stage1(sc: s.Syscalls, chan: Channel, args: InitArgs, join_cgroup: Callable[[], None]) -> NoReturn:
+    """Join the container's cgroup, enter and create namespaces, fork the init, report its pid, exit."""
     try:
+        # First: the init inherits the cgroup, and a new cgroup namespace is rooted at it.
+        join_cgroup()
         linux = args.config.linux
         if linux.namespace("user") is not None:
             _import_init_modules()  # while still host root: the mapped ids may not read them
@@ -159,24 +161,12 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
             sc.setdomainname(config.domainname)
     private_mounts = linux.namespace("mount") is not None
     in_userns = linux.namespace("user") is not None
-    states: list[str] = []
-
-    def join_cgroup() -> None:
-        # The runtime moves this process into the container's cgroup meanwhile (on cgroup v1 the
-        # first move waits out an RCU grace period, ~10 ms) and then sends the state: from here
-        # on the init is in its cgroup, which a cgroup mount shows and every child inherits.
-        states.append(chan.expect("state"))
-        if namespaces.wants_new(linux, "cgroup"):
-            # cgroup_namespaces(7): the new namespace is rooted at the cgroup of the caller.
-            sc.unshare(s.CLONE_NEWCGROUP)
-
-    rootfs.prepare(sc, config, args.rootfs, args.bundle, in_userns, join_cgroup, private_mounts)
-    if not states:
-        join_cgroup()
-    state_json = states[0]
+    rootfs.prepare(sc, config, args.rootfs, args.bundle, in_userns, private_mounts)
     proc = config.process
     if proc is not None:
         os.makedirs(os.path.join(args.rootfs, proc.cwd.lstrip("/")), 0o755, exist_ok=True)
+    # The runtime sends the state once stage 1 is gone; it is first needed for the hooks.
+    state_json = chan.expect("state")
     if needs_runtime_hooks(config):
         chan.send("runtime-hooks")
         chan.expect("ok")

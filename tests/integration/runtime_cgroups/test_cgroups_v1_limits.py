@@ -44,6 +44,27 @@ def test_relative_path_lands_below_our_own_cgroup_in_every_hierarchy(manager: V1
         assert Path(manager.paths[controller]).is_dir()
 
 
+def test_a_process_adds_itself_to_every_hierarchy(manager: V1Manager) -> None:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a forked child has one thread, as add_self requires
+        try:
+            manager.add_self()
+            os.write(write, Path("/proc/self/cgroup").read_bytes())
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        os.waitpid(pid, 0)  # what it wrote fits in the pipe
+        listed = _drain(read).decode()
+    finally:
+        os.close(read)
+    paths = {fields[1]: fields[2] for fields in (line.split(":", 2) for line in listed.splitlines())}
+    for controller in ("memory", "pids", "freezer"):
+        assert manager.paths[controller].endswith(paths[controller])
+    assert manager.pids() == []  # the child has exited
+
+
 def test_memory_limit_oom_kills_a_process_allocating_past_it(manager: V1Manager) -> None:
     manager.set_resources({"memory": {"limit": 48 << 20, "swap": 48 << 20}})
     assert manager.oom_kill_count() == 0

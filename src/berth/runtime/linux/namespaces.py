@@ -59,11 +59,10 @@ def join_configured(sc: s.Syscalls, linux: Linux) -> None:
 
 
 def new_flags(linux: Linux) -> int:
-    """Clone flags of the namespaces to create, other than user and time (which go first) and
-    cgroup (which the init unshares once it is in the container's cgroup)."""
+    """Clone flags of the namespaces to create, other than user and time (which go first)."""
     flags = 0
     for ns in linux.namespaces:
-        if not ns.path and ns.type not in ("user", "time", "cgroup"):
+        if not ns.path and ns.type not in ("user", "time"):
             flags |= CLONE_FLAGS[ns.type]
     return flags
 

@@ -22,10 +22,6 @@ from berth.runtime.linux.mounts import (
 )
 from berth.spec.runtime_config import Mount, RuntimeConfig
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
 
 def prepare(
     sc: s.Syscalls,
@@ -33,14 +29,11 @@ def prepare(
     rootfs: str,
     bundle: str,
     in_userns: bool,
-    join_cgroup: Callable[[], None] | None = None,
     private_mounts: bool = True,
 ) -> None:
     """Mount everything the config asks for under ``rootfs`` and populate /dev.
 
-    ``join_cgroup`` (if given) is called once, before the first cgroup mount: that mount shows the
-    calling process's own cgroup, so the process must be in the container's by then. Without
-    ``private_mounts`` (no mount namespace) the host's propagation is left alone and the mounts land
+    Without ``private_mounts`` (no mount namespace) the host's propagation is left alone and the mounts land
     in the runtime's own mount table, as with runc; ``delete`` unmounts them.
     """
     if private_mounts:
@@ -53,9 +46,6 @@ def prepare(
     dev_is_mounted = False
     for m in config.mounts:
         if m.type == "cgroup" or m.type == "cgroup2":
-            if join_cgroup is not None:
-                join_cgroup()
-                join_cgroup = None
             mount_cgroup(sc, rootfs, m, config.linux.namespace("cgroup") is not None)
         else:
             mount_one(sc, rootfs, bundle, m, config.linux.mount_label)

@@ -139,7 +139,7 @@ def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManag
     if stage1 == 0:
         parent.close()
         os.close(lock_fd)  # else the init would hold the container's lock until it execs
-        init.stage1(sc, child, args)
+        init.stage1(sc, child, args, manager.add_self)
     child.close()
     init_pid = 0
     try:
@@ -149,13 +149,6 @@ def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManag
             namespaces.write_id_maps(stage1, config.linux.uid_mappings, config.linux.gid_mappings)
             parent.send("mapped")
         init_pid = int(parent.expect("init"))
-        # The init builds its mounts while it is moved into the cgroup; it waits for "state" before
-        # anything that needs the cgroup (a cgroup mount or namespace, hooks, children).
-        try:
-            manager.add_process(init_pid)
-        except BerthError:
-            parent.expect("its report")  # an init that died first has reported why: raise that instead
-            raise
         os.waitpid(stage1, 0)
         stage1 = 0
         c.pid = init_pid

@@ -40,6 +40,10 @@ class CgroupManager(abc.ABC):
         """Move process ``pid`` (all its threads) into the cgroup."""
 
     @abc.abstractmethod
+    def add_self(self) -> None:
+        """Move the calling process, which must have a single thread, into the cgroup."""
+
+    @abc.abstractmethod
     def set_resources(self, resources: Mapping[str, Any]) -> None:
         """Apply runtime-spec ``linux.resources`` (config-linux.md#control-groups).
 

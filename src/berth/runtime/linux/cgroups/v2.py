@@ -73,6 +73,10 @@ class V2Manager(CgroupManager):
         """Write ``pid`` to cgroup.procs."""
         write_procs(self.path, pid)
 
+    def add_self(self) -> None:
+        """Write 0 (the caller) to cgroup.procs."""
+        write_procs(self.path, 0)
+
     def _file_exists(self, _controller: str, name: str) -> bool:
         return os.path.exists(os.path.join(self.path, name))
 
