@@ -14,9 +14,8 @@ from berth.errors import BerthError, InvalidArgument, Unsupported
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from contextlib import AbstractContextManager
 
-    from berth.runtime.container import Container
+    from berth.runtime.container import Container, Lock
     from berth.runtime.verbs.create import CreateOptions
 
 DEFAULT_ROOT = "/run/berth-runtime"
@@ -170,7 +169,7 @@ def cmd_run(p: Parsed, root: str) -> int:
     return run(_create_options(p, root, "run"), detach=p.flag("detach"))
 
 
-def _lock(root: str, p: Parsed, command: str) -> AbstractContextManager[int]:
+def _lock(root: str, p: Parsed, command: str) -> Lock:
     """The container's lock: verbs that change a container run one at a time on it."""
     from berth.runtime import container
 

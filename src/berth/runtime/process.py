@@ -9,7 +9,6 @@ sets; noNewPrivileges; and, last, the seccomp filter and execve(2).
 from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # the signal module's enums cost ~4 ms
-import contextlib
 import os
 import resource
 import stat
@@ -126,8 +125,10 @@ def close_extra_fds(preserve_fds: int) -> None:
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd >= first:
-            with contextlib.suppress(OSError):
+            try:
                 os.set_inheritable(fd, False)
+            except OSError:
+                continue  # the fd listdir itself used, closed by now
 
 
 def exec_process(

@@ -6,7 +6,6 @@ reads as ``("eof", "")``, so a child whose runtime died, or a runtime whose chil
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 
@@ -54,8 +53,10 @@ class Channel:
 
     def close(self) -> None:
         for fd in (self.read_fd, self.write_fd):
-            with contextlib.suppress(OSError):
+            try:
                 os.close(fd)
+            except OSError:
+                continue  # closed already
 
 
 class ChildError(Exception):

@@ -7,7 +7,6 @@ maskedPaths, readonlyPaths, a read-only root and rootfsPropagation, which need t
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from berth.runtime.linux import syscalls as s
@@ -143,8 +142,10 @@ def unmount_under(sc: s.Syscalls, rootfs: str) -> None:
             if point == rootfs or point.startswith(rootfs.rstrip("/") + "/"):
                 points.append(point)
     for point in reversed(points):
-        with contextlib.suppress(OSError):  # already gone with its parent
+        try:
             sc.umount2(point, s.MNT_DETACH)
+        except OSError:
+            continue  # gone already with its parent
 
 
 def finish(sc: s.Syscalls, config: RuntimeConfig) -> None:

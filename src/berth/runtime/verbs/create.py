@@ -6,7 +6,6 @@ directory removed (mounts live in the container's mount namespace and vanish wit
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 
@@ -176,8 +175,10 @@ def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManag
 
 
 def _kill(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    try:
         os.kill(pid, 9)
+    except ProcessLookupError:
+        return  # gone already
 
 
 def wait_gone(pid: int, start: int, timeout: float = 10.0) -> bool:

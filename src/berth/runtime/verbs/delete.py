@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from berth.errors import InvalidState, NotFound
@@ -59,5 +58,7 @@ def destroy(c: Container) -> None:
 
 
 def _sigkill(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    try:
         os.kill(pid, 9)
+    except ProcessLookupError:
+        return  # gone already

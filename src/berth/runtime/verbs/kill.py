@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from berth.errors import InvalidArgument, InvalidState
@@ -46,8 +45,10 @@ def kill(c: Container, signal: int, all_processes: bool = False) -> None:
     if all_processes and c.cgroup:
         manager = load_manager(c.cgroup)
         for pid in manager.pids():
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 os.kill(pid, signal)
+            except ProcessLookupError:
+                continue  # exited meanwhile
         if signal == 9 and manager.is_frozen():
             manager.thaw()  # frozen tasks die only once thawed (runc does the same for kill --all KILL)
         return

@@ -11,7 +11,6 @@ socket pair, and the runtime copies between its own stdio and the pty (as ``runc
 from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # the signal module's enums cost ~4 ms
-import contextlib
 import os
 
 from berth.errors import NotFound
@@ -164,8 +163,10 @@ def _reap(pid: int) -> int | None:
 
 
 def _forward(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    try:
         os.kill(pid, signum)
+    except ProcessLookupError:
+        return  # exited; the wait loop sees it
 
 
 def _wait(pid: int) -> int:
