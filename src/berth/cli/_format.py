@@ -48,32 +48,3 @@ class HelpFormatter(argparse.HelpFormatter):
                 HelpFormatter._columns = shutil.get_terminal_size().columns - 2
             width = HelpFormatter._columns
         super().__init__(prog, indent_increment, max_help_position, width)
-
-
-def _cache_catalog_lookups() -> None:
-    """Remember gettext's catalog search for the life of the command.
-
-    argparse translates a few strings for every parser and argument it makes; each lookup searches
-    the locale directories for catalogs of ``$LANG`` (``C.UTF-8`` on Debian) and finds none. With
-    ``berth``'s ~60 parsers that is ~30 ms of ``stat`` calls per command. A command's locale does
-    not change while it runs, so the first answer is kept (only the default-languages form,
-    the one argparse uses).
-    """
-    import functools
-    import gettext
-
-    if getattr(gettext.find, "berth_cached", False):
-        return
-    original = gettext.find
-    cached = functools.lru_cache(maxsize=64)(original)
-
-    def find(domain: str, localedir: str | None = None, languages: Any = None, all: bool = False) -> Any:
-        if languages is None:
-            return cached(domain, localedir, None, all)
-        return original(domain, localedir, languages, all)
-
-    find.berth_cached = True  # type: ignore[attr-defined]
-    gettext.find = find  # type: ignore[assignment]
-
-
-_cache_catalog_lookups()

@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -484,6 +483,8 @@ def _spooled_stdin(what: str) -> Iterator[Path]:
     """Standard input saved to a temporary file (archives and tarballs are read more than once)."""
     if sys.stdin.isatty():
         raise InvalidArgument(f"no {what} given and standard input is a terminal")
+    import tempfile
+
     fd, name = tempfile.mkstemp(prefix="berth-stdin-")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -569,6 +570,8 @@ def _save(args: argparse.Namespace) -> int:
         return 0
     if sys.stdout.isatty():
         raise InvalidArgument("refusing to write an archive to a terminal: use -o FILE or redirect")
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="berth-save-") as tmp:
         out = Path(tmp) / "archive.tar"
         _write_archive(args, root, out)
