@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import platform
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,8 @@ import pytest
 
 from berth.engine.oci_config import ImageSettings, build_config, process_args
 from berth.engine.options import CreateOptions
-from berth.engine.security import DEFAULT_CAPABILITIES, capabilities, default_seccomp, load_seccomp
+from berth.engine.seccomp import default_seccomp, load_seccomp
+from berth.engine.security import DEFAULT_CAPABILITIES, capabilities
 from berth.errors import InvalidArgument
 from tests.busybox import GROUP, PASSWD
 
@@ -46,7 +49,7 @@ def test_defaults(rootfs: Path) -> None:
     assert {"type": "network"} in cfg["linux"]["namespaces"]
     assert cfg["linux"]["cgroupsPath"] == "/berth-x"
     assert "/proc/kcore" in cfg["linux"]["maskedPaths"]
-    assert cfg["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ALLOW"
+    assert cfg["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
     assert cfg["linux"]["resources"]["devices"] == [{"allow": False, "access": "rwm"}]
     assert {m["destination"] for m in cfg["mounts"]} >= {"/proc", "/dev", "/dev/pts", "/sys"}
 
@@ -110,9 +113,43 @@ def test_capability_arithmetic() -> None:
         capabilities(["CAP_FLY"], [], False)
 
 
-def test_default_seccomp_follows_capabilities() -> None:
-    denied = default_seccomp(list(DEFAULT_CAPABILITIES))["syscalls"][0]["names"]
-    assert "mount" in denied and "ptrace" in denied and "keyctl" in denied
-    with_admin = default_seccomp([*DEFAULT_CAPABILITIES, "CAP_SYS_ADMIN"])
-    assert "mount" not in with_admin["syscalls"][0]["names"]
-    assert not any(r["names"] == ["clone3"] for r in with_admin["syscalls"])
+def _verdicts(profile: dict[str, Any], name: str) -> list[tuple[str, Any]]:
+    """The (action, args) of every rule naming ``name``."""
+    return [(r["action"], r.get("args")) for r in profile["syscalls"] if name in r["names"]]
+
+
+def test_default_seccomp_is_an_allow_list_gated_by_capabilities() -> None:
+    plain = default_seccomp(list(DEFAULT_CAPABILITIES))
+    assert (plain["defaultAction"], plain["defaultErrnoRet"]) == ("SCMP_ACT_ERRNO", 38)
+    for name in ("read", "execve", "socket", "chroot", "futex", "wait4"):
+        assert _verdicts(plain, name) == [("SCMP_ACT_ALLOW", None)], name
+    for name in ("mount", "unshare", "setns", "ptrace", "keyctl", "reboot", "init_module", "clone3"):
+        assert _verdicts(plain, name) == [("SCMP_ACT_ERRNO", None)], name
+    # clone only without namespace flags; personality only with the listed personas
+    ((action, args),) = _verdicts(plain, "clone")
+    assert (
+        action == "SCMP_ACT_ALLOW" and args[0]["op"] == "SCMP_CMP_MASKED_EQ" and args[0]["value"] & 0x10000000
+    )
+    assert {a[0]["value"] for _, a in _verdicts(plain, "personality")} == {0, 8, 0x20000, 0x20008, 0xFFFFFFFF}
+    admin = default_seccomp([*DEFAULT_CAPABILITIES, "CAP_SYS_ADMIN", "CAP_SYS_PTRACE"])
+    for name in ("mount", "unshare", "setns", "clone3", "clone", "ptrace", "process_vm_readv"):
+        assert _verdicts(admin, name) == [("SCMP_ACT_ALLOW", None)], name
+    assert _verdicts(admin, "keyctl") == [("SCMP_ACT_ERRNO", None)]
+    # a capability that gates nothing the profile withholds changes nothing but its own calls
+    nochroot = default_seccomp([c for c in DEFAULT_CAPABILITIES if c != "CAP_SYS_CHROOT"])
+    assert _verdicts(nochroot, "chroot") == [("SCMP_ACT_ERRNO", None)]
+
+
+def test_docker_profile_rules_resolved_by_arch_and_caps(tmp_path: Path) -> None:
+    profile = tmp_path / "p.json"
+    rules = [
+        {"names": ["a"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["s390x"]}},
+        {"names": ["b"], "action": "SCMP_ACT_ALLOW", "excludes": {"caps": ["CAP_SYS_ADMIN"]}},
+        {"names": ["c"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+    ]
+    profile.write_text(
+        json.dumps({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1, "syscalls": rules})
+    )
+    names = [r["names"] for r in load_seccomp(str(profile), ["CAP_SYS_ADMIN"])["syscalls"]]
+    assert names == ([["c"]] if platform.machine() != "s390x" else [["a"], ["c"]])
+    assert load_seccomp(str(profile), [])["defaultErrnoRet"] == 1
