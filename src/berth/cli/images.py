@@ -10,8 +10,8 @@ berth save [-o FILE] [--format oci-archive|docker-archive] [-m] IMAGE [IMAGE|TAG
 berth load [-i FILE]
 
 IMAGE is a name (normalized as ``berth pull`` does) or an image ID (the config digest, or a prefix
-of at least 3 hex digits). Handlers parse, call ``berth.image`` (and the engine's metadata for
-which images containers use), and format.
+of at least 3 hex digits). Handlers parse, call ``berth.image.catalog`` (and the engine for which
+containers use an image, and for unpacked layers no image needs), and format.
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import shutil
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +30,8 @@ from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
 
 if TYPE_CHECKING:
     from berth.engine.config import EngineConfig
-    from berth.image.images import Image, ImageStore, ResolvedImage
-
-_ID = re.compile(r"^(?:sha256:)?([0-9a-f]{3,64})\Z")
+    from berth.image.catalog import CatalogImage
+    from berth.image.images import ImageStore
 
 
 # -- shared: the store, the images in it, and which containers use them ---------------------------
@@ -57,116 +54,19 @@ def _store(args: argparse.Namespace) -> Iterator[ImageStore]:
         store.close()
 
 
-@dataclass
-class _Entry:
-    """One image (all records with the same target) as the commands show it."""
+def _users(config: EngineConfig, images: list[CatalogImage]) -> dict[str, list[str]]:
+    """Image ID (hex) -> names of the containers made from it."""
+    from berth.engine.images import image_users
 
-    records: list[Image]
-    resolved: ResolvedImage | None
-    error: str = ""
-
-    @property
-    def id(self) -> str:
-        if self.resolved is not None:
-            return self.resolved.manifest.config.digest.encoded
-        return self.records[0].target.digest.encoded
-
-    @property
-    def names(self) -> list[str]:
-        from berth.image.importer import is_untagged
-
-        return [r.name for r in self.records if not is_untagged(r.name)]
+    chains = {f"sha256:{i.id}": i.chain_id for i in images}
+    return {k.removeprefix("sha256:"): v for k, v in image_users(config, chains).items()}
 
 
-def _entries(images: ImageStore) -> list[_Entry]:
-    """Every image in the store, newest record first; broken ones carry their error."""
-    groups: dict[str, list[Image]] = {}
-    for record in sorted(images.list(), key=lambda r: -r.updated):
-        groups.setdefault(str(record.target.digest), []).append(record)
-    out = []
-    for records in groups.values():
-        try:
-            out.append(_Entry(records, images.resolve(records[0].name)))
-        except BerthError as err:
-            out.append(_Entry(records, None, str(err)))
-    return out
+def _prune_snapshots(config: EngineConfig, store: ImageStore) -> None:
+    from berth.engine.images import prune_snapshots
+    from berth.image.catalog import list_images, needed_chain_ids
 
-
-def _find(images: ImageStore, text: str) -> tuple[_Entry, Image | None]:
-    """The image ``text`` names, and the record it named (``None`` when given by ID)."""
-    from berth.spec.reference import Reference
-
-    entries = _entries(images)
-    with contextlib.suppress(BerthError):
-        key = str(Reference.parse(text))
-        for entry in entries:
-            for record in entry.records:
-                if record.name == key:
-                    return entry, record
-    match = _ID.match(text)
-    if match is not None:
-        hits = [e for e in entries if e.id.startswith(match.group(1))]
-        hits = hits or [e for e in entries if e.records[0].target.digest.encoded.startswith(match.group(1))]
-        if len({e.id for e in hits}) > 1:
-            raise InvalidArgument(f"image ID prefix {text!r} is ambiguous")
-        if hits:
-            return hits[0], None
-    raise NotFound(f"{text}: image not known")
-
-
-def _users(config: EngineConfig, entries: list[_Entry]) -> dict[str, list[str]]:
-    """Image ID -> names of the containers made from it, read from the engine's records.
-
-    A container's root sits on the snapshot chain of its image's layers; its record keeps the name
-    it was created from. The name decides while it still has those layers; otherwise every image
-    with that layer chain counts as used.
-    """
-    if not config.db_path.exists():
-        return {}
-    from berth.engine.metadata import Metadata
-    from berth.image.commit import top_chain_id
-    from berth.image.snapshots import Snapshotter
-    from berth.spec.reference import Reference
-
-    chains = {e.id: top_chain_id(e.resolved) for e in entries if e.resolved is not None}
-    by_name = {r.name: e.id for e in entries for r in e.records}
-    snaps_root = config.root / "snapshots"
-    snaps = Snapshotter(snaps_root) if (snaps_root / "active").is_dir() else None
-    users: dict[str, list[str]] = {}
-    with Metadata(config.db_path) as db:
-        containers = db.containers()
-    for container in containers:
-        try:
-            parent = snaps.active(container.id).parent if snaps is not None else None
-        except NotFound:
-            continue  # made with --rootfs, or removed meanwhile: no image under it
-        named = None
-        with contextlib.suppress(BerthError):
-            named = by_name.get(str(Reference.parse(container.image)))
-        if named is not None and chains.get(named) == parent:
-            users.setdefault(named, []).append(container.name)
-            continue
-        for image_id, chain in chains.items():
-            if chain == parent:
-                users.setdefault(image_id, []).append(container.name)
-    return users
-
-
-def _prune_snapshots(config: EngineConfig, images: ImageStore) -> None:
-    """Remove unpacked layers (snapshots) that no remaining image lists; one a container root
-    still builds on stays (the snapshotter refuses to remove it)."""
-    root = config.root / "snapshots"
-    if not (root / "snapshots").is_dir():
-        return
-    from berth.image.snapshots import Snapshotter, chain_ids
-
-    snaps = Snapshotter(root)
-    needed = {c for e in _entries(images) if e.resolved for c in chain_ids(e.resolved.config.diff_ids)}
-    doomed = [s.chain_id for s in snaps.snapshots() if s.chain_id not in needed]
-    doomed.sort(key=lambda chain: len(snaps.chain(chain)), reverse=True)  # children before parents
-    for chain in doomed:
-        with contextlib.suppress(BerthError):
-            snaps.remove(chain)
+    prune_snapshots(config, needed_chain_ids(list_images(store)))
 
 
 def _ago(seconds: float) -> str:
@@ -176,31 +76,6 @@ def _ago(seconds: float) -> str:
             n = int(delta // size)
             return f"{n} {unit}{'s' if n > 1 else ''} ago"
     return "Less than a minute ago" if delta >= 1 else "Less than a second ago"
-
-
-def _timestamp(rfc3339: str) -> float | None:
-    """Seconds since the epoch of a config's ``created`` (RFC 3339); ``None`` if unreadable."""
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _created(entry: _Entry) -> float:
-    if entry.resolved is not None:
-        stamp = _timestamp(entry.resolved.config.created)
-        if stamp is not None:
-            return stamp
-    return min(r.created for r in entry.records)
-
-
-def _size(entry: _Entry) -> int:
-    if entry.resolved is None:
-        return 0
-    manifest = entry.resolved.manifest
-    return manifest.config.size + sum(layer.size for layer in manifest.layers)
 
 
 def _repo_tag(name: str) -> tuple[str, str]:
@@ -216,11 +91,14 @@ def _repo_tag(name: str) -> tuple[str, str]:
 def _ls(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json, print_table
     from berth.engine.units import human_size
+    from berth.image.catalog import check_filter, list_images, matches
 
     filters = [*args.filter, *([f"reference={args.reference}"] if args.reference else [])]
+    for text in filters:
+        check_filter(text)
     with _store(args) as images:
-        entries = [e for e in _entries(images) if all(_matches(e, f) for f in filters)]
-    entries.sort(key=_created, reverse=True)
+        entries = [e for e in list_images(images) if all(matches(e, f) for f in filters)]
+    entries.sort(key=lambda e: e.created, reverse=True)
     if args.format == "json":
         print_json([_ls_json(e) for e in entries])
         return 0
@@ -230,8 +108,8 @@ def _ls(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for entry in entries:
-        digest = str(entry.resolved.descriptor.digest) if entry.resolved else "<none>"
-        when, size = _ago(_created(entry)), human_size(_size(entry))
+        digest = entry.manifest_digest or "<none>"
+        when, size = _ago(entry.created), human_size(entry.size)
         for repo, tag in [_repo_tag(n) for n in entry.names] or [("<none>", "<none>")]:
             row = [repo, tag, *([digest] if args.digests else []), _show_id(entry.id, args.no_trunc)]
             rows.append([*row, when, size])
@@ -240,59 +118,24 @@ def _ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _matches(entry: _Entry, text: str) -> bool:
-    """podman's ``--filter`` keys: dangling=true|false, reference=PATTERN (a glob), label=KEY[=VALUE]."""
-    import fnmatch
-
-    from berth.spec.reference import Reference
-
-    key, sep, value = text.partition("=")
-    if not sep:
-        raise InvalidArgument(f"invalid filter {text!r}: want KEY=VALUE")
-    if key == "dangling":
-        if value not in ("true", "false"):
-            raise InvalidArgument(f"invalid filter {text!r}: dangling is true or false")
-        return (not entry.names) == (value == "true")
-    if key == "reference":
-        refs = [Reference.parse(n) for n in entry.names]
-        forms = [
-            form for r in refs for form in (str(r), r.familiar(), r.name, r.familiar().rpartition(":")[0])
-        ]
-        return any(fnmatch.fnmatchcase(form, value) for form in forms)
-    if key == "label":
-        labels = entry.resolved.config.config.labels if entry.resolved else {}
-        name, has_value, want = value.partition("=")
-        return name in labels and (not has_value or labels[name] == want)
-    raise InvalidArgument(f"invalid filter {text!r}: berth filters on dangling, reference and label")
-
-
 def _show_id(image_id: str, full: bool) -> str:
     return f"sha256:{image_id}" if full else image_id[:12]
 
 
-def _ls_json(entry: _Entry) -> dict[str, Any]:
-    digest = str(entry.resolved.descriptor.digest) if entry.resolved else ""
-    labels = dict(entry.resolved.config.config.labels) if entry.resolved else {}
+def _ls_json(entry: CatalogImage) -> dict[str, Any]:
     return {
         "Id": entry.id,
         "ParentId": "",
         "RepoTags": entry.names,
-        "RepoDigests": _repo_digests(entry),
-        "Created": int(_created(entry)),
-        "Size": _size(entry),
-        "Labels": labels or None,
+        "RepoDigests": entry.repo_digests,
+        "Created": int(entry.created),
+        "Size": entry.size,
+        "Labels": entry.labels or None,
         "Dangling": not entry.names,
         "Names": entry.names,
-        "Digest": digest,
+        "Digest": entry.manifest_digest,
         **({"Error": entry.error} if entry.error else {}),
     }
-
-
-def _repo_digests(entry: _Entry) -> list[str]:
-    from berth.spec.reference import Reference
-
-    repos = sorted({Reference.parse(n).name for n in entry.names})
-    return [f"{repo}@{entry.records[0].target.digest}" for repo in repos]
 
 
 # -- inspect, history ---------------------------------------------------------------------------
@@ -300,23 +143,24 @@ def _repo_digests(entry: _Entry) -> list[str]:
 
 def _inspect(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json
+    from berth.image.catalog import find_image
 
     with _store(args) as images:
-        found = [_find(images, text)[0] for text in args.images]
+        found = [find_image(images, text)[0] for text in args.images]
     print_json([_inspect_json(entry) for entry in found])
     return 0
 
 
-def _inspect_json(entry: _Entry) -> dict[str, Any]:
+def _inspect_json(entry: CatalogImage) -> dict[str, Any]:
     if entry.resolved is None:
         raise BerthError(f"image {entry.records[0].name}: {entry.error}")
     cfg = entry.resolved.config
     history = [h.to_json() for h in cfg.history]
     return {
         "Id": entry.id,
-        "Digest": str(entry.records[0].target.digest),
+        "Digest": entry.digest,
         "RepoTags": entry.names,
-        "RepoDigests": _repo_digests(entry),
+        "RepoDigests": entry.repo_digests,
         "Parent": "",
         "Comment": cfg.history[-1].comment if cfg.history else "",
         "Created": cfg.created,
@@ -326,8 +170,8 @@ def _inspect_json(entry: _Entry) -> dict[str, Any]:
         "Architecture": cfg.architecture,
         "Os": cfg.os,
         **({"Variant": cfg.variant} if cfg.variant else {}),
-        "Size": _size(entry),
-        "VirtualSize": _size(entry),
+        "Size": entry.size,
+        "VirtualSize": entry.size,
         "Labels": dict(cfg.config.labels) or None,
         "RootFS": {"Type": "layers", "Layers": [str(d) for d in cfg.diff_ids]},
         "ManifestType": entry.resolved.manifest.media_type,
@@ -339,58 +183,57 @@ def _inspect_json(entry: _Entry) -> dict[str, Any]:
 def _history(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json, print_table
     from berth.engine.units import human_size
+    from berth.image.catalog import find_image, history
 
     with _store(args) as images:
-        entry, _ = _find(images, args.image)
+        entry, _ = find_image(images, args.image)
     if entry.resolved is None:
         raise BerthError(f"image {args.image}: {entry.error}")
-    rows = _history_rows(entry.resolved)
+    rows = history(entry.resolved)
     if args.format == "json":
         print_json(
-            [{"id": i, "created": c, "createdBy": b, "size": s, "comment": m} for i, c, b, s, m in rows]
+            [
+                {
+                    "id": r.id,
+                    "created": r.created,
+                    "createdBy": r.created_by,
+                    "size": r.size,
+                    "comment": r.comment,
+                }
+                for r in rows
+            ]
         )
         return 0
     table = [
-        [_show_id(i, args.no_trunc) if i != "<missing>" else i, _when(c), b, human_size(s), m]
-        for i, c, b, s, m in rows
+        [_history_id(r.id, args.no_trunc), _when(r.created), r.created_by, human_size(r.size), r.comment]
+        for r in rows
     ]
     print_table(["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"], table)
     return 0
 
 
+def _history_id(image_id: str, full: bool) -> str:
+    return image_id if image_id == "<missing>" else _show_id(image_id, full)
+
+
 def _when(created: str) -> str:
-    stamp = _timestamp(created) if created else None
+    from berth.image.catalog import timestamp
+
+    stamp = timestamp(created) if created else None
     return _ago(stamp) if stamp is not None else (created or "<unknown>")
-
-
-def _history_rows(resolved: ResolvedImage) -> list[tuple[str, str, str, int, str]]:
-    """Newest first: one row per history entry; layer sizes matched to the non-empty entries."""
-    layers = list(resolved.manifest.layers)
-    history = list(resolved.config.history)
-    rows = []
-    layer_index = 0
-    for step in history:
-        size = 0
-        if not step.empty_layer and layer_index < len(layers):
-            size = layers[layer_index].size
-            layer_index += 1
-        rows.append(("<missing>", step.created, step.created_by, size, step.comment))
-    if rows:
-        top = rows[-1]
-        rows[-1] = (resolved.manifest.config.digest.encoded, *top[1:])
-    return list(reversed(rows))
 
 
 # -- tag, rmi, prune, fsck ----------------------------------------------------------------------
 
 
 def _tag(args: argparse.Namespace) -> int:
+    from berth.image.catalog import find_image
     from berth.image.importer import record_image
     from berth.spec.reference import Reference
 
     new = [str(Reference.parse(name)) for name in args.names]  # all checked before any is written
     with _store(args) as images:
-        entry, _ = _find(images, args.image)
+        entry, _ = find_image(images, args.image)
         for name in new:
             record_image(images, name, entry.records[0].target)
     return 0
@@ -411,7 +254,9 @@ def _rmi(args: argparse.Namespace) -> int:
 
 def _remove_one(config: EngineConfig, images: ImageStore, text: str, force: bool) -> list[str]:
     """Remove the name ``text`` (just the tag, if the image has others) or the image ``text``."""
-    entry, record = _find(images, text)
+    from berth.image.catalog import find_image, list_images
+
+    entry, record = find_image(images, text)
     if record is not None and len(entry.records) > 1:
         images.delete(record.name)
         return [f"Untagged: {record.name}"]
@@ -419,7 +264,7 @@ def _remove_one(config: EngineConfig, images: ImageStore, text: str, force: bool
         raise InvalidState(
             f"image {text} has several names ({', '.join(entry.names)}): remove them by name, or use --force"
         )
-    users = _users(config, _entries(images)).get(entry.id, [])
+    users = _users(config, list_images(images)).get(entry.id, [])
     if users:
         if not force:
             raise InvalidState(
@@ -444,10 +289,11 @@ def _remove_containers(config: EngineConfig, names: list[str]) -> None:
 
 def _prune(args: argparse.Namespace) -> int:
     from berth.engine.units import human_size
+    from berth.image.catalog import list_images
 
     config = _config(args)
     with _store(args) as images:
-        entries = _entries(images)
+        entries = list_images(images)
         users = _users(config, entries)
         doomed = [e for e in entries if e.id not in users and (args.all or not e.names)]
         for entry in doomed:
@@ -552,9 +398,11 @@ def _commit(args: argparse.Namespace) -> int:
 
 def _exists(args: argparse.Namespace) -> int:
     # podman image exists: status 0 or 1, no output.
+    from berth.image.catalog import find_image
+
     with _store(args) as images:
         try:
-            _find(images, args.image)
+            find_image(images, args.image)
         except NotFound:
             return 1
     return 0
@@ -585,13 +433,15 @@ def _write_archive(args: argparse.Namespace, root: Path, output: Path) -> None:
     """podman's rules: without -m the names after the first are more tags for the first image; with
     -m each names an image (docker-archive only)."""
     from berth.distribution.archive import OCI_ARCHIVE, save, save_docker_archive
+    from berth.image.catalog import find_image
     from berth.image.importer import is_untagged
 
     if args.format == OCI_ARCHIVE and len(args.images) > 1:
         raise InvalidArgument("an oci-archive holds one image here: use --format docker-archive for several")
     with _store(args) as images:
         found = [
-            _find(images, text) for text in (args.images if args.multi_image_archive else args.images[:1])
+            find_image(images, text)
+            for text in (args.images if args.multi_image_archive else args.images[:1])
         ]
     if args.format == OCI_ARCHIVE:
         entry, record = found[0]

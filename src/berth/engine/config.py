@@ -24,10 +24,10 @@ The file's layout::
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from berth.engine.records import field, record
 from berth.errors import InvalidArgument
 
 DEFAULT_ROOT = Path("/var/lib/berth")
@@ -39,7 +39,7 @@ DEFAULT_SUBNET = "10.77.0.0/24"
 DEFAULT_CNI_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EngineConfig:
     """Resolved engine settings; every path is absolute."""
 

@@ -8,18 +8,18 @@ first use and must be closed before the process forks a monitor.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from berth.engine.config import EngineConfig
 from berth.engine.metadata import Metadata
+from berth.engine.records import record
 
 if TYPE_CHECKING:
     from berth.engine.runtime import OCIRuntime
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContainerPaths:
     """Where one container's files live.
 

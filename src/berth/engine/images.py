@@ -10,16 +10,29 @@ to ``rm``, so the container keeps its changes across stop and start, as podman's
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from berth.engine.oci_config import ImageSettings
+from berth.engine.records import record
 from berth.errors import BerthError, InvalidState, NotFound
 
 if TYPE_CHECKING:
     from berth.engine.config import EngineConfig
     from berth.engine.engine import Engine
     from berth.image.snapshots import Snapshotter
+    from berth.spec.digest import Digest
+
+
+@record(frozen=True)
+class ImageRoot:
+    """A container's mounted root made from an image, and what the container keeps of the image."""
+
+    rootfs: Path
+    settings: ImageSettings
+    image_id: str  # the config's digest, sha256:...
+    manifest_digest: str
 
 
 def images_root(config: EngineConfig) -> Path:
@@ -36,12 +49,13 @@ def snapshotter(config: EngineConfig) -> Snapshotter:
 
 def image_rootfs(
     engine: Engine, reference: str, cid: str, pull: str = "never", tls_verify: bool | None = None
-) -> tuple[Path, ImageSettings]:
+) -> ImageRoot:
     """Unpack ``reference``'s layers (once) and mount a writable root for container ``cid``.
 
     ``pull`` is podman's policy: ``missing`` fetches the image from its registry when the store
     lacks it, ``always`` fetches it first in any case, ``never`` does not fetch. Returns the
-    mounted root and the image config's container defaults (config.md#properties).
+    mounted root, the image config's container defaults (config.md#properties) and the image's
+    config and manifest digests.
     """
     from berth.engine.pull import check_policy, pull_image
     from berth.image.images import ImageStore
@@ -80,7 +94,9 @@ def image_rootfs(
             stop_signal=cfg.stop_signal,
             labels=dict(cfg.labels),
         )
-        return active.rootfs, settings
+        return ImageRoot(
+            active.rootfs, settings, str(resolved.manifest.config.digest), str(resolved.descriptor.digest)
+        )
     finally:
         store.close()
 
@@ -112,3 +128,55 @@ def stray_roots(engine: Engine, known: set[str]) -> None:
         if entry.name not in known:
             with contextlib.suppress(BerthError, OSError):
                 snapshotter(engine.config).release(entry.name)
+
+
+def image_users(config: EngineConfig, chains: Mapping[str, Digest | None]) -> dict[str, list[str]]:
+    """Image ID (``sha256:...``) -> names of the containers made from it. Reads only.
+
+    A container's record keeps its image's ID. One made before the record did (schema 1) is matched
+    by the snapshot its root builds on: ``chains`` gives each image's top chain ID, and every image
+    with that chain counts as used. ``--rootfs`` containers use no image.
+    """
+    if not config.db_path.exists():
+        return {}
+    from berth.engine.metadata import Metadata
+
+    with Metadata(config.db_path) as db:
+        containers = db.containers()
+    users: dict[str, list[str]] = {}
+    legacy = [c for c in containers if not c.image_id]
+    for container in containers:
+        if container.image_id:
+            users.setdefault(container.image_id, []).append(container.name)
+    if legacy and (config.root / "snapshots" / "active").is_dir():
+        snaps = snapshotter(config)
+        for container in legacy:
+            try:
+                parent = snaps.active(container.id).parent
+            except NotFound:
+                continue  # made with --rootfs, or removed meanwhile
+            for image_id, chain in chains.items():
+                if chain == parent:
+                    users.setdefault(image_id, []).append(container.name)
+    return users
+
+
+def prune_snapshots(config: EngineConfig, needed_chain_ids: Iterable[Digest]) -> list[Digest]:
+    """Remove the unpacked layers (snapshots) whose chain ID is not needed; returns those removed.
+
+    One that a container's root still builds on stays: the snapshotter refuses to remove it.
+    """
+    if not (config.root / "snapshots" / "snapshots").is_dir():
+        return []
+    snaps = snapshotter(config)
+    needed = set(needed_chain_ids)
+    doomed = [s.chain_id for s in snaps.snapshots() if s.chain_id not in needed]
+    doomed.sort(key=lambda chain: len(snaps.chain(chain)), reverse=True)  # children before parents
+    removed = []
+    for chain in doomed:
+        try:
+            snaps.remove(chain)
+        except BerthError:
+            continue
+        removed.append(chain)
+    return removed

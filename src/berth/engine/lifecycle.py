@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from berth.engine import cni, monitor, networks
 from berth.engine.engine import Engine, cgroup_path, new_id
@@ -32,6 +32,9 @@ from berth.engine.runtime import OCIRuntime, RuntimeFailure
 from berth.engine.state import ACTIVE, refresh
 from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
 from berth.fsutil import atomic_write, locked
+
+if TYPE_CHECKING:
+    from berth.engine.images import ImageRoot
 
 
 def _ports(opts: CreateOptions) -> list[dict[str, Any]]:
@@ -84,14 +87,14 @@ def _volume_mounts(engine: Engine, opts: CreateOptions) -> tuple[list[dict[str, 
     return mounts, missing
 
 
-def _image_settings(engine: Engine, opts: CreateOptions, cid: str) -> tuple[Path, ImageSettings]:
+def _image_root(engine: Engine, opts: CreateOptions, cid: str) -> ImageRoot:
+    from berth.engine.images import ImageRoot, image_rootfs
+
     if opts.rootfs:
         root = Path(opts.rootfs).absolute()
         if not root.is_dir():
             raise InvalidArgument(f"--rootfs {opts.rootfs}: not a directory")
-        return root, ImageSettings()
-    from berth.engine.images import image_rootfs
-
+        return ImageRoot(root, ImageSettings(), "", "")
     return image_rootfs(engine, opts.image, cid, opts.pull, opts.tls_verify)
 
 
@@ -112,7 +115,8 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
         check_ports_free(engine, ports)
     volume_mounts, missing_volumes = _volume_mounts(engine, opts)
     paths = engine.paths(cid)
-    rootfs, image = _image_settings(engine, opts, cid)
+    made = _image_root(engine, opts, cid)
+    rootfs, image = made.rootfs, made.settings
     try:
         netns = None if opts.network == networks.HOST else (str(paths.netns) if network else "")
         mounts = [*volume_mounts, *etc_mounts(paths.userdata)]
@@ -135,6 +139,8 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
                 "cwd": config["process"]["cwd"],
             },
             mounts=mounts,
+            image_id=made.image_id,
+            image_digest=made.manifest_digest,
         )
         engine.db.add_container(record)
     except BaseException:

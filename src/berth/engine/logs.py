@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+from berth.engine.records import record
 
 
 def rfc3339_nano(ns: int) -> str:
@@ -50,7 +51,7 @@ class LogWriter:
         os.close(self.fd)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LogLine:
     """One line of output put back together from its ``P`` parts and final ``F`` entry."""
 

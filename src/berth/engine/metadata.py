@@ -14,10 +14,10 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from berth.engine.records import field, record
 from berth.errors import AlreadyExists, BerthError, InvalidArgument, NotFound
 
 #: How long a command waits for another command's write transaction before giving up.
@@ -62,6 +62,12 @@ _MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL
     );
     """,
+    # version 2: the image a container was made from, by ID (config digest) and manifest digest,
+    # so image commands know a container's image after its name moved to another image.
+    """
+    ALTER TABLE containers ADD COLUMN image_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE containers ADD COLUMN image_digest TEXT NOT NULL DEFAULT ''
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -77,12 +83,14 @@ CONFIGURED, CREATED, RUNNING, PAUSED, STOPPED, EXITED = (
 )
 
 
-@dataclass
+@record
 class ContainerRecord:
     """One container as the database holds it.
 
     ``config`` is the engine's creation request (the user's flags and the resolved image settings);
-    ``networks`` maps a network name to what CNI assigned there; ``mounts`` lists the container's mounts.
+    ``image_id`` and ``image_digest`` are the image's config and manifest digests (``sha256:...``;
+    empty for ``--rootfs`` and for containers made before schema 2); ``networks`` maps a network
+    name to what CNI assigned there; ``mounts`` lists the container's mounts.
     """
 
     id: str
@@ -101,9 +109,11 @@ class ContainerRecord:
     finished_at: float | None = None
     networks: dict[str, Any] = field(default_factory=dict)
     mounts: list[dict[str, Any]] = field(default_factory=list)
+    image_id: str = ""
+    image_digest: str = ""
 
 
-@dataclass
+@record
 class VolumeRecord:
     """A named volume: its data lives in ``mountpoint``."""
 
@@ -114,7 +124,7 @@ class VolumeRecord:
     created_at: float = field(default_factory=time.time)
 
 
-@dataclass
+@record
 class NetworkRecord:
     """A bridge network served by CNI; its configuration list sits in the networks directory."""
 
@@ -132,6 +142,7 @@ _CONTAINER_JSON = ("config", "networks", "mounts")
 _CONTAINER_COLUMNS = (
     *("id", "name", "image", "config", "state", "pid", "monitor_pid", "exit_code", "oom_killed"),
     *("error", "created_at", "started_at", "finished_at", "runtime", "networks", "mounts"),
+    *("image_id", "image_digest"),
 )
 
 

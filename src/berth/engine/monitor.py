@@ -31,10 +31,10 @@ import subprocess
 import termios
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from berth.engine.logs import LogWriter
+from berth.engine.records import record
 from berth.engine.runtime import RuntimeFailure, last_error_line
 from berth.fsutil import atomic_write
 
@@ -47,7 +47,7 @@ _MAX_PACKET = 32768
 _DRAIN_S = 2.0
 
 
-@dataclass
+@record
 class MonitorSpec:
     """What the monitor needs to start and watch one container."""
 

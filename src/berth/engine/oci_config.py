@@ -8,11 +8,11 @@ Defaults (mounts, masked paths, capabilities, seccomp, rlimits) follow podman's.
 from __future__ import annotations
 
 import resource
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from berth.engine.options import CreateOptions, merge_env, parse_env, parse_tmpfs
+from berth.engine.records import field, record
 from berth.engine.seccomp import default_seccomp, load_seccomp
 from berth.engine.security import capabilities
 from berth.engine.units import parse_cpus, parse_size
@@ -35,7 +35,7 @@ MASKED_PATHS = (
 READONLY_PATHS = ("/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
 
-@dataclass
+@record
 class ImageSettings:
     """The parts of an image config (image-spec config.md#properties) a container inherits."""
 

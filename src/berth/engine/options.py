@@ -8,16 +8,16 @@ forms (``-e``, ``--env-file``, ``-v``, ``--tmpfs``, ``-p``) into checked values 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from berth.engine.records import as_dict, field, record
 from berth.errors import InvalidArgument
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
-@dataclass
+@record
 class CreateOptions:
     """Flags of ``berth create``/``berth run`` (podman's names)."""
 
@@ -55,7 +55,7 @@ class CreateOptions:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the container's record."""
-        return asdict(self)
+        return as_dict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CreateOptions:
@@ -104,7 +104,7 @@ def merge_env(base: list[str], overrides: list[str]) -> list[str]:
     return [f"{k}={v}" for k, v in merged.items()]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VolumeSpec:
     """One ``-v`` flag: a bind mount (``source`` absolute) or a named volume (``name``)."""
 
@@ -151,7 +151,7 @@ def parse_tmpfs(text: str) -> tuple[str, list[str]]:
     return dest, options
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PortMapping:
     """One ``-p``: CNI's ``portMappings`` capability entry (CONVENTIONS.md#port-mappings)."""
 

@@ -7,13 +7,13 @@ belong to the image. Supplementary groups are the groups that list the user as a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from berth.engine.records import field, record
 from berth.errors import InvalidArgument
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ResolvedUser:
     """A runtime-spec ``process.user`` (config.md#user) plus the home directory."""
 

@@ -286,3 +286,23 @@ def test_images_filters(berth: Berth, rootfs: Path) -> None:
     assert berth.ok("images", "-q", "-f", "reference=db:2", "-f", "label=tier=web").split() == []
     assert "invalid filter" in berth.fails("images", "-f", "since=app:1")
     assert "invalid filter" in berth.fails("images", "-f", "dangling=maybe")
+
+
+def test_a_container_keeps_its_image_after_the_name_moves(berth: Berth, rootfs: Path, tmp_path: Path) -> None:
+    old_id = berth.ok("import", str(rootfs), "bb:1").strip()
+    berth.ok("create", "--name", "c1", "--network", "none", "bb:1", "/bin/true")
+    try:
+        (inspected,) = json.loads(berth.ok("inspect", "c1"))
+        assert (inspected["Image"], inspected["ImageName"]) == (old_id.removeprefix("sha256:"), "bb:1")
+        assert inspected["ImageDigest"].startswith("sha256:")
+        other = tmp_path / "other"
+        (other / "etc").mkdir(parents=True)
+        (other / "etc/other").write_text("x\n")
+        berth.ok("import", str(other), "bb:1")  # the name moves; the old image is now untagged
+        berth.ok("image", "prune")  # dangling, but c1 uses it
+        assert old_id.removeprefix("sha256:")[:12] in berth.ok("images", "-q").split()
+        assert "in use by container(s) c1" in berth.fails("rmi", old_id)
+    finally:
+        berth("rm", "-f", "c1")
+    berth.ok("image", "prune")
+    assert old_id.removeprefix("sha256:")[:12] not in berth.ok("images", "-q").split()

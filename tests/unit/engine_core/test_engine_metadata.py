@@ -111,3 +111,27 @@ def test_concurrent_processes_on_a_fresh_database(tmp_path: Path) -> None:
     with Metadata(Path(path)) as db:
         records = db.containers()
     assert len(records) == 100 and all(r.state == RUNNING for r in records)
+
+
+def test_schema_1_database_gains_the_image_columns(tmp_path: Path) -> None:
+    from berth.engine.metadata import _MIGRATIONS
+
+    raw = sqlite3.connect(tmp_path / "berth.db")
+    raw.executescript(_MIGRATIONS[0])
+    raw.execute(
+        "INSERT INTO containers (id, name, image, config, state, created_at, runtime) "
+        "VALUES ('a', 'old', 'bb', '{}', 'configured', 1.0, 'runc')"
+    )
+    raw.execute("PRAGMA user_version = 1")
+    raw.commit()
+    raw.close()
+    with Metadata(tmp_path / "berth.db") as db:
+        old = db.container("old")
+        assert (old.image, old.image_id, old.image_digest) == ("bb", "", "")
+        db.add_container(
+            ContainerRecord(id="b", name="new", image="bb", config={}, runtime="runc", image_id="sha256:1")
+        )
+        assert db.container("new").image_id == "sha256:1"
+    raw = sqlite3.connect(tmp_path / "berth.db")
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    raw.close()

@@ -1,0 +1,118 @@
+"""Record classes for the engine's hot paths, without the ``dataclasses`` module.
+
+``dataclasses`` imports ``inspect`` (and through it ``ast``, ``dis``, ``tokenize``): about 9 ms of
+every ``berth ps``, whose whole run is tens of milliseconds. ``record`` makes the same kind of class
+from its annotations (an ``__init__`` with the defaults, ``__repr__``, ``__eq__``; with ``frozen``,
+no assignment and a ``__hash__``), and ``field(default_factory=...)`` gives a fresh mutable default.
+Type checkers see a dataclass (PEP 681 ``dataclass_transform``).
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # importing typing costs a command ~2 ms; type checkers see True
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar, dataclass_transform
+
+    _T = TypeVar("_T")
+    _C = TypeVar("_C", bound=type)
+else:
+
+    def dataclass_transform(**_kw: object) -> object:
+        return lambda f: f
+
+
+class _Factory:
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self.make = make
+
+
+def field(*, default_factory: Callable[[], _T]) -> _T:
+    """A field whose default is made by ``default_factory`` for each new record."""
+    return _Factory(default_factory)  # type: ignore[return-value]
+
+
+def _frozen_setattr(self: object, name: str, value: object) -> None:
+    raise AttributeError(f"cannot assign to field {name!r} of a frozen {type(self).__name__}")
+
+
+def _make(cls: _C, frozen: bool) -> _C:
+    # inspect.get_annotations would import inspect, which is what this module avoids.
+    names = list(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063
+    scope: dict[str, Any] = {"_Factory": _Factory, "_set": object.__setattr__}
+    params, body = [], []
+    defaulted = False
+    for name in names:
+        default = cls.__dict__.get(name, _Factory)
+        if isinstance(default, _Factory):
+            scope[f"_make_{name}"] = default.make
+            params.append(f"{name}=_Factory")
+            value = f"_make_{name}() if {name} is _Factory else {name}"
+            defaulted = True
+            delattr(cls, name)  # a factory is no class-level default
+        elif default is _Factory:
+            if defaulted:
+                raise TypeError(
+                    f"{cls.__name__}.{name}: a field without a default follows one with a default"
+                )
+            params.append(name)
+            value = name
+        else:
+            scope[f"_default_{name}"] = default
+            params.append(f"{name}=_default_{name}")
+            value = name
+            defaulted = True
+        body.append(f"_set(self, {name!r}, {value})" if frozen else f"self.{name} = {value}")
+    source = f"def __init__(self, {', '.join(params)}):\n    " + "\n    ".join(body or ["pass"])
+    exec(source, scope)  # the source is built from the class's own field names
+    init = scope["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[misc]
+    fields = tuple(names)
+    cls.__record_fields__ = fields  # type: ignore[attr-defined]
+
+    def __repr__(self: object) -> str:
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in fields)
+        return f"{type(self).__name__}({inner})"
+
+    def __eq__(self: object, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in fields)
+
+    cls.__repr__ = __repr__  # type: ignore[assignment,method-assign]
+    cls.__eq__ = __eq__  # type: ignore[assignment,method-assign]
+    if frozen:
+        cls.__setattr__ = _frozen_setattr  # type: ignore[assignment,method-assign]
+
+        def __hash__(self: object) -> int:
+            return hash(tuple(getattr(self, n) for n in fields))
+
+        cls.__hash__ = __hash__  # type: ignore[assignment,method-assign]
+    else:
+        cls.__hash__ = None  # type: ignore[assignment]
+    return cls
+
+
+@dataclass_transform(field_specifiers=(field,))
+def record(cls: _C | None = None, *, frozen: bool = False) -> Any:
+    """Class decorator: a record class from the annotated fields (``@record`` or
+    ``@record(frozen=True)``)."""
+    if cls is None:
+        return lambda c: _make(c, frozen)
+    return _make(cls, frozen)
+
+
+def as_dict(obj: object) -> dict[str, Any]:
+    """A record's fields as a dict, lists and dicts copied (as ``dataclasses.asdict``)."""
+
+    def copy(value: Any) -> Any:
+        if isinstance(value, list):
+            return [copy(v) for v in value]
+        if isinstance(value, dict):
+            return {k: copy(v) for k, v in value.items()}
+        return value
+
+    return {n: copy(getattr(obj, n)) for n in type(obj).__record_fields__}  # type: ignore[attr-defined]
