@@ -1,0 +1,61 @@
+"""Record classes made without dataclasses: defaults, fresh mutable defaults, equality, freezing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from berth.engine.records import as_dict, field, record
+
+
+@record
+class _Point:
+    x: int
+    y: int = 0
+    tags: list[str] = field(default_factory=list)
+
+
+@record(frozen=True)
+class _Frozen:
+    name: str
+    size: int = 1
+
+
+def test_defaults_and_fresh_factories() -> None:
+    a, b = _Point(1), _Point(1, 2, ["t"])
+    assert (a.x, a.y, a.tags, b.tags) == (1, 0, [], ["t"])
+    a.tags.append("mine")
+    assert _Point(1).tags == [] and not hasattr(_Point, "tags")
+    assert _Point(x=3) == _Point(3, 0, []) and _Point(3) != _Point(4) and _Point(3) != (3, 0, [])
+    assert repr(_Point(1)) == "_Point(x=1, y=0, tags=[])"
+    with pytest.raises(TypeError):
+        _Point()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        hash(_Point(1))
+
+
+def test_frozen_and_as_dict() -> None:
+    f = _Frozen("a")
+    with pytest.raises(AttributeError):
+        f.size = 2  # type: ignore[misc]
+    assert hash(f) == hash(_Frozen("a", 1)) and {f, _Frozen("a")} == {f}
+    p = _Point(1, tags=["a"])
+    d = as_dict(p)
+    assert d == {"x": 1, "y": 0, "tags": ["a"]} and d["tags"] is not p.tags
+
+
+def test_field_order_is_checked() -> None:
+    with pytest.raises(TypeError, match="without a default follows"):
+
+        @record
+        class _Bad:
+            a: int = 0
+            b: int
+
+
+def test_ps_path_does_not_import_dataclasses() -> None:
+    code = "import sys, berth.engine.inspect, berth.engine.state; print('dataclasses' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "False\n"
