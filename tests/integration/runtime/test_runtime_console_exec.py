@@ -103,6 +103,9 @@ def test_exec_joins_the_container(runtime: Runtime) -> None:
     assert lines[-1] == "sleep"
     status = runtime("exec", "c1", "sh", "-c", "exit 5", check=False)
     assert status.returncode == 5
+    # The exec'd process moves itself into the container's cgroup (the host's view: /proc/<pid>).
+    cgroups = runtime("exec", "c1", "sh", "-c", "cat /proc/$$/cgroup").stdout
+    assert cgroups == Path(f"/proc/{pid}/cgroup").read_text()
 
 
 def test_exec_user_caps_and_process_file(runtime: Runtime, tmp_path: Path) -> None:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import NoReturn
 
+    from berth.runtime.linux.cgroups import CgroupManager
+
 #: Namespaces the runtime itself enters before forking (they apply to children only).
 _PARENT_NAMESPACES = ("pid", "time")
 _CHILD_ORDER = ("user", "ipc", "uts", "network", "cgroup", "mount")
@@ -125,22 +127,16 @@ def exec_in(c: Container, opts: ExecOptions, sc: Syscalls | None = None) -> int:
     for ns in _PARENT_NAMESPACES:
         if ns in joins:
             _setns(sc, c.pid, ns)
-    go_r, go_w = os.pipe()
+    manager = load_manager(c.cgroup) if c.cgroup else None
     err_r, err_w = os.pipe()
     child = os.fork()
     if child == 0:
-        os.close(go_w)
         os.close(err_r)
-        _child(sc, c.pid, joins, proc, seccomp, console_fd, opts.preserve_fds, go_r, err_w)
-    os.close(go_r)
+        _child(sc, c.pid, joins, proc, seccomp, console_fd, opts.preserve_fds, manager, err_w)
     os.close(err_w)
     if console_fd >= 0:
         os.close(console_fd)
     try:
-        if c.cgroup:
-            load_manager(c.cgroup).add_process(child)
-        os.write(go_w, b"1")
-        os.close(go_w)
         message = _read_all(err_r)
     except BaseException:
         os.kill(child, 9)
@@ -190,12 +186,13 @@ def _child(
     seccomp: process.SeccompProgram | None,
     console_fd: int,
     preserve_fds: int,
-    go_r: int,
+    manager: CgroupManager | None,
     err_w: int,
 ) -> NoReturn:
     try:
-        os.read(go_r, 1)  # wait until the runtime has put us in the container's cgroup
-        os.close(go_r)
+        if manager is not None:
+            # First, while the host's cgroupfs is in reach; moving itself is cheap (add_self).
+            manager.add_self()
         # Open every namespace first: after joining the mount namespace /proc/<pid> may be gone.
         fds = [
             (ns, os.open(f"/proc/{pid}/ns/{PROC_NAMES[ns]}", os.O_RDONLY))
