@@ -1,9 +1,10 @@
 """How long does ``berth run --rm IMAGE true`` take, end to end, beside ``podman run --rm``?
 
 Both run the same busybox image (built here from Debian's busybox-static, stored in Berth's image
-store and copied into podman's as an OCI layout), with runc, on their default bridge network, from
-temporary storage roots. Each command runs once to warm caches, then ``--runs`` times alternately;
-the medians and their ratio are printed. Run as root: ``uv run python bench/engine_run.py``.
+store and copied into podman's as an OCI layout), podman with runc and Berth with runc or the
+``--runtime`` given, on their default bridge network, from temporary storage roots. Each command
+runs once to warm caches, then ``--runs`` times alternately; the medians and their ratio are
+printed. Run as root: ``uv run python bench/engine_run.py [--runtime berth-runtime]``.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def _ms(times: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runtime", default="runc", help="Berth's runtime (podman always uses runc)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="berth-bench-run-"))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -80,7 +82,7 @@ def main() -> None:
         **env,
         "BERTH_ROOT": str(work / "berth"),
         "BERTH_RUNROOT": str(work / "berth-run"),
-        "BERTH_RUNTIME": "runc",
+        "BERTH_RUNTIME": args.runtime,
         "BERTH_CONFIG": str(work / "none.toml"),
     }
     podman = [
@@ -118,8 +120,9 @@ def main() -> None:
             berth_times.append(timed(berth_run, berth_env))
             podman_times.append(timed(podman_run, env))
         b, p = statistics.median(berth_times), statistics.median(podman_times)
-        print(f"berth run --rm IMAGE true   median {b * 1000:7.1f} ms  (runs: {_ms(berth_times)})")
-        print(f"podman run --rm IMAGE true  median {p * 1000:7.1f} ms  (runs: {_ms(podman_times)})")
+        label = f"berth ({args.runtime})"
+        print(f"{label} run --rm IMAGE true  median {b * 1000:7.1f} ms  (runs: {_ms(berth_times)})")
+        print(f"podman (runc) run --rm IMAGE true  median {p * 1000:7.1f} ms  (runs: {_ms(podman_times)})")
         print(f"ratio berth/podman          {b / p:.2f}")
     finally:
         subprocess.run([*podman, "rm", "-a", "-f"], env=env, capture_output=True)
