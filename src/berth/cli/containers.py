@@ -247,7 +247,7 @@ def _rm(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         refs = [c.id for c in engine.db.containers()] if args.all else args.containers
         for ref in refs:
-            record = remove_container(engine, ref, force=args.force)
+            record = remove_container(engine, ref, force=args.force, volumes=args.volumes)
             print(record.id)
     return 0
 
@@ -453,6 +453,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rm = sub.add_parser("rm", help="remove containers", formatter_class=HelpFormatter)
     rm.add_argument("-f", "--force", action="store_true", help="kill running containers first")
     rm.add_argument("-a", "--all", action="store_true", help="remove every container")
+    rm.add_argument(
+        "-v", "--volumes", action="store_true", help="also remove the containers' anonymous volumes"
+    )
     rm.add_argument("containers", nargs="*")
     rm.set_defaults(handler=_rm)
     wait = sub.add_parser(

@@ -93,6 +93,7 @@ def image_rootfs(
             user=cfg.user,
             stop_signal=cfg.stop_signal,
             labels=dict(cfg.labels),
+            volumes=list(cfg.volumes),
         )
         return ImageRoot(
             active.rootfs, settings, str(resolved.manifest.config.digest), str(resolved.descriptor.digest)

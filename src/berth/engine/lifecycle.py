@@ -26,7 +26,14 @@ from berth.engine.etcfiles import etc_mounts, write_etc_files
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord, NetworkRecord
 from berth.engine.netns import create_netns, remove_netns
 from berth.engine.oci_config import ImageSettings, build_config
-from berth.engine.options import CreateOptions, check_name, parse_publish, parse_volume
+from berth.engine.options import (
+    CreateOptions,
+    VolumeSpec,
+    check_name,
+    parse_publish,
+    parse_tmpfs,
+    parse_volume,
+)
 from berth.engine.rootfs import CommandNotExecutable, CommandNotFound, find_command
 from berth.engine.runtime import OCIRuntime, RuntimeFailure
 from berth.engine.state import ACTIVE, refresh
@@ -61,17 +68,30 @@ def check_ports_free(engine: Engine, ports: list[dict[str, Any]], exclude: str =
                 raise InvalidArgument(f"port {where} is already in use on the host: {err.strerror}") from None
 
 
-def _volume_mounts(engine: Engine, opts: CreateOptions) -> tuple[list[dict[str, Any]], list[str]]:
-    """Bind mounts for ``-v``, and the named volumes still to be created."""
+def _volume_mounts(
+    engine: Engine, opts: CreateOptions, image_volumes: list[str]
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """Bind mounts for ``-v`` and for the image's ``Volumes``, the volumes still to be created, and
+    the container's anonymous volumes.
+
+    As podman does, ``-v /path`` and every image volume (config.md#properties ``Volumes``) that no
+    ``-v`` or ``--tmpfs`` covers get a new volume of their own, named by a random id.
+    """
     from berth.engine.volumes import volume_data_dir
 
-    mounts, missing = [], []
+    specs = [parse_volume(text) for text in opts.volumes]
+    covered = {os.path.normpath(s.destination) for s in specs}
+    covered |= {os.path.normpath(parse_tmpfs(t)[0]) for t in opts.tmpfs}
+    for dest in dict.fromkeys(os.path.normpath(v) for v in image_volumes):
+        if dest.startswith("/") and dest not in covered:
+            specs.append(VolumeSpec(dest))
+    mounts, missing, anonymous = [], [], []
     known = {v.name for v in engine.db.volumes()}
-    for text in opts.volumes:
-        spec = parse_volume(text)
+    for spec in specs:
         name = spec.name
         if not spec.source and not name:
-            name = new_id()  # an anonymous volume
+            name = new_id()
+            anonymous.append(name)
         if name and name not in known:
             missing.append(name)
             known.add(name)
@@ -84,7 +104,7 @@ def _volume_mounts(engine: Engine, opts: CreateOptions) -> tuple[list[dict[str, 
                 "options": ["rbind", "rprivate", "ro" if spec.read_only else "rw"],
             }
         )
-    return mounts, missing
+    return mounts, missing, anonymous
 
 
 def _image_root(engine: Engine, opts: CreateOptions, cid: str) -> ImageRoot:
@@ -113,11 +133,13 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
         raise InvalidArgument("-p needs a bridge network (not --network none or host)")
     if ports:
         check_ports_free(engine, ports)
-    volume_mounts, missing_volumes = _volume_mounts(engine, opts)
+    for text in opts.volumes:
+        parse_volume(text)  # bad input fails before the image is unpacked
     paths = engine.paths(cid)
     made = _image_root(engine, opts, cid)
     rootfs, image = made.rootfs, made.settings
     try:
+        volume_mounts, missing_volumes, anonymous = _volume_mounts(engine, opts, image.volumes)
         netns = None if opts.network == networks.HOST else (str(paths.netns) if network else "")
         mounts = [*volume_mounts, *etc_mounts(paths.userdata)]
         config = build_config(
@@ -137,6 +159,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
                 "args": config["process"]["args"],
                 "env": config["process"]["env"],
                 "cwd": config["process"]["cwd"],
+                "anonymous_volumes": anonymous,
             },
             mounts=mounts,
             image_id=made.image_id,
@@ -147,16 +170,21 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
         _release_image(engine, opts, cid)
         raise
     try:
-        from berth.engine.volumes import create_volume
+        from berth.engine.volumes import copy_up, create_volume, volume_data_dir
 
         for vol in missing_volumes:
             with contextlib.suppress(BerthError):
                 create_volume(engine, vol)
+        new = {str(volume_data_dir(engine.config, vol)) for vol in missing_volumes}
+        for mount in volume_mounts:
+            if mount["source"] in new:  # a new volume starts with what the image has there
+                copy_up(rootfs, mount["destination"], Path(mount["source"]))
         paths.userdata.mkdir(parents=True, exist_ok=True)
         atomic_write(paths.config_json, json.dumps(config, indent=1).encode())
     except BaseException:
         _remove_files(engine, record)
         engine.db.remove_container(cid)
+        _remove_anonymous_volumes(engine, record)
         raise
     return record
 
@@ -418,6 +446,7 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None) -> None:
         if opts.remove and exit_code is not None:
             _remove_files(engine, record)
             engine.db.remove_container(cid)
+            _remove_anonymous_volumes(engine, record)
 
 
 def _signal_name(sig: str) -> str:
@@ -528,8 +557,20 @@ def _remove_files(engine: Engine, record: ContainerRecord) -> None:
     _release_image(engine, CreateOptions.from_json(record.config["options"]), record.id)
 
 
-def remove_container(engine: Engine, ref: str, force: bool = False) -> ContainerRecord:
-    """Remove a container that is not running (``force``: kill it first)."""
+def _remove_anonymous_volumes(engine: Engine, record: ContainerRecord) -> None:
+    """Remove the volumes made for ``record`` alone (``-v /path``, image volumes) that no other
+    container mounts (podman's ``rm -v`` and ``run --rm``)."""
+    from berth.engine.volumes import remove_volume, volume_users
+
+    for name in record.config.get("anonymous_volumes", []):
+        with contextlib.suppress(NotFound):
+            if not volume_users(engine, name):
+                remove_volume(engine, name)
+
+
+def remove_container(engine: Engine, ref: str, force: bool = False, volumes: bool = False) -> ContainerRecord:
+    """Remove a container that is not running (``force``: kill it first); with ``volumes``, also
+    its anonymous volumes."""
     record = refresh(engine, engine.db.container(ref))
     if record.state in ACTIVE:
         if not force:
@@ -541,6 +582,8 @@ def remove_container(engine: Engine, ref: str, force: bool = False) -> Container
     cleanup_container(engine, record.id, None)
     _remove_files(engine, record)
     engine.db.remove_container(record.id)
+    if volumes:
+        _remove_anonymous_volumes(engine, record)
     return record
 
 

@@ -46,6 +46,7 @@ class ImageSettings:
     user: str = ""
     stop_signal: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    volumes: list[str] = field(default_factory=list)
 
 
 def process_args(opts: CreateOptions, image: ImageSettings) -> list[str]:
