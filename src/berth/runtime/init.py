@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 
 from berth.errors import InvalidArgument
-from berth.runtime import hooks, jsontext
-from berth.runtime.linux import namespaces
+from berth.runtime import hooks, jsontext, process
+from berth.runtime.linux import namespaces, rootfs
 from berth.runtime.linux import syscalls as s
 from berth.runtime.sync import Channel
 from berth.spec.runtime_config import RuntimeConfig
@@ -30,8 +30,6 @@ TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import NoReturn
-
-    from berth.runtime import process
 
 _PR_SET_DUMPABLE = 4
 _PERSONA_LINUX32 = 0x0008
@@ -85,8 +83,6 @@ def stage1(sc: s.Syscalls, chan: Channel, args: InitArgs, join_cgroup: Callable[
         # First: the init inherits the cgroup, and a new cgroup namespace is rooted at it.
         join_cgroup()
         linux = args.config.linux
-        if linux.namespace("user") is not None:
-            _import_init_modules()  # while still host root: the mapped ids may not read them
         namespaces.join_configured(sc, linux)
         if namespaces.wants_new(linux, "user"):
             sc.unshare(s.CLONE_NEWUSER)
@@ -117,9 +113,6 @@ def stage1(sc: s.Syscalls, chan: Channel, args: InitArgs, join_cgroup: Callable[
 def stage2(sc: s.Syscalls, chan: Channel, args: InitArgs) -> NoReturn:
     """Become the container: rootfs, console, process attributes; wait for ``start``; exec."""
     try:
-        _import_init_modules()
-        from berth.runtime import process
-
         state_json = _build(sc, chan, args)
         proc = args.config.process
         path, env = "", {}
@@ -140,9 +133,6 @@ def stage2(sc: s.Syscalls, chan: Channel, args: InitArgs) -> NoReturn:
 
 def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
     """Everything between the namespaces and the user switch; returns the state the runtime sent."""
-    from berth.runtime import process
-    from berth.runtime.linux import rootfs
-
     config = args.config
     linux = config.linux
     os.setsid()
@@ -188,13 +178,6 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
     return state_json
 
 
-def _import_init_modules() -> None:
-    """Import the modules only the init uses. The init does it, not the runtime: with no user
-    namespace it happens while the runtime waits for the cgroup move, off the critical path."""
-    import berth.runtime.linux.rootfs
-    import berth.runtime.process  # noqa: F401
-
-
 def _import_before_pivot(config: RuntimeConfig) -> None:
     """Import now what the init needs later: once the root is switched the host's modules are gone."""
     if config.process is not None and config.process.terminal:
@@ -217,8 +200,6 @@ def _apply_sysctl(sysctl: dict[str, str]) -> None:
 def _wait_for_start_and_exec(
     sc: s.Syscalls, args: InitArgs, state_json: str, path: str, env: dict[str, str]
 ) -> NoReturn:
-    from berth.runtime import process  # imported by stage2 before the root was switched
-
     proc = args.config.process
     try:
         # Blocks until ``start`` opens the FIFO for reading (runtime.md#start).

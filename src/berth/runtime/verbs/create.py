@@ -11,7 +11,7 @@ import time
 
 from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.fsutil import atomic_write
-from berth.runtime import container, hooks, init, jsontext, sync
+from berth.runtime import container, hooks, init, jsontext, process, sync
 from berth.runtime.container import Container
 from berth.runtime.linux import lsm, namespaces
 from berth.runtime.linux.cgroups import CgroupManager, open_manager
@@ -79,11 +79,7 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
             "linux.maskedPaths/readonlyPaths: unable to restrict paths without a mount namespace"
         )
     lsm.check(config)
-    seccomp = None
-    if config.linux.seccomp:
-        from berth.runtime import process
-
-        seccomp = process.compile_seccomp(config.linux.seccomp, opts.root)
+    seccomp = process.compile_seccomp(config.linux.seccomp, opts.root)
     c = container.new(opts.root, opts.container_id, bundle, rootfs)
     c.config, c.annotations = raw, dict(config.annotations)
     # Held until create returns, so a concurrent delete or start waits for the container to exist.
