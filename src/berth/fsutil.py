@@ -1,15 +1,15 @@
 """Filesystem helpers every layer uses: atomic writes and advisory locks.
 
 One helper each, so that crash-safety rules (write, fsync, rename, fsync the directory) live in one
-place. Stdlib ``os`` only (no ``pathlib``): the runtime calls these on every container start.
+place. ``os`` and ``fcntl`` only (no ``pathlib``, no ``contextlib``): the runtime calls these on every
+container start, where each of those imports costs milliseconds.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from types import TracebackType
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
@@ -29,8 +29,10 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -
             os.fsync(fh.fileno())
         os.rename(tmp, target)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        try:  # noqa: SIM105 -- contextlib.suppress would import contextlib on the runtime's start path
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
     fsync_dir(directory or ".")
 
@@ -44,15 +46,35 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def locked(path: str | os.PathLike[str], shared: bool = False) -> Iterator[int]:
-    """Hold an ``flock`` on ``path`` (created if missing) for the duration of the block.
+class FileLock:
+    """An ``flock`` on a file, held for a ``with`` block; entering yields the open fd."""
 
-    Exclusive by default; ``shared=True`` lets several readers in at once. Yields the open fd.
+    def __init__(self, path: str | os.PathLike[str], shared: bool = False) -> None:
+        self.path = path
+        self.shared = shared
+        self._fd = -1
+
+    def __enter__(self) -> int:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return fd
+
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)  # closing releases the lock
+
+
+def locked(path: str | os.PathLike[str], shared: bool = False) -> FileLock:
+    """Hold an ``flock`` on ``path`` (created if missing) for the duration of a ``with`` block.
+
+    Exclusive by default; ``shared=True`` lets several readers in at once. Entering yields the fd.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        yield fd
-    finally:
-        os.close(fd)  # closing releases the lock
+    return FileLock(path, shared)

@@ -37,3 +37,16 @@ def test_locked_is_exclusive(tmp_path: Path) -> None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         finally:
             os.close(fd)
+
+
+def test_locked_shared_admits_readers_and_releases_on_exit(tmp_path: Path) -> None:
+    lock = tmp_path / "lock"
+    with locked(lock, shared=True), locked(lock, shared=True):
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    with locked(lock):
+        pass  # released above, so an exclusive lock is granted at once
