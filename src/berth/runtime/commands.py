@@ -177,10 +177,12 @@ def _lock(root: str, p: Parsed, command: str) -> Lock:
 
 
 def cmd_start(p: Parsed, root: str) -> int:
-    from berth.runtime.verbs.start import start
+    from berth.runtime.verbs.start import poststart, start
 
     with _lock(root, p, "start"):
-        start(_load(root, p, "start"))
+        c = _load(root, p, "start")
+        start(c)
+    poststart(c)
     return 0
 
 

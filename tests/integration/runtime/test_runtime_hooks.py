@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.runtime.conftest import Runtime, base_config
+from tests.integration.runtime.conftest import RUNTIME, Runtime, base_config
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(60)]
 
@@ -112,3 +113,18 @@ def test_hook_env_is_exactly_the_configured_one(runtime: Runtime, tmp_path: Path
     }
     assert runtime.run(config).returncode == 0
     assert "ONLY=1" in out.read_text().split() and "PATH" not in out.read_text()
+
+
+@pytest.mark.timeout(30)
+def test_a_poststart_hook_may_call_the_runtime_about_its_container(runtime: Runtime) -> None:
+    # Poststart hooks run outside the container's lock: a hook that kills it does not deadlock.
+    config = base_config(runtime.rootfs, ["sleep", "60"])
+    kill = f"{RUNTIME} --root {runtime.root} kill c1 KILL"
+    config["hooks"] = {"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", kill], "timeout": 20}]}
+    runtime.create(config)
+    done = runtime("start", "c1", check=False)
+    assert done.returncode == 0 and "timed out" not in done.stderr, done.stderr
+    deadline = time.monotonic() + 10
+    while runtime.state("c1")["status"] != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert runtime.state("c1")["status"] == "stopped"

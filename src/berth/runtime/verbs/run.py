@@ -19,7 +19,7 @@ from berth.runtime.container import Container
 from berth.runtime.linux.syscalls import PR_SET_CHILD_SUBREAPER, Syscalls, syscalls
 from berth.runtime.verbs.create import CreateOptions, create
 from berth.runtime.verbs.delete import destroy
-from berth.runtime.verbs.start import start
+from berth.runtime.verbs.start import poststart, start
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def run(opts: CreateOptions, detach: bool = False, sc: Syscalls | None = None) -
     try:
         with container.lock(c.root, c.id):
             start(c)
+        poststart(c)
     except BaseException:
         _destroy(c)
         raise

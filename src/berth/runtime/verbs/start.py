@@ -18,7 +18,7 @@ from berth.spec.runtime_config import parse_config
 
 
 def start(c: Container) -> None:
-    """Start ``c`` (status must be created), then run the poststart hooks."""
+    """Start ``c`` (status must be created); ``poststart`` then runs its hooks."""
     status = c.status()
     if status != container.CREATED:
         raise InvalidState(f"cannot start container {c.id!r}: it is {status}, not created")
@@ -35,6 +35,12 @@ def start(c: Container) -> None:
         os.close(fd)
     if message:
         raise BerthError(f"cannot start container {c.id!r}: {message}")
+
+
+def poststart(c: Container) -> None:
+    """runtime.md#lifecycle step 9: the poststart hooks, after ``start`` and outside the container's
+    lock (a hook may well call the runtime about this container)."""
+    config = parse_config(c.config)
     if config.hooks.get("poststart"):
         # runtime.md#lifecycle: a failing poststart hook is only a warning.
         for line in hooks.warn_hooks("poststart", config.hooks, jsontext.dumps(c.oci_state())):
