@@ -114,3 +114,16 @@ def test_podman_loads_a_berth_multi_image_archive(podman: Podman, rootfs_tar: Pa
     for name in ("localhost/one:1", "localhost/two:2"):
         (theirs,) = json.loads(podman("image", "inspect", name))
         assert theirs["Id"] == _berth_image(root, name)["Id"]
+
+
+def test_short_names_of_images_made_here_match_podman(
+    podman: Podman, rootfs_tar: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "berth"
+    for tool in (podman, lambda *a: berth(root, *a)):
+        tool("import", str(rootfs_tar), "mine:1")
+        tool("tag", "mine:1", "a/b:4", "docker.io/foo:3", "quay.io/x/y")
+    (theirs,) = json.loads(podman("image", "inspect", "mine:1"))
+    (ours,) = json.loads(berth(root, "image", "inspect", "mine:1"))
+    assert sorted(ours["RepoTags"]) == sorted(theirs["RepoTags"])
+    assert "localhost/mine:1" in ours["RepoTags"] and "localhost/a/b:4" in ours["RepoTags"]

@@ -227,11 +227,10 @@ def _when(created: str) -> str:
 
 
 def _tag(args: argparse.Namespace) -> int:
-    from berth.image.catalog import find_image
+    from berth.image.catalog import find_image, local_name
     from berth.image.importer import record_image
-    from berth.spec.reference import Reference
 
-    new = [str(Reference.parse(name)) for name in args.names]  # all checked before any is written
+    new = [local_name(name) for name in args.names]  # all checked before any is written
     with _store(args) as images:
         entry, _ = find_image(images, args.image)
         for name in new:

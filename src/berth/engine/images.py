@@ -58,6 +58,7 @@ def image_rootfs(
     config and manifest digests.
     """
     from berth.engine.pull import check_policy, pull_image
+    from berth.image.catalog import resolve_local
     from berth.image.images import ImageStore
 
     if check_policy(pull) == "always":
@@ -65,7 +66,7 @@ def image_rootfs(
     store = ImageStore(images_root(engine.config))
     try:
         try:
-            resolved = store.resolve(reference)
+            resolved = resolve_local(store, reference)
         except NotFound as err:
             if pull != "missing":
                 raise NotFound(f"{err}: pull it first (berth pull {reference})") from None

@@ -1,8 +1,9 @@
 """The images in a store as the image commands show them: grouped, looked up, filtered.
 
 An image is every name record pointing at one target (an index or a manifest); its ID is the
-digest of its config (image-spec config.md, as podman and Docker show it). A name is looked up as
-``berth pull`` normalizes it; an ID by itself or a prefix of at least 3 hex digits.
+digest of its config (image-spec config.md, as podman and Docker show it). A short name is looked
+up as made here (``localhost/NAME``) first, then as ``berth pull`` normalizes it; an ID by itself or
+a prefix of at least 3 hex digits.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from berth.errors import BerthError, InvalidArgument, NotFound
+from berth.spec.reference import Reference
 
 if TYPE_CHECKING:
     from berth.image.images import Image, ImageStore, ResolvedImage
@@ -77,8 +79,6 @@ class CatalogImage:
     @property
     def repo_digests(self) -> list[str]:
         """``repository@digest`` for each repository the image is named in."""
-        from berth.spec.reference import Reference
-
         repos = sorted({Reference.parse(n).name for n in self.names})
         return [f"{repo}@{self.digest}" for repo in repos]
 
@@ -91,6 +91,51 @@ class CatalogImage:
         from berth.image.commit import top_chain_id
 
         return top_chain_id(self.resolved)
+
+
+def _has_domain(text: str) -> bool:
+    # The reference grammar's rule (distribution's splitDockerDomain): a first component with a
+    # '.' or ':', or "localhost", or an upper-case letter, names a registry.
+    first, slash, _ = text.partition("/")
+    return bool(slash) and (first == "localhost" or any(c in first for c in ".:") or first.lower() != first)
+
+
+def local_name(text: str) -> str:
+    """The canonical name of an image made on this host (``import``, ``commit``, ``tag``).
+
+    podman's rule: a name without a registry goes under ``localhost/`` (``mine:1`` is
+    ``localhost/mine:1``, ``a/b`` is ``localhost/a/b:latest``); a name with one is normalized as for
+    ``pull`` (``docker.io/x`` is ``docker.io/library/x:latest``).
+    """
+    if _has_domain(text):
+        return str(Reference.parse(text))
+    Reference.parse(text)  # the reference's own errors name what the user typed
+    return str(Reference.parse(f"localhost/{text}"))
+
+
+def lookup_names(text: str) -> list[str]:
+    """The canonical names a reference given on the command line may mean, in lookup order.
+
+    A name with a registry means itself. A short name means the image made here
+    (``localhost/NAME``) first, then the one ``pull`` would fetch (``docker.io/library/NAME``), as
+    podman looks short names up in its local store.
+    """
+    pulled = str(Reference.parse(text))
+    if _has_domain(text) or "@" in text:
+        return [pulled]
+    return [local_name(text), pulled]
+
+
+def resolve_local(store: ImageStore, text: str) -> ResolvedImage:
+    """The stored image ``text`` names, for this platform: for a short name, one made here
+    (``localhost/NAME``) before the one ``pull`` would fetch. ``NotFound`` names the latter."""
+    *first, last = lookup_names(text)
+    for name in first:
+        try:
+            return store.resolve(name)
+        except NotFound:
+            continue
+    return store.resolve(last)
 
 
 def timestamp(rfc3339: str) -> float | None:
@@ -123,17 +168,15 @@ def find_image(store: ImageStore, text: str) -> tuple[CatalogImage, Image | None
 
     ``NotFound`` if nothing matches; ``InvalidArgument`` for an ID prefix of several images.
     """
-    from berth.spec.reference import Reference
-
     images = list_images(store)
     try:
-        key = str(Reference.parse(text))
+        keys = lookup_names(text)
     except BerthError:
-        key = ""
-    for image in images:
-        for record in image.records:
-            if record.name == key:
-                return image, record
+        keys = []
+    by_name = {record.name: (image, record) for image in images for record in image.records}
+    for key in keys:
+        if key in by_name:
+            return by_name[key]
     match = _ID.match(text)
     if match is not None:
         prefix = match.group(1)
@@ -162,8 +205,6 @@ def matches(image: CatalogImage, text: str) -> bool:
     familiar and repository forms of each name), label=KEY[=VALUE]."""
     import fnmatch
 
-    from berth.spec.reference import Reference
-
     check_filter(text)
     key, _, value = text.partition("=")
     if key == "dangling":
@@ -173,6 +214,8 @@ def matches(image: CatalogImage, text: str) -> bool:
         forms = [
             form for r in refs for form in (str(r), r.familiar(), r.name, r.familiar().rpartition(":")[0])
         ]
+        # an image made here answers to its short name too (localhost/mine:1 as mine:1), as in podman
+        forms += [f for r in refs if r.domain == "localhost" for f in (f"{r.path}:{r.tag}", r.path)]
         return any(fnmatch.fnmatchcase(form, value) for form in forms)
     labels = image.labels
     name, has_value, want = value.partition("=")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from berth.errors import BerthError, NotFound
+from berth.image.catalog import local_name, resolve_local
 from berth.image.changes import apply_changes
 from berth.image.images import ImageStore, ResolvedImage
 from berth.image.importer import StoredImage, now_rfc3339, store_image, store_lease, write_layer_blob
@@ -26,7 +27,6 @@ from berth.image.snapshots.chainid import chain_id
 from berth.spec import mediatypes
 from berth.spec.digest import Digest
 from berth.spec.image_config import History
-from berth.spec.reference import Reference
 
 
 def top_chain_id(resolved: ResolvedImage) -> Digest | None:
@@ -52,7 +52,7 @@ def commit_layer(
 
     ``reference`` and ``changes`` are checked before anything is written.
     """
-    name = str(Reference.parse(reference)) if reference else None
+    name = local_name(reference) if reference else None
     old = base.config
     container_config = apply_changes(old.config, changes)
     docker = base.manifest.is_docker
@@ -87,7 +87,7 @@ def commit_upper(
     image ``base``."""
     if not upper.is_dir():
         raise NotFound(f"upper directory {upper} does not exist")
-    resolved = images.resolve(base)
+    resolved = resolve_local(images, base)
     return commit_layer(
         images,
         resolved,
@@ -105,7 +105,7 @@ def base_image(images: ImageStore, parent: Digest | None, hint: str) -> Resolved
     candidates = [hint, *(r.name for r in images.list())]
     for name in candidates:
         try:
-            resolved = images.resolve(name)
+            resolved = resolve_local(images, name)
         except BerthError:
             continue  # a missing or broken image is simply not the base
         if top_chain_id(resolved) == parent:

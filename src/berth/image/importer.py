@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from berth.errors import BerthError, NotFound
+from berth.image.catalog import local_name
 from berth.image.changes import apply_changes
 from berth.image.images import ImageStore
 from berth.image.layers import (
@@ -178,11 +179,11 @@ def import_image(
 
     The layer is written as tar+gzip; the config comes from ``changes`` (``--change``), its history
     entry carries ``message`` (and ``source_name``, default the file's name). ``reference`` names
-    the image (untagged without one). Raises
+    the image (untagged without one; a short name goes under ``localhost/``, see ``local_name``). Raises
     ``NotFound`` for a missing source, ``InvalidLayer`` for a corrupt tarball, ``InvalidArgument``
     for a bad reference or change; each before anything is recorded.
     """
-    name = str(Reference.parse(reference)) if reference else None
+    name = local_name(reference) if reference else None
     container_config = apply_changes(ContainerConfig(), changes)
     if not source.exists():
         raise NotFound(f"import source {source} does not exist")

@@ -72,15 +72,15 @@ def test_import_list_inspect_history(berth: Berth, rootfs: Path) -> None:
     image_id = image_id.strip().removeprefix("sha256:")
     table = berth.ok("images").splitlines()
     assert table[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
-    assert table[1].split()[:3] == ["docker.io/library/bb", "1", image_id[:12]]
+    assert table[1].split()[:3] == ["localhost/bb", "1", image_id[:12]]
     assert berth.ok("images", "-q").split() == [image_id[:12]]
     assert berth.ok("image", "ls", "-q", "--no-trunc").split() == [f"sha256:{image_id}"]
     assert "sha256:" in berth.ok("images", "--digests").splitlines()[1]
     (listed,) = json.loads(berth.ok("images", "--format", "json"))
-    assert listed["Id"] == image_id and listed["RepoTags"] == ["docker.io/library/bb:1"]
+    assert listed["Id"] == image_id and listed["RepoTags"] == ["localhost/bb:1"]
     (inspected,) = json.loads(berth.ok("image", "inspect", image_id[:6]))
     assert inspected["Id"] == image_id
-    assert inspected["RepoDigests"] == [f"docker.io/library/bb@{inspected['Digest']}"]
+    assert inspected["RepoDigests"] == [f"localhost/bb@{inspected['Digest']}"]
     assert inspected["Config"] == {"Env": ["A=1"], "Cmd": ["/bin/sh"]}
     assert inspected["RootFS"]["Type"] == "layers" and len(inspected["RootFS"]["Layers"]) == 1
     assert inspected["Os"] == "linux" and inspected["Size"] > 0 and inspected["Comment"] == "first"
@@ -94,7 +94,7 @@ def test_tag_and_rmi(berth: Berth, rootfs: Path) -> None:
     image_id = berth.ok("import", str(rootfs), "bb:1").strip().removeprefix("sha256:")
     berth.ok("tag", "bb:1", "localhost/bb:2", "bb:3")
     assert len(berth.ok("images").splitlines()) == 4
-    assert berth.ok("rmi", "bb:3") == "Untagged: docker.io/library/bb:3\n"
+    assert berth.ok("rmi", "bb:3") == "Untagged: localhost/bb:3\n"
     assert "several names" in berth.fails("rmi", image_id[:12])
     out = berth.ok("image", "rm", "-f", image_id[:12])
     assert out.splitlines()[-1] == f"Deleted: {image_id}"
@@ -122,7 +122,7 @@ def test_unknown_image_and_bad_reference(berth: Berth, rootfs: Path) -> None:
     assert "invalid reference" in berth.fails("import", str(rootfs), "UPPER/Case:1")
     berth.ok("import", str(rootfs), "bb:1")
     assert "invalid reference" in berth.fails("tag", "bb:1", "bad::tag")
-    assert berth.store_state()[0] == ["docker.io/library/bb:1"]
+    assert berth.store_state()[0] == ["localhost/bb:1"]
 
 
 def test_import_bad_input_leaves_nothing(berth: Berth, tmp_path: Path) -> None:
@@ -138,7 +138,7 @@ def test_fsck_reports_a_corrupt_blob_and_repairs(berth: Berth, rootfs: Path) -> 
     berth.ok("import", str(rootfs), "bb:1")
     assert berth.ok("image", "fsck") == "image store is consistent\n"
     images = ImageStore(berth.root / "images")
-    layer = images.resolve("bb:1").manifest.layers[0]
+    layer = images.resolve("localhost/bb:1").manifest.layers[0]
     images.close()
     blob = berth.root / "images/blobs/sha256" / layer.digest.encoded
     os.chmod(blob, 0o644)
@@ -167,10 +167,10 @@ def test_save_load_through_files_and_pipes(berth: Berth, rootfs: Path, tmp_path:
     with tarfile.open(fileobj=io.BytesIO(piped.stdout)) as tar:
         assert ("manifest.json" if fmt == "docker-archive" else "index.json") in tar.getnames()
     berth.ok("rmi", "bb:1")
-    assert berth.ok("load", "-i", str(archive)) == "Loaded image: docker.io/library/bb:1\n"
+    assert berth.ok("load", "-i", str(archive)) == "Loaded image: localhost/bb:1\n"
     berth.ok("rmi", "bb:1")
     loaded = _run_berth(berth, "load", stdin=piped.stdout)
-    assert loaded.returncode == 0 and loaded.stdout == b"Loaded image: docker.io/library/bb:1\n"
+    assert loaded.returncode == 0 and loaded.stdout == b"Loaded image: localhost/bb:1\n"
     (inspected,) = json.loads(berth.ok("image", "inspect", "bb:1"))
     assert inspected["Config"]["WorkingDir"] == "/tmp"
     assert "holds one image" in berth.fails(
@@ -185,18 +185,18 @@ def test_save_several_tags_and_several_images(berth: Berth, rootfs: Path, tmp_pa
     berth.ok("save", "-o", str(tags), "bb:1", "bb:extra", "localhost/more:3")
     with tarfile.open(tags) as tar:
         (entry,) = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
-    assert entry["RepoTags"] == ["bb:1", "bb:extra", "localhost/more:3"]
+    assert entry["RepoTags"] == ["localhost/bb:1", "bb:extra", "localhost/more:3"]
     multi = tmp_path / "multi.tar"
     berth.ok("save", "-m", "-o", str(multi), "bb:1", "localhost/other:2", first[:12], "bb:1")
     with tarfile.open(multi) as tar:
         entries = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
         repositories = json.loads(tar.extractfile("repositories").read())  # type: ignore[union-attr]
-    assert [e["RepoTags"] for e in entries] == [["bb:1"], ["localhost/other:2"]]
-    assert set(repositories) == {"bb", "localhost/other"}
+    assert [e["RepoTags"] for e in entries] == [["localhost/bb:1"], ["localhost/other:2"]]
+    assert set(repositories) == {"localhost/bb", "localhost/other"}
     berth.ok("image", "prune", "-a")
     assert (
         berth.ok("load", "-i", str(multi))
-        == "Loaded image: docker.io/library/bb:1\nLoaded image: localhost/other:2\n"
+        == "Loaded image: localhost/bb:1\nLoaded image: localhost/other:2\n"
     )
     assert berth.ok("load", "-i", str(tags)).count("docker.io/library/bb:extra") == 1
     assert "invalid reference" in berth.fails("save", "-o", str(tags), "bb:1", "Bad:Tag:")
@@ -219,7 +219,7 @@ def test_rmi_refuses_an_image_a_container_uses_and_commit_makes_a_layer(berth: B
     try:
         assert "in use by container(s) c1" in berth.fails("rmi", "bb:1")
         berth.ok("image", "prune", "-a")
-        assert berth.store_state()[0] == ["docker.io/library/bb:1"]  # prune keeps used images
+        assert berth.store_state()[0] == ["localhost/bb:1"]  # prune keeps used images
         root = next((berth.root / "snapshots/active").iterdir()) / "rootfs"
         (root / "etc/committed").write_text("yes\n")
         (root / "etc/group").unlink()
@@ -229,7 +229,7 @@ def test_rmi_refuses_an_image_a_container_uses_and_commit_makes_a_layer(berth: B
         assert inspected["Config"]["User"] == "berth" and len(inspected["RootFS"]["Layers"]) == 2
         assert [h.get("comment", "") for h in inspected["History"]] == ["", "from c1"]
         images = ImageStore(berth.root / "images")
-        top = images.resolve("bb:2").manifest.layers[-1]
+        top = images.resolve("localhost/bb:2").manifest.layers[-1]
         data = gzip.decompress(images.content.read(top.digest))
         images.close()
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
@@ -258,7 +258,7 @@ def test_import_from_standard_input(berth: Berth, rootfs: Path, tmp_path: Path) 
     assert inspected["History"][0]["created_by"] == "berth import standard input"
     empty = _run_berth(berth, "import", "-", "empty:1", stdin=b"")
     assert empty.returncode == 125 and empty.stderr == b"berth: standard input is empty, not a tarball\n"
-    assert berth.store_state()[0] == ["docker.io/library/piped:1"]
+    assert berth.store_state()[0] == ["localhost/piped:1"]
 
 
 def test_commit_pauses_a_running_container_and_image_exists(berth: Berth, rootfs: Path) -> None:
@@ -274,7 +274,7 @@ def test_commit_pauses_a_running_container_and_image_exists(berth: Berth, rootfs
 
 
 def test_images_filters(berth: Berth, rootfs: Path) -> None:
-    a = berth.ok("import", str(rootfs), "app:1", "-c", "LABEL tier=web").strip()[7:19]
+    a = berth.ok("import", str(rootfs), "docker.io/app:1", "-c", "LABEL tier=web").strip()[7:19]
     b = berth.ok("import", str(rootfs), "localhost/db:2", "-c", "LABEL tier=db").strip()[7:19]
     c = berth.ok("import", str(rootfs)).strip()[7:19]
     assert berth.ok("images", "-q", "-f", "dangling=true").split() == [c]
@@ -283,6 +283,7 @@ def test_images_filters(berth: Berth, rootfs: Path) -> None:
     assert sorted(berth.ok("images", "-q", "-f", "label=tier").split()) == sorted([a, b])
     assert berth.ok("images", "-q", "-f", "reference=app").split() == [a]
     assert berth.ok("images", "-q", "localhost/*").split() == [b]
+    assert berth.ok("images", "-q", "-f", "reference=db").split() == [b]  # made here: short name too
     assert berth.ok("images", "-q", "-f", "reference=db:2", "-f", "label=tier=web").split() == []
     assert "invalid filter" in berth.fails("images", "-f", "since=app:1")
     assert "invalid filter" in berth.fails("images", "-f", "dangling=maybe")

@@ -68,14 +68,14 @@ def test_commit_upper_adds_a_layer_with_whiteouts_and_opaque_dirs(
     images: ImageStore, upper: Path, tmp_path: Path
 ) -> None:
     stored = commit_upper(images, upper, "base:1", reference="base:2", changes=["USER 1000"], message="m")
-    assert stored.name == "docker.io/library/base:2"
-    old, new = images.resolve("base:1"), images.resolve("base:2")
+    assert stored.name == "localhost/base:2"
+    old, new = images.resolve("localhost/base:1"), images.resolve("localhost/base:2")
     assert new.manifest.layers[:-1] == old.manifest.layers
     assert new.config.diff_ids[:-1] == old.config.diff_ids and len(new.config.diff_ids) == 2
     assert new.config.config.user == "1000" and new.config.config.cmd == ("/bin/sh",)
     assert [h.comment for h in new.config.history] == ["", "m"]
     root = tmp_path / "unpacked"
-    _unpack(images, "base:2", root)
+    _unpack(images, "localhost/base:2", root)
     assert (root / "etc/added").read_text() == "new file\n"
     assert not (root / "etc/group").exists() and (root / "etc/passwd").exists()
     assert sorted(p.name for p in (root / "home/berth").iterdir()) == ["fresh"]

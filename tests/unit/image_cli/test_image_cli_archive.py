@@ -46,13 +46,13 @@ def _state(root: Path) -> tuple[list[str], list[str]]:
 @pytest.mark.parametrize("fmt", [DOCKER_ARCHIVE, OCI_ARCHIVE])
 def test_round_trip_keeps_the_image_id_and_name(source: Path, tmp_path: Path, fmt: str) -> None:
     archive = tmp_path / "app.tar"
-    save(source, "app:1", archive, fmt)
+    save(source, "localhost/app:1", archive, fmt)  # import names a short name under localhost/
     assert detect_format(archive) == fmt
     dest = tmp_path / "dest"
-    assert load(dest, archive) == ["docker.io/library/app:1"]
+    assert load(dest, archive) == ["localhost/app:1"]
     src_images, dst_images = _images(source), _images(dest)
     try:
-        want, got = src_images.resolve("app:1"), dst_images.resolve("app:1")
+        want, got = src_images.resolve("localhost/app:1"), dst_images.resolve("localhost/app:1")
         assert got.manifest.config.digest == want.manifest.config.digest  # same image ID
         assert got.config.config.cmd == ("/bin/sh",)
         if fmt == OCI_ARCHIVE:  # the manifest itself travels: same digest
@@ -78,7 +78,7 @@ def test_untagged_image_saves_and_loads_untagged(tmp_path: Path) -> None:
 
 def test_docker_archive_with_several_tags_and_images(source: Path, tmp_path: Path) -> None:
     single = tmp_path / "one.tar"
-    save(source, "app:1", single, DOCKER_ARCHIVE)
+    save(source, "localhost/app:1", single, DOCKER_ARCHIVE)
     with tarfile.open(single) as tar:
         members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
     entry = json.loads(members["manifest.json"])[0]
@@ -101,7 +101,7 @@ def test_docker_archive_with_several_tags_and_images(source: Path, tmp_path: Pat
 @pytest.mark.parametrize("keep", [0.3, 0.9, 0.9999])
 def test_truncated_archive_leaves_nothing(source: Path, tmp_path: Path, fmt: str, keep: float) -> None:
     archive = tmp_path / "app.tar"
-    save(source, "app:1", archive, fmt)
+    save(source, "localhost/app:1", archive, fmt)
     with tarfile.open(archive) as tar:  # cut inside the members, not in the trailing padding
         end = max(m.offset_data + m.size for m in tar.getmembers())
     cut = tmp_path / "cut.tar"
@@ -133,4 +133,4 @@ def test_save_of_an_unknown_image_writes_no_file(source: Path, tmp_path: Path) -
         save(source, "nope:1", tmp_path / "x.tar", DOCKER_ARCHIVE)
     assert not (tmp_path / "x.tar").exists()
     with pytest.raises(InvalidArgument, match="unknown archive format"):
-        save(source, "app:1", tmp_path / "x.tar", "tarball")
+        save(source, "localhost/app:1", tmp_path / "x.tar", "tarball")

@@ -44,12 +44,12 @@ def test_docker_base_gives_a_docker_manifest(images: ImageStore, tmp_path: Path)
     images.content.put(docker.to_bytes(), docker.descriptor())
     images.put("dock:1", docker.descriptor())
     commit_upper(images, upper, "dock:1", reference="dock:2")
-    new = images.resolve("dock:2")
+    new = images.resolve("localhost/dock:2")
     assert new.descriptor.media_type == mediatypes.DOCKER_MANIFEST
     assert new.manifest.config.media_type == mediatypes.DOCKER_CONFIG
     assert [d.media_type for d in new.manifest.layers] == [mediatypes.DOCKER_LAYER_GZIP] * 2
     commit_upper(images, upper, "oci:1", reference="oci:2")
-    again = images.resolve("oci:2")
+    again = images.resolve("localhost/oci:2")
     assert again.descriptor.media_type == mediatypes.OCI_MANIFEST
     assert [d.media_type for d in again.manifest.layers] == [mediatypes.OCI_LAYER_GZIP] * 2
     assert again.config.diff_ids[-1] == new.config.diff_ids[-1]  # the same changeset either way

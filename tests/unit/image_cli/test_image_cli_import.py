@@ -80,24 +80,24 @@ def test_tarball_in_any_compression_becomes_a_gzip_layer(
     tarball = tmp_path / "rootfs.tar"
     tarball.write_bytes(COMPRESSORS[kind](_tar_bytes(_tree(tmp_path / "root"))))
     stored = import_image(images, tarball, "box:1", changes=['CMD ["/bin/tool"]'], message="hello")
-    assert stored.name == "docker.io/library/box:1"
-    names = _layer_names(images, "box:1")
+    assert stored.name == "localhost/box:1"
+    names = _layer_names(images, "localhost/box:1")
     assert set(names) == {"bin", "bin/tool", "bin/alias", "etc", "etc/hostname"}  # "./" dropped
     assert names["bin/tool"].mode == 0o755 and names["bin/alias"].linkname == "tool"
-    config = images.resolve("box:1").config
+    config = images.resolve("localhost/box:1").config
     assert config.config.cmd == ("/bin/tool",)
     assert config.history[0].comment == "hello" and config.created
-    assert stored.image_id == images.resolve("box:1").manifest.config.digest.encoded
+    assert stored.image_id == images.resolve("localhost/box:1").manifest.config.digest.encoded
 
 
 def test_directory_import_and_absolute_names(images: ImageStore, tmp_path: Path) -> None:
     root = _tree(tmp_path / "root")
     import_image(images, root, "dir:1")
-    assert "bin/tool" in _layer_names(images, "dir:1")
+    assert "bin/tool" in _layer_names(images, "localhost/dir:1")
     tarball = tmp_path / "abs.tar"
     tarball.write_bytes(_tar_bytes(root, prefix="/"))
     import_image(images, tarball, "abs:1")
-    assert "etc/hostname" in _layer_names(images, "abs:1")
+    assert "etc/hostname" in _layer_names(images, "localhost/abs:1")
 
 
 def test_without_a_reference_the_image_is_untagged(images: ImageStore, tmp_path: Path) -> None:
@@ -166,11 +166,11 @@ def test_a_name_moved_to_another_image_leaves_the_old_one_untagged(
 ) -> None:
     first = import_image(images, _tree(tmp_path / "a"), "app:1")
     second = import_image(images, _tree(tmp_path / "b"), "app:1", changes=["USER 1"])
-    assert images.get("app:1").target == second.manifest
+    assert images.get("localhost/app:1").target == second.manifest
     assert images.get(untagged_name(first.manifest.digest)).target == first.manifest
     # naming the untagged image drops its untagged record
-    record_image(images, "app:0", first.manifest)
-    assert {r.name for r in images.list()} == {"docker.io/library/app:1", "docker.io/library/app:0"}
+    record_image(images, "localhost/app:0", first.manifest)
+    assert {r.name for r in images.list()} == {"localhost/app:1", "localhost/app:0"}
     ImageManifest.parse(images.content.read(second.manifest.digest))
 
 
@@ -180,7 +180,7 @@ def test_hard_links_keep_their_relative_targets(images: ImageStore, tmp_path: Pa
     tarball = tmp_path / "links.tar"
     tarball.write_bytes(_tar_bytes(root))  # tarfile writes the second name as a link to "./bin/tool"
     import_image(images, tarball, "links:1")
-    names = _layer_names(images, "links:1")
+    names = _layer_names(images, "localhost/links:1")
     assert names["bin/tool2"].islnk() and names["bin/tool2"].linkname == "bin/tool"
 
 
@@ -189,5 +189,5 @@ def test_a_socket_in_a_directory_is_skipped(images: ImageStore, tmp_path: Path) 
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind(str(root / "etc/sock"))
         import_image(images, root, "sock:1")  # tar cannot hold a socket; Docker skips them too
-    names = _layer_names(images, "sock:1")
+    names = _layer_names(images, "localhost/sock:1")
     assert "etc/hostname" in names and "etc/sock" not in names
