@@ -162,13 +162,19 @@ class Lock:
     it: close it there, or the lock outlives the verb. (A class, not a generator: ``contextlib``
     and what it imports cost milliseconds on every start.)"""
 
-    def __init__(self, root: str, container_id: str) -> None:
+    def __init__(self, root: str, container_id: str, creating: bool = False) -> None:
         check_id(container_id)
         self.container_id = container_id
         self.path = os.path.join(root, container_id, LOCK)
+        #: only ``create`` locks a directory that has no state.json yet
+        self.creating = creating
         self._held: AbstractContextManager[int] | None = None
 
     def __enter__(self) -> int:
+        # Not a container (another directory under the root, e.g. the seccomp cache): make no lock
+        # file there.
+        if not self.creating and not os.path.exists(os.path.join(os.path.dirname(self.path), "state.json")):
+            raise NotFound(f"container {self.container_id!r} does not exist")
         held = locked(self.path)
         try:
             fd = held.__enter__()
@@ -185,9 +191,10 @@ class Lock:
             held.__exit__(kind, err, tb)
 
 
-def lock(root: str, container_id: str) -> Lock:
-    """The lock of container ``container_id`` under ``root``, for a ``with`` block."""
-    return Lock(root, container_id)
+def lock(root: str, container_id: str, creating: bool = False) -> Lock:
+    """The lock of container ``container_id`` under ``root``, for a ``with`` block (``creating``:
+    for ``create``, before state.json exists)."""
+    return Lock(root, container_id, creating)
 
 
 def load(root: str, container_id: str) -> Container:

@@ -83,7 +83,7 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
     c = container.new(opts.root, opts.container_id, bundle, rootfs)
     c.config, c.annotations = raw, dict(config.annotations)
     # Held until create returns, so a concurrent delete or start waits for the container to exist.
-    with container.lock(opts.root, c.id) as lock_fd:
+    with container.lock(opts.root, c.id, creating=True) as lock_fd:
         manager: CgroupManager | None = None
         console_fd = opts.console_fd
         fifo_fd = -1
