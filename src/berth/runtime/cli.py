@@ -7,6 +7,7 @@ of its own, outside the source tree, instead. The commands live in ``berth.runti
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -29,6 +30,10 @@ def main() -> NoReturn:
         else:
             sys.pycache_prefix = PYCACHE
             sys.dont_write_bytecode = False
+    # No cyclic garbage collector: a verb is a short-lived process whose few cycles die with it, and
+    # collections during the imports (and in the forked children, whose pages each collection would
+    # copy) cost about a millisecond per start. ``events``, the one long-lived verb, turns it back on.
+    gc.disable()
     from berth.runtime.commands import main as run_command
 
     status = run_command()

@@ -14,12 +14,13 @@ import ctypes
 import errno
 import functools
 import os
-from collections.abc import Mapping, Sequence
+from _collections_abc import Mapping  # collections.abc would import collections (~2 ms)
 
 from berth.errors import BerthError, InvalidArgument, Unsupported
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 # seccomp(2) filter flags a config may ask for (linux/seccomp.h).

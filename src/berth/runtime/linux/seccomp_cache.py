@@ -12,12 +12,12 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Mapping
 
 from berth.fsutil import atomic_write
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 _FORMAT = b"berth-seccomp-cache-1"

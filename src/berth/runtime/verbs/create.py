@@ -63,6 +63,11 @@ def rfc3339_now() -> str:
 
 def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
     """Create the container; on return its init is blocked on the exec FIFO."""
+    return create_parsed(opts, sc)[0]
+
+
+def create_parsed(opts: CreateOptions, sc: Syscalls | None = None) -> tuple[Container, RuntimeConfig]:
+    """``create``, also returning the parsed config (``run`` passes it on rather than parse it again)."""
     sc = sc or syscalls()
     container.check_id(opts.container_id)
     bundle = os.path.abspath(opts.bundle)
@@ -124,7 +129,7 @@ def create(opts: CreateOptions, sc: Syscalls | None = None) -> Container:
             for fd in (console_fd, fifo_fd):
                 if fd >= 0:
                     os.close(fd)
-    return c
+    return c, config
 
 
 def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManager, lock_fd: int) -> int:

@@ -10,7 +10,7 @@ from berth.runtime.container import Container
 from berth.runtime.linux.cgroups import load_manager
 from berth.runtime.log import warn
 from berth.runtime.verbs.create import wait_gone
-from berth.spec.runtime_config import parse_config
+from berth.spec.runtime_config import RuntimeConfig, parse_config
 
 
 def delete(root: str, container_id: str, force: bool = False) -> None:
@@ -28,8 +28,9 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
     destroy(c)
 
 
-def destroy(c: Container) -> None:
-    """Kill what is left, remove the cgroup, run poststop hooks, drop the state (lifecycle 12-13)."""
+def destroy(c: Container, config: RuntimeConfig | None = None) -> None:
+    """Kill what is left, remove the cgroup, run poststop hooks, drop the state (lifecycle 12-13).
+    ``config``: ``c.config`` already parsed, if the caller has it."""
     manager = load_manager(c.cgroup) if c.cgroup else None
     if c.pid:
         start = container.process_start(c.pid)
@@ -43,7 +44,7 @@ def destroy(c: Container) -> None:
         for pid in manager.pids():
             _sigkill(pid)
         manager.destroy()
-    config = parse_config(c.config)
+    config = config or parse_config(c.config)
     if config.linux.namespace("mount") is None:
         # Without a mount namespace of its own the container's mounts are in ours (as with runc).
         from berth.runtime.linux.rootfs import unmount_under

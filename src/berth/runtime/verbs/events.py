@@ -3,6 +3,7 @@ plus an ``oom`` event whenever the cgroup's OOM-kill count rises, until the cont
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import time
@@ -27,6 +28,7 @@ def events(c: Container, stats_once: bool, interval: float) -> None:
     if stats_once:
         print(json.dumps(stats_event(c)))
         return
+    gc.enable()  # a stream runs until the container stops (berth.runtime.cli turned it off)
     manager = load_manager(c.cgroup) if c.cgroup else None
     ooms = manager.oom_kill_count() if manager else 0
     while c.status() != container.STOPPED:

@@ -17,9 +17,10 @@ from berth.errors import NotFound
 from berth.runtime import container
 from berth.runtime.container import Container
 from berth.runtime.linux.syscalls import PR_SET_CHILD_SUBREAPER, Syscalls, syscalls
-from berth.runtime.verbs.create import CreateOptions, create
+from berth.runtime.verbs.create import CreateOptions, create_parsed
 from berth.runtime.verbs.delete import destroy
 from berth.runtime.verbs.start import poststart, start
+from berth.spec.runtime_config import RuntimeConfig
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
 if TYPE_CHECKING:
@@ -39,17 +40,17 @@ def run(opts: CreateOptions, detach: bool = False, sc: Syscalls | None = None) -
         ours, theirs = _socketpair()
         opts = opts.replace(console_fd=theirs)
     try:
-        c = create(opts, sc)
+        c, config = create_parsed(opts, sc)
         master = _receive_master(ours) if ours >= 0 else -1
     finally:
         if ours >= 0:
             os.close(ours)
     try:
         with container.lock(c.root, c.id):
-            start(c)
-        poststart(c)
+            start(c, config)
+        poststart(c, config)
     except BaseException:
-        _destroy(c)
+        _destroy(c, config)
         raise
     if detach:
         return 0
@@ -58,14 +59,14 @@ def run(opts: CreateOptions, detach: bool = False, sc: Syscalls | None = None) -
     try:
         status = _wait(c.pid) if master < 0 else _proxy_and_wait(c.pid, master)
     finally:
-        _destroy(c)
+        _destroy(c, config)
     return status
 
 
-def _destroy(c: Container) -> None:
+def _destroy(c: Container, config: RuntimeConfig) -> None:
     try:
         with container.lock(c.root, c.id):
-            destroy(c)
+            destroy(c, config)
     except NotFound:
         pass  # a concurrent ``delete --force`` got there first
 

@@ -14,15 +14,16 @@ from berth.errors import BerthError, InvalidArgument, InvalidState
 from berth.runtime import container, hooks, jsontext
 from berth.runtime.container import Container
 from berth.runtime.log import warn
-from berth.spec.runtime_config import parse_config
+from berth.spec.runtime_config import RuntimeConfig, parse_config
 
 
-def start(c: Container) -> None:
-    """Start ``c`` (status must be created); ``poststart`` then runs its hooks."""
+def start(c: Container, config: RuntimeConfig | None = None) -> None:
+    """Start ``c`` (status must be created); ``poststart`` then runs its hooks. ``config``: ``c.config``
+    already parsed (``run`` has it from ``create``)."""
     status = c.status()
     if status != container.CREATED:
         raise InvalidState(f"cannot start container {c.id!r}: it is {status}, not created")
-    config = parse_config(c.config)
+    config = config or parse_config(c.config)
     if config.process is None:
         # runtime.md#start: "If the process was not set, this operation MUST generate an error."
         raise InvalidArgument(f"cannot start container {c.id!r}: its config sets no process")
@@ -37,10 +38,10 @@ def start(c: Container) -> None:
         raise BerthError(f"cannot start container {c.id!r}: {message}")
 
 
-def poststart(c: Container) -> None:
+def poststart(c: Container, config: RuntimeConfig | None = None) -> None:
     """runtime.md#lifecycle step 9: the poststart hooks, after ``start`` and outside the container's
     lock (a hook may well call the runtime about this container)."""
-    config = parse_config(c.config)
+    config = config or parse_config(c.config)
     if config.hooks.get("poststart"):
         # runtime.md#lifecycle: a failing poststart hook is only a warning.
         for line in hooks.warn_hooks("poststart", config.hooks, jsontext.dumps(c.oci_state())):

@@ -12,13 +12,12 @@ reopens one from ``CgroupManager.to_state()`` in a later ``berth-runtime`` invoc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from berth.errors import InvalidArgument
 from berth.runtime.linux.cgroups.manager import CgroupManager
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 __all__ = ["CgroupManager", "load_manager", "open_manager"]
@@ -30,13 +29,14 @@ def open_manager(cgroups_path: str | None, container_id: str) -> CgroupManager:
     from berth.runtime.linux.cgroups import host
 
     path = cgroups_path or container_id
-    if host.is_unified():
+    hierarchies = host.mounted_hierarchies()  # read once: is_unified and V1Manager.open both need it
+    if host.is_unified(hierarchies=hierarchies):
         from berth.runtime.linux.cgroups.v2 import V2Manager
 
         return V2Manager.open(path)
     from berth.runtime.linux.cgroups.v1 import V1Manager
 
-    return V1Manager.open(path)
+    return V1Manager.open(path, hierarchies)
 
 
 def load_manager(saved: Mapping[str, Any]) -> CgroupManager:

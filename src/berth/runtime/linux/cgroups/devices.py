@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 from berth.runtime.linux.cgroups.files import Write
 from berth.runtime.linux.cgroups.limits import boolean, fail, integer
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 _TYPES = {"a", "b", "c"}

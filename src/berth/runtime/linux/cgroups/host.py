@@ -50,9 +50,11 @@ def _unescape(path: str) -> str:
     return path.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
 
 
-def is_unified(root: str = CGROUP_ROOT) -> bool:
-    """True when ``root`` itself is a cgroup2 mount (unified mode); False for v1 or hybrid hosts."""
-    return any(h.version == 2 and h.mountpoint == root for h in mounted_hierarchies())
+def is_unified(root: str = CGROUP_ROOT, hierarchies: list[Hierarchy] | None = None) -> bool:
+    """True when ``root`` itself is a cgroup2 mount (unified mode); False for v1 or hybrid hosts.
+    ``hierarchies``: ``mounted_hierarchies()`` if the caller has read them already."""
+    found = mounted_hierarchies() if hierarchies is None else hierarchies
+    return any(h.version == 2 and h.mountpoint == root for h in found)
 
 
 def own_cgroups(pid: str = "self") -> dict[str, str]:

@@ -6,12 +6,13 @@ error names the field as the config spells it (``linux.resources.memory.swappine
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from _collections_abc import Mapping  # collections.abc would import collections (~2 ms)
 
 from berth.errors import InvalidArgument
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 INT64_MAX = 2**63 - 1

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any
 
-#: Loads an eBPF program (raw struct bpf_insn array, with ``devices_bpf.LICENSE``) as
-#: BPF_PROG_TYPE_CGROUP_DEVICE and attaches it to the cgroup directory given, replacing any program
-#: this runtime attached there before. Needs bpf(2), so the runtime's syscall module provides it.
-DeviceFilterLoader = Callable[[bytes, str], None]
+    #: Loads an eBPF program (raw struct bpf_insn array, with ``devices_bpf.LICENSE``) as
+    #: BPF_PROG_TYPE_CGROUP_DEVICE and attaches it to the cgroup directory given, replacing any
+    #: program this runtime attached there before. Needs bpf(2), so the runtime's syscall module
+    #: provides it.
+    DeviceFilterLoader = Callable[[bytes, str], None]
 
 
 class CgroupManager(abc.ABC):

@@ -6,8 +6,6 @@ result can be checked without a cgroup.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
 from berth.runtime.linux.cgroups import devices
 from berth.runtime.linux.cgroups.files import Write
 from berth.runtime.linux.cgroups.limits import (
@@ -27,9 +25,11 @@ from berth.runtime.linux.cgroups.limits import (
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any
 
-Exists = Callable[[str, str], bool]
+    Exists = Callable[[str, str], bool]
+
 
 # Kernel bounds (kernel/sched/core.c, block/blk-cgroup.c): shares 2..2^18, CFS period 1ms..1s,
 # quota at least 1ms, block-IO weight 10..1000.

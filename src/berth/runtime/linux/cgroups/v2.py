@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
 
 from berth.errors import BerthError, InvalidArgument, Unsupported
 from berth.runtime.linux.cgroups import devices, host, v2_resources, v2_stats
@@ -22,6 +21,7 @@ from berth.runtime.linux.cgroups.manager import CgroupManager
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 _FREEZE_TIMEOUT = 10.0

@@ -9,7 +9,6 @@ swap alone in ``memory.swap.max``; ``cpu.shares`` maps onto ``cpu.weight``; ``bl
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
 
 from berth.errors import Unsupported
 from berth.runtime.linux.cgroups import devices
@@ -36,9 +35,10 @@ from berth.runtime.linux.cgroups.v1_resources import (
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any
 
-Exists = Callable[[str, str], bool]
+    Exists = Callable[[str, str], bool]
 
 
 def device_rules(resources: Mapping[str, Any]) -> list[devices.DeviceRule] | None:
