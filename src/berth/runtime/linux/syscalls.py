@@ -7,9 +7,10 @@ with the call's errno and a short description, like ``os`` functions do.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import struct
+import sys
+
+from berth.runtime.linux import libc
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
 if TYPE_CHECKING:
@@ -80,20 +81,25 @@ _BPF_CGROUP_DEVICE = 6
 _BPF_ATTR_SIZE = 128  # enough of union bpf_attr for both commands; the kernel wants the rest zero
 
 
-class Syscalls:
-    """The real system calls, through libc (loaded on first use)."""
+class _Functions:
+    """libc's functions by attribute (``c.mount``), looked up on first use."""
 
-    _libc: Any = None
+    def __getattr__(self, name: str) -> Any:
+        return libc.function(name)
+
+
+class Syscalls:
+    """The real system calls, through libc."""
+
+    _libc = _Functions()
 
     def _c(self) -> Any:
-        if Syscalls._libc is None:
-            Syscalls._libc = ctypes.CDLL(None, use_errno=True)
         return Syscalls._libc
 
     @staticmethod
     def _check(result: int, what: str) -> int:
         if result < 0:
-            err = ctypes.get_errno()
+            err = libc.get_errno()
             raise OSError(err, f"{what}: {os.strerror(err)}")
         return result
 
@@ -101,7 +107,7 @@ class Syscalls:
         """mount(2)."""
         c = self._c()
         self._check(
-            c.mount(source.encode(), target.encode(), fstype.encode() or None, ctypes.c_ulong(flags),
+            c.mount(source.encode(), target.encode(), fstype.encode() or None, libc.c_ulong(flags),
                     data.encode() or None),
             f"mount {source or fstype} on {target}",
         )  # fmt: skip
@@ -127,27 +133,30 @@ class Syscalls:
         """prctl(2); returns the call's result."""
         c = self._c()
         return self._check(
-            c.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), ctypes.c_ulong(arg4),
-                    ctypes.c_ulong(arg5)),
+            c.prctl(option, libc.c_ulong(arg2), libc.c_ulong(arg3), libc.c_ulong(arg4),
+                    libc.c_ulong(arg5)),
             f"prctl({option})",
         )  # fmt: skip
 
     def capset(self, effective: int, permitted: int, inheritable: int) -> None:
         """capset(2) of this thread, from 64-bit masks."""
-        header = ctypes.create_string_buffer(struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0), 8)
+        # struct __user_cap_header_struct {u32 version; int pid}, then two __user_cap_data_struct
+        # {u32 effective, permitted, inheritable}: the low 32 capabilities, then the high ones.
+        header = _u32(_LINUX_CAPABILITY_VERSION_3) + _u32(0)
         lo, hi = 0xFFFFFFFF, 32
-        raw = struct.pack(
-            "6I", effective & lo, permitted & lo, inheritable & lo,
-            effective >> hi, permitted >> hi, inheritable >> hi,
-        )  # fmt: skip
-        self._check(self._c().capset(header, ctypes.create_string_buffer(raw, 24)), "capset")
+        words = (effective & lo, permitted & lo, inheritable & lo, effective >> hi, permitted >> hi,
+                 inheritable >> hi)  # fmt: skip
+        raw = b"".join(_u32(w) for w in words)
+        self._check(self._c().capset(libc.buffer(header), libc.buffer(raw)), "capset")
 
     def seccomp_set_mode_filter(self, program: bytes, flags: int) -> None:
         """seccomp(SECCOMP_SET_MODE_FILTER, flags, &sock_fprog) with ``program`` as raw sock_filter[]."""
+        import struct
+
         count = len(program) // 8
-        buf = ctypes.create_string_buffer(program, len(program))
-        fprog = struct.pack("HxxxxxxP", count, ctypes.addressof(buf))
-        fbuf = ctypes.create_string_buffer(fprog, len(fprog))
+        buf = libc.buffer(program)
+        fprog = struct.pack("HxxxxxxP", count, libc.addressof(buf))
+        fbuf = libc.buffer(fprog)
         c = self._c()
         self._check(c.syscall(_SYS_SECCOMP, _SECCOMP_SET_MODE_FILTER, flags, fbuf), "seccomp")
 
@@ -173,21 +182,23 @@ class Syscalls:
         """bpf(2): load ``program`` (raw struct bpf_insn[]) as a BPF_PROG_TYPE_CGROUP_DEVICE program and
         attach it to ``cgroup_dir`` as its BPF_CGROUP_DEVICE program. Flags 0: the cgroup holds one
         such program, so a later call (``update``) replaces it."""
+        import struct
+
         from berth.runtime.linux.cgroups.devices_bpf import LICENSE
 
         c = self._c()
-        insns = ctypes.create_string_buffer(program, len(program))
-        license_ = ctypes.create_string_buffer(LICENSE)
-        log = ctypes.create_string_buffer(65536)
+        insns = libc.buffer(program)
+        license_ = libc.buffer(LICENSE, len(LICENSE) + 1)
+        log = libc.buffer(b"", 65536)
         # union bpf_attr, BPF_PROG_LOAD: prog_type, insn_cnt, insns, license, log_level, log_size, log_buf
-        load = ctypes.create_string_buffer(_BPF_ATTR_SIZE)
+        load = libc.buffer(b"", _BPF_ATTR_SIZE)
         struct.pack_into(
             "IIQQIIQ", load, 0, _BPF_PROG_TYPE_CGROUP_DEVICE, len(program) // 8,
-            ctypes.addressof(insns), ctypes.addressof(license_), 1, len(log), ctypes.addressof(log),
+            libc.addressof(insns), libc.addressof(license_), 1, len(log), libc.addressof(log),
         )  # fmt: skip
         prog_fd = c.syscall(_SYS_BPF, _BPF_PROG_LOAD, load, _BPF_ATTR_SIZE)
         if prog_fd < 0:
-            err = ctypes.get_errno()
+            err = libc.get_errno()
             verifier = " ".join(log.value.decode(errors="replace").split())
             raise OSError(
                 err, f"bpf(BPF_PROG_LOAD) of the device filter: {os.strerror(err)} {verifier}".strip()
@@ -196,7 +207,7 @@ class Syscalls:
             cgroup_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 # BPF_PROG_ATTACH: target_fd, attach_bpf_fd, attach_type, attach_flags
-                attach = ctypes.create_string_buffer(_BPF_ATTR_SIZE)
+                attach = libc.buffer(b"", _BPF_ATTR_SIZE)
                 struct.pack_into("IIII", attach, 0, cgroup_fd, prog_fd, _BPF_CGROUP_DEVICE, 0)
                 self._check(
                     c.syscall(_SYS_BPF, _BPF_PROG_ATTACH, attach, _BPF_ATTR_SIZE),
@@ -209,7 +220,11 @@ class Syscalls:
 
     def personality(self, persona: int) -> None:
         """personality(2)."""
-        self._check(self._c().personality(ctypes.c_ulong(persona)), "personality")
+        self._check(self._c().personality(libc.c_ulong(persona)), "personality")
+
+
+def _u32(value: int) -> bytes:
+    return value.to_bytes(4, sys.byteorder)
 
 
 _REAL: Syscalls | None = None
