@@ -307,3 +307,19 @@ def test_a_container_keeps_its_image_after_the_name_moves(berth: Berth, rootfs: 
         berth("rm", "-f", "c1")
     berth.ok("image", "prune")
     assert old_id.removeprefix("sha256:")[:12] not in berth.ok("images", "-q").split()
+
+
+def test_a_container_made_before_schema_2_is_matched_by_its_layers(berth: Berth, rootfs: Path) -> None:
+    import sqlite3
+
+    berth.ok("import", str(rootfs), "bb:1")
+    berth.ok("create", "--name", "old", "--network", "none", "bb:1", "/bin/true")
+    try:
+        db = sqlite3.connect(berth.root / "berth.db")
+        db.execute("UPDATE containers SET image_id = '', image_digest = ''")  # as schema 1 left it
+        db.commit()
+        db.close()
+        assert "in use by container(s) old" in berth.fails("rmi", "bb:1")
+    finally:
+        berth("rm", "-f", "old")
+    berth.ok("rmi", "bb:1")
