@@ -71,3 +71,17 @@ def test_lifecycle_with_each_runtime(berth: Berth, runtime: str) -> None:
         check=False,
     )
     assert oom.returncode == 137
+
+
+@pytest.mark.parametrize("runtime", ["berth-runtime", "runc", "crun"])
+def test_default_seccomp_profile_with_each_runtime(berth: Berth, runtime: str) -> None:
+    # The profile is data each runtime compiles itself (libseccomp): the same verdicts everywhere.
+    reason = _usable(runtime)
+    if reason:
+        pytest.skip(reason)
+    rt = ["--runtime", runtime, "--network", "none"]
+    script = "ls / >/dev/null && ps >/dev/null && unshare -U true 2>&1; echo rc=$?"
+    refused = berth.run("--rm", *rt, "--", "sh", "-c", script).stdout
+    assert refused == "unshare: unshare(0x10000000): Operation not permitted\nrc=1\n"
+    allowed = berth.run("--rm", *rt, "--cap-add", "SYS_ADMIN", "--", "sh", "-c", script).stdout
+    assert allowed == "rc=0\n"
