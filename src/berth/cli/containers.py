@@ -150,7 +150,8 @@ def _run(args: argparse.Namespace) -> int:
             sock = start_container(engine, record.id, attach=not args.detach)
         except BaseException:
             with contextlib.suppress(BerthError):
-                remove_container(engine, record.id, force=True)
+                # the container never ran: it goes, with the anonymous volumes made for it
+                remove_container(engine, record.id, force=True, volumes=True)
             raise
         if sock is None:
             print(record.id)

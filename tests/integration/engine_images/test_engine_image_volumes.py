@@ -73,3 +73,9 @@ def test_named_volume_and_bind_cover_image_volumes(imaged: Berth) -> None:
     imaged("rm", "-v", "n")
     assert _volumes(imaged) == ["mine"]  # a named volume stays
     imaged("volume", "rm", "mine")
+
+
+def test_a_run_that_cannot_start_leaves_no_volume(imaged: Berth) -> None:
+    out = imaged("run", "--network", "none", "-v", "/anon", IMAGE, "no-such-command", check=False)
+    assert out.returncode == 127
+    assert _volumes(imaged) == [] and imaged("ps", "-aq").stdout == ""
