@@ -172,7 +172,7 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
         rootfs.finish(sc, config)
     if proc is not None:
         process.set_oom_score_adj(proc)
-        process.set_rlimits(proc)
+        process.set_rlimits(sc, proc)
     if linux.personality is not None and linux.personality.domain == "LINUX32":
         sc.personality(_PERSONA_LINUX32)
     return state_json

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # the signal module's enums cost ~4 ms
 import os
-import resource
 import stat
 
 from berth.errors import BerthError, InvalidArgument
@@ -75,15 +74,13 @@ def find_executable(name: str, env: dict[str, str], cwd: str) -> str:
     raise InvalidArgument(f"exec: {name!r}: executable file not found in $PATH")
 
 
-def set_rlimits(process: Process) -> None:
+def set_rlimits(sc: Syscalls, process: Process) -> None:
     """config.md#posix-process rlimits (numbers are RLIMIT_* in the kernel's order)."""
-    if not process.rlimits:
-        return
     for rl in process.rlimits:
         try:
-            resource.setrlimit(RLIMIT_TYPES.index(rl.type), (rl.soft, rl.hard))
-        except (OSError, ValueError) as err:
-            raise InvalidArgument(f"rlimit {rl.type} ({rl.soft}, {rl.hard}): {err}") from None
+            sc.setrlimit(RLIMIT_TYPES.index(rl.type), rl.soft, rl.hard)
+        except OSError as err:
+            raise InvalidArgument(f"rlimit {rl.type} ({rl.soft}, {rl.hard}): {err.strerror}") from None
 
 
 def set_oom_score_adj(process: Process) -> None:

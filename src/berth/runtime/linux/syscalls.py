@@ -7,6 +7,7 @@ with the call's errno and a short description, like ``os`` functions do.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -67,6 +68,8 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+_POLLIN = 1  # poll.h; struct pollfd is {int fd; short events; short revents}
 
 # linux/keyctl.h: join (and create) a new anonymous session keyring.
 _KEYCTL_JOIN_SESSION_KEYRING = 1
@@ -217,6 +220,24 @@ class Syscalls:
                 os.close(cgroup_fd)
         finally:
             os.close(prog_fd)  # the attachment holds the program; removing the cgroup frees it
+
+    def setrlimit(self, resource: int, soft: int, hard: int) -> None:
+        """setrlimit(2) (struct rlimit: two 64-bit values; the ``resource`` module is a library more
+        to load on every start)."""
+        mask = 0xFFFF_FFFF_FFFF_FFFF  # -1, as the resource module spells RLIM_INFINITY, is all ones
+        limits = libc.buffer(
+            (soft & mask).to_bytes(8, sys.byteorder) + (hard & mask).to_bytes(8, sys.byteorder)
+        )
+        self._check(self._c().setrlimit(resource, limits), f"setrlimit({resource})")
+
+    def readable_within(self, fd: int, timeout_ms: int) -> bool:
+        """poll(2) ``fd`` for input (or hang-up) for up to ``timeout_ms``; True if it has some. (The
+        ``select`` module is a library more to load on every start.)"""
+        pollfd = libc.buffer(_u32(fd) + _POLLIN.to_bytes(2, sys.byteorder) + bytes(2))
+        ready = self._c().poll(pollfd, 1, timeout_ms)
+        if ready < 0 and libc.get_errno() == errno.EINTR:
+            return False  # a signal: the caller polls again
+        return self._check(ready, "poll") > 0
 
     def personality(self, persona: int) -> None:
         """personality(2)."""

@@ -211,7 +211,7 @@ def _child(
         os.chdir(proc.cwd)
         path = process.find_executable(proc.args[0], env, proc.cwd)
         process.set_oom_score_adj(proc)
-        process.set_rlimits(proc)
+        process.set_rlimits(sc, proc)
         process.drop_privileges(sc, proc, seccomp)
         process.close_extra_fds(preserve_fds)
         os.set_inheritable(err_w, False)

@@ -8,11 +8,11 @@ the init's error message (a failed startContainer hook or exec).
 from __future__ import annotations
 
 import os
-import select
 
 from berth.errors import BerthError, InvalidArgument, InvalidState
 from berth.runtime import container, hooks, jsontext
 from berth.runtime.container import Container
+from berth.runtime.linux.syscalls import syscalls
 from berth.runtime.log import warn
 from berth.spec.runtime_config import RuntimeConfig, parse_config
 
@@ -50,10 +50,9 @@ def poststart(c: Container, config: RuntimeConfig | None = None) -> None:
 
 def _release(c: Container, fd: int) -> None:
     """Wait for the init's byte; a FIFO reader sees no hang-up before its first writer, so poll."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
+    sc = syscalls()
     while True:
-        if poller.poll(100):
+        if sc.readable_within(fd, 100):
             if os.read(fd, 1) == b"0":
                 return
             raise BerthError(f"cannot start container {c.id!r}: its init exited")
