@@ -10,7 +10,6 @@ berth logout [--all] REGISTRY
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,7 +103,7 @@ def _context(args: argparse.Namespace) -> Any:
     creds = None
     if args.creds:
         user, _, password = args.creds.partition(":")
-        creds = Credentials(user, password if _ else getpass.getpass("Password: "))
+        creds = Credentials(user, password if _ else _prompt_password())
     return TransportContext(
         tls_verify=args.tls_verify,
         authfile=args.authfile,
@@ -179,7 +178,7 @@ def _login(args: argparse.Namespace) -> int:
             raise InvalidArgument("--password and --password-stdin are mutually exclusive")
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = args.password if args.password is not None else getpass.getpass("Password: ")
+        password = args.password if args.password is not None else _prompt_password()
     if not username or not password:
         raise InvalidArgument("a username and a password are required")
     host = credentials.normalize_key(args.registry).split("/", 1)[0]
@@ -209,3 +208,10 @@ def _logout(args: argparse.Namespace) -> int:
     credentials.remove(args.registry, args.authfile)
     print(f"Removed login credentials for {args.registry}")
     return 0
+
+
+def _prompt_password() -> str:
+    """Ask for a password on the terminal (getpass imported only when a prompt is needed)."""
+    import getpass
+
+    return getpass.getpass("Password: ")
