@@ -9,15 +9,16 @@ kept as the parsed JSON, because the cgroup and seccomp modules consume them in 
 
 from __future__ import annotations
 
-from types import MappingProxyType
-
 from berth.errors import InvalidArgument
 from berth.spec.runtime_record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from types import MappingProxyType
     from typing import Any
+else:
+    MappingProxyType = type(type.__dict__)  # the types module costs ~0.3 ms on the runtime's start
 
 #: The specification versions this parser understands (config.md#specification-version).
 SUPPORTED_MAJOR = 1

@@ -177,8 +177,13 @@ def remove_dirs(created: Iterable[str], timeout: float = 2.0) -> None:
     made inside them; retries while the kernel still lists exiting tasks (EBUSY)."""
     deadline = time.monotonic() + timeout
     for top in sorted(set(created), key=len, reverse=True):
-        if not os.path.isdir(top):
+        try:
+            os.rmdir(top)  # the usual case: no cgroup inside, no task left (no directory walk)
             continue
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError:
+            pass  # EBUSY: cgroups inside it, or tasks still exiting
         subdirs = [dirpath for dirpath, _d, _f in os.walk(top, topdown=False)]
         for d in subdirs:
             _rmdir_retrying(d, deadline)
