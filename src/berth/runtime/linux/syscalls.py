@@ -154,11 +154,11 @@ class Syscalls:
 
     def seccomp_set_mode_filter(self, program: bytes, flags: int) -> None:
         """seccomp(SECCOMP_SET_MODE_FILTER, flags, &sock_fprog) with ``program`` as raw sock_filter[]."""
-        import struct
-
+        # struct sock_fprog {unsigned short len; (6 bytes padding) struct sock_filter *filter}. No
+        # struct module: this runs in the init after pivot_root, where nothing more can be imported.
         count = len(program) // 8
         buf = libc.buffer(program)
-        fprog = struct.pack("HxxxxxxP", count, libc.addressof(buf))
+        fprog = count.to_bytes(2, sys.byteorder) + bytes(6) + libc.addressof(buf).to_bytes(8, sys.byteorder)
         fbuf = libc.buffer(fprog)
         c = self._c()
         self._check(c.syscall(_SYS_SECCOMP, _SECCOMP_SET_MODE_FILTER, flags, fbuf), "seccomp")
