@@ -70,7 +70,7 @@ def apply_sets(sc: Syscalls, caps: Capabilities, known: int) -> None:
     sc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     # capabilities(7): an ambient capability must be permitted and inheritable, else the kernel
     # refuses it; runc's default spec lists ambient without inheritable, so those are skipped.
+    raise_ = mask(caps.ambient, known) & permitted & inheritable
     for n in range(known + 1):
-        bit = 1 << n
-        if mask(caps.ambient, known) & bit and permitted & inheritable & bit:
+        if raise_ & (1 << n):
             sc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, n)
