@@ -113,10 +113,12 @@ class Writer:
             self.truncate(0)  # more than the blob can hold: what is there is not this blob
 
     def _acquire(self, lease_ingest: bool) -> int:
-        self._store.ingest_root.mkdir(parents=True, exist_ok=True)
         busy = 0
         for _ in range(_BUSY_RETRIES + 10):
             try:
+                # Both levels on every try: a layout removes its emptied ingest root, and another
+                # process's writer may do so between our mkdirs.
+                self._store.ingest_root.mkdir(parents=True, exist_ok=True)
                 self._dir.mkdir(exist_ok=True)
                 if not (self._dir / "ref").exists():
                     atomic_write(self._dir / "ref", self.ref.encode("utf-8", "surrogatepass"))
