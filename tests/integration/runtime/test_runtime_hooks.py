@@ -128,3 +128,22 @@ def test_a_poststart_hook_may_call_the_runtime_about_its_container(runtime: Runt
     while runtime.state("c1")["status"] != "stopped" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert runtime.state("c1")["status"] == "stopped"
+
+
+def test_runtime_hooks_run_in_the_runtimes_pid_namespace(runtime: Runtime, tmp_path: Path) -> None:
+    # Without a user namespace the runtime forks the init itself, unsharing the pid namespace for
+    # that one child; the hooks it runs afterwards must still be in the host's pid namespace.
+    log = tmp_path / "log"
+    log.mkdir()
+    config = base_config(runtime.rootfs, ["sleep", "60"])
+    record = f'readlink /proc/self/ns/pid > "{log}/$0"'
+    config["hooks"] = {
+        kind: [{"path": "/bin/sh", "args": ["sh", "-c", record, kind]}]
+        for kind in ("prestart", "createRuntime", "poststart", "poststop")
+    }
+    runtime.create(config)
+    runtime("start", "c1")
+    runtime("delete", "--force", "c1")
+    host = os.readlink("/proc/self/ns/pid")
+    for kind in ("prestart", "createRuntime", "poststart", "poststop"):
+        assert (log / kind).read_text().strip() == host, kind

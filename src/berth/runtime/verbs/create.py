@@ -14,11 +14,17 @@ from berth.fsutil import atomic_write
 from berth.runtime import container, hooks, init, jsontext, process, sync
 from berth.runtime.container import Container
 from berth.runtime.linux import lsm, namespaces
+from berth.runtime.linux import syscalls as s
 from berth.runtime.linux.cgroups import CgroupManager, open_manager
 from berth.runtime.linux.devices import with_device_rules
 from berth.runtime.linux.syscalls import Syscalls, syscalls
 from berth.spec.runtime_config import RuntimeConfig, parse_config
 from berth.spec.runtime_record import Record
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import NoReturn
 
 
 class CreateOptions(Record):
@@ -133,24 +139,26 @@ def create_parsed(opts: CreateOptions, sc: Syscalls | None = None) -> tuple[Cont
 
 
 def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManager, lock_fd: int) -> int:
-    """Fork stage 1, answer its requests, and return the init's pid once it reports ready."""
+    """Fork the init (through stage 1 if ``init.needs_stage1``), answer its requests, and return its
+    pid once it reports ready."""
+    config = args.config
     parent, child = sync.pair()
-    stage1 = os.fork()
-    if stage1 == 0:
-        parent.close()
-        os.close(lock_fd)  # else the init would hold the container's lock until it execs
-        init.stage1(sc, child, args, manager.add_self)
-    child.close()
-    init_pid = 0
+    if init.needs_stage1(config):
+        stage1, init_pid = (
+            _fork(parent, child, lock_fd, lambda: init.stage1(sc, child, args, manager.add_self)),
+            0,
+        )
+    else:
+        stage1, init_pid = 0, _fork_in_new_pid_namespace(sc, config, parent, child, lock_fd, args, manager)
     try:
-        config = args.config
-        if namespaces.wants_new(config.linux, "user"):
-            parent.expect("userns")
-            namespaces.write_id_maps(stage1, config.linux.uid_mappings, config.linux.gid_mappings)
-            parent.send("mapped")
-        init_pid = int(parent.expect("init"))
-        os.waitpid(stage1, 0)
-        stage1 = 0
+        if stage1:
+            if namespaces.wants_new(config.linux, "user"):
+                parent.expect("userns")
+                namespaces.write_id_maps(stage1, config.linux.uid_mappings, config.linux.gid_mappings)
+                parent.send("mapped")
+            init_pid = int(parent.expect("init"))
+            os.waitpid(stage1, 0)
+            stage1 = 0
         c.pid = init_pid
         # runtime.md#state: "created" is "after step 2 in the lifecycle"; the prestart, createRuntime
         # and createContainer hooks are steps 3 to 5, so they see the container created.
@@ -173,6 +181,35 @@ def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManag
         raise
     finally:
         parent.close()
+
+
+def _fork(parent: sync.Channel, child: sync.Channel, lock_fd: int, run: Callable[[], NoReturn]) -> int:
+    pid = os.fork()
+    if pid == 0:
+        parent.close()
+        os.close(lock_fd)  # else the init would hold the container's lock until it execs
+        run()
+    child.close()
+    return pid
+
+
+def _fork_in_new_pid_namespace(
+    sc: Syscalls, config: RuntimeConfig, parent: sync.Channel, child: sync.Channel, lock_fd: int,
+    args: init.InitArgs, manager: CgroupManager,
+) -> int:  # fmt: skip
+    """Fork the init directly; with a new pid namespace, unshared for the runtime's children only
+    (unshare(2) CLONE_NEWPID moves none of the caller's own), and left again right after the fork
+    (setns(2) to the runtime's own), so the runtime's later children (hooks) stay in its namespace."""
+    own = -1
+    if namespaces.wants_new(config.linux, "pid"):
+        own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        sc.unshare(s.CLONE_NEWPID)
+    try:
+        return _fork(parent, child, lock_fd, lambda: init.direct(sc, child, args, manager.add_self))
+    finally:
+        if own >= 0:
+            sc.setns(own, s.CLONE_NEWPID)
+            os.close(own)
 
 
 def _kill(pid: int) -> None:
