@@ -141,7 +141,8 @@ def sweep_strays(engine: Engine) -> None:
     known = {r.id for r in engine.db.containers()}
     for state_dir in engine.config.runtime_root.glob("*"):
         for entry in state_dir.iterdir() if state_dir.is_dir() else []:
-            if entry.is_dir() and entry.name not in live:
+            # Dot-directories are the runtime's own (berth-runtime's .seccomp-cache), not containers.
+            if entry.is_dir() and entry.name not in live and not entry.name.startswith("."):
                 _delete_runtime_state(engine, state_dir.name, entry.name)
     run_containers = engine.config.run_containers_dir
     prefix = str(run_containers) + "/"
