@@ -143,13 +143,14 @@ def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManag
     pid once it reports ready."""
     config = args.config
     parent, child = sync.pair()
-    if init.needs_stage1(config):
+    direct = not init.needs_stage1(config)
+    if direct:
+        stage1, init_pid = 0, _fork_in_new_pid_namespace(sc, config, parent, child, lock_fd, args, manager)
+    else:
         stage1, init_pid = (
             _fork(parent, child, lock_fd, lambda: init.stage1(sc, child, args, manager.add_self)),
             0,
         )
-    else:
-        stage1, init_pid = 0, _fork_in_new_pid_namespace(sc, config, parent, child, lock_fd, args, manager)
     try:
         if stage1:
             if namespaces.wants_new(config.linux, "user"):
@@ -176,8 +177,8 @@ def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManag
         for pid in (stage1, init_pid):
             if pid:
                 _kill(pid)
-        if stage1:
-            os.waitpid(stage1, 0)
+        if stage1 or direct:  # reap what this runtime forked (a direct init is its own child)
+            os.waitpid(stage1 or init_pid, 0)
         raise
     finally:
         parent.close()
