@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import fcntl
 import os
-from types import TracebackType
+
+TYPE_CHECKING = False  # type checkers see True; the runtime's start path skips the import
+if TYPE_CHECKING:
+    from types import TracebackType
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
