@@ -178,6 +178,8 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
             sc.sethostname(config.hostname)
         if config.domainname:
             sc.setdomainname(config.domainname)
+    if namespaces.wants_new(linux, "network"):
+        sc.set_loopback_up()  # as runc: a container's own network namespace has a working 127.0.0.1
     private_mounts = linux.namespace("mount") is not None
     in_userns = linux.namespace("user") is not None
     rootfs.prepare(sc, config, args.rootfs, args.bundle, in_userns, private_mounts)

@@ -43,6 +43,12 @@ def test_new_cgroup_namespace_is_rooted_at_the_containers_cgroup(runtime: Runtim
     assert paths == {"/"}
 
 
+def test_new_network_namespace_has_loopback_up(runtime: Runtime) -> None:
+    # As runc: 127.0.0.1 works in a container's own network namespace (IFF_UP is bit 0 of flags).
+    flags = output_of(runtime, sh(runtime, "cat /sys/class/net/lo/flags")).strip()
+    assert int(flags, 16) & 0x1
+
+
 def test_pid_namespace_makes_the_process_pid_1(runtime: Runtime) -> None:
     assert output_of(runtime, sh(runtime, "echo $$")).strip() == "1"
 

@@ -239,9 +239,31 @@ class Syscalls:
             return False  # a signal: the caller polls again
         return self._check(ready, "poll") > 0
 
+    def set_loopback_up(self) -> None:
+        """Bring ``lo`` up in this network namespace (a new one starts with it down, runc raises it).
+
+        netdevice(7): read the flags with SIOCGIFFLAGS, set IFF_UP with SIOCSIFFLAGS; ``struct
+        ifreq`` is the 16-byte name followed by a union whose first member here is the short flags.
+        """
+        c = self._c()
+        fd = self._check(c.socket(_AF_INET, _SOCK_DGRAM | _SOCK_CLOEXEC, 0), "socket")
+        try:
+            ifreq = libc.buffer(b"lo", _IFREQ_SIZE)
+            self._check(c.ioctl(fd, _SIOCGIFFLAGS, ifreq), "SIOCGIFFLAGS lo")
+            flags = int.from_bytes(ifreq.raw[16:18], "little") | _IFF_UP
+            ifreq[16:18] = flags.to_bytes(2, "little")
+            self._check(c.ioctl(fd, _SIOCSIFFLAGS, ifreq), "SIOCSIFFLAGS lo")
+        finally:
+            os.close(fd)
+
     def personality(self, persona: int) -> None:
         """personality(2)."""
         self._check(self._c().personality(libc.c_ulong(persona)), "personality")
+
+
+# netdevice(7) and socket(2) numbers for set_loopback_up.
+_AF_INET, _SOCK_DGRAM, _SOCK_CLOEXEC = 2, 2, 0o2000000
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP, _IFREQ_SIZE = 0x8913, 0x8914, 0x1, 40
 
 
 def _u32(value: int) -> bytes:
