@@ -49,7 +49,7 @@ def translate(resources: Mapping[str, Any], exists: Exists) -> list[Write]:
         *_cpu(section(resources, "cpu")),
         *_pids(section(resources, "pids")),
         *_block_io(section(resources, "blockIO"), exists),
-        *_hugepages(resources),
+        *hugepage_writes(resources),
         *_network(section(resources, "network")),
     ]
 
@@ -187,13 +187,14 @@ _THROTTLE_FILES = {
 }
 
 
-def _hugepages(resources: Mapping[str, Any]) -> list[Write]:
+def hugepage_writes(resources: Mapping[str, Any], limit_file: str = "limit_in_bytes") -> list[Write]:
+    """hugepageLimits as writes to ``hugetlb.<size>.<limit_file>`` (v1 ``limit_in_bytes``, v2 ``max``)."""
     writes = []
     for i, entry in enumerate(items(resources, "hugepageLimits", "hugepageLimits")):
         field = f"hugepageLimits[{i}]"
         size = page_size(entry, field)
         limit = required_integer(entry, "limit", f"{field}.limit", 0, 2**64 - 1)
-        writes.append(Write("hugetlb", f"hugetlb.{size}.limit_in_bytes", str(limit), field))
+        writes.append(Write("hugetlb", f"hugetlb.{size}.{limit_file}", str(limit), field))
     return writes
 
 

@@ -20,7 +20,6 @@ from berth.runtime.linux.cgroups.limits import (
     fail,
     integer,
     items,
-    page_size,
     required_integer,
     section,
 )
@@ -31,6 +30,7 @@ from berth.runtime.linux.cgroups.v1_resources import (
     MIN_QUOTA,
     MIN_SHARES,
     MIN_WEIGHT,
+    hugepage_writes,
 )
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
@@ -59,7 +59,7 @@ def translate(resources: Mapping[str, Any], exists: Exists) -> list[Write]:
         *_cpu(section(resources, "cpu")),
         *_pids(section(resources, "pids")),
         *_io(section(resources, "blockIO"), exists),
-        *_hugepages(resources),
+        *hugepage_writes(resources, "max"),
         *unified_writes(section(resources, "unified")),
     ]
 
@@ -201,13 +201,3 @@ _IO_MAX_KEYS = {
     "throttleReadIOPSDevice": "riops",
     "throttleWriteIOPSDevice": "wiops",
 }
-
-
-def _hugepages(resources: Mapping[str, Any]) -> list[Write]:
-    writes = []
-    for i, entry in enumerate(items(resources, "hugepageLimits", "hugepageLimits")):
-        field = f"hugepageLimits[{i}]"
-        size = page_size(entry, field)
-        limit = required_integer(entry, "limit", f"{field}.limit", 0, 2**64 - 1)
-        writes.append(Write("hugetlb", f"hugetlb.{size}.max", str(limit), field))
-    return writes
