@@ -3,7 +3,8 @@
 ``prune`` removes every container that is not running, unused networks (not the default) and, on
 request, unused volumes; then it sweeps what no container owns any more: runtime state, mounts under
 the run root (network namespaces, root filesystems) and ``berth-*`` cgroups, so a command killed at
-any point leaves nothing behind once pruned.
+any point leaves nothing behind once pruned. It then collects the image store's garbage: blobs no
+image or live lease holds, and ingests no live writer holds (a killed pull's lease dies with it).
 """
 
 from __future__ import annotations
@@ -132,7 +133,24 @@ def prune(engine: Engine, volumes: bool = False) -> dict[str, list[str]]:
     if volumes:
         removed["volumes"] = prune_volumes(engine)
     sweep_strays(engine)
+    collect_images(engine)
     return removed
+
+
+def collect_images(engine: Engine) -> None:
+    """Run the image store's garbage collection, ingests included at once.
+
+    An ingest being written is flocked by its writer and a live pull's lease names it, so no grace
+    period is needed to spare it; an unlocked, unleased ingest is what a dead writer left.
+    """
+    from berth.engine.images import images_root
+    from berth.image.images import ImageStore
+
+    store = ImageStore(images_root(engine.config))
+    try:
+        store.gc(ingest_grace=0.0)
+    finally:
+        store.close()
 
 
 def sweep_strays(engine: Engine) -> None:

@@ -14,7 +14,7 @@ from berth.distribution.transports.base import ImageDestination, ImageSource, Ra
 from berth.distribution.transports.oci import ingest_blob
 from berth.errors import DigestMismatch
 from berth.image.images import ImageStore
-from berth.image.store.leases import Lease
+from berth.image.store.leases import Lease, this_process
 from berth.spec.descriptor import Descriptor
 from berth.spec.reference import Reference
 
@@ -75,7 +75,8 @@ class StoreDestination(ImageDestination):
 
     def _lease_now(self) -> Lease:
         if self._lease is None:
-            self._lease = self.images.content.leases.create(expires_in=_LEASE_SECONDS)
+            # Owned by this process: a copy killed half way frees its lease at once, not in hours.
+            self._lease = self.images.content.leases.create(expires_in=_LEASE_SECONDS, owner=this_process())
         return self._lease
 
     async def has_blob(self, desc: Descriptor) -> bool:
