@@ -36,3 +36,7 @@ class DigestMismatch(BerthError):
 
 class Unsupported(BerthError):
     """A feature the spec allows but this host or build cannot provide."""
+
+
+class NoSpace(BerthError):
+    """The filesystem holding Berth's data is full (ENOSPC) or over quota (EDQUOT)."""

@@ -106,11 +106,6 @@ def test_pull_onto_a_full_disk_leaves_the_store_intact(berth: Berth, registry: s
     pull_onto_full_disk(berth, registry, tmp_path, 64, 80)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ENOSPC from the ingest's write is an OSError, not a BerthError: the CLI prints a "
-    "traceback and exits 1 (fix in berth.image.store.ingest, outside this test's owner's files)",
-)
 def test_pull_onto_a_full_disk_says_so_in_one_line(berth: Berth, registry: str, tmp_path: Path) -> None:
     out = pull_onto_full_disk(berth, registry, tmp_path, 16, 24)
     assert out.returncode == 125

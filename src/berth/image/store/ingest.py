@@ -10,6 +10,7 @@ A writer reopened with the same ref continues where the last one stopped, rehash
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from berth.errors import DigestMismatch, InvalidArgument, InvalidState
+from berth.errors import DigestMismatch, InvalidArgument, InvalidState, NoSpace
 from berth.fsutil import atomic_write, fsync_dir
 from berth.spec.digest import Digest, Hasher, new_hasher
 
@@ -157,8 +158,13 @@ class Writer:
         self._check_open()
         view = memoryview(data)
         written = 0
-        while written < len(view):
-            written += os.write(self._fd, view[written:])
+        try:
+            while written < len(view):
+                written += os.write(self._fd, view[written:])
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise NoSpace(f"ingest {self.ref!r}: {os.strerror(err.errno)}") from None
+            raise
         self._hasher.update(view)
         self.offset += written
         return written
