@@ -360,7 +360,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command not in COMMANDS:
             raise InvalidArgument(f"unknown command {command!r}")
         root = top.text("root") or DEFAULT_ROOT
-        return COMMANDS[command](parse(rest, COMMAND_FLAGS[command]), root)
+        parsed = parse(rest, {**COMMAND_FLAGS[command], "help": "bool"})
+        if parsed.flag("help"):  # as runc: every command takes --help/-h
+            flags = " ".join(f"[--{name}]" for name in COMMAND_FLAGS[command])
+            print(f"usage: berth-runtime {command} {flags}".rstrip())
+            return 0
+        return COMMANDS[command](parsed, root)
     except BerthError as err:
         if debug:
             raise

@@ -52,3 +52,10 @@ def test_bad_signals(text: str) -> None:
 def test_update_flags_become_resources() -> None:
     got = resources_from_flags({"memory": "1048576", "pids-limit": "10", "cpuset-cpus": "0-1"})
     assert got == {"memory": {"limit": 1048576}, "pids": {"limit": 10}, "cpu": {"cpus": "0-1"}}
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_every_command_takes_help(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("run", "kill", "state"):
+        assert main(["--root", "/nonexistent-berth-root", command, flag]) == 0
+        assert capsys.readouterr().out.startswith(f"usage: berth-runtime {command}")
