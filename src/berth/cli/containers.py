@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from berth.cli._format import HelpFormatter
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from berth.engine.engine import Engine
     from berth.engine.options import CreateOptions
 
@@ -190,56 +192,49 @@ def _start(args: argparse.Namespace) -> int:
         return code
 
 
+def _each_container(args: argparse.Namespace, act: Callable[[Engine, str], object]) -> int:
+    """Apply ``act`` to every named container in turn, printing each name as podman does."""
+    with open_engine(args) as engine:
+        for ref in args.containers:
+            act(engine, ref)
+            print(ref)
+    return 0
+
+
 def _stop(args: argparse.Namespace) -> int:
     from berth.engine.lifecycle import stop_container
 
-    with open_engine(args) as engine:
-        for ref in args.containers:
-            stop_container(engine, ref, args.time)
-            print(ref)
-    return 0
+    return _each_container(args, lambda engine, ref: stop_container(engine, ref, args.time))
 
 
 def _kill(args: argparse.Namespace) -> int:
     from berth.engine.lifecycle import kill_container
 
-    with open_engine(args) as engine:
-        for ref in args.containers:
-            kill_container(engine, ref, args.signal)
-            print(ref)
-    return 0
+    return _each_container(args, lambda engine, ref: kill_container(engine, ref, args.signal))
 
 
 def _update(args: argparse.Namespace) -> int:
     from berth.engine.lifecycle import update_container
 
-    with open_engine(args) as engine:
-        for ref in args.containers:
-            pids = _integer(args.pids_limit, "--pids-limit") if args.pids_limit else 0
-            update_container(engine, ref, memory=args.memory, cpus=args.cpus, pids_limit=pids)
-            print(ref)
-    return 0
+    pids = _integer(args.pids_limit, "--pids-limit") if args.pids_limit else 0
+    return _each_container(
+        args,
+        lambda engine, ref: update_container(
+            engine, ref, memory=args.memory, cpus=args.cpus, pids_limit=pids
+        ),
+    )
 
 
 def _pause(args: argparse.Namespace) -> int:
     from berth.engine.lifecycle import pause_container, unpause_container
 
-    verb = pause_container if args.command == "pause" else unpause_container
-    with open_engine(args) as engine:
-        for ref in args.containers:
-            verb(engine, ref)
-            print(ref)
-    return 0
+    return _each_container(args, pause_container if args.command == "pause" else unpause_container)
 
 
 def _restart(args: argparse.Namespace) -> int:
     from berth.engine.lifecycle import restart_container
 
-    with open_engine(args) as engine:
-        for ref in args.containers:
-            restart_container(engine, ref, args.time)
-            print(ref)
-    return 0
+    return _each_container(args, lambda engine, ref: restart_container(engine, ref, args.time))
 
 
 def _rm(args: argparse.Namespace) -> int:
