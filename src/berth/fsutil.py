@@ -1,4 +1,4 @@
-"""Filesystem helpers every layer uses: atomic writes and advisory locks.
+"""Filesystem helpers every layer uses: atomic writes, advisory locks, paths confined to a root.
 
 One helper each, so that crash-safety rules (write, fsync, rename, fsync the directory) live in one
 place. ``os`` and ``fcntl`` only (no ``pathlib``, no ``contextlib``): the runtime calls these on every
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+
+from berth.errors import InvalidArgument
 
 TYPE_CHECKING = False  # type checkers see True; the runtime's start path skips the import
 if TYPE_CHECKING:
@@ -81,3 +83,33 @@ def locked(path: str | os.PathLike[str], shared: bool = False) -> FileLock:
     Exclusive by default; ``shared=True`` lets several readers in at once. Entering yields the fd.
     """
     return FileLock(path, shared)
+
+
+def resolve_in_root(root: str, path: str) -> str:
+    """The host path of container path ``path``, following symlinks as if ``root`` were ``/``.
+
+    Symlinks and ``..`` can never lead outside ``root`` (what runc's securejoin guarantees), so a
+    hostile image cannot turn a mount destination or a copy target into a host path.
+    """
+    parts = [p for p in path.split("/") if p and p != "."]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        try:
+            target = os.readlink(candidate)
+        except OSError:  # not a symlink, or does not exist yet
+            resolved.append(part)
+            continue
+        hops += 1
+        if hops > 255:
+            raise InvalidArgument(f"{path}: too many levels of symbolic links")
+        if target.startswith("/"):
+            resolved = []
+        parts = [p for p in target.split("/") if p and p != "."] + parts
+    return os.path.join(root, *resolved)

@@ -6,9 +6,8 @@ import os
 import stat
 from pathlib import Path
 
+from berth import fsutil
 from berth.errors import BerthError
-
-_MAX_LINKS = 40
 
 
 class CommandNotFound(BerthError):
@@ -25,31 +24,7 @@ class CommandNotExecutable(BerthError):
 
 def resolve_in_root(root: Path, path: str) -> Path:
     """The host path of ``path`` inside ``root``, with symlinks followed as if ``root`` were ``/``."""
-    parts = [p for p in path.split("/") if p and p != "."]
-    resolved: list[str] = []
-    links = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = root.joinpath(*resolved, part)
-        try:
-            is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
-        except OSError:
-            is_link = False
-        if is_link:
-            links += 1
-            if links > _MAX_LINKS:
-                raise BerthError(f"too many levels of symbolic links in {path}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p and p != "."] + parts
-            continue
-        resolved.append(part)
-    return root.joinpath(*resolved)
+    return Path(fsutil.resolve_in_root(str(root), path))
 
 
 def find_command(root: Path, command: str, env: list[str], cwd: str) -> None:

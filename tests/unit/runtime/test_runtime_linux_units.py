@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from berth.errors import InvalidArgument
+from berth.fsutil import resolve_in_root
 from berth.runtime.linux import capabilities as caps
 from berth.runtime.linux import rootfs
 from berth.runtime.linux import syscalls as s
-from berth.runtime.linux.mounts import parse_options, resolve_in_root
+from berth.runtime.linux.mounts import parse_options
 from berth.runtime.verbs.spec import default_config
 from berth.spec.runtime_config import Capabilities, parse_config
 from tests.unit.runtime.fake_syscalls import FakeSyscalls

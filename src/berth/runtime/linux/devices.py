@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import stat
 
+from berth.fsutil import resolve_in_root
 from berth.runtime.linux import syscalls as s
-from berth.runtime.linux.mounts import resolve_in_root
 from berth.spec.runtime_config import Device
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True

@@ -11,6 +11,7 @@ import os
 import stat
 
 from berth.errors import InvalidArgument
+from berth.fsutil import resolve_in_root
 from berth.runtime.linux import syscalls as s
 from berth.runtime.linux.lsm import mount_data
 from berth.spec.runtime_config import Mount
@@ -78,36 +79,6 @@ def parse_options(options: tuple[str, ...]) -> MountOptions:
         else:
             data.append(word)
     return MountOptions(flags, tuple(propagation), ",".join(data))
-
-
-def resolve_in_root(root: str, path: str) -> str:
-    """The host path of container path ``path``, following symlinks as if ``root`` were ``/``.
-
-    Symlinks and ``..`` can never lead outside ``root`` (what runc's securejoin guarantees), so a
-    hostile image cannot turn a mount destination into a host path.
-    """
-    parts = [p for p in path.split("/") if p and p != "."]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            target = os.readlink(candidate)
-        except OSError:  # not a symlink, or does not exist yet
-            resolved.append(part)
-            continue
-        hops += 1
-        if hops > 255:
-            raise InvalidArgument(f"{path}: too many levels of symbolic links")
-        if target.startswith("/"):
-            resolved = []
-        parts = [p for p in target.split("/") if p and p != "."] + parts
-    return os.path.join(root, *resolved)
 
 
 def ensure_target(target: str, source_is_dir: bool) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from berth.fsutil import resolve_in_root
 from berth.runtime.linux import syscalls as s
 from berth.runtime.linux.devices import create_devices, create_symlinks
 from berth.runtime.linux.mounts import (
@@ -17,7 +18,6 @@ from berth.runtime.linux.mounts import (
     mount_one,
     parse_options,
     remount_bind,
-    resolve_in_root,
 )
 from berth.spec.runtime_config import Mount, RuntimeConfig
 
