@@ -19,6 +19,8 @@ from berth.distribution.transports.base import ImageDestination, ImageSource, Ra
 from berth.distribution.transports.oci import OCIDestination, OCISource
 from berth.errors import InvalidArgument, NotFound
 from berth.fsutil import fsync_dir
+from berth.image.layers.apply import LayerWriteError, apply_layer
+from berth.image.layers.errors import InvalidLayer
 from berth.spec.descriptor import Descriptor
 
 
@@ -28,12 +30,14 @@ def _scratch(near: Path) -> Path:
 
 
 def _extract(archive: Path, into: Path) -> None:
+    # The layer applier is Berth's hardened tar extraction (openat2, nothing written outside
+    # ``into``), and reads compressed archives too; tarfile's ``filter`` needs Python 3.11.4.
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            tar.extractall(into, filter="data")
+        with archive.open("rb") as blob:
+            apply_layer(blob, into, same_owner=False)
     except FileNotFoundError:
         raise NotFound(f"archive {archive} does not exist") from None
-    except (tarfile.TarError, OSError) as err:
+    except (InvalidLayer, LayerWriteError, OSError) as err:
         raise InvalidArgument(f"cannot read archive {archive}: {err}") from None
 
 
