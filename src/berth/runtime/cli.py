@@ -1,8 +1,10 @@
 """Entry point of ``berth-runtime``, kept tiny because it is the one module compiled on every start.
 
-With PYTHONDONTWRITEBYTECODE set (as in some CI and container environments) every container start
-would recompile the runtime's modules from source, about 75 ms; the runtime keeps a bytecode cache
-of its own, outside the source tree, instead. The commands live in ``berth.runtime.commands``.
+The runtime's other modules come from its code cache (``berth.runtime.codecache``) when it is
+current. With PYTHONDONTWRITEBYTECODE set (as in some CI and container environments) the modules
+imported the usual way would be recompiled on every start, about 75 ms; the runtime keeps a bytecode
+cache of its own, outside the source tree, for them instead. The commands live in
+``berth.runtime.commands``.
 """
 
 from __future__ import annotations
@@ -34,9 +36,14 @@ def main() -> NoReturn:
     # collections during the imports (and in the forked children, whose pages each collection would
     # copy) cost about a millisecond per start. ``events``, the one long-lived verb, turns it back on.
     gc.disable()
+    from berth.runtime import codecache
+
+    cache = codecache.CodeCache(codecache.default_path(os.path.dirname(os.path.dirname(__file__))), "berth")
+    cache.install()
     from berth.runtime.commands import main as run_command
 
     status = run_command()
+    cache.save()
     # Skip the interpreter's finalization (module teardown, a last garbage collection: ~5 ms per
     # start): the runtime holds nothing that needs it, only buffered output to flush.
     try:
