@@ -273,11 +273,4 @@ def repack_tarball(source: Path, out: Writable) -> PackResult:
             if isinstance(err, BerthError):
                 raise InvalidLayer(f"{source}: {err}") from None
             raise
-    return PackResult(
-        diff_id=layer.diff_id,
-        digest=layer.digest,
-        size=layer.size,
-        uncompressed_size=layer.uncompressed_size,
-        media_type=Compression.GZIP.media_type,
-        entries=count,
-    )
+    return PackResult.of(layer, count)

@@ -47,6 +47,18 @@ class PackResult:
     #: Number of tar entries written (whiteouts included).
     entries: int
 
+    @classmethod
+    def of(cls, writer: LayerWriter, entries: int) -> PackResult:
+        """The facts of the blob ``writer`` has finished writing, which held ``entries`` entries."""
+        return cls(
+            diff_id=writer.diff_id,
+            digest=writer.digest,
+            size=writer.size,
+            uncompressed_size=writer.uncompressed_size,
+            media_type=writer.compression.media_type,
+            entries=entries,
+        )
+
 
 def write_layer(
     changes: Iterable[Change],
@@ -80,14 +92,7 @@ def write_layer(
     except BaseException:
         writer.abort()
         raise
-    return PackResult(
-        diff_id=writer.diff_id,
-        digest=writer.digest,
-        size=writer.size,
-        uncompressed_size=writer.uncompressed_size,
-        media_type=compression.media_type,
-        entries=count,
-    )
+    return PackResult.of(writer, count)
 
 
 def _add(tar: TarWriter, change: Change, seen: dict[tuple[int, int], str], mtime_clamp: int | None) -> bool:
