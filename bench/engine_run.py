@@ -18,47 +18,89 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.busybox import make_rootfs
+from tests.integration.engine_images.image_builder import store_busybox_image
+
+from berth.spec.image_config import ContainerConfig
 
 IMAGE = "localhost/berth-bench/busybox:latest"
 
 
-def store_image(root: Path, rootfs: Path) -> None:
-    """Pack ``rootfs`` into one layer and record it as IMAGE in Berth's store at ``root``."""
-    from berth.image.images import ImageStore
-    from berth.image.layers import Compression, pack_tree
-    from berth.image.store import ContentStore
-    from berth.spec import mediatypes as mt
-    from berth.spec.descriptor import Descriptor
-    from berth.spec.image_config import ContainerConfig, ImageConfig
-    from berth.spec.manifest import ImageManifest
-    from berth.spec.platform import host
+@dataclass
+class Engines:
+    """Berth (on ``runtime``) and podman (on runc), each with its storage under ``work``."""
 
-    content = ContentStore(root / "images")
+    work: Path
+    runtime: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment podman runs in (bytecode writing left on for both, as a user has it)."""
+        return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+    @property
+    def berth_env(self) -> dict[str, str]:
+        """Berth's environment: its roots under ``work``, no configuration file."""
+        return {
+            **self.env,
+            "BERTH_ROOT": str(self.work / "berth"),
+            "BERTH_RUNROOT": str(self.work / "berth-run"),
+            "BERTH_RUNTIME": self.runtime,
+            "BERTH_CONFIG": str(self.work / "none.toml"),
+        }
+
+    @property
+    def berth(self) -> list[str]:
+        return [sys.executable, "-m", "berth.cli.main"]
+
+    @property
+    def podman(self) -> list[str]:
+        return [
+            "podman",
+            "--root",
+            str(self.work / "podman"),
+            "--runroot",
+            str(self.work / "podman-run"),
+            "--runtime",
+            "runc",
+        ]
+
+    def compare(
+        self, berth_argv: list[str], podman_argv: list[str], runs: int
+    ) -> tuple[list[float], list[float]]:
+        """Each command once to warm caches (and write Python bytecode), then ``runs`` times
+        alternately; the times of Berth's and podman's runs."""
+        timed(berth_argv, self.berth_env), timed(podman_argv, self.env)
+        berth_times, podman_times = [], []
+        for _ in range(runs):
+            berth_times.append(timed(berth_argv, self.berth_env))
+            podman_times.append(timed(podman_argv, self.env))
+        return berth_times, podman_times
+
+
+@contextmanager
+def engines(prefix: str, runtime: str = "runc") -> Iterator[Engines]:
+    """``Engines`` in a new temporary directory, removed afterwards with podman's containers,
+    images and mounts."""
+    e = Engines(Path(tempfile.mkdtemp(prefix=prefix)), runtime)
     try:
-        with content.writer("bench-layer") as w:
-            packed = pack_tree(rootfs, w, Compression.GZIP)
-            w.commit(packed.size, packed.digest)
-        me = host()
-        config = ImageConfig(
-            me.architecture, me.os, (packed.diff_id,), ContainerConfig(cmd=("sh",)), variant=me.variant
-        )
-        content.put(config.to_bytes())
-        manifest = ImageManifest(
-            Descriptor.of(mt.OCI_CONFIG, config.to_bytes()),
-            (Descriptor(packed.media_type, packed.digest, packed.size),),
-        )
-        content.put(manifest.to_bytes())
-        ImageStore(content).put(IMAGE, manifest.descriptor())
+        yield e
     finally:
-        content.close()
+        subprocess.run([*e.podman, "rm", "-a", "-f"], env=e.env, capture_output=True)
+        subprocess.run([*e.podman, "rmi", "-a", "-f"], env=e.env, capture_output=True)
+        subprocess.run(["umount", "-R", str(e.work / "podman")], capture_output=True)
+        shutil.rmtree(e.work, ignore_errors=True)
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
+    """Seconds ``argv`` took; exits the benchmark if it failed."""
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -67,7 +109,8 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def _ms(times: list[float]) -> str:
+def ms(times: list[float]) -> str:
+    """``times`` in whole milliseconds, comma separated."""
     return ", ".join(f"{t * 1000:.0f}" for t in times)
 
 
@@ -76,59 +119,30 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--runtime", default="runc", help="Berth's runtime (podman always uses runc)")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="berth-bench-run-"))
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    berth_env = {
-        **env,
-        "BERTH_ROOT": str(work / "berth"),
-        "BERTH_RUNROOT": str(work / "berth-run"),
-        "BERTH_RUNTIME": args.runtime,
-        "BERTH_CONFIG": str(work / "none.toml"),
-    }
-    podman = [
-        "podman",
-        "--root",
-        str(work / "podman"),
-        "--runroot",
-        str(work / "podman-run"),
-        "--runtime",
-        "runc",
-    ]
     # podman asks for RLIMIT_NOFILE 1048576 (and a large RLIMIT_NPROC), above this host's hard
     # limits (no CAP_SYS_RESOURCE here); Berth lowers its default by itself, podman is told to.
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     ulimit = ["--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", "nproc=4096:4096"]
-    try:
-        store_image(work / "berth", make_rootfs(work / "rootfs"))
-        berth = [sys.executable, "-m", "berth.cli.main"]
-        subprocess.run(
-            [*berth, "copy", "-q", f"berth:{IMAGE}", f"oci:{work / 'layout'}:latest"],
-            env=berth_env,
-            check=True,
+    with engines("berth-bench-run-", args.runtime) as e:
+        store_busybox_image(
+            e.work / "berth", make_rootfs(e.work / "rootfs"), IMAGE, ContainerConfig(cmd=("sh",))
         )
-        subprocess.run(
-            [*podman, "pull", "-q", f"oci:{work / 'layout'}:latest"], env=env, check=True, capture_output=True
-        )
+        layout = f"oci:{e.work / 'layout'}:latest"
+        subprocess.run([*e.berth, "copy", "-q", f"berth:{IMAGE}", layout], env=e.berth_env, check=True)
+        subprocess.run([*e.podman, "pull", "-q", layout], env=e.env, check=True, capture_output=True)
         podman_image = subprocess.run(
-            [*podman, "images", "-q"], env=env, check=True, capture_output=True, text=True
+            [*e.podman, "images", "-q"], env=e.env, check=True, capture_output=True, text=True
         ).stdout.split()[0]
-        berth_run = [*berth, "run", "--rm", IMAGE, "true"]
-        podman_run = [*podman, "run", "--rm", *ulimit, podman_image, "true"]
-        timed(berth_run, berth_env), timed(podman_run, env)  # warm-up (and Python bytecode)
-        berth_times, podman_times = [], []
-        for _ in range(args.runs):
-            berth_times.append(timed(berth_run, berth_env))
-            podman_times.append(timed(podman_run, env))
+        berth_times, podman_times = e.compare(
+            [*e.berth, "run", "--rm", IMAGE, "true"],
+            [*e.podman, "run", "--rm", *ulimit, podman_image, "true"],
+            args.runs,
+        )
         b, p = statistics.median(berth_times), statistics.median(podman_times)
         label = f"berth ({args.runtime})"
-        print(f"{label} run --rm IMAGE true  median {b * 1000:7.1f} ms  (runs: {_ms(berth_times)})")
-        print(f"podman (runc) run --rm IMAGE true  median {p * 1000:7.1f} ms  (runs: {_ms(podman_times)})")
+        print(f"{label} run --rm IMAGE true  median {b * 1000:7.1f} ms  (runs: {ms(berth_times)})")
+        print(f"podman (runc) run --rm IMAGE true  median {p * 1000:7.1f} ms  (runs: {ms(podman_times)})")
         print(f"ratio berth/podman          {b / p:.2f}")
-    finally:
-        subprocess.run([*podman, "rm", "-a", "-f"], env=env, capture_output=True)
-        subprocess.run([*podman, "rmi", "-a", "-f"], env=env, capture_output=True)
-        subprocess.run(["umount", "-R", str(work / "podman")], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
