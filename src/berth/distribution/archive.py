@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
-import os
 import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -24,8 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from berth.distribution.tar_output import add_bytes, atomic_tar
 from berth.errors import BerthError, InvalidArgument, NotFound
-from berth.fsutil import fsync_dir
 from berth.image.images import ImageStore
 from berth.image.importer import is_untagged, record_image, untagged_name
 from berth.image.layout import REF_NAME
@@ -154,37 +152,27 @@ def _docker_tag(text: str) -> str:
 def _merge(parts: list[tuple[Path, list[str]]], output: Path) -> None:
     entries: list[dict[str, object]] = []
     repositories: dict[str, dict[str, str]] = {}
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
-    try:
-        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as out:
-            written: set[str] = set()
-            for part, tags in parts:
-                with tarfile.open(part) as tar:
-                    entry = _only_entry(tar)
-                    for member in tar.getmembers():
-                        if member.name in written or member.name in ("manifest.json", "repositories"):
-                            continue  # a layer another image shares, or what is rewritten below
-                        out.addfile(member, tar.extractfile(member) if member.isfile() else None)
-                        written.add(member.name)
-                entry["RepoTags"] = tags
-                entries.append(entry)
-                layers = entry.get("Layers")
-                top = Path(str(layers[-1])).parent.name if isinstance(layers, list) and layers else ""
-                for tag in tags:
-                    repo, _, label = tag.rpartition(":")
-                    if top:
-                        repositories.setdefault(repo, {})[label] = top
-            _add_bytes(out, "manifest.json", json.dumps(entries).encode())
-            if repositories:
-                _add_bytes(out, "repositories", json.dumps(repositories).encode())
-        with open(partial, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.rename(partial, output)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    fsync_dir(output.parent)
+    with atomic_tar(output) as out:
+        written: set[str] = set()
+        for part, tags in parts:
+            with tarfile.open(part) as tar:
+                entry = _only_entry(tar)
+                for member in tar.getmembers():
+                    if member.name in written or member.name in ("manifest.json", "repositories"):
+                        continue  # a layer another image shares, or what is rewritten below
+                    out.addfile(member, tar.extractfile(member) if member.isfile() else None)
+                    written.add(member.name)
+            entry["RepoTags"] = tags
+            entries.append(entry)
+            layers = entry.get("Layers")
+            top = Path(str(layers[-1])).parent.name if isinstance(layers, list) and layers else ""
+            for tag in tags:
+                repo, _, label = tag.rpartition(":")
+                if top:
+                    repositories.setdefault(repo, {})[label] = top
+        add_bytes(out, "manifest.json", json.dumps(entries).encode())
+        if repositories:
+            add_bytes(out, "repositories", json.dumps(repositories).encode())
 
 
 def _only_entry(tar: tarfile.TarFile) -> dict[str, object]:
@@ -193,12 +181,6 @@ def _only_entry(tar: tarfile.TarFile) -> dict[str, object]:
     (entry,) = json.loads(fh.read())
     assert isinstance(entry, dict)
     return entry
-
-
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode = len(data), 0o644
-    tar.addfile(info, io.BytesIO(data))
 
 
 def load(root: Path, archive: Path) -> list[str]:

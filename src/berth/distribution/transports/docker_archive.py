@@ -10,20 +10,17 @@ config and layers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import json
-import os
 import shutil
 import tarfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from berth.distribution.tar_output import add_bytes, atomic_tar
 from berth.distribution.transports.base import ImageDestination, ImageSource, RawManifest
 from berth.distribution.transports.oci import ingest_blob
 from berth.distribution.transports.oci_archive import _scratch
 from berth.errors import InvalidArgument, NotFound
-from berth.fsutil import fsync_dir
 from berth.image.store.content import ContentStore
 from berth.spec import mediatypes
 from berth.spec.descriptor import Descriptor
@@ -189,25 +186,12 @@ class DockerArchiveDestination(ImageDestination):
         if self.reference is not None and doc.layers:
             name, _, tag = self._tag().rpartition(":")
             files.append(("repositories", json.dumps({name: {tag: doc.layers[-1].digest.encoded}}).encode()))
-        self.archive.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.archive.with_name(f".{self.archive.name}.{os.getpid()}.partial")
-        try:
-            with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-                for name, content in files:
-                    if isinstance(content, Path):
-                        tar.add(content, arcname=name, recursive=False)
-                    else:
-                        info = tarfile.TarInfo(name)
-                        info.size, info.mode = len(content), 0o644
-                        tar.addfile(info, io.BytesIO(content))
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.rename(tmp, self.archive)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        fsync_dir(self.archive.parent)
+        with atomic_tar(self.archive) as tar:
+            for name, content in files:
+                if isinstance(content, Path):
+                    tar.add(content, arcname=name, recursive=False)
+                else:
+                    add_bytes(tar, name, content)
 
     def _tag(self) -> str:
         assert self.reference is not None

@@ -7,18 +7,15 @@ a layout in a temporary directory and packs it into ``FILE`` atomically at commi
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import shutil
-import tarfile
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from berth.distribution.tar_output import atomic_tar
 from berth.distribution.transports.base import ImageDestination, ImageSource, RawManifest
 from berth.distribution.transports.oci import OCIDestination, OCISource
 from berth.errors import InvalidArgument, NotFound
-from berth.fsutil import fsync_dir
 from berth.image.layers.apply import LayerWriteError, apply_layer
 from berth.image.layers.errors import InvalidLayer
 from berth.spec.descriptor import Descriptor
@@ -108,23 +105,12 @@ class OCIArchiveDestination(ImageDestination):
         await asyncio.to_thread(self._pack)
 
     def _pack(self) -> None:
-        self.archive.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.archive.with_name(f".{self.archive.name}.{os.getpid()}.partial")
-        try:
-            with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-                for path in sorted(self._dir.rglob("*")):
-                    rel = path.relative_to(self._dir)
-                    if rel.name.startswith("."):
-                        continue  # lock files and temporaries are not part of the layout
-                    tar.add(path, arcname=str(rel), recursive=False)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.rename(tmp, self.archive)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        fsync_dir(self.archive.parent)
+        with atomic_tar(self.archive) as tar:
+            for path in sorted(self._dir.rglob("*")):
+                rel = path.relative_to(self._dir)
+                if rel.name.startswith("."):
+                    continue  # lock files and temporaries are not part of the layout
+                tar.add(path, arcname=str(rel), recursive=False)
 
     async def close(self, ok: bool) -> None:
         """Remove the staging layout."""
