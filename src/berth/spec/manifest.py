@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from berth.errors import InvalidArgument, NotFound
 from berth.spec import _json, mediatypes
@@ -22,12 +22,43 @@ from berth.spec.platform import Platform
 
 
 class _Document:
-    """What manifests and indexes share: exact bytes, digest and descriptor."""
+    """What manifests and indexes share: exact bytes, digest and descriptor, and the fields around
+    each kind's own (mediaType, artifactType, subject, annotations)."""
 
     _raw: bytes | None = None
+    #: The document's name in errors, and what the other kind is called there.
+    _name: ClassVar[str]
+    _other: ClassVar[str]
+    # Declared by each kind as dataclass fields, after its own (they keep their positions).
+    media_type: str
+    subject: Descriptor | None
+    artifact_type: str
+    annotations: Mapping[str, str]
+
+    @classmethod
+    def parse(cls, data: bytes, media_type: str | None = None) -> Self:
+        """Parse bytes that must hold this kind of document; ``media_type`` is the Content-Type
+        they came with, if any."""
+        doc = parse(data, media_type)
+        if not isinstance(doc, cls):
+            raise InvalidArgument(
+                f"{cls._name}: want an image {cls._name}, got {cls._other} ({doc.media_type})"
+            )
+        return doc
+
+    def _body(self) -> dict[str, Any]:
+        raise NotImplementedError
 
     def _encode(self) -> dict[str, Any]:
-        raise NotImplementedError
+        out: dict[str, Any] = {"schemaVersion": 2, "mediaType": self.media_type}
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        out.update(self._body())
+        if self.subject is not None:
+            out["subject"] = self.subject.to_json()
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out
 
     def to_bytes(self) -> bytes:
         """The document's bytes: exactly those parsed, or a compact encoding of one built in code."""
@@ -42,8 +73,7 @@ class _Document:
 
     def descriptor(self, **extra: Any) -> Descriptor:
         """A descriptor of this document (its media type, digest and size), plus ``extra`` fields."""
-        media_type: str = getattr(self, "media_type", "")
-        return Descriptor.of(media_type, self.to_bytes(), **extra)
+        return Descriptor.of(self.media_type, self.to_bytes(), **extra)
 
 
 @dataclass(frozen=True, eq=True)
@@ -56,14 +86,8 @@ class ImageManifest(_Document):
     subject: Descriptor | None = None
     artifact_type: str = ""
     annotations: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, data: bytes, media_type: str | None = None) -> ImageManifest:
-        """Parse manifest bytes; ``media_type`` is the Content-Type it came with, if any."""
-        doc = parse(data, media_type)
-        if not isinstance(doc, ImageManifest):
-            raise InvalidArgument(f"manifest: want an image manifest, got an index ({doc.media_type})")
-        return doc
+    _name: ClassVar[str] = "manifest"
+    _other: ClassVar[str] = "an index"
 
     @property
     def is_docker(self) -> bool:
@@ -74,17 +98,8 @@ class ImageManifest(_Document):
         """Every blob this manifest needs: the config, then the layers (not the subject)."""
         return [self.config, *self.layers]
 
-    def _encode(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"schemaVersion": 2, "mediaType": self.media_type}
-        if self.artifact_type:
-            out["artifactType"] = self.artifact_type
-        out["config"] = self.config.to_json()
-        out["layers"] = [d.to_json() for d in self.layers]
-        if self.subject is not None:
-            out["subject"] = self.subject.to_json()
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        return out
+    def _body(self) -> dict[str, Any]:
+        return {"config": self.config.to_json(), "layers": [d.to_json() for d in self.layers]}
 
 
 @dataclass(frozen=True, eq=True)
@@ -96,14 +111,8 @@ class ImageIndex(_Document):
     subject: Descriptor | None = None
     artifact_type: str = ""
     annotations: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, data: bytes, media_type: str | None = None) -> ImageIndex:
-        """Parse index bytes; ``media_type`` is the Content-Type it came with, if any."""
-        doc = parse(data, media_type)
-        if not isinstance(doc, ImageIndex):
-            raise InvalidArgument(f"index: want an image index, got a manifest ({doc.media_type})")
-        return doc
+    _name: ClassVar[str] = "index"
+    _other: ClassVar[str] = "a manifest"
 
     def children(self) -> list[Descriptor]:
         """The manifests (or nested indexes) this index lists."""
@@ -129,16 +138,8 @@ class ImageIndex(_Document):
             )
         return best[2]
 
-    def _encode(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"schemaVersion": 2, "mediaType": self.media_type}
-        if self.artifact_type:
-            out["artifactType"] = self.artifact_type
-        out["manifests"] = [d.to_json() for d in self.manifests]
-        if self.subject is not None:
-            out["subject"] = self.subject.to_json()
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        return out
+    def _body(self) -> dict[str, Any]:
+        return {"manifests": [d.to_json() for d in self.manifests]}
 
 
 def parse(data: bytes, media_type: str | None = None) -> ImageManifest | ImageIndex:
