@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from berth.errors import InvalidArgument
 
 JSONObject = dict[str, Any]
+_T = TypeVar("_T")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> JSONObject:
@@ -57,12 +58,7 @@ def want_object(value: Any, path: str) -> JSONObject:
 
 def get_str(obj: Mapping[str, Any], key: str, path: str, required: bool = False) -> str | None:
     """The string at ``obj[key]``; ``None`` if absent (or null) and not required."""
-    value = _get(obj, key, path, required)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{path}.{key}: want a string, got {_kind(value)}")
-    return value
+    return _typed(obj, key, path, required, str, "a string")
 
 
 def req_str(obj: Mapping[str, Any], key: str, path: str) -> str:
@@ -74,32 +70,17 @@ def req_str(obj: Mapping[str, Any], key: str, path: str) -> str:
 
 def get_int(obj: Mapping[str, Any], key: str, path: str, required: bool = False) -> int | None:
     """The integer at ``obj[key]`` (booleans and floats are not integers)."""
-    value = _get(obj, key, path, required)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidArgument(f"{path}.{key}: want an integer, got {_kind(value)}")
-    return value
+    return _typed(obj, key, path, required, int, "an integer")
 
 
 def get_bool(obj: Mapping[str, Any], key: str, path: str) -> bool | None:
     """The boolean at ``obj[key]``, or ``None`` if absent."""
-    value = _get(obj, key, path, False)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise InvalidArgument(f"{path}.{key}: want a boolean, got {_kind(value)}")
-    return value
+    return _typed(obj, key, path, False, bool, "a boolean")
 
 
 def get_list(obj: Mapping[str, Any], key: str, path: str, required: bool = False) -> list[Any] | None:
     """The array at ``obj[key]``; ``None`` if absent (or null) and not required."""
-    value = _get(obj, key, path, required)
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise InvalidArgument(f"{path}.{key}: want an array, got {_kind(value)}")
-    return value
+    return _typed(obj, key, path, required, list, "an array")
 
 
 def get_str_list(obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...] | None:
@@ -115,10 +96,9 @@ def get_str_list(obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]
 
 def get_str_map(obj: Mapping[str, Any], key: str, path: str) -> dict[str, str] | None:
     """The object of string values at ``obj[key]`` (annotations, labels), or ``None``."""
-    value = _get(obj, key, path, False)
-    if value is None:
+    mapping = _typed(obj, key, path, False, dict, "an object")
+    if mapping is None:
         return None
-    mapping = want_object(value, f"{path}.{key}")
     for k, v in mapping.items():
         if not isinstance(v, str):
             raise InvalidArgument(f"{path}.{key}[{k!r}]: want a string, got {_kind(v)}")
@@ -127,10 +107,9 @@ def get_str_map(obj: Mapping[str, Any], key: str, path: str) -> dict[str, str] |
 
 def get_key_set(obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...] | None:
     """The keys of an object whose values must be empty objects (``ExposedPorts``, ``Volumes``)."""
-    value = _get(obj, key, path, False)
-    if value is None:
+    mapping = _typed(obj, key, path, False, dict, "an object")
+    if mapping is None:
         return None
-    mapping = want_object(value, f"{path}.{key}")
     for k, v in mapping.items():
         # image-spec config.md: values are empty objects; Docker writes null for some of them.
         if v is not None and v != {}:
@@ -138,10 +117,18 @@ def get_key_set(obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...] 
     return tuple(mapping)
 
 
-def _get(obj: Mapping[str, Any], key: str, path: str, required: bool) -> Any:
+def _typed(
+    obj: Mapping[str, Any], key: str, path: str, required: bool, kind: type[_T], what: str
+) -> _T | None:
+    # What every typed accessor does: absent or null is None (or an error if required), a value
+    # of another type an error naming the field; a boolean is not an integer, as in JSON.
     value = obj.get(key)
-    if value is None and required:
-        raise InvalidArgument(f"{path}.{key}: required field missing")
+    if value is None:
+        if required:
+            raise InvalidArgument(f"{path}.{key}: required field missing")
+        return None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InvalidArgument(f"{path}.{key}: want {what}, got {_kind(value)}")
     return value
 
 
