@@ -25,6 +25,24 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=4, default=str) + "\n")
 
 
+def print_listing(
+    args: argparse.Namespace,
+    names: Sequence[str],
+    docs: Sequence[dict[str, Any]],
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """An ``ls`` verb's output: ``names`` one a line with ``-q``, ``docs`` with ``--format json``,
+    else ``rows`` as a table under ``headers``."""
+    if args.quiet:
+        for name in names:
+            print(name)
+    elif args.format == "json":
+        print_json(docs)
+    else:
+        print_table(headers, rows)
+
+
 def short_id(cid: str) -> str:
     """The 12-character id shown in tables."""
     return cid[:12]

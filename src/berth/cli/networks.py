@@ -26,21 +26,18 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _ls(args: argparse.Namespace) -> int:
-    from berth.cli._format import print_json, print_table
+    from berth.cli._format import print_listing
     from berth.cli.containers import open_engine
 
     with open_engine(args) as engine:
         records = engine.db.networks()
-    if args.quiet:
-        for r in records:
-            print(r.name)
-    elif args.format == "json":
-        print_json([{"name": r.name, "id": r.id, "driver": r.driver, "subnet": r.subnet} for r in records])
-    else:
-        print_table(
-            ["NETWORK ID", "NAME", "DRIVER", "SUBNET"],
-            [[r.id[:12], r.name, r.driver, r.subnet] for r in records],
-        )
+    print_listing(
+        args,
+        names=[r.name for r in records],
+        docs=[{"name": r.name, "id": r.id, "driver": r.driver, "subnet": r.subnet} for r in records],
+        headers=["NETWORK ID", "NAME", "DRIVER", "SUBNET"],
+        rows=[[r.id[:12], r.name, r.driver, r.subnet] for r in records],
+    )
     return 0
 
 

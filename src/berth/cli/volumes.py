@@ -21,18 +21,18 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _ls(args: argparse.Namespace) -> int:
-    from berth.cli._format import print_json, print_table
+    from berth.cli._format import print_listing
     from berth.cli.containers import open_engine
 
     with open_engine(args) as engine:
         records = engine.db.volumes()
-    if args.quiet:
-        for r in records:
-            print(r.name)
-    elif args.format == "json":
-        print_json([{"Name": r.name, "Driver": r.driver, "Mountpoint": r.mountpoint} for r in records])
-    else:
-        print_table(["DRIVER", "VOLUME NAME"], [[r.driver, r.name] for r in records])
+    print_listing(
+        args,
+        names=[r.name for r in records],
+        docs=[{"Name": r.name, "Driver": r.driver, "Mountpoint": r.mountpoint} for r in records],
+        headers=["DRIVER", "VOLUME NAME"],
+        rows=[[r.driver, r.name] for r in records],
+    )
     return 0
 
 
