@@ -19,6 +19,13 @@ INT64_MAX = 2**63 - 1
 UINT64_MAX = 2**64 - 1
 UINT32_MAX = 2**32 - 1
 
+# Kernel bounds (kernel/sched/core.c, block/blk-cgroup.c): shares 2..2^18, CFS period 1ms..1s,
+# quota at least 1ms, block-IO weight 10..1000.
+MIN_SHARES, MAX_SHARES = 2, 262144
+MIN_PERIOD, MAX_PERIOD = 1000, 1000000
+MIN_QUOTA = 1000
+MIN_WEIGHT, MAX_WEIGHT = 10, 1000
+
 
 def _is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
@@ -92,6 +99,29 @@ def cpu_list(obj: Mapping[str, Any], key: str, field: str) -> str | None:
         if hi and int(hi) < int(lo):
             raise fail(field, f"range {part!r} runs backwards")
     return value.strip()
+
+
+def cpu_shares_quota_period(cpu: Mapping[str, Any]) -> tuple[int | None, int | None, int | None]:
+    """``cpu.shares``, ``cpu.quota`` and ``cpu.period`` checked against the kernel's bounds (both
+    cgroup versions take the same v1 values)."""
+    shares = integer(cpu, "shares", "cpu.shares", 0, MAX_SHARES)
+    if shares is not None and 0 < shares < MIN_SHARES:
+        raise fail("cpu.shares", f"{shares} is out of range ({MIN_SHARES}..{MAX_SHARES})")
+    quota = integer(cpu, "quota", "cpu.quota", -1, INT64_MAX // 1000)
+    if quota is not None and 0 <= quota < MIN_QUOTA:
+        raise fail("cpu.quota", f"{quota} is below the kernel's minimum of {MIN_QUOTA} microseconds (or -1)")
+    period = integer(cpu, "period", "cpu.period", 0, MAX_PERIOD)
+    if period and period < MIN_PERIOD:
+        raise fail("cpu.period", f"{period} is out of range ({MIN_PERIOD}..{MAX_PERIOD})")
+    return shares, quota, period
+
+
+def block_io_weight(obj: Mapping[str, Any], key: str, field: str) -> int | None:
+    """A block-IO ``weight`` or ``leafWeight`` in v1's 10..1000 (0 or absent: unset)."""
+    value = integer(obj, key, field, 0, MAX_WEIGHT)
+    if value and value < MIN_WEIGHT:
+        raise fail(field, f"{value} is out of range ({MIN_WEIGHT}..{MAX_WEIGHT})")
+    return value
 
 
 def page_size(obj: Mapping[str, Any], field: str) -> str:

@@ -11,8 +11,10 @@ from berth.runtime.linux.cgroups.files import Write
 from berth.runtime.linux.cgroups.limits import (
     INT64_MAX,
     UINT32_MAX,
+    block_io_weight,
     boolean,
     cpu_list,
+    cpu_shares_quota_period,
     device_number,
     fail,
     integer,
@@ -31,14 +33,6 @@ if TYPE_CHECKING:
     Exists = Callable[[str, str], bool]
 
 
-# Kernel bounds (kernel/sched/core.c, block/blk-cgroup.c): shares 2..2^18, CFS period 1ms..1s,
-# quota at least 1ms, block-IO weight 10..1000.
-MIN_SHARES, MAX_SHARES = 2, 262144
-MIN_PERIOD, MAX_PERIOD = 1000, 1000000
-MIN_QUOTA = 1000
-MIN_WEIGHT, MAX_WEIGHT = 10, 1000
-
-
 def translate(resources: Mapping[str, Any], exists: Exists) -> list[Write]:
     """Every write ``resources`` asks for, in a safe order; raises before returning on a bad value."""
     if resources.get("unified"):
@@ -47,7 +41,7 @@ def translate(resources: Mapping[str, Any], exists: Exists) -> list[Write]:
         *devices.v1_writes(items(resources, "devices", "devices")),
         *_memory(section(resources, "memory"), exists),
         *_cpu(section(resources, "cpu")),
-        *_pids(section(resources, "pids")),
+        *pids_writes(section(resources, "pids")),
         *_block_io(section(resources, "blockIO"), exists),
         *hugepage_writes(resources),
         *_network(section(resources, "network")),
@@ -96,15 +90,7 @@ def _memory(mem: Mapping[str, Any], exists: Exists) -> list[Write]:
 
 
 def _cpu(cpu: Mapping[str, Any]) -> list[Write]:
-    shares = integer(cpu, "shares", "cpu.shares", 0, MAX_SHARES)
-    if shares is not None and 0 < shares < MIN_SHARES:
-        raise fail("cpu.shares", f"{shares} is out of range ({MIN_SHARES}..{MAX_SHARES})")
-    quota = integer(cpu, "quota", "cpu.quota", -1, INT64_MAX // 1000)
-    if quota is not None and 0 <= quota < MIN_QUOTA:
-        raise fail("cpu.quota", f"{quota} is below the kernel's minimum of {MIN_QUOTA} microseconds (or -1)")
-    period = integer(cpu, "period", "cpu.period", 0, MAX_PERIOD)
-    if period and period < MIN_PERIOD:
-        raise fail("cpu.period", f"{period} is out of range ({MIN_PERIOD}..{MAX_PERIOD})")
+    shares, quota, period = cpu_shares_quota_period(cpu)
     rt_runtime = integer(cpu, "realtimeRuntime", "cpu.realtimeRuntime", -1, INT64_MAX)
     rt_period = integer(cpu, "realtimePeriod", "cpu.realtimePeriod", 0, INT64_MAX)
     if rt_runtime and rt_period and rt_runtime > rt_period:
@@ -136,7 +122,8 @@ def _cpu(cpu: Mapping[str, Any]) -> list[Write]:
     return writes
 
 
-def _pids(pids: Mapping[str, Any]) -> list[Write]:
+def pids_writes(pids: Mapping[str, Any]) -> list[Write]:
+    """``pids.limit`` as a write to ``pids.max`` (the same file on v1 and v2)."""
     limit = integer(pids, "limit", "pids.limit", -(2**63), INT64_MAX)
     if limit is None:
         return []
@@ -144,19 +131,12 @@ def _pids(pids: Mapping[str, Any]) -> list[Write]:
     return [Write("pids", "pids.max", str(limit) if limit > 0 else "max", "pids.limit")]
 
 
-def _weight(obj: Mapping[str, Any], key: str, field: str) -> int | None:
-    value = integer(obj, key, field, 0, MAX_WEIGHT)
-    if value and value < MIN_WEIGHT:
-        raise fail(field, f"{value} is out of range ({MIN_WEIGHT}..{MAX_WEIGHT})")
-    return value
-
-
 def _block_io(bio: Mapping[str, Any], exists: Exists) -> list[Write]:
     writes = []
     # Older kernels (CFQ) have blkio.weight; with BFQ the file is blkio.bfq.weight.
     weight_file = "blkio.weight" if exists("blkio", "blkio.weight") else "blkio.bfq.weight"
-    weight = _weight(bio, "weight", "blockIO.weight")
-    leaf = _weight(bio, "leafWeight", "blockIO.leafWeight")
+    weight = block_io_weight(bio, "weight", "blockIO.weight")
+    leaf = block_io_weight(bio, "leafWeight", "blockIO.leafWeight")
     if weight:
         writes.append(Write("blkio", weight_file, str(weight), "blockIO.weight"))
     if leaf:
@@ -164,8 +144,8 @@ def _block_io(bio: Mapping[str, Any], exists: Exists) -> list[Write]:
     for i, dev in enumerate(items(bio, "weightDevice", "blockIO.weightDevice")):
         field = f"blockIO.weightDevice[{i}]"
         number = device_number(dev, field)
-        w = _weight(dev, "weight", f"{field}.weight")
-        lw = _weight(dev, "leafWeight", f"{field}.leafWeight")
+        w = block_io_weight(dev, "weight", f"{field}.weight")
+        lw = block_io_weight(dev, "leafWeight", f"{field}.leafWeight")
         if w:
             writes.append(Write("blkio", f"{weight_file}_device", f"{number} {w}", f"{field}.weight"))
         if lw:

@@ -15,7 +15,12 @@ from berth.runtime.linux.cgroups import devices
 from berth.runtime.linux.cgroups.files import Write, unified_writes
 from berth.runtime.linux.cgroups.limits import (
     INT64_MAX,
+    MAX_SHARES,
+    MIN_SHARES,
+    MIN_WEIGHT,
+    block_io_weight,
     cpu_list,
+    cpu_shares_quota_period,
     device_number,
     fail,
     integer,
@@ -23,15 +28,7 @@ from berth.runtime.linux.cgroups.limits import (
     required_integer,
     section,
 )
-from berth.runtime.linux.cgroups.v1_resources import (
-    MAX_PERIOD,
-    MAX_SHARES,
-    MIN_PERIOD,
-    MIN_QUOTA,
-    MIN_SHARES,
-    MIN_WEIGHT,
-    hugepage_writes,
-)
+from berth.runtime.linux.cgroups.v1_resources import hugepage_writes, pids_writes
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
@@ -57,7 +54,7 @@ def translate(resources: Mapping[str, Any], exists: Exists) -> list[Write]:
     return [
         *_memory(section(resources, "memory")),
         *_cpu(section(resources, "cpu")),
-        *_pids(section(resources, "pids")),
+        *pids_writes(section(resources, "pids")),
         *_io(section(resources, "blockIO"), exists),
         *hugepage_writes(resources, "max"),
         *unified_writes(section(resources, "unified")),
@@ -117,15 +114,7 @@ def cpu_weight(shares: int) -> int:
 
 
 def _cpu(cpu: Mapping[str, Any]) -> list[Write]:
-    shares = integer(cpu, "shares", "cpu.shares", 0, MAX_SHARES)
-    if shares is not None and 0 < shares < MIN_SHARES:
-        raise fail("cpu.shares", f"{shares} is out of range ({MIN_SHARES}..{MAX_SHARES})")
-    quota = integer(cpu, "quota", "cpu.quota", -1, INT64_MAX // 1000)
-    if quota is not None and 0 <= quota < MIN_QUOTA:
-        raise fail("cpu.quota", f"{quota} is below the kernel's minimum of {MIN_QUOTA} microseconds (or -1)")
-    period = integer(cpu, "period", "cpu.period", 0, MAX_PERIOD)
-    if period and period < MIN_PERIOD:
-        raise fail("cpu.period", f"{period} is out of range ({MIN_PERIOD}..{MAX_PERIOD})")
+    shares, quota, period = cpu_shares_quota_period(cpu)
     if cpu.get("realtimeRuntime") or cpu.get("realtimePeriod"):
         raise Unsupported("linux.resources.cpu.realtimeRuntime: cgroup v2 has no realtime CPU budget")
     cpus = cpu_list(cpu, "cpus", "cpu.cpus")
@@ -147,31 +136,17 @@ def _cpu(cpu: Mapping[str, Any]) -> list[Write]:
     return writes
 
 
-def _pids(pids: Mapping[str, Any]) -> list[Write]:
-    limit = integer(pids, "limit", "pids.limit", -(2**63), INT64_MAX)
-    if limit is None:
-        return []
-    return [Write("pids", "pids.max", str(limit) if limit > 0 else "max", "pids.limit")]
-
-
 def io_weight(blkio_weight: int) -> int:
     """``io.weight`` (1..10000) for v1 ``blkio.weight`` (10..1000), the linear map runc uses."""
     return 1 + (blkio_weight - MIN_WEIGHT) * 9999 // 990
-
-
-def _weight(obj: Mapping[str, Any], key: str, field: str) -> int | None:
-    value = integer(obj, key, field, 0, 1000)
-    if value and value < MIN_WEIGHT:
-        raise fail(field, f"{value} is out of range ({MIN_WEIGHT}..1000)")
-    return value
 
 
 def _io(bio: Mapping[str, Any], exists: Exists) -> list[Write]:
     writes = []
     # With the BFQ scheduler io.bfq.weight takes v1's 10..1000 scale as is; else io.weight, converted.
     bfq = exists("io", "io.bfq.weight")
-    weight = _weight(bio, "weight", "blockIO.weight")
-    _weight(bio, "leafWeight", "blockIO.leafWeight")  # v2 has no leaf weights
+    weight = block_io_weight(bio, "weight", "blockIO.weight")
+    block_io_weight(bio, "leafWeight", "blockIO.leafWeight")  # v2 has no leaf weights
     if weight:
         if bfq:
             writes.append(Write("io", "io.bfq.weight", str(weight), "blockIO.weight"))
@@ -180,8 +155,8 @@ def _io(bio: Mapping[str, Any], exists: Exists) -> list[Write]:
     for i, dev in enumerate(items(bio, "weightDevice", "blockIO.weightDevice")):
         field = f"blockIO.weightDevice[{i}]"
         number = device_number(dev, field)
-        w = _weight(dev, "weight", f"{field}.weight")
-        _weight(dev, "leafWeight", f"{field}.leafWeight")
+        w = block_io_weight(dev, "weight", f"{field}.weight")
+        block_io_weight(dev, "leafWeight", f"{field}.leafWeight")
         if w:
             file, value = ("io.bfq.weight", w) if bfq else ("io.weight", io_weight(w))
             writes.append(Write("io", file, f"{number} {value}", f"{field}.weight"))
