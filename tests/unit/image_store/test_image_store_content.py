@@ -18,13 +18,6 @@ from berth.spec.descriptor import Descriptor
 from berth.spec.digest import Digest
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> ContentStore:
-    s = ContentStore(tmp_path / "store")
-    yield s
-    s.close()
-
-
 def visible(store: ContentStore) -> list[Digest]:
     return sorted(i.digest for i in store.list())
 

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from berth.image.fsck import CORRUPT, INVALID, MISSING, STRAY, fsck
 from berth.image.images import ImageStore
@@ -15,13 +11,6 @@ from berth.spec.descriptor import Descriptor
 from berth.spec.digest import Digest
 from berth.spec.manifest import ImageIndex
 from tests.unit.image_store.imagefactory import add_index, add_manifest
-
-
-@pytest.fixture
-def images(tmp_path: Path) -> Iterator[ImageStore]:
-    s = ImageStore(tmp_path / "store")
-    yield s
-    s.close()
 
 
 def test_clean_store_has_no_problems(images: ImageStore) -> None:

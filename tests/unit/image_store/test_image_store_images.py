@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,6 @@ from berth.spec.digest import Digest
 from berth.spec.manifest import ImageManifest
 from berth.spec.platform import Platform
 from tests.unit.image_store.imagefactory import add_index, add_manifest
-
-
-@pytest.fixture
-def images(tmp_path: Path) -> Iterator[ImageStore]:
-    s = ImageStore(tmp_path / "store")
-    yield s
-    s.close()
 
 
 def blobs(images: ImageStore) -> set[Digest]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ from berth.spec.platform import Platform
 from tests.unit.image_store.imagefactory import add_index, add_manifest
 
 AMD64 = Platform.parse("linux/amd64")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ContentStore]:
-    s = ContentStore(tmp_path / "store")
-    yield s
-    s.close()
 
 
 def layout_files(path: Path) -> list[str]:

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from berth.image.images import ImageStore
 from berth.image.store import ContentStore
 from berth.image.store.leases import Owner, process_start_time, this_process
-
-
-@pytest.fixture
-def images(tmp_path: Path) -> Iterator[ImageStore]:
-    s = ImageStore(tmp_path / "images")
-    yield s
-    s.close()
 
 
 def dead_pid() -> int:
