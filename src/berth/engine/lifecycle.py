@@ -319,6 +319,8 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             cid=record.id,
             bundle=paths.bundle,
             rundir=paths.rundir,
+            attach_socket=paths.attach_socket,
+            exit_file=paths.exit_file,
             log_path=paths.log,
             create_argv=lambda pid_file, console, log: runtime.create_argv(
                 record.id, paths.bundle, pid_file, console, log

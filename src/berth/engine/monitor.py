@@ -54,21 +54,15 @@ class MonitorSpec:
     cid: str
     bundle: Path
     rundir: Path
+    #: Where attach and wait clients connect.
+    attach_socket: Path
+    #: Holds the exit code once the container has exited.
+    exit_file: Path
     log_path: Path | None
     create_argv: Callable[[Path, str | None, Path], list[str]]
     terminal: bool
     stdin: bool
     on_exit: Callable[[int], None]
-
-    @property
-    def attach_socket(self) -> Path:
-        """Where attach and wait clients connect."""
-        return self.rundir / "attach"
-
-    @property
-    def exit_file(self) -> Path:
-        """Holds the exit code once the container has exited."""
-        return self.rundir / "exit"
 
 
 class CreateFailure(RuntimeFailure):
