@@ -9,14 +9,13 @@ the one ``bench/unpack.py`` generates, extracted once into the cache directory.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from unpack import ensure_layer, run_measured  # bench scripts are not a package
+from unpack import bench_arguments, ensure_layer, run_measured  # bench scripts are not a package
 
 _BERTH = """
 import sys
@@ -28,14 +27,7 @@ print(f"  berth: {r.entries} entries, digest {r.digest}", file=sys.stderr)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--cache", type=Path, default=Path("/var/tmp/berth-bench"), help="cache/work directory"
-    )
-    parser.add_argument("--runs", type=int, default=1)
-    args = parser.parse_args()
+    args = bench_arguments(__doc__).parse_args()
     cache: Path = args.cache.resolve()
     cache.mkdir(parents=True, exist_ok=True)
     tree = cache / "pack-tree"

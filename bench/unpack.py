@@ -181,15 +181,19 @@ print(f"  berth: {r.entries} entries, diffID {r.diff_id}", file=sys.stderr)
 """
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def bench_arguments(doc: str) -> argparse.ArgumentParser:
+    """The options of the layer benchmarks (this one and ``pack.py``): ``--cache`` and ``--runs``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--cache", type=Path, default=Path("/var/tmp/berth-bench"), help="cache/work directory"
     )
-    parser.add_argument("--work", type=Path, help="where to unpack (default: CACHE/work; try /dev/shm/x)")
     parser.add_argument("--runs", type=int, default=1)
+    return parser
+
+
+def main() -> None:
+    parser = bench_arguments(__doc__)
+    parser.add_argument("--work", type=Path, help="where to unpack (default: CACHE/work; try /dev/shm/x)")
     args = parser.parse_args()
     cache: Path = args.cache.resolve()
     cache.mkdir(parents=True, exist_ok=True)
