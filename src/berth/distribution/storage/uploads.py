@@ -88,6 +88,18 @@ class Uploads:
             raise UploadUnknown(f"unknown upload {upload_id}") from None
         return await self.driver.writer(f"{base}/data", append=True)
 
+    async def _claim(self, name: str, upload_id: str) -> FileWriter:
+        """Open the upload for one request; the caller discards ``upload_id`` from ``_busy`` after."""
+        writer = await self._open(name, upload_id)
+        if upload_id in self._busy:
+            # Another request still writes this upload (a chunk arriving): this one cannot start
+            # where it ends.
+            size = writer.size
+            await writer.close()
+            raise RangeMismatch(size)
+        self._busy.add(upload_id)
+        return writer
+
     async def append(
         self, name: str, upload_id: str, body: AsyncIterable[bytes], start: int | None = None
     ) -> int:
@@ -97,13 +109,7 @@ class Uploads:
         client goes away mid-chunk, what arrived stays: it is a prefix of the blob, the hash state
         follows it, and the upload's status (its ``Range``) tells the client where to resume.
         """
-        writer = await self._open(name, upload_id)
-        if upload_id in self._busy:
-            # Another chunk of this upload is still arriving: this one cannot start where it ends.
-            size = writer.size
-            await writer.close()
-            raise RangeMismatch(size)
-        self._busy.add(upload_id)
+        writer = await self._claim(name, upload_id)
         try:
             if start is not None and start != writer.size:
                 raise RangeMismatch(writer.size)
@@ -127,12 +133,7 @@ class Uploads:
 
         On a mismatch the upload is cancelled, nothing is published, and ``DigestMismatch`` is raised.
         """
-        writer = await self._open(name, upload_id)
-        if upload_id in self._busy:
-            size = writer.size
-            await writer.close()
-            raise RangeMismatch(size)
-        self._busy.add(upload_id)
+        writer = await self._claim(name, upload_id)
         try:
             return await self._publish(name, upload_id, writer, expected)
         finally:
