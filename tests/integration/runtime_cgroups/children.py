@@ -6,6 +6,8 @@ import subprocess
 import sys
 import uuid
 
+from berth.runtime.linux.cgroups import CgroupManager
+
 
 def unique_name() -> str:
     """A cgroup name no other test (or concurrent helper) uses."""
@@ -35,3 +37,16 @@ def stop(child: subprocess.Popen[str]) -> None:
     if child.poll() is None:
         child.kill()
     child.communicate(timeout=30)
+
+
+def run_in(manager: CgroupManager, code: str, timeout: float = 30) -> tuple[int, str, str]:
+    """Run ``code`` in a ``waiting_child`` moved into ``manager``'s cgroup before it starts; return
+    its exit status, stdout and stderr."""
+    child = waiting_child(code)
+    try:
+        manager.add_process(child.pid)
+        go(child)
+        out, err = child.communicate(timeout=timeout)
+    finally:
+        stop(child)
+    return child.returncode, out, err

@@ -13,7 +13,7 @@ import pytest
 from berth.errors import InvalidArgument, Unsupported
 from berth.runtime.linux.cgroups import host, load_manager, open_manager
 from berth.runtime.linux.cgroups.v1 import V1Manager
-from tests.integration.runtime_cgroups.children import go, stop, unique_name, waiting_child
+from tests.integration.runtime_cgroups.children import go, run_in, stop, unique_name, waiting_child
 
 pytestmark = [
     pytest.mark.root,
@@ -68,14 +68,8 @@ def test_a_process_adds_itself_to_every_hierarchy(manager: V1Manager) -> None:
 def test_memory_limit_oom_kills_a_process_allocating_past_it(manager: V1Manager) -> None:
     manager.set_resources({"memory": {"limit": 48 << 20, "swap": 48 << 20}})
     assert manager.oom_kill_count() == 0
-    child = waiting_child("data = b'x' * (256 << 20)\nprint('survived')")
-    try:
-        manager.add_process(child.pid)
-        go(child)
-        out, _ = child.communicate(timeout=60)
-    finally:
-        stop(child)
-    assert child.returncode == -9 and "survived" not in out
+    returncode, out, _ = run_in(manager, "data = b'x' * (256 << 20)\nprint('survived')", timeout=60)
+    assert returncode == -9 and "survived" not in out
     assert manager.oom_kill_count() >= 1
     memory = manager.stats()["memory"]
     assert memory["usage"]["max"] == 48 << 20  # usage peaked at the limit
@@ -103,13 +97,7 @@ for kid in kids:
 
 def test_pids_limit_makes_fork_fail(manager: V1Manager) -> None:
     manager.set_resources({"pids": {"limit": 4}})
-    child = waiting_child(FORK_UNTIL_REFUSED)
-    try:
-        manager.add_process(child.pid)
-        go(child)
-        out, err = child.communicate(timeout=60)
-    finally:
-        stop(child)
+    _, out, err = run_in(manager, FORK_UNTIL_REFUSED, timeout=60)
     assert out.strip() == "refused after 3", err  # the limit counts the forking process too
 
 
@@ -205,13 +193,7 @@ def test_device_rules_deny_all_but_the_allowed(manager: V1Manager) -> None:
         }
     )
     assert Path(manager.paths["devices"], "devices.list").read_text() == "c 1:3 rwm\n"
-    child = waiting_child(DEVICES)
-    try:
-        manager.add_process(child.pid)
-        go(child)
-        out, _ = child.communicate(timeout=30)
-    finally:
-        stop(child)
+    _, out, _ = run_in(manager, DEVICES)
     assert out.split("\n")[:2] == ["/dev/null ok", "/dev/zero denied"]
 
 
@@ -222,13 +204,7 @@ def test_cpuset_and_cpu_files(manager: V1Manager) -> None:
     cpu = Path(manager.paths["cpu"])
     assert (cpu / "cpu.shares").read_text() == "512\n"
     assert (cpu / "cpu.cfs_quota_us").read_text() == "20000\n"
-    child = waiting_child("import os\nprint(sorted(os.sched_getaffinity(0)))")
-    try:
-        manager.add_process(child.pid)
-        go(child)
-        out, _ = child.communicate(timeout=30)
-    finally:
-        stop(child)
+    _, out, _ = run_in(manager, "import os\nprint(sorted(os.sched_getaffinity(0)))")
     assert out.strip() == "[0]"
 
 

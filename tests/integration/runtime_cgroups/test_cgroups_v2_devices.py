@@ -13,7 +13,7 @@ import pytest
 
 from berth.runtime.linux.cgroups.v2 import V2Manager
 from berth.runtime.linux.syscalls import syscalls
-from tests.integration.runtime_cgroups.children import go, stop, unique_name, waiting_child
+from tests.integration.runtime_cgroups.children import run_in, unique_name
 
 UNIFIED = "/sys/fs/cgroup/unified"
 pytestmark = [
@@ -50,14 +50,8 @@ for path in ("/dev/null", "/dev/zero", "/dev/full"):
 
 
 def _opens(manager: V2Manager) -> list[str]:
-    child = waiting_child(OPEN_DEVICES)
-    try:
-        manager.add_process(child.pid)
-        go(child)
-        out, err = child.communicate(timeout=30)
-    finally:
-        stop(child)
-    assert child.returncode == 0, err
+    returncode, out, err = run_in(manager, OPEN_DEVICES)
+    assert returncode == 0, err
     return out.splitlines()
 
 
