@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
 import sys
 import uuid
 
-from berth.runtime.linux.cgroups import CgroupManager
+from berth.runtime.linux.cgroups import CgroupManager, load_manager
+
+#: A child that prints a line every 10 ms, for freeze tests.
+TICKER = "import time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.01)\n"
 
 
 def unique_name() -> str:
@@ -50,3 +55,31 @@ def run_in(manager: CgroupManager, code: str, timeout: float = 30) -> tuple[int,
     finally:
         stop(child)
     return child.returncode, out, err
+
+
+def drain(fd: int) -> bytes:
+    """Everything ``fd`` has to read right now, without waiting."""
+    data = b""
+    while select.select([fd], [], [], 0)[0]:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def check_freeze_and_thaw(manager: CgroupManager, ticker: subprocess.Popen[str]) -> None:
+    """Through a manager reloaded from saved state (as a later ``berth-runtime pause`` makes one),
+    freeze a cgroup holding a running ``TICKER`` and check that it stops printing, then thaw it and
+    check that it prints again."""
+    assert ticker.stdout is not None
+    fd = ticker.stdout.fileno()
+    assert select.select([fd], [], [], 30)[0], "the child never ticked"
+    paused = load_manager(manager.to_state())
+    paused.freeze()
+    assert paused.is_frozen() and manager.is_frozen(), "the cgroup does not read frozen"
+    drain(fd)
+    assert select.select([fd], [], [], 0.3)[0] == [], "a frozen process kept printing"
+    paused.thaw()
+    assert not manager.is_frozen(), "the cgroup still reads frozen"
+    assert select.select([fd], [], [], 30)[0], "the thawed process did not resume"

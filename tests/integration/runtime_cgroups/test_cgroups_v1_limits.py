@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import select
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,16 @@ import pytest
 from berth.errors import InvalidArgument, Unsupported
 from berth.runtime.linux.cgroups import host, load_manager, open_manager
 from berth.runtime.linux.cgroups.v1 import V1Manager
-from tests.integration.runtime_cgroups.children import go, run_in, stop, unique_name, waiting_child
+from tests.integration.runtime_cgroups.children import (
+    TICKER,
+    check_freeze_and_thaw,
+    drain,
+    go,
+    run_in,
+    stop,
+    unique_name,
+    waiting_child,
+)
 
 pytestmark = [
     pytest.mark.root,
@@ -56,7 +64,7 @@ def test_a_process_adds_itself_to_every_hierarchy(manager: V1Manager) -> None:
     os.close(write)
     try:
         os.waitpid(pid, 0)  # what it wrote fits in the pipe
-        listed = _drain(read).decode()
+        listed = drain(read).decode()
     finally:
         os.close(read)
     paths = {fields[1]: fields[2] for fields in (line.split(":", 2) for line in listed.splitlines())}
@@ -101,41 +109,12 @@ def test_pids_limit_makes_fork_fail(manager: V1Manager) -> None:
     assert out.strip() == "refused after 3", err  # the limit counts the forking process too
 
 
-TICKER = """
-import time
-while True:
-    print("tick", flush=True)
-    time.sleep(0.01)
-"""
-
-
-def _drain(fd: int) -> bytes:
-    data = b""
-    while select.select([fd], [], [], 0)[0]:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def test_freeze_stops_and_thaw_resumes_a_process(manager: V1Manager) -> None:
     child = waiting_child(TICKER)
     try:
         manager.add_process(child.pid)
         go(child)
-        assert child.stdout is not None
-        fd = child.stdout.fileno()
-        assert select.select([fd], [], [], 30)[0], "the child never ticked"
-        # A manager reloaded from saved state, as a later `berth-runtime pause` would do.
-        paused = load_manager(manager.to_state())
-        paused.freeze()
-        assert paused.is_frozen() and manager.is_frozen()
-        _drain(fd)
-        assert select.select([fd], [], [], 0.3)[0] == [], "a frozen process kept printing"
-        paused.thaw()
-        assert not manager.is_frozen()
-        assert select.select([fd], [], [], 30)[0], "the thawed process did not resume"
+        check_freeze_and_thaw(manager, child)
     finally:
         stop(child)
 

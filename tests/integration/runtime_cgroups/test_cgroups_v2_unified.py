@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
-import select
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from berth.errors import Unsupported
-from berth.runtime.linux.cgroups import load_manager
 from berth.runtime.linux.cgroups.v2 import V2Manager
-from tests.integration.runtime_cgroups.children import go, stop, unique_name, waiting_child
+from tests.integration.runtime_cgroups.children import (
+    TICKER,
+    check_freeze_and_thaw,
+    go,
+    stop,
+    unique_name,
+    waiting_child,
+)
 
 UNIFIED = "/sys/fs/cgroup/unified"
 
@@ -57,9 +62,6 @@ def test_create_lands_below_the_parent_of_our_cgroup_and_destroy_removes_it() ->
     assert not Path(mgr.path).exists()
 
 
-TICKER = "import time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.01)\n"
-
-
 def test_add_process_freeze_thaw(manager: V2Manager) -> None:
     child = waiting_child(TICKER)
     try:
@@ -67,18 +69,7 @@ def test_add_process_freeze_thaw(manager: V2Manager) -> None:
         assert manager.pids() == [child.pid]
         assert f"0::/{Path(manager.path).name}" in Path(f"/proc/{child.pid}/cgroup").read_text()
         go(child)
-        assert child.stdout is not None
-        fd = child.stdout.fileno()
-        assert select.select([fd], [], [], 30)[0]
-        paused = load_manager(manager.to_state())
-        paused.freeze()
-        assert manager.is_frozen()
-        while select.select([fd], [], [], 0)[0]:
-            os.read(fd, 65536)
-        assert select.select([fd], [], [], 0.3)[0] == [], "a frozen process kept printing"
-        paused.thaw()
-        assert not manager.is_frozen()
-        assert select.select([fd], [], [], 30)[0], "the thawed process did not resume"
+        check_freeze_and_thaw(manager, child)
     finally:
         stop(child)
 
