@@ -11,9 +11,6 @@ Both run as commands, so both pay their start-up. Prints each run, the medians a
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -25,41 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.integration.registry_client.docker_registry import DockerRegistry
-
-LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
-
-
-def _blob(root: Path, data: bytes) -> dict[str, object]:
-    digest = hashlib.sha256(data).hexdigest()
-    path = root / "blobs/sha256" / digest
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return {"digest": f"sha256:{digest}", "size": len(data)}
-
-
-def make_image(root: Path) -> None:
-    """An OCI layout with the benchmark image, named ``bench``."""
-    sizes = [256 << 20] + [1 << 20] * 20
-    layers = [{"mediaType": LAYER_TAR, **_blob(root, os.urandom(n))} for n in sizes]
-    config = {
-        "architecture": "amd64",
-        "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [layer["digest"] for layer in layers]},
-    }
-    config_desc = {
-        "mediaType": "application/vnd.oci.image.config.v1+json",
-        **_blob(root, json.dumps(config).encode()),
-    }
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": config_desc,
-        "layers": layers,
-    }
-    desc = {"mediaType": manifest["mediaType"], **_blob(root, json.dumps(manifest).encode())}
-    desc["annotations"] = {"org.opencontainers.image.ref.name": "bench"}
-    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [desc]}))
+from tests.integration.registry_client.images import make_random_layout
 
 
 def timed(cmd: list[str]) -> float:
@@ -75,7 +38,7 @@ def main() -> int:
     berth = shutil.which("berth", path=str(Path(sys.executable).parent)) or "berth"
     with tempfile.TemporaryDirectory(prefix="berth-bench-") as tmp:
         work = Path(tmp)
-        make_image(work / "src")
+        make_random_layout(work / "src", "bench", [256 << 20] + [1 << 20] * 20)
         registry = DockerRegistry(work / "registry")
         try:
             ref = f"docker://{registry.host}/bench/image:1"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -30,7 +29,10 @@ from pathlib import Path
 
 import aiohttp
 
-LAYER = "application/vnd.oci.image.layer.v1.tar"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.integration.registry_client.images import make_random_layout
+
 MIB = 1 << 20
 
 
@@ -93,35 +95,6 @@ def docker_registry(root: Path) -> Iterator[tuple[str, int]]:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait()
-
-
-def blob(layout: Path, data: bytes) -> dict[str, object]:
-    digest = hashlib.sha256(data).hexdigest()
-    path = layout / "blobs/sha256" / digest
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return {"digest": f"sha256:{digest}", "size": len(data)}
-
-
-def make_layout(layout: Path) -> int:
-    """The benchmark image as an OCI layout tagged ``bench``; returns its total size in bytes."""
-    layers = [{"mediaType": LAYER, **blob(layout, os.urandom(n))} for n in [256 * MIB] + [MIB] * 20]
-    config = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
-    config["rootfs"]["diff_ids"] = [layer["digest"] for layer in layers]  # type: ignore[index]
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            **blob(layout, json.dumps(config).encode()),
-        },
-        "layers": layers,
-    }
-    desc = {"mediaType": manifest["mediaType"], **blob(layout, json.dumps(manifest).encode())}
-    desc["annotations"] = {"org.opencontainers.image.ref.name": "bench"}
-    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [desc]}))
-    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    return sum(int(layer["size"]) for layer in layers)  # type: ignore[call-overload]
 
 
 def skopeo_copy(source: str, dest: str) -> float:
@@ -201,7 +174,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="berth-bench-"))
     try:
         layout = work / "layout"
-        total = make_layout(layout) / MIB
+        total = make_random_layout(layout, "bench", [256 * MIB] + [MIB] * 20) / MIB
         print(f"image: {total:.0f} MiB in 21 layers")
         results: dict[str, dict[str, float]] = {}
         for name, server in (("berth", berth_registry), ("docker-registry", docker_registry)):

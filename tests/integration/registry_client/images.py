@@ -6,11 +6,14 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
@@ -45,10 +48,7 @@ def write_image(
         layer_descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **_blob(root, gz)})
     platform = {"architecture": arch, "os": "linux", **({"variant": variant} if variant else {})}
     config = {**platform, "config": {"Cmd": ["/bin/sh"]}, "rootfs": {"type": "layers", "diff_ids": diff_ids}}
-    config_desc = {
-        "mediaType": "application/vnd.oci.image.config.v1+json",
-        **_blob(root, json.dumps(config).encode()),
-    }
+    config_desc = {"mediaType": OCI_CONFIG, **_blob(root, json.dumps(config).encode())}
     manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_desc, "layers": layer_descs}
     return {"mediaType": OCI_MANIFEST, **_blob(root, json.dumps(manifest).encode()), "platform": platform}
 
@@ -59,6 +59,22 @@ def make_layout(root: Path, ref: str, layers: list[dict[str, bytes]]) -> str:
     desc.pop("platform")
     _write_index(root, [{**desc, "annotations": {REF_NAME: ref}}])
     return str(desc["digest"])
+
+
+def make_random_layout(root: Path, ref: str, sizes: list[int]) -> int:
+    """An OCI layout holding image ``ref`` with one uncompressed layer of random bytes per size
+    (nothing compresses: for benchmarks); returns the layers' total size in bytes."""
+    layers = [{"mediaType": LAYER_TAR, **_blob(root, os.urandom(n))} for n in sizes]
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer["digest"] for layer in layers]},
+    }
+    config_desc = {"mediaType": OCI_CONFIG, **_blob(root, json.dumps(config).encode())}
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_desc, "layers": layers}
+    desc = {"mediaType": OCI_MANIFEST, **_blob(root, json.dumps(manifest).encode())}
+    _write_index(root, [{**desc, "annotations": {REF_NAME: ref}}])
+    return sum(sizes)
 
 
 def make_index_layout(root: Path, ref: str, platforms: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:
