@@ -17,14 +17,13 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -32,14 +31,9 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.integration.registry_client.images import make_random_layout
+from tests.integration.registry_server.peers import free_port, serve_command
 
 MIB = 1 << 20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(addr: str, proc: subprocess.Popen[bytes]) -> None:
@@ -55,20 +49,9 @@ def wait_ready(addr: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def berth_registry(root: Path) -> Iterator[tuple[str, int]]:
-    addr = f"127.0.0.1:{free_port()}"
-    command = [
-        sys.executable,
-        "-m",
-        "berth.cli.main",
-        "registry",
-        "serve",
-        "--addr",
-        addr,
-        "--root",
-        str(root),
-    ]
-    proc = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+def serving(addr: str, command: list[str]) -> Iterator[tuple[str, int]]:
+    """Run a registry server until the block ends; yield its address and pid once it answers."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(addr, proc)
         yield addr, proc.pid
@@ -77,8 +60,12 @@ def berth_registry(root: Path) -> Iterator[tuple[str, int]]:
         proc.wait()
 
 
-@contextmanager
-def docker_registry(root: Path) -> Iterator[tuple[str, int]]:
+def berth_registry(root: Path) -> AbstractContextManager[tuple[str, int]]:
+    addr = f"127.0.0.1:{free_port()}"
+    return serving(addr, serve_command(addr, root))
+
+
+def docker_registry(root: Path) -> AbstractContextManager[tuple[str, int]]:
     addr = f"127.0.0.1:{free_port()}"
     config = root.parent / "docker-registry.yml"
     config.write_text(
@@ -86,15 +73,7 @@ def docker_registry(root: Path) -> Iterator[tuple[str, int]]:
         f"storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n"
         f"http:\n  addr: {addr}\n"
     )
-    proc = subprocess.Popen(
-        ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_ready(addr, proc)
-        yield addr, proc.pid
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait()
+    return serving(addr, ["docker-registry", "serve", str(config)])
 
 
 def skopeo_copy(source: str, dest: str) -> float:

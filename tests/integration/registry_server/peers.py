@@ -25,11 +25,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def serve_cli(root: Path, *args: str) -> Iterator[str]:
-    """Run ``berth registry serve`` as a child process on a free port; yield ``127.0.0.1:PORT``."""
-    addr = f"127.0.0.1:{free_port()}"
-    command = [
+def serve_command(addr: str, root: Path, *args: str) -> list[str]:
+    """The command line of ``berth registry serve`` on ``addr`` with its storage under ``root``."""
+    return [
         sys.executable,
         "-m",
         "berth.cli.main",
@@ -39,8 +37,17 @@ def serve_cli(root: Path, *args: str) -> Iterator[str]:
         addr,
         "--root",
         str(root),
+        *args,
     ]
-    proc = subprocess.Popen([*command, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@contextmanager
+def serve_cli(root: Path, *args: str) -> Iterator[str]:
+    """Run ``berth registry serve`` as a child process on a free port; yield ``127.0.0.1:PORT``."""
+    addr = f"127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(
+        serve_command(addr, root, *args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
