@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from berth.engine.records import field, record
 from berth.errors import BerthError
 
 CNI_VERSION = "1.0.0"
@@ -25,6 +26,19 @@ CNI_VERSION = "1.0.0"
 
 class CNIError(BerthError):
     """A plugin failed; the message carries the plugin's own error object."""
+
+
+@record(frozen=True)
+class RuntimeConf:
+    """The runtime's side of one attachment (SPEC.md section 3, "Parameters"): the container, its
+    network namespace path and interface name, the plugin directories (``CNI_PATH``), and the
+    ``runtimeConfig`` values plugins receive for the capabilities they declare."""
+
+    container_id: str
+    netns: str
+    ifname: str
+    dirs: tuple[str, ...]
+    capability_args: dict[str, Any] = field(default_factory=dict)
 
 
 def find_plugin(kind: str, dirs: tuple[str, ...]) -> str:
@@ -36,25 +50,17 @@ def find_plugin(kind: str, dirs: tuple[str, ...]) -> str:
     raise CNIError(f"CNI plugin {kind!r} not found in {':'.join(dirs)}")
 
 
-def _invoke(
-    kind: str,
-    command: str,
-    conf: dict[str, Any],
-    container_id: str,
-    netns: str,
-    ifname: str,
-    dirs: tuple[str, ...],
-) -> dict[str, Any] | None:
+def _invoke(kind: str, command: str, conf: dict[str, Any], rt: RuntimeConf) -> dict[str, Any] | None:
     env = {
         "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
         "CNI_COMMAND": command,
-        "CNI_CONTAINERID": container_id,
-        "CNI_NETNS": netns,
-        "CNI_IFNAME": ifname,
-        "CNI_PATH": os.pathsep.join(dirs),
+        "CNI_CONTAINERID": rt.container_id,
+        "CNI_NETNS": rt.netns,
+        "CNI_IFNAME": rt.ifname,
+        "CNI_PATH": os.pathsep.join(rt.dirs),
     }
     proc = subprocess.run(
-        [find_plugin(kind, dirs)], input=json.dumps(conf).encode(), capture_output=True, env=env
+        [find_plugin(kind, rt.dirs)], input=json.dumps(conf).encode(), capture_output=True, env=env
     )
     out = proc.stdout.strip()
     if proc.returncode != 0:
@@ -84,14 +90,7 @@ def _plugin_conf(
     return conf
 
 
-def add_network(
-    conflist: dict[str, Any],
-    container_id: str,
-    netns: str,
-    ifname: str,
-    dirs: tuple[str, ...],
-    runtime_config: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+def add_network(conflist: dict[str, Any], rt: RuntimeConf) -> dict[str, Any]:
     """Run ADD through every plugin of ``conflist``; return the final result (to cache for DEL).
 
     If a plugin fails, the plugins already run are undone with DEL before the error is raised.
@@ -99,60 +98,36 @@ def add_network(
     prev: dict[str, Any] | None = None
     done: list[dict[str, Any]] = []
     for plugin in conflist["plugins"]:
-        conf = _plugin_conf(conflist, plugin, prev, runtime_config or {})
+        conf = _plugin_conf(conflist, plugin, prev, rt.capability_args)
         try:
-            prev = _invoke(plugin["type"], "ADD", conf, container_id, netns, ifname, dirs)
+            prev = _invoke(plugin["type"], "ADD", conf, rt)
         except CNIError:
             for undo in reversed(done):
                 with contextlib.suppress(CNIError):
-                    _invoke(
-                        undo["type"],
-                        "DEL",
-                        _plugin_conf(conflist, undo, prev, runtime_config or {}),
-                        container_id,
-                        netns,
-                        ifname,
-                        dirs,
-                    )
+                    _invoke(undo["type"], "DEL", _plugin_conf(conflist, undo, prev, rt.capability_args), rt)
             raise
         done.append(plugin)
     return prev or {}
 
 
-def del_network(
-    conflist: dict[str, Any],
-    container_id: str,
-    netns: str,
-    ifname: str,
-    dirs: tuple[str, ...],
-    prev_result: dict[str, Any] | None,
-    runtime_config: dict[str, Any] | None = None,
-) -> None:
+def del_network(conflist: dict[str, Any], rt: RuntimeConf, prev_result: dict[str, Any] | None) -> None:
     """Run DEL through the plugins in reverse order; every plugin runs even if one fails."""
     errors = []
     for plugin in reversed(conflist["plugins"]):
-        conf = _plugin_conf(conflist, plugin, prev_result, runtime_config or {})
+        conf = _plugin_conf(conflist, plugin, prev_result, rt.capability_args)
         try:
-            _invoke(plugin["type"], "DEL", conf, container_id, netns, ifname, dirs)
+            _invoke(plugin["type"], "DEL", conf, rt)
         except CNIError as err:
             errors.append(str(err))
     if errors:
         raise CNIError(errors[0])
 
 
-def check_network(
-    conflist: dict[str, Any],
-    container_id: str,
-    netns: str,
-    ifname: str,
-    dirs: tuple[str, ...],
-    prev_result: dict[str, Any],
-    runtime_config: dict[str, Any] | None = None,
-) -> None:
+def check_network(conflist: dict[str, Any], rt: RuntimeConf, prev_result: dict[str, Any]) -> None:
     """Run CHECK through the plugins (in order, SPEC.md); raises ``CNIError`` on the first problem."""
     for plugin in conflist["plugins"]:
-        conf = _plugin_conf(conflist, plugin, prev_result, runtime_config or {})
-        _invoke(plugin["type"], "CHECK", conf, container_id, netns, ifname, dirs)
+        conf = _plugin_conf(conflist, plugin, prev_result, rt.capability_args)
+        _invoke(plugin["type"], "CHECK", conf, rt)
 
 
 def result_addresses(result: dict[str, Any]) -> list[str]:

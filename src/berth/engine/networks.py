@@ -208,14 +208,18 @@ def _delete_bridge(bridge: str) -> None:
         subprocess.run(["ip", "link", "delete", bridge, "type", "bridge"], capture_output=True)
 
 
+def _runtime_conf(config: EngineConfig, cid: str, netns: str, ports: list[dict[str, Any]]) -> cni.RuntimeConf:
+    """The container's interface on a bridge network, with ``ports`` for the portmap plugin."""
+    return cni.RuntimeConf(cid, netns, _IFNAME, config.cni_plugin_dirs, {"portMappings": ports})
+
+
 def attach(
     config: EngineConfig, record: NetworkRecord, cid: str, netns: Path, ports: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """Bring up loopback, then join ``record`` (with ``ports`` published); return the CNI result."""
-    dirs = config.cni_plugin_dirs
-    cni.add_network(_LOOPBACK, cid, str(netns), "lo", dirs)
+    cni.add_network(_LOOPBACK, cni.RuntimeConf(cid, str(netns), "lo", config.cni_plugin_dirs))
     conflist = cni.read_conflist(_conflist_path(config, record.name))
-    return cni.add_network(conflist, cid, str(netns), _IFNAME, dirs, {"portMappings": ports})
+    return cni.add_network(conflist, _runtime_conf(config, cid, str(netns), ports))
 
 
 def detach(
@@ -231,7 +235,7 @@ def detach(
     # SPEC.md: DEL must succeed even if the namespace is gone; plugins are told an empty path then.
     path = str(netns) if netns.exists() else ""
     try:
-        cni.del_network(conflist, cid, path, _IFNAME, config.cni_plugin_dirs, result, {"portMappings": ports})
+        cni.del_network(conflist, _runtime_conf(config, cid, path, ports), result)
     finally:
         if ports:
             remove_idle_portmap_chains()
@@ -279,9 +283,7 @@ def check(
 ) -> None:
     """CNI CHECK of the container's attachment to ``record`` against the cached ADD ``result``."""
     conflist = cni.read_conflist(_conflist_path(config, record.name))
-    cni.check_network(
-        conflist, cid, str(netns), _IFNAME, config.cni_plugin_dirs, result, {"portMappings": ports}
-    )
+    cni.check_network(conflist, _runtime_conf(config, cid, str(netns), ports), result)
 
 
 def network_info(record: NetworkRecord, config: EngineConfig, containers: list[str]) -> dict[str, Any]:

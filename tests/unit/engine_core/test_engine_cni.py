@@ -49,5 +49,6 @@ def test_plugin_error_object_becomes_one_line(tmp_path: Path) -> None:
     plugin.chmod(0o755)
     with pytest.raises(cni.CNIError, match="CNI plugin failing ADD failed: no luck: at all"):
         cni.add_network(
-            {"name": "n", "plugins": [{"type": "failing"}]}, "id", "/ns", "eth0", (str(tmp_path),)
+            {"name": "n", "plugins": [{"type": "failing"}]},
+            cni.RuntimeConf("id", "/ns", "eth0", (str(tmp_path),)),
         )
