@@ -39,8 +39,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="berth-bench-") as tmp:
         work = Path(tmp)
         make_random_layout(work / "src", "bench", [256 << 20] + [1 << 20] * 20)
-        registry = DockerRegistry(work / "registry")
-        try:
+        with DockerRegistry(work / "registry") as registry:
             ref = f"docker://{registry.host}/bench/image:1"
             subprocess.run(
                 [berth, "copy", "-q", "--tls-verify=false", f"oci:{work / 'src'}:bench", ref], check=True
@@ -57,8 +56,6 @@ def main() -> int:
                     results[tool].append(seconds)
                     print(f"run {i + 1}: {tool:6} {seconds:6.2f} s")
                     shutil.rmtree(dest)
-        finally:
-            registry.close()
     berth_s, skopeo_s = statistics.median(results["berth"]), statistics.median(results["skopeo"])
     print(f"median: berth {berth_s:.2f} s, skopeo {skopeo_s:.2f} s, berth/skopeo = {berth_s / skopeo_s:.2f}")
     return 0

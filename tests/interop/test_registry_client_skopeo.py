@@ -24,11 +24,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerRegistry]:
-    reg = DockerRegistry(tmp_path_factory.mktemp("registry"))
-    try:
+    with DockerRegistry(tmp_path_factory.mktemp("registry")) as reg:
         yield reg
-    finally:
-        reg.close()
 
 
 @pytest.fixture
@@ -91,8 +88,7 @@ def test_credentials_written_by_skopeo_login_work_in_berth_and_back(tmp_path: Pa
 
     htpasswd = tmp_path / "htpasswd"
     htpasswd.write_text(htpasswd_line("bob", "pw"))
-    reg = DockerRegistry(tmp_path / "reg", basic_auth_yaml(htpasswd))
-    try:
+    with DockerRegistry(tmp_path / "reg", basic_auth_yaml(htpasswd)) as reg:
         authfile = tmp_path / "auth.json"
         skopeo("login", "--tls-verify=false", "--authfile", str(authfile), "-u", "bob", "-p", "pw", reg.host)
         ctx = TransportContext(tls_verify=False, authfile=authfile, retry=RetryPolicy(base=0.01))
@@ -114,5 +110,3 @@ def test_credentials_written_by_skopeo_login_work_in_berth_and_back(tmp_path: Pa
             )
         )
         assert info["Digest"] == digest
-    finally:
-        reg.close()

@@ -15,11 +15,8 @@ from tests.integration.registry_client.docker_registry import DockerRegistry
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerRegistry]:
     """An anonymous docker-registry, shared by a module's tests (each test uses its own repository)."""
-    reg = DockerRegistry(tmp_path_factory.mktemp("registry"))
-    try:
+    with DockerRegistry(tmp_path_factory.mktemp("registry")) as reg:
         yield reg
-    finally:
-        reg.close()
 
 
 @pytest.fixture

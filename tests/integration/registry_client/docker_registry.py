@@ -2,7 +2,7 @@
 
 ``DockerRegistry`` writes a temporary config (filesystem storage under the given directory, a free
 loopback port, optional htpasswd or token auth), starts the server, waits until ``/v2/`` answers,
-and stops it on ``close()``.
+and stops it on ``close()`` (or at the end of a ``with`` block).
 """
 
 from __future__ import annotations
@@ -80,6 +80,12 @@ class DockerRegistry:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("docker-registry did not start within 15 s")
+
+    def __enter__(self) -> DockerRegistry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Stop the server and reap it."""

@@ -23,11 +23,8 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerRe
     root = tmp_path_factory.mktemp("authreg")
     htpasswd = root / "htpasswd"
     htpasswd.write_text(htpasswd_line("alice", "s3cret"))
-    reg = DockerRegistry(root, basic_auth_yaml(htpasswd))
-    try:
+    with DockerRegistry(root, basic_auth_yaml(htpasswd)) as reg:
         yield reg
-    finally:
-        reg.close()
 
 
 def test_push_pull_with_basic_credentials(

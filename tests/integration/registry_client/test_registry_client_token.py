@@ -22,11 +22,10 @@ def token_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Dock
     root = tmp_path_factory.mktemp("tokenreg")
     server = TokenServer(root)
     try:
-        reg = DockerRegistry(root / "registry", token_auth_yaml(server.realm, ISSUER, SERVICE, server.cert))
-        try:
+        with DockerRegistry(
+            root / "registry", token_auth_yaml(server.realm, ISSUER, SERVICE, server.cert)
+        ) as reg:
             yield reg, server
-        finally:
-            reg.close()
     finally:
         server.close()
 
