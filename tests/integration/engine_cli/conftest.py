@@ -65,11 +65,18 @@ class Berth:
     def popen(self, *args: str, **kw: Any) -> subprocess.Popen[str]:
         return subprocess.Popen(self.argv(*args), env=self.env, text=True, **kw)
 
-    def run(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """``berth run`` on the busybox root: flags, then the command."""
+    def _run_args(self, args: tuple[str, ...]) -> list[str]:
         split = args.index("--") if "--" in args else len(args)
         flags, command = args[:split], args[split + 1 :]
-        return self("run", *flags, "--rootfs", str(self.rootfs), *command, check=check, timeout=timeout)
+        return ["run", *flags, "--rootfs", str(self.rootfs), *command]
+
+    def run(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """``berth run`` on the busybox root: flags, ``--``, then the command."""
+        return self(*self._run_args(args), check=check, timeout=timeout)
+
+    def popen_run(self, *args: str) -> subprocess.Popen[str]:
+        """``berth run`` on the busybox root in the background, output piped: flags, ``--``, command."""
+        return self.popen(*self._run_args(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def inspect(self, name: str) -> dict[str, Any]:
         doc: list[dict[str, Any]] = json.loads(self("inspect", name).stdout)

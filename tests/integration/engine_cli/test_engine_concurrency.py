@@ -12,21 +12,7 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def test_concurrent_runs_and_listings(berth: Berth) -> None:
-    runs = [
-        berth.popen(
-            "run",
-            "-d",
-            "--name",
-            f"c{i}",
-            "--rootfs",
-            str(berth.rootfs),
-            "sleep",
-            "1000",
-            stdout=-1,
-            stderr=-1,
-        )
-        for i in range(6)
-    ]
+    runs = [berth.popen_run("-d", "--name", f"c{i}", "--", "sleep", "1000") for i in range(6)]
     listings = [berth.popen("ps", "-a", "--format", "json", stdout=-1, stderr=-1) for _ in range(3)]
     for proc in [*runs, *listings]:
         _, err = proc.communicate(timeout=120)

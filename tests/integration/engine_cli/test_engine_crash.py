@@ -34,19 +34,7 @@ def _truthful(berth: Berth) -> list[dict[str, object]]:
 
 
 def test_sigkill_while_running_then_stop_and_prune(berth: Berth) -> None:
-    proc = berth.popen(
-        "run",
-        "--name",
-        "victim",
-        "-p",
-        "127.0.0.1:18391:80",
-        "--rootfs",
-        str(berth.rootfs),
-        "sleep",
-        "1000",
-        stdout=-1,
-        stderr=-1,
-    )
+    proc = berth.popen_run("--name", "victim", "-p", "127.0.0.1:18391:80", "--", "sleep", "1000")
     deadline = time.monotonic() + 30
     while not any(r["State"] == "running" for r in _truthful(berth)):
         assert time.monotonic() < deadline and proc.poll() is None
@@ -63,9 +51,7 @@ def test_sigkill_while_running_then_stop_and_prune(berth: Berth) -> None:
 
 @pytest.mark.parametrize("delay", [0.05, 0.15, 0.3, 0.5])
 def test_sigkill_at_any_point_of_startup(berth: Berth, delay: float) -> None:
-    proc = berth.popen(
-        "run", "--name", "early", "--rootfs", str(berth.rootfs), "sleep", "1000", stdout=-1, stderr=-1
-    )
+    proc = berth.popen_run("--name", "early", "--", "sleep", "1000")
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
