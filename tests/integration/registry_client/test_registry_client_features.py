@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,8 +14,9 @@ from berth.distribution import registries_conf
 from berth.distribution.client import ManifestHead, RegistryClient, RegistryError, RetryPolicy
 from berth.distribution.transports import TransportContext, copy
 from berth.spec.digest import Digest
-from tests.integration.registry_client.docker_registry import DockerRegistry, free_port
+from tests.integration.registry_client.docker_registry import DockerRegistry
 from tests.integration.registry_client.images import make_layout
+from tests.integration.registry_client.threaded_server import ThreadedServer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -88,33 +88,23 @@ def test_referrers_fall_back_to_the_tag_schema(tmp_path: Path, registry: DockerR
     assert [m["digest"] for m in filtered] == [entries[0]["digest"]]
 
 
-class FakeRegistry:
+class FakeRegistry(ThreadedServer):
     """A tiny in-thread registry: Bearer challenge, a token endpoint, and scripted failures."""
 
     def __init__(self) -> None:
-        self.port = free_port()
         self.tokens_issued = 0
         self.manifest_gets = 0
         self.always_fail = False
         self.body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
                                 "manifests": []}).encode()  # fmt: skip
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
-        self.thread.start()
-        ready.wait(10)
+        super().__init__()
 
-    def _run(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/v2/", self.ping)
         app.router.add_get("/token", self.token)
         app.router.add_get("/v2/flaky/app/manifests/{ref}", self.manifest)
-        self.runner = web.AppRunner(app)
-        self.loop.run_until_complete(self.runner.setup())
-        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
-        ready.set()
-        self.loop.run_forever()
+        return app
 
     def _challenge(self) -> web.Response:
         realm = f"http://127.0.0.1:{self.port}/token"
@@ -137,20 +127,11 @@ class FakeRegistry:
             return self._challenge()  # the first token was revoked: the client must fetch another
         return web.Response(body=self.body, content_type="application/vnd.oci.image.index.v1+json")
 
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
 
 @pytest.fixture
 def fake() -> Iterator[FakeRegistry]:
-    f = FakeRegistry()
-    try:
+    with FakeRegistry() as f:
         yield f
-    finally:
-        f.close()
 
 
 def test_retry_on_503_and_new_token_after_401(tmp_path: Path, fake: FakeRegistry) -> None:
@@ -195,34 +176,24 @@ def test_head_manifest_and_tag_list(tmp_path: Path, registry: DockerRegistry) ->
     assert sorted(tags) == ["v1", "v2"]
 
 
-class PartialUploadRegistry:
+class PartialUploadRegistry(ThreadedServer):
     """Accepts a chunked upload, but keeps only half of the first PATCH and answers 500 to it."""
 
     def __init__(self) -> None:
-        self.port = free_port()
         self.stored = bytearray()
         self.patches: list[str] = []
         self.status_queries = 0
         self.final_digest = ""
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
-        self.thread.start()
-        ready.wait(10)
+        super().__init__()
 
-    def _run(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 << 20)
         app.router.add_get("/v2/", self.ping)
         app.router.add_post("/v2/up/app/blobs/uploads/", self.start)
         app.router.add_patch("/upload/1", self.patch)
         app.router.add_get("/upload/1", self.status)
         app.router.add_put("/upload/1", self.finish)
-        self.runner = web.AppRunner(app)
-        self.loop.run_until_complete(self.runner.setup())
-        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
-        ready.set()
-        self.loop.run_forever()
+        return app
 
     async def ping(self, request: web.Request) -> web.Response:
         return web.Response()
@@ -255,12 +226,6 @@ class PartialUploadRegistry:
             return web.Response(status=400)
         return web.Response(status=201)
 
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
 
 def test_chunked_upload_resumes_from_the_registry_offset(tmp_path: Path) -> None:
     import os
@@ -281,10 +246,8 @@ def test_chunked_upload_resumes_from_the_registry_offset(tmp_path: Path) -> None
                 Digest.of(data), len(data), chunks()
             )
 
-    try:
+    with server:
         asyncio.run(run())
-    finally:
-        server.close()
     half = len(data) // 2
     assert server.patches == [f"0-{len(data) - 1}", f"0-{len(data) - 1}", f"{half}-{len(data) - 1}"]
     assert server.status_queries == 1 and bytes(server.stored) == data

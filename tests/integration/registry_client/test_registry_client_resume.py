@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,35 +12,26 @@ import pytest
 from aiohttp import web
 
 from berth.distribution.transports import TransportContext, copy
-from tests.integration.registry_client.docker_registry import DockerRegistry, free_port
+from tests.integration.registry_client.docker_registry import DockerRegistry
 from tests.integration.registry_client.images import make_layout
+from tests.integration.registry_client.threaded_server import ThreadedServer
 
 pytestmark = pytest.mark.timeout(120)
 
 
-class CuttingProxy:
+class CuttingProxy(ThreadedServer):
     """Forwards to the registry, but the first full GET of each blob is cut after half its body."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
-        self.port = free_port()
         self.cut: list[str] = []
         self.ranges: list[str] = []
-        self.loop = asyncio.new_event_loop()
-        self._started = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        self._started.wait(10)
+        super().__init__()
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app)
-        self.loop.run_until_complete(self.runner.setup())
-        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
-        self._started.set()
-        self.loop.run_forever()
+        return app
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
@@ -71,20 +60,11 @@ class CuttingProxy:
                 return resp
             return web.Response(status=up.status, headers=out_headers, body=data)
 
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
 
 @pytest.fixture
 def proxy(registry: DockerRegistry) -> Iterator[CuttingProxy]:
-    p = CuttingProxy(registry.host)
-    try:
+    with CuttingProxy(registry.host) as p:
         yield p
-    finally:
-        p.close()
 
 
 def test_dropped_connection_resumes_with_range(

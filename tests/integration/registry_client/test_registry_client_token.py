@@ -20,14 +20,11 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture(scope="module")
 def token_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DockerRegistry, TokenServer]]:
     root = tmp_path_factory.mktemp("tokenreg")
-    server = TokenServer(root)
-    try:
-        with DockerRegistry(
-            root / "registry", token_auth_yaml(server.realm, ISSUER, SERVICE, server.cert)
-        ) as reg:
-            yield reg, server
-    finally:
-        server.close()
+    with (
+        TokenServer(root) as server,
+        DockerRegistry(root / "registry", token_auth_yaml(server.realm, ISSUER, SERVICE, server.cert)) as reg,
+    ):
+        yield reg, server
 
 
 def test_push_and_pull_with_bearer_tokens(

@@ -8,12 +8,10 @@ request so tests can see the scopes and credentials that arrived.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime
 import json
 import secrets
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from tests.integration.registry_client.docker_registry import free_port
+from tests.integration.registry_client.threaded_server import ThreadedServer
 
 ISSUER = "berth-test-issuer"
 SERVICE = "berth-test-registry"
@@ -35,7 +33,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class TokenServer:
+class TokenServer(ThreadedServer):
     """Serves ``GET /token`` on 127.0.0.1 from a thread; ``cert`` is the PEM file to trust."""
 
     def __init__(self, workdir: Path, lifetime: int = 300) -> None:
@@ -57,23 +55,13 @@ class TokenServer:
         self.cert.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
         self.lifetime = lifetime
         self.requests: list[tuple[str | None, list[str]]] = []
-        self.port = free_port()
+        super().__init__()
         self.realm = f"http://127.0.0.1:{self.port}/token"
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        self._ready.wait(10)
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/token", self.handle)
-        self.runner = web.AppRunner(app)
-        self.loop.run_until_complete(self.runner.setup())
-        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
-        self._ready.set()
-        self.loop.run_forever()
+        return app
 
     def _user(self, request: web.Request) -> str | None:
         header = request.headers.get("Authorization", "")
@@ -107,9 +95,3 @@ class TokenServer:
         signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
         r, s = decode_dss_signature(self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
         return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
