@@ -22,7 +22,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -534,15 +534,23 @@ def _load_parser(p: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_load)
 
 
+# Verbs spelt both ``berth VERB`` and ``berth image IMAGE_VERB``, as podman has them:
+# (VERB, IMAGE_VERB, parser builder, help).
+_IMAGE_VERBS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None], str], ...] = (
+    ("images", "ls", _ls_parser, "list images in the local store"),
+    ("history", "history", _history_parser, "show an image's history"),
+    ("tag", "tag", _tag_parser, "add names to an image"),
+    ("rmi", "rm", _rmi_parser, "remove images"),
+    ("import", "import", _import_parser, "make an image from a root filesystem tarball or directory"),
+    ("save", "save", _save_parser, "write an image to a docker-archive or oci-archive"),
+    ("load", "load", _load_parser, "load the images of a docker-archive or oci-archive"),
+)
+
+
 def register(sub: Any) -> None:
     """Add images, image, history, tag, rmi, import, commit, save and load."""
-    _ls_parser(sub.add_parser("images", help="list images in the local store"))
-    _history_parser(sub.add_parser("history", help="show an image's history"))
-    _tag_parser(sub.add_parser("tag", help="add names to an image"))
-    _rmi_parser(sub.add_parser("rmi", help="remove images"))
-    _import_parser(sub.add_parser("import", help="make an image from a root filesystem tarball or directory"))
-    _save_parser(sub.add_parser("save", help="write an image to a docker-archive or oci-archive"))
-    _load_parser(sub.add_parser("load", help="load the images of a docker-archive or oci-archive"))
+    for verb, _, build, text in _IMAGE_VERBS:
+        build(sub.add_parser(verb, help=text))
 
     commit = sub.add_parser("commit", help="make an image from a container's changes")
     commit.add_argument("container")
@@ -557,13 +565,8 @@ def register(sub: Any) -> None:
 
     image = sub.add_parser("image", help="manage images")
     isub = image.add_subparsers(dest="image_command", metavar="COMMAND", required=True)
-    _ls_parser(isub.add_parser("ls", aliases=["list"], help="list images"))
-    _history_parser(isub.add_parser("history", help="show an image's history"))
-    _tag_parser(isub.add_parser("tag", help="add names to an image"))
-    _rmi_parser(isub.add_parser("rm", help="remove images"))
-    _import_parser(isub.add_parser("import", help="make an image from a tarball or directory"))
-    _save_parser(isub.add_parser("save", help="write an image to an archive"))
-    _load_parser(isub.add_parser("load", help="load images from an archive"))
+    for _, verb, build, text in _IMAGE_VERBS:
+        build(isub.add_parser(verb, aliases=["list"] if verb == "ls" else [], help=text))
     inspect = isub.add_parser("inspect", help="show images' configuration as JSON")
     inspect.add_argument("images", nargs="+", metavar="IMAGE")
     inspect.set_defaults(handler=_inspect)
