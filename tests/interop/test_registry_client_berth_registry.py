@@ -3,9 +3,7 @@ self-signed certificate: unverified TLS with ``--tls-verify=false``, a clear err
 
 from __future__ import annotations
 
-import datetime
 import http.client
-import ipaddress
 import ssl
 import subprocess
 import sys
@@ -14,10 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from berth.distribution.client.errors import RegistryError
 from berth.distribution.client.registry import RetryPolicy
@@ -26,39 +20,15 @@ from berth.distribution.transports import TransportContext, copy
 from berth.errors import InvalidArgument
 from tests.integration.registry_client.docker_registry import free_port, htpasswd_line
 from tests.integration.registry_client.images import make_layout
+from tests.integration.registry_server.peers import write_self_signed
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
-
-
-def _self_signed(cert: Path, key_path: Path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
 
 
 @pytest.fixture(scope="module")
 def berth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("berthreg")
-    _self_signed(root / "cert.pem", root / "key.pem")
+    write_self_signed(root / "cert.pem", root / "key.pem")
     (root / "htpasswd").write_text(htpasswd_line("carol", "pw"))
     port = free_port()
     log = open(root / "log", "wb")  # noqa: SIM115 - closed below

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from berth.distribution.auth import generate_key, hash_password
-from tests.integration.registry_server.peers import run, serve_cli, write_oci_layout
+from tests.integration.registry_server.peers import run, serve_cli, write_oci_layout, write_self_signed
 
 pytestmark = [
     pytest.mark.interop,
@@ -97,38 +97,8 @@ def test_skopeo_token_auth(tmp_path: Path, layout: tuple[Path, str], htpasswd: P
 
 @pytest.fixture
 def certificate(tmp_path: Path) -> tuple[Path, Path]:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    import ipaddress
-
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .sign(key, hashes.SHA256())
-    )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    write_self_signed(cert_path, key_path)
     return cert_path, key_path
 
 
