@@ -25,6 +25,12 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=4, default=str) + "\n")
 
 
+def add_listing_flags(p: argparse.ArgumentParser) -> None:
+    """``-q`` and ``--format`` for an ``ls`` verb whose output ``print_listing`` prints."""
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--format", default="", choices=["", "json", "table"])
+
+
 def print_listing(
     args: argparse.Namespace,
     names: Sequence[str],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from berth.cli._format import HelpFormatter
+from berth.cli._format import HelpFormatter, add_listing_flags
 
 
 def _containers_on(engine: object, name: str) -> list[str]:
@@ -97,8 +97,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument("name")
     create.set_defaults(handler=_create)
     ls = nsub.add_parser("ls", help="list networks", formatter_class=HelpFormatter)
-    ls.add_argument("-q", "--quiet", action="store_true")
-    ls.add_argument("--format", default="", choices=["", "json", "table"])
+    add_listing_flags(ls)
     ls.set_defaults(handler=_ls)
     inspect = nsub.add_parser("inspect", help="show networks as JSON", formatter_class=HelpFormatter)
     inspect.add_argument("networks", nargs="+")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from berth.cli._format import HelpFormatter
+from berth.cli._format import HelpFormatter, add_listing_flags
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -76,8 +76,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument("name", nargs="?", default="")
     create.set_defaults(handler=_create)
     ls = vsub.add_parser("ls", help="list volumes", formatter_class=HelpFormatter)
-    ls.add_argument("-q", "--quiet", action="store_true")
-    ls.add_argument("--format", default="", choices=["", "json", "table"])
+    add_listing_flags(ls)
     ls.set_defaults(handler=_ls)
     inspect = vsub.add_parser("inspect", help="show volumes as JSON", formatter_class=HelpFormatter)
     inspect.add_argument("volumes", nargs="+")
