@@ -3,11 +3,6 @@ self-signed certificate: unverified TLS with ``--tls-verify=false``, a clear err
 
 from __future__ import annotations
 
-import http.client
-import ssl
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +13,9 @@ from berth.distribution.client.registry import RetryPolicy
 from berth.distribution.credentials import Credentials
 from berth.distribution.transports import TransportContext, copy
 from berth.errors import InvalidArgument
-from tests.integration.registry_client.docker_registry import free_port, htpasswd_line
+from tests.integration.registry_client.docker_registry import htpasswd_line
 from tests.integration.registry_client.images import make_layout
-from tests.integration.registry_server.peers import write_self_signed
+from tests.integration.registry_server.peers import serve_cli, write_self_signed
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
@@ -30,37 +25,9 @@ def berth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     root = tmp_path_factory.mktemp("berthreg")
     write_self_signed(root / "cert.pem", root / "key.pem")
     (root / "htpasswd").write_text(htpasswd_line("carol", "pw"))
-    port = free_port()
-    log = open(root / "log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "berth.cli.main", "registry", "serve", "--addr", f"127.0.0.1:{port}",
-         "--root", str(root / "data"), "--htpasswd", str(root / "htpasswd"),
-         "--tls-cert", str(root / "cert.pem"), "--tls-key", str(root / "key.pem")],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 20
-        unverified = ssl._create_unverified_context()
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"berth registry did not start: {(root / 'log').read_text()}")
-            try:
-                conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=1, context=unverified)
-                conn.request("GET", "/v2/")
-                conn.getresponse().read()
-                conn.close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}", root / "cert.pem"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    tls = ("--tls-cert", str(root / "cert.pem"), "--tls-key", str(root / "key.pem"))
+    with serve_cli(root / "data", "--htpasswd", str(root / "htpasswd"), *tls) as addr:
+        yield addr, root / "cert.pem"
 
 
 def test_push_pull_over_unverified_https_with_basic_auth(
