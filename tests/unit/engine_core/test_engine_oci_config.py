@@ -14,15 +14,6 @@ from berth.engine.options import CreateOptions
 from berth.engine.seccomp import default_seccomp, load_seccomp
 from berth.engine.security import DEFAULT_CAPABILITIES, capabilities
 from berth.errors import InvalidArgument
-from tests.busybox import GROUP, PASSWD
-
-
-@pytest.fixture
-def rootfs(tmp_path: Path) -> Path:
-    (tmp_path / "etc").mkdir()
-    (tmp_path / "etc/passwd").write_text(PASSWD)
-    (tmp_path / "etc/group").write_text(GROUP)
-    return tmp_path
 
 
 def _build(rootfs: Path, opts: CreateOptions, image: ImageSettings | None = None) -> dict[str, Any]:

@@ -8,31 +8,22 @@ import pytest
 
 from berth.engine.users import ResolvedUser, resolve_user
 from berth.errors import InvalidArgument
-from tests.busybox import GROUP, PASSWD
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    (tmp_path / "etc").mkdir()
-    (tmp_path / "etc/passwd").write_text(PASSWD)
-    (tmp_path / "etc/group").write_text(GROUP)
-    return tmp_path
+def test_names_numbers_and_groups(rootfs: Path) -> None:
+    assert resolve_user(rootfs, "") == ResolvedUser(0, 0, (), "/root")
+    assert resolve_user(rootfs, "berth") == ResolvedUser(1000, 1000, (2000,), "/home/berth")
+    assert resolve_user(rootfs, "1000") == ResolvedUser(1000, 1000, (2000,), "/home/berth")
+    assert resolve_user(rootfs, "berth:extra") == ResolvedUser(1000, 2000, (), "/home/berth")
+    assert resolve_user(rootfs, "4242") == ResolvedUser(4242, 0, (), "/")
+    assert resolve_user(rootfs, "4242:77") == ResolvedUser(4242, 77, (), "/")
 
 
-def test_names_numbers_and_groups(root: Path) -> None:
-    assert resolve_user(root, "") == ResolvedUser(0, 0, (), "/root")
-    assert resolve_user(root, "berth") == ResolvedUser(1000, 1000, (2000,), "/home/berth")
-    assert resolve_user(root, "1000") == ResolvedUser(1000, 1000, (2000,), "/home/berth")
-    assert resolve_user(root, "berth:extra") == ResolvedUser(1000, 2000, (), "/home/berth")
-    assert resolve_user(root, "4242") == ResolvedUser(4242, 0, (), "/")
-    assert resolve_user(root, "4242:77") == ResolvedUser(4242, 77, (), "/")
-
-
-def test_unknown_names_fail(root: Path) -> None:
+def test_unknown_names_fail(rootfs: Path) -> None:
     with pytest.raises(InvalidArgument, match="unable to find user ghost"):
-        resolve_user(root, "ghost")
+        resolve_user(rootfs, "ghost")
     with pytest.raises(InvalidArgument, match="unable to find group nogroupx"):
-        resolve_user(root, "berth:nogroupx")
+        resolve_user(rootfs, "berth:nogroupx")
 
 
 def test_image_without_passwd(tmp_path: Path) -> None:
