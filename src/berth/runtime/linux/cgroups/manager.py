@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import time
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
     #: program this runtime attached there before. Needs bpf(2), so the runtime's syscall module
     #: provides it.
     DeviceFilterLoader = Callable[[bytes, str], None]
+
+#: How long freeze and thaw wait for the kernel to confirm the new state.
+FREEZE_TIMEOUT = 10.0
 
 
 class CgroupManager(abc.ABC):
@@ -85,3 +89,16 @@ class CgroupManager(abc.ABC):
     @abc.abstractmethod
     def to_state(self) -> dict[str, Any]:
         """A JSON-safe description from which ``load_manager`` rebuilds this manager."""
+
+
+def wait_until(done: Callable[[], bool], timeout: float) -> bool:
+    """Call ``done`` until it returns True (then True) or ``timeout`` seconds have passed (then
+    False), sleeping 1 ms, then twice as long each time, up to 50 ms, between calls."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 from berth.errors import BerthError, InvalidArgument, Unsupported
 from berth.runtime.linux.cgroups import host, v1_resources
@@ -17,7 +16,7 @@ from berth.runtime.linux.cgroups.files import (
     write_file,
     write_procs,
 )
-from berth.runtime.linux.cgroups.manager import CgroupManager
+from berth.runtime.linux.cgroups.manager import FREEZE_TIMEOUT, CgroupManager, wait_until
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
@@ -31,7 +30,6 @@ CONTROLLERS = frozenset(
         "net_cls", "net_prio", "perf_event", "rdma", "misc", "name=systemd",
     }
 )  # fmt: skip
-_FREEZE_TIMEOUT = 10.0
 
 
 class V1Manager(CgroupManager):
@@ -111,22 +109,19 @@ class V1Manager(CgroupManager):
 
     def _set_freezer_state(self, state: str) -> None:
         path = self._freezer()
-        deadline = time.monotonic() + _FREEZE_TIMEOUT
-        delay = 0.001
-        while True:
+
+        def settled() -> bool:
             # Writing again nudges a cgroup stuck in FREEZING (a task was being forked).
             try:
                 write_file(path, "freezer.state", state)
-                if read_text(path, "freezer.state") == state:
-                    return
+                return read_text(path, "freezer.state") == state
             except OSError as err:
                 raise BerthError(f"cannot set cgroup {path} to {state}: {err.strerror}") from None
-            if time.monotonic() > deadline:
-                if state == "FROZEN":
-                    write_file(path, "freezer.state", "THAWED")
-                raise BerthError(f"cgroup {path} did not become {state} within {_FREEZE_TIMEOUT:.0f}s")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+
+        if not wait_until(settled, FREEZE_TIMEOUT):
+            if state == "FROZEN":
+                write_file(path, "freezer.state", "THAWED")
+            raise BerthError(f"cgroup {path} did not become {state} within {FREEZE_TIMEOUT:.0f}s")
 
     def freeze(self) -> None:
         """freezer.state = FROZEN, waiting until the kernel confirms."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 from berth.errors import BerthError, InvalidArgument, Unsupported
 from berth.runtime.linux.cgroups import devices, host, v2_resources, v2_stats
@@ -17,14 +16,12 @@ from berth.runtime.linux.cgroups.files import (
     write_file,
     write_procs,
 )
-from berth.runtime.linux.cgroups.manager import CgroupManager
+from berth.runtime.linux.cgroups.manager import FREEZE_TIMEOUT, CgroupManager, wait_until
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
-
-_FREEZE_TIMEOUT = 10.0
 
 
 class V2Manager(CgroupManager):
@@ -102,15 +99,10 @@ class V2Manager(CgroupManager):
             write_file(self.path, "cgroup.freeze", "1" if frozen else "0")
         except OSError as err:
             raise BerthError(f"cannot write {self.path}/cgroup.freeze: {err.strerror}") from None
-        deadline = time.monotonic() + _FREEZE_TIMEOUT
-        delay = 0.001
-        while self.is_frozen() != frozen:
-            if time.monotonic() > deadline:
-                if frozen:
-                    write_file(self.path, "cgroup.freeze", "0")
-                raise BerthError(f"cgroup {self.path} did not {'freeze' if frozen else 'thaw'} in time")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        if not wait_until(lambda: self.is_frozen() == frozen, FREEZE_TIMEOUT):
+            if frozen:
+                write_file(self.path, "cgroup.freeze", "0")
+            raise BerthError(f"cgroup {self.path} did not {'freeze' if frozen else 'thaw'} in time")
 
     def freeze(self) -> None:
         """cgroup.freeze = 1, waiting until cgroup.events reports ``frozen 1``."""
