@@ -204,6 +204,7 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
     if proc is not None:
         process.set_oom_score_adj(proc)
         process.set_rlimits(sc, proc)
+        process.set_scheduling(sc, proc)
     if linux.personality is not None and linux.personality.domain == "LINUX32":
         sc.personality(_PERSONA_LINUX32)
     return state_json

@@ -16,7 +16,7 @@ from berth.errors import BerthError, InvalidArgument
 from berth.runtime.linux import capabilities as caps
 from berth.runtime.linux import lsm
 from berth.runtime.linux.syscalls import PR_SET_NO_NEW_PRIVS, Syscalls
-from berth.spec.runtime_config import RLIMIT_TYPES, Process
+from berth.spec.runtime_config import IOPRIO_CLASSES, RLIMIT_TYPES, SCHED_FLAGS, SCHED_POLICIES, Process
 from berth.spec.runtime_record import Record
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
@@ -81,6 +81,29 @@ def set_rlimits(sc: Syscalls, process: Process) -> None:
             sc.setrlimit(RLIMIT_TYPES.index(rl.type), rl.soft, rl.hard)
         except OSError as err:
             raise InvalidArgument(f"rlimit {rl.type} ({rl.soft}, {rl.hard}): {err.strerror}") from None
+
+
+def set_scheduling(sc: Syscalls, process: Process) -> None:
+    """config.md#linux-process ``scheduler`` and ``ioPriority``, set while still privileged (a
+    real-time policy needs CAP_SYS_NICE, the real-time I/O class CAP_SYS_ADMIN)."""
+    sched = process.scheduler
+    if sched is not None:
+        flags = sum(1 << SCHED_FLAGS.index(flag) for flag in set(sched.flags))
+        try:
+            sc.sched_setattr(
+                SCHED_POLICIES.index(sched.policy), flags, sched.nice, sched.priority,
+                sched.runtime, sched.deadline, sched.period,
+            )  # fmt: skip
+        except OSError as err:
+            raise InvalidArgument(f"process.scheduler: {sched.policy}: {err.strerror}") from None
+    io = process.io_priority
+    if io is not None:
+        try:
+            sc.ioprio_set(IOPRIO_CLASSES.index(io.io_class) + 1, io.priority)
+        except OSError as err:
+            raise InvalidArgument(
+                f"process.ioPriority: {io.io_class} {io.priority}: {err.strerror}"
+            ) from None
 
 
 def set_oom_score_adj(process: Process) -> None:

@@ -52,6 +52,18 @@ RLIMIT_TYPES = (
     "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
 )  # fmt: skip
 
+#: config.md#linux-process scheduler policies, in the kernel's order (SCHED_OTHER is 0).
+SCHED_POLICIES = ("SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH", "SCHED_ISO", "SCHED_IDLE",
+                  "SCHED_DEADLINE")  # fmt: skip
+
+#: config.md#linux-process scheduler flags; flag ``i`` is the kernel's bit ``1 << i``.
+SCHED_FLAGS = ("SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_RECLAIM", "SCHED_FLAG_DL_OVERRUN",
+               "SCHED_FLAG_KEEP_POLICY", "SCHED_FLAG_KEEP_PARAMS", "SCHED_FLAG_UTIL_CLAMP_MIN",
+               "SCHED_FLAG_UTIL_CLAMP_MAX")  # fmt: skip
+
+#: config.md#linux-process ioPriority classes; class ``i`` is the kernel's ``i + 1``.
+IOPRIO_CLASSES = ("IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE")
+
 #: config-linux.md#rootfs-mount-propagation.
 ROOTFS_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable",
                        "runbindable")  # fmt: skip
@@ -122,6 +134,33 @@ class ConsoleSize(Record):
     width: int
 
 
+class Scheduler(Record):
+    """config.md#linux-process ``scheduler``: the attributes sched_setattr(2) takes."""
+
+    policy: str
+    nice: int = 0
+    priority: int = 0
+    flags: tuple[str, ...] = ()
+    runtime: int = 0
+    deadline: int = 0
+    period: int = 0
+
+
+class IOPriority(Record):
+    """config.md#linux-process ``ioPriority``: an ioprio_set(2) class and level (0 highest, 7 lowest)."""
+
+    io_class: str
+    priority: int
+
+
+class CPUAffinity(Record):
+    """config.md#linux-process ``execCPUAffinity``: CPU lists (``0-3,7``) for an ``exec``'d process
+    before and after it joins the container's cgroup; empty: leave the affinity alone."""
+
+    initial: str = ""
+    final: str = ""
+
+
 class Process(Record):
     """config.md#process: what runs in the container (also the ``exec --process`` document)."""
 
@@ -137,6 +176,9 @@ class Process(Record):
     oom_score_adj: int | None = None
     apparmor_profile: str = ""
     selinux_label: str = ""
+    scheduler: Scheduler | None = None
+    io_priority: IOPriority | None = None
+    exec_cpu_affinity: CPUAffinity | None = None
 
 
 class Hook(Record):
@@ -383,6 +425,7 @@ def _process(p: _Obj) -> Process:
             width=size_obj.uint("width", required=True) or 0,
         )
     caps_obj = p.obj("capabilities")
+    scheduler, io_priority, affinity = p.obj("scheduler"), p.obj("ioPriority"), p.obj("execCPUAffinity")
     return Process(
         args=args,
         cwd=cwd,
@@ -396,7 +439,61 @@ def _process(p: _Obj) -> Process:
         oom_score_adj=p.number("oomScoreAdj"),
         apparmor_profile=p.text("apparmorProfile"),
         selinux_label=p.text("selinuxLabel"),
+        scheduler=None if scheduler is None else _scheduler(scheduler),
+        io_priority=None if io_priority is None else _io_priority(io_priority),
+        exec_cpu_affinity=None if affinity is None else _cpu_affinity(affinity),
     )
+
+
+def _scheduler(s: _Obj) -> Scheduler:
+    policy = s.text("policy", required=True)
+    if policy not in SCHED_POLICIES:
+        raise InvalidArgument(f"{s.at('policy')}: unknown scheduling policy {policy!r}")
+    for flag in s.strs("flags"):
+        if flag not in SCHED_FLAGS:
+            raise InvalidArgument(f"{s.at('flags')}: unknown scheduling flag {flag!r}")
+    nice = s.number("nice", 0) or 0
+    if not -20 <= nice <= 19:  # sched(7): nice values run from -20 to 19
+        raise InvalidArgument(f"{s.at('nice')}: {nice} is not between -20 and 19")
+    priority = s.number("priority", 0) or 0
+    if not 0 <= priority <= 99:  # sched(7): static priorities are 0, or 1 to 99 for real time
+        raise InvalidArgument(f"{s.at('priority')}: {priority} is not between 0 and 99")
+    return Scheduler(
+        policy=policy, nice=nice, priority=priority, flags=s.strs("flags"),
+        runtime=s.uint("runtime", bits=64) or 0, deadline=s.uint("deadline", bits=64) or 0,
+        period=s.uint("period", bits=64) or 0,
+    )  # fmt: skip
+
+
+def _io_priority(io: _Obj) -> IOPriority:
+    io_class = io.text("class", required=True)
+    if io_class not in IOPRIO_CLASSES:
+        raise InvalidArgument(f"{io.at('class')}: unknown I/O priority class {io_class!r}")
+    priority = io.number("priority", required=True) or 0
+    if not 0 <= priority <= 7:
+        raise InvalidArgument(f"{io.at('priority')}: {priority} is not between 0 and 7")
+    return IOPriority(io_class=io_class, priority=priority)
+
+
+def _cpu_affinity(a: _Obj) -> CPUAffinity:
+    lists = {}
+    for key in ("initial", "final"):
+        value = a.text(key)
+        if value:
+            parse_cpu_list(value, a.at(key))  # validated now, applied by ``exec``
+        lists[key] = value
+    return CPUAffinity(**lists)
+
+
+def parse_cpu_list(text: str, where: str) -> set[int]:
+    """CPU numbers from a list like ``0-3,7`` (the kernel's cpuset list format)."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()) or int(first) > int(last or first):
+            raise InvalidArgument(f"{where}: {text!r} is not a CPU list like 0-3,7")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
 
 
 def _user(u: _Obj | None) -> User:

@@ -15,7 +15,9 @@ from berth.spec.runtime_config import (
     CAPABILITY_NAMES,
     NAMESPACE_TYPES,
     RLIMIT_TYPES,
+    CPUAffinity,
     parse_config,
+    parse_cpu_list,
     parse_process,
 )
 
@@ -94,6 +96,18 @@ def broken(path: list[Any], value: Any) -> dict[str, Any]:
         (["hooks"], {"poststop": [{"path": "/x", "timeout": 0}]}, r"hooks.poststop\[0\].timeout: must be"),
         (["linux", "seccomp"], {"architectures": []}, "linux.seccomp.defaultAction: required"),
         (["linux", "timeOffsets"], {"realtime": {"secs": 1}}, "linux.timeOffsets.realtime: unknown clock"),
+        (["process", "scheduler"], {"nice": 1}, "process.scheduler.policy: required"),
+        (["process", "scheduler"], {"policy": "SCHED_FAST"}, "process.scheduler.policy: unknown scheduling"),
+        (["process", "scheduler"], {"policy": "SCHED_OTHER", "nice": 20}, "scheduler.nice: 20 is not"),
+        (["process", "scheduler"], {"policy": "SCHED_RR", "priority": 100}, "scheduler.priority: 100"),
+        (["process", "scheduler"], {"policy": "SCHED_OTHER", "flags": ["SCHED_FLAG_X"]},
+         "process.scheduler.flags: unknown scheduling flag"),
+        (["process", "scheduler"], {"policy": "SCHED_DEADLINE", "runtime": -1}, "scheduler.runtime: must"),
+        (["process", "ioPriority"], {"class": "IOPRIO_CLASS_BE"}, "process.ioPriority.priority: required"),
+        (["process", "ioPriority"], {"class": "IOPRIO_CLASS_X", "priority": 0}, "ioPriority.class: unknown"),
+        (["process", "ioPriority"], {"class": "IOPRIO_CLASS_BE", "priority": 8}, "ioPriority.priority: 8"),
+        (["process", "execCPUAffinity"], {"initial": "0-"}, "process.execCPUAffinity.initial: '0-' is not"),
+        (["process", "execCPUAffinity"], {"final": "3-1"}, "process.execCPUAffinity.final: '3-1' is not"),
     ],
 )  # fmt: skip
 def test_errors_name_the_field(path: list[Any], value: Any, field: str) -> None:
@@ -135,6 +149,25 @@ def test_hooks_and_process_user() -> None:
     assert (hook.path, hook.args, hook.env, hook.timeout) == ("/bin/hook", ("hook", "a"), ("X=1",), 5)
     assert parsed.process is not None
     assert parsed.process.user.additional_gids == (2000,) and parsed.process.user.umask == 0o077
+
+
+def test_scheduler_io_priority_and_cpu_affinity() -> None:
+    c = default_config()
+    c["process"]["scheduler"] = {"policy": "SCHED_DEADLINE", "flags": ["SCHED_FLAG_RESET_ON_FORK"],
+                                 "runtime": 10**6, "deadline": 2 * 10**6, "period": 3 * 10**6}  # fmt: skip
+    c["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 7}
+    c["process"]["execCPUAffinity"] = {"initial": "0-1, 3", "final": "2"}
+    p = parse_config(c).process
+    assert p is not None and p.scheduler is not None and p.io_priority is not None
+    assert (p.scheduler.policy, p.scheduler.flags, p.scheduler.nice) == (
+        "SCHED_DEADLINE",
+        ("SCHED_FLAG_RESET_ON_FORK",),
+        0,
+    )
+    assert (p.scheduler.runtime, p.scheduler.deadline, p.scheduler.period) == (10**6, 2 * 10**6, 3 * 10**6)
+    assert (p.io_priority.io_class, p.io_priority.priority) == ("IOPRIO_CLASS_IDLE", 7)
+    assert p.exec_cpu_affinity == CPUAffinity(initial="0-1, 3", final="2")
+    assert parse_cpu_list("0-1, 3", "x") == {0, 1, 3}
 
 
 def test_parse_process_for_exec() -> None:

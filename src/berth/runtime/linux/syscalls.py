@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 # x86_64 syscall numbers for calls glibc has no wrapper for (asm/unistd_64.h).
 _SYS_PIVOT_ROOT = 155
 _SYS_KEYCTL = 250
+_SYS_IOPRIO_SET = 251
+_SYS_SCHED_SETATTR = 314
 _SYS_SECCOMP = 317
 _SYS_BPF = 321
 
@@ -68,6 +70,8 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+_IOPRIO_WHO_PROCESS = 1  # linux/ioprio.h
 
 _POLLIN = 1  # poll.h; struct pollfd is {int fd; short events; short revents}
 
@@ -255,6 +259,26 @@ class Syscalls:
             self._check(c.ioctl(fd, _SIOCSIFFLAGS, ifreq), "SIOCSIFFLAGS lo")
         finally:
             os.close(fd)
+
+    def sched_setattr(
+        self, policy: int, flags: int, nice: int, priority: int, runtime: int, deadline: int, period: int
+    ) -> None:
+        """sched_setattr(2) for the calling thread. ``struct sched_attr`` (its first version, 48
+        bytes): u32 size, u32 policy, u64 flags, s32 nice, u32 priority, u64 runtime, deadline and
+        period."""
+        attr = (
+            _u32(48) + _u32(policy) + flags.to_bytes(8, sys.byteorder)
+            + nice.to_bytes(4, sys.byteorder, signed=True) + _u32(priority)
+            + b"".join(v.to_bytes(8, sys.byteorder) for v in (runtime, deadline, period))
+        )  # fmt: skip
+        self._check(self._c().syscall(_SYS_SCHED_SETATTR, 0, libc.buffer(attr), 0), "sched_setattr")
+
+    def ioprio_set(self, io_class: int, level: int) -> None:
+        """ioprio_set(2) for the calling process (IOPRIO_WHO_PROCESS, pid 0); the kernel packs the
+        class into the bits above 13."""
+        self._check(
+            self._c().syscall(_SYS_IOPRIO_SET, _IOPRIO_WHO_PROCESS, 0, io_class << 13 | level), "ioprio_set"
+        )
 
     def personality(self, persona: int) -> None:
         """personality(2)."""

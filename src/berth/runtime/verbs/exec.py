@@ -19,7 +19,7 @@ from berth.runtime.linux import lsm
 from berth.runtime.linux.cgroups import load_manager
 from berth.runtime.linux.namespaces import CLONE_FLAGS, PROC_NAMES
 from berth.runtime.linux.syscalls import Syscalls, syscalls
-from berth.spec.runtime_config import Capabilities, Process, User, parse_config, parse_process
+from berth.spec.runtime_config import Capabilities, Process, User, parse_config, parse_cpu_list, parse_process
 from berth.spec.runtime_record import Record
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
@@ -190,9 +190,14 @@ def _child(
     err_w: int,
 ) -> NoReturn:
     try:
+        affinity = proc.exec_cpu_affinity
+        if affinity is not None and affinity.initial:  # config.md#linux-process execCPUAffinity
+            os.sched_setaffinity(0, parse_cpu_list(affinity.initial, "process.execCPUAffinity.initial"))
         if manager is not None:
             # First, while the host's cgroupfs is in reach; moving itself is cheap (add_self).
             manager.add_self()
+        if affinity is not None and affinity.final:
+            os.sched_setaffinity(0, parse_cpu_list(affinity.final, "process.execCPUAffinity.final"))
         # Open every namespace first: after joining the mount namespace /proc/<pid> may be gone.
         fds = [
             (ns, os.open(f"/proc/{pid}/ns/{PROC_NAMES[ns]}", os.O_RDONLY))
@@ -212,6 +217,7 @@ def _child(
         path = process.find_executable(proc.args[0], env, proc.cwd)
         process.set_oom_score_adj(proc)
         process.set_rlimits(sc, proc)
+        process.set_scheduling(sc, proc)
         process.drop_privileges(sc, proc, seccomp)
         process.close_extra_fds(preserve_fds)
         os.set_inheritable(err_w, False)
