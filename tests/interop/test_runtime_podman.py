@@ -47,9 +47,11 @@ class Podman:
     def __call__(
         self, *args: str, check: bool = True, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
+        # In the test's directory: conmon records an OOM kill as a file named "oom" in its cwd.
         done = subprocess.run(
-            [*self.base, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+            [*self.base, *args], env=self.env, cwd=self.tmp, capture_output=True, text=True,
+            timeout=timeout, check=False,
+        )  # fmt: skip
         if check and done.returncode != 0:
             raise AssertionError(f"podman {' '.join(args)} failed ({done.returncode}): {done.stderr}")
         return done
