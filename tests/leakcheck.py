@@ -1,4 +1,5 @@
-"""Snapshots of host resources a test could leak: mounts, cgroups, processes, network namespaces.
+"""Snapshots of host resources a test could leak: mounts, cgroups, processes, network namespaces,
+and files left in the directory pytest runs in (the checkout, in CI).
 
 The test session makes pytest a child subreaper, so any process a test starts and abandons (a
 container's init after its runtime exited, a daemon) is reparented to pytest and shows up here.
@@ -14,6 +15,7 @@ from pathlib import Path
 _PR_SET_CHILD_SUBREAPER = 36
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 _NETNS_DIR = Path("/run/netns")
+_WORKDIR = os.getcwd()  # at import, before any test could chdir
 
 
 def become_subreaper() -> None:
@@ -66,6 +68,11 @@ def _netns() -> frozenset[str]:
     return frozenset(os.listdir(_NETNS_DIR)) if _NETNS_DIR.is_dir() else frozenset()
 
 
+def _workdir() -> frozenset[str]:
+    # Dot-entries are tools' caches (.pytest_cache, .hypothesis), made on first use.
+    return frozenset(name for name in os.listdir(_WORKDIR) if not name.startswith("."))
+
+
 def reap_zombies() -> None:
     """Collect exited children so they do not count as leaks."""
     while True:
@@ -85,17 +92,18 @@ class Snapshot:
     cgroups: frozenset[str]
     children: frozenset[str]
     netns: frozenset[str]
+    workdir: frozenset[str]
 
     @classmethod
     def take(cls) -> Snapshot:
         """Read the current state of the host."""
         reap_zombies()
-        return cls(_mounts(), _cgroups(), _children(), _netns())
+        return cls(_mounts(), _cgroups(), _children(), _netns(), _workdir())
 
     def leaks_since(self, before: Snapshot) -> list[str]:
         """Human-readable lines for everything present now that was not present ``before``."""
         lines = []
-        for kind in ("mounts", "cgroups", "children", "netns"):
+        for kind in ("mounts", "cgroups", "children", "netns", "workdir"):
             extra = getattr(self, kind) - getattr(before, kind)
             lines += [f"leaked {kind}: {item}" for item in sorted(extra)]
         return lines
