@@ -490,7 +490,8 @@ def parse_cpu_list(text: str, where: str) -> set[int]:
     cpus: set[int] = set()
     for part in text.split(","):
         first, dash, last = part.strip().partition("-")
-        if not first.isdigit() or (dash and not last.isdigit()) or int(first) > int(last or first):
+        digits = first.isascii() and first.isdigit() and (not dash or (last.isascii() and last.isdigit()))
+        if not digits or int(first) > int(last or first):
             raise InvalidArgument(f"{where}: {text!r} is not a CPU list like 0-3,7")
         cpus.update(range(int(first), int(last or first) + 1))
     return cpus
