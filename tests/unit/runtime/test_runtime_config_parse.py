@@ -170,6 +170,12 @@ def test_scheduler_io_priority_and_cpu_affinity() -> None:
     assert parse_cpu_list("0-1, 3", "x") == {0, 1, 3}
 
 
+@pytest.mark.parametrize("text", ["", "1,", "a", "1-", "-1", "3-1", "\u00b2", "1-\u0663"])
+def test_bad_cpu_lists(text: str) -> None:
+    with pytest.raises(InvalidArgument, match="is not a CPU list"):
+        parse_cpu_list(text, "process.execCPUAffinity.final")
+
+
 def test_parse_process_for_exec() -> None:
     p = parse_process(
         {"args": ["ls"], "cwd": "/", "terminal": True, "consoleSize": {"height": 24, "width": 80}}
