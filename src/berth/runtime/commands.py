@@ -7,6 +7,7 @@ arguments, as runc's urfave/cli does. Each command's module is imported only whe
 
 from __future__ import annotations
 
+import os
 import sys
 
 from berth.errors import BerthError, InvalidArgument, Unsupported
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
     from berth.runtime.verbs.create import CreateOptions
 
 DEFAULT_ROOT = "/run/berth-runtime"
+
+#: ``--rootless``, resolved by ``main``: true, false, or (``auto``, the default) whether the caller is
+#: unprivileged. A rootless ``create`` goes without a cgroup it may not make.
+_rootless = False
 
 USAGE = """usage: berth-runtime [global flags] COMMAND [flags] ARGS
 
@@ -147,6 +152,7 @@ def _create_options(p: Parsed, root: str, command: str) -> CreateOptions:
         preserve_fds=p.number("preserve-fds"),
         no_pivot=p.flag("no-pivot"),
         no_new_keyring=p.flag("no-new-keyring"),
+        rootless=_rootless,
     )
 
 
@@ -338,6 +344,18 @@ COMMANDS: dict[str, Callable[[Parsed, str], int]] = {
 }  # fmt: skip
 
 
+def _resolve_rootless(value: str) -> bool:
+    if value not in ("true", "false", "auto"):
+        raise InvalidArgument(f"--rootless {value!r}: expected true, false or auto")
+    return value == "true" or (value == "auto" and os.geteuid() != 0)
+
+
+def _default_root(rootless: bool) -> str:
+    """runc's default state directory: under $XDG_RUNTIME_DIR for a rootless caller that has one."""
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "") if rootless else ""
+    return os.path.join(runtime_dir, "berth-runtime") if runtime_dir else DEFAULT_ROOT
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``berth-runtime`` with ``argv``; return the exit status."""
     from berth.runtime import log
@@ -359,7 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         command, rest = top.args[0], top.args[1:]
         if command not in COMMANDS:
             raise InvalidArgument(f"unknown command {command!r}")
-        root = top.text("root") or DEFAULT_ROOT
+        global _rootless
+        _rootless = _resolve_rootless(top.text("rootless", "auto"))
+        root = top.text("root") or _default_root(_rootless)
         parsed = parse(rest, {**COMMAND_FLAGS[command], "help": "bool"})
         if parsed.flag("help"):  # as runc: every command takes --help/-h
             flags = " ".join(f"[--{name}]" for name in COMMAND_FLAGS[command])

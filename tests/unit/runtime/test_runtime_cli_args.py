@@ -59,3 +59,8 @@ def test_every_command_takes_help(flag: str, capsys: pytest.CaptureFixture[str])
     for command in ("run", "kill", "state"):
         assert main(["--root", "/nonexistent-berth-root", command, flag]) == 0
         assert capsys.readouterr().out.startswith(f"usage: berth-runtime {command}")
+
+
+def test_rootless_takes_true_false_or_auto(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--rootless", "maybe", "list"]) == 1
+    assert "--rootless 'maybe': expected true, false or auto" in capsys.readouterr().err

@@ -74,18 +74,28 @@ def wants_new(linux: Linux, ns_type: str) -> bool:
 
 
 def write_id_maps(pid: int, uid_maps: tuple[IDMapping, ...], gid_maps: tuple[IDMapping, ...]) -> None:
-    """user_namespaces(7): write /proc/<pid>/uid_map and gid_map, each in one write as required."""
+    """user_namespaces(7): write /proc/<pid>/uid_map and gid_map, each in one write as required.
+
+    An unprivileged writer (a rootless runtime) may map only its own ids, and the gid map only once
+    setgroups(2) is denied in the namespace, which the kernel then enforces for good.
+    """
+    if gid_maps and os.geteuid() != 0:
+        _write_proc(pid, "setgroups", "deny", "linux.gidMappings")
     for name, maps in (("uid_map", uid_maps), ("gid_map", gid_maps)):
         if not maps:
             continue
         text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
-        fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, text.encode())
-        except OSError as err:
-            raise InvalidArgument(f"linux.{name[:3]}Mappings: cannot write {name}: {err.strerror}") from None
-        finally:
-            os.close(fd)
+        _write_proc(pid, name, text, f"linux.{name[:3]}Mappings")
+
+
+def _write_proc(pid: int, name: str, text: str, field: str) -> None:
+    fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, text.encode())
+    except OSError as err:
+        raise InvalidArgument(f"{field}: cannot write {name}: {err.strerror}") from None
+    finally:
+        os.close(fd)
 
 
 def write_time_offsets(offsets: dict[str, TimeOffset] | None) -> None:

@@ -16,6 +16,7 @@ from berth.runtime.container import Container
 from berth.runtime.linux import lsm, namespaces
 from berth.runtime.linux import syscalls as s
 from berth.runtime.linux.cgroups import CgroupManager, open_manager
+from berth.runtime.linux.cgroups.manager import CgroupAccessDenied
 from berth.runtime.linux.devices import with_device_rules
 from berth.runtime.linux.syscalls import Syscalls, syscalls
 from berth.spec.runtime_config import RuntimeConfig, parse_config
@@ -38,6 +39,8 @@ class CreateOptions(Record):
     preserve_fds: int = 0
     no_pivot: bool = False
     no_new_keyring: bool = False
+    #: an unprivileged caller (runc's ``--rootless``): a cgroup it may not create is done without.
+    rootless: bool = False
     #: an already connected console socket (``run`` makes one to proxy the pty itself), or -1.
     console_fd: int = -1
 
@@ -108,14 +111,11 @@ def create_parsed(opts: CreateOptions, sc: Syscalls | None = None) -> tuple[Cont
                 from berth.runtime.linux import console
 
                 console_fd = console.connect(opts.console_socket)
-            manager = open_manager(config.linux.cgroups_path, c.id)
-            if manager.version == 2:
-                # config-linux.md#allowed-device-list on cgroup v2 is an eBPF program (bpf(2)).
-                manager.set_device_filter_loader(sc.attach_cgroup_device_filter)
-            manager.create()
-            c.cgroup = manager.to_state()
+            manager = _make_cgroup(sc, config, c.id, opts.rootless)
+            c.cgroup = manager.to_state() if manager is not None else {}
             c.save()  # status "creating", and what a later delete --force needs to clean up
-            manager.set_resources(with_device_rules(config.linux.resources, config.linux.devices))
+            if manager is not None:
+                manager.set_resources(with_device_rules(config.linux.resources, config.linux.devices))
             args = init.InitArgs(
                 c.id, config, bundle, rootfs, fifo_fd, console_fd, opts.preserve_fds, opts.no_pivot,
                 opts.no_new_keyring, seccomp,
@@ -138,17 +138,45 @@ def create_parsed(opts: CreateOptions, sc: Syscalls | None = None) -> tuple[Cont
     return c, config
 
 
-def _spawn(sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManager, lock_fd: int) -> int:
+def _make_cgroup(sc: Syscalls, config: RuntimeConfig, cid: str, rootless: bool) -> CgroupManager | None:
+    """Create the container's cgroup; None for a rootless container that may not create one, as
+    long as its config asks for no limits (runc's rootless cgroup handling)."""
+    manager = open_manager(config.linux.cgroups_path, cid)
+    if manager.version == 2:
+        # config-linux.md#allowed-device-list on cgroup v2 is an eBPF program (bpf(2)).
+        manager.set_device_filter_loader(sc.attach_cgroup_device_filter)
+    try:
+        manager.create()
+    except CgroupAccessDenied as err:
+        if not rootless:
+            raise
+        limits = sorted(key for key, value in config.linux.resources.items() if value and key != "devices")
+        if limits:
+            raise CgroupAccessDenied(
+                f"linux.resources.{limits[0]}: limits need a cgroup, and this unprivileged runtime may"
+                f" not make one ({err})"
+            ) from None
+        return None  # device rules need a cgroup too; without one the host's own rules apply
+    return manager
+
+
+def _spawn(
+    sc: Syscalls, c: Container, args: init.InitArgs, manager: CgroupManager | None, lock_fd: int
+) -> int:
     """Fork the init (through stage 1 if ``init.needs_stage1``), answer its requests, and return its
     pid once it reports ready."""
     config = args.config
     parent, child = sync.pair()
+    join_cgroup = manager.add_self if manager is not None else _no_cgroup
     direct = not init.needs_stage1(config)
     if direct:
-        stage1, init_pid = 0, _fork_in_new_pid_namespace(sc, config, parent, child, lock_fd, args, manager)
+        stage1, init_pid = (
+            0,
+            _fork_in_new_pid_namespace(sc, config, parent, child, lock_fd, args, join_cgroup),
+        )
     else:
         stage1, init_pid = (
-            _fork(parent, child, lock_fd, lambda: init.stage1(sc, child, args, manager.add_self)),
+            _fork(parent, child, lock_fd, lambda: init.stage1(sc, child, args, join_cgroup)),
             0,
         )
     try:
@@ -196,7 +224,7 @@ def _fork(parent: sync.Channel, child: sync.Channel, lock_fd: int, run: Callable
 
 def _fork_in_new_pid_namespace(
     sc: Syscalls, config: RuntimeConfig, parent: sync.Channel, child: sync.Channel, lock_fd: int,
-    args: init.InitArgs, manager: CgroupManager,
+    args: init.InitArgs, join_cgroup: Callable[[], None],
 ) -> int:  # fmt: skip
     """Fork the init directly; with a new pid namespace, unshared for the runtime's children only
     (unshare(2) CLONE_NEWPID moves none of the caller's own), and left again right after the fork
@@ -206,11 +234,15 @@ def _fork_in_new_pid_namespace(
         own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         sc.unshare(s.CLONE_NEWPID)
     try:
-        return _fork(parent, child, lock_fd, lambda: init.direct(sc, child, args, manager.add_self))
+        return _fork(parent, child, lock_fd, lambda: init.direct(sc, child, args, join_cgroup))
     finally:
         if own >= 0:
             sc.setns(own, s.CLONE_NEWPID)
             os.close(own)
+
+
+def _no_cgroup() -> None:
+    """What the init does to join the cgroup of a container without one."""
 
 
 def _kill(pid: int) -> None:

@@ -2,7 +2,8 @@
 
 The runtime joins the container's pid and time namespaces itself (setns(2) of those affects only
 children), forks, adds the child to the container's cgroup, and the child joins the remaining
-namespaces, the user namespace first, before becoming the process. A close-on-exec pipe carries
+namespaces, the user namespace first, before becoming the process. An unprivileged runtime joins
+the user namespace itself, before the others. A close-on-exec pipe carries
 any failure message back; end-of-file on it means execve(2) succeeded.
 """
 
@@ -124,9 +125,13 @@ def exec_in(c: Container, opts: ExecOptions, sc: Syscalls | None = None) -> int:
 
         console_fd = console.connect(opts.console_socket)
     joins = _namespaces_to_join(c.pid)
-    for ns in _PARENT_NAMESPACES:
+    # An unprivileged (rootless) runtime has the capabilities the other joins need only inside the
+    # container's user namespace (user_namespaces(7)), so it enters that one itself, first.
+    in_parent = ("user", *_PARENT_NAMESPACES) if os.geteuid() != 0 else _PARENT_NAMESPACES
+    for ns in in_parent:
         if ns in joins:
             _setns(sc, c.pid, ns)
+    joins = [ns for ns in joins if ns not in in_parent]
     manager = load_manager(c.cgroup) if c.cgroup else None
     err_r, err_w = os.pipe()
     child = os.fork()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import abc
+import errno
 import time
+
+from berth.errors import BerthError
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
@@ -18,6 +21,18 @@ if TYPE_CHECKING:
 
 #: How long freeze and thaw wait for the kernel to confirm the new state.
 FREEZE_TIMEOUT = 10.0
+
+
+class CgroupAccessDenied(BerthError):
+    """The cgroup could not be created for want of permission (an unprivileged, rootless caller)."""
+
+
+def creation_error(err: OSError) -> BerthError:
+    """The error for a cgroup directory the kernel would not make."""
+    message = f"cannot create cgroup {err.filename}: {err.strerror}"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return CgroupAccessDenied(message)
+    return BerthError(message)
 
 
 class CgroupManager(abc.ABC):

@@ -16,7 +16,7 @@ from berth.runtime.linux.cgroups.files import (
     write_file,
     write_procs,
 )
-from berth.runtime.linux.cgroups.manager import FREEZE_TIMEOUT, CgroupManager, wait_until
+from berth.runtime.linux.cgroups.manager import FREEZE_TIMEOUT, CgroupManager, creation_error, wait_until
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class V2Manager(CgroupManager):
             self.created += make_dirs(self.path)
         except OSError as err:
             self.destroy()
-            raise BerthError(f"cannot create cgroup {err.filename}: {err.strerror}") from None
+            raise creation_error(err) from None
         self._enable_controllers()
 
     def _enable_controllers(self) -> None:
