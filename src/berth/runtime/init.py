@@ -205,6 +205,7 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
         process.set_oom_score_adj(proc)
         process.set_rlimits(sc, proc)
         process.set_scheduling(sc, proc)
+    process.set_memory_policy(sc, linux.memory_policy)
     if linux.personality is not None and linux.personality.domain == "LINUX32":
         sc.personality(_PERSONA_LINUX32)
     return state_json

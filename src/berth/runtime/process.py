@@ -16,7 +16,17 @@ from berth.errors import BerthError, InvalidArgument
 from berth.runtime.linux import capabilities as caps
 from berth.runtime.linux import lsm
 from berth.runtime.linux.syscalls import PR_SET_NO_NEW_PRIVS, Syscalls
-from berth.spec.runtime_config import IOPRIO_CLASSES, RLIMIT_TYPES, SCHED_FLAGS, SCHED_POLICIES, Process
+from berth.spec.runtime_config import (
+    IOPRIO_CLASSES,
+    MPOL_FLAGS,
+    MPOL_MODES,
+    RLIMIT_TYPES,
+    SCHED_FLAGS,
+    SCHED_POLICIES,
+    MemoryPolicy,
+    Process,
+    parse_cpu_list,
+)
 from berth.spec.runtime_record import Record
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
@@ -104,6 +114,19 @@ def set_scheduling(sc: Syscalls, process: Process) -> None:
             raise InvalidArgument(
                 f"process.ioPriority: {io.io_class} {io.priority}: {err.strerror}"
             ) from None
+
+
+def set_memory_policy(sc: Syscalls, policy: MemoryPolicy | None) -> None:
+    """config-linux.md#memory-policy, through set_mempolicy(2); children and execve keep it."""
+    if policy is None:
+        return
+    mode = MPOL_MODES.index(policy.mode) | sum(MPOL_FLAGS[flag] for flag in set(policy.flags))
+    nodes = parse_cpu_list(policy.nodes, "linux.memoryPolicy.nodes") if policy.nodes else set()
+    try:
+        sc.set_mempolicy(mode, nodes)
+    except OSError as err:
+        where = f"{policy.mode} nodes {policy.nodes}" if policy.nodes else policy.mode
+        raise InvalidArgument(f"linux.memoryPolicy: {where}: {err.strerror}") from None
 
 
 def set_oom_score_adj(process: Process) -> None:

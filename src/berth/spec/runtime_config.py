@@ -14,7 +14,7 @@ from berth.spec.runtime_record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Container, Mapping
     from types import MappingProxyType
     from typing import Any
 else:
@@ -63,6 +63,14 @@ SCHED_FLAGS = ("SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_RECLAIM", "SCHED_FLAG_DL_
 
 #: config.md#linux-process ioPriority classes; class ``i`` is the kernel's ``i + 1``.
 IOPRIO_CLASSES = ("IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE")
+
+#: config-linux.md#memory-policy modes, in the kernel's order (linux/mempolicy.h: MPOL_DEFAULT is 0).
+MPOL_MODES = ("MPOL_DEFAULT", "MPOL_PREFERRED", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_LOCAL",
+              "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE")  # fmt: skip
+
+#: config-linux.md#memory-policy flags and their bits in set_mempolicy(2)'s mode argument.
+MPOL_FLAGS = {"MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14,
+              "MPOL_F_STATIC_NODES": 1 << 15}  # fmt: skip
 
 #: config-linux.md#rootfs-mount-propagation.
 ROOTFS_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable",
@@ -223,6 +231,14 @@ class Personality(Record):
     flags: tuple[str, ...] = ()
 
 
+class MemoryPolicy(Record):
+    """config-linux.md#memory-policy: the NUMA policy set_mempolicy(2) gives the container."""
+
+    mode: str
+    nodes: str = ""
+    flags: tuple[str, ...] = ()
+
+
 class Linux(Record):
     """config-linux.md: the ``linux`` object."""
 
@@ -240,6 +256,7 @@ class Linux(Record):
     readonly_paths: tuple[str, ...] = ()
     mount_label: str = ""
     personality: Personality | None = None
+    memory_policy: MemoryPolicy | None = None
 
     def namespace(self, ns_type: str) -> Namespace | None:
         """The configured namespace of ``ns_type``, or None when the container shares the runtime's."""
@@ -323,6 +340,21 @@ class _Obj:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InvalidArgument(f"{self.at(key)}: must be an array of strings")
         return tuple(value)
+
+    def choice(self, key: str, allowed: Container[str], what: str) -> str:
+        """A required string that must be one of ``allowed`` (an unknown ``what`` otherwise)."""
+        value = self.text(key, required=True)
+        if value not in allowed:
+            raise InvalidArgument(f"{self.at(key)}: unknown {what} {value!r}")
+        return value
+
+    def choices(self, key: str, allowed: Container[str], what: str) -> tuple[str, ...]:
+        """An array of strings, each one of ``allowed``."""
+        values = self.strs(key)
+        for value in values:
+            if value not in allowed:
+                raise InvalidArgument(f"{self.at(key)}: unknown {what} {value!r}")
+        return values
 
     def objs(self, key: str) -> list[_Obj]:
         value = self.data.get(key)
@@ -446,12 +478,8 @@ def _process(p: _Obj) -> Process:
 
 
 def _scheduler(s: _Obj) -> Scheduler:
-    policy = s.text("policy", required=True)
-    if policy not in SCHED_POLICIES:
-        raise InvalidArgument(f"{s.at('policy')}: unknown scheduling policy {policy!r}")
-    for flag in s.strs("flags"):
-        if flag not in SCHED_FLAGS:
-            raise InvalidArgument(f"{s.at('flags')}: unknown scheduling flag {flag!r}")
+    policy = s.choice("policy", SCHED_POLICIES, "scheduling policy")
+    flags = s.choices("flags", SCHED_FLAGS, "scheduling flag")
     nice = s.number("nice", 0) or 0
     if not -20 <= nice <= 19:  # sched(7): nice values run from -20 to 19
         raise InvalidArgument(f"{s.at('nice')}: {nice} is not between -20 and 19")
@@ -459,16 +487,14 @@ def _scheduler(s: _Obj) -> Scheduler:
     if not 0 <= priority <= 99:  # sched(7): static priorities are 0, or 1 to 99 for real time
         raise InvalidArgument(f"{s.at('priority')}: {priority} is not between 0 and 99")
     return Scheduler(
-        policy=policy, nice=nice, priority=priority, flags=s.strs("flags"),
+        policy=policy, nice=nice, priority=priority, flags=flags,
         runtime=s.uint("runtime", bits=64) or 0, deadline=s.uint("deadline", bits=64) or 0,
         period=s.uint("period", bits=64) or 0,
     )  # fmt: skip
 
 
 def _io_priority(io: _Obj) -> IOPriority:
-    io_class = io.text("class", required=True)
-    if io_class not in IOPRIO_CLASSES:
-        raise InvalidArgument(f"{io.at('class')}: unknown I/O priority class {io_class!r}")
+    io_class = io.choice("class", IOPRIO_CLASSES, "I/O priority class")
     priority = io.number("priority", required=True) or 0
     if not 0 <= priority <= 7:
         raise InvalidArgument(f"{io.at('priority')}: {priority} is not between 0 and 7")
@@ -486,13 +512,13 @@ def _cpu_affinity(a: _Obj) -> CPUAffinity:
 
 
 def parse_cpu_list(text: str, where: str) -> set[int]:
-    """CPU numbers from a list like ``0-3,7`` (the kernel's cpuset list format)."""
+    """CPU (or memory node) numbers from a list like ``0-3,7`` (the kernel's cpuset list format)."""
     cpus: set[int] = set()
     for part in text.split(","):
         first, dash, last = part.strip().partition("-")
         digits = first.isascii() and first.isdigit() and (not dash or (last.isascii() and last.isdigit()))
         if not digits or int(first) > int(last or first):
-            raise InvalidArgument(f"{where}: {text!r} is not a CPU list like 0-3,7")
+            raise InvalidArgument(f"{where}: {text!r} is not a list like 0-3,7")
         cpus.update(range(int(first), int(last or first) + 1))
     return cpus
 
@@ -523,9 +549,7 @@ def _capabilities(c: _Obj) -> Capabilities:
 
 
 def _rlimit(r: _Obj) -> Rlimit:
-    kind = r.text("type", required=True)
-    if kind not in RLIMIT_TYPES:
-        raise InvalidArgument(f"{r.at('type')}: unknown rlimit type {kind!r}")
+    kind = r.choice("type", RLIMIT_TYPES, "rlimit type")
     return Rlimit(type=kind, soft=r.uint("soft", True, 64) or 0, hard=r.uint("hard", True, 64) or 0)
 
 
@@ -574,9 +598,7 @@ def _hooks(h: _Obj) -> dict[str, tuple[Hook, ...]]:
 
 
 def _namespace(n: _Obj) -> Namespace:
-    kind = n.text("type", required=True)
-    if kind not in NAMESPACE_TYPES:
-        raise InvalidArgument(f"{n.at('type')}: unknown namespace type {kind!r}")
+    kind = n.choice("type", NAMESPACE_TYPES, "namespace type")
     return Namespace(type=kind, path=n.text("path"))
 
 
@@ -626,10 +648,9 @@ def _linux(lx: _Obj) -> Linux:
     personality_obj = lx.obj("personality")
     personality = None
     if personality_obj is not None:
-        domain = personality_obj.text("domain", required=True)
-        if domain not in ("LINUX", "LINUX32"):
-            raise InvalidArgument(f"linux.personality.domain: unknown domain {domain!r}")
+        domain = personality_obj.choice("domain", ("LINUX", "LINUX32"), "domain")
         personality = Personality(domain=domain, flags=personality_obj.strs("flags"))
+    policy = lx.obj("memoryPolicy")
     cgroups_path = lx.raw("cgroupsPath")
     if cgroups_path is not None and not isinstance(cgroups_path, str):
         raise InvalidArgument("linux.cgroupsPath: must be a string")
@@ -648,4 +669,14 @@ def _linux(lx: _Obj) -> Linux:
         readonly_paths=lx.strs("readonlyPaths"),
         mount_label=lx.text("mountLabel"),
         personality=personality,
+        memory_policy=None if policy is None else _memory_policy(policy),
     )
+
+
+def _memory_policy(m: _Obj) -> MemoryPolicy:
+    mode = m.choice("mode", MPOL_MODES, "memory policy mode")
+    flags = m.choices("flags", MPOL_FLAGS, "memory policy flag")
+    nodes = m.text("nodes")
+    if nodes:
+        parse_cpu_list(nodes, m.at("nodes"))  # the same list format as cpusets
+    return MemoryPolicy(mode=mode, nodes=nodes, flags=flags)

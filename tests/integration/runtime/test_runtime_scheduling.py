@@ -1,4 +1,5 @@
-"""config.md#linux-process scheduler, ioPriority and execCPUAffinity, read back from the host."""
+"""config.md#linux-process scheduler, ioPriority and execCPUAffinity, and config-linux.md#memory-policy,
+read back from the host (or from /proc inside the container)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,26 @@ def test_a_scheduler_the_kernel_refuses_fails_create_and_leaves_nothing(runtime:
     assert status != 0
     assert "process.scheduler: SCHED_DEADLINE: sched_setattr: Invalid argument" in out.read_text()
     assert not runtime.root.exists() or os.listdir(runtime.root) == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "shown"),
+    [({"mode": "MPOL_BIND", "nodes": "0"}, "bind:0"),
+     ({"mode": "MPOL_INTERLEAVE", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}, "interleave=static:0"),
+     ({"mode": "MPOL_LOCAL"}, "local")],
+)  # fmt: skip
+def test_memory_policy_reaches_the_process(runtime: Runtime, policy: dict[str, object], shown: str) -> None:
+    config = base_config(runtime.rootfs, ["head", "-1", "/proc/self/numa_maps"])
+    config["linux"]["memoryPolicy"] = policy
+    done = runtime.run(config)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[1] == shown  # numa_maps(5): address, then the policy
+
+
+def test_a_memory_policy_the_kernel_refuses_fails_with_one_line(runtime: Runtime) -> None:
+    config = base_config(runtime.rootfs, ["true"])
+    config["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "63"}  # no such node here
+    done = runtime.run(config)
+    assert done.returncode != 0
+    message = "linux.memoryPolicy: MPOL_BIND nodes 63: set_mempolicy: Invalid argument"
+    assert done.stderr == f"berth-runtime: container init: {message}\n"

@@ -16,6 +16,7 @@ from berth.spec.runtime_config import (
     NAMESPACE_TYPES,
     RLIMIT_TYPES,
     CPUAffinity,
+    MemoryPolicy,
     parse_config,
     parse_cpu_list,
     parse_process,
@@ -106,6 +107,10 @@ def broken(path: list[Any], value: Any) -> dict[str, Any]:
         (["process", "ioPriority"], {"class": "IOPRIO_CLASS_BE"}, "process.ioPriority.priority: required"),
         (["process", "ioPriority"], {"class": "IOPRIO_CLASS_X", "priority": 0}, "ioPriority.class: unknown"),
         (["process", "ioPriority"], {"class": "IOPRIO_CLASS_BE", "priority": 8}, "ioPriority.priority: 8"),
+        (["linux", "memoryPolicy"], {"nodes": "0"}, "linux.memoryPolicy.mode: required"),
+        (["linux", "memoryPolicy"], {"mode": "MPOL_RANDOM"}, "memoryPolicy.mode: unknown memory policy"),
+        (["linux", "memoryPolicy"], {"mode": "MPOL_BIND", "nodes": "x"}, "memoryPolicy.nodes: 'x' is not"),
+        (["linux", "memoryPolicy"], {"mode": "MPOL_BIND", "flags": ["MPOL_F_X"]}, "flags: unknown memory"),
         (["process", "execCPUAffinity"], {"initial": "0-"}, "process.execCPUAffinity.initial: '0-' is not"),
         (["process", "execCPUAffinity"], {"final": "3-1"}, "process.execCPUAffinity.final: '3-1' is not"),
     ],
@@ -168,11 +173,15 @@ def test_scheduler_io_priority_and_cpu_affinity() -> None:
     assert (p.io_priority.io_class, p.io_priority.priority) == ("IOPRIO_CLASS_IDLE", 7)
     assert p.exec_cpu_affinity == CPUAffinity(initial="0-1, 3", final="2")
     assert parse_cpu_list("0-1, 3", "x") == {0, 1, 3}
+    c["linux"]["memoryPolicy"] = {"mode": "MPOL_INTERLEAVE", "nodes": "0-1", "flags": ["MPOL_F_STATIC_NODES"]}
+    assert parse_config(c).linux.memory_policy == MemoryPolicy(
+        "MPOL_INTERLEAVE", "0-1", ("MPOL_F_STATIC_NODES",)
+    )
 
 
 @pytest.mark.parametrize("text", ["", "1,", "a", "1-", "-1", "3-1", "\u00b2", "1-\u0663"])
 def test_bad_cpu_lists(text: str) -> None:
-    with pytest.raises(InvalidArgument, match="is not a CPU list"):
+    with pytest.raises(InvalidArgument, match="is not a list like"):
         parse_cpu_list(text, "process.execCPUAffinity.final")
 
 

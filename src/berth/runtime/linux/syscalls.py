@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 # x86_64 syscall numbers for calls glibc has no wrapper for (asm/unistd_64.h).
 _SYS_PIVOT_ROOT = 155
 _SYS_KEYCTL = 250
+_SYS_SET_MEMPOLICY = 238
 _SYS_IOPRIO_SET = 251
 _SYS_SCHED_SETATTR = 314
 _SYS_SECCOMP = 317
@@ -278,6 +279,17 @@ class Syscalls:
         class into the bits above 13."""
         self._check(
             self._c().syscall(_SYS_IOPRIO_SET, _IOPRIO_WHO_PROCESS, 0, io_class << 13 | level), "ioprio_set"
+        )
+
+    def set_mempolicy(self, mode: int, nodes: set[int]) -> None:
+        """set_mempolicy(2) for the calling thread (kept across fork and execve). The node mask is an
+        array of unsigned longs; the kernel reads one bit fewer than ``maxnode`` says."""
+        words = max(nodes) // 64 + 1 if nodes else 0
+        mask = sum(1 << node for node in nodes).to_bytes(8 * words, sys.byteorder)
+        buffer = libc.buffer(mask) if nodes else None
+        self._check(
+            self._c().syscall(_SYS_SET_MEMPOLICY, mode, buffer, words * 64 + 1 if nodes else 0),
+            "set_mempolicy",
         )
 
     def personality(self, persona: int) -> None:

@@ -20,7 +20,15 @@ from berth.runtime.linux import lsm
 from berth.runtime.linux.cgroups import load_manager
 from berth.runtime.linux.namespaces import CLONE_FLAGS, PROC_NAMES
 from berth.runtime.linux.syscalls import Syscalls, syscalls
-from berth.spec.runtime_config import Capabilities, Process, User, parse_config, parse_cpu_list, parse_process
+from berth.spec.runtime_config import (
+    Capabilities,
+    MemoryPolicy,
+    Process,
+    User,
+    parse_config,
+    parse_cpu_list,
+    parse_process,
+)
 from berth.spec.runtime_record import Record
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
@@ -137,7 +145,8 @@ def exec_in(c: Container, opts: ExecOptions, sc: Syscalls | None = None) -> int:
     child = os.fork()
     if child == 0:
         os.close(err_r)
-        _child(sc, c.pid, joins, proc, seccomp, console_fd, opts.preserve_fds, manager, err_w)
+        policy = config.linux.memory_policy
+        _child(sc, c.pid, joins, proc, policy, seccomp, console_fd, opts.preserve_fds, manager, err_w)
     os.close(err_w)
     if console_fd >= 0:
         os.close(console_fd)
@@ -188,6 +197,7 @@ def _child(
     pid: int,
     joins: Sequence[str],
     proc: Process,
+    memory_policy: MemoryPolicy | None,
     seccomp: process.SeccompProgram | None,
     console_fd: int,
     preserve_fds: int,
@@ -223,6 +233,7 @@ def _child(
         process.set_oom_score_adj(proc)
         process.set_rlimits(sc, proc)
         process.set_scheduling(sc, proc)
+        process.set_memory_policy(sc, memory_policy)
         process.drop_privileges(sc, proc, seccomp)
         process.close_extra_fds(preserve_fds)
         os.set_inheritable(err_w, False)

@@ -6,7 +6,7 @@ import json
 
 from berth.runtime.linux.mounts import MOUNT_FLAGS, PROPAGATION
 from berth.runtime.linux.namespaces import CLONE_FLAGS
-from berth.spec.runtime_config import CAPABILITY_NAMES, HOOK_NAMES, MAX_MINOR
+from berth.spec.runtime_config import CAPABILITY_NAMES, HOOK_NAMES, MAX_MINOR, MPOL_FLAGS, MPOL_MODES
 
 
 def features() -> str:
@@ -23,6 +23,7 @@ def features() -> str:
             "seccomp": {"enabled": True},
             "apparmor": {"enabled": True},  # applied where the host has it; refused elsewhere
             "selinux": {"enabled": True},
+            "memoryPolicy": {"modes": list(MPOL_MODES), "flags": list(MPOL_FLAGS)},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": False}},
         },
