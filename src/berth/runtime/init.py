@@ -52,6 +52,8 @@ class InitArgs(Record):
     no_pivot: bool
     no_new_keyring: bool
     seccomp: process.SeccompProgram | None
+    #: detached (idmapped) mounts the runtime prepared: (index in ``mounts``, fd) pairs.
+    detached_mounts: tuple[tuple[int, int], ...] = ()
 
 
 def needs_runtime_hooks(config: RuntimeConfig) -> bool:
@@ -182,7 +184,9 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
         sc.set_loopback_up()  # as runc: a container's own network namespace has a working 127.0.0.1
     private_mounts = linux.namespace("mount") is not None
     in_userns = linux.namespace("user") is not None
-    rootfs.prepare(sc, config, args.rootfs, args.bundle, in_userns, private_mounts)
+    rootfs.prepare(
+        sc, config, args.rootfs, args.bundle, in_userns, private_mounts, dict(args.detached_mounts)
+    )
     proc = config.process
     if proc is not None:
         os.makedirs(os.path.join(args.rootfs, proc.cwd.lstrip("/")), 0o755, exist_ok=True)

@@ -107,6 +107,15 @@ class Mount(Record):
     uid_mappings: tuple[IDMapping, ...] = ()
     gid_mappings: tuple[IDMapping, ...] = ()
 
+    @property
+    def idmapped(self) -> bool:
+        """Whether the mount asks for an idmapping (its own mappings, or option idmap/ridmap)."""
+        return (
+            bool(self.uid_mappings or self.gid_mappings)
+            or "idmap" in self.options
+            or "ridmap" in self.options
+        )
+
 
 class Rlimit(Record):
     """config.md#posix-process: one ``rlimits`` entry."""
@@ -572,14 +581,14 @@ def _mount(m: _Obj) -> Mount:
     mount_type = m.text("type")
     if not mount_type and not ({"bind", "rbind"} & set(options)):
         raise InvalidArgument(f"{m.at('type')}: required unless options include bind or rbind")
+    uid_maps = tuple(_mapping(x) for x in m.objs("uidMappings"))
+    gid_maps = tuple(_mapping(x) for x in m.objs("gidMappings"))
+    if bool(uid_maps) != bool(gid_maps):  # config.md#mounts: "MUST be specified along with"
+        raise InvalidArgument(f"{m.at('uidMappings')}: uidMappings and gidMappings go together")
     return Mount(
-        destination=dest,
-        type=mount_type,
-        source=m.text("source"),
-        options=options,
-        uid_mappings=tuple(_mapping(x) for x in m.objs("uidMappings")),
-        gid_mappings=tuple(_mapping(x) for x in m.objs("gidMappings")),
-    )
+        destination=dest, type=mount_type, source=m.text("source"), options=options,
+        uid_mappings=uid_maps, gid_mappings=gid_maps,
+    )  # fmt: skip
 
 
 def _hooks(h: _Obj) -> dict[str, tuple[Hook, ...]]:

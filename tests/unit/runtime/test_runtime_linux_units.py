@@ -26,9 +26,10 @@ def test_parse_options_splits_flags_propagation_and_data() -> None:
     assert opts.is_bind
 
 
-def test_idmap_mount_option_is_refused() -> None:
-    with pytest.raises(InvalidArgument, match="idmap"):
-        parse_options(("idmap",))
+def test_idmap_options_are_not_for_mount2_and_their_arguments_are_refused() -> None:
+    assert parse_options(("rbind", "idmap", "ridmap", "ro")).data == ""
+    with pytest.raises(InvalidArgument, match="idmap=uids"):
+        parse_options(("idmap=uids=0-1000-10",))
 
 
 def test_resolve_in_root_never_escapes(tmp_path: Path) -> None:

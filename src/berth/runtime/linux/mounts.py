@@ -74,6 +74,8 @@ def parse_options(options: tuple[str, ...]) -> MountOptions:
             flags = (flags & ~clear) | set_
         elif word in PROPAGATION:
             propagation.append(PROPAGATION[word])
+        elif word in ("idmap", "ridmap"):
+            continue  # config.md#mounts: not for mount(2); berth.runtime.linux.idmap applies them
         elif word.startswith("idmap") or word.startswith("ridmap"):
             raise InvalidArgument(f"mount option {word!r} is not supported")
         else:
@@ -100,14 +102,22 @@ def _is_dir(path: str) -> bool:
         return True
 
 
-def mount_one(sc: s.Syscalls, rootfs: str, bundle: str, m: Mount, mount_label: str = "") -> str:
+def mount_one(
+    sc: s.Syscalls, rootfs: str, bundle: str, m: Mount, mount_label: str = "", detached_fd: int = -1
+) -> str:
     """Apply one ``mounts`` entry under ``rootfs`` (not yet the root); return the host target path.
 
-    ``mount_label`` is config-linux.md#mount-label, given to the mount types that take one."""
+    ``mount_label`` is config-linux.md#mount-label, given to the mount types that take one. A bind
+    mount the runtime prepared as a detached (idmapped) mount comes as ``detached_fd``."""
     opts = parse_options(m.options)
     target = resolve_in_root(rootfs, m.destination)
     source = m.source
-    if opts.is_bind:
+    if detached_fd >= 0:
+        ensure_target(target, stat.S_ISDIR(os.fstat(detached_fd).st_mode))
+        sc.move_mount(detached_fd, target)
+        if opts.flags & _REMOUNT_FLAGS:
+            remount_bind(sc, target, opts.flags & _REMOUNT_FLAGS)
+    elif opts.is_bind:
         if source and not source.startswith("/"):
             source = os.path.join(bundle, source)  # config.md#mounts: relative to the bundle
         if not os.path.exists(source):

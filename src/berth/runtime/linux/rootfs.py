@@ -21,6 +21,10 @@ from berth.runtime.linux.mounts import (
 )
 from berth.spec.runtime_config import Mount, RuntimeConfig
 
+TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 
 def prepare(
     sc: s.Syscalls,
@@ -29,11 +33,13 @@ def prepare(
     bundle: str,
     in_userns: bool,
     private_mounts: bool = True,
+    detached_mounts: Mapping[int, int] | None = None,
 ) -> None:
     """Mount everything the config asks for under ``rootfs`` and populate /dev.
 
     Without ``private_mounts`` (no mount namespace) the host's propagation is left alone and the mounts land
-    in the runtime's own mount table, as with runc; ``delete`` unmounts them.
+    in the runtime's own mount table, as with runc; ``delete`` unmounts them. ``detached_mounts``
+    maps the index of each mount the runtime prepared itself (idmapped) to its detached mount's fd.
     """
     if private_mounts:
         # config-linux.md#rootfs-mount-propagation: nothing we mount may leak back to the host, so
@@ -43,11 +49,12 @@ def prepare(
         # pivot_root(2) needs the new root to be a mount point.
         sc.mount(rootfs, rootfs, "", s.MS_BIND | s.MS_REC)
     dev_is_mounted = False
-    for m in config.mounts:
+    detached = detached_mounts or {}
+    for i, m in enumerate(config.mounts):
         if m.type == "cgroup" or m.type == "cgroup2":
             mount_cgroup(sc, rootfs, m, config.linux.namespace("cgroup") is not None)
         else:
-            mount_one(sc, rootfs, bundle, m, config.linux.mount_label)
+            mount_one(sc, rootfs, bundle, m, config.linux.mount_label, detached.get(i, -1))
         dev_is_mounted = dev_is_mounted or m.destination.rstrip("/") == "/dev"
     if dev_is_mounted:
         create_devices(sc, rootfs, config.linux.devices, bind=in_userns)

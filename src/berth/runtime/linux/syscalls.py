@@ -25,6 +25,9 @@ _SYS_IOPRIO_SET = 251
 _SYS_SCHED_SETATTR = 314
 _SYS_SECCOMP = 317
 _SYS_BPF = 321
+_SYS_OPEN_TREE = 428
+_SYS_MOVE_MOUNT = 429
+_SYS_MOUNT_SETATTR = 442
 
 # linux/sched.h clone flags, as unshare(2)/setns(2) take them.
 CLONE_NEWNS = 0x00020000
@@ -60,6 +63,14 @@ MS_RELATIME = 1 << 21
 MS_STRICTATIME = 1 << 24
 MS_LAZYTIME = 1 << 25
 MNT_DETACH = 2
+
+# linux/mount.h and fcntl.h: the new mount API's flags (open_tree(2), mount_setattr(2), move_mount(2)).
+_OPEN_TREE_CLONE = 1
+_AT_EMPTY_PATH = 0x1000
+_AT_RECURSIVE = 0x8000
+_MOVE_MOUNT_F_EMPTY_PATH = 0x4
+_MOUNT_ATTR_IDMAP = 0x00100000
+_AT_FDCWD = -100
 
 # linux/prctl.h
 PR_SET_PDEATHSIG = 1
@@ -128,6 +139,31 @@ class Syscalls:
         """pivot_root(2)."""
         c = self._c()
         self._check(c.syscall(_SYS_PIVOT_ROOT, new_root.encode(), put_old.encode()), "pivot_root")
+
+    def open_tree_clone(self, path: str, recursive: bool) -> int:
+        """open_tree(2) OPEN_TREE_CLONE: a detached copy of the mount at ``path`` (with the mounts
+        below it if ``recursive``), as a close-on-exec fd."""
+        flags = _OPEN_TREE_CLONE | os.O_CLOEXEC | (_AT_RECURSIVE if recursive else 0)
+        return self._check(self._c().syscall(_SYS_OPEN_TREE, _AT_FDCWD, path.encode(), flags), "open_tree")
+
+    def mount_setattr_idmap(self, mount_fd: int, userns_fd: int, recursive: bool) -> None:
+        """mount_setattr(2) MOUNT_ATTR_IDMAP: map the detached mount's ids through ``userns_fd``'s
+        maps. ``struct mount_attr`` is four u64: attr_set, attr_clr, propagation, userns_fd."""
+        attr = b"".join(v.to_bytes(8, sys.byteorder) for v in (_MOUNT_ATTR_IDMAP, 0, 0, userns_fd))
+        flags = _AT_EMPTY_PATH | (_AT_RECURSIVE if recursive else 0)
+        self._check(
+            self._c().syscall(_SYS_MOUNT_SETATTR, mount_fd, b"", flags, libc.buffer(attr), len(attr)),
+            "mount_setattr",
+        )
+
+    def move_mount(self, mount_fd: int, target: str) -> None:
+        """move_mount(2): attach the detached mount ``mount_fd`` at ``target``."""
+        self._check(
+            self._c().syscall(
+                _SYS_MOVE_MOUNT, mount_fd, b"", _AT_FDCWD, target.encode(), _MOVE_MOUNT_F_EMPTY_PATH
+            ),
+            "move_mount",
+        )
 
     def unshare(self, flags: int) -> None:
         """unshare(2)."""

@@ -99,6 +99,7 @@ def create_parsed(opts: CreateOptions, sc: Syscalls | None = None) -> tuple[Cont
     # Held until create returns, so a concurrent delete or start waits for the container to exist.
     with container.lock(opts.root, c.id, creating=True) as lock_fd:
         manager: CgroupManager | None = None
+        detached: dict[int, int] = {}
         console_fd = opts.console_fd
         fifo_fd = -1
         try:
@@ -116,9 +117,10 @@ def create_parsed(opts: CreateOptions, sc: Syscalls | None = None) -> tuple[Cont
             c.save()  # status "creating", and what a later delete --force needs to clean up
             if manager is not None:
                 manager.set_resources(with_device_rules(config.linux.resources, config.linux.devices))
+            detached = _idmapped_mounts(sc, config, bundle)
             args = init.InitArgs(
                 c.id, config, bundle, rootfs, fifo_fd, console_fd, opts.preserve_fds, opts.no_pivot,
-                opts.no_new_keyring, seccomp,
+                opts.no_new_keyring, seccomp, tuple(detached.items()),
             )  # fmt: skip
             c.pid = _spawn(sc, c, args, manager, lock_fd)
             c.pid_start = container.process_start(c.pid)
@@ -132,10 +134,20 @@ def create_parsed(opts: CreateOptions, sc: Syscalls | None = None) -> tuple[Cont
                 raise BerthError(f"container init: {err}") from None
             raise
         finally:
-            for fd in (console_fd, fifo_fd):
+            for fd in (console_fd, fifo_fd, *detached.values()):
                 if fd >= 0:
                     os.close(fd)
     return c, config
+
+
+def _idmapped_mounts(sc: Syscalls, config: RuntimeConfig, bundle: str) -> dict[int, int]:
+    """The detached idmapped mounts the init attaches, by index in ``mounts`` (none usually: the
+    module that makes them is imported only then)."""
+    if not any(m.idmapped for m in config.mounts):
+        return {}
+    from berth.runtime.linux import idmap
+
+    return idmap.open_mounts(sc, config, bundle)
 
 
 def _make_cgroup(sc: Syscalls, config: RuntimeConfig, cid: str, rootless: bool) -> CgroupManager | None:

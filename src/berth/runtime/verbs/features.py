@@ -25,7 +25,7 @@ def features() -> str:
             "selinux": {"enabled": True},
             "memoryPolicy": {"modes": list(MPOL_MODES), "flags": list(MPOL_FLAGS)},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": True}},  # bind mounts only
         },
         "annotations": {"org.opencontainers.runtime-spec.features.runtime": "berth-runtime"},
     }
