@@ -1,5 +1,5 @@
-"""Container commands: run, create, start, stop, kill, restart, rm, wait, ps, inspect, logs, exec, top,
-stats, cp. Handlers parse, call ``berth.engine``, and format."""
+"""Container commands: run, create, start, attach, stop, kill, restart, rm, wait, ps, inspect, logs,
+exec, top, stats, cp. Handlers parse, call ``berth.engine``, and format."""
 
 from __future__ import annotations
 
@@ -192,6 +192,17 @@ def _start(args: argparse.Namespace) -> int:
         return code
 
 
+def _attach(args: argparse.Namespace) -> int:
+    from berth.engine.attach import relay
+    from berth.engine.lifecycle import attach_container
+
+    with open_engine(args) as engine:
+        sock, opts = attach_container(engine, args.container)
+    with sock:
+        # podman attach: stdin goes to the container if it keeps it open (run -i), its exit code is ours.
+        return relay(sock, opts.interactive and not args.no_stdin, opts.tty) or 0
+
+
 def _each_container(args: argparse.Namespace, act: Callable[[Engine, str], object]) -> int:
     """Apply ``act`` to every named container in turn, printing each name as podman does."""
     with open_engine(args) as engine:
@@ -331,14 +342,22 @@ def _template(fmt: str, doc: dict[str, Any]) -> str:
 
 def _logs(args: argparse.Namespace) -> int:
     import contextlib
+    import time
 
-    from berth.engine.observe import print_logs
+    from berth.engine.logs import parse_log_time
+    from berth.engine.observe import TimeWindow, print_logs
 
+    now = time.time_ns()
+    window = TimeWindow(
+        parse_log_time(args.since, now) if args.since else None,
+        parse_log_time(args.until, now) if args.until else None,
+    )
     # A reader that went away (``| head``) ends the command quietly.
     with open_engine(args) as engine, contextlib.suppress(BrokenPipeError):
         print_logs(
-            engine, args.container, follow=args.follow, tail_lines=args.tail, timestamps=args.timestamps
-        )
+            engine, args.container, follow=args.follow, tail_lines=args.tail, timestamps=args.timestamps,
+            window=window,
+        )  # fmt: skip
     return 0
 
 
@@ -424,6 +443,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     start.add_argument("-i", "--interactive", action="store_true", help="forward stdin")
     start.add_argument("containers", nargs="+")
     start.set_defaults(handler=_start)
+    attach = sub.add_parser("attach", help="attach to a running container", formatter_class=HelpFormatter)
+    attach.add_argument("--no-stdin", action="store_true", help="do not forward stdin")
+    attach.add_argument("container")
+    attach.set_defaults(handler=_attach)
     for verb, handler, text in (
         ("stop", _stop, "stop containers"),
         ("restart", _restart, "restart containers"),
@@ -477,6 +500,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     logs.add_argument("-f", "--follow", action="store_true", help="keep following until the container exits")
     logs.add_argument("--tail", type=int, default=None, help="only the last N lines")
     logs.add_argument("-t", "--timestamps", action="store_true", help="prefix each line with its time")
+    logs.add_argument(
+        "--since", default="", help="only output after TIME (RFC 3339, Unix seconds, or 10m ago)"
+    )
+    logs.add_argument("--until", default="", help="only output before TIME (same forms as --since)")
     logs.add_argument("container")
     logs.set_defaults(handler=_logs)
     exe = sub.add_parser("exec", help="run a command in a running container", formatter_class=HelpFormatter)

@@ -470,6 +470,20 @@ def kill_container(engine: Engine, ref: str, sig: str = "KILL") -> ContainerReco
     return record
 
 
+def attach_container(engine: Engine, ref: str) -> tuple[socket.socket, CreateOptions]:
+    """Connect to the running container's monitor as an attach client (podman attach): output from
+    now on, stdin if the container keeps it open, and the exit code at the end. Also returns the
+    container's options (whether it has a terminal, and stdin)."""
+    record = refresh(engine, engine.db.container(ref))
+    if record.state not in ACTIVE:
+        raise InvalidState(f"container {record.name} is not running (state {record.state})")
+    try:
+        sock = monitor.attach_client(engine.paths(record.id).attach_socket)
+    except OSError as err:
+        raise InvalidState(f"container {record.name}: its monitor does not answer ({err.strerror})") from None
+    return sock, CreateOptions.from_json(record.config["options"])
+
+
 def _wait_runtime(engine: Engine, record: ContainerRecord, timeout: float | None) -> bool:
     """Without a monitor, poll the runtime's state until the container stopped; ``False`` on timeout."""
     runtime = engine.runtime(record.runtime)

@@ -83,6 +83,70 @@ def read_lines(chunks: Iterator[bytes]) -> Iterator[LogLine]:
         yield LogLine(stamp, stream, content, False)
 
 
+_DURATION_UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+                      "m": 60_000_000_000, "h": 3_600_000_000_000}  # fmt: skip
+
+
+def parse_log_time(text: str, now_ns: int) -> str:
+    """``logs --since``/``--until`` as a log timestamp (RFC 3339, nine fraction digits, UTC), from
+    what podman takes: RFC 3339 (``2026-11-25T10:00:00Z``; without an offset, local time), a date,
+    Unix seconds (``1764000000.5``), or a Go duration before now (``10m``, ``1h30m``, ``500ms``).
+
+    Log timestamps are all written in that one format, so comparing the strings orders the times.
+    """
+    value = text.strip()
+    whole, dot, fraction = value.partition(".")
+    if whole.isdigit() and (not dot or fraction.isdigit()):
+        return rfc3339_nano(int(whole) * 1_000_000_000 + int((fraction + "0" * 9)[:9] or "0"))
+    duration = _duration_ns(value)
+    if duration is not None:
+        return rfc3339_nano(now_ns - duration)
+    return rfc3339_nano(_iso_ns(value, text))
+
+
+def _duration_ns(text: str) -> int | None:
+    """A Go duration (``1h30m``, ``2.5s``) in nanoseconds, or None if ``text`` is not one."""
+    total, number, i = 0.0, "", 0
+    if not text:
+        return None
+    while i < len(text):
+        if text[i].isdigit() or text[i] == ".":
+            number += text[i]
+            i += 1
+            continue
+        unit = next((u for u in ("ns", "us", "µs", "ms", "h", "m", "s") if text.startswith(u, i)), None)
+        if unit is None or not number or number.count(".") > 1 or number == ".":
+            return None
+        total += float(number) * _DURATION_UNITS_NS[unit]
+        number, i = "", i + len(unit)
+    return None if number else int(total)
+
+
+def _iso_ns(value: str, text: str) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from berth.errors import InvalidArgument
+
+    # datetime takes six fraction digits at most and log times have nine: the fraction is added apart.
+    fraction_ns = 0
+    date, sep, rest = value.partition("T")
+    clock, dot, after = rest.partition(".")
+    if sep and dot:
+        digits = after[: len(after) - len(after.lstrip("0123456789"))]
+        fraction_ns = int((digits + "0" * 9)[:9]) if digits else 0
+        value = f"{date}T{clock}{after[len(digits) :]}"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument(
+            f"{text!r} is not a time: expected RFC 3339, Unix seconds, or a duration such as 10m"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # local time, as podman reads a time without an offset
+    seconds = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(seconds=1)
+    return seconds * 1_000_000_000 + fraction_ns
+
+
 def tail(lines: list[LogLine], count: int | None) -> list[LogLine]:
     """The last ``count`` lines (all of them when ``count`` is None or negative)."""
     if count is None or count < 0:

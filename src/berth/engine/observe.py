@@ -16,9 +16,25 @@ from berth.errors import InvalidState
 _FOLLOW_POLL_S = 0.05
 
 
-def _emit(entries: list[bytes], timestamps: bool, at_line_start: dict[str, bool]) -> None:
+class TimeWindow:
+    """``logs --since``/``--until``: log timestamps (one fixed format, so strings compare as times)."""
+
+    def __init__(self, since: str | None = None, until: str | None = None) -> None:
+        self.since = since
+        self.until = until
+
+    def __contains__(self, stamp: str) -> bool:
+        return (self.since is None or stamp >= self.since) and (self.until is None or stamp <= self.until)
+
+
+_ALWAYS = TimeWindow()
+
+
+def _emit(entries: list[bytes], timestamps: bool, at_line_start: dict[str, bool], window: TimeWindow) -> None:
     for entry in entries:
         stamp, stream, full, content = parse_entry(entry)
+        if stamp not in window:
+            continue
         fd = 1 if stream == "stdout" else 2
         prefix = f"{stamp} ".encode() if timestamps and at_line_start.get(stream, True) else b""
         os.write(fd, prefix + content + (b"\n" if full else b""))
@@ -34,9 +50,15 @@ def _emit_lines(lines: list[LogLine], timestamps: bool) -> None:
 
 
 def print_logs(
-    engine: Engine, ref: str, follow: bool, tail_lines: int | None = None, timestamps: bool = False
+    engine: Engine,
+    ref: str,
+    follow: bool,
+    tail_lines: int | None = None,
+    timestamps: bool = False,
+    window: TimeWindow = _ALWAYS,
 ) -> None:
-    """Write the container's logged output to this process's stdout and stderr."""
+    """Write the container's logged output (what was logged within ``window``) to this process's
+    stdout and stderr."""
     record = engine.db.container(ref)
     path = engine.paths(record.id).log
     sys.stdout.flush()
@@ -53,10 +75,11 @@ def print_logs(
         complete, _, pending = data.rpartition(b"\n")
         entries = [e + b"\n" for e in complete.split(b"\n")] if complete else []
         if tail_lines is not None:
-            _emit_lines(tail(list(read_lines(iter(entries))), tail_lines), timestamps)
+            lines = [line for line in read_lines(iter(entries)) if line.timestamp in window]
+            _emit_lines(tail(lines, tail_lines), timestamps)
             at_line_start = {}
         else:
-            _emit(entries, timestamps, at_line_start)
+            _emit(entries, timestamps, at_line_start, window)
     if not follow:
         return
     monitor_pid = refresh(engine, record).monitor_pid
@@ -70,7 +93,7 @@ def print_logs(
             complete, _, rest = (pending + data).rpartition(b"\n")
             pending = rest
             if complete:
-                _emit([e + b"\n" for e in complete.split(b"\n")], timestamps, at_line_start)
+                _emit([e + b"\n" for e in complete.split(b"\n")], timestamps, at_line_start, window)
             continue
         if not alive:
             break

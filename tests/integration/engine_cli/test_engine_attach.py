@@ -88,3 +88,16 @@ def test_exec_with_a_terminal_and_detached(berth: Berth) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     berth("rm", "-f", "ttyhost")
+
+
+def test_attach_to_a_detached_container(berth: Berth) -> None:
+    # The container waits for a line on stdin, so nothing is said before ``attach`` connects.
+    berth.run(
+        "-d", "-i", "--name", "echoer", "--network", "none", "--", "sh", "-c", 'read l; echo "got $l"; exit 3'
+    )
+    attached = berth("attach", "echoer", input="hello\n", check=False)
+    assert (attached.returncode, attached.stdout) == (3, "got hello\n"), attached.stderr
+    assert berth.inspect("echoer")["State"]["ExitCode"] == 3
+    refused = berth("attach", "echoer", check=False)
+    assert refused.returncode == 125 and "is not running" in refused.stderr
+    assert refused.stderr.count("\n") == 1

@@ -67,6 +67,17 @@ def test_detached_logs_followed_across_commands(berth: Berth, tmp_path: Path) ->
     assert stamped[0].endswith(" first") and stamped[0][:4].isdigit() and stamped[0][19] == "."
 
 
+def test_logs_since_and_until(berth: Berth) -> None:
+    berth.run("--name", "clock", "--network", "none", "--", "sh", "-c", "echo early; sleep 0.2; echo late")
+    early, late = (line.split(" ", 1)[0] for line in berth("logs", "-t", "clock").stdout.splitlines())
+    assert berth("logs", "--since", late, "clock").stdout == "late\n"
+    assert berth("logs", "--until", early, "clock").stdout == "early\n"
+    assert berth("logs", "--since", "1h", "--tail", "1", "clock").stdout == "late\n"
+    assert berth("logs", "--since", "2000-01-01", "--until", "2000-01-02", "clock").stdout == ""
+    bad = berth("logs", "--since", "yesterday", "clock", check=False)
+    assert bad.returncode == 125 and bad.stderr.count("\n") == 1 and "'yesterday' is not a time" in bad.stderr
+
+
 def test_exec_with_env_user_and_workdir(berth: Berth) -> None:
     berth.run("-d", "--name", "host1", "--network", "none", "--", "sleep", "1000")
     out = berth(

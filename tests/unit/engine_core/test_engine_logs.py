@@ -1,12 +1,23 @@
-"""The CRI log format: writing entries and putting lines back together."""
+"""The CRI log format: writing entries, putting lines back together, and ``--since``/``--until`` times."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from berth.engine.logs import LogWriter, format_entries, parse_entry, read_lines, rfc3339_nano, tail
+from berth.engine.logs import (
+    LogWriter,
+    format_entries,
+    parse_entry,
+    parse_log_time,
+    read_lines,
+    rfc3339_nano,
+    tail,
+)
+from berth.errors import InvalidArgument
 
 
 def test_timestamp_is_rfc3339_with_nanoseconds() -> None:
@@ -49,3 +60,36 @@ def test_content_may_contain_spaces() -> None:
 def test_malformed_entries(bad: bytes) -> None:
     with pytest.raises(ValueError):
         parse_entry(bad)
+
+
+NOW = 1764064800_000000000  # 2025-11-25T10:00:00Z
+
+
+@pytest.mark.parametrize(
+    ("text", "stamp"),
+    [("2026-11-25T10:00:00Z", "2026-11-25T10:00:00.000000000Z"),
+     ("2026-11-25T10:00:00.123456789Z", "2026-11-25T10:00:00.123456789Z"),
+     ("2026-11-25T10:00:00.5+00:00", "2026-11-25T10:00:00.500000000Z"),
+     ("2026-11-25T10:00:00+01:00", "2026-11-25T09:00:00.000000000Z"),
+     ("1764000000", "2025-11-24T16:00:00.000000000Z"), ("1764000000.5", "2025-11-24T16:00:00.500000000Z"),
+     ("10m", "2025-11-25T09:50:00.000000000Z"), ("1h30m", "2025-11-25T08:30:00.000000000Z"),
+     ("500ms", "2025-11-25T09:59:59.500000000Z"), ("2.5s", "2025-11-25T09:59:57.500000000Z")],
+)  # fmt: skip
+def test_log_times_podman_takes(text: str, stamp: str) -> None:
+    assert parse_log_time(text, NOW) == stamp
+
+
+@pytest.mark.parametrize("text", ["yesterday", "10x", "", "1.2.3s", "m", "2026-13-01"])
+def test_bad_log_times(text: str) -> None:
+    with pytest.raises(InvalidArgument, match="is not a time"):
+        parse_log_time(text, NOW)
+
+
+@given(st.integers(0, 2**62), st.integers(0, 2**62))
+def test_log_timestamps_compare_as_the_times_do(a: int, b: int) -> None:
+    assert (rfc3339_nano(a) < rfc3339_nano(b)) == (a < b)
+
+
+@given(st.integers(0, 2**62))
+def test_a_log_timestamp_reads_back_as_itself(ns: int) -> None:
+    assert parse_log_time(rfc3339_nano(ns), NOW) == rfc3339_nano(ns)
