@@ -69,6 +69,7 @@ def _create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime", default="", help="OCI runtime: berth-runtime, runc, crun or a path")
     p.add_argument("--stop-signal", default="", help="signal that stops the container")
     p.add_argument("--stop-timeout", default="10", help="seconds to wait before SIGKILL on stop")
+    p.add_argument("--restart", default="no", help="no, always, unless-stopped or on-failure[:N]")
     p.add_argument("-l", "--label", action="append", default=[], type=_label, help="KEY=VALUE")
     p.add_argument(
         "--pull", default="missing", choices=["missing", "always", "never"], help="when to pull the image"
@@ -123,6 +124,7 @@ def _options(args: argparse.Namespace) -> CreateOptions:
         runtime=args.runtime,
         stop_signal=args.stop_signal,
         stop_timeout=_integer(args.stop_timeout, "--stop-timeout"),
+        restart=args.restart,
         labels=dict(args.label),
         pull=args.pull,
         tls_verify=args.tls_verify,

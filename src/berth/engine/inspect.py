@@ -7,7 +7,7 @@ from typing import Any
 
 from berth.engine.logs import rfc3339_nano
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord
-from berth.engine.options import CreateOptions
+from berth.engine.options import CreateOptions, RestartPolicy
 
 
 def _stamp(t: float | None) -> str:
@@ -72,6 +72,7 @@ def ps_row(record: ContainerRecord) -> dict[str, Any]:
 def inspect_container(record: ContainerRecord) -> dict[str, Any]:
     """``inspect``'s document for one container (podman's layout, the fields Berth knows)."""
     opts = CreateOptions.from_json(record.config["options"])
+    policy = RestartPolicy.parse(opts.restart)
     args = record.config.get("args", [])
     networks = {}
     for name, att in record.networks.items():
@@ -135,7 +136,9 @@ def inspect_container(record: ContainerRecord) -> dict[str, Any]:
             "StopTimeout": opts.stop_timeout,
             "Labels": opts.labels,
         },
+        "RestartCount": record.restart_count,
         "HostConfig": {
+            "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},
             "NetworkMode": record.config.get("network", ""),
             "AutoRemove": opts.remove,
             "ReadonlyRootfs": opts.read_only,

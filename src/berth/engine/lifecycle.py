@@ -28,6 +28,7 @@ from berth.engine.netns import create_netns, remove_netns
 from berth.engine.oci_config import ImageSettings, build_config
 from berth.engine.options import (
     CreateOptions,
+    RestartPolicy,
     VolumeSpec,
     check_name,
     parse_publish,
@@ -124,6 +125,8 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
         check_name(opts.name)
     if bool(opts.image) == bool(opts.rootfs):
         raise InvalidArgument("give exactly one of an image or --rootfs DIR")
+    if RestartPolicy.parse(opts.restart).name != "no" and opts.remove:
+        raise InvalidArgument("--restart and --rm conflict: a removed container cannot be restarted")
     runtime = engine.runtime(opts.runtime)
     cid = new_id()
     name = opts.name or _generate_name(engine)
@@ -313,7 +316,9 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         network = _prepare_network(engine, record)
         # Written now for the runtime to bind-mount; rewritten in place once CNI gave the addresses.
         _write_etc(engine, record, [])
-        engine.db.update_container(record.id, error="", exit_code=None, oom_killed=False)
+        engine.db.update_container(
+            record.id, error="", exit_code=None, oom_killed=False, stopped_by_user=False
+        )
         config = engine.config
         spec = monitor.MonitorSpec(
             cid=record.id,
@@ -387,6 +392,43 @@ def _monitor_exit(config: Any, cid: str, code: int) -> None:
     # Runs in the monitor process, after the container's init exited.
     with Engine(config) as engine:
         cleanup_container(engine, cid, code)
+        delay = _restart_delay(engine, cid, code)
+    if delay is not None:
+        time.sleep(delay)
+        with Engine(config) as engine:
+            _restart_by_policy(engine, cid)
+
+
+#: Docker's restart backoff: 100 ms, doubling per restart up to a minute, from zero again after a
+#: run of ten seconds or more (so a container that fails at once cannot spin the machine).
+_BACKOFF_FIRST_S, _BACKOFF_MAX_S, _BACKOFF_RESET_S = 0.1, 60.0, 10.0
+
+
+def _restart_delay(engine: Engine, cid: str, code: int) -> float | None:
+    """How long to wait before the restart policy starts the exited container again; None: not."""
+    try:
+        record = engine.db.container(cid)
+    except NotFound:
+        return None  # removed (``rm -f``, ``--rm``)
+    policy = RestartPolicy.parse(CreateOptions.from_json(record.config["options"]).restart)
+    if record.stopped_by_user or not policy.wants_restart(code, record.restart_count):
+        return None
+    ran = (record.finished_at or 0.0) - (record.started_at or 0.0)
+    if ran >= _BACKOFF_RESET_S:
+        return 0.0
+    return min(_BACKOFF_FIRST_S * (1 << min(record.restart_count, 16)), _BACKOFF_MAX_S)
+
+
+def _restart_by_policy(engine: Engine, cid: str) -> None:
+    """Start the container again unless a user stopped or removed it, or started it, meanwhile."""
+    try:
+        record = refresh(engine, engine.db.container(cid))
+        if record.stopped_by_user or record.state in ACTIVE:
+            return
+        engine.db.update_container(cid, restart_count=record.restart_count + 1)
+        start_container(engine, cid)
+    except BerthError:
+        return  # gone, or it cannot start: start_container recorded the error; no further tries
 
 
 def _oom_killed(engine: Engine, cid: str) -> bool:
@@ -462,10 +504,11 @@ def _signal_name(sig: str) -> str:
 
 
 def kill_container(engine: Engine, ref: str, sig: str = "KILL") -> ContainerRecord:
-    """Send ``sig`` to the container's init (must be running)."""
+    """Send ``sig`` to the container's init (must be running); its restart policy then leaves it."""
     record = refresh(engine, engine.db.container(ref))
     if record.state not in ACTIVE:
         raise InvalidState(f"container {record.name} is not running (state {record.state})")
+    engine.db.update_container(record.id, stopped_by_user=True)
     engine.runtime(record.runtime).kill(record.id, _signal_name(sig))
     return record
 
@@ -517,8 +560,10 @@ def _wait_socket(engine: Engine, record: ContainerRecord, timeout: float | None)
 
 
 def stop_container(engine: Engine, ref: str, timeout: float | None = None) -> ContainerRecord:
-    """Send the stop signal, wait ``timeout`` seconds (default: the container's), then SIGKILL."""
+    """Send the stop signal, wait ``timeout`` seconds (default: the container's), then SIGKILL. The
+    restart policy leaves a stopped container stopped (also one waiting out a restart backoff)."""
     record = refresh(engine, engine.db.container(ref))
+    engine.db.update_container(record.id, stopped_by_user=True)
     if record.state not in ACTIVE:
         return record
     opts = CreateOptions.from_json(record.config["options"])

@@ -68,6 +68,12 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE containers ADD COLUMN image_id TEXT NOT NULL DEFAULT '';
     ALTER TABLE containers ADD COLUMN image_digest TEXT NOT NULL DEFAULT ''
     """,
+    # version 3: restart policies: how often the policy restarted a container, and whether a user
+    # stopped it (which the policy then respects).
+    """
+    ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE containers ADD COLUMN stopped_by_user INTEGER NOT NULL DEFAULT 0
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -90,7 +96,9 @@ class ContainerRecord:
     ``config`` is the engine's creation request (the user's flags and the resolved image settings);
     ``image_id`` and ``image_digest`` are the image's config and manifest digests (``sha256:...``;
     empty for ``--rootfs`` and for containers made before schema 2); ``networks`` maps a network
-    name to what CNI assigned there; ``mounts`` lists the container's mounts.
+    name to what CNI assigned there; ``mounts`` lists the container's mounts; ``restart_count`` is
+    how often the restart policy started it again, ``stopped_by_user`` whether ``stop`` or ``kill``
+    ended it (the policy leaves it stopped then).
     """
 
     id: str
@@ -111,6 +119,8 @@ class ContainerRecord:
     mounts: list[dict[str, Any]] = field(default_factory=list)
     image_id: str = ""
     image_digest: str = ""
+    restart_count: int = 0
+    stopped_by_user: bool = False
 
 
 @record
@@ -142,15 +152,17 @@ _CONTAINER_JSON = ("config", "networks", "mounts")
 _CONTAINER_COLUMNS = (
     *("id", "name", "image", "config", "state", "pid", "monitor_pid", "exit_code", "oom_killed"),
     *("error", "created_at", "started_at", "finished_at", "runtime", "networks", "mounts"),
-    *("image_id", "image_digest"),
+    *("image_id", "image_digest", "restart_count", "stopped_by_user"),
 )
+_CONTAINER_BOOLS = ("oom_killed", "stopped_by_user")  # INTEGER columns
 
 
 def _container_from_row(row: sqlite3.Row) -> ContainerRecord:
     values = {k: row[k] for k in _CONTAINER_COLUMNS}
     for k in _CONTAINER_JSON:
         values[k] = json.loads(values[k])
-    values["oom_killed"] = bool(values["oom_killed"])
+    for k in _CONTAINER_BOOLS:
+        values[k] = bool(values[k])
     return ContainerRecord(**values)
 
 
@@ -158,7 +170,8 @@ def _container_values(record: ContainerRecord) -> dict[str, Any]:
     values = {k: getattr(record, k) for k in _CONTAINER_COLUMNS}
     for k in _CONTAINER_JSON:
         values[k] = json.dumps(values[k], sort_keys=True)
-    values["oom_killed"] = int(record.oom_killed)
+    for k in _CONTAINER_BOOLS:
+        values[k] = int(values[k])
     return values
 
 
@@ -256,8 +269,9 @@ class Metadata:
         for k in _CONTAINER_JSON:
             if k in values:
                 values[k] = json.dumps(values[k], sort_keys=True)
-        if "oom_killed" in values:
-            values["oom_killed"] = int(values["oom_killed"])
+        for k in _CONTAINER_BOOLS:
+            if k in values:
+                values[k] = int(values[k])
         sets = ", ".join(f"{k} = :{k}" for k in values)
         where = "id = :_id" + (" AND state = :_state" if only_if_state else "")
         with self.transaction() as db:

@@ -49,6 +49,8 @@ class CreateOptions:
     runtime: str = ""
     stop_signal: str = ""
     stop_timeout: int = 10
+    #: ``no``, ``always``, ``unless-stopped``, ``on-failure`` or ``on-failure:N`` (podman's --restart)
+    restart: str = "no"
     labels: dict[str, str] = field(default_factory=dict)
     pull: str = "missing"
     tls_verify: bool | None = None
@@ -68,6 +70,35 @@ def check_name(name: str, what: str = "container") -> str:
     if not _NAME.match(name):
         raise InvalidArgument(f"invalid {what} name {name!r}: want [a-zA-Z0-9][a-zA-Z0-9_.-]*")
     return name
+
+
+@record(frozen=True)
+class RestartPolicy:
+    """``--restart``: when the engine starts an exited container again (``max_retries`` 0: no limit)."""
+
+    name: str = "no"
+    max_retries: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> RestartPolicy:
+        """podman's forms: ``no``, ``always``, ``unless-stopped``, ``on-failure[:N]``."""
+        name, colon, count = (text or "no").partition(":")
+        if name not in ("no", "always", "unless-stopped", "on-failure") or (colon and name != "on-failure"):
+            raise InvalidArgument(
+                f"invalid --restart {text!r}: want no, always, unless-stopped or on-failure[:N]"
+            )
+        if colon and not count.isdigit():
+            raise InvalidArgument(f"invalid --restart {text!r}: the retry count must be a number")
+        return cls(name, int(count) if colon else 0)
+
+    def wants_restart(self, exit_code: int, restarts: int) -> bool:
+        """Whether a container that exited with ``exit_code``, restarted ``restarts`` times already by
+        this policy and not stopped by a user, is to be started again."""
+        if self.name in ("always", "unless-stopped"):
+            return True
+        if self.name == "on-failure":
+            return exit_code != 0 and (self.max_retries == 0 or restarts < self.max_retries)
+        return False
 
 
 def parse_env(pairs: list[str], files: list[str]) -> list[str]:

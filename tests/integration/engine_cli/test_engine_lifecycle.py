@@ -78,6 +78,49 @@ def test_logs_since_and_until(berth: Berth) -> None:
     assert bad.returncode == 125 and bad.stderr.count("\n") == 1 and "'yesterday' is not a time" in bad.stderr
 
 
+def test_restart_on_failure_stops_after_its_retries(berth: Berth) -> None:
+    berth.run("-d", "--name", "flaky", "--network", "none", "--restart", "on-failure:2", "--", "sh", "-c",
+              "echo run; exit 1")  # fmt: skip
+    _wait_for(
+        lambda: berth("logs", "flaky").stdout.count("run") == 3 and not _active(berth, "flaky"), "3 runs"
+    )
+    state = berth.inspect("flaky")
+    assert state["RestartCount"] == 2 and state["State"]["ExitCode"] == 1
+    assert state["HostConfig"]["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
+    assert berth("wait", "flaky").stdout == "1\n"
+    assert berth("logs", "flaky").stdout.count("run") == 3  # no fourth run
+
+
+def test_restart_always_until_a_user_stops_it(berth: Berth) -> None:
+    berth.run("-d", "--name", "looper", "--network", "none", "--restart", "always", "--", "sh", "-c",
+              "echo tick; sleep 0.2")  # fmt: skip
+    _wait_for(lambda: berth.inspect("looper")["RestartCount"] >= 2, "two restarts")
+    berth("stop", "-t", "1", "looper")
+    stopped = berth.inspect("looper")
+    assert stopped["State"]["Status"] == "exited"
+    ticks = berth("logs", "looper").stdout.count("tick")
+    time.sleep(1.0)  # longer than any backoff so far: a restart would have happened by now
+    assert berth.inspect("looper")["RestartCount"] == stopped["RestartCount"]
+    assert berth("logs", "looper").stdout.count("tick") == ticks
+    berth("start", "looper")  # a user's start: the policy applies again
+    _wait_for(
+        lambda: berth.inspect("looper")["RestartCount"] > stopped["RestartCount"], "a restart after start"
+    )
+    berth("rm", "-f", "looper")
+
+
+def test_restart_policy_refusals(berth: Berth) -> None:
+    for flags, message in ((["--rm", "--restart", "always"], "--restart and --rm conflict"),
+                           (["--restart", "sometimes"], "invalid --restart 'sometimes'")):  # fmt: skip
+        done = berth.run(*flags, "--network", "none", "--", "true", check=False)
+        assert done.returncode == 125 and message in done.stderr and done.stderr.count("\n") == 1
+    assert berth("ps", "-a", "-q").stdout == ""
+
+
+def _active(berth: Berth, name: str) -> bool:
+    return bool(berth.inspect(name)["IsActive"])
+
+
 def test_exec_with_env_user_and_workdir(berth: Berth) -> None:
     berth.run("-d", "--name", "host1", "--network", "none", "--", "sleep", "1000")
     out = berth(

@@ -113,7 +113,7 @@ def test_concurrent_processes_on_a_fresh_database(tmp_path: Path) -> None:
     assert len(records) == 100 and all(r.state == RUNNING for r in records)
 
 
-def test_schema_1_database_gains_the_image_columns(tmp_path: Path) -> None:
+def test_schema_1_database_gains_the_image_and_restart_columns(tmp_path: Path) -> None:
     from berth.engine.metadata import _MIGRATIONS
 
     raw = sqlite3.connect(tmp_path / "berth.db")
@@ -128,10 +128,13 @@ def test_schema_1_database_gains_the_image_columns(tmp_path: Path) -> None:
     with Metadata(tmp_path / "berth.db") as db:
         old = db.container("old")
         assert (old.image, old.image_id, old.image_digest) == ("bb", "", "")
+        assert (old.restart_count, old.stopped_by_user) == (0, False)
+        db.update_container("a", restart_count=2, stopped_by_user=True)
+        assert (db.container("a").restart_count, db.container("a").stopped_by_user) == (2, True)
         db.add_container(
             ContainerRecord(id="b", name="new", image="bb", config={}, runtime="runc", image_id="sha256:1")
         )
         assert db.container("new").image_id == "sha256:1"
     raw = sqlite3.connect(tmp_path / "berth.db")
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     raw.close()

@@ -8,6 +8,7 @@ import pytest
 
 from berth.engine.options import (
     PortMapping,
+    RestartPolicy,
     check_name,
     merge_env,
     parse_entrypoint,
@@ -88,3 +89,29 @@ def test_names() -> None:
     for bad in ("", "-x", "a b", "a/b"):
         with pytest.raises(InvalidArgument):
             check_name(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "retries"),
+    [("", "no", 0), ("no", "no", 0), ("always", "always", 0), ("unless-stopped", "unless-stopped", 0),
+     ("on-failure", "on-failure", 0), ("on-failure:3", "on-failure", 3)],
+)  # fmt: skip
+def test_restart_policies(text: str, name: str, retries: int) -> None:
+    assert RestartPolicy.parse(text) == RestartPolicy(name, retries)
+
+
+@pytest.mark.parametrize("text", ["sometimes", "always:2", "on-failure:x", "on-failure:-1", "no:"])
+def test_bad_restart_policies(text: str) -> None:
+    with pytest.raises(InvalidArgument, match="invalid --restart"):
+        RestartPolicy.parse(text)
+
+
+def test_what_each_policy_restarts() -> None:
+    assert not RestartPolicy("no").wants_restart(1, 0)
+    assert RestartPolicy("always").wants_restart(0, 100) and RestartPolicy("unless-stopped").wants_restart(
+        0, 9
+    )
+    on_failure = RestartPolicy("on-failure", 2)
+    assert not on_failure.wants_restart(0, 0)
+    assert on_failure.wants_restart(1, 1) and not on_failure.wants_restart(1, 2)
+    assert RestartPolicy("on-failure").wants_restart(137, 1000)
