@@ -30,12 +30,7 @@ def write_etc_files(
 ) -> None:
     """Write the three files for a container with ``addresses`` (CIDR form) on its interfaces."""
     (userdata / "hostname").write_text(f"{hostname}\n")
-    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-    for cidr in addresses:
-        lines.append(f"{cidr.split('/')[0]}\t{hostname} {name}")
-    if not addresses and not host_network:
-        lines.append(f"127.0.1.1\t{hostname} {name}")
-    (userdata / "hosts").write_text("\n".join(lines) + "\n")
+    write_hosts(userdata, hostname, name, addresses, host_network, [])
     try:
         resolv = Path("/etc/resolv.conf").read_text()
     except OSError:
@@ -46,3 +41,24 @@ def write_etc_files(
             ln + "\n" for ln in resolv.splitlines() if not ln.strip().startswith("nameserver 127.")
         )
     (userdata / "resolv.conf").write_text(resolv)
+
+
+def write_hosts(
+    userdata: Path,
+    hostname: str,
+    name: str,
+    addresses: list[str],
+    host_network: bool,
+    peers: list[tuple[str, str]],
+) -> None:
+    """(Re)write ``/etc/hosts`` in place (the container has the file bind-mounted, so a new inode
+    would not reach it): its own names, then a line per peer ((address, name) of the other
+    containers on its user network), so containers there find each other by name, as on podman's
+    and Docker's user networks."""
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    for cidr in addresses:
+        lines.append(f"{cidr.split('/')[0]}\t{hostname} {name}")
+    if not addresses and not host_network:
+        lines.append(f"127.0.1.1\t{hostname} {name}")
+    lines += [f"{address}\t{peer}" for address, peer in peers]
+    (userdata / "hosts").write_text("\n".join(lines) + "\n")

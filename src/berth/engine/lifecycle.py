@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from berth.engine import cni, monitor, networks
 from berth.engine.engine import Engine, cgroup_path, new_id
-from berth.engine.etcfiles import etc_mounts, write_etc_files
+from berth.engine.etcfiles import etc_mounts, write_etc_files, write_hosts
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord, NetworkRecord
 from berth.engine.netns import create_netns, remove_netns
 from berth.engine.oci_config import ImageSettings, build_config
@@ -270,6 +270,30 @@ def _attach_network(engine: Engine, record: ContainerRecord, net: NetworkRecord 
     record.networks = {net.name: {"result": result, "ports": ports}}
     engine.db.update_container(record.id, networks=record.networks)
     _write_etc(engine, record, cni.result_addresses(result))
+    _refresh_peer_hosts(engine, net.name)
+
+
+def _refresh_peer_hosts(engine: Engine, network: str) -> None:
+    """Rewrite ``/etc/hosts`` of every container on the user network ``network`` so that each lists
+    the others by name. The default network resolves no names, as Docker's default bridge."""
+    if network == engine.config.default_network:
+        return
+    lock = engine.config.runroot / "network-hosts" / f"{network}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with locked(lock):  # one writer at a time, or a stale list could overwrite a fresher one
+        members = [
+            (rec, cni.result_addresses(rec.networks[network]["result"]))
+            for rec in engine.db.containers()
+            if network in rec.networks and rec.networks[network]["result"]
+        ]
+        for rec, addresses in members:
+            peers = [
+                (other[0].split("/")[0], peer.name) for peer, other in members if peer.id != rec.id and other
+            ]
+            with contextlib.suppress(OSError):  # a member being removed meanwhile
+                write_hosts(
+                    engine.paths(rec.id).userdata, rec.config["hostname"], rec.name, addresses, False, peers
+                )
 
 
 def _teardown_network(engine: Engine, record: ContainerRecord) -> None:
@@ -487,6 +511,8 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None) -> None:
             monitor_pid=0,
             networks={},
         )
+        for network in record.networks:
+            _refresh_peer_hosts(engine, network)  # the others no longer list this one
         if opts.remove and exit_code is not None:
             _remove_files(engine, record)
             engine.db.remove_container(cid)

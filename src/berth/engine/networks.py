@@ -105,7 +105,9 @@ def create_network(
     existing = db.networks()
     if any(n.name == name for n in existing):
         raise InvalidArgument(f"network {name!r} already exists")
-    taken = _host_routes() + [ipaddress.IPv4Network(n.subnet) for n in existing]
+    # The default network's subnet stays reserved even before that network is made on first use.
+    reserved = ipaddress.IPv4Network(config.default_subnet)
+    taken = _host_routes() + [ipaddress.IPv4Network(n.subnet) for n in existing] + [reserved]
     if subnet:
         try:
             net = ipaddress.IPv4Network(subnet, strict=True)

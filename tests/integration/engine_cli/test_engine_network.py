@@ -67,6 +67,28 @@ def test_two_containers_talk_over_tcp_on_a_user_network(berth: Berth) -> None:
     berth("network", "rm", "berthnet-tcp")
 
 
+def test_containers_on_a_user_network_find_each_other_by_name(berth: Berth) -> None:
+    berth("network", "create", "berthnet-names")
+    berth.run("-d", "--name", "alpha", "--network", "berthnet-names", "--", "sh", "-c",
+              "echo hello-from-alpha | nc -l -p 7000")  # fmt: skip
+    berth.run("-d", "--name", "beta", "--network", "berthnet-names", "--", "sleep", "60")
+    _wait_listening(berth, "alpha", 7000)
+    beta_hosts = berth("exec", "beta", "cat", "/etc/hosts").stdout
+    assert f"{_ip(berth, 'alpha', 'berthnet-names')}\talpha\n" in beta_hosts
+    assert (
+        f"{_ip(berth, 'beta', 'berthnet-names')}\tbeta\n"
+        in berth("exec", "alpha", "cat", "/etc/hosts").stdout
+    )
+    assert berth("exec", "beta", "nc", "alpha", "7000").stdout == "hello-from-alpha\n"
+    berth("wait", "alpha")  # it served its one connection; beta's hosts file forgets it
+    assert "alpha" not in berth("exec", "beta", "cat", "/etc/hosts").stdout
+    # The default network resolves no container names (as Docker's default bridge).
+    berth.run("-d", "--name", "plain", "--", "sleep", "60")
+    assert berth.run("--rm", "--", "grep", "-c", "plain", "/etc/hosts", check=False).stdout == "0\n"
+    berth("rm", "-f", "alpha", "beta", "plain")
+    berth("network", "rm", "berthnet-names")
+
+
 def test_published_port_reachable_on_loopback(berth: Berth) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
