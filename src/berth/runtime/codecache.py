@@ -36,9 +36,12 @@ if not TYPE_CHECKING:
 
 
 def default_path(package_dir: str) -> str:
-    """The cache file for the package at ``package_dir`` and this interpreter."""
-    tag = sys.implementation.cache_tag
-    return os.path.join(CACHE_DIR, f"code-{tag}{package_dir.replace('/', '-')}.marshal")
+    """The cache file for the package at ``package_dir`` and this interpreter (its version in the
+    name, so two interpreters of one minor version do not overwrite each other's file in turn)."""
+    version = sys.version.split()[0]
+    return os.path.join(
+        CACHE_DIR, f"code-{sys.implementation.name}-{version}{package_dir.replace('/', '-')}.marshal"
+    )
 
 
 class CodeCache(Loader):
