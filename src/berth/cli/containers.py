@@ -70,6 +70,7 @@ def _create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-signal", default="", help="signal that stops the container")
     p.add_argument("--stop-timeout", default="10", help="seconds to wait before SIGKILL on stop")
     p.add_argument("--restart", default="no", help="no, always, unless-stopped or on-failure[:N]")
+    p.add_argument("--log-opt", action="append", default=[], help="max-size=SIZE: the log's size limit")
     p.add_argument("-l", "--label", action="append", default=[], type=_label, help="KEY=VALUE")
     p.add_argument(
         "--pull", default="missing", choices=["missing", "always", "never"], help="when to pull the image"
@@ -93,7 +94,7 @@ def _integer(text: str, flag: str) -> int:
 
 
 def _options(args: argparse.Namespace) -> CreateOptions:
-    from berth.engine.options import CreateOptions, parse_entrypoint
+    from berth.engine.options import CreateOptions, parse_entrypoint, parse_log_opts
 
     return CreateOptions(
         image="" if args.rootfs else args.image,
@@ -125,6 +126,7 @@ def _options(args: argparse.Namespace) -> CreateOptions:
         stop_signal=args.stop_signal,
         stop_timeout=_integer(args.stop_timeout, "--stop-timeout"),
         restart=args.restart,
+        log_size_max=parse_log_opts(args.log_opt),
         labels=dict(args.label),
         pull=args.pull,
         tls_verify=args.tls_verify,

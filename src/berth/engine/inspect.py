@@ -8,6 +8,7 @@ from typing import Any
 from berth.engine.logs import rfc3339_nano
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord
 from berth.engine.options import CreateOptions, RestartPolicy
+from berth.engine.units import human_size
 
 
 def _stamp(t: float | None) -> str:
@@ -139,6 +140,10 @@ def inspect_container(record: ContainerRecord) -> dict[str, Any]:
         "RestartCount": record.restart_count,
         "HostConfig": {
             "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},
+            "LogConfig": {
+                "Type": "k8s-file",
+                "Size": human_size(opts.log_size_max) if opts.log_size_max else "-1B",
+            },
             "NetworkMode": record.config.get("network", ""),
             "AutoRemove": opts.remove,
             "ReadonlyRootfs": opts.read_only,

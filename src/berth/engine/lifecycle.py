@@ -357,6 +357,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             terminal=opts.tty,
             stdin=opts.interactive,
             on_exit=lambda code: _monitor_exit(config, record.id, code),
+            log_size_max=opts.log_size_max,
         )
         engine.close()  # the monitor is forked from this process: it must not share the connection
         pending = monitor.spawn(spec)

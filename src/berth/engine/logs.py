@@ -36,14 +36,23 @@ def format_entries(stream: str, data: bytes, now_ns: int) -> bytes:
 
 
 class LogWriter:
-    """Appends a container's output to its log file."""
+    """Appends a container's output to its log file; with ``max_size`` (bytes), empties the file
+    first whenever an entry would take it past that size (podman's ``--log-opt max-size`` for its
+    k8s-file driver, which conmon enforces the same way), so the log never exceeds it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_size: int = 0) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.max_size = max_size
+        self.size = os.fstat(self.fd).st_size
 
     def write(self, stream: str, data: bytes) -> None:
         """Record ``data`` read from ``stream`` now."""
-        os.write(self.fd, format_entries(stream, data, time.time_ns()))
+        entries = format_entries(stream, data, time.time_ns())
+        if self.max_size and self.size + len(entries) > self.max_size:
+            os.ftruncate(self.fd, 0)  # O_APPEND: the next write lands at the new end
+            self.size = 0
+        os.write(self.fd, entries)
+        self.size += len(entries)
 
     def close(self) -> None:
         """Flush to disk and close."""

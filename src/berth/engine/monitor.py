@@ -63,6 +63,8 @@ class MonitorSpec:
     terminal: bool
     stdin: bool
     on_exit: Callable[[int], None]
+    #: ``--log-opt max-size`` in bytes (0: no limit)
+    log_size_max: int = 0
 
 
 class CreateFailure(RuntimeFailure):
@@ -176,7 +178,7 @@ class _Monitor:
         self.stdin_fd: int | None = None
         self.master: int | None = None
         self.clients: dict[int, tuple[socket.socket, str]] = {}
-        self.log = LogWriter(spec.log_path) if spec.log_path else None
+        self.log = LogWriter(spec.log_path, spec.log_size_max) if spec.log_path else None
         self.pid = 0
         self.status: int | None = None
 

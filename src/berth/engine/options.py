@@ -51,6 +51,8 @@ class CreateOptions:
     stop_timeout: int = 10
     #: ``no``, ``always``, ``unless-stopped``, ``on-failure`` or ``on-failure:N`` (podman's --restart)
     restart: str = "no"
+    #: ``--log-opt max-size``: the log file's size limit in bytes (0: none)
+    log_size_max: int = 0
     labels: dict[str, str] = field(default_factory=dict)
     pull: str = "missing"
     tls_verify: bool | None = None
@@ -99,6 +101,25 @@ class RestartPolicy:
         if self.name == "on-failure":
             return exit_code != 0 and (self.max_retries == 0 or restarts < self.max_retries)
         return False
+
+
+#: conmon's read buffer: podman refuses a smaller log size limit, which one read could exceed.
+MIN_LOG_SIZE = 8192
+
+
+def parse_log_opts(options: list[str]) -> int:
+    """``--log-opt KEY=VALUE`` flags; only ``max-size`` is known. Returns the limit in bytes (0: none)."""
+    from berth.engine.units import parse_size
+
+    limit = 0
+    for option in options:
+        key, eq, value = option.partition("=")
+        if key != "max-size" or not eq:
+            raise InvalidArgument(f"unsupported --log-opt {option!r}: only max-size=SIZE is supported")
+        limit = parse_size(value, "--log-opt max-size")
+        if 0 < limit < MIN_LOG_SIZE:
+            raise InvalidArgument(f"--log-opt max-size {value!r}: at least {MIN_LOG_SIZE} bytes, or 0")
+    return limit
 
 
 def parse_env(pairs: list[str], files: list[str]) -> list[str]:

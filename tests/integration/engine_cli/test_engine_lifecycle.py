@@ -78,6 +78,21 @@ def test_logs_since_and_until(berth: Berth) -> None:
     assert bad.returncode == 125 and bad.stderr.count("\n") == 1 and "'yesterday' is not a time" in bad.stderr
 
 
+def test_log_size_limit(berth: Berth) -> None:
+    count = 'i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done'
+    cid = berth.run(
+        "--name", "chatty", "--network", "none", "--log-opt", "max-size=8k", "-d", "--", "sh", "-c", count
+    )
+    assert berth("wait", "chatty").stdout == "0\n"
+    log = berth.root / "containers" / cid.stdout.strip() / "ctr.log"
+    assert 0 < log.stat().st_size <= 8192
+    lines = berth("logs", "chatty").stdout.splitlines()
+    assert lines[-1] == "line 1999" and "line 0" not in lines
+    assert berth.inspect("chatty")["HostConfig"]["LogConfig"] == {"Type": "k8s-file", "Size": "8.19kB"}
+    refused = berth.run("--log-opt", "max-size=1k", "--network", "none", "--", "true", check=False)
+    assert refused.returncode == 125 and "at least 8192" in refused.stderr
+
+
 def test_restart_on_failure_stops_after_its_retries(berth: Berth) -> None:
     berth.run("-d", "--name", "flaky", "--network", "none", "--restart", "on-failure:2", "--", "sh", "-c",
               "echo run; exit 1")  # fmt: skip

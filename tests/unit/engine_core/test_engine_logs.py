@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,19 @@ def test_log_timestamps_compare_as_the_times_do(a: int, b: int) -> None:
 @given(st.integers(0, 2**62))
 def test_a_log_timestamp_reads_back_as_itself(ns: int) -> None:
     assert parse_log_time(rfc3339_nano(ns), NOW) == rfc3339_nano(ns)
+
+
+def test_a_size_limit_empties_the_log_before_it_would_be_exceeded(tmp_path: Path) -> None:
+    path = tmp_path / "ctr.log"
+    path.write_bytes(b"x" * 8000)  # left by an earlier run of the container
+    writer = LogWriter(path, max_size=8192)
+    sizes = []
+    for i in range(500):
+        writer.write("stdout", f"line {i}\n".encode())
+        sizes.append(path.stat().st_size)
+    writer.close()
+    assert max(sizes) <= 8192
+    assert any(after < before for before, after in itertools.pairwise(sizes))  # emptied
+    lines = [line.content for line in read_lines(iter(path.read_bytes().splitlines(keepends=True)))]
+    assert lines[-1] == b"line 499" and b"line 0" not in lines
+    assert all(b"x" not in line for line in lines)

@@ -13,6 +13,7 @@ from berth.engine.options import (
     merge_env,
     parse_entrypoint,
     parse_env,
+    parse_log_opts,
     parse_publish,
     parse_tmpfs,
     parse_volume,
@@ -115,3 +116,13 @@ def test_what_each_policy_restarts() -> None:
     assert not on_failure.wants_restart(0, 0)
     assert on_failure.wants_restart(1, 1) and not on_failure.wants_restart(1, 2)
     assert RestartPolicy("on-failure").wants_restart(137, 1000)
+
+
+def test_log_options() -> None:
+    assert parse_log_opts([]) == 0 and parse_log_opts(["max-size=0"]) == 0
+    assert parse_log_opts(["max-size=10m"]) == 10 * 1024 * 1024
+    refused = [(["max-size=1k"], "at least 8192"), (["tag=web"], "unsupported --log-opt"),
+               (["max-size"], "unsupported --log-opt"), (["max-size=lots"], "invalid")]  # fmt: skip
+    for bad, message in refused:
+        with pytest.raises(InvalidArgument, match=message):
+            parse_log_opts(bad)
