@@ -274,14 +274,21 @@ def _wait(args: argparse.Namespace) -> int:
 
 def _ps(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json, print_table, short_id
+    from berth.engine.container_filters import matches, parse_filters, selects_stopped
     from berth.engine.inspect import ps_row
     from berth.engine.metadata import RUNNING
+    from berth.engine.options import CreateOptions
     from berth.engine.state import refresh
 
+    filters = parse_filters(args.filter)
     with open_engine(args) as engine:
         records = [refresh(engine, r) for r in engine.db.containers()]
-    if not args.all:
+    if not args.all and not selects_stopped(filters):
         records = [r for r in records if r.state == RUNNING]
+    if filters:
+        records = [
+            r for r in records if matches(r, CreateOptions.from_json(r.config["options"]).labels, filters)
+        ]
     if args.quiet:
         for r in records:
             print(r.id if args.no_trunc else short_id(r.id))
@@ -491,6 +498,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ps.add_argument("-q", "--quiet", action="store_true", help="ids only")
     ps.add_argument("--no-trunc", action="store_true", help="full ids and commands")
     ps.add_argument("--format", default="", choices=["", "json", "table"])
+    ps.add_argument(
+        "-f", "--filter", action="append", default=[],
+        help="id=, name=REGEX, label=KEY[=VALUE], status=, exited=CODE, ancestor=IMAGE, network=",
+    )  # fmt: skip
     ps.set_defaults(handler=_ps)
     inspect = sub.add_parser(
         "inspect", help="show containers' details as JSON", formatter_class=HelpFormatter

@@ -93,6 +93,27 @@ def test_log_size_limit(berth: Berth) -> None:
     assert refused.returncode == 125 and "at least 8192" in refused.stderr
 
 
+def test_ps_filters(berth: Berth) -> None:
+    berth.run("-d", "--name", "svc", "--network", "none", "-l", "tier=front", "--", "sleep", "60")
+    berth.run(
+        "--name", "batch", "--network", "none", "-l", "tier=batch", "--", "sh", "-c", "exit 4", check=False
+    )
+
+    def names(*flags: str) -> list[str]:
+        rows = json.loads(berth("ps", "-a", "--format", "json", *flags).stdout)
+        return sorted(row["Names"][0] for row in rows)
+
+    assert names("--filter", "label=tier=front") == ["svc"]
+    assert names("--filter", "status=exited") == ["batch"]
+    assert names("-f", "exited=4", "-f", "label=tier") == ["batch"]
+    assert names("--filter", "name=^(svc|batch)$", "--filter", "status=running") == ["svc"]
+    # status and exited look at stopped containers without -a, as podman's do
+    assert berth("ps", "-q", "--filter", "exited=4").stdout.strip() == berth.inspect("batch")["Id"][:12]
+    bad = berth("ps", "--filter", "colour=red", check=False)
+    assert bad.returncode == 125 and "invalid filter 'colour=red'" in bad.stderr
+    berth("rm", "-f", "svc", "batch")
+
+
 def test_restart_on_failure_stops_after_its_retries(berth: Berth) -> None:
     berth.run("-d", "--name", "flaky", "--network", "none", "--restart", "on-failure:2", "--", "sh", "-c",
               "echo run; exit 1")  # fmt: skip

@@ -1,0 +1,85 @@
+"""``ps --filter KEY=VALUE``: podman's container filters.
+
+Values of one key are alternatives, different keys must all match (as podman and Docker combine
+them). ``status`` and ``exited`` also select containers that are not running, without ``-a``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
+from berth.errors import InvalidArgument
+
+#: podman's status words and the engine states each stands for.
+_STATUS = {"created": (CONFIGURED, CREATED), "running": (RUNNING,), "paused": (PAUSED,),
+           "exited": (EXITED, STOPPED)}  # fmt: skip
+KEYS = ("id", "name", "label", "status", "exited", "ancestor", "network")
+
+
+def parse_filters(texts: list[str]) -> dict[str, list[str]]:
+    """``KEY=VALUE`` flags grouped by key; one clear error for an unknown key or a bad value."""
+    filters: dict[str, list[str]] = {}
+    for text in texts:
+        key, eq, value = text.partition("=")
+        if key not in KEYS or not eq or not value:
+            raise InvalidArgument(
+                f"invalid filter {text!r}: want KEY=VALUE with KEY one of {', '.join(KEYS)}"
+            )
+        if key == "status" and value not in _STATUS:
+            raise InvalidArgument(f"invalid filter {text!r}: status is one of {', '.join(_STATUS)}")
+        if key == "exited" and not value.lstrip("-").isdigit():
+            raise InvalidArgument(f"invalid filter {text!r}: exited takes an exit code")
+        if key == "name":
+            try:
+                re.compile(value)
+            except re.error as err:
+                raise InvalidArgument(f"invalid filter {text!r}: {err}") from None
+        filters.setdefault(key, []).append(value)
+    return filters
+
+
+def selects_stopped(filters: dict[str, list[str]]) -> bool:
+    """Whether the filters ask about containers that are not running (as ``-a`` would)."""
+    return "status" in filters or "exited" in filters
+
+
+def matches(record: ContainerRecord, labels: dict[str, str], filters: dict[str, list[str]]) -> bool:
+    """Whether the container (with its ``labels``) passes every filter key."""
+    return all(any(_match(record, labels, key, value) for value in values) for key, values in filters.items())
+
+
+def _match(record: ContainerRecord, labels: dict[str, str], key: str, value: str) -> bool:
+    if key == "id":
+        return record.id.startswith(value)
+    if key == "name":
+        return re.search(value, record.name) is not None
+    if key == "label":
+        name, eq, wanted = value.partition("=")
+        return name in labels and (not eq or labels[name] == wanted)
+    if key == "status":
+        return record.state in _STATUS[value]
+    if key == "exited":
+        return record.state in (EXITED, STOPPED) and record.exit_code == int(value)
+    if key == "ancestor":
+        return _is_ancestor(record, value)
+    return value == record.config.get("network") or value in record.networks
+
+
+def _is_ancestor(record: ContainerRecord, image: str) -> bool:
+    """The container was made from ``image``: its reference (with or without the tag), or a prefix
+    of its image ID."""
+    if image in (record.image, _without_tag(record.image)):
+        return True
+    digits = image.removeprefix("sha256:")
+    return (
+        bool(record.image_id)
+        and len(digits) >= 4
+        and record.image_id.removeprefix("sha256:").startswith(digits)
+    )
+
+
+def _without_tag(reference: str) -> str:
+    name = reference.split("@", 1)[0]
+    colon = name.rfind(":")
+    return name[:colon] if colon > name.rfind("/") else name
