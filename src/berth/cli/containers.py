@@ -433,6 +433,54 @@ def _cp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    import sys
+
+    from berth.engine.container_fs import export_container
+    from berth.errors import InvalidArgument
+
+    if not args.output:
+        if sys.stdout.isatty():
+            raise InvalidArgument(
+                "refusing to write a tar to a terminal: give -o FILE or redirect the output"
+            )
+        with open_engine(args) as engine:
+            sys.stdout.flush()
+            export_container(engine, args.container, sys.stdout.buffer)
+        return 0
+    import os
+    import tempfile
+
+    # Written beside the target and renamed into place: a failure leaves no half tar behind.
+    target = os.path.abspath(args.output)
+    fd, tmp = tempfile.mkstemp(prefix=".berth-export-", dir=os.path.dirname(target))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    try:
+        with os.fdopen(fd, "wb") as out, open_engine(args) as engine:
+            export_container(engine, args.container, out)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from berth.cli._format import print_json
+    from berth.engine.container_fs import container_changes
+
+    with open_engine(args) as engine:
+        changes = container_changes(engine, args.container)
+    if args.format == "json":
+        print_json({kind: [p for k, p in changes if k == kind] for kind in ("A", "C", "D")})
+    else:
+        for kind, path in changes:
+            print(kind, path)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the container commands to ``berth``."""
     run = sub.add_parser(
@@ -493,6 +541,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     wait.add_argument("containers", nargs="+")
     wait.set_defaults(handler=_wait)
+    export = sub.add_parser(
+        "export", help="write a container's root filesystem as a tar", formatter_class=HelpFormatter
+    )
+    export.add_argument("-o", "--output", default="", help="file (default: standard output)")
+    export.add_argument("container")
+    export.set_defaults(handler=_export)
+    diff = sub.add_parser(
+        "diff", help="list the files a container added, changed or deleted", formatter_class=HelpFormatter
+    )
+    diff.add_argument("--format", default="", choices=["", "json"])
+    diff.add_argument("container")
+    diff.set_defaults(handler=_diff)
     ps = sub.add_parser("ps", help="list containers", formatter_class=HelpFormatter)
     ps.add_argument("-a", "--all", action="store_true", help="include containers that are not running")
     ps.add_argument("-q", "--quiet", action="store_true", help="ids only")

@@ -84,6 +84,26 @@ def test_snapshot_diff_of_a_container_root(tmp_path: Path) -> None:
     assert names == ["etc", "etc/.wh.passwd", "new"]
 
 
+@pytest.mark.parametrize("mode", ["overlay", "copy"])
+def test_snapshot_changes_of_a_container_root(tmp_path: Path, mode: str) -> None:
+    snaps = Snapshotter(tmp_path / "snaps", mode="copy" if mode == "copy" else "auto")
+    top = _unpack_both(snaps)
+    active = snaps.prepare("c1", top)
+    try:
+        os.unlink(active.rootfs / "etc/passwd")  # in the base layer
+        (active.rootfs / "new").write_text("x")
+        (active.rootfs / "tmp/x").write_text("changed")  # from the top layer
+        (active.rootfs / "etc/gone").write_text("back")  # the top layer deleted it: added again
+        changes = sorted(snaps.changes("c1"))
+    finally:
+        snaps.release("c1")
+    # Overlay copies /tmp up to write /tmp/x, so the directory counts as changed (podman says so
+    # too); a copy-mode root compares trees, and /tmp's own metadata did not change.
+    tmp_dir = [("C", "/tmp")] if mode == "overlay" else []
+    assert changes == [("A", "/etc/gone"), ("A", "/new"), ("C", "/etc"), *tmp_dir, ("C", "/tmp/x"),
+                       ("D", "/etc/passwd")]  # fmt: skip
+
+
 def test_snapshot_unpack_is_idempotent_and_skips_known_layers(tmp_path: Path) -> None:
     snaps = Snapshotter(tmp_path / "snaps")
     first = snaps.unpack(io.BytesIO(BASE), None)

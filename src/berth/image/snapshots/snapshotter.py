@@ -32,6 +32,7 @@ import fcntl
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from typing import Literal, Protocol
 from berth.errors import AlreadyExists, DigestMismatch, InvalidArgument, InvalidState, NotFound, Unsupported
 from berth.fsutil import atomic_write, fsync_dir, locked
 from berth.image.layers import (
+    ChangeKind,
     Compression,
     PackResult,
     Writable,
@@ -410,6 +412,31 @@ class Snapshotter:
             changes = diff_trees(lower, active.rootfs)
         return write_layer(changes, out, compression, mtime_clamp=mtime_clamp)
 
+    def changes(self, key: str) -> Iterator[tuple[str, str]]:
+        """What the container root ``key`` changed, as ``podman diff`` reports it: ``("A", path)``
+        for an added entry, ``("C", path)`` for a changed one (a directory whose contents changed
+        included), ``("D", path)`` for a deleted one; paths absolute, parents first."""
+        active = self.active(key)
+        if active.upper is not None:
+            lowers = [info.path for info in self.chain(active.parent)]
+            entries = overlay_changes(active.upper)
+
+            def existed(rel: str) -> bool:
+                return _in_lowers(lowers, rel)
+        else:  # copy mode: compare with the merged parent chain (an empty upper dir for no parent)
+            lower = self._flat(active.parent) if active.parent else self.root / "active" / key / "upper"
+            entries = diff_trees(lower, active.rootfs)
+
+            def existed(rel: str) -> bool:
+                return os.path.lexists(lower / rel)
+
+        for change in entries:
+            if change.kind is ChangeKind.ADD:
+                yield ("C" if existed(change.path) else "A", "/" + change.path)
+            elif change.kind is ChangeKind.WHITEOUT:
+                yield ("D", "/" + change.path)
+            # An opaque marker's directory comes with its own ADD entry.
+
     # -- helpers ----------------------------------------------------------------------------
 
     def _active_keys(self) -> Iterator[str]:
@@ -424,3 +451,17 @@ class Snapshotter:
     def _global_lock(self) -> Iterator[None]:
         with locked(self.root / "locks" / "snapshots.lock"):
             yield
+
+
+def _in_lowers(lowers: list[Path], rel: str) -> bool:
+    """Whether ``rel`` exists in the merged view of the overlay lower layers (``lowers`` top first):
+    the topmost layer holding it decides, and a 0/0 character device there is a whiteout."""
+    for layer in lowers:
+        try:
+            st = os.lstat(layer / rel)
+        except FileNotFoundError:
+            continue
+        except NotADirectoryError:
+            return False  # a parent was replaced by a non-directory in this layer
+        return not (stat.S_ISCHR(st.st_mode) and st.st_rdev == 0)
+    return False
