@@ -433,6 +433,32 @@ def _cp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rename(args: argparse.Namespace) -> int:
+    from berth.engine.lifecycle import rename_container
+
+    with open_engine(args) as engine:
+        rename_container(engine, args.container, args.name)
+    return 0
+
+
+def _port(args: argparse.Namespace) -> int:
+    from berth.engine.options import CreateOptions, parse_publish
+
+    with open_engine(args) as engine:
+        record = engine.db.container(args.container)
+    wanted = None
+    if args.port:
+        number, _, protocol = args.port.partition("/")
+        wanted = (number, protocol or "tcp")
+    for mapping in (parse_publish(p) for p in CreateOptions.from_json(record.config["options"]).publish):
+        if wanted and (str(mapping.container_port), mapping.protocol) != wanted:
+            continue
+        # podman port: "80/tcp -> 0.0.0.0:8080" (just the host side when asked for one port)
+        host = f"{mapping.host_ip or '0.0.0.0'}:{mapping.host_port}"
+        print(host if wanted else f"{mapping.container_port}/{mapping.protocol} -> {host}")
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     import sys
 
@@ -541,6 +567,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     wait.add_argument("containers", nargs="+")
     wait.set_defaults(handler=_wait)
+    rename = sub.add_parser("rename", help="rename a container", formatter_class=HelpFormatter)
+    rename.add_argument("container")
+    rename.add_argument("name")
+    rename.set_defaults(handler=_rename)
+    port = sub.add_parser("port", help="list a container's published ports", formatter_class=HelpFormatter)
+    port.add_argument("container")
+    port.add_argument("port", nargs="?", help="PORT[/PROTOCOL]: only this container port's host side")
+    port.set_defaults(handler=_port)
     export = sub.add_parser(
         "export", help="write a container's root filesystem as a tar", formatter_class=HelpFormatter
     )

@@ -296,6 +296,22 @@ def _refresh_peer_hosts(engine: Engine, network: str) -> None:
                 )
 
 
+def rename_container(engine: Engine, ref: str, name: str) -> ContainerRecord:
+    """Rename a container (running or not, as podman allows); the ``/etc/hosts`` files that name
+    it, its own and its user networks' members', follow."""
+    check_name(name)
+    record = engine.db.container(ref)
+    with locked(engine.paths(record.id).lock):
+        engine.db.rename_container(record.id, name)
+        record = engine.db.container(record.id)
+        addresses = [a for n in record.networks.values() for a in cni.result_addresses(n.get("result", {}))]
+        if record.state in ACTIVE:
+            _write_etc(engine, record, addresses)
+        for network in record.networks:
+            _refresh_peer_hosts(engine, network)
+    return record
+
+
 def _teardown_network(engine: Engine, record: ContainerRecord) -> None:
     paths = engine.paths(record.id)
     for name, attachment in record.networks.items():

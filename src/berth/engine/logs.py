@@ -51,6 +51,11 @@ class LogWriter:
         if self.max_size and self.size + len(entries) > self.max_size:
             os.ftruncate(self.fd, 0)  # O_APPEND: the next write lands at the new end
             self.size = 0
+            if len(entries) > self.max_size:  # one read bigger than the limit: its last whole entries
+                cut = len(entries) - self.max_size
+                if entries[cut - 1 : cut] != b"\n":
+                    cut = entries.index(b"\n", cut) + 1
+                entries = entries[cut:]
         os.write(self.fd, entries)
         self.size += len(entries)
 

@@ -280,6 +280,14 @@ class Metadata:
             )
         return cursor.rowcount > 0
 
+    def rename_container(self, cid: str, name: str) -> None:
+        """Give container ``cid`` the name ``name``; ``AlreadyExists`` if another has it."""
+        try:
+            with self.transaction() as db:
+                db.execute("UPDATE containers SET name = ? WHERE id = ?", (name, cid))
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(f"container name {name!r} is already in use") from None
+
     def remove_container(self, cid: str) -> None:
         """Delete container ``cid``'s record (no error if already gone)."""
         with self.transaction() as db:

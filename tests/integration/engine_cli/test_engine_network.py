@@ -89,6 +89,23 @@ def test_containers_on_a_user_network_find_each_other_by_name(berth: Berth) -> N
     berth("network", "rm", "berthnet-names")
 
 
+def test_rename_follows_into_the_networks_hosts_files(berth: Berth) -> None:
+    berth("network", "create", "berthnet-rename")
+    for name in ("old", "peer"):
+        berth.run("-d", "--name", name, "--network", "berthnet-rename", "--", "sleep", "60")
+    berth("rename", "old", "renamed")
+    assert berth("ps", "--format", "json", "--filter", "name=^renamed$").stdout.count('"renamed"') == 1
+    peer_hosts = berth("exec", "peer", "cat", "/etc/hosts").stdout
+    assert "\trenamed\n" in peer_hosts and "\told\n" not in peer_hosts
+    assert " renamed\n" in berth("exec", "renamed", "cat", "/etc/hosts").stdout  # its own line
+    taken = berth("rename", "renamed", "peer", check=False)
+    assert taken.returncode == 125 and "'peer' is already in use" in taken.stderr
+    bad = berth("rename", "renamed", "no/slash", check=False)
+    assert bad.returncode == 125 and "invalid container name" in bad.stderr
+    berth("rm", "-f", "renamed", "peer")
+    berth("network", "rm", "berthnet-rename")
+
+
 def test_published_port_reachable_on_loopback(berth: Berth) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -107,6 +124,9 @@ def test_published_port_reachable_on_loopback(berth: Berth) -> None:
     _wait_listening(berth, "web", 8080)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
         assert conn.recv(100) == b"hello-published\n"
+    assert berth("port", "web").stdout == f"8080/tcp -> 127.0.0.1:{port}\n"
+    assert berth("port", "web", "8080/tcp").stdout == f"127.0.0.1:{port}\n"
+    assert berth("port", "web", "9999").stdout == ""
     taken = berth.run("--rm", "-p", f"127.0.0.1:{port}:80", "--", "true", check=False)
     assert taken.returncode == 125 and "already published" in taken.stderr
     assert len(taken.stderr.strip().splitlines()) == 1

@@ -110,3 +110,14 @@ def test_a_size_limit_empties_the_log_before_it_would_be_exceeded(tmp_path: Path
     lines = [line.content for line in read_lines(iter(path.read_bytes().splitlines(keepends=True)))]
     assert lines[-1] == b"line 499" and b"line 0" not in lines
     assert all(b"x" not in line for line in lines)
+
+
+def test_a_read_bigger_than_the_size_limit_keeps_its_last_whole_entries(tmp_path: Path) -> None:
+    path = tmp_path / "ctr.log"
+    writer = LogWriter(path, max_size=8192)
+    writer.write("stdout", b"".join(b"line %d\n" % i for i in range(2000)))
+    writer.close()
+    data = path.read_bytes()
+    assert 8000 < len(data) <= 8192
+    lines = [line.content for line in read_lines(iter(data.splitlines(keepends=True)))]
+    assert lines[-1] == b"line 1999" and all(line.startswith(b"line ") for line in lines)
