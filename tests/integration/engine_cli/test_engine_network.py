@@ -122,14 +122,14 @@ def test_published_port_reachable_on_loopback(berth: Berth) -> None:
         "echo hello-published | nc -l -p 8080",
     )
     _wait_listening(berth, "web", 8080)
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        assert conn.recv(100) == b"hello-published\n"
     assert berth("port", "web").stdout == f"8080/tcp -> 127.0.0.1:{port}\n"
     assert berth("port", "web", "8080/tcp").stdout == f"127.0.0.1:{port}\n"
     assert berth("port", "web", "9999").stdout == ""
     taken = berth.run("--rm", "-p", f"127.0.0.1:{port}:80", "--", "true", check=False)
     assert taken.returncode == 125 and "already published" in taken.stderr
     assert len(taken.stderr.strip().splitlines()) == 1
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        assert conn.recv(100) == b"hello-published\n"
     berth("rm", "-f", "web")
 
 
