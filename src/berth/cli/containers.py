@@ -71,6 +71,12 @@ def _create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-timeout", default="10", help="seconds to wait before SIGKILL on stop")
     p.add_argument("--restart", default="no", help="no, always, unless-stopped or on-failure[:N]")
     p.add_argument("--log-opt", action="append", default=[], help="max-size=SIZE: the log's size limit")
+    p.add_argument("--health-cmd", default="", help="health check: a shell command, or a JSON array")
+    p.add_argument("--health-interval", default="30s", help="time between checks (0 or disable: none)")
+    p.add_argument("--health-timeout", default="30s", help="how long one check may take")
+    p.add_argument("--health-retries", default="3", help="failures in a row that make it unhealthy")
+    p.add_argument("--health-start-period", default="0s", help="failures not counted at first")
+    p.add_argument("--no-healthcheck", action="store_true", help="no health check")
     p.add_argument("-l", "--label", action="append", default=[], type=_label, help="KEY=VALUE")
     p.add_argument(
         "--pull", default="missing", choices=["missing", "always", "never"], help="when to pull the image"
@@ -94,7 +100,8 @@ def _integer(text: str, flag: str) -> int:
 
 
 def _options(args: argparse.Namespace) -> CreateOptions:
-    from berth.engine.options import CreateOptions, parse_entrypoint, parse_log_opts
+    from berth.engine.options import CreateOptions, parse_entrypoint, parse_health_cmd, parse_log_opts
+    from berth.engine.units import parse_duration
 
     return CreateOptions(
         image="" if args.rootfs else args.image,
@@ -127,6 +134,13 @@ def _options(args: argparse.Namespace) -> CreateOptions:
         stop_timeout=_integer(args.stop_timeout, "--stop-timeout"),
         restart=args.restart,
         log_size_max=parse_log_opts(args.log_opt),
+        health_test=[] if args.no_healthcheck else parse_health_cmd(args.health_cmd),
+        health_interval=0.0
+        if args.health_interval == "disable"
+        else parse_duration(args.health_interval, "--health-interval"),
+        health_timeout=parse_duration(args.health_timeout, "--health-timeout"),
+        health_retries=_integer(args.health_retries, "--health-retries"),
+        health_start_period=parse_duration(args.health_start_period, "--health-start-period"),
         labels=dict(args.label),
         pull=args.pull,
         tls_verify=args.tls_verify,
@@ -275,6 +289,7 @@ def _wait(args: argparse.Namespace) -> int:
 def _ps(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json, print_table, short_id
     from berth.engine.container_filters import matches, parse_filters, selects_stopped
+    from berth.engine.health import read_health
     from berth.engine.inspect import ps_row
     from berth.engine.metadata import RUNNING
     from berth.engine.options import CreateOptions
@@ -283,6 +298,7 @@ def _ps(args: argparse.Namespace) -> int:
     filters = parse_filters(args.filter)
     with open_engine(args) as engine:
         records = [refresh(engine, r) for r in engine.db.containers()]
+        health = {r.id: state["Status"] for r in records if (state := read_health(engine, r)) is not None}
     if not args.all and not selects_stopped(filters):
         records = [r for r in records if r.state == RUNNING]
     if filters:
@@ -293,7 +309,7 @@ def _ps(args: argparse.Namespace) -> int:
         for r in records:
             print(r.id if args.no_trunc else short_id(r.id))
         return 0
-    rows = [ps_row(r) for r in records]
+    rows = [ps_row(r, health.get(r.id)) for r in records]
     if args.format == "json":
         print_json(rows)
         return 0
@@ -321,11 +337,13 @@ def _ps(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json
+    from berth.engine.health import read_health
     from berth.engine.inspect import inspect_container
     from berth.engine.state import refresh
 
     with open_engine(args) as engine:
-        docs = [inspect_container(refresh(engine, engine.db.container(ref))) for ref in args.containers]
+        records = [refresh(engine, engine.db.container(ref)) for ref in args.containers]
+        docs = [inspect_container(r, read_health(engine, r)) for r in records]
     if args.format:
         for doc in docs:
             print(_template(args.format, doc))
@@ -459,6 +477,16 @@ def _port(args: argparse.Namespace) -> int:
     return 0
 
 
+def _healthcheck(args: argparse.Namespace) -> int:
+    from berth.engine.health import run_health_check
+
+    with open_engine(args) as engine:
+        healthy = run_health_check(engine, args.container)
+    if not healthy:
+        print("unhealthy")  # podman healthcheck run: exit 1 and this word
+    return 0 if healthy else 1
+
+
 def _export(args: argparse.Namespace) -> int:
     import sys
 
@@ -567,6 +595,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     wait.add_argument("containers", nargs="+")
     wait.set_defaults(handler=_wait)
+    healthcheck = sub.add_parser(
+        "healthcheck", help="run containers' health checks", formatter_class=HelpFormatter
+    )
+    healthcheck_verbs = healthcheck.add_subparsers(dest="verb", metavar="VERB", required=True)
+    check_run = healthcheck_verbs.add_parser("run", help="run a container's health check once")
+    check_run.add_argument("container")
+    check_run.set_defaults(handler=_healthcheck)
     rename = sub.add_parser("rename", help="rename a container", formatter_class=HelpFormatter)
     rename.add_argument("container")
     rename.add_argument("name")

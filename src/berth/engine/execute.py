@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from berth.engine.engine import Engine, new_id
-from berth.engine.metadata import RUNNING
+from berth.engine.metadata import RUNNING, ContainerRecord
 from berth.engine.options import merge_env, parse_env
 from berth.engine.rootfs import find_command
 from berth.engine.state import refresh
@@ -36,9 +36,32 @@ def exec_in_container(
     detach: bool = False,
 ) -> int:
     """Run ``command`` in container ``ref`` with this process's stdio; return its exit code."""
+    record = refresh(engine, engine.db.container(ref))
+    argv, process_file = prepare_exec(engine, record, command, tty, env, user, workdir)
+    engine.close()
+    if detach:
+        _run_in_background(argv, process_file)
+        return 0
+    try:
+        proc = subprocess.run(argv, stdin=None if interactive else subprocess.DEVNULL)
+    finally:
+        process_file.unlink(missing_ok=True)
+    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+
+
+def prepare_exec(
+    engine: Engine,
+    record: ContainerRecord,
+    command: list[str],
+    tty: bool = False,
+    env: list[str] | None = None,
+    user: str = "",
+    workdir: str = "",
+) -> tuple[list[str], Path]:
+    """The runtime's ``exec`` command line for ``command`` in the running container, and the
+    process file it reads (the caller removes it once the runtime is done)."""
     if not command:
         raise InvalidArgument("exec needs a command")
-    record = refresh(engine, engine.db.container(ref))
     if record.state != RUNNING:
         raise InvalidState(f"container {record.name} is not running (state {record.state})")
     paths = engine.paths(record.id)
@@ -61,19 +84,9 @@ def exec_in_container(
         if resolved.uid != 0:
             process["capabilities"] = {**process["capabilities"], "effective": [], "permitted": []}
     find_command(root, command[0], process["env"], process["cwd"])
-    runtime = engine.runtime(record.runtime)
     process_file = paths.rundir / f"exec-{new_id()[:16]}.json"
     process_file.write_text(json.dumps(process))
-    engine.close()
-    argv = runtime.exec_argv(record.id, process_file, tty)
-    if detach:
-        _run_in_background(argv, process_file)
-        return 0
-    try:
-        proc = subprocess.run(argv, stdin=None if interactive else subprocess.DEVNULL)
-    finally:
-        process_file.unlink(missing_ok=True)
-    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+    return engine.runtime(record.runtime).exec_argv(record.id, process_file, tty), process_file
 
 
 def _run_in_background(argv: list[str], process_file: Path) -> None:

@@ -24,11 +24,12 @@ def _ago(seconds: float) -> str:
     return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
-def status_text(record: ContainerRecord, now: float | None = None) -> str:
-    """podman ps's STATUS column: ``Up 3 minutes``, ``Exited (0) 2 seconds ago``, ``Created``."""
+def status_text(record: ContainerRecord, now: float | None = None, health: str | None = None) -> str:
+    """podman ps's STATUS column: ``Up 3 minutes``, ``Up 5 seconds (healthy)``, ``Exited (0) 2
+    seconds ago``, ``Created``."""
     now = now or time.time()
     if record.state in (RUNNING, PAUSED):
-        suffix = " (Paused)" if record.state == PAUSED else ""
+        suffix = " (Paused)" if record.state == PAUSED else f" ({health})" if health else ""
         return f"Up {_ago(now - (record.started_at or now))}{suffix}"
     if record.state == EXITED:
         return f"Exited ({record.exit_code}) {_ago(now - (record.finished_at or now))} ago"
@@ -49,8 +50,8 @@ def _ports_text(opts: CreateOptions) -> list[dict[str, Any]]:
     ]
 
 
-def ps_row(record: ContainerRecord) -> dict[str, Any]:
-    """One ``ps --format json`` entry (podman's keys)."""
+def ps_row(record: ContainerRecord, health: str | None = None) -> dict[str, Any]:
+    """One ``ps --format json`` entry (podman's keys); ``health``: its health check's status."""
     opts = CreateOptions.from_json(record.config["options"])
     return {
         "Id": record.id,
@@ -61,7 +62,7 @@ def ps_row(record: ContainerRecord) -> dict[str, Any]:
         "Created": int(record.created_at),
         "CreatedAt": _stamp(record.created_at),
         "State": record.state,
-        "Status": status_text(record),
+        "Status": status_text(record, health=health),
         "Exited": record.state == EXITED,
         "ExitCode": record.exit_code or 0,
         "Pid": record.pid,
@@ -70,7 +71,7 @@ def ps_row(record: ContainerRecord) -> dict[str, Any]:
     }
 
 
-def inspect_container(record: ContainerRecord) -> dict[str, Any]:
+def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = None) -> dict[str, Any]:
     """``inspect``'s document for one container (podman's layout, the fields Berth knows)."""
     opts = CreateOptions.from_json(record.config["options"])
     policy = RestartPolicy.parse(opts.restart)
@@ -97,6 +98,7 @@ def inspect_container(record: ContainerRecord) -> dict[str, Any]:
             "Running": record.state == RUNNING,
             "Paused": record.state == PAUSED,
             "Restarting": False,
+            **({"Health": health} if health is not None else {}),
             "OOMKilled": record.oom_killed,
             "Dead": False,
             "Pid": record.pid,

@@ -42,6 +42,9 @@ from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
 from berth.fsutil import atomic_write, locked
 
 if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Callable
+
     from berth.engine.images import ImageRoot
 
 
@@ -359,6 +362,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         engine.db.update_container(
             record.id, error="", exit_code=None, oom_killed=False, stopped_by_user=False
         )
+        (paths.userdata / "health.json").unlink(missing_ok=True)  # a new run starts "starting" again
         config = engine.config
         spec = monitor.MonitorSpec(
             cid=record.id,
@@ -374,6 +378,8 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             stdin=opts.interactive,
             on_exit=lambda code: _monitor_exit(config, record.id, code),
             log_size_max=opts.log_size_max,
+            health_check=_health_starter(config, record.id) if opts.health_test else None,
+            health_interval=opts.health_interval,
         )
         engine.close()  # the monitor is forked from this process: it must not share the connection
         pending = monitor.spawn(spec)
@@ -409,6 +415,22 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             raise
         engine.db.update_container(record.id, only_if_state=CREATED, state=RUNNING, started_at=time.time())
         return sock
+
+
+def _health_starter(config: Any, cid: str) -> Callable[[], subprocess.Popen[bytes]]:
+    """What the monitor calls to start one health check: ``berth healthcheck run`` in the
+    background, as podman's systemd timer runs ``podman healthcheck run``."""
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "berth.cli.main", "--root", str(config.root), "--runroot",
+            str(config.runroot), "healthcheck", "run", cid]  # fmt: skip
+
+    def start() -> subprocess.Popen[bytes]:
+        null = subprocess.DEVNULL
+        return subprocess.Popen(argv, stdin=null, stdout=null, stderr=null, start_new_session=True)
+
+    return start
 
 
 def _write_etc(engine: Engine, record: ContainerRecord, addresses: list[str]) -> None:

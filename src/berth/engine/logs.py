@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from berth.engine.records import record
+from berth.engine.units import duration_ns
 
 
 def rfc3339_nano(ns: int) -> str:
@@ -97,10 +98,6 @@ def read_lines(chunks: Iterator[bytes]) -> Iterator[LogLine]:
         yield LogLine(stamp, stream, content, False)
 
 
-_DURATION_UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-                      "m": 60_000_000_000, "h": 3_600_000_000_000}  # fmt: skip
-
-
 def parse_log_time(text: str, now_ns: int) -> str:
     """``logs --since``/``--until`` as a log timestamp (RFC 3339, nine fraction digits, UTC), from
     what podman takes: RFC 3339 (``2026-11-25T10:00:00Z``; without an offset, local time), a date,
@@ -112,28 +109,10 @@ def parse_log_time(text: str, now_ns: int) -> str:
     whole, dot, fraction = value.partition(".")
     if whole.isdigit() and (not dot or fraction.isdigit()):
         return rfc3339_nano(int(whole) * 1_000_000_000 + int((fraction + "0" * 9)[:9] or "0"))
-    duration = _duration_ns(value)
+    duration = duration_ns(value)
     if duration is not None:
         return rfc3339_nano(now_ns - duration)
     return rfc3339_nano(_iso_ns(value, text))
-
-
-def _duration_ns(text: str) -> int | None:
-    """A Go duration (``1h30m``, ``2.5s``) in nanoseconds, or None if ``text`` is not one."""
-    total, number, i = 0.0, "", 0
-    if not text:
-        return None
-    while i < len(text):
-        if text[i].isdigit() or text[i] == ".":
-            number += text[i]
-            i += 1
-            continue
-        unit = next((u for u in ("ns", "us", "µs", "ms", "h", "m", "s") if text.startswith(u, i)), None)
-        if unit is None or not number or number.count(".") > 1 or number == ".":
-            return None
-        total += float(number) * _DURATION_UNITS_NS[unit]
-        number, i = "", i + len(unit)
-    return None if number else int(total)
 
 
 def _iso_ns(value: str, text: str) -> int:

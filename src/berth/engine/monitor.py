@@ -65,6 +65,33 @@ class MonitorSpec:
     on_exit: Callable[[int], None]
     #: ``--log-opt max-size`` in bytes (0: no limit)
     log_size_max: int = 0
+    #: starts one health check in the background (``berth.engine.health``), every
+    #: ``health_interval`` seconds while the container runs; None: it has none
+    health_check: Callable[[], subprocess.Popen[bytes]] | None = None
+    health_interval: float = 0.0
+
+
+class _HealthTimer:
+    """Starts a health check every interval, one at a time (a slow check delays the next)."""
+
+    def __init__(self, start: Callable[[], subprocess.Popen[bytes]] | None, interval: float) -> None:
+        self.start = start if interval > 0 else None
+        self.interval = interval
+        self.due = time.monotonic() + interval
+        self.running: subprocess.Popen[bytes] | None = None
+
+    def run_due(self, timeout: float | None) -> float | None:
+        """Start a check if one is due; the select timeout that wakes the loop for the next."""
+        if self.start is None:
+            return timeout
+        now = time.monotonic()
+        if now >= self.due:
+            # The loop's reaping may have collected it already: poll() then reports it done.
+            if self.running is None or self.running.poll() is not None:
+                self.running = self.start()
+            self.due = now + self.interval
+        wait = max(0.0, self.due - now)
+        return wait if timeout is None else min(timeout, wait)
 
 
 class CreateFailure(RuntimeFailure):
@@ -264,10 +291,13 @@ class _Monitor:
             os.set_blocking(fd, False)
             self.sel.register(fd, selectors.EVENT_READ, "output")
         deadline: float | None = None
+        checks = _HealthTimer(self.spec.health_check, self.spec.health_interval)
         while self.outputs or self.status is None:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             if deadline is not None and timeout == 0:
                 break
+            if self.status is None:
+                timeout = checks.run_due(timeout)
             for key, _ in self.sel.select(timeout):
                 kind = key.data
                 if kind == "wake":

@@ -53,6 +53,13 @@ class CreateOptions:
     restart: str = "no"
     #: ``--log-opt max-size``: the log file's size limit in bytes (0: none)
     log_size_max: int = 0
+    #: ``--health-*``: Docker's ``Healthcheck.Test`` form (``["CMD-SHELL", "..."]`` or
+    #: ``["CMD", arg...]``; empty: no health check) and its timing, in seconds
+    health_test: list[str] = field(default_factory=list)
+    health_interval: float = 30.0
+    health_timeout: float = 30.0
+    health_retries: int = 3
+    health_start_period: float = 0.0
     labels: dict[str, str] = field(default_factory=dict)
     pull: str = "missing"
     tls_verify: bool | None = None
@@ -101,6 +108,26 @@ class RestartPolicy:
         if self.name == "on-failure":
             return exit_code != 0 and (self.max_retries == 0 or restarts < self.max_retries)
         return False
+
+
+def parse_health_cmd(text: str) -> list[str]:
+    """``--health-cmd``: a JSON array is the command itself (``CMD``), anything else a shell
+    command line (``CMD-SHELL``); ``none`` or empty: no health check (as podman)."""
+    import json
+
+    if not text.strip() or text.strip().lower() == "none":
+        return []
+    if text.lstrip().startswith("["):
+        try:
+            args = json.loads(text)
+        except ValueError:
+            args = None
+        if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
+            raise InvalidArgument(
+                f"invalid --health-cmd {text!r}: a JSON array of strings, or a shell command"
+            )
+        return ["CMD", *args]
+    return ["CMD-SHELL", text]
 
 
 #: conmon's read buffer: podman refuses a smaller log size limit, which one read could exceed.

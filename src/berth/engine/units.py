@@ -20,6 +20,37 @@ def parse_size(text: str, what: str = "size") -> int:
     return int(float(match.group(1)) * _FACTORS[match.group(2).lower()])
 
 
+_DURATION_UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+                      "m": 60_000_000_000, "h": 3_600_000_000_000}  # fmt: skip
+
+
+def duration_ns(text: str) -> int | None:
+    """A Go duration (``1h30m``, ``2.5s``) in nanoseconds, or None if ``text`` is not one."""
+    total, number, i = 0.0, "", 0
+    if not text:
+        return None
+    while i < len(text):
+        if text[i].isdigit() or text[i] == ".":
+            number += text[i]
+            i += 1
+            continue
+        unit = next((u for u in ("ns", "us", "µs", "ms", "h", "m", "s") if text.startswith(u, i)), None)
+        if unit is None or not number or number.count(".") > 1 or number == ".":
+            return None
+        total += float(number) * _DURATION_UNITS_NS[unit]
+        number, i = "", i + len(unit)
+    return None if number else int(total)
+
+
+def parse_duration(text: str, what: str) -> float:
+    """Seconds in a Go duration flag such as ``30s`` or ``1m30s`` (a bare number is seconds)."""
+    value = text.strip()
+    ns = duration_ns(value) if not value.replace(".", "", 1).isdigit() else int(float(value) * 1e9)
+    if ns is None:
+        raise InvalidArgument(f"invalid {what} {text!r}: want a duration such as 30s or 1m30s")
+    return ns / 1e9
+
+
 def parse_cpus(text: str) -> float:
     """A positive CPU count such as ``0.5`` or ``2``."""
     try:

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,6 +113,31 @@ def test_ps_filters(berth: Berth) -> None:
     bad = berth("ps", "--filter", "colour=red", check=False)
     assert bad.returncode == 125 and "invalid filter 'colour=red'" in bad.stderr
     berth("rm", "-f", "svc", "batch")
+
+
+def test_health_checks(berth: Berth) -> None:
+    berth.run("-d", "--name", "svc", "--network", "none", "--health-cmd", "test -e /tmp/ok && echo fine",
+              "--health-interval", "0.2s", "--health-retries", "2", "--", "sleep", "60")  # fmt: skip
+
+    def health() -> dict[str, Any]:
+        state: dict[str, Any] = berth.inspect("svc")["State"]["Health"]
+        return state
+
+    _wait_for(lambda: health()["Status"] == "unhealthy", "two failed checks")
+    assert health()["FailingStreak"] >= 2 and health()["Log"][-1]["ExitCode"] == 1
+    manual = berth("healthcheck", "run", "svc", check=False)
+    assert (manual.returncode, manual.stdout) == (1, "unhealthy\n")
+    berth("exec", "svc", "touch", "/tmp/ok")
+    _wait_for(lambda: health()["Status"] == "healthy", "a passing check")
+    assert health()["FailingStreak"] == 0 and health()["Log"][-1]["Output"] == "fine\n"
+    assert berth("healthcheck", "run", "svc").returncode == 0
+    assert "(healthy)" in berth("ps").stdout
+    berth("rm", "-f", "svc")
+    berth.run("-d", "--name", "plain", "--network", "none", "--", "sleep", "60")
+    assert "Health" not in berth.inspect("plain")["State"]
+    none = berth("healthcheck", "run", "plain", check=False)
+    assert none.returncode == 125 and "has no health check" in none.stderr
+    berth("rm", "-f", "plain")
 
 
 def test_restart_on_failure_stops_after_its_retries(berth: Berth) -> None:

@@ -13,12 +13,13 @@ from berth.engine.options import (
     merge_env,
     parse_entrypoint,
     parse_env,
+    parse_health_cmd,
     parse_log_opts,
     parse_publish,
     parse_tmpfs,
     parse_volume,
 )
-from berth.engine.units import human_size, parse_cpus, parse_size
+from berth.engine.units import human_size, parse_cpus, parse_duration, parse_size
 from berth.errors import InvalidArgument
 
 
@@ -126,3 +127,19 @@ def test_log_options() -> None:
     for bad, message in refused:
         with pytest.raises(InvalidArgument, match=message):
             parse_log_opts(bad)
+
+
+def test_health_commands() -> None:
+    assert parse_health_cmd("") == [] and parse_health_cmd("none") == []
+    assert parse_health_cmd("curl -f localhost || exit 1") == ["CMD-SHELL", "curl -f localhost || exit 1"]
+    assert parse_health_cmd('["/bin/check", "--quick"]') == ["CMD", "/bin/check", "--quick"]
+    for bad in ("[", "[]", "[1]", '["ok", 2]'):
+        with pytest.raises(InvalidArgument, match="invalid --health-cmd"):
+            parse_health_cmd(bad)
+
+
+def test_durations() -> None:
+    assert parse_duration("30s", "x") == 30.0 and parse_duration("1m30s", "x") == 90.0
+    assert parse_duration("0.2s", "x") == pytest.approx(0.2) and parse_duration("5", "x") == 5.0
+    with pytest.raises(InvalidArgument, match="invalid --health-interval 'soon'"):
+        parse_duration("soon", "--health-interval")
