@@ -291,7 +291,9 @@ def _refresh_peer_hosts(engine: Engine, network: str) -> None:
         ]
         for rec, addresses in members:
             peers = [
-                (other[0].split("/")[0], peer.name) for peer, other in members if peer.id != rec.id and other
+                (peer_addresses[0].split("/")[0], peer.name)
+                for peer, peer_addresses in members
+                if peer.id != rec.id and peer_addresses
             ]
             with contextlib.suppress(OSError):  # a member being removed meanwhile
                 write_hosts(
@@ -568,13 +570,21 @@ def _signal_name(sig: str) -> str:
     return text[3:]
 
 
+#: Signals (by name or number) a user sends to end a container rather than to make it reload.
+_ENDING_SIGNALS = frozenset({"KILL", "9", "TERM", "15", "INT", "2", "QUIT", "3"})
+
+
 def kill_container(engine: Engine, ref: str, sig: str = "KILL") -> ContainerRecord:
-    """Send ``sig`` to the container's init (must be running); its restart policy then leaves it."""
+    """Send ``sig`` to the container's init (must be running). A signal that ends it (KILL, TERM,
+    INT, QUIT or its stop signal) counts as a user's stop, which its restart policy respects; one
+    sent to make it reload (HUP, USR1...) does not."""
     record = refresh(engine, engine.db.container(ref))
     if record.state not in ACTIVE:
         raise InvalidState(f"container {record.name} is not running (state {record.state})")
-    engine.db.update_container(record.id, stopped_by_user=True)
-    engine.runtime(record.runtime).kill(record.id, _signal_name(sig))
+    name = _signal_name(sig)
+    if name in _ENDING_SIGNALS or name == _signal_name(record.config.get("stop_signal") or "TERM"):
+        engine.db.update_container(record.id, stopped_by_user=True)
+    engine.runtime(record.runtime).kill(record.id, name)
     return record
 
 

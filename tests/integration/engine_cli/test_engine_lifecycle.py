@@ -171,6 +171,19 @@ def test_restart_always_until_a_user_stops_it(berth: Berth) -> None:
     berth("rm", "-f", "looper")
 
 
+def test_a_reload_signal_is_not_a_users_stop(berth: Berth) -> None:
+    # The init of a pid namespace ignores signals it has no handler for: this one ends on HUP.
+    berth.run("-d", "--name", "hup", "--network", "none", "--restart", "always", "--", "sh", "-c",
+              "trap 'exit 0' HUP; while :; do sleep 0.1; done")  # fmt: skip
+    berth("kill", "-s", "HUP", "hup")  # it ends, but HUP asks a service to reload: no user's stop
+    _wait_for(lambda: berth.inspect("hup")["RestartCount"] == 1 and _active(berth, "hup"), "the restart")
+    berth("kill", "hup")  # SIGKILL: the user ends it, and it stays ended
+    _wait_for(lambda: not _active(berth, "hup"), "the end")
+    time.sleep(0.5)  # longer than the first backoff: a restart would have begun
+    assert berth.inspect("hup")["RestartCount"] == 1 and not _active(berth, "hup")
+    berth("rm", "hup")
+
+
 def test_restart_policy_refusals(berth: Berth) -> None:
     for flags, message in ((["--rm", "--restart", "always"], "--restart and --rm conflict"),
                            (["--restart", "sometimes"], "invalid --restart 'sometimes'")):  # fmt: skip
