@@ -192,8 +192,7 @@ class Metadata:
         self._db.execute("PRAGMA synchronous = NORMAL")
 
     def _migrate(self) -> None:
-        # journal_mode cannot change inside a transaction; setting it twice is harmless.
-        self._db.execute("PRAGMA journal_mode = WAL")
+        self._use_wal()
         with self.transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -205,6 +204,21 @@ class Metadata:
                     if statement.strip():
                         db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _use_wal(self) -> None:
+        """Put the file in WAL mode (outside any transaction, as SQLite requires). Changing the mode
+        needs the file to itself and SQLite does not wait for that (no busy handler), so commands
+        opening a fresh database at once retry here rather than fail with "database is locked"."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise BerthError(
+                        "metadata database: cannot switch it to WAL mode: it stays locked"
+                    ) from None
+                time.sleep(0.01)
 
     def close(self) -> None:
         """Close the connection (required before the process forks)."""

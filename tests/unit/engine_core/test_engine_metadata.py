@@ -113,7 +113,32 @@ def test_concurrent_processes_on_a_fresh_database(tmp_path: Path) -> None:
     assert len(records) == 100 and all(r.state == RUNNING for r in records)
 
 
-def test_schema_1_database_gains_the_image_and_restart_columns(tmp_path: Path) -> None:
+def test_many_processes_opening_one_fresh_database_at_once(tmp_path: Path) -> None:
+    # Switching a fresh file to WAL needs it to itself and SQLite does not wait for that: without
+    # retrying, some of a dozen simultaneous first opens failed with "database is locked".
+    import os
+
+    for trial in range(10):
+        path = tmp_path / f"berth{trial}.db"
+        gate_r, gate_w = os.pipe()  # the children wait here, then all open the database at once
+        pids = []
+        for _ in range(12):
+            pid = os.fork()
+            if pid == 0:
+                status = 1
+                try:
+                    os.close(gate_w)
+                    os.read(gate_r, 1)
+                    with Metadata(path) as db:
+                        db.containers()
+                    status = 0
+                finally:
+                    os._exit(status)
+            pids.append(pid)
+        os.close(gate_r)
+        os.close(gate_w)
+        assert [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids] == [0] * 12
+
     from berth.engine.metadata import _MIGRATIONS
 
     raw = sqlite3.connect(tmp_path / "berth.db")
