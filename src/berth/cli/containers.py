@@ -72,10 +72,10 @@ def _create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--restart", default="no", help="no, always, unless-stopped or on-failure[:N]")
     p.add_argument("--log-opt", action="append", default=[], help="max-size=SIZE: the log's size limit")
     p.add_argument("--health-cmd", default="", help="health check: a shell command, or a JSON array")
-    p.add_argument("--health-interval", default="30s", help="time between checks (0 or disable: none)")
-    p.add_argument("--health-timeout", default="30s", help="how long one check may take")
-    p.add_argument("--health-retries", default="3", help="failures in a row that make it unhealthy")
-    p.add_argument("--health-start-period", default="0s", help="failures not counted at first")
+    p.add_argument("--health-interval", default="", help="time between checks (default 30s; disable: none)")
+    p.add_argument("--health-timeout", default="", help="how long one check may take (default 30s)")
+    p.add_argument("--health-retries", default="", help="failures in a row that make it unhealthy (3)")
+    p.add_argument("--health-start-period", default="", help="failures not counted at first (0s)")
     p.add_argument("--no-healthcheck", action="store_true", help="no health check")
     p.add_argument("-l", "--label", action="append", default=[], type=_label, help="KEY=VALUE")
     p.add_argument(
@@ -101,7 +101,6 @@ def _integer(text: str, flag: str) -> int:
 
 def _options(args: argparse.Namespace) -> CreateOptions:
     from berth.engine.options import CreateOptions, parse_entrypoint, parse_health_cmd, parse_log_opts
-    from berth.engine.units import parse_duration
 
     return CreateOptions(
         image="" if args.rootfs else args.image,
@@ -134,17 +133,25 @@ def _options(args: argparse.Namespace) -> CreateOptions:
         stop_timeout=_integer(args.stop_timeout, "--stop-timeout"),
         restart=args.restart,
         log_size_max=parse_log_opts(args.log_opt),
-        health_test=[] if args.no_healthcheck else parse_health_cmd(args.health_cmd),
-        health_interval=0.0
-        if args.health_interval == "disable"
-        else parse_duration(args.health_interval, "--health-interval"),
-        health_timeout=parse_duration(args.health_timeout, "--health-timeout"),
-        health_retries=_integer(args.health_retries, "--health-retries"),
-        health_start_period=parse_duration(args.health_start_period, "--health-start-period"),
+        health_test=parse_health_cmd(args.health_cmd),
+        health_interval=_health_time(args.health_interval, "--health-interval"),
+        health_timeout=_health_time(args.health_timeout, "--health-timeout"),
+        health_retries=_integer(args.health_retries, "--health-retries") if args.health_retries else None,
+        health_start_period=_health_time(args.health_start_period, "--health-start-period"),
+        no_healthcheck=args.no_healthcheck,
         labels=dict(args.label),
         pull=args.pull,
         tls_verify=args.tls_verify,
     )
+
+
+def _health_time(text: str, flag: str) -> float | None:
+    """A ``--health-*`` duration in seconds; None when not given (``disable`` is 0: no timer)."""
+    from berth.engine.units import parse_duration
+
+    if not text:
+        return None
+    return 0.0 if text == "disable" else parse_duration(text, flag)
 
 
 def _create(args: argparse.Namespace) -> int:

@@ -95,6 +95,7 @@ def image_rootfs(
             stop_signal=cfg.stop_signal,
             labels=dict(cfg.labels),
             volumes=list(cfg.volumes),
+            healthcheck=dict(cfg.healthcheck or {}),
         )
         return ImageRoot(
             active.rootfs, settings, str(resolved.manifest.config.digest), str(resolved.descriptor.digest)

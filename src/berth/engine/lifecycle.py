@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from berth.engine import cni, monitor, networks
 from berth.engine.engine import Engine, cgroup_path, new_id
 from berth.engine.etcfiles import etc_mounts, write_etc_files, write_hosts
+from berth.engine.health import health_settings
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord, NetworkRecord
 from berth.engine.netns import create_netns, remove_netns
 from berth.engine.oci_config import ImageSettings, build_config
@@ -166,6 +167,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
                 "env": config["process"]["env"],
                 "cwd": config["process"]["cwd"],
                 "anonymous_volumes": anonymous,
+                "image_healthcheck": image.healthcheck,
             },
             mounts=mounts,
             image_id=made.image_id,
@@ -365,6 +367,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             record.id, error="", exit_code=None, oom_killed=False, stopped_by_user=False
         )
         (paths.userdata / "health.json").unlink(missing_ok=True)  # a new run starts "starting" again
+        health = health_settings(record)
         config = engine.config
         spec = monitor.MonitorSpec(
             cid=record.id,
@@ -380,8 +383,8 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             stdin=opts.interactive,
             on_exit=lambda code: _monitor_exit(config, record.id, code),
             log_size_max=opts.log_size_max,
-            health_check=_health_starter(config, record.id) if opts.health_test else None,
-            health_interval=opts.health_interval,
+            health_check=_health_starter(config, record.id) if health is not None else None,
+            health_interval=health.interval if health is not None else 0.0,
         )
         engine.close()  # the monitor is forked from this process: it must not share the connection
         pending = monitor.spawn(spec)

@@ -54,12 +54,14 @@ class CreateOptions:
     #: ``--log-opt max-size``: the log file's size limit in bytes (0: none)
     log_size_max: int = 0
     #: ``--health-*``: Docker's ``Healthcheck.Test`` form (``["CMD-SHELL", "..."]`` or
-    #: ``["CMD", arg...]``; empty: no health check) and its timing, in seconds
+    #: ``["CMD", arg...]``; empty: the image's, if any) and its timing in seconds (None: the
+    #: image's, or Docker's defaults); ``--no-healthcheck`` turns any check off
     health_test: list[str] = field(default_factory=list)
-    health_interval: float = 30.0
-    health_timeout: float = 30.0
-    health_retries: int = 3
-    health_start_period: float = 0.0
+    health_interval: float | None = None
+    health_timeout: float | None = None
+    health_retries: int | None = None
+    health_start_period: float | None = None
+    no_healthcheck: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     pull: str = "missing"
     tls_verify: bool | None = None

@@ -32,6 +32,10 @@ class ContainerConfig:
     stop_signal: str = ""
     #: Windows only (config.md): Cmd/Entrypoint are already escaped for the command line.
     args_escaped: bool = False
+    #: Docker's ``Healthcheck`` (an extension images built by Docker carry; OCI defines none):
+    #: ``Test`` (``["CMD", ...]``, ``["CMD-SHELL", "..."]`` or ``["NONE"]``), and ``Interval``,
+    #: ``Timeout``, ``StartPeriod`` in nanoseconds and ``Retries``
+    healthcheck: Mapping[str, Any] | None = None
 
     @classmethod
     def from_json(cls, obj: Any, path: str) -> ContainerConfig:
@@ -48,6 +52,7 @@ class ContainerConfig:
             labels=_json.get_str_map(obj, "Labels", path) or {},
             stop_signal=_json.get_str(obj, "StopSignal", path) or "",
             args_escaped=bool(_json.get_bool(obj, "ArgsEscaped", path)),
+            healthcheck=_healthcheck(obj.get("Healthcheck"), f"{path}.Healthcheck"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -73,7 +78,22 @@ class ContainerConfig:
             out["StopSignal"] = self.stop_signal
         if self.args_escaped:
             out["ArgsEscaped"] = True
+        if self.healthcheck is not None:
+            out["Healthcheck"] = dict(self.healthcheck)
         return out
+
+
+def _healthcheck(value: Any, path: str) -> dict[str, Any] | None:
+    """Docker's ``Healthcheck`` object, its known fields checked (others kept as they are)."""
+    if value is None:
+        return None
+    obj = _json.want_object(value, path)
+    _json.get_str_list(obj, "Test", path)
+    for key in ("Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"):
+        number = _json.get_int(obj, key, path)
+        if number is not None and number < 0:
+            raise InvalidArgument(f"{path}.{key}: must not be negative")
+    return dict(obj)
 
 
 @dataclass(frozen=True)
