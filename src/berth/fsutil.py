@@ -14,32 +14,62 @@ from berth.errors import InvalidArgument
 
 TYPE_CHECKING = False  # type checkers see True; the runtime's start path skips the import
 if TYPE_CHECKING:
+    from io import BufferedWriter
     from types import TracebackType
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` so readers see either the old or the new file, never a part.
+    """Replace ``path`` with ``data`` so readers see either the old or the new file, never a part."""
+    with AtomicFile(path, mode) as fh:
+        fh.write(data)
 
-    The data is written to a temporary file in the same directory, fsynced, renamed over ``path``,
-    and the directory is fsynced so the rename itself survives a crash.
+
+class AtomicFile:
+    """A file written beside ``path`` and renamed over it when the ``with`` block ends: readers see
+    the old file or the complete new one, never a part. Entering gives the binary file to write.
+
+    On success the file is fsynced before the rename and the directory after it, so the rename
+    survives a crash; on an error the partial file is removed and ``path`` is left as it was.
+    ``mode`` is the new file's (less the umask).
     """
-    target = os.fspath(path)
-    directory, name = os.path.split(target)
-    tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
-    try:
-        with os.fdopen(fd, "wb", closefd=True) as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.rename(tmp, target)
-    except BaseException:
+
+    def __init__(self, path: str | os.PathLike[str], mode: int = 0o644) -> None:
+        self.target = os.fspath(path)
+        directory, name = os.path.split(self.target)
+        self.directory = directory or "."
+        self.tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+        self.mode = mode
+        self._file: BufferedWriter | None = None
+
+    def __enter__(self) -> BufferedWriter:
+        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, self.mode)
+        self._file = os.fdopen(fd, "wb", closefd=True)
+        return self._file
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        fh = self._file
+        assert fh is not None, "AtomicFile left without being entered"
+        try:
+            if exc_type is None:
+                fh.flush()
+                os.fsync(fh.fileno())
+            fh.close()
+            if exc_type is None:
+                os.rename(self.tmp, self.target)
+                fsync_dir(self.directory)
+                return
+        except BaseException:
+            self._discard()
+            raise
+        self._discard()
+
+    def _discard(self) -> None:
         try:  # noqa: SIM105 -- contextlib.suppress would import contextlib on the runtime's start path
-            os.unlink(tmp)
+            os.unlink(self.tmp)
         except FileNotFoundError:
             pass
-        raise
-    fsync_dir(directory or ".")
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:

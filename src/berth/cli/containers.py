@@ -509,22 +509,11 @@ def _export(args: argparse.Namespace) -> int:
             sys.stdout.flush()
             export_container(engine, args.container, sys.stdout.buffer)
         return 0
-    import os
-    import tempfile
+    from berth.fsutil import AtomicFile
 
-    # Written beside the target and renamed into place: a failure leaves no half tar behind.
-    target = os.path.abspath(args.output)
-    fd, tmp = tempfile.mkstemp(prefix=".berth-export-", dir=os.path.dirname(target))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
-    try:
-        with os.fdopen(fd, "wb") as out, open_engine(args) as engine:
-            export_container(engine, args.container, out)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    # A failure (an unknown container, a full disk) leaves no half tar behind.
+    with open_engine(args) as engine, AtomicFile(args.output, 0o666) as out:
+        export_container(engine, args.container, out)
     return 0
 
 

@@ -7,13 +7,12 @@ with atomic_tar(Path("bb.tar")) as tar:
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from berth.fsutil import fsync_dir
+from berth.fsutil import AtomicFile
 
 
 @contextmanager
@@ -23,17 +22,11 @@ def atomic_tar(archive: Path) -> Iterator[tarfile.TarFile]:
     An error inside the block removes the partial file and leaves ``archive`` as it was.
     """
     archive.parent.mkdir(parents=True, exist_ok=True)
-    partial = archive.with_name(f".{archive.name}.{os.getpid()}.partial")
-    try:
-        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
-            yield tar
-        with open(partial, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.rename(partial, archive)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    fsync_dir(archive.parent)
+    with (
+        AtomicFile(archive, 0o666) as fh,
+        tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        yield tar
 
 
 def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -166,23 +166,19 @@ def _compile(origin: str, is_package: bool) -> tuple[str, bool, int, int, bytes]
 
 
 def _write(path: str, codes: dict[str, tuple[str, bool, int, int, bytes]]) -> None:
+    from berth.fsutil import AtomicFile  # loaded by now: the commands use it; not needed at start
+
     entries: dict[str, Entry] = {}
     offset = 0
     for name, (origin, is_package, mtime_ns, size, code) in codes.items():
         entries[name] = (origin, is_package, mtime_ns, size, offset, len(code))
         offset += len(code)
     header = marshal.dumps((sys.version, entries))
-    tmp = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with open(fd, "wb") as fh:
+        with AtomicFile(path, 0o600) as fh:
             fh.write(len(header).to_bytes(8, "little") + header)
             for *_, code in codes.values():
                 fh.write(code)
-        os.replace(tmp, path)
     except OSError:
-        try:  # noqa: SIM105  (contextlib would cost an import on every start)
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass  # without the file the next start imports the usual way
