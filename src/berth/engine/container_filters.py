@@ -10,6 +10,7 @@ import re
 
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
 from berth.errors import InvalidArgument
+from berth.spec.reference import Reference
 
 #: podman's status words and the engine states each stands for.
 _STATUS = {"created": (CONFIGURED, CREATED), "running": (RUNNING,), "paused": (PAUSED,),
@@ -67,19 +68,13 @@ def _match(record: ContainerRecord, labels: dict[str, str], key: str, value: str
 
 
 def _is_ancestor(record: ContainerRecord, image: str) -> bool:
-    """The container was made from ``image``: its reference (with or without the tag), or a prefix
-    of its image ID."""
-    if image in (record.image, _without_tag(record.image)):
-        return True
+    """The container was made from ``image``: a prefix of its image ID, or its repository (with the
+    tag, if ``image`` names one), both references normalized as the image store names images."""
     digits = image.removeprefix("sha256:")
-    return (
-        bool(record.image_id)
-        and len(digits) >= 4
-        and record.image_id.removeprefix("sha256:").startswith(digits)
-    )
-
-
-def _without_tag(reference: str) -> str:
-    name = reference.split("@", 1)[0]
-    colon = name.rfind(":")
-    return name[:colon] if colon > name.rfind("/") else name
+    if record.image_id and len(digits) >= 4 and record.image_id.removeprefix("sha256:").startswith(digits):
+        return True
+    try:
+        wanted, made_from = Reference.parse(image, default_tag=False), Reference.parse(record.image)
+    except InvalidArgument:
+        return image == record.image  # a --rootfs directory, or not a reference at all
+    return wanted.name == made_from.name and wanted.tag in ("", made_from.tag)
