@@ -131,16 +131,9 @@ def write_layer_blob(
 
     If ``produce`` fails the ingest is thrown away, so nothing of the layer stays in the store.
     """
-    writer = images.content.writer(f"layer-{secrets.token_hex(8)}", lease=lease)
-    try:
+    with images.content.writer(f"layer-{secrets.token_hex(8)}", lease=lease).discarded_on_error() as writer:
         result = produce(writer)
         digest = writer.commit(result.size, result.digest)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            writer.abort()
-        raise
-    finally:
-        writer.close()
     return Descriptor(result.media_type, digest, result.size), result.diff_id
 
 

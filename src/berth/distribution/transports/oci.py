@@ -9,7 +9,6 @@ write, so a copy that fails before writing anything leaves no directory behind.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -48,19 +47,13 @@ async def ingest_blob(
         )
     except AlreadyExists:
         return  # already stored (and now held by ``lease``)
-    try:
+    with writer.discarded_on_error():
         async for chunk in chunks:
             writer.write(chunk)
         actual = writer.digest()
         if actual != desc.digest:
             raise DigestMismatch(f"blob content hashes to {actual}, expected {desc.digest}")
         writer.commit(desc.size, desc.digest)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            writer.abort()
-        raise
-    finally:
-        writer.close()
 
 
 class OCISource(ImageSource):

@@ -16,6 +16,7 @@ import hashlib
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -238,6 +239,19 @@ class Writer:
     def _check_open(self) -> None:
         if self._fd < 0:
             raise InvalidState(f"ingest {self.ref!r} is closed")
+
+    @contextlib.contextmanager
+    def discarded_on_error(self) -> Iterator[Writer]:
+        """The writer for one ``with`` block that must commit it: an error inside throws the ingest
+        away (plain ``with`` keeps it to resume), and the writer is closed either way."""
+        try:
+            yield self
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.abort()
+            raise
+        finally:
+            self.close()
 
     def __enter__(self) -> Writer:
         return self
