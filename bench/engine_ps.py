@@ -8,14 +8,13 @@ and the medians and their ratio are printed. Run as root: ``uv run python bench/
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine_run import engines, ms  # bench scripts are not a package
+from engine_run import engines, report  # bench scripts are not a package
 from tests.busybox import make_rootfs
 
 
@@ -30,12 +29,11 @@ def main() -> None:
             create = ["create", "--network", "none", "--name", f"c{i}", "--rootfs", str(rootfs), "true"]
             subprocess.run([*e.berth, *create], env=e.berth_env, check=True, capture_output=True)
             subprocess.run([*e.podman, *create], env=e.env, check=True, capture_output=True)
-        berth_times, podman_times = e.compare([*e.berth, "ps", "-a"], [*e.podman, "ps", "-a"], args.runs)
-        b, p = statistics.median(berth_times), statistics.median(podman_times)
-        n = args.containers
-        print(f"berth ps -a  ({n} containers)  median {b * 1000:7.1f} ms  (runs: {ms(berth_times)})")
-        print(f"podman ps -a ({n} containers)  median {p * 1000:7.1f} ms  (runs: {ms(podman_times)})")
-        print(f"ratio berth/podman                  {b / p:.2f}")
+        berth, podman = e.compare([*e.berth, "ps", "-a"], [*e.podman, "ps", "-a"], args.runs)
+        print(f"ps -a with {args.containers} containers, {args.runs} runs each, alternating")
+        b = report("berth", berth)
+        p = report("podman", podman)
+        print(f"ratio berth/podman       {b / p:.2f}")
 
 
 if __name__ == "__main__":

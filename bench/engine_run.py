@@ -2,14 +2,18 @@
 
 Both run the same busybox image (built here from Debian's busybox-static, stored in Berth's image
 store and copied into podman's as an OCI layout), podman with runc and Berth with runc or the
-``--runtime`` given, on their default bridge network, from temporary storage roots. Each command
-runs once to warm caches, then ``--runs`` times alternately; the medians and their ratio are
-printed. Run as root: ``uv run python bench/engine_run.py [--runtime berth-runtime]``.
+``--runtime`` given, on the ``--network`` given (``default``: each engine's default bridge network;
+``none``), from temporary storage roots. Each command runs once to warm caches, then ``--runs``
+times alternately; the medians and their ratio are printed, with the CPU time of every process
+each command ran (this script is a child subreaper, so the monitor and conmon, which leave their
+command's process tree, are counted too) and the machine's load.
+Run as root: ``uv run python bench/engine_run.py [--network none] [--runtime berth-runtime]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import resource
 import shutil
@@ -20,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,6 +35,7 @@ from tests.integration.engine_images.image_builder import store_busybox_image
 from berth.spec.image_config import ContainerConfig
 
 IMAGE = "localhost/berth-bench/busybox:latest"
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 @dataclass
@@ -58,7 +63,8 @@ class Engines:
 
     @property
     def berth(self) -> list[str]:
-        return [sys.executable, "-m", "berth.cli.main"]
+        """The ``berth`` program as a user runs it (the venv's console script)."""
+        return [str(Path(sys.executable).with_name("berth"))]
 
     @property
     def podman(self) -> list[str]:
@@ -72,17 +78,27 @@ class Engines:
             "runc",
         ]
 
-    def compare(
-        self, berth_argv: list[str], podman_argv: list[str], runs: int
-    ) -> tuple[list[float], list[float]]:
+    def compare(self, berth_argv: list[str], podman_argv: list[str], runs: int) -> tuple[Timings, Timings]:
         """Each command once to warm caches (and write Python bytecode), then ``runs`` times
         alternately; the times of Berth's and podman's runs."""
         timed(berth_argv, self.berth_env), timed(podman_argv, self.env)
-        berth_times, podman_times = [], []
+        berth, podman = Timings(), Timings()
         for _ in range(runs):
-            berth_times.append(timed(berth_argv, self.berth_env))
-            podman_times.append(timed(podman_argv, self.env))
-        return berth_times, podman_times
+            berth.add(*timed(berth_argv, self.berth_env))
+            podman.add(*timed(podman_argv, self.env))
+        return berth, podman
+
+
+@dataclass
+class Timings:
+    """Wall-clock and CPU seconds of each run of one command."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def add(self, wall: float, cpu: float) -> None:
+        self.wall.append(wall)
+        self.cpu.append(cpu)
 
 
 @contextmanager
@@ -99,14 +115,29 @@ def engines(prefix: str, runtime: str = "runc") -> Iterator[Engines]:
         shutil.rmtree(e.work, ignore_errors=True)
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    """Seconds ``argv`` took; exits the benchmark if it failed."""
+def become_subreaper() -> None:
+    """Adopt the processes the commands leave behind (monitor, conmon), so their CPU is counted."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock seconds ``argv`` took, and CPU seconds of it and every process it left behind
+    (waited for up to ten seconds); exits the benchmark if it failed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
-    return elapsed
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                time.sleep(0.005)
+        except ChildProcessError:
+            break
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def ms(times: list[float]) -> str:
@@ -114,15 +145,25 @@ def ms(times: list[float]) -> str:
     return ", ".join(f"{t * 1000:.0f}" for t in times)
 
 
+def report(label: str, t: Timings) -> float:
+    """Print ``label``'s median wall and CPU time and its runs; return the median wall time."""
+    wall, cpu = statistics.median(t.wall), statistics.median(t.cpu)
+    print(f"{label:24s} median {wall * 1000:6.1f} ms, CPU {cpu * 1000:6.1f} ms  (runs: {ms(t.wall)})")
+    return wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--runtime", default="runc", help="Berth's runtime (podman always uses runc)")
+    parser.add_argument("--network", choices=("default", "none"), default="default")
     args = parser.parse_args()
+    become_subreaper()
     # podman asks for RLIMIT_NOFILE 1048576 (and a large RLIMIT_NPROC), above this host's hard
     # limits (no CAP_SYS_RESOURCE here); Berth lowers its default by itself, podman is told to.
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     ulimit = ["--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", "nproc=4096:4096"]
+    network = [] if args.network == "default" else ["--network", args.network]
     with engines("berth-bench-run-", args.runtime) as e:
         store_busybox_image(
             e.work / "berth", make_rootfs(e.work / "rootfs"), IMAGE, ContainerConfig(cmd=("sh",))
@@ -133,16 +174,15 @@ def main() -> None:
         podman_image = subprocess.run(
             [*e.podman, "images", "-q"], env=e.env, check=True, capture_output=True, text=True
         ).stdout.split()[0]
-        berth_times, podman_times = e.compare(
-            [*e.berth, "run", "--rm", IMAGE, "true"],
-            [*e.podman, "run", "--rm", *ulimit, podman_image, "true"],
+        berth, podman = e.compare(
+            [*e.berth, "run", "--rm", *network, IMAGE, "true"],
+            [*e.podman, "run", "--rm", *network, *ulimit, podman_image, "true"],
             args.runs,
         )
-        b, p = statistics.median(berth_times), statistics.median(podman_times)
-        label = f"berth ({args.runtime})"
-        print(f"{label} run --rm IMAGE true  median {b * 1000:7.1f} ms  (runs: {ms(berth_times)})")
-        print(f"podman (runc) run --rm IMAGE true  median {p * 1000:7.1f} ms  (runs: {ms(podman_times)})")
-        print(f"ratio berth/podman          {b / p:.2f}")
+        print(f"run --rm --network {args.network} IMAGE true, {args.runs} runs each, alternating")
+        b = report(f"berth ({args.runtime})", berth)
+        p = report("podman (runc)", podman)
+        print(f"ratio berth/podman       {b / p:.2f}   (load average {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from berth import codecache
 from berth.engine.logs import LogWriter
 from berth.engine.records import record
 from berth.engine.runtime import RuntimeFailure, last_error_line
@@ -175,6 +176,7 @@ def _monitor(spec: MonitorSpec, sync: int) -> None:
     code = 1
     try:
         _detach_stdio()
+        codecache.uninstall_all()  # its file is one of the descriptors closed next
         os.closerange(3, sync)
         os.closerange(sync + 1, 65536)
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)

@@ -1,6 +1,6 @@
 """Entry point of ``berth-runtime``, kept tiny because it is the one module compiled on every start.
 
-The runtime's other modules come from its code cache (``berth.runtime.codecache``) when it is
+The runtime's other modules come from its code cache (``berth.codecache``) when it is
 current. With PYTHONDONTWRITEBYTECODE set (as in some CI and container environments) the modules
 imported the usual way would be recompiled on every start, about 75 ms; the runtime keeps a bytecode
 cache of its own, outside the source tree, for them instead. The commands live in
@@ -17,8 +17,10 @@ TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see 
 if TYPE_CHECKING:
     from typing import NoReturn
 
-#: Where the runtime's bytecode goes when the environment forbids writing it next to the sources.
-PYCACHE = "/var/cache/berth-runtime/pycache"
+#: The runtime's code cache, and its bytecode when the environment forbids writing it next to the
+#: sources.
+CACHE_DIR = "/var/cache/berth-runtime"
+PYCACHE = CACHE_DIR + "/pycache"
 
 
 def main() -> NoReturn:
@@ -36,9 +38,10 @@ def main() -> NoReturn:
     # collections during the imports (and in the forked children, whose pages each collection would
     # copy) cost about a millisecond per start. ``events``, the one long-lived verb, turns it back on.
     gc.disable()
-    from berth.runtime import codecache
+    from berth import codecache
 
-    cache = codecache.CodeCache(codecache.default_path(os.path.dirname(os.path.dirname(__file__))), "berth")
+    package_dir = os.path.dirname(os.path.dirname(__file__))
+    cache = codecache.CodeCache(codecache.default_path(CACHE_DIR, package_dir), "berth")
     cache.install()
     from berth.runtime.commands import main as run_command
 

@@ -1,13 +1,14 @@
-"""One file holding the compiled code of the runtime's modules, served by a meta path finder.
+"""One file holding the compiled code of a program's modules, served by a meta path finder.
 
 Every import through CPython's path finder costs about 60 µs before the module's own code runs:
 the finder's directory check, a stat of the source, the open/read/close of its ``.pyc``, and
-importlib's Python-level validation of each. A ``run`` imports some 35 of Berth's modules, so that
-is about 2 ms of every container start. ``CodeCache`` keeps their marshalled code objects in one
-file instead, read once per start; each module is still checked against its source (modification
-time and size, as a ``.pyc`` is) with one stat, and a module whose source changed or that is not
-cached yet is imported the usual way. ``save`` rewrites the file when the process imported anything
-the usual way, so the cache follows code changes and collects every verb's modules over time.
+importlib's Python-level validation of each. berth-runtime's ``run`` imports some 35 of Berth's
+modules, about 2 ms of every container start; ``berth run`` imports about 60. ``CodeCache`` keeps
+their marshalled code objects in one file instead, read once per start; each module is still
+checked against its source (modification time and size, as a ``.pyc`` is) with one stat, and a
+module whose source changed or that is not cached yet is imported the usual way. ``save`` rewrites
+the file when the process imported anything the usual way, so the cache follows code changes and
+collects every verb's modules over time.
 
 Root executes what this file holds: it is written 0600 into a directory only root can write, and a
 file not owned by the reading user, or writable by others, is ignored.
@@ -28,19 +29,18 @@ if TYPE_CHECKING:
     #: source path, is a package, source mtime (ns), source size, offset and length of the code
     Entry = tuple[str, bool, int, int, int, int]
 
-#: Where the runtime's code cache lives (the same directory as its bytecode cache).
-CACHE_DIR = "/var/cache/berth-runtime"
 
 if not TYPE_CHECKING:
     Loader = object  # importlib.abc costs an import; the protocol needs no base class
 
 
-def default_path(package_dir: str) -> str:
-    """The cache file for the package at ``package_dir`` and this interpreter (its version in the
-    name, so two interpreters of one minor version do not overwrite each other's file in turn)."""
+def default_path(cache_dir: str, package_dir: str) -> str:
+    """The cache file in the program's ``cache_dir`` for the package at ``package_dir`` and this
+    interpreter (its version in the name, so two interpreters of one minor version do not overwrite
+    each other's file in turn). Each program has its own file: a start reads the whole index."""
     version = sys.version.split()[0]
     return os.path.join(
-        CACHE_DIR, f"code-{sys.implementation.name}-{version}{package_dir.replace('/', '-')}.marshal"
+        cache_dir, f"code-{sys.implementation.name}-{version}{package_dir.replace('/', '-')}.marshal"
     )
 
 
@@ -64,6 +64,14 @@ class CodeCache(Loader):
     def install(self) -> None:
         """Serve imports of cached modules from now on, before any other finder."""
         sys.meta_path.insert(0, self)
+
+    def uninstall(self) -> None:
+        """Stop serving imports and close the file (imports go the usual way from now on)."""
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
     def _ours(self, name: str) -> bool:
         return name == self.package or name.startswith(self.package + ".")
@@ -128,6 +136,14 @@ class CodeCache(Loader):
                 if compiled is not None:
                     codes[name] = compiled
         _write(self.path, codes)
+
+
+def uninstall_all() -> None:
+    """Uninstall every installed cache: for a forked process about to close file descriptors it did
+    not open, which would otherwise pull the cache's file from under it."""
+    for finder in list(sys.meta_path):
+        if isinstance(finder, CodeCache):
+            finder.uninstall()
 
 
 def _open(path: str) -> tuple[int, dict[str, Entry], int]:

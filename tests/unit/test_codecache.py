@@ -1,4 +1,4 @@
-"""runtime.codecache: modules served from one cache file, checked against their sources.
+"""berth.codecache: modules served from one cache file, checked against their sources.
 
 Each scenario runs a fresh interpreter, since a module is imported once per process: the child
 installs the cache for a throwaway package, imports it, saves, and reports who loaded each module.
@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from berth.runtime import codecache
+from berth import codecache
+from berth.runtime import cli as runtime_cli
 
 _CHILD = textwrap.dedent("""
     import json, sys
-    from berth.runtime.codecache import CodeCache
+    from berth.codecache import CodeCache
 
     cache = CodeCache(sys.argv[1], "cachepkg")
     cache.install()
@@ -119,10 +120,26 @@ def test_an_unwritable_cache_location_only_disables_the_cache(package: Path, tmp
 def test_the_runtime_fills_its_cache(tmp_path: Path) -> None:
     runtime = Path(sys.executable).with_name("berth-runtime")
     subprocess.run([str(runtime), "--root", str(tmp_path), "list"], check=True, capture_output=True)
-    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(codecache.__file__)))
-    cache = codecache.CodeCache(codecache.default_path(package_dir), "berth")
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(runtime_cli.__file__)))
+    cache = codecache.CodeCache(codecache.default_path(runtime_cli.CACHE_DIR, package_dir), "berth")
     try:
         assert {"berth.runtime.commands", "berth.runtime.verbs.list"} <= set(cache.entries)
+    finally:
+        if cache.fd >= 0:
+            os.close(cache.fd)
+
+
+def test_berth_fills_its_own_cache(tmp_path: Path) -> None:
+    from berth.cli import main as berth_cli
+
+    berth = Path(sys.executable).with_name("berth")
+    env = {**os.environ, "BERTH_ROOT": str(tmp_path / "root"), "BERTH_RUNROOT": str(tmp_path / "run")}
+    subprocess.run([str(berth), "ps", "-a"], check=True, capture_output=True, env=env)
+    package_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(berth_cli.__file__))))
+    cache = codecache.CodeCache(codecache.default_path(berth_cli.CACHE_DIR, package_dir), "berth")
+    try:
+        assert {"berth.cli.containers", "berth.engine.metadata"} <= set(cache.entries)
+        assert not any(name.startswith("berth.runtime.verbs") for name in cache.entries)
     finally:
         if cache.fd >= 0:
             os.close(cache.fd)
