@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 
-from berth import __version__
+from berth import __version__, use_private_pycache
 from berth.errors import BerthError
 
 TYPE_CHECKING = False  # typing costs ~2.5 ms a command; only type checkers need these names
@@ -22,8 +22,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 #: Berth's code cache (``berth.codecache``), and its bytecode when the environment forbids writing it
-#: next to the sources (PYTHONDONTWRITEBYTECODE: every command would recompile ~150 modules, ~0.4 s).
-#: Root executes what is cached here, so the directories are made 0700.
+#: next to the sources (``berth.use_private_pycache``).
 CACHE_DIR = "/var/cache/berth"
 PYCACHE = CACHE_DIR + "/pycache"
 
@@ -144,30 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> NoReturn:
     """The ``berth`` program: ``main`` with Berth's modules served from the code cache, exiting
-    without the interpreter's finalization."""
-    if sys.dont_write_bytecode and sys.pycache_prefix is None:
-        try:
-            os.makedirs(PYCACHE, 0o700, exist_ok=True)
-        except OSError:
-            pass  # e.g. an unprivileged user: run uncached
-        else:
-            sys.pycache_prefix = PYCACHE
-            sys.dont_write_bytecode = False
+    without the interpreter's finalization (``berth.codecache.run_cached``)."""
+    use_private_pycache(PYCACHE)
     from berth import codecache
 
     package_dir = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-    cache = codecache.CodeCache(codecache.default_path(CACHE_DIR, package_dir), "berth")
-    cache.install()
-    status = main()
-    cache.save()
-    # Skip finalization (module teardown, a last collection: several ms with this many modules). Every
-    # command has finished its work when ``main`` returns: threads joined, files closed.
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:
-        status = status or 1
-    os._exit(status)
+    codecache.run_cached(CACHE_DIR, package_dir, "berth.cli.main", "main")
 
 
 if __name__ == "__main__":

@@ -3,15 +3,16 @@
 The runtime's other modules come from its code cache (``berth.codecache``) when it is
 current. With PYTHONDONTWRITEBYTECODE set (as in some CI and container environments) the modules
 imported the usual way would be recompiled on every start, about 75 ms; the runtime keeps a bytecode
-cache of its own, outside the source tree, for them instead. The commands live in
-``berth.runtime.commands``.
+cache of its own, outside the source tree, for them instead (``berth.use_private_pycache``). The
+commands live in ``berth.runtime.commands``.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import sys
+
+from berth import use_private_pycache
 
 TYPE_CHECKING = False  # typing costs milliseconds to import; type checkers see True
 if TYPE_CHECKING:
@@ -25,15 +26,7 @@ PYCACHE = CACHE_DIR + "/pycache"
 
 def main() -> NoReturn:
     """Run ``berth-runtime`` with ``sys.argv`` and exit with its status."""
-    if sys.dont_write_bytecode and sys.pycache_prefix is None:
-        # Mode 0700: root executes what is cached here, so nobody else may write beneath it.
-        try:
-            os.makedirs(PYCACHE, 0o700, exist_ok=True)
-        except OSError:
-            pass  # e.g. an unprivileged user: run uncached
-        else:
-            sys.pycache_prefix = PYCACHE
-            sys.dont_write_bytecode = False
+    use_private_pycache(PYCACHE)
     # No cyclic garbage collector: a verb is a short-lived process whose few cycles die with it, and
     # collections during the imports (and in the forked children, whose pages each collection would
     # copy) cost about a millisecond per start. ``events``, the one long-lived verb, turns it back on.
@@ -41,20 +34,7 @@ def main() -> NoReturn:
     from berth import codecache
 
     package_dir = os.path.dirname(os.path.dirname(__file__))
-    cache = codecache.CodeCache(codecache.default_path(CACHE_DIR, package_dir), "berth")
-    cache.install()
-    from berth.runtime.commands import main as run_command
-
-    status = run_command()
-    cache.save()
-    # Skip the interpreter's finalization (module teardown, a last garbage collection: ~5 ms per
-    # start): the runtime holds nothing that needs it, only buffered output to flush.
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:
-        status = status or 1
-    os._exit(status)
+    codecache.run_cached(CACHE_DIR, package_dir, "berth.runtime.commands", "main")
 
 
 if __name__ == "__main__":
