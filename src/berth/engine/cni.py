@@ -18,8 +18,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from berth.engine.records import field, record
 from berth.errors import BerthError
+from berth.spec.records import field, record
 
 CNI_VERSION = "1.0.0"
 

@@ -27,8 +27,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from berth.engine.records import field, record
 from berth.errors import InvalidArgument
+from berth.spec.records import field, record
 
 DEFAULT_ROOT = Path("/var/lib/berth")
 DEFAULT_RUNROOT = Path("/run/berth")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from berth.engine.config import EngineConfig
 from berth.engine.metadata import Metadata
-from berth.engine.records import record
+from berth.spec.records import record
 
 if TYPE_CHECKING:
     from berth.engine.runtime import OCIRuntime

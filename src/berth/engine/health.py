@@ -19,10 +19,10 @@ from berth.engine.engine import Engine
 from berth.engine.logs import rfc3339_nano
 from berth.engine.metadata import ContainerRecord
 from berth.engine.options import CreateOptions
-from berth.engine.records import record
 from berth.engine.state import refresh
 from berth.errors import InvalidArgument
 from berth.fsutil import atomic_write, locked
+from berth.spec.records import record
 
 STARTING, HEALTHY, UNHEALTHY = "starting", "healthy", "unhealthy"
 _KEPT_RESULTS = 5

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from berth.engine.oci_config import ImageSettings
-from berth.engine.records import record
 from berth.errors import BerthError, InvalidState, NotFound
+from berth.spec.records import record
 
 if TYPE_CHECKING:
     from berth.engine.config import EngineConfig

@@ -12,8 +12,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from berth.engine.records import record
 from berth.engine.units import duration_ns
+from berth.spec.records import record
 
 
 def rfc3339_nano(ns: int) -> str:

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from berth.engine.records import field, record
 from berth.errors import AlreadyExists, BerthError, InvalidArgument, NotFound
+from berth.spec.records import field, record
 
 #: How long a command waits for another command's write transaction before giving up.
 BUSY_TIMEOUT_S = 30.0

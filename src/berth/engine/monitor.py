@@ -35,9 +35,9 @@ from pathlib import Path
 
 from berth import codecache
 from berth.engine.logs import LogWriter
-from berth.engine.records import record
 from berth.engine.runtime import RuntimeFailure, last_error_line
 from berth.fsutil import atomic_write
+from berth.spec.records import record
 
 _PR_SET_CHILD_SUBREAPER = 36
 STDIN, CLOSE_STDIN, RESIZE = 0, 1, 2

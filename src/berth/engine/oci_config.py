@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from berth.engine.options import CreateOptions, merge_env, parse_env, parse_tmpfs
-from berth.engine.records import field, record
 from berth.engine.seccomp import default_seccomp, load_seccomp
 from berth.engine.security import capabilities
 from berth.engine.units import parse_cpus, parse_size
 from berth.engine.users import resolve_user
 from berth.errors import InvalidArgument
+from berth.spec.records import field, record
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from berth.engine.records import as_dict, field, record
 from berth.errors import InvalidArgument
+from berth.spec.records import as_dict, field, record
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from berth.engine.records import field, record
 from berth.errors import InvalidArgument
+from berth.spec.records import field, record
 
 
 @record(frozen=True)

@@ -9,10 +9,10 @@ a prefix of at least 3 hex digits.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from berth.errors import BerthError, InvalidArgument, NotFound
+from berth.spec.records import record, replace
 from berth.spec.reference import Reference
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 _ID = re.compile(r"^(?:sha256:)?([0-9a-f]{3,64})\Z")
 
 
-@dataclass
+@record
 class CatalogImage:
     """One image: its name records (newest first), resolved for this platform unless broken."""
 
@@ -152,8 +152,8 @@ def list_images(store: ImageStore) -> list[CatalogImage]:
     """Every image in the store, newest name first; an image that cannot be resolved carries the
     error instead of failing the listing."""
     groups: dict[str, list[Image]] = {}
-    for record in sorted(store.list(), key=lambda r: -r.updated):
-        groups.setdefault(str(record.target.digest), []).append(record)
+    for image in sorted(store.list(), key=lambda r: -r.updated):
+        groups.setdefault(str(image.target.digest), []).append(image)
     out = []
     for records in groups.values():
         try:
@@ -222,7 +222,7 @@ def matches(image: CatalogImage, text: str) -> bool:
     return name in labels and (not has_value or labels[name] == want)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HistoryRow:
     """One step of an image's history; ``id`` is the image ID on the newest step, else ``<missing>``."""
 

@@ -11,7 +11,6 @@ form"). Changes apply in order to a base config; nothing is applied unless every
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import posixpath
 import re
@@ -20,6 +19,7 @@ import signal
 from collections.abc import Callable, Sequence
 
 from berth.errors import InvalidArgument, Unsupported
+from berth.spec import records
 from berth.spec.image_config import ContainerConfig
 
 #: Instructions ``--change`` accepts.
@@ -64,7 +64,7 @@ class _State:
         self.cmd_set = False
 
     def set(self, **fields: object) -> None:
-        self.config = dataclasses.replace(self.config, **fields)  # type: ignore[arg-type]
+        self.config = records.replace(self.config, **fields)
 
 
 def _json_array(value: str) -> list[str] | None:

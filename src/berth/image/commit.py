@@ -12,7 +12,6 @@ manifest lists the base layers plus the new one (config.md#properties, manifest.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from berth.image.importer import StoredImage, now_rfc3339, store_image, store_le
 from berth.image.layers import PackResult, Writable, pack_overlay_upper
 from berth.image.snapshots import Snapshotter
 from berth.image.snapshots.chainid import chain_id
-from berth.spec import mediatypes
+from berth.spec import mediatypes, records
 from berth.spec.digest import Digest
 from berth.spec.image_config import History
 
@@ -59,10 +58,10 @@ def commit_layer(
     with store_lease(images) as lease:
         layer, diff_id = write_layer_blob(images, lease, produce)
         if docker:  # keep the base's format: a Docker manifest lists Docker layer types
-            layer = dataclasses.replace(layer, media_type=mediatypes.DOCKER_LAYER_GZIP)
+            layer = records.replace(layer, media_type=mediatypes.DOCKER_LAYER_GZIP)
         created = now_rfc3339()
         step = History(created=created, created_by=created_by, author=author, comment=message)
-        config = dataclasses.replace(
+        config = records.replace(
             old,
             diff_ids=(*old.diff_ids, diff_id),
             config=container_config,

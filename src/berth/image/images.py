@@ -19,7 +19,6 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from berth.errors import AlreadyExists, NotFound
@@ -31,6 +30,7 @@ from berth.spec.descriptor import Descriptor
 from berth.spec.image_config import ImageConfig
 from berth.spec.manifest import ImageManifest, parse
 from berth.spec.platform import Platform, host
+from berth.spec.records import field, record
 from berth.spec.reference import Reference
 
 _SCHEMA = """
@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS images (
 """
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Image:
     """A named image: ``name`` is the canonical reference (``docker.io/library/alpine:latest``)."""
 
@@ -55,7 +55,7 @@ class Image:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ResolvedImage:
     """An image followed to one platform: the manifest's descriptor, the manifest and its config."""
 

@@ -6,13 +6,13 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from berth.errors import InvalidArgument
 from berth.spec import _json
 from berth.spec.digest import Digest
 from berth.spec.platform import Platform
+from berth.spec.records import field, record
 
 # RFC 6838 section 4.2: type-name "/" subtype-name, each 1-127 restricted-name characters.
 _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\Z")
@@ -36,7 +36,7 @@ def parse_digest(text: str, where: str) -> Digest:
     return digest
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Descriptor:
     """A reference to content: ``Descriptor(OCI_MANIFEST, Digest.of(data), len(data))``.
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from berth.errors import InvalidArgument
+from berth.spec.records import record
 
 # descriptor.md#digests: algorithm-component ::= [a-z0-9]+, algorithm-separator ::= [+._-],
 # encoded ::= [a-zA-Z0-9=_-]+
@@ -22,7 +22,7 @@ _REGISTERED = {"sha256": re.compile(r"^[a-f0-9]{64}\Z"), "sha512": re.compile(r"
 SUPPORTED_ALGORITHMS = tuple(_REGISTERED)
 
 
-@dataclass(frozen=True, order=True)
+@record(frozen=True, order=True)
 class Digest:
     """A parsed, validated digest such as ``sha256:e3b0c4...``."""
 

@@ -7,7 +7,6 @@ ignored, as config.md asks; a parsed config remembers its exact bytes, which its
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from berth.errors import InvalidArgument
@@ -15,9 +14,10 @@ from berth.spec import _json
 from berth.spec.descriptor import parse_digest
 from berth.spec.digest import Digest
 from berth.spec.platform import Platform
+from berth.spec.records import field, record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContainerConfig:
     """The ``config`` object: defaults for containers made from the image (config.md#properties)."""
 
@@ -96,7 +96,7 @@ def _healthcheck(value: Any, path: str) -> dict[str, Any] | None:
     return dict(obj)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class History:
     """One entry of ``history``: how a layer (or an empty step) was made."""
 
@@ -129,7 +129,7 @@ class History:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageConfig:
     """An image configuration: platform, container defaults, layer DiffIDs and history."""
 

@@ -11,7 +11,6 @@ registries and indexes refer to. Documents built in code are encoded once, compa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from berth.errors import InvalidArgument, NotFound
@@ -19,6 +18,7 @@ from berth.spec import _json, mediatypes
 from berth.spec.descriptor import Descriptor, check_media_type
 from berth.spec.digest import Digest
 from berth.spec.platform import Platform
+from berth.spec.records import field, record
 
 
 class _Document:
@@ -76,7 +76,7 @@ class _Document:
         return Descriptor.of(self.media_type, self.to_bytes(), **extra)
 
 
-@dataclass(frozen=True, eq=True)
+@record(frozen=True)
 class ImageManifest(_Document):
     """An image manifest: one config plus an ordered list of layers (manifest.md)."""
 
@@ -102,7 +102,7 @@ class ImageManifest(_Document):
         return {"config": self.config.to_json(), "layers": [d.to_json() for d in self.layers]}
 
 
-@dataclass(frozen=True, eq=True)
+@record(frozen=True)
 class ImageIndex(_Document):
     """An image index or Docker manifest list: manifests for several platforms (image-index.md)."""
 

@@ -10,11 +10,11 @@ v2 and v1 images).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from berth.errors import InvalidArgument
 from berth.spec import _json
+from berth.spec.records import record
 
 # Values Go's GOOS/GOARCH use are lowercase words, digits and a few separators.
 _COMPONENT = re.compile(r"^[a-z0-9_.-]+\Z")
@@ -37,7 +37,7 @@ _OLDER_VARIANTS = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Platform:
     """The platform a manifest runs on: ``Platform("linux", "arm64", "v8")``."""
 
@@ -45,7 +45,7 @@ class Platform:
     architecture: str
     variant: str = ""
     os_version: str = ""
-    os_features: tuple[str, ...] = field(default=())
+    os_features: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, text: str) -> Platform:

@@ -13,11 +13,11 @@ is ``docker.io``; a name is at most 255 characters; path components are lowercas
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from berth.errors import InvalidArgument
 from berth.spec.descriptor import parse_digest
 from berth.spec.digest import Digest
+from berth.spec.records import record
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
@@ -36,7 +36,7 @@ _TAG = re.compile(r"^[\w][\w.-]{0,127}\Z", re.ASCII)
 _IDENTIFIER = re.compile(r"^[a-f0-9]{64}\Z")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reference:
     """A normalized image reference; ``str()`` gives the canonical ``docker.io/library/x:tag`` form."""
 

@@ -3,7 +3,6 @@ manifest with Docker media types, an OCI base an OCI manifest."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from berth.image.commit import commit_upper
 from berth.image.images import ImageStore
 from berth.image.importer import import_image
-from berth.spec import mediatypes
+from berth.spec import mediatypes, records
 from berth.spec.descriptor import Descriptor
 from berth.spec.manifest import ImageManifest
 
@@ -37,9 +36,7 @@ def test_docker_base_gives_a_docker_manifest(images: ImageStore, tmp_path: Path)
     base, upper = _dirs(tmp_path)
     oci = images.resolve(import_image(images, base, "oci:1").name)
     config = Descriptor(mediatypes.DOCKER_CONFIG, oci.manifest.config.digest, oci.manifest.config.size)
-    layers = tuple(
-        dataclasses.replace(d, media_type=mediatypes.DOCKER_LAYER_GZIP) for d in oci.manifest.layers
-    )
+    layers = tuple(records.replace(d, media_type=mediatypes.DOCKER_LAYER_GZIP) for d in oci.manifest.layers)
     docker = ImageManifest(config=config, layers=layers, media_type=mediatypes.DOCKER_MANIFEST)
     images.content.put(docker.to_bytes(), docker.descriptor())
     images.put("dock:1", docker.descriptor())

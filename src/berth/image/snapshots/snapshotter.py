@@ -35,27 +35,20 @@ import re
 import stat
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from berth.errors import AlreadyExists, DigestMismatch, InvalidArgument, InvalidState, NotFound, Unsupported
 from berth.fsutil import atomic_write, fsync_dir, locked
-from berth.image.layers import (
-    ChangeKind,
-    Compression,
-    PackResult,
-    Writable,
-    apply_layer,
-    diff_trees,
-    overlay_changes,
-    write_layer,
-)
+from berth.image import layers
 from berth.image.layers.removal import remove_path
 from berth.image.snapshots import _mount
 from berth.image.snapshots.chainid import chain_id
-from berth.image.snapshots.flatten import flatten
 from berth.spec.digest import Digest
+from berth.spec.records import record
+
+if TYPE_CHECKING:
+    from berth.image.layers import Compression, PackResult, Writable
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _MOUNT_DATA_MAX = 4095  # one page, less the terminating NUL
@@ -74,7 +67,7 @@ class _Readable(Protocol):
     def read(self, n: int = ..., /) -> bytes: ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SnapshotInfo:
     """A committed snapshot: one layer on top of its parent chain."""
 
@@ -85,7 +78,7 @@ class SnapshotInfo:
     path: Path
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ActiveSnapshot:
     """A container's writable root on top of a snapshot chain."""
 
@@ -194,7 +187,9 @@ class Snapshotter:
     ) -> SnapshotInfo:
         with self._scratch("unpack-") as scratch:
             (scratch / "fs").mkdir(mode=0o755)
-            result = apply_layer(blob, scratch / "fs", media_type=media_type, overlay=True, lowers=lowers)
+            result = layers.apply_layer(
+                blob, scratch / "fs", media_type=media_type, overlay=True, lowers=lowers
+            )
             if diff_id is not None and result.diff_id != diff_id:
                 raise DigestMismatch(f"layer unpacked to diffID {result.diff_id}, expected {diff_id}")
             chain = chain_id(parent, result.diff_id)
@@ -300,7 +295,7 @@ class Snapshotter:
                 if self.mode == "overlay" or err.errno not in (errno.ENODEV, errno.EPERM, errno.EINVAL):
                     raise Unsupported(f"cannot mount the overlay root for {key!r}: {err.strerror}") from None
         if kind == "copy":
-            flatten([info.path for info in reversed(chain)], base / "rootfs")
+            _flatten([info.path for info in reversed(chain)], base / "rootfs")
         atomic_write(
             base / "info.json", json.dumps({"parent": str(parent) if parent else None, "kind": kind}).encode()
         )
@@ -345,7 +340,7 @@ class Snapshotter:
                 scratch = Path(tempfile.mkdtemp(prefix="flat-", dir=self._dir(chain)))
                 try:
                     os.chmod(scratch, 0o755)
-                    flatten([info.path for info in reversed(self.chain(chain))], scratch)
+                    _flatten([info.path for info in reversed(self.chain(chain))], scratch)
                     os.rename(scratch, flat)
                 except BaseException:
                     with contextlib.suppress(OSError):
@@ -399,18 +394,20 @@ class Snapshotter:
         self,
         key: str,
         out: Writable,
-        compression: Compression = Compression.GZIP,
+        compression: Compression | None = None,
         *,
         mtime_clamp: int | None = None,
     ) -> PackResult:
-        """Write the container root ``key``'s changes as a layer blob (for commit)."""
+        """Write the container root ``key``'s changes as a layer blob (for commit), compressed with
+        ``compression`` (gzip when not given)."""
         active = self.active(key)
         if active.upper is not None:
-            changes = overlay_changes(active.upper)
+            changes = layers.overlay_changes(active.upper)
         else:  # copy mode: compare with the merged parent chain (an empty upper dir for no parent)
             lower = self._flat(active.parent) if active.parent else self.root / "active" / key / "upper"
-            changes = diff_trees(lower, active.rootfs)
-        return write_layer(changes, out, compression, mtime_clamp=mtime_clamp)
+            changes = layers.diff_trees(lower, active.rootfs)
+        gzip = layers.Compression.GZIP
+        return layers.write_layer(changes, out, compression or gzip, mtime_clamp=mtime_clamp)
 
     def changes(self, key: str) -> Iterator[tuple[str, str]]:
         """What the container root ``key`` changed, as ``podman diff`` reports it: ``("A", path)``
@@ -419,21 +416,21 @@ class Snapshotter:
         active = self.active(key)
         if active.upper is not None:
             lowers = [info.path for info in self.chain(active.parent)]
-            entries = overlay_changes(active.upper)
+            entries = layers.overlay_changes(active.upper)
 
             def existed(rel: str) -> bool:
                 return _in_lowers(lowers, rel)
         else:  # copy mode: compare with the merged parent chain (an empty upper dir for no parent)
             lower = self._flat(active.parent) if active.parent else self.root / "active" / key / "upper"
-            entries = diff_trees(lower, active.rootfs)
+            entries = layers.diff_trees(lower, active.rootfs)
 
             def existed(rel: str) -> bool:
                 return os.path.lexists(lower / rel)
 
         for change in entries:
-            if change.kind is ChangeKind.ADD:
+            if change.kind is layers.ChangeKind.ADD:
                 yield ("C" if existed(change.path) else "A", "/" + change.path)
-            elif change.kind is ChangeKind.WHITEOUT:
+            elif change.kind is layers.ChangeKind.WHITEOUT:
                 yield ("D", "/" + change.path)
             # An opaque marker's directory comes with its own ADD entry.
 
@@ -451,6 +448,13 @@ class Snapshotter:
     def _global_lock(self) -> Iterator[None]:
         with locked(self.root / "locks" / "snapshots.lock"):
             yield
+
+
+def _flatten(layers_bottom_up: list[Path], dest: Path) -> None:
+    """``flatten``, imported only by the rare mount that needs it (it pulls in the layer code)."""
+    from berth.image.snapshots.flatten import flatten
+
+    flatten(layers_bottom_up, dest)
 
 
 def _in_lowers(lowers: list[Path], rel: str) -> bool:

@@ -20,7 +20,6 @@ import contextlib
 import os
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,11 +30,12 @@ from berth.image.store.ingest import IngestStatus, Writer
 from berth.image.store.leases import CONTENT, INGEST, Lease, Leases
 from berth.spec.descriptor import Descriptor
 from berth.spec.digest import Digest
+from berth.spec.records import record
 
 LeaseRef = Lease | str | None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Info:
     """A published blob: its digest, size and when it was committed (Unix seconds)."""
 

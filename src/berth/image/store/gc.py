@@ -13,7 +13,6 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from berth.errors import BerthError
 from berth.image.store import _db, ingest, leases
@@ -22,6 +21,7 @@ from berth.spec import mediatypes
 from berth.spec.descriptor import Descriptor
 from berth.spec.digest import Digest
 from berth.spec.manifest import ImageIndex, ImageManifest, parse
+from berth.spec.records import field, record
 
 #: Reads the root descriptors inside the collector's database transaction.
 RootsQuery = Callable[[sqlite3.Connection], Iterable[Descriptor]]
@@ -30,7 +30,7 @@ RootsQuery = Callable[[sqlite3.Connection], Iterable[Descriptor]]
 _MAX_MANIFEST_SIZE = 4 << 20
 
 
-@dataclass
+@record
 class GCReport:
     """What a collection removed."""
 

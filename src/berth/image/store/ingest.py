@@ -17,7 +17,6 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING
 from berth.errors import DigestMismatch, InvalidArgument, InvalidState, NoSpace
 from berth.fsutil import atomic_write, fsync_dir
 from berth.spec.digest import Digest, Hasher, new_hasher
+from berth.spec.records import record
 
 if TYPE_CHECKING:
     from berth.image.store.content import ContentStore
@@ -34,7 +34,7 @@ _CHUNK = 1 << 20
 _BUSY_RETRIES = 3
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IngestStatus:
     """An ingest on disk: its ref, how many bytes it holds, when it was last written."""
 

@@ -17,11 +17,11 @@ import os
 import secrets
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from berth.errors import InvalidArgument, NotFound
 from berth.image.store import _db
+from berth.spec.records import record
 
 #: Resource kinds a lease can hold.
 CONTENT = "content"
@@ -49,7 +49,7 @@ _ADDED_COLUMNS = {"owner_pid": "INTEGER", "owner_start": "INTEGER"}
 _COLUMNS = "id, created, expires, owner_pid, owner_start"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Owner:
     """The process a lease belongs to: its pid and start time (clock ticks after boot)."""
 
@@ -81,7 +81,7 @@ def this_process() -> Owner:
     return Owner(pid, start)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Lease:
     """A lease: its id, creation time, expiry (Unix seconds; ``None`` never expires) and owner."""
 

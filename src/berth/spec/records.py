@@ -1,10 +1,13 @@
-"""Record classes for the engine's hot paths, without the ``dataclasses`` module.
+"""Record classes for hot paths, without the ``dataclasses`` module.
 
-``dataclasses`` imports ``inspect`` (and through it ``ast``, ``dis``, ``tokenize``): about 9 ms of
-every ``berth ps``, whose whole run is tens of milliseconds. ``record`` makes the same kind of class
-from its annotations (an ``__init__`` with the defaults, ``__repr__``, ``__eq__``; with ``frozen``,
-no assignment and a ``__hash__``), and ``field(default_factory=...)`` gives a fresh mutable default.
-Type checkers see a dataclass (PEP 681 ``dataclass_transform``).
+``dataclasses`` imports ``inspect`` (and through it ``ast``, ``dis``, ``tokenize``): about 10 ms of
+every ``berth ps`` or ``berth run``, whose whole runs are tens of milliseconds. ``record`` makes the
+same kind of class from its annotations (an ``__init__`` with the defaults, ``__repr__``,
+``__eq__``; with ``frozen``, no assignment and a ``__hash__``; with ``order``, the comparisons),
+``field(default_factory=...)`` gives a fresh mutable default, and ``replace`` copies a record with
+some fields changed. Type checkers see a dataclass (PEP 681 ``dataclass_transform``). The engine,
+the image store and the image spec's types use it; the layer code, used only when unpacking or
+packing, keeps ``dataclasses`` for its ``slots``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ if TYPE_CHECKING:
 
     _T = TypeVar("_T")
     _C = TypeVar("_C", bound=type)
+    _R = TypeVar("_R")
 else:
 
     def dataclass_transform(**_kw: object) -> object:
@@ -34,11 +38,21 @@ def field(*, default_factory: Callable[[], _T]) -> _T:
     return _Factory(default_factory)  # type: ignore[return-value]
 
 
+def replace(obj: _R, **changes: Any) -> _R:
+    """A copy of the record ``obj`` with ``changes`` applied (as ``dataclasses.replace``)."""
+    values = {n: getattr(obj, n) for n in type(obj).__record_fields__}  # type: ignore[attr-defined]
+    unknown = set(changes) - set(values)
+    if unknown:
+        raise TypeError(f"{type(obj).__name__} has no field {sorted(unknown)[0]!r}")
+    values.update(changes)
+    return type(obj)(**values)
+
+
 def _frozen_setattr(self: object, name: str, value: object) -> None:
     raise AttributeError(f"cannot assign to field {name!r} of a frozen {type(self).__name__}")
 
 
-def _make(cls: _C, frozen: bool) -> _C:
+def _make(cls: _C, frozen: bool, order: bool) -> _C:
     # inspect.get_annotations would import inspect, which is what this module avoids.
     names = list(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063
     scope: dict[str, Any] = {"_Factory": _Factory, "_set": object.__setattr__}
@@ -82,27 +96,51 @@ def _make(cls: _C, frozen: bool) -> _C:
             return NotImplemented
         return all(getattr(self, n) == getattr(other, n) for n in fields)
 
-    cls.__repr__ = __repr__  # type: ignore[assignment,method-assign]
-    cls.__eq__ = __eq__  # type: ignore[assignment,method-assign]
+    def __hash__(self: object) -> int:
+        return hash(tuple(getattr(self, n) for n in fields))
+
+    # As dataclasses do, methods the class defines itself are kept.
+    own = cls.__dict__
+    if "__repr__" not in own:
+        cls.__repr__ = __repr__  # type: ignore[assignment,method-assign]
+    if "__eq__" not in own:
+        cls.__eq__ = __eq__  # type: ignore[assignment,method-assign]
+    if order:
+        _add_order(cls, fields)
     if frozen:
         cls.__setattr__ = _frozen_setattr  # type: ignore[assignment,method-assign]
-
-        def __hash__(self: object) -> int:
-            return hash(tuple(getattr(self, n) for n in fields))
-
-        cls.__hash__ = __hash__  # type: ignore[assignment,method-assign]
-    else:
-        cls.__hash__ = None  # type: ignore[assignment]
+    if own.get("__hash__") is None:  # not defined, or None because the class defined __eq__
+        cls.__hash__ = __hash__ if frozen else None  # type: ignore[assignment,method-assign]
     return cls
 
 
+def _add_order(cls: type, fields: tuple[str, ...]) -> None:
+    """``<``, ``<=``, ``>``, ``>=`` comparing the fields in order, as a dataclass with ``order``."""
+
+    def key(obj: object) -> tuple[Any, ...]:
+        return tuple(getattr(obj, n) for n in fields)
+
+    def compare(test: Callable[[tuple[Any, ...], tuple[Any, ...]], bool]) -> Callable[[Any, Any], Any]:
+        def method(self: object, other: object) -> Any:
+            if type(other) is not type(self):
+                return NotImplemented
+            return test(key(self), key(other))
+
+        return method
+
+    setattr(cls, "__lt__", compare(lambda a, b: a < b))  # noqa: B010  # mypy: no such attribute on type
+    setattr(cls, "__le__", compare(lambda a, b: a <= b))  # noqa: B010
+    setattr(cls, "__gt__", compare(lambda a, b: a > b))  # noqa: B010
+    setattr(cls, "__ge__", compare(lambda a, b: a >= b))  # noqa: B010
+
+
 @dataclass_transform(field_specifiers=(field,))
-def record(cls: _C | None = None, *, frozen: bool = False) -> Any:
-    """Class decorator: a record class from the annotated fields (``@record`` or
-    ``@record(frozen=True)``)."""
+def record(cls: _C | None = None, *, frozen: bool = False, order: bool = False) -> Any:
+    """Class decorator: a record class from the annotated fields (``@record``,
+    ``@record(frozen=True)``, ``@record(frozen=True, order=True)``)."""
     if cls is None:
-        return lambda c: _make(c, frozen)
-    return _make(cls, frozen)
+        return lambda c: _make(c, frozen, order)
+    return _make(cls, frozen, order)
 
 
 def as_dict(obj: object) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from berth.engine.records import as_dict, field, record
+from berth.spec.records import as_dict, field, record, replace
 
 
 @record
@@ -57,5 +57,59 @@ def test_field_order_is_checked() -> None:
 
 def test_ps_path_does_not_import_dataclasses() -> None:
     code = "import sys, berth.engine.inspect, berth.engine.state; print('dataclasses' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "False\n"
+
+
+def test_order_compares_fields_in_order() -> None:
+    @record(frozen=True, order=True)
+    class _Version:
+        major: int
+        minor: int = 0
+
+    assert sorted([_Version(2), _Version(1, 5), _Version(1, 2)]) == [
+        _Version(1, 2),
+        _Version(1, 5),
+        _Version(2),
+    ]
+    assert _Version(1) <= _Version(1) < _Version(1, 1)
+    with pytest.raises(TypeError):
+        assert _Version(1) < (1, 0)
+
+
+def test_replace_copies_with_changes_and_refuses_unknown_fields() -> None:
+    @record(frozen=True)
+    class _Pair:
+        a: int
+        b: list[int] = field(default_factory=list)
+
+    one = _Pair(1, [2])
+    two = replace(one, a=3)
+    assert two == _Pair(3, [2]) and one == _Pair(1, [2])
+    with pytest.raises(TypeError, match="no field 'c'"):
+        replace(one, c=1)
+
+
+def test_methods_the_class_defines_are_kept() -> None:
+    @record(frozen=True)
+    class _Keyed:
+        key: str
+        extra: dict[str, str] = field(default_factory=dict)
+
+        def __hash__(self) -> int:
+            return hash(self.key)
+
+        def __repr__(self) -> str:
+            return f"<{self.key}>"
+
+    assert hash(_Keyed("k", {"a": "b"})) == hash("k")
+    assert repr(_Keyed("k")) == "<k>"
+
+
+def test_image_and_spec_types_do_not_import_dataclasses() -> None:
+    code = (
+        "import sys, berth.image.catalog, berth.image.images, berth.image.snapshots, berth.engine.lifecycle;"
+        " print('dataclasses' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == "False\n"
