@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from collections.abc import Mapping
@@ -95,6 +94,8 @@ class Descriptor:
         if self.annotations:
             out["annotations"] = dict(self.annotations)
         if self.data is not None:
+            import base64  # embedded data is rare; not every start should load base64
+
             out["data"] = base64.b64encode(self.data).decode()
         if self.artifact_type:
             out["artifactType"] = self.artifact_type
@@ -107,6 +108,8 @@ def _embedded(obj: Mapping[str, Any], path: str, digest: Digest, size: int) -> b
     text = _json.get_str(obj, "data", path)
     if text is None:
         return None
+    import base64
+
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
-from berth.spec.digest import Digest
+from berth.spec.digest import Digest, sha256_hex
 
 
 def chain_id(parent: Digest | None, diff_id: Digest) -> Digest:
     """ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln))."""
     if parent is None:
         return diff_id
-    return Digest("sha256", hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest())
+    return Digest("sha256", sha256_hex(f"{parent} {diff_id}".encode()))
 
 
 def chain_ids(diff_ids: Sequence[Digest]) -> list[Digest]:

@@ -33,7 +33,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -246,6 +245,8 @@ class Snapshotter:
     def _scratch(self, prefix: str) -> Iterator[Path]:
         """A fresh directory in ``tmp/``, flocked while in use and removed afterwards."""
         with self._global_lock():  # no cleanup() between making it and locking it
+            import tempfile  # only unpacks need scratch space
+
             path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.root / "tmp"))
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -337,6 +338,8 @@ class Snapshotter:
         flat = self._dir(chain) / "flat"
         with locked(self.root / "locks" / f"{chain.encoded}.flat.lock"):
             if not flat.exists():
+                import tempfile
+
                 scratch = Path(tempfile.mkdtemp(prefix="flat-", dir=self._dir(chain)))
                 try:
                     os.chmod(scratch, 0o755)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -164,7 +163,7 @@ class ContentStore:
         lease_id = self._lease_id(lease)
         if self.protect(actual, lease_id):
             return actual
-        ref = f"put-{actual}-{secrets.token_hex(6)}"
+        ref = f"put-{actual}-{os.urandom(6).hex()}"
         with Writer(self, ref, actual, len(data), lease_id, lease_ingest=False) as w:
             w.write(data)
             return w.commit()

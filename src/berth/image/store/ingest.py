@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import os
 import shutil
 import time
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from berth.errors import DigestMismatch, InvalidArgument, InvalidState, NoSpace
 from berth.fsutil import atomic_write, fsync_dir
-from berth.spec.digest import Digest, Hasher, new_hasher
+from berth.spec.digest import Digest, Hasher, new_hasher, sha256_hex
 from berth.spec.records import record
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ class IngestStatus:
 
 def ingest_dir(ingest_root: Path, ref: str) -> Path:
     """Where the ingest called ``ref`` lives (refs are arbitrary text, so the name is hashed)."""
-    return ingest_root / hashlib.sha256(ref.encode("utf-8", "surrogatepass")).hexdigest()
+    return ingest_root / sha256_hex(ref.encode("utf-8", "surrogatepass"))
 
 
 def try_lock(directory: Path) -> int | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
-import secrets
 import sqlite3
 import time
 from pathlib import Path
@@ -138,7 +137,7 @@ class Leases:
 
         With an ``owner``, the lease also ends when that process does.
         """
-        lease_id = lease_id or f"lease-{secrets.token_hex(8)}"
+        lease_id = lease_id or f"lease-{os.urandom(8).hex()}"
         if not lease_id or "\0" in lease_id:
             raise InvalidArgument(f"invalid lease id {lease_id!r}")
         now = time.time()
