@@ -7,7 +7,10 @@ and the host's DNS servers, without the image's files being changed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
+if TYPE_CHECKING:
+    from typing import Any
 
 ETC_FILES = ("hostname", "hosts", "resolv.conf")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 from berth.engine.engine import Engine
 from berth.engine.logs import rfc3339_nano
@@ -23,6 +22,10 @@ from berth.engine.state import refresh
 from berth.errors import InvalidArgument
 from berth.fsutil import atomic_write, locked
 from berth.spec.records import record
+
+TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
+if TYPE_CHECKING:
+    from typing import Any
 
 STARTING, HEALTHY, UNHEALTHY = "starting", "healthy", "unhealthy"
 _KEPT_RESULTS = 5

@@ -16,9 +16,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from berth.errors import InvalidArgument
+
+TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
+if TYPE_CHECKING:
+    from typing import Any
 
 _EPERM = 1
 _ENOSYS = 38

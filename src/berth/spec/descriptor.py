@@ -5,13 +5,16 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from berth.errors import InvalidArgument
 from berth.spec import _json
 from berth.spec.digest import Digest
 from berth.spec.platform import Platform
 from berth.spec.records import field, record
+
+TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
+if TYPE_CHECKING:
+    from typing import Any
 
 # RFC 6838 section 4.2: type-name "/" subtype-name, each 1-127 restricted-name characters.
 _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\Z")

@@ -35,7 +35,6 @@ import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
 
 from berth.errors import AlreadyExists, DigestMismatch, InvalidArgument, InvalidState, NotFound, Unsupported
 from berth.fsutil import atomic_write, fsync_dir, locked
@@ -46,24 +45,27 @@ from berth.image.snapshots.chainid import chain_id
 from berth.spec.digest import Digest
 from berth.spec.records import record
 
+TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
+    from typing import Literal, Protocol
+
     from berth.image.layers import Compression, PackResult, Writable
+
+    Mode = Literal["auto", "overlay", "copy"]
+
+    class _Readable(Protocol):
+        def read(self, n: int = ..., /) -> bytes: ...
+
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _MOUNT_DATA_MAX = 4095  # one page, less the terminating NUL
 # Features whose upper directories are not self-contained changesets: keep them off.
 _OVERLAY_FIXED = "index=off,redirect_dir=off,metacopy=off"
 
-Mode = Literal["auto", "overlay", "copy"]
-
 
 def _escape(path: Path) -> str:
     """A path as an overlayfs option value: ``\\``, ``,`` and ``:`` escaped with a backslash."""
     return str(path).replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
-
-
-class _Readable(Protocol):
-    def read(self, n: int = ..., /) -> bytes: ...
 
 
 @record(frozen=True)
