@@ -28,8 +28,11 @@ def no_leaks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     before = Snapshot.take(temp_base)
     yield
     leaks = Snapshot.take(temp_base).leaks_since(before)
-    if leaks:  # give exiting processes a moment before judging
-        time.sleep(0.3)
+    # Give exiting processes, and another Berth's containers on their way out, a moment: a leak stays.
+    for pause in (0.3, 1.0):
+        if not leaks:
+            break
+        time.sleep(pause)
         leaks = Snapshot.take(temp_base).leaks_since(before)
     if leaks:
         pytest.fail("test left Berth's resources behind:\n" + "\n".join(leaks), pytrace=False)

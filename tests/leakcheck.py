@@ -5,7 +5,8 @@ mounts and network namespaces all the time. It looks only at what is Berth's:
 
 - by name: a cgroup or mount point with a path component starting with ``berth`` (the engine's
   ``berth-<id>`` container cgroups, the tests' ``berth-test-*`` cgroups and ``berth-*`` temporary
-  directories, the default roots /var/lib/berth, /run/berth and /var/cache/berth-runtime);
+  directories, the default roots /var/lib/berth, /run/berth and /var/cache/berth-runtime), unless
+  the cgroup runs processes that are not the test session's (another Berth's live container);
 - by place: mounts under the test session's temporary base directory, where the tests put
   BERTH_ROOT and BERTH_RUNROOT (the snapshotter's overlay roots, the engine's pinned network
   namespaces). Of these mounts, the nsfs ones are reported as network namespaces;
@@ -51,8 +52,9 @@ def _berth_mounts(temp_base: str) -> frozenset[str]:
 
 
 def _berth_cgroups() -> frozenset[str]:
-    """Cgroups with Berth's name, anywhere in any hierarchy (top level, under a configured parent,
-    or under the test process's own cgroup, where relative cgroupsPath values land)."""
+    """Cgroups with Berth's name anywhere in any hierarchy (top level, under a configured parent,
+    or under the test process's own cgroup, where relative cgroupsPath values land), but not those
+    running another session's processes: another Berth's live containers are not this test's leak."""
     found = set()
     if not _CGROUP_ROOT.is_dir():
         return frozenset()
@@ -60,9 +62,44 @@ def _berth_cgroups() -> frozenset[str]:
         if hierarchy.is_symlink() or not hierarchy.is_dir():
             continue
         for dirpath, _dirs, _files in os.walk(hierarchy):
-            if names_berth(os.path.relpath(dirpath, hierarchy)):
+            if names_berth(os.path.relpath(dirpath, hierarchy)) and not _runs_foreign(dirpath):
                 found.add(dirpath)
     return frozenset(found)
+
+
+def _runs_foreign(cgroup: str) -> bool:
+    """Whether a process in ``cgroup`` or below it is not this session's."""
+    for dirpath, _dirs, _files in os.walk(cgroup):
+        try:
+            pids = Path(dirpath, "cgroup.procs").read_text().split()
+        except OSError:
+            continue
+        if any(is_foreign(pid) for pid in pids):
+            return True
+    return False
+
+
+def is_foreign(pid: str) -> bool:
+    """Whether ``pid`` is alive and does not descend from this process. Every process of the
+    session's does: the tests start them, and pytest adopts the ones their parents abandon."""
+    me = str(os.getpid())
+    while pid not in (me, "0"):
+        stat = _stat(pid)
+        if stat is None:
+            return False  # it exited meanwhile, so it holds nothing
+        pid = stat[2]
+    return pid == "0"
+
+
+def _stat(pid: str) -> tuple[str, str, str] | None:
+    """(command name, state, parent pid) of ``pid``; None once it has gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm_end = stat.rindex(")")
+    state, ppid = stat[comm_end + 2 :].split()[:2]
+    return stat[stat.index("(") + 1 : comm_end], state, ppid
 
 
 def _children() -> frozenset[str]:
@@ -70,16 +107,9 @@ def _children() -> frozenset[str]:
     me = str(os.getpid())
     kids = set()
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        comm_end = stat.rindex(")")
-        state, ppid = stat[comm_end + 2 :].split()[:2]
-        if ppid == me and state != "Z":
-            kids.add(f"{entry} {stat[stat.index('(') + 1 : comm_end]}")
+        stat = _stat(entry) if entry.isdigit() else None
+        if stat is not None and stat[2] == me and stat[1] != "Z":
+            kids.add(f"{entry} {stat[0]}")
     return frozenset(kids)
 
 

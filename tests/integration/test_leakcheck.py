@@ -18,7 +18,7 @@ from berth.engine.netns import create_netns, remove_netns
 from berth.image.snapshots import Snapshotter
 from berth.runtime.linux.cgroups import open_manager
 from berth.runtime.linux.cgroups.host import mounted_hierarchies
-from tests.leakcheck import Snapshot
+from tests.leakcheck import Snapshot, is_foreign
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
@@ -66,6 +66,25 @@ def test_detects_a_containers_cgroup(temp_base: Path, parent: str) -> None:
     leaf = f"/berth-{cid}"
     assert ours and all(line.startswith("leaked cgroups: ") and line.endswith(leaf) for line in ours)
     assert not any(cid in line for line in Snapshot.take(temp_base).leaks_since(before))
+
+
+def test_detects_a_cgroup_running_the_sessions_process(temp_base: Path) -> None:
+    # A leaked container's init is reparented to pytest, so its cgroup is still this session's;
+    # a cgroup running someone else's process (pid 1 stands in) is another Berth's live container.
+    cid = secrets.token_hex(32)
+    manager = open_manager(cgroup_path("", cid), cid)
+    before = Snapshot.take(temp_base)
+    manager.create()
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        manager.add_process(proc.pid)
+        leaks = Snapshot.take(temp_base).leaks_since(before)
+        assert not is_foreign(str(proc.pid)) and is_foreign("1")
+    finally:
+        proc.kill()
+        proc.wait()
+        manager.destroy()
+    assert any(line.startswith("leaked cgroups: ") and line.endswith(f"/berth-{cid}") for line in leaks)
 
 
 def test_detects_an_overlay_root(tmp_path: Path, temp_base: Path) -> None:
