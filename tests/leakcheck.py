@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-BERTH_PREFIX = "berth"  # the name every Berth-made or test-made cgroup, netns or directory carries
+_BERTH_PREFIX = "berth"  # the name every Berth-made or test-made cgroup, netns or directory carries
 _PR_SET_CHILD_SUBREAPER = 36
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 _WORKDIR = os.getcwd()  # at import, before any test could chdir
@@ -35,9 +35,9 @@ def become_subreaper() -> None:
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def names_berth(path: str) -> bool:
+def _names_berth(path: str) -> bool:
     """Whether a component of ``path`` carries Berth's name."""
-    return any(part.startswith(BERTH_PREFIX) for part in path.split("/"))
+    return any(part.startswith(_BERTH_PREFIX) for part in path.split("/"))
 
 
 def _berth_mounts(temp_base: str) -> frozenset[str]:
@@ -46,7 +46,7 @@ def _berth_mounts(temp_base: str) -> frozenset[str]:
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         fields = line.split()
         target, sep = fields[4], fields.index("-")  # fs type and source follow the " - " separator
-        if names_berth(target) or target == temp_base or target.startswith(temp_base + "/"):
+        if _names_berth(target) or target == temp_base or target.startswith(temp_base + "/"):
             entries.add(f"{target} {fields[sep + 1]} {fields[sep + 2]}")
     return frozenset(entries)
 
@@ -62,7 +62,7 @@ def _berth_cgroups() -> frozenset[str]:
         if hierarchy.is_symlink() or not hierarchy.is_dir():
             continue
         for dirpath, _dirs, _files in os.walk(hierarchy):
-            if names_berth(os.path.relpath(dirpath, hierarchy)) and not _runs_foreign(dirpath):
+            if _names_berth(os.path.relpath(dirpath, hierarchy)) and not _runs_foreign(dirpath):
                 found.add(dirpath)
     return frozenset(found)
 
