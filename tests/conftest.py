@@ -1,4 +1,4 @@
-"""Session-wide guards: every test must leave no mount, cgroup, process or netns behind."""
+"""Session-wide guards: every test must leave none of Berth's mounts, cgroups, processes or netns behind."""
 
 from __future__ import annotations
 
@@ -19,16 +19,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(autouse=True)
-def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail the test if it leaves host resources behind (checked only where tests can create them)."""
+def no_leaks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the test if it leaves Berth's resources behind (checked only where tests can create them)."""
     if not IS_ROOT or request.node.get_closest_marker("allow_leaks"):
         yield
         return
-    before = Snapshot.take()
+    temp_base = tmp_path_factory.getbasetemp()
+    before = Snapshot.take(temp_base)
     yield
-    leaks = Snapshot.take().leaks_since(before)
-    if leaks:  # give exiting processes a moment before judging
-        time.sleep(0.3)
-        leaks = Snapshot.take().leaks_since(before)
+    leaks = Snapshot.take(temp_base).leaks_since(before)
+    # Give exiting processes, and another Berth's containers on their way out, a moment: a leak stays.
+    for pause in (0.3, 1.0):
+        if not leaks:
+            break
+        time.sleep(pause)
+        leaks = Snapshot.take(temp_base).leaks_since(before)
     if leaks:
-        pytest.fail("test leaked host resources:\n" + "\n".join(leaks), pytrace=False)
+        pytest.fail("test left Berth's resources behind:\n" + "\n".join(leaks), pytrace=False)

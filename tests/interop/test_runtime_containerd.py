@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.busybox import make_rootfs
+from tests.integration.runtime_cgroups.children import unique_name
 
 RUNTIME = str(Path(sys.executable).parent / "berth-runtime")
 
@@ -30,10 +31,13 @@ class Ctr:
     def __init__(self, address: str, rootfs: Path) -> None:
         self.address = address
         self.rootfs = rootfs
+        # The shim gives each container the cgroupsPath /<namespace>/<id>: a berth-test-* name,
+        # which the leak check watches.
+        self.namespace = unique_name()
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(["ctr", "--address", self.address, *args], capture_output=True, text=True,
-                              timeout=60, check=False)  # fmt: skip
+        done = subprocess.run(["ctr", "--address", self.address, "--namespace", self.namespace, *args],
+                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
         if check and done.returncode != 0:
             raise AssertionError(f"ctr {' '.join(args)} failed ({done.returncode}): {done.stderr}")
         return done

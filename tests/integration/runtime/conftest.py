@@ -14,6 +14,7 @@ import pytest
 
 from berth.runtime.verbs.spec import default_config
 from tests.busybox import make_rootfs
+from tests.integration.runtime_cgroups.children import unique_name
 
 RUNTIME = str(Path(sys.executable).parent / "berth-runtime")
 
@@ -49,9 +50,15 @@ class Runtime:
         self.count = 0
 
     def bundle(self, config: dict[str, Any]) -> Path:
+        """A bundle for ``config``. A config that does not place its cgroup gets a relative
+        cgroupsPath (under the runtime's own cgroup, where runc's default puts it) named
+        ``berth-test-*``: the leak check watches Berth's names only, and no other session shares it."""
         self.count += 1
         path = self.tmp / f"bundle{self.count}"
         path.mkdir()
+        linux = config.get("linux")
+        if isinstance(linux, dict) and "cgroupsPath" not in linux:
+            config = {**config, "linux": {**linux, "cgroupsPath": unique_name()}}
         (path / "config.json").write_text(json.dumps(config))
         return path
 
