@@ -95,7 +95,8 @@ def registries_info() -> dict[str, Any]:
             "Mirrors": [
                 {"Location": m.location, "Insecure": m.insecure, "PullFromMirror": m.pull_from_mirror}
                 for m in entry.mirrors
-            ],
+            ]
+            or None,  # as podman shows an entry without mirrors
             "Blocked": entry.blocked,
             "MirrorByDigestOnly": entry.mirror_by_digest_only,
         }
