@@ -219,7 +219,7 @@ def test_pulls_resolve_as_podmans_do(host: Host, registries: Registries) -> None
     _same_pull(host, "hello", name, reg.digests[name])
 
     # the one search registry completes a short name (enforcing mode: one candidate is no ambiguity)
-    host.berth("rmi", f"{reg.primary}/direct/world:latest")
+    assert host.berth("rmi", f"{reg.primary}/direct/world:latest").ok
     _same_pull(
         host,
         "direct/world",
