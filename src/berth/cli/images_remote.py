@@ -95,8 +95,10 @@ def register(sub: Any) -> None:
     logout.set_defaults(handler=_logout)
 
 
-def _context(args: argparse.Namespace) -> Any:
-    from berth.distribution import registries_conf
+def _context(args: argparse.Namespace, conf: Any = None) -> Any:
+    """The transport settings the flags give; ``conf`` is the registries configuration if already
+    read."""
+    from berth.distribution import registries_files
     from berth.distribution.credentials import Credentials
     from berth.distribution.transports import TransportContext
 
@@ -108,7 +110,7 @@ def _context(args: argparse.Namespace) -> Any:
         tls_verify=args.tls_verify,
         authfile=args.authfile,
         credentials=creds,
-        registries_conf=registries_conf.load(args.registries_conf),
+        registries_conf=conf if conf is not None else registries_files.load(args.registries_conf),
         root=Path(args.root) if getattr(args, "root", None) else None,
         cert_dir=Path(args.cert_dir) if args.cert_dir else None,
     )
@@ -125,7 +127,7 @@ def _side(args: argparse.Namespace, side: str) -> argparse.Namespace:
     return argparse.Namespace(**{**values, **overrides})
 
 
-def _run_copy(args: argparse.Namespace, src: str, dst: str) -> int:
+def _run_copy(args: argparse.Namespace, src: str, dst: str, conf: Any = None) -> int:
     from berth.cli._progress import bars_for
     from berth.distribution.transports import CopyOptions, copy
     from berth.spec.platform import Platform
@@ -138,17 +140,24 @@ def _run_copy(args: argparse.Namespace, src: str, dst: str) -> int:
     if hasattr(args, "src_tls_verify"):
         result = copy(src, dst, _context(_side(args, "src")), options, _context(_side(args, "dest")))
     else:
-        result = copy(src, dst, _context(args), options)
+        result = copy(src, dst, _context(args, conf), options)
     if not args.quiet:
         print(result.manifest.digest)
     return 0
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from berth.spec.reference import Reference
+    from berth.distribution.shortnames import pull_name
 
-    ref = Reference.parse(args.reference)
-    return _run_copy(args, f"docker://{ref}", f"berth:{ref}")
+    def announce(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr)
+
+    def attempt(ref: Any, conf: Any) -> int:
+        announce(f"Trying to pull {ref}...")
+        return _run_copy(args, f"docker://{ref}", f"berth:{ref}", conf)
+
+    return pull_name(args.reference, attempt, berth_file=args.registries_conf, announce=announce)[1]
 
 
 def _push(args: argparse.Namespace) -> int:

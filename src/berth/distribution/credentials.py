@@ -17,11 +17,12 @@ import base64
 import binascii
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from berth.distribution.registries_conf import AUTH_FILES_HELPER
 from berth.errors import InvalidArgument, NotFound
 from berth.fsutil import atomic_write, locked
 
@@ -134,9 +135,37 @@ def _candidate_keys(registry: str, repository: str | None) -> list[str]:
 
 
 def lookup(
-    registry: str, repository: str | None = None, authfile: str | os.PathLike[str] | None = None
+    registry: str,
+    repository: str | None = None,
+    authfile: str | os.PathLike[str] | None = None,
+    helpers: Sequence[str] = (AUTH_FILES_HELPER,),
 ) -> Credentials | None:
-    """The stored credentials for ``registry`` (and ``repository``), or None for anonymous access."""
+    """The stored credentials for ``registry`` (and ``repository``), or None for anonymous access.
+
+    ``helpers`` is registries.conf's ``credential-helpers``: asked in order, ``containers-auth.json``
+    meaning the auth files, any other name ``docker-credential-NAME`` for the registry's host. The
+    first that has credentials wins; if none has and one failed, its error.
+    """
+    failure: InvalidArgument | None = None
+    for helper in helpers:
+        try:
+            if helper == AUTH_FILES_HELPER:
+                found = _lookup_in_files(registry, repository, authfile)
+            else:
+                found = run_credential_helper(helper, normalize_key(registry).split("/", 1)[0])
+        except InvalidArgument as err:
+            failure = failure or err
+            continue
+        if found is not None:
+            return found
+    if failure is not None:
+        raise failure
+    return None
+
+
+def _lookup_in_files(
+    registry: str, repository: str | None, authfile: str | os.PathLike[str] | None
+) -> Credentials | None:
     keys = _candidate_keys(registry, repository)
     for path in auth_file_paths(authfile):
         try:

@@ -57,23 +57,22 @@ def image_rootfs(
     mounted root, the image config's container defaults (config.md#properties) and the image's
     config and manifest digests.
     """
-    from berth.engine.pull import check_policy, pull_image
-    from berth.image.catalog import resolve_local
+    from berth.engine.pull import check_policy, local_names, pull_image
+    from berth.image.catalog import resolve_first
     from berth.image.images import ImageStore
 
-    if check_policy(pull) == "always":
-        pull_image(engine.config, reference, tls_verify)
+    pulled = pull_image(engine.config, reference, tls_verify) if check_policy(pull) == "always" else None
     store = ImageStore(images_root(engine.config))
     try:
         try:
-            resolved = resolve_local(store, reference)
+            resolved = store.resolve(pulled) if pulled else resolve_first(store, local_names(reference))
         except NotFound as err:
             if pull != "missing":
                 raise NotFound(f"{err}: pull it first (berth pull {reference})") from None
             store.close()
-            pull_image(engine.config, reference, tls_verify)
+            pulled = pull_image(engine.config, reference, tls_verify)
             store = ImageStore(images_root(engine.config))
-            resolved = store.resolve(reference)
+            resolved = store.resolve(pulled)
         snaps = snapshotter(engine.config)
         parent = None
         layers = resolved.manifest.layers

@@ -11,7 +11,9 @@ from berth.errors import InvalidArgument
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
+    from berth.distribution.registries_conf import RegistriesConf
     from berth.engine.config import EngineConfig
+    from berth.spec.reference import Reference
 
 #: ``--pull`` policies, as podman names them.
 POLICIES = ("missing", "always", "never")
@@ -24,12 +26,23 @@ def check_policy(policy: str) -> str:
     return policy
 
 
-def pull_image(config: EngineConfig, reference: str, tls_verify: bool | None) -> None:
-    """Copy ``reference`` from its registry into the store under ``config.root``."""
-    from berth.distribution import registries_conf
+def pull_image(config: EngineConfig, reference: str, tls_verify: bool | None) -> str:
+    """Copy what ``reference`` names from its registry into the store under ``config.root``; the
+    name it is stored under (a short name resolved through registries.conf, as ``berth pull``)."""
+    from berth.distribution.shortnames import pull_name
     from berth.distribution.transports import TransportContext, copy
-    from berth.spec.reference import Reference
 
-    ref = Reference.parse(reference)
-    ctx = TransportContext(tls_verify=tls_verify, registries_conf=registries_conf.load(), root=config.root)
-    copy(f"docker://{ref}", f"berth:{ref}", ctx)
+    def attempt(ref: Reference, conf: RegistriesConf) -> None:
+        ctx = TransportContext(tls_verify=tls_verify, registries_conf=conf, root=config.root)
+        copy(f"docker://{ref}", f"berth:{ref}", ctx)
+
+    return str(pull_name(reference, attempt)[0])
+
+
+def local_names(reference: str) -> list[str]:
+    """The names ``reference`` may have in the store, in podman's lookup order (a short name's
+    alias, ``localhost/``, the search registries)."""
+    from berth.distribution.registries_files import load
+    from berth.distribution.shortnames import local_names as names
+
+    return names(reference, load)

@@ -70,11 +70,44 @@ def info(engine: Engine) -> dict[str, Any]:
             },
             "volumes": len(engine.db.volumes()),
         },
+        **registries_info(),
         "networks": len(engine.db.networks()),
         "cniPluginDirs": list(engine.config.cni_plugin_dirs),
         "defaultRuntime": engine.config.runtime,
         "runtimes": _runtime_info(engine),
         "version": {"berth": __version__, "python": platform.python_version()},
+    }
+
+
+def registries_info() -> dict[str, Any]:
+    """``registries`` as podman's ``info`` shows it (search list, then each [[registry]] by prefix),
+    and ``registriesConf``: the files read, in order, and the settings no entry shows."""
+    from berth.distribution.registries_files import load
+
+    conf = load()
+    registries: dict[str, Any] = {"search": list(conf.search)} if conf.search else {}
+    for entry in conf.registries:
+        registries[entry.prefix] = {
+            "Prefix": entry.prefix,
+            "Location": entry.location,
+            "Insecure": entry.insecure,
+            "PullFromMirror": "",
+            "Mirrors": [
+                {"Location": m.location, "Insecure": m.insecure, "PullFromMirror": m.pull_from_mirror}
+                for m in entry.mirrors
+            ]
+            or None,  # as podman shows an entry without mirrors
+            "Blocked": entry.blocked,
+            "MirrorByDigestOnly": entry.mirror_by_digest_only,
+        }
+    return {
+        "registries": registries,
+        "registriesConf": {
+            "files": list(conf.files),
+            "shortNameMode": conf.mode,
+            "aliases": len([a for a in conf.aliases.values() if a.value is not None]),
+            "credentialHelpers": list(conf.helpers),
+        },
     }
 
 

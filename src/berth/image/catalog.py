@@ -129,7 +129,12 @@ def lookup_names(text: str) -> list[str]:
 def resolve_local(store: ImageStore, text: str) -> ResolvedImage:
     """The stored image ``text`` names, for this platform: for a short name, one made here
     (``localhost/NAME``) before the one ``pull`` would fetch. ``NotFound`` names the latter."""
-    *first, last = lookup_names(text)
+    return resolve_first(store, lookup_names(text))
+
+
+def resolve_first(store: ImageStore, names: list[str]) -> ResolvedImage:
+    """The first of ``names`` the store holds, for this platform; ``NotFound`` names the last."""
+    *first, last = names
     for name in first:
         try:
             return store.resolve(name)

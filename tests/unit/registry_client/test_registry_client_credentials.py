@@ -141,3 +141,25 @@ def test_credential_helpers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     config.write_text(json.dumps({"credsStore": "absent"}))
     with pytest.raises(InvalidArgument, match="docker-credential-absent is not installed"):
         credentials.lookup("reg.example", None, config)
+
+
+def test_registries_conf_credential_helpers_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"
+    _fake_helper(bin_dir, "first", 'read server\ncase "$server" in\n'
+                 '  h.example) echo \'{"Username":"first","Secret":"1"}\';;\n'
+                 '  *) echo "credentials not found"; exit 1;; esac\n')  # fmt: skip
+    _fake_helper(bin_dir, "locked", "echo 'keychain locked' >&2; exit 1\n")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps({"auths": {"h.example": {"auth": _auth("file", "f")},
+                                              "f.example": {"auth": _auth("file", "f")}}}))  # fmt: skip
+    helpers = ("first", "containers-auth.json")
+    assert credentials.lookup("h.example", "a", authfile, helpers).username == "first"  # type: ignore[union-attr]
+    assert credentials.lookup("f.example", "a", authfile, helpers).username == "file"  # type: ignore[union-attr]
+    assert (
+        credentials.lookup("h.example", "a", authfile, ("containers-auth.json", "first")).username == "file"
+    )  # type: ignore[union-attr]
+    # a failing helper does not hide a later one's credentials; with none found, its error is raised
+    assert credentials.lookup("f.example", None, authfile, ("locked", "containers-auth.json")) is not None
+    with pytest.raises(InvalidArgument, match="docker-credential-locked failed: keychain locked"):
+        credentials.lookup("n.example", None, authfile, ("locked", "containers-auth.json"))

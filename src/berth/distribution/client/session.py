@@ -91,10 +91,11 @@ class RegistryClient:
         return reg
 
     def lookup_credentials(self, host: str, name: str) -> Credentials | None:
-        """``--creds`` if given, else the auth files' entry for this host and repository."""
+        """``--creds`` if given, else what registries.conf's credential helpers (by default the auth
+        files) hold for this host and repository."""
         if self.credentials is not None:
             return self.credentials
-        return creds_mod.lookup(host, name, self.authfile)
+        return creds_mod.lookup(host, name, self.authfile, self.conf.helpers)
 
     def repository(
         self,
