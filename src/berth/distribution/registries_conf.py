@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from berth.errors import InvalidArgument
+from berth.spec.reference import is_short_name
 
 SHORT_NAME_MODES = ("enforcing", "permissive", "disabled")
 #: containers-registries.conf(5): the mode when no file sets one.
@@ -377,15 +378,6 @@ def _parse_aliases(table: object, where: str) -> dict[str, Alias]:
         except InvalidArgument as err:
             raise _Problem(f"alias {name!r}: {err}") from None
     return aliases
-
-
-def is_short_name(text: str) -> bool:
-    """Whether ``text`` names no registry: its first ``/``-separated part has no ``.`` or ``:`` and
-    is not ``localhost`` (containers/image's rule, which unlike Docker's ignores uppercase)."""
-    first, slash, _ = text.partition("/")
-    if not slash:
-        return True
-    return not (any(c in first for c in ".:") or first == "localhost")
 
 
 def _has_tag_or_digest(text: str) -> bool:

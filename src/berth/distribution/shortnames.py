@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from berth.distribution.registries_conf import RegistriesConf, is_short_name
+from berth.distribution.registries_conf import RegistriesConf
 from berth.errors import BerthError, InvalidArgument
-from berth.spec.reference import Reference
+from berth.spec.reference import Reference, is_short_name
 
 T = TypeVar("T")
 

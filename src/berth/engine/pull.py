@@ -42,6 +42,10 @@ def pull_image(config: EngineConfig, reference: str, tls_verify: bool | None) ->
 def local_names(reference: str) -> list[str]:
     """The names ``reference`` may have in the store, in podman's lookup order (a short name's
     alias, ``localhost/``, the search registries)."""
+    from berth.spec.reference import Reference, is_short_name
+
+    if not is_short_name(reference):  # the common case needs no registries.conf (nor its parser)
+        return [str(Reference.parse(reference))]
     from berth.distribution.registries_files import load
     from berth.distribution.shortnames import local_names as names
 

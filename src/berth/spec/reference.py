@@ -140,3 +140,12 @@ def _check_name(domain: str, path: str, text: str) -> None:
         raise InvalidArgument(
             f"invalid reference {text!r}: name longer than {NAME_TOTAL_LENGTH_MAX} characters"
         )
+
+
+def is_short_name(text: str) -> bool:
+    """Whether ``text`` names no registry: its first ``/``-separated part has no ``.`` or ``:`` and
+    is not ``localhost`` (containers/image's rule, which unlike Docker's ignores uppercase)."""
+    first, slash, _ = text.partition("/")
+    if not slash:
+        return True
+    return not (any(c in first for c in ".:") or first == "localhost")
