@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
 
 from berth.spec.descriptor import Descriptor
+
+TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
+if TYPE_CHECKING:
+    from typing import TextIO
 
 _WIDTH = 30
 _REDRAW_EVERY = 0.1
