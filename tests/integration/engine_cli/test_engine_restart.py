@@ -95,6 +95,17 @@ def test_a_users_stop_during_the_backoff_calls_the_restart_off(berth: Berth, op:
     _check_outcome(berth, op, cid, "w")
 
 
+def test_prune_spares_a_container_waiting_out_its_backoff(berth: Berth) -> None:
+    cid = berth.run("-d", "--name", "w", "--network", "none", "--restart", "always", "--", "sh", "-c",
+                    "exit 3").stdout.strip()  # fmt: skip
+    wait_for(lambda: berth.inspect("w")["State"]["Restarting"], "a restart backoff")
+    berth("system", "prune", "-f")
+    assert berth.inspect("w")["Id"] == cid  # not a stopped container: its restart is due
+    wait_for(lambda: berth.inspect("w")["RestartCount"] >= 2, "the restart after the prune")
+    berth("stop", "w")
+    _check_outcome(berth, "stop", cid, "w")
+
+
 def _slow_runtime(tmp_path: Path, verb: str, after: bool) -> tuple[Path, Path, Path]:
     """runc, but its next ``verb`` after the test creates the ``arm`` file creates ``reached`` and
     takes a second, before or after runc's own work. The script, arm and reached paths."""
