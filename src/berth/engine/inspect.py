@@ -8,6 +8,7 @@ from typing import Any
 from berth.engine.logs import rfc3339_nano
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord
 from berth.engine.options import CreateOptions, RestartPolicy
+from berth.engine.state import restart_pending
 from berth.engine.units import human_size
 
 
@@ -97,7 +98,7 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
             "Status": record.state,
             "Running": record.state == RUNNING,
             "Paused": record.state == PAUSED,
-            "Restarting": False,
+            "Restarting": restart_pending(record),
             **({"Health": health} if health is not None else {}),
             "OOMKilled": record.oom_killed,
             "Dead": False,

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from berth.engine import cni, monitor, networks
-from berth.engine.engine import Engine, cgroup_path, new_id
+from berth.engine.engine import ContainerPaths, Engine, cgroup_path, new_id
 from berth.engine.etcfiles import etc_mounts, write_etc_files, write_hosts
 from berth.engine.health import health_settings
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord, NetworkRecord
@@ -37,17 +37,42 @@ from berth.engine.options import (
 )
 from berth.engine.rootfs import CommandNotExecutable, CommandNotFound, find_command
 from berth.engine.runtime import OCIRuntime, RuntimeFailure
-from berth.engine.state import ACTIVE, refresh
+from berth.engine.state import ACTIVE, refresh, restart_pending
 from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
 from berth.fsutil import atomic_write, locked
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any
 
     from berth.engine.images import ImageRoot
+
+
+#: The container locks this process holds (lock file -> nesting depth). Keyed by pid too, so a
+#: monitor forked while its parent held a lock does not believe it holds it.
+_held_locks: dict[tuple[int, Path], int] = {}
+
+
+@contextlib.contextmanager
+def container_lock(engine: Engine, cid: str) -> Iterator[None]:
+    """Hold container ``cid``'s lock, which serialises its lifecycle steps across processes.
+
+    Reentrant within one process, because the steps nest: the restart policy starts the container
+    under the lock it checked the user's intent under, and ``start`` and ``refresh`` lock again.
+    """
+    key = (os.getpid(), engine.paths(cid).lock)
+    depth = _held_locks.get(key, 0)
+    with contextlib.nullcontext() if depth else locked(key[1]):
+        _held_locks[key] = depth + 1
+        try:
+            yield
+        finally:
+            if depth:
+                _held_locks[key] = depth
+            else:
+                del _held_locks[key]
 
 
 def _ports(opts: CreateOptions) -> list[dict[str, Any]]:
@@ -309,7 +334,7 @@ def rename_container(engine: Engine, ref: str, name: str) -> ContainerRecord:
     it, its own and its user networks' members', follow."""
     check_name(name)
     record = engine.db.container(ref)
-    with locked(engine.paths(record.id).lock):
+    with container_lock(engine, record.id):
         engine.db.rename_container(record.id, name)
         record = engine.db.container(record.id)
         addresses = [a for n in record.networks.values() for a in cni.result_addresses(n.get("result", {}))]
@@ -342,7 +367,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
     """
     record = engine.db.container(ref)
     paths = engine.paths(record.id)
-    with locked(paths.lock):
+    with container_lock(engine, record.id):
         record = refresh(engine, engine.db.container(record.id))
         if record.state in ACTIVE:
             raise InvalidState(f"container {record.name} is already {record.state}")
@@ -383,6 +408,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             terminal=opts.tty,
             stdin=opts.interactive,
             on_exit=lambda code: _monitor_exit(config, record.id, code),
+            restart=lambda due: _monitor_restart(config, record.id, due),
             log_size_max=opts.log_size_max,
             health_check=_health_starter(config, record.id) if health is not None else None,
             health_interval=health.interval if health is not None else 0.0,
@@ -457,15 +483,77 @@ def _invocation_error(err: BerthError) -> BerthError:
     return CommandNotExecutable(message)
 
 
-def _monitor_exit(config: Any, cid: str, code: int) -> None:
-    # Runs in the monitor process, after the container's init exited.
-    with Engine(config) as engine:
-        cleanup_container(engine, cid, code)
-        delay = _restart_delay(engine, cid, code)
-    if delay is not None:
-        time.sleep(delay)
-        with Engine(config) as engine:
-            _restart_by_policy(engine, cid)
+# A user's stop wins over the restart policy. The policy runs in the monitor of the run that
+# ended; stop, kill (with a signal that ends the container) and rm run in the user's command. The
+# protocol between them:
+#
+# 1. The user's command records its intent (``stopped_by_user``) under the container's lock before
+#    it does anything else, and reads the container's state in the same locked section.
+# 2. The monitor records the exit and decides on a restart in one locked section. If it will
+#    restart, it marks the record (``monitor_pid`` is its own pid while the state is ``exited``:
+#    ``restart_pending``) and keeps serving its socket through the backoff.
+# 3. When the backoff is over, or a client connects to its socket, the monitor checks again under
+#    the lock (the container still exists, no user stopped or started it, the policy still wants
+#    it) and starts the container without letting go of the lock in between; otherwise it gives
+#    up, clears the mark and its run directory, and ends.
+# 4. After its locked section, the user's command therefore sees one of two things. The container
+#    is active: a run that began before the intent was recorded, which it signals; that run's
+#    monitor finds the intent when the run ends and starts nothing. Or it is not: then no restart
+#    can begin any more, and a monitor still waiting out a backoff is woken by connecting to its
+#    socket, finds the intent and ends. Either way the command waits for that monitor to end (its
+#    socket closes) before it returns, so nothing of the container runs afterwards.
+
+
+def _monitor_exit(config: Any, cid: str, code: int) -> float | None:
+    """Runs in the monitor once the container's init exited: record the exit, tear down, and
+    decide on a restart; the seconds to wait before it, or None."""
+    with Engine(config) as engine, container_lock(engine, cid):
+        cleanup_container(engine, cid, code, keep_socket=True)
+        record = _current(engine, cid)
+        delay = _restart_delay(record)
+        if delay is None:
+            _end_restart_wait(engine, cid, record)
+        else:
+            engine.db.update_container(cid, monitor_pid=os.getpid())
+        return delay
+
+
+def _monitor_restart(config: Any, cid: str, due: bool) -> bool:
+    """Runs in the monitor during the restart backoff, when it is over (``due``) or a client woke
+    it: start the container if the policy still wants it and it is time; whether to wait on."""
+    with Engine(config) as engine, container_lock(engine, cid):
+        record = _current(engine, cid)
+        if record is not None and record.monitor_pid != os.getpid():
+            return False  # a user's start took the container over meanwhile
+        if _restart_delay(record) is None:
+            _end_restart_wait(engine, cid, record)
+            return False
+        if not due or record is None:
+            return True
+        engine.db.update_container(cid, restart_count=record.restart_count + 1)
+        try:
+            start_container(engine, cid)
+        except BerthError:
+            # start_container recorded the error; the policy tries no more
+            _end_restart_wait(engine, cid, _current(engine, cid))
+        return False
+
+
+def _current(engine: Engine, cid: str) -> ContainerRecord | None:
+    try:
+        return engine.db.container(cid)
+    except NotFound:
+        return None
+
+
+def _end_restart_wait(engine: Engine, cid: str, record: ContainerRecord | None) -> None:
+    """The monitor will not restart the container: clear its mark and the run directory, unless a
+    user's start has taken both over. Called under the container's lock."""
+    if record is not None:
+        if record.state in ACTIVE:
+            return
+        engine.db.update_container(cid, monitor_pid=0)
+    shutil.rmtree(engine.paths(cid).rundir, ignore_errors=True)
 
 
 #: Docker's restart backoff: 100 ms, doubling per restart up to a minute, from zero again after a
@@ -473,31 +561,18 @@ def _monitor_exit(config: Any, cid: str, code: int) -> None:
 _BACKOFF_FIRST_S, _BACKOFF_MAX_S, _BACKOFF_RESET_S = 0.1, 60.0, 10.0
 
 
-def _restart_delay(engine: Engine, cid: str, code: int) -> float | None:
-    """How long to wait before the restart policy starts the exited container again; None: not."""
-    try:
-        record = engine.db.container(cid)
-    except NotFound:
-        return None  # removed (``rm -f``, ``--rm``)
+def _restart_delay(record: ContainerRecord | None) -> float | None:
+    """How long the restart policy waits before it starts the exited container again; None: it
+    does not (the container is gone, active, stopped by a user, or the policy is done)."""
+    if record is None or record.state in ACTIVE or record.stopped_by_user or record.exit_code is None:
+        return None
     policy = RestartPolicy.parse(CreateOptions.from_json(record.config["options"]).restart)
-    if record.stopped_by_user or not policy.wants_restart(code, record.restart_count):
+    if not policy.wants_restart(record.exit_code, record.restart_count):
         return None
     ran = (record.finished_at or 0.0) - (record.started_at or 0.0)
     if ran >= _BACKOFF_RESET_S:
         return 0.0
     return min(_BACKOFF_FIRST_S * (1 << min(record.restart_count, 16)), _BACKOFF_MAX_S)
-
-
-def _restart_by_policy(engine: Engine, cid: str) -> None:
-    """Start the container again unless a user stopped or removed it, or started it, meanwhile."""
-    try:
-        record = refresh(engine, engine.db.container(cid))
-        if record.stopped_by_user or record.state in ACTIVE:
-            return
-        engine.db.update_container(cid, restart_count=record.restart_count + 1)
-        start_container(engine, cid)
-    except BerthError:
-        return  # gone, or it cannot start: start_container recorded the error; no further tries
 
 
 def _oom_killed(engine: Engine, cid: str) -> bool:
@@ -523,17 +598,19 @@ def _delete_quietly(runtime: OCIRuntime, cid: str) -> None:
         runtime.delete(cid, force=True)
 
 
-def cleanup_container(engine: Engine, cid: str, exit_code: int | None) -> None:
+def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_socket: bool = False) -> None:
     """Record the exit and undo ``start``'s setup; remove the container if it was run with ``--rm``.
+    With ``keep_socket`` (the monitor's own call) the monitor's socket stays: it serves it on
+    through a restart backoff.
 
     Safe to run more than once and on a half-started container (every step checks what exists).
     """
-    try:
-        record = engine.db.container(cid)
-    except NotFound:
-        return
     paths = engine.paths(cid)
-    with locked(paths.lock):
+    with container_lock(engine, cid):
+        try:
+            record = engine.db.container(cid)
+        except NotFound:
+            return
         oom = _oom_killed(engine, cid)
         # The runtime's delete and CNI's DEL are independent: run them side by side.
         runtime = engine.runtime(record.runtime)
@@ -544,8 +621,7 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None) -> None:
         finally:
             deleter.join()
         opts = CreateOptions.from_json(record.config["options"])
-        if paths.rundir.exists():
-            shutil.rmtree(paths.rundir, ignore_errors=True)
+        _clear_rundir(paths, keep=paths.attach_socket if keep_socket else None)
         engine.db.update_container(
             cid,
             state=EXITED if record.state != CONFIGURED or exit_code is not None else CONFIGURED,
@@ -562,6 +638,22 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None) -> None:
             _remove_files(engine, record)
             engine.db.remove_container(cid)
             _remove_anonymous_volumes(engine, record)
+
+
+def _clear_rundir(paths: ContainerPaths, keep: Path | None) -> None:
+    """Remove the run directory, or everything in it but ``keep``."""
+    if keep is None:
+        shutil.rmtree(paths.rundir, ignore_errors=True)
+        return
+    with contextlib.suppress(FileNotFoundError), os.scandir(paths.rundir) as entries:
+        for entry in entries:
+            if entry.path == str(keep):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
 
 
 def _signal_name(sig: str) -> str:
@@ -581,15 +673,35 @@ _ENDING_SIGNALS = frozenset({"KILL", "9", "TERM", "15", "INT", "2", "QUIT", "3"}
 def kill_container(engine: Engine, ref: str, sig: str = "KILL") -> ContainerRecord:
     """Send ``sig`` to the container's init (must be running). A signal that ends it (KILL, TERM,
     INT, QUIT or its stop signal) counts as a user's stop, which its restart policy respects; one
-    sent to make it reload (HUP, USR1...) does not."""
-    record = refresh(engine, engine.db.container(ref))
-    if record.state not in ACTIVE:
-        raise InvalidState(f"container {record.name} is not running (state {record.state})")
+    sent to make it reload (HUP, USR1...) does not. An ending signal also ends a container waiting
+    out a restart backoff (as Docker's kill does). After SIGKILL it returns once the exit is recorded."""
     name = _signal_name(sig)
-    if name in _ENDING_SIGNALS or name == _signal_name(record.config.get("stop_signal") or "TERM"):
-        engine.db.update_container(record.id, stopped_by_user=True)
-    engine.runtime(record.runtime).kill(record.id, name)
+    record = refresh(engine, engine.db.container(ref))
+    ends = name in _ENDING_SIGNALS or name == _signal_name(record.config.get("stop_signal") or "TERM")
+    runtime = engine.runtime(record.runtime)
+    # Under the lock every restart takes (the protocol above), so a restart cannot slip in between.
+    with container_lock(engine, record.id):
+        record = engine.db.container(record.id)
+        restarting = restart_pending(record)
+        if record.state not in ACTIVE and not (ends and restarting):
+            raise InvalidState(f"container {record.name} is not running (state {record.state})")
+        if ends:
+            engine.db.update_container(record.id, stopped_by_user=True)
+        if record.state in ACTIVE:
+            try:
+                runtime.kill(record.id, name)
+            except RuntimeFailure:
+                if not ends or _runs(runtime, record.id):
+                    raise  # an ending signal that found the container just ended did its job
+    if restarting or (name in ("KILL", "9") and record.state != PAUSED):  # a frozen init dies on thaw
+        engine.close()
+        _wait_socket(engine, record, None)
     return record
+
+
+def _runs(runtime: OCIRuntime, cid: str) -> bool:
+    state = runtime.state(cid)
+    return state is not None and state.get("status") != "stopped"
 
 
 def attach_container(engine: Engine, ref: str) -> tuple[socket.socket, CreateOptions]:
@@ -625,7 +737,9 @@ def _wait_socket(engine: Engine, record: ContainerRecord, timeout: float | None)
     try:
         sock = monitor.attach_client(path, "wait")
     except OSError:
-        return _wait_runtime(engine, record, timeout)
+        # No monitor answers: the container's, if it ran, died (the runtime tells whether the
+        # container still runs); one waiting out a restart backoff has ended.
+        return _wait_runtime(engine, record, timeout) if record.state in ACTIVE else True
     with sock:
         sock.settimeout(timeout)
         try:
@@ -640,35 +754,40 @@ def _wait_socket(engine: Engine, record: ContainerRecord, timeout: float | None)
 
 def stop_container(engine: Engine, ref: str, timeout: float | None = None) -> ContainerRecord:
     """Send the stop signal, wait ``timeout`` seconds (default: the container's), then SIGKILL. The
-    restart policy leaves a stopped container stopped (also one waiting out a restart backoff)."""
-    record = refresh(engine, engine.db.container(ref))
-    engine.db.update_container(record.id, stopped_by_user=True)
-    if record.state not in ACTIVE:
-        return record
+    restart policy leaves a stopped container stopped, whenever the stop arrives (the protocol
+    above): a restart in flight is stopped once it has started, one waiting out a backoff is called
+    off. Returns once the container's monitor has ended."""
+    record = _record_user_stop(engine, refresh(engine, engine.db.container(ref)).id)
     opts = CreateOptions.from_json(record.config["options"])
     grace = opts.stop_timeout if timeout is None else timeout
     runtime = engine.runtime(record.runtime)
     engine.close()
-    # A created container has run nothing yet, so there is nothing to stop gracefully.
-    stopped = False
-    if grace > 0 and record.state != CREATED:
-        with contextlib.suppress(RuntimeFailure):
-            runtime.kill(record.id, _signal_name(record.config["stop_signal"]))
-        stopped = _wait_socket(engine, record, grace)
-    if not stopped:
-        with contextlib.suppress(RuntimeFailure):
-            runtime.kill(record.id, "KILL")
+    if record.state in ACTIVE:
+        # A created container has run nothing yet, so there is nothing to stop gracefully.
+        stopped = False
+        if grace > 0 and record.state != CREATED:
+            with contextlib.suppress(RuntimeFailure):
+                runtime.kill(record.id, _signal_name(record.config["stop_signal"]))
+            stopped = _wait_socket(engine, record, grace)
+        if not stopped:
+            with contextlib.suppress(RuntimeFailure):
+                runtime.kill(record.id, "KILL")
+            _wait_socket(engine, record, None)
+    elif restart_pending(record):
         _wait_socket(engine, record, None)
-    record = engine.db.container(record.id) if _exists(engine, record.id) else record
-    return refresh(engine, record)
+    current = _current(engine, record.id)
+    return record if current is None else refresh(engine, current)
 
 
-def _exists(engine: Engine, cid: str) -> bool:
-    try:
-        engine.db.container(cid)
-    except NotFound:
-        return False
-    return True
+def _record_user_stop(engine: Engine, cid: str, refuse_active: bool = False) -> ContainerRecord:
+    """Record a user's stop under the container's lock, before anything else (the protocol above);
+    the container as it is then. With ``refuse_active``, an active container is refused instead."""
+    with container_lock(engine, cid):
+        record = engine.db.container(cid)
+        if refuse_active and record.state in ACTIVE:
+            raise InvalidState(f"container {record.name} is {record.state}: stop it first or use --force")
+        engine.db.update_container(cid, stopped_by_user=True)
+    return record
 
 
 def wait_container(engine: Engine, ref: str) -> int:
@@ -677,7 +796,7 @@ def wait_container(engine: Engine, ref: str) -> int:
     if record.state in ACTIVE:
         engine.close()
         _wait_socket(engine, record, None)
-        if not _exists(engine, record.id):
+        if _current(engine, record.id) is None:
             return -1
         record = refresh(engine, engine.db.container(record.id))
     return record.exit_code if record.exit_code is not None else -1
@@ -709,22 +828,28 @@ def _remove_anonymous_volumes(engine: Engine, record: ContainerRecord) -> None:
 
 
 def remove_container(engine: Engine, ref: str, force: bool = False, volumes: bool = False) -> ContainerRecord:
-    """Remove a container that is not running (``force``: kill it first); with ``volumes``, also
-    its anonymous volumes."""
-    record = refresh(engine, engine.db.container(ref))
-    if record.state in ACTIVE:
-        if not force:
-            raise InvalidState(f"container {record.name} is {record.state}: stop it first or use --force")
-        stop_container(engine, record.id, 0)
-        if not _exists(engine, record.id):
-            return record
-        record = engine.db.container(record.id)
-    cleanup_container(engine, record.id, None)
-    _remove_files(engine, record)
-    engine.db.remove_container(record.id)
+    """Remove a container that is not running (``force``: stop it at once first); with ``volumes``,
+    also its anonymous volumes. A container waiting out a restart backoff is removed, not restarted."""
+    cid = refresh(engine, engine.db.container(ref)).id
+    if force:
+        record = stop_container(engine, cid, 0)
+    else:
+        record = _record_user_stop(engine, cid, refuse_active=True)
+        if restart_pending(record):
+            engine.close()
+            _wait_socket(engine, record, None)  # the monitor finds the user's stop and ends
+    with container_lock(engine, cid):
+        current = _current(engine, cid)
+        if current is None:
+            return record  # removed meanwhile (``--rm``, another ``rm``)
+        if current.state in ACTIVE:  # a user's start came in between
+            raise InvalidState(f"container {current.name} is {current.state}: stop it first or use --force")
+        cleanup_container(engine, cid, None)
+        _remove_files(engine, current)
+        engine.db.remove_container(cid)
     if volumes:
-        _remove_anonymous_volumes(engine, record)
-    return record
+        _remove_anonymous_volumes(engine, current)
+    return current
 
 
 def pause_container(engine: Engine, ref: str) -> ContainerRecord:

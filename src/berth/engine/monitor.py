@@ -6,7 +6,10 @@ The container's init is then reparented to it, so it alone can reap the init and
 status, as conmon does for podman. The monitor holds the container's stdio (pipes, or the pty master
 the runtime hands over the console socket, runtime.md / runc's console-socket protocol), appends
 output to the CRI-format log, serves ``attach`` and ``wait`` clients on a unix socket, and when the
-init exits runs the engine's exit handler (record the exit, tear down, remove with ``--rm``).
+init exits runs the engine's exit handler (record the exit, tear down, remove with ``--rm``). If
+the restart policy wants the container again, the monitor waits out its backoff still serving the
+socket: a client connecting then (a user's stop, kill or rm, which has recorded its intent first)
+makes the policy check again at once, and waits for the monitor to end.
 
 Attach socket protocol (``SOCK_SEQPACKET``, one message per packet). A client first sends
 ``attach`` or ``wait``. Then client to monitor: ``\\x00`` + stdin bytes, ``\\x01`` to close stdin,
@@ -63,7 +66,12 @@ class MonitorSpec:
     create_argv: Callable[[Path, str | None, Path], list[str]]
     terminal: bool
     stdin: bool
-    on_exit: Callable[[int], None]
+    #: records the exit and tears down, leaving the monitor's socket; returns the seconds the
+    #: restart policy waits before starting the container again, or None
+    on_exit: Callable[[int], float | None]
+    #: the restart policy's next step, when its wait is over (True) or a client woke the monitor
+    #: (False): whether to wait on
+    restart: Callable[[bool], bool]
     #: ``--log-opt max-size`` in bytes (0: no limit)
     log_size_max: int = 0
     #: starts one health check in the background (``berth.engine.health``), every
@@ -237,11 +245,15 @@ class _Monitor:
         if self.log:
             self.log.close()
         atomic_write(self.spec.exit_file, f"{code}\n".encode())
-        self.spec.on_exit(code)
-        for sock, _mode in list(self.clients.values()):
+        delay = self.spec.on_exit(code)
+        for cfd, (sock, _mode) in list(self.clients.items()):
             with contextlib.suppress(OSError):
                 sock.send(bytes([EXIT]) + str(code).encode())
-            sock.close()
+            self._drop(cfd)
+        if delay is not None:
+            self._await_restart(wake_r, time.monotonic() + delay)
+        for cfd in list(self.clients):
+            self._drop(cfd)  # a user's command waiting for this monitor to end sees the socket close
         listener.close()
 
     def _create(self) -> None:
@@ -316,6 +328,26 @@ class _Monitor:
                 deadline = time.monotonic() + _DRAIN_S
         for fd in list(self.outputs):
             self._close_output(fd)
+
+    def _await_restart(self, wake_r: int, deadline: float) -> None:
+        """Wait out the restart backoff, serving the socket; a client connecting makes the policy
+        check again before the deadline."""
+        while True:
+            woken = False
+            remaining = deadline - time.monotonic()
+            if remaining > 0:
+                for key, _ in self.sel.select(remaining):
+                    if key.data == "wake":
+                        _drain(wake_r)
+                    elif key.data == "listen":
+                        self._accept(key.fileobj)  # type: ignore[arg-type]
+                        woken = True
+                    elif key.data == "client":
+                        self._from_client(int(key.fd))
+                if not woken and time.monotonic() < deadline:
+                    continue  # a signal or a client's message: nothing for the policy
+            if not self.spec.restart(time.monotonic() >= deadline):
+                return
 
     def _reap(self) -> None:
         while True:

@@ -14,6 +14,12 @@ from berth.errors import NotFound
 ACTIVE = (CREATED, RUNNING, PAUSED)
 
 
+def restart_pending(record: ContainerRecord) -> bool:
+    """Whether the monitor of the container's last run waits to start it again (its restart
+    policy's backoff): it marks the exited record with its pid until it restarts it or gives up."""
+    return record.state == EXITED and pid_alive(record.monitor_pid)
+
+
 def refresh(engine: Engine, record: ContainerRecord) -> ContainerRecord:
     """Make the record tell the truth if its monitor died without recording the exit."""
     if record.state not in ACTIVE or pid_alive(record.monitor_pid):

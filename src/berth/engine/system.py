@@ -23,7 +23,7 @@ from berth.engine.lifecycle import remove_container
 from berth.engine.metadata import RUNNING
 from berth.engine.networks import remove_network, remove_stray_nat_rules
 from berth.engine.runtime import KNOWN_RUNTIMES, OCIRuntime, resolve_runtime
-from berth.engine.state import ACTIVE, refresh
+from berth.engine.state import ACTIVE, refresh, restart_pending
 from berth.engine.volumes import prune_volumes
 from berth.errors import BerthError
 
@@ -154,7 +154,7 @@ def prune(engine: Engine, volumes: bool = False) -> dict[str, list[str]]:
     removed: dict[str, list[str]] = {"containers": [], "networks": [], "volumes": []}
     for record in engine.db.containers():
         record = refresh(engine, record)
-        if record.state not in ACTIVE:
+        if record.state not in ACTIVE and not restart_pending(record):
             with contextlib.suppress(BerthError):
                 remove_container(engine, record.id)
                 removed["containers"].append(record.id)
@@ -188,7 +188,8 @@ def collect_images(engine: Engine) -> None:
 
 def sweep_strays(engine: Engine) -> None:
     """Undo host state that belongs to no live container: runtime state, mounts, cgroups, run dirs."""
-    live = {r.id for r in engine.db.containers() if r.state in ACTIVE}
+    # A monitor waiting out a restart backoff still serves its socket in the run directory.
+    live = {r.id for r in engine.db.containers() if r.state in ACTIVE or restart_pending(r)}
     known = {r.id for r in engine.db.containers()}
     for state_dir in engine.config.runtime_root.glob("*"):
         for entry in state_dir.iterdir() if state_dir.is_dir() else []:

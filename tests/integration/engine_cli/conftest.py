@@ -6,7 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,15 @@ class Berth:
         for net in self("network", "ls", "-q", check=False).stdout.split():
             self("network", "rm", "-f", net, check=False)
         self("volume", "prune", "-f", check=False)
+
+
+def wait_for(predicate: Callable[[], bool], what: str, limit: float = 30.0) -> None:
+    """Poll ``predicate`` until it holds; fail naming ``what`` after ``limit`` seconds."""
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
 
 
 @pytest.fixture(scope="session")

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.engine_cli.conftest import Berth
+from tests.integration.engine_cli.conftest import wait_for as _wait_for
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _wait_for(predicate: Callable[[], bool], what: str, limit: float = 20.0) -> None:
-    deadline = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_foreground_run_output_and_exit_code(berth: Berth) -> None:
