@@ -108,18 +108,25 @@ class Container:
         return load_manager(self.cgroup).is_frozen()
 
     def oci_state(self) -> dict[str, Any]:
-        """The state document of runtime.md#state, with runc's extra fields (rootfs, created, owner)."""
+        """The state document of runtime.md#state as it is now (``state``, ``list``)."""
         status = self.status()
+        return self.state_document(status, self.pid if status in (CREATED, RUNNING, PAUSED) else 0)
+
+    def state_document(self, status: str, pid: int) -> dict[str, Any]:
+        """runtime.md#state with ``status`` and ``pid`` as given, then runc's extra fields (rootfs,
+        created, owner). Hooks get the state of their step in the lifecycle this way: by the time a
+        hook runs, the container's process may have moved on (a poststart hook still sees it
+        running, with its pid, after it has exited)."""
         return {
             "ociVersion": OCI_VERSION,
             "id": self.id,
-            "pid": self.pid if status in (CREATED, RUNNING, PAUSED) else 0,
             "status": status,
+            "pid": pid,
             "bundle": self.bundle,
+            "annotations": self.annotations,
             "rootfs": self.rootfs,
             "created": self.created,
             "owner": self.owner,
-            "annotations": self.annotations,
         }
 
     def remove(self) -> None:

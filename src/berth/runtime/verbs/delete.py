@@ -52,7 +52,8 @@ def destroy(c: Container, config: RuntimeConfig | None = None) -> None:
 
         unmount_under(syscalls(), c.rootfs)
     if config.hooks.get("poststop"):
-        state = jsontext.dumps(c.oci_state() | {"status": container.STOPPED})
+        # runtime.md#lifecycle step 13: after the destroy, so the container is stopped (no process).
+        state = jsontext.dumps(c.state_document(container.STOPPED, 0))
         for line in hooks.warn_hooks("poststop", config.hooks, state):
             warn(line)
     c.remove()

@@ -39,12 +39,15 @@ def start(c: Container, config: RuntimeConfig | None = None) -> None:
 
 
 def poststart(c: Container, config: RuntimeConfig | None = None) -> None:
-    """runtime.md#lifecycle step 9: the poststart hooks, after ``start`` and outside the container's
-    lock (a hook may well call the runtime about this container)."""
+    """runtime.md#lifecycle step 9: the poststart hooks, after a successful ``start`` and outside
+    the container's lock (a hook may well call the runtime about this container)."""
     config = config or parse_config(c.config)
     if config.hooks.get("poststart"):
+        # Step 9 follows step 8 (the user-specified program runs), so the hooks see the container
+        # running, with its process's pid, even if that process has exited since (step 10).
+        state = jsontext.dumps(c.state_document(container.RUNNING, c.pid))
         # runtime.md#lifecycle: a failing poststart hook is only a warning.
-        for line in hooks.warn_hooks("poststart", config.hooks, jsontext.dumps(c.oci_state())):
+        for line in hooks.warn_hooks("poststart", config.hooks, state):
             warn(line)
 
 
