@@ -2,7 +2,9 @@
 
 Opening the exec FIFO for reading releases the init; its first byte says it is past the wait, and
 end-of-file (the FIFO is close-on-exec in the init) says execve(2) succeeded. Any other bytes are
-the init's error message (a failed startContainer hook or exec).
+the init's error message (a failed startContainer hook or exec). The FIFO is unlinked only then, so
+the container reads as created (runtime.md#state: it has not executed the user-specified program)
+while its startContainer hooks run.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ def start(c: Container, config: RuntimeConfig | None = None) -> None:
     fd = os.open(c.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         _release(c, fd)
-        os.unlink(c.fifo)
         message = _read_to_eof(fd)
+        os.unlink(c.fifo)
     finally:
         os.close(fd)
     if message:
