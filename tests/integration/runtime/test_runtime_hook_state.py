@@ -41,19 +41,26 @@ STATUS = {
 FIELDS = ("ociVersion", "id", "status", "pid", "bundle", "annotations")
 ANNOTATIONS = {"org.example.hook-state": "kept"}
 ROUNDS = 25
+#: how the init comes to be: forked by the runtime into a new pid namespace or into the host's,
+#: or by stage 1 (for a user namespace)
+NAMESPACES = ("pid-namespace", "host-pids", "user-namespace")
 
 
-def gated_config(runtime: Runtime, log: Path, pid_namespace: bool) -> dict[str, Any]:
+def gated_config(runtime: Runtime, log: Path, namespaces: str) -> dict[str, Any]:
     """A container running ``true`` whose every hook saves its stdin as ``<log>/<kind>.json``
     (``/hooks`` inside) and whose startContainer hook then waits for ``<log>/gate`` to be opened
-    and closed."""
+    and closed. ``namespaces``: one of ``NAMESPACES``."""
     config = base_config(runtime.rootfs, ["true"])
     config["annotations"] = ANNOTATIONS
     config["mounts"].append(
         {"destination": "/hooks", "type": "bind", "source": str(log), "options": ["bind"]}
     )
-    if not pid_namespace:
-        config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"] if ns["type"] != "pid"]
+    linux = config["linux"]
+    if namespaces == "host-pids":
+        linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] != "pid"]
+    elif namespaces == "user-namespace":  # the init is forked by stage 1, not by the runtime
+        linux["namespaces"].append({"type": "user"})
+        linux["uidMappings"] = linux["gidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
     hooks = {kind: f'cat > "{log}/{kind}.json"' for kind in KINDS}
     # It runs after the pivot, so its paths are the container's.
     hooks["startContainer"] = "cat > /hooks/startContainer.json; cat /hooks/gate"
@@ -140,23 +147,23 @@ def read_states(log: Path) -> dict[str, dict[str, Any]]:
     return states
 
 
-def expected_states(cid: str, bundle: Path, init_pid: int, pid_namespace: bool) -> dict[str, dict[str, Any]]:
+def expected_states(cid: str, bundle: Path, init_pid: int, namespaces: str) -> dict[str, dict[str, Any]]:
     """runtime.md#state for each hook: the pid as the runtime sees it, or as the container does for
     the hooks executed there (createContainer, startContainer); 0 once the container is stopped."""
-    pids = {"createContainer": 1 if pid_namespace else init_pid, "poststop": 0}
+    pids = {"createContainer": init_pid if namespaces == "host-pids" else 1, "poststop": 0}
     pids["startContainer"] = pids["createContainer"]
     values = {"ociVersion": OCI_VERSION, "id": cid, "bundle": str(bundle), "annotations": ANNOTATIONS}
     return {kind: {**values, "status": STATUS[kind], "pid": pids.get(kind, init_pid)} for kind in KINDS}
 
 
-@pytest.mark.parametrize("pid_namespace", [True, False], ids=["pid-namespace", "host-pids"])
+@pytest.mark.parametrize("namespaces", NAMESPACES)
 def test_each_hook_reads_its_steps_state_though_the_process_exited_first(
-    runtime: Runtime, tmp_path: Path, pid_namespace: bool
+    runtime: Runtime, tmp_path: Path, namespaces: str
 ) -> None:
     log = tmp_path / "log"
     log.mkdir()
     os.mkfifo(log / "gate")
-    bundle = runtime.bundle(gated_config(runtime, log, pid_namespace))
+    bundle = runtime.bundle(gated_config(runtime, log, namespaces))
     for round_ in range(ROUNDS):
         cid = f"c{round_}"
         with open(tmp_path / f"{cid}.out", "w") as out:  # the container keeps the runtime's stdio
@@ -167,4 +174,4 @@ def test_each_hook_reads_its_steps_state_though_the_process_exited_first(
         after = runtime.state(cid)
         assert (after["status"], after["pid"]) == ("stopped", 0)
         runtime("delete", cid)
-        assert read_states(log) == expected_states(cid, bundle, init_pid, pid_namespace), f"round {round_}"
+        assert read_states(log) == expected_states(cid, bundle, init_pid, namespaces), f"round {round_}"
