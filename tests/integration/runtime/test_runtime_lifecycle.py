@@ -96,7 +96,7 @@ def test_delete_of_a_created_container_kills_its_init(runtime: Runtime) -> None:
     )
 
 
-def test_kill_and_delete_spare_a_process_that_took_the_containers_pid(runtime: Runtime) -> None:
+def test_kill_exec_and_delete_spare_a_process_that_took_the_containers_pid(runtime: Runtime) -> None:
     runtime.create(base_config(runtime.rootfs, ["sleep", "60"]))
     runtime("kill", "c1", "KILL")
     wait_status(runtime, "c1", "stopped")
@@ -106,8 +106,9 @@ def test_kill_and_delete_spare_a_process_that_took_the_containers_pid(runtime: R
         state_file = runtime.root / "c1" / "state.json"
         state_file.write_text(json.dumps(json.loads(state_file.read_text()) | {"pid": stranger.pid}))
         assert runtime.state("c1")["status"] == "stopped"
-        refused = runtime("kill", "c1", "KILL", check=False)
-        assert refused.returncode != 0 and "stopped" in refused.stderr
+        for verb in (["kill", "c1", "KILL"], ["exec", "c1", "true"]):
+            refused = runtime(*verb, check=False)
+            assert refused.returncode != 0 and "stopped" in refused.stderr, verb
         runtime("delete", "c1")
         assert stranger.poll() is None
     finally:
