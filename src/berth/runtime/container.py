@@ -104,7 +104,7 @@ class Container:
     def signal(self, signum: int) -> bool:
         """Send ``signum`` to the container's process; False if it has exited. The pid is pinned
         by a pidfd (pidfd_open(2)) before its start time is checked, so a process that took the pid
-        after the container's exited is never signalled."""
+        after the container's process exited is never signalled."""
         if not self.pid:
             return False
         import _signal  # type: ignore[import-not-found]  # the signal module's enums cost ~4 ms
