@@ -101,6 +101,28 @@ class Container:
             return PAUSED
         return RUNNING
 
+    def signal(self, signum: int) -> bool:
+        """Send ``signum`` to the container's process; False if it has exited. The pid is pinned
+        by a pidfd (pidfd_open(2)) before its start time is checked, so a process that took the pid
+        after the container's process exited is never signalled."""
+        if not self.pid:
+            return False
+        import _signal  # type: ignore[import-not-found]  # the signal module's enums cost ~4 ms
+
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            return False
+        try:
+            if process_start(self.pid) != self.pid_start:
+                return False  # exited (a zombie or gone), or the pid is another process's now
+            _signal.pidfd_send_signal(pidfd, signum)
+        except ProcessLookupError:
+            return False
+        finally:
+            os.close(pidfd)
+        return True
+
     def is_frozen(self) -> bool:
         """Whether the container's cgroup freezer holds it."""
         from berth.runtime.linux.cgroups import load_manager
@@ -108,18 +130,25 @@ class Container:
         return load_manager(self.cgroup).is_frozen()
 
     def oci_state(self) -> dict[str, Any]:
-        """The state document of runtime.md#state, with runc's extra fields (rootfs, created, owner)."""
+        """The state document of runtime.md#state as it is now (``state``, ``list``)."""
         status = self.status()
+        return self.state_document(status, self.pid if status in (CREATED, RUNNING, PAUSED) else 0)
+
+    def state_document(self, status: str, pid: int) -> dict[str, Any]:
+        """runtime.md#state with ``status`` and ``pid`` as given, then runc's extra fields (rootfs,
+        created, owner). Hooks get the state of their step in the lifecycle this way: by the time a
+        hook runs, the container's process may have moved on (a poststart hook still sees it
+        running, with its pid, after it has exited)."""
         return {
             "ociVersion": OCI_VERSION,
             "id": self.id,
-            "pid": self.pid if status in (CREATED, RUNNING, PAUSED) else 0,
             "status": status,
+            "pid": pid,
             "bundle": self.bundle,
+            "annotations": self.annotations,
             "rootfs": self.rootfs,
             "created": self.created,
             "owner": self.owner,
-            "annotations": self.annotations,
         }
 
     def remove(self) -> None:

@@ -163,7 +163,8 @@ def stage2(sc: s.Syscalls, chan: Channel, args: InitArgs) -> NoReturn:
 
 
 def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
-    """Everything between the namespaces and the user switch; returns the state the runtime sent."""
+    """Everything between the namespaces and the user switch; returns the state for the startContainer
+    hooks."""
     config = args.config
     linux = config.linux
     os.setsid()
@@ -195,6 +196,8 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
     if needs_runtime_hooks(config):
         chan.send("runtime-hooks")
         chan.expect("ok")
+    if config.hooks.get("createContainer") or config.hooks.get("startContainer"):
+        state_json = _as_seen_inside(state_json)
     hooks.run_hooks("createContainer", config.hooks, state_json)
     _import_before_pivot(config)
     rootfs.switch_root(sc, args.rootfs, args.no_pivot, private_mounts)
@@ -213,6 +216,16 @@ def _build(sc: s.Syscalls, chan: Channel, args: InitArgs) -> str:
     if linux.personality is not None and linux.personality.domain == "LINUX32":
         sc.personality(_PERSONA_LINUX32)
     return state_json
+
+
+def _as_seen_inside(state_json: str) -> str:
+    """The state for the hooks run in the container namespace (createContainer, startContainer):
+    runtime.md#state, pid "for hooks executed in the container namespace, it is the pid as seen by
+    the container" (1 in a new pid namespace). Both see status created: neither step 5 nor step 7
+    of runtime.md#lifecycle has executed the user-specified program yet."""
+    state = jsontext.loads(state_json)
+    state["pid"] = os.getpid()
+    return jsontext.dumps(state)
 
 
 def _import_before_pivot(config: RuntimeConfig) -> None:
@@ -248,10 +261,7 @@ def _wait_for_start_and_exec(
         os.close(args.fifo_fd)
         if proc is None:
             raise InvalidArgument("process: not set, so there is nothing to start")
-        if args.config.hooks.get("startContainer"):
-            state = jsontext.loads(state_json)
-            state["status"] = "running"
-            hooks.run_hooks("startContainer", args.config.hooks, jsontext.dumps(state))
+        hooks.run_hooks("startContainer", args.config.hooks, state_json)
         process.exec_process(sc, proc, path, env, args.seccomp)
     except BaseException as err:
         try:

@@ -96,6 +96,26 @@ def test_delete_of_a_created_container_kills_its_init(runtime: Runtime) -> None:
     )
 
 
+def test_kill_exec_and_delete_spare_a_process_that_took_the_containers_pid(runtime: Runtime) -> None:
+    runtime.create(base_config(runtime.rootfs, ["sleep", "60"]))
+    runtime("kill", "c1", "KILL")
+    wait_status(runtime, "c1", "stopped")
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        # As if the pid were recycled: state.json names a live process started at another time.
+        state_file = runtime.root / "c1" / "state.json"
+        state_file.write_text(json.dumps(json.loads(state_file.read_text()) | {"pid": stranger.pid}))
+        assert runtime.state("c1")["status"] == "stopped"
+        for verb in (["kill", "c1", "KILL"], ["exec", "c1", "true"]):
+            refused = runtime(*verb, check=False)
+            assert refused.returncode != 0 and "stopped" in refused.stderr, verb
+        runtime("delete", "c1")
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
 def test_start_twice_is_an_error(runtime: Runtime) -> None:
     runtime.create(base_config(runtime.rootfs, ["sleep", "60"]))
     runtime("start", "c1")

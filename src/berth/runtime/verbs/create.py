@@ -96,6 +96,7 @@ def create_parsed(opts: CreateOptions, sc: Syscalls | None = None) -> tuple[Cont
     seccomp = process.compile_seccomp(config.linux.seccomp, opts.root)
     c = container.new(opts.root, opts.container_id, bundle, rootfs)
     c.config, c.annotations = raw, dict(config.annotations)
+    c.created = rfc3339_now()  # before the create hooks, whose state carries it
     # Held until create returns, so a concurrent delete or start waits for the container to exist.
     with container.lock(opts.root, c.id, creating=True) as lock_fd:
         manager: CgroupManager | None = None
@@ -123,8 +124,7 @@ def create_parsed(opts: CreateOptions, sc: Syscalls | None = None) -> tuple[Cont
                 opts.no_new_keyring, seccomp, tuple(detached.items()),
             )  # fmt: skip
             c.pid = _spawn(sc, c, args, manager, lock_fd)
-            c.pid_start = container.process_start(c.pid)
-            c.created, c.creator = rfc3339_now(), 0
+            c.pid_start, c.creator = container.process_start(c.pid), 0
             c.save()
             if opts.pid_file:
                 atomic_write(os.path.abspath(opts.pid_file), str(c.pid).encode())
@@ -203,7 +203,7 @@ def _spawn(
         c.pid = init_pid
         # runtime.md#state: "created" is "after step 2 in the lifecycle"; the prestart, createRuntime
         # and createContainer hooks are steps 3 to 5, so they see the container created.
-        state_json = jsontext.dumps(c.oci_state() | {"status": container.CREATED, "pid": init_pid})
+        state_json = jsontext.dumps(c.state_document(container.CREATED, init_pid))
         parent.send("state", state_json)
         if init.needs_runtime_hooks(config):
             parent.expect("runtime-hooks")
@@ -290,6 +290,5 @@ def rollback(c: Container, manager: CgroupManager | None, config: RuntimeConfig,
         unmount_under(syscalls(), c.rootfs)
     if hook:
         # runtime.md#lifecycle: a failed create hook continues the lifecycle at destroy + poststop.
-        state = jsontext.dumps(c.oci_state() | {"status": container.STOPPED})
-        hooks.warn_hooks("poststop", config.hooks, state)
+        hooks.warn_hooks("poststop", config.hooks, jsontext.dumps(c.state_document(container.STOPPED, 0)))
     c.remove()

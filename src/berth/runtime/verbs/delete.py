@@ -32,13 +32,10 @@ def destroy(c: Container, config: RuntimeConfig | None = None) -> None:
     """Kill what is left, remove the cgroup, run poststop hooks, drop the state (lifecycle 12-13).
     ``config``: ``c.config`` already parsed, if the caller has it."""
     manager = load_manager(c.cgroup) if c.cgroup else None
-    if c.pid:
-        start = container.process_start(c.pid)
-        if start == c.pid_start and start:
-            _sigkill(c.pid)
-            if manager is not None and manager.is_frozen():
-                manager.thaw()
-            wait_gone(c.pid, start)
+    if c.signal(9):
+        if manager is not None and manager.is_frozen():
+            manager.thaw()
+        wait_gone(c.pid, c.pid_start)
     if manager is not None:
         # A container sharing the host's pid namespace keeps processes after its init dies.
         for pid in manager.pids():
@@ -52,7 +49,8 @@ def destroy(c: Container, config: RuntimeConfig | None = None) -> None:
 
         unmount_under(syscalls(), c.rootfs)
     if config.hooks.get("poststop"):
-        state = jsontext.dumps(c.oci_state() | {"status": container.STOPPED})
+        # runtime.md#lifecycle step 13: after the destroy, so the container is stopped (no process).
+        state = jsontext.dumps(c.state_document(container.STOPPED, 0))
         for line in hooks.warn_hooks("poststop", config.hooks, state):
             warn(line)
     c.remove()

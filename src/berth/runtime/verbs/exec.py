@@ -5,6 +5,10 @@ children), forks, adds the child to the container's cgroup, and the child joins 
 namespaces, the user namespace first, before becoming the process. An unprivileged runtime joins
 the user namespace itself, before the others. A close-on-exec pipe carries
 any failure message back; end-of-file on it means execve(2) succeeded.
+
+The namespaces are opened before the container's process is checked to be still the one ``create``
+made (its start time), so an exec never joins those of a process that took the pid of an exited
+container.
 """
 
 from __future__ import annotations
@@ -132,21 +136,25 @@ def exec_in(c: Container, opts: ExecOptions, sc: Syscalls | None = None) -> int:
         from berth.runtime.linux import console
 
         console_fd = console.connect(opts.console_socket)
-    joins = _namespaces_to_join(c.pid)
-    # An unprivileged (rootless) runtime has the capabilities the other joins need only inside the
-    # container's user namespace (user_namespaces(7)), so it enters that one itself, first.
-    in_parent = ("user", *_PARENT_NAMESPACES) if os.geteuid() != 0 else _PARENT_NAMESPACES
-    for ns in in_parent:
-        if ns in joins:
-            _setns(sc, c.pid, ns)
-    joins = [ns for ns in joins if ns not in in_parent]
-    manager = load_manager(c.cgroup) if c.cgroup else None
-    err_r, err_w = os.pipe()
-    child = os.fork()
-    if child == 0:
-        os.close(err_r)
-        policy = config.linux.memory_policy
-        _child(sc, c.pid, joins, proc, policy, seccomp, console_fd, opts.preserve_fds, manager, err_w)
+    joins = _open_namespaces(c)
+    try:
+        # An unprivileged (rootless) runtime has the capabilities the other joins need only inside
+        # the container's user namespace (user_namespaces(7)), so it enters that one itself, first.
+        in_parent = ("user", *_PARENT_NAMESPACES) if os.geteuid() != 0 else _PARENT_NAMESPACES
+        for ns in in_parent:
+            if ns in joins:
+                sc.setns(joins[ns], CLONE_FLAGS[ns])
+        in_child = [(ns, joins[ns]) for ns in _CHILD_ORDER if ns in joins and ns not in in_parent]
+        manager = load_manager(c.cgroup) if c.cgroup else None
+        err_r, err_w = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.close(err_r)
+            policy = config.linux.memory_policy
+            _child(sc, in_child, proc, policy, seccomp, console_fd, opts.preserve_fds, manager, err_w)
+    finally:
+        for fd in joins.values():
+            os.close(fd)
     os.close(err_w)
     if console_fd >= 0:
         os.close(console_fd)
@@ -171,31 +179,34 @@ def exec_in(c: Container, opts: ExecOptions, sc: Syscalls | None = None) -> int:
     return os.waitstatus_to_exitcode(wait_status)
 
 
-def _namespaces_to_join(pid: int) -> list[str]:
-    """Namespace types in which the container's init differs from this process."""
-    joins = []
-    for ns_type in (*_PARENT_NAMESPACES, *_CHILD_ORDER):
-        name = PROC_NAMES[ns_type]
-        try:
-            if os.readlink(f"/proc/{pid}/ns/{name}") != os.readlink(f"/proc/self/ns/{name}"):
-                joins.append(ns_type)
-        except FileNotFoundError:
-            continue  # the kernel lacks this namespace type
-    return joins
-
-
-def _setns(sc: Syscalls, pid: int, ns_type: str) -> None:
-    fd = os.open(f"/proc/{pid}/ns/{PROC_NAMES[ns_type]}", os.O_RDONLY | os.O_CLOEXEC)
+def _open_namespaces(c: Container) -> dict[str, int]:
+    """Fds of the namespaces in which the container's process differs from this one, by type.
+    They are opened first and the process's start time checked after: a match then means they
+    are its own (a pid is not reused while its process lives); else it has exited."""
+    fds: dict[str, int] = {}
     try:
-        sc.setns(fd, CLONE_FLAGS[ns_type])
-    finally:
-        os.close(fd)
+        for ns_type in (*_PARENT_NAMESPACES, *_CHILD_ORDER):
+            name = PROC_NAMES[ns_type]
+            try:
+                fd = os.open(f"/proc/{c.pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue  # the kernel lacks this namespace type (or the process is gone: see below)
+            if os.fstat(fd).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+                os.close(fd)  # the same namespace as this process's: nothing to join
+            else:
+                fds[ns_type] = fd
+        if container.process_start(c.pid) != c.pid_start:
+            raise InvalidState(f"cannot exec in container {c.id!r}: it is stopped")
+    except BaseException:
+        for fd in fds.values():
+            os.close(fd)
+        raise
+    return fds
 
 
 def _child(
     sc: Syscalls,
-    pid: int,
-    joins: Sequence[str],
+    joins: Sequence[tuple[str, int]],
     proc: Process,
     memory_policy: MemoryPolicy | None,
     seccomp: process.SeccompProgram | None,
@@ -213,13 +224,7 @@ def _child(
             manager.add_self()
         if affinity is not None and affinity.final:
             os.sched_setaffinity(0, parse_cpu_list(affinity.final, "process.execCPUAffinity.final"))
-        # Open every namespace first: after joining the mount namespace /proc/<pid> may be gone.
-        fds = [
-            (ns, os.open(f"/proc/{pid}/ns/{PROC_NAMES[ns]}", os.O_RDONLY))
-            for ns in _CHILD_ORDER
-            if ns in joins
-        ]
-        for ns, fd in fds:
+        for ns, fd in joins:  # in _CHILD_ORDER: the user namespace first
             sc.setns(fd, CLONE_FLAGS[ns])
             os.close(fd)
         os.setsid()

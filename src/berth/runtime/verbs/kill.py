@@ -52,7 +52,5 @@ def kill(c: Container, signal: int, all_processes: bool = False) -> None:
         if signal == 9 and manager.is_frozen():
             manager.thaw()  # frozen tasks die only once thawed (runc does the same for kill --all KILL)
         return
-    try:
-        os.kill(c.pid, signal)
-    except ProcessLookupError:
-        raise InvalidState(f"container {c.id!r} is stopped: cannot kill it") from None
+    if not c.signal(signal):  # it exited since its status was read
+        raise InvalidState(f"container {c.id!r} is stopped: cannot kill it")

@@ -2,7 +2,9 @@
 
 Opening the exec FIFO for reading releases the init; its first byte says it is past the wait, and
 end-of-file (the FIFO is close-on-exec in the init) says execve(2) succeeded. Any other bytes are
-the init's error message (a failed startContainer hook or exec).
+the init's error message (a failed startContainer hook or exec). The FIFO is unlinked only then, so
+the container reads as created (runtime.md#state: it has not executed the user-specified program)
+while its startContainer hooks run.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ def start(c: Container, config: RuntimeConfig | None = None) -> None:
     fd = os.open(c.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         _release(c, fd)
-        os.unlink(c.fifo)
         message = _read_to_eof(fd)
+        os.unlink(c.fifo)
     finally:
         os.close(fd)
     if message:
@@ -39,12 +41,15 @@ def start(c: Container, config: RuntimeConfig | None = None) -> None:
 
 
 def poststart(c: Container, config: RuntimeConfig | None = None) -> None:
-    """runtime.md#lifecycle step 9: the poststart hooks, after ``start`` and outside the container's
-    lock (a hook may well call the runtime about this container)."""
+    """runtime.md#lifecycle step 9: the poststart hooks, after a successful ``start`` and outside
+    the container's lock (a hook may well call the runtime about this container)."""
     config = config or parse_config(c.config)
     if config.hooks.get("poststart"):
+        # Step 9 follows step 8 (the user-specified program runs), so the hooks see the container
+        # running, with its process's pid, even if that process has exited since (step 10).
+        state = jsontext.dumps(c.state_document(container.RUNNING, c.pid))
         # runtime.md#lifecycle: a failing poststart hook is only a warning.
-        for line in hooks.warn_hooks("poststart", config.hooks, jsontext.dumps(c.oci_state())):
+        for line in hooks.warn_hooks("poststart", config.hooks, state):
             warn(line)
 
 
