@@ -395,6 +395,10 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         (paths.userdata / "health.json").unlink(missing_ok=True)  # a new run starts "starting" again
         health = health_settings(record)
         config = engine.config
+        # With no network to configure between the runtime's create and start (runtime.md#start),
+        # one ``run --detach`` does both: a runtime process fewer on every start.
+        fused = network is None
+        runtime_argv = runtime.run_detached_argv if fused else runtime.create_argv
         spec = monitor.MonitorSpec(
             cid=record.id,
             bundle=paths.bundle,
@@ -402,7 +406,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             attach_socket=paths.attach_socket,
             exit_file=paths.exit_file,
             log_path=paths.log,
-            create_argv=lambda pid_file, console, log: runtime.create_argv(
+            create_argv=lambda pid_file, console, log: runtime_argv(
                 record.id, paths.bundle, pid_file, console, log
             ),
             terminal=opts.tty,
@@ -414,7 +418,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             health_interval=health.interval if health is not None else 0.0,
         )
         engine.close()  # the monitor is forked from this process: it must not share the connection
-        pending = monitor.spawn(spec)
+        pending = monitor.spawn(spec, attach=attach and fused)
         # CNI configures the namespace while the runtime creates the container; both must be done
         # before the process starts (runtime.md#start).
         network_error: BaseException | None = None
@@ -425,11 +429,20 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         try:
             monitor_pid, pid = pending.wait()
         except monitor.CreateFailure as err:
+            if pending.attach_socket is not None:
+                pending.attach_socket.close()
+            if fused:  # a start that failed may leave the runtime's state of the container behind
+                _delete_quietly(runtime, record.id)
             _teardown_network(engine, record)
             engine.db.update_container(record.id, networks={}, error=str(err))
             if network_error is not None:
                 raise network_error from None
             raise _invocation_error(err) from None
+        if fused:
+            engine.db.update_container(
+                record.id, state=RUNNING, pid=pid, monitor_pid=monitor_pid, started_at=time.time()
+            )
+            return pending.attach_socket
         engine.db.update_container(record.id, state=CREATED, pid=pid, monitor_pid=monitor_pid)
         if network_error is not None:
             # The monitor undoes the network when the killed container exits.

@@ -63,6 +63,8 @@ class MonitorSpec:
     #: Holds the exit code once the container has exited.
     exit_file: Path
     log_path: Path | None
+    #: The runtime command line (from the pid file, console socket and log paths) that creates the
+    #: container, or creates and starts it when nothing has to be set up in between.
     create_argv: Callable[[Path, str | None, Path], list[str]]
     terminal: bool
     stdin: bool
@@ -110,9 +112,11 @@ class CreateFailure(RuntimeFailure):
 class PendingMonitor:
     """A monitor that is creating its container; ``wait`` for the outcome."""
 
-    def __init__(self, cid: str, reply_fd: int) -> None:
+    def __init__(self, cid: str, reply_fd: int, attach_socket: socket.socket | None = None) -> None:
         self.cid = cid
         self._reply_fd = reply_fd
+        #: connected as an attach client from the start (``spawn(..., attach=True)``)
+        self.attach_socket = attach_socket
 
     def wait(self) -> tuple[int, int]:
         """(monitor pid, container init pid) once created; ``CreateFailure`` with the runtime's message."""
@@ -127,25 +131,34 @@ class PendingMonitor:
         return int(message["monitor"]), int(message["pid"])
 
 
-def spawn(spec: MonitorSpec) -> PendingMonitor:
+def spawn(spec: MonitorSpec, attach: bool = False) -> PendingMonitor:
     """Start the monitor, which creates the container; the caller may work meanwhile, then ``wait``.
+
+    With ``attach``, the pending monitor's ``attach_socket`` is already an attach client of it,
+    connected before the runtime runs anything, so no output is missed even when the monitor's
+    runtime command also starts the container.
 
     The caller must hold no database connection: it would be shared with the monitor.
     """
     spec.rundir.mkdir(parents=True, exist_ok=True)
     read_end, write_end = os.pipe()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) if attach else (None, None)
     child = os.fork()
     if child == 0:
         try:
             os.close(read_end)
+            if ours is not None:
+                ours.close()
             os.setsid()
             if os.fork() == 0:
-                _monitor(spec, write_end)
+                _monitor(spec, write_end, theirs)
         finally:
             os._exit(0)
     os.close(write_end)
+    if theirs is not None:
+        theirs.close()
     os.waitpid(child, 0)
-    return PendingMonitor(spec.cid, read_end)
+    return PendingMonitor(spec.cid, read_end, ours)
 
 
 def _detach_stdio() -> None:
@@ -179,20 +192,21 @@ def connect(path: Path) -> socket.socket:
     return sock
 
 
-def _monitor(spec: MonitorSpec, sync: int) -> None:
+def _monitor(spec: MonitorSpec, sync: int, client: socket.socket | None) -> None:
     """Body of the monitor process; never returns."""
     code = 1
     try:
         _detach_stdio()
         codecache.uninstall_all()  # its file is one of the descriptors closed next
-        os.closerange(3, sync)
-        os.closerange(sync + 1, 65536)
+        kept = sorted({sync, client.fileno()} if client is not None else {sync})
+        for low, high in zip([2, *kept], [*kept, 65536], strict=True):
+            os.closerange(low + 1, high)
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         # Caught, not ignored: an ignored disposition would survive exec into the runtime and the
         # container (a shell cannot trap a signal ignored on entry); a caught one is reset by exec.
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(sig, _ignore)
-        _Monitor(spec, sync).run()
+        _Monitor(spec, sync, client).run()
         code = 0
     except BaseException:
         with contextlib.suppress(OSError):
@@ -207,7 +221,7 @@ def _ignore(_signum: int, _frame: object) -> None:
 
 
 class _Monitor:
-    def __init__(self, spec: MonitorSpec, sync: int) -> None:
+    def __init__(self, spec: MonitorSpec, sync: int, client: socket.socket | None) -> None:
         self.spec = spec
         self.sync = sync
         self.sel = selectors.DefaultSelector()
@@ -215,6 +229,8 @@ class _Monitor:
         self.stdin_fd: int | None = None
         self.master: int | None = None
         self.clients: dict[int, tuple[socket.socket, str]] = {}
+        if client is not None:  # the starting command's attach connection (``spawn``)
+            self.clients[client.fileno()] = (client, "attach")
         self.log = LogWriter(spec.log_path, spec.log_size_max) if spec.log_path else None
         self.pid = 0
         self.status: int | None = None
@@ -240,6 +256,8 @@ class _Monitor:
         self._report({"monitor": os.getpid(), "pid": self.pid})
         self.sel.register(wake_r, selectors.EVENT_READ, "wake")
         self.sel.register(listener, selectors.EVENT_READ, "listen")
+        for sock, _mode in self.clients.values():
+            self.sel.register(sock, selectors.EVENT_READ, "client")
         self._loop(wake_r)
         code = _exit_code(self.status if self.status is not None else 0)
         if self.log:
@@ -293,7 +311,7 @@ class _Monitor:
             message = ""
             if runtime_log.exists():
                 message = last_error_line(runtime_log.read_text(errors="replace"))
-            raise CreateFailure(message or f"runtime create exited with status {rc}")
+            raise CreateFailure(message or f"the runtime exited with status {rc}")
         self.pid = int(pid_file.read_text().strip())
         if self.master is not None:
             self.outputs = {self.master: STDOUT}
@@ -397,6 +415,12 @@ class _Monitor:
     def _drop(self, fd: int) -> None:
         sock, _ = self.clients.pop(fd)
         self.sel.unregister(sock)
+        # Closing a unix socket with unread packets makes the peer's next read fail (ECONNRESET)
+        # instead of returning what is queued for it, the exit code included: read what the client
+        # sent last (a terminal resize, say) first.
+        with contextlib.suppress(OSError):
+            while sock.recv(_MAX_PACKET, socket.MSG_DONTWAIT):
+                pass
         sock.close()
 
     def _from_client(self, fd: int) -> None:

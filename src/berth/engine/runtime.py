@@ -78,7 +78,19 @@ class OCIRuntime:
         self, cid: str, bundle: Path, pid_file: Path, console_socket: str | None, log: Path
     ) -> list[str]:
         """The ``create`` command line; the monitor runs it so the container becomes its child."""
-        args = ["create", "--bundle", str(bundle), "--pid-file", str(pid_file)]
+        return self._creating_argv(["create"], cid, bundle, pid_file, console_socket, log)
+
+    def run_detached_argv(
+        self, cid: str, bundle: Path, pid_file: Path, console_socket: str | None, log: Path
+    ) -> list[str]:
+        """``run --detach``: ``create`` and ``start`` in one runtime process (runc's command line),
+        for a container that needs nothing set up between the two; the monitor runs it."""
+        return self._creating_argv(["run", "--detach"], cid, bundle, pid_file, console_socket, log)
+
+    def _creating_argv(
+        self, verb: list[str], cid: str, bundle: Path, pid_file: Path, console_socket: str | None, log: Path
+    ) -> list[str]:
+        args = [*verb, "--bundle", str(bundle), "--pid-file", str(pid_file)]
         if console_socket is not None:
             args += ["--console-socket", console_socket]
         return self.argv(*args, cid, log=log)

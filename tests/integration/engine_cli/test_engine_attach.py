@@ -67,6 +67,49 @@ def test_terminal_session(berth: Berth) -> None:
     assert os.waitstatus_to_exitcode(status) == 3
 
 
+def _read_to_end(fd: int) -> bytes:
+    """Everything the terminal shows until its other side closes (EIO, or an empty read)."""
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_a_terminal_run_that_ends_at_once_reports_its_exit_code(berth: Berth) -> None:
+    # The command sends its terminal's size as it attaches; the container is gone before the
+    # monitor reads it, and the unread packet must not cost the command the exit code.
+    for _ in range(5):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.environ.update(berth.env)
+            args = (
+                "run",
+                "-t",
+                "--rm",
+                "--network",
+                "none",
+                "--rootfs",
+                str(berth.rootfs),
+                "sh",
+                "-c",
+                "exit 4",
+            )
+            argv = berth.argv(*args)
+            os.execv(argv[0], argv)
+        try:
+            output = _read_to_end(fd)
+        finally:
+            _, status = os.waitpid(pid, 0)
+            os.close(fd)
+        assert os.waitstatus_to_exitcode(status) == 4, output
+    assert berth("ps", "-a", "-q").stdout == ""
+
+
 def test_exec_with_a_terminal_and_detached(berth: Berth) -> None:
     berth.run("-d", "--name", "ttyhost", "--network", "none", "--", "sleep", "1000")
     pid, fd = pty.fork()

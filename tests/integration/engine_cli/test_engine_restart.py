@@ -124,12 +124,17 @@ def _slow_runtime(tmp_path: Path, verb: str, after: bool) -> tuple[Path, Path, P
 
 #: Windows of the restart cycle a runtime operation can hold open: the monitor's teardown of the
 #: ended run (the restart decision follows under the same lock), the restart's create, the
-#: restart's start, and the moment right after the restarted container began.
+#: restart's start, and the moment right after the restarted container began. A container on a
+#: bridge network is created and started in two runtime calls (CNI runs in between); one without a
+#: network in one (``run --detach``). Each window: the verb held, after (not before) the runtime's
+#: own work, and the network.
 _WINDOWS = {
-    "exiting": ("delete", False),
-    "creating": ("create", False),
-    "starting": ("start", False),
-    "just started": ("start", True),
+    "exiting": ("delete", False, "none"),
+    "creating": ("create", False, "bridge"),
+    "starting": ("start", False, "bridge"),
+    "just started": ("start", True, "bridge"),
+    "creating and starting at once": ("run", False, "none"),
+    "just started at once": ("run", True, "none"),
 }
 
 
@@ -138,8 +143,10 @@ _WINDOWS = {
 def test_a_users_stop_wins_in_every_window_of_a_restart(
     berth: Berth, tmp_path: Path, window: str, op: str
 ) -> None:
-    script, arm, reached = _slow_runtime(tmp_path, *_WINDOWS[window])
-    cid = berth.run("-d", "--name", "w", "--network", "none", "--restart", "always", "--runtime",
+    verb, after, network = _WINDOWS[window]
+    script, arm, reached = _slow_runtime(tmp_path, verb, after)
+    network_flags = ["--network", "none"] if network == "none" else []
+    cid = berth.run("-d", "--name", "w", *network_flags, "--restart", "always", "--runtime",
                     str(script), "--", *_QUICK).stdout.strip()  # fmt: skip
     arm.touch()  # the first run is started: the operation held is one of a restart
     wait_for(reached.exists, f"the restart to reach the {window} window")
