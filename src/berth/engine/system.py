@@ -158,6 +158,9 @@ def prune(engine: Engine, volumes: bool = False) -> dict[str, list[str]]:
             with contextlib.suppress(BerthError):
                 remove_container(engine, record.id)
                 removed["containers"].append(record.id)
+    # Strays first: the nat rules a dead container left are found by its network's name, which
+    # must still be known.
+    sweep_strays(engine)
     in_use = {r.config.get("network") for r in engine.db.containers()}
     for net in engine.db.networks():
         if net.name != engine.config.default_network and net.name not in in_use:
@@ -165,7 +168,6 @@ def prune(engine: Engine, volumes: bool = False) -> dict[str, list[str]]:
             removed["networks"].append(net.name)
     if volumes:
         removed["volumes"] = prune_volumes(engine)
-    sweep_strays(engine)
     collect_images(engine)
     return removed
 

@@ -121,9 +121,10 @@ def berth(tmp_path: Path, busybox_root: Path, host_network_unchanged: None) -> I
 
 def _iptables_rules() -> list[str]:
     out = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
-    # Only the CNI plugins' rules are Berth's (other programs on the host change theirs meanwhile);
-    # counters change by themselves.
-    return sorted(line.split(" [")[0] for line in out.splitlines() if "CNI" in line)
+    # Only the CNI plugins' rules and the networks' masquerade rules are Berth's (other programs on
+    # the host change theirs meanwhile); counters change by themselves.
+    ours = [line for line in out.splitlines() if "CNI" in line or '"berth network ' in line]
+    return sorted(line.split(" [")[0] for line in ours)
 
 
 def _links() -> set[str]:

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -161,9 +162,51 @@ def test_cni_check_notices_a_broken_attachment(berth: Berth) -> None:
 
 
 def test_prune_removes_nat_rules_a_broken_teardown_left(berth: Berth) -> None:
-    berth.run("-d", "--name", "lost", "--", "sleep", "1000")
+    # A network made by an earlier Berth has the bridge plugin masquerade each container itself.
+    berth("network", "create", "legacy")
+    conflist_path = berth.root / "networks" / "legacy.conflist"
+    conflist = json.loads(conflist_path.read_text())
+    conflist["plugins"][0]["ipMasq"] = True
+    conflist_path.write_text(json.dumps(conflist))
+    berth.run("-d", "--name", "lost", "--network", "legacy", "--", "sleep", "1000")
     netns = berth.runroot / "containers" / berth.inspect("lost")["Id"] / "netns"
     # Without its address the bridge plugin's DEL cannot find the container's masquerade rules.
     subprocess.run(["nsenter", f"--net={netns}", "ip", "addr", "flush", "dev", "eth0"], check=True)
     berth("rm", "-f", "lost")
     berth("system", "prune", "-f")  # the fixture checks that no CNI rule is left
+
+
+def test_a_bridge_network_masquerades_with_one_rule_and_brings_loopback_up(berth: Berth) -> None:
+    """Traffic leaving the host from a container takes the host's address (the network's one
+    MASQUERADE rule, made with its bridge and removed with it); the container's lo is up."""
+    outside, host_if, peer_if = f"berth-test-out{os.getpid()}", f"bto{os.getpid() % 100000}", "eth9"
+    subprocess.run(["ip", "netns", "add", outside], check=True)
+    try:
+        veth = ["ip", "link", "add", host_if, "type", "veth", "peer", "name", peer_if, "netns", outside]
+        subprocess.run(veth, check=True)
+        subprocess.run(["ip", "addr", "add", "10.213.0.1/30", "dev", host_if], check=True)
+        subprocess.run(["ip", "link", "set", host_if, "up"], check=True)
+        inside = ["ip", "netns", "exec", outside]
+        subprocess.run([*inside, "ip", "addr", "add", "10.213.0.2/30", "dev", peer_if], check=True)
+        subprocess.run([*inside, "ip", "link", "set", peer_if, "up"], check=True)
+        # A server in the outside namespace (no route back to the containers' subnet) that
+        # answers with the address a connection came from.
+        server = subprocess.Popen(
+            [*inside, sys.executable, "-c",
+             "import socket; s = socket.create_server(('10.213.0.2', 7070)); c, a = s.accept();"
+             " c.sendall(a[0].encode() + b'\\n'); c.close()"],
+        )  # fmt: skip
+        try:
+            script = "cat /sys/class/net/lo/flags; until nc 10.213.0.2 7070; do sleep 0.1; done"
+            out = berth.run("--rm", "--", "sh", "-c", script).stdout.split()
+        finally:
+            server.kill()
+            server.wait()
+        assert int(out[0], 16) & 0x1, "lo is not up"
+        assert out[1] == "10.213.0.1", "the connection did not come from the host's address"
+        rules = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
+        (network,) = berth("network", "ls", "-q").stdout.split()
+        assert rules.count(f'"berth network {network}"') == 1
+    finally:
+        subprocess.run(["ip", "netns", "del", outside], check=False)
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True, check=False)

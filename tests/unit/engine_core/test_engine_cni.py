@@ -31,7 +31,7 @@ def test_conflist_for_a_network(tmp_path: Path) -> None:
     record = NetworkRecord(name="n", id="i", bridge="berth7", subnet="10.9.0.0/24", gateway="10.9.0.1")
     conf = conflist_for(record, EngineConfig(root=tmp_path))
     bridge, portmap = conf["plugins"]
-    assert bridge["bridge"] == "berth7" and bridge["isGateway"] and bridge["ipMasq"]
+    assert bridge["bridge"] == "berth7" and bridge["isGateway"] and not bridge["ipMasq"]
     assert bridge["ipam"]["ranges"] == [[{"subnet": "10.9.0.0/24", "gateway": "10.9.0.1"}]]
     assert bridge["ipam"]["dataDir"].startswith(str(tmp_path))
     assert portmap["capabilities"] == {"portMappings": True}
