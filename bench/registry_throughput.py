@@ -69,7 +69,7 @@ def docker_registry(root: Path) -> AbstractContextManager[tuple[str, int]]:
     addr = f"127.0.0.1:{free_port()}"
     config = root.parent / "docker-registry.yml"
     config.write_text(
-        "version: 0.1\nlog:\n  level: error\n"
+        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
         f"storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n"
         f"http:\n  addr: {addr}\n"
     )
