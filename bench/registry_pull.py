@@ -7,10 +7,12 @@ times each::
 
     skopeo copy --src-tls-verify=false docker://127.0.0.1:PORT/bench/image:bench dir:DEST
 
-with DEST on a tmpfs (``--tmpfs``, default /dev/shm), removed after each run. For each run: wall
-time, skopeo's CPU time (its rusage from wait4) and the server's CPU time (``/proc/PID/stat``
-before and after). Then the medians, Berth / docker-registry, and what else the machine did
-meanwhile (load average, and the CPU that neither skopeo nor the server used).
+with DEST on a tmpfs (``--tmpfs``, default /dev/shm), removed after each run. Each round also times
+the same copy with no server at all, from an OCI layout of the image on that tmpfs: what skopeo's
+own work costs (it hashes every byte and copies layers one at a time into ``dir:``), the floor under
+any registry. For each run: wall time, skopeo's CPU time (its rusage from wait4) and the server's
+CPU time (``/proc/PID/stat`` before and after). Then the medians, Berth / docker-registry, and what
+else the machine did meanwhile (load average, and the CPU that neither skopeo nor the server used).
 
     uv run python bench/registry_pull.py [--runs 6] [--tmpfs /dev/shm]
 """
@@ -57,18 +59,18 @@ def machine_busy() -> float:
     return (sum(values[:8]) - idle) / TICK  # user nice system idle iowait irq softirq steal
 
 
-def skopeo_pull(addr: str, dest: Path, server_pid: int) -> Run:
-    """One ``skopeo copy docker://... dir:DEST``; its wall time, its CPU and the server's CPU."""
-    command = ["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{addr}/bench/image:bench"]
-    server_before = process_cpu(server_pid)
+def skopeo_copy(source: str, dest: Path, server_pid: int | None) -> Run:
+    """One ``skopeo copy SOURCE dir:DEST``; its wall time, its CPU and the server's CPU."""
+    command = ["skopeo", "copy", "-q", "--src-tls-verify=false", source, f"dir:{dest}"]
+    server_before = 0.0 if server_pid is None else process_cpu(server_pid)
     start = time.perf_counter()
-    proc = subprocess.Popen([*command, f"dir:{dest}"], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise RuntimeError(f"skopeo copy from {addr} failed ({proc.returncode})")
-    server_cpu = process_cpu(server_pid) - server_before
+        raise RuntimeError(f"skopeo copy from {source} failed ({proc.returncode})")
+    server_cpu = 0.0 if server_pid is None else process_cpu(server_pid) - server_before
     shutil.rmtree(dest)
     return Run(wall, usage.ru_utime + usage.ru_stime, server_cpu)
 
@@ -91,8 +93,14 @@ def report(name: str, runs: list[Run]) -> tuple[float, float, float]:
         statistics.median(r.skopeo_cpu for r in runs),
         statistics.median(r.server_cpu for r in runs),
     )
-    print(f"median {name:15s} {medians[0]:6.2f} s wall  {medians[1]:5.2f} s  {medians[2]:5.2f} s")
+    print(f"median {name:15s} {medians[0]:6.2f} s  {medians[1]:8.2f} s  {medians[2]:8.2f} s")
     return medians
+
+
+def push(layout: Path, addr: str) -> None:
+    image = f"docker://{addr}/bench/image:bench"
+    command = ["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:bench", image]
+    subprocess.run(command, check=True)
 
 
 def main() -> None:
@@ -106,32 +114,28 @@ def main() -> None:
     try:
         layout = work / "layout"
         total = make_random_layout(layout, "bench", [256 * MIB] + [MIB] * 20) / MIB
+        # The reference without any server: the same copy from a layout on the same tmpfs.
+        local = shutil.copytree(layout, dest.parent / "layout")
         print(f"image: {total:.0f} MiB in 21 layers; skopeo writes to {dest.parent} (tmpfs)")
-        runs: dict[str, list[Run]] = {"berth": [], "docker-registry": []}
-        for name in runs:
-            (work / name).mkdir()
+        (work / "berth").mkdir()
+        (work / "docker-registry").mkdir()
         with (
-            berth_registry(work / "berth" / "root") as berth,
-            docker_registry(work / "docker-registry" / "root") as docker,
+            berth_registry(work / "berth" / "root") as (berth, berth_pid),
+            docker_registry(work / "docker-registry" / "root") as (docker, docker_pid),
         ):
-            servers = {"berth": berth, "docker-registry": docker}
-            for addr, _pid in servers.values():
-                subprocess.run(
-                    [
-                        "skopeo",
-                        "copy",
-                        "-q",
-                        "--dest-tls-verify=false",
-                        f"oci:{layout}:bench",
-                        f"docker://{addr}/bench/image:bench",
-                    ],
-                    check=True,
-                )
+            push(layout, berth)
+            push(layout, docker)
+            subjects = {
+                "berth": (f"docker://{berth}/bench/image:bench", berth_pid),
+                "docker-registry": (f"docker://{docker}/bench/image:bench", docker_pid),
+                "no server": (f"oci:{local}:bench", None),
+            }
+            runs: dict[str, list[Run]] = {name: [] for name in subjects}
             load_before, busy_before, start = os.getloadavg(), machine_busy(), time.perf_counter()
             print(f"{'':22s} {'wall':>8s}  {'skopeo CPU':>10s}  {'server CPU':>10s}")
             for i in range(args.runs):
-                for name, (addr, pid) in servers.items():
-                    run = skopeo_pull(addr, dest, pid)
+                for name, (source, pid) in subjects.items():
+                    run = skopeo_copy(source, dest, pid)
                     runs[name].append(run)
                     print(
                         f"run {i + 1} {name:15s} {run.wall:6.2f} s  {run.skopeo_cpu:8.2f} s  "
@@ -140,9 +144,10 @@ def main() -> None:
             elapsed, busy = time.perf_counter() - start, machine_busy() - busy_before
         ours = sum(r.skopeo_cpu + r.server_cpu for rs in runs.values() for r in rs)
         b, d = report("berth", runs["berth"]), report("docker-registry", runs["docker-registry"])
+        floor = report("no server", runs["no server"])
         print(
             f"berth / docker-registry: wall {b[0] / d[0]:.2f}x, skopeo CPU {b[1] / d[1]:.2f}x, "
-            f"server CPU {b[2] / d[2]:.2f}x"
+            f"server CPU {b[2] / d[2]:.2f}x; no server / docker-registry: wall {floor[0] / d[0]:.2f}x"
         )
         print(
             f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after; other processes "
