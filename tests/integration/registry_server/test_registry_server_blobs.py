@@ -111,8 +111,11 @@ def test_blob_etag_is_its_digest(registry: Server) -> None:
     whole = registry.request("GET", f"/v2/r/blobs/{digest}")
     assert whole.status == 200 and whole.body == data and whole.headers["ETag"] == f'"{digest}"'
     assert whole.headers["Content-Length"] == str(len(data))
-    again = registry.request("GET", f"/v2/r/blobs/{digest}", headers={"If-None-Match": f'"{digest}"'})
-    assert again.status == 304 and again.body == b""
+    for tags in (f'"{digest}"', f'"sha256:{"0" * 64}", W/"{digest}"', "*"):
+        again = registry.request("GET", f"/v2/r/blobs/{digest}", headers={"If-None-Match": tags})
+        assert again.status == 304 and again.body == b""
+    other = registry.request("GET", f"/v2/r/blobs/{digest}", headers={"If-None-Match": '"other"'})
+    assert other.status == 200 and other.body == data
 
 
 def test_sha512_upload(registry: Server) -> None:

@@ -36,7 +36,7 @@ async def get_blob(ctx: RequestContext) -> web.StreamResponse:
     if request.method == "HEAD":
         headers["Content-Length"] = str(size)
         return web.Response(status=200, headers=headers, content_type=OCTET_STREAM)
-    if etag in request.headers.getall("If-None-Match", []):
+    if _none_match_fails(request, etag):
         return web.Response(status=304, headers=headers)
     span = _requested_span(request, size)
     if span is None:
@@ -46,7 +46,7 @@ async def get_blob(ctx: RequestContext) -> web.StreamResponse:
     chunks = store.driver.reader(blob_data_path(digest), offset, length)
     try:
         # Open the blob before the status line goes out, so one collected meanwhile is still a 404.
-        first = await anext(chunks, b"")
+        chunk = await anext(chunks, b"")
     except PathNotFound:
         raise RegistryError(BLOB_UNKNOWN, detail=str(digest)) from None
     partial = (offset, length) != (0, size)
@@ -56,9 +56,10 @@ async def get_blob(ctx: RequestContext) -> web.StreamResponse:
     response.content_type = OCTET_STREAM
     response.content_length = length
     await response.prepare(request)
-    await response.write(first)
-    async for chunk in chunks:
-        await response.write(chunk)
+    while chunk:
+        # A view: the transport keeps what the socket did not take without copying it first.
+        await response.write(memoryview(chunk))
+        chunk = await anext(chunks, b"")
     return response
 
 
@@ -70,6 +71,17 @@ async def delete_blob(ctx: RequestContext) -> web.StreamResponse:
         raise RegistryError(BLOB_UNKNOWN, detail=str(digest))
     await store.unlink_blob(ctx.route.name, digest)
     return web.Response(status=202)
+
+
+def _none_match_fails(request: web.Request, etag: str) -> bool:
+    """Whether ``If-None-Match`` names this blob's tag or ``*`` (RFC 9110 section 13.1.2, weak
+    comparison): the client has the content already and gets 304."""
+    tags = {
+        t.strip().removeprefix("W/")
+        for h in request.headers.getall("If-None-Match", [])
+        for t in h.split(",")
+    }
+    return etag in tags or "*" in tags
 
 
 def _requested_span(request: web.Request, size: int) -> tuple[int, int] | None:
