@@ -6,7 +6,8 @@ On a connection within one host (loopback, or a container's veth) the kernel pas
 socket buffers to the reader as they are: ``sendfile`` fills them with references to page-cache
 pages, one per 4 KiB, and the reading client then pays for each of them on its own critical path
 (twice the receive CPU of copied buffers, measured with curl and skopeo; docs/registry.md#speed).
-Copying costs the server one pass over the bytes and leaves the client compact, cache-warm buffers.
+Copying costs the server a read and a send of every byte and leaves the client compact, cache-warm
+buffers.
 """
 
 from __future__ import annotations
