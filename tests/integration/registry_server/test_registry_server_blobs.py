@@ -97,7 +97,25 @@ def test_range_requests(registry: Server) -> None:
     assert part.status == 206 and part.body == data[10:20]
     assert part.headers["Content-Range"] == f"bytes 10-19/{len(data)}"
     beyond = registry.request("GET", f"/v2/r/blobs/{digest}", headers={"Range": "bytes=5000-6000"})
-    assert beyond.status == 416
+    assert beyond.status == 416 and beyond.headers["Content-Range"] == f"bytes */{len(data)}"
+    tail = registry.request("GET", f"/v2/r/blobs/{digest}", headers={"Range": "bytes=-24"})
+    assert tail.status == 206 and tail.body == data[-24:]
+    rest = registry.request("GET", f"/v2/r/blobs/{digest}", headers={"Range": "bytes=1000-9999"})
+    assert rest.status == 206 and rest.body == data[1000:]
+    assert rest.headers["Content-Range"] == f"bytes 1000-{len(data) - 1}/{len(data)}"
+
+
+def test_blob_etag_is_its_digest(registry: Server) -> None:
+    data = b"an immutable blob"
+    digest = registry.push_blob("r", data)
+    whole = registry.request("GET", f"/v2/r/blobs/{digest}")
+    assert whole.status == 200 and whole.body == data and whole.headers["ETag"] == f'"{digest}"'
+    assert whole.headers["Content-Length"] == str(len(data))
+    for tags in (f'"{digest}"', f'"sha256:{"0" * 64}", W/"{digest}"', "*"):
+        again = registry.request("GET", f"/v2/r/blobs/{digest}", headers={"If-None-Match": tags})
+        assert again.status == 304 and again.body == b""
+    other = registry.request("GET", f"/v2/r/blobs/{digest}", headers={"If-None-Match": '"other"'})
+    assert other.status == 200 and other.body == data
 
 
 def test_sha512_upload(registry: Server) -> None:

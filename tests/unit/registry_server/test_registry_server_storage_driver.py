@@ -54,6 +54,7 @@ def test_writer_is_invisible_until_commit_and_append_resumes(tmp_path: Path) -> 
         await writer.commit()
         assert await driver.get_content("/up/data") == b"abcdef"
         assert b"".join([c async for c in driver.reader("/up/data", 2)]) == b"cdef"
+        assert b"".join([c async for c in driver.reader("/up/data", 1, 3)]) == b"bcd"
         cancelled = await driver.writer("/up/other")
         await cancelled.write(b"x")
         await cancelled.cancel()

@@ -1,7 +1,7 @@
 """Prometheus text-format metrics (``/metrics``): requests by method and status, bytes in and out.
 
 Responses are counted by an aiohttp access logger, which runs after the body was sent and so knows
-its real length (``sendfile`` bodies included).
+its real length.
 """
 
 from __future__ import annotations
@@ -47,11 +47,7 @@ class MetricsAccessLogger(AbstractAccessLogger):
         if metrics is None:
             return
         metrics.requests[(request.method, response.status)] += 1
-        if isinstance(response, web.FileResponse):
-            # sendfile bypasses the writer that counts body_length; the header says what was sent.
-            metrics.bytes_out += response.content_length or 0
-        else:
-            metrics.bytes_out += response.body_length
+        metrics.bytes_out += response.body_length
 
     @property
     def enabled(self) -> bool:

@@ -12,7 +12,6 @@ import abc
 import posixpath
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from berth.errors import InvalidArgument, NotFound
 
@@ -98,13 +97,10 @@ class StorageDriver(abc.ABC):
         """A streaming writer for ``path``; with ``append``, continue an earlier uncommitted object."""
 
     @abc.abstractmethod
-    def reader(self, path: str, offset: int = 0) -> AsyncIterator[bytes]:
-        """Stream the object at ``path`` from ``offset`` in chunks."""
+    def reader(self, path: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """Stream ``length`` bytes (all, if None) of the object at ``path`` from ``offset`` in chunks;
+        ``PathNotFound`` from the first iteration if it is absent."""
 
     @abc.abstractmethod
     async def touch(self, path: str) -> None:
         """Set the modification time of ``path`` to now (garbage collection's grace clock)."""
-
-    def local_path(self, path: str) -> Path | None:
-        """A local file holding the object, for zero-copy serving (``sendfile``); None if remote."""
-        return None

@@ -89,14 +89,16 @@ class FilesystemDriver(StorageDriver):
         full.parent.mkdir(parents=True, exist_ok=True)
         return _FileWriter(full, append)
 
-    async def reader(self, path: str, offset: int = 0) -> AsyncIterator[bytes]:
+    async def reader(self, path: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         try:
-            fh = self._full(path).open("rb")
+            fh = self._full(path).open("rb", buffering=0)
         except FileNotFoundError:
             raise PathNotFound(f"no object at {path}") from None
         with fh:
             fh.seek(offset)
-            while chunk := fh.read(_READ_CHUNK):
+            left = os.fstat(fh.fileno()).st_size - offset if length is None else length
+            while left > 0 and (chunk := fh.read(min(left, _READ_CHUNK))):
+                left -= len(chunk)
                 yield chunk
                 await asyncio.sleep(0)  # let other requests run between chunks of a large object
 
@@ -105,9 +107,6 @@ class FilesystemDriver(StorageDriver):
             os.utime(self._full(path))
         except FileNotFoundError:
             raise PathNotFound(f"no object at {path}") from None
-
-    def local_path(self, path: str) -> Path | None:
-        return self._full(path)
 
 
 class _FileWriter(FileWriter):
