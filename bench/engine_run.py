@@ -170,7 +170,12 @@ def main() -> None:
         )
         layout = f"oci:{e.work / 'layout'}:latest"
         subprocess.run([*e.berth, "copy", "-q", f"berth:{IMAGE}", layout], env=e.berth_env, check=True)
-        subprocess.run([*e.podman, "pull", "-q", layout], env=e.env, check=True, capture_output=True)
+        # Relative: podman names the image after the path, which a temporary directory's name may
+        # make an invalid reference (a component ending in "_").
+        pull = [*e.podman, "pull", "-q", "oci:layout:latest"]
+        pulled = subprocess.run(pull, env=e.env, cwd=e.work, capture_output=True, text=True)
+        if pulled.returncode != 0:
+            raise SystemExit(f"podman pull {layout} failed: {pulled.stderr.strip()}")
         podman_image = subprocess.run(
             [*e.podman, "images", "-q"], env=e.env, check=True, capture_output=True, text=True
         ).stdout.split()[0]

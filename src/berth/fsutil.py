@@ -18,9 +18,10 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` so readers see either the old or the new file, never a part."""
-    with AtomicFile(path, mode) as fh:
+def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` so readers see either the old or the new file, never a part.
+    ``durable=False`` skips the fsyncs, for files a reboot discards anyway (the run root)."""
+    with AtomicFile(path, mode, durable) as fh:
         fh.write(data)
 
 
@@ -29,16 +30,18 @@ class AtomicFile:
     the old file or the complete new one, never a part. Entering gives the binary file to write.
 
     On success the file is fsynced before the rename and the directory after it, so the rename
-    survives a crash; on an error the partial file is removed and ``path`` is left as it was.
+    survives a crash (unless ``durable`` is false: a file that does not outlive a reboot need not
+    wait for the disk); on an error the partial file is removed and ``path`` is left as it was.
     ``mode`` is the new file's (less the umask).
     """
 
-    def __init__(self, path: str | os.PathLike[str], mode: int = 0o644) -> None:
+    def __init__(self, path: str | os.PathLike[str], mode: int = 0o644, durable: bool = True) -> None:
         self.target = os.fspath(path)
         directory, name = os.path.split(self.target)
         self.directory = directory or "."
         self.tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
         self.mode = mode
+        self.durable = durable
         self._file: BufferedWriter | None = None
 
     def __enter__(self) -> BufferedWriter:
@@ -54,11 +57,13 @@ class AtomicFile:
         try:
             if exc_type is None:
                 fh.flush()
-                os.fsync(fh.fileno())
+                if self.durable:
+                    os.fsync(fh.fileno())
             fh.close()
             if exc_type is None:
                 os.rename(self.tmp, self.target)
-                fsync_dir(self.directory)
+                if self.durable:
+                    fsync_dir(self.directory)
                 return
         except BaseException:
             self._discard()

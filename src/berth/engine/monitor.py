@@ -262,7 +262,7 @@ class _Monitor:
         code = _exit_code(self.status if self.status is not None else 0)
         if self.log:
             self.log.close()
-        atomic_write(self.spec.exit_file, f"{code}\n".encode())
+        atomic_write(self.spec.exit_file, f"{code}\n".encode(), durable=False)  # in the run root
         delay = self.spec.on_exit(code)
         for cfd, (sock, _mode) in list(self.clients.items()):
             with contextlib.suppress(OSError):
