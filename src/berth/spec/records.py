@@ -55,36 +55,19 @@ def _frozen_setattr(self: object, name: str, value: object) -> None:
 def _make(cls: _C, frozen: bool, order: bool) -> _C:
     # inspect.get_annotations would import inspect, which is what this module avoids.
     names = list(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063
-    scope: dict[str, Any] = {"_Factory": _Factory, "_set": object.__setattr__}
-    params, body = [], []
-    defaulted = False
+    defaults: dict[str, object] = {}
+    factories: dict[str, Callable[[], object]] = {}
     for name in names:
         default = cls.__dict__.get(name, _Factory)
         if isinstance(default, _Factory):
-            scope[f"_make_{name}"] = default.make
-            params.append(f"{name}=_Factory")
-            value = f"_make_{name}() if {name} is _Factory else {name}"
-            defaulted = True
+            factories[name] = default.make
             delattr(cls, name)  # a factory is no class-level default
-        elif default is _Factory:
-            if defaulted:
-                raise TypeError(
-                    f"{cls.__name__}.{name}: a field without a default follows one with a default"
-                )
-            params.append(name)
-            value = name
-        else:
-            scope[f"_default_{name}"] = default
-            params.append(f"{name}=_default_{name}")
-            value = name
-            defaulted = True
-        body.append(f"_set(self, {name!r}, {value})" if frozen else f"self.{name} = {value}")
-    source = f"def __init__(self, {', '.join(params)}):\n    " + "\n    ".join(body or ["pass"])
-    exec(source, scope)  # the source is built from the class's own field names
-    init = scope["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = init  # type: ignore[misc]
+        elif default is not _Factory:
+            defaults[name] = default
+        elif defaults or factories:
+            raise TypeError(f"{cls.__name__}.{name}: a field without a default follows one with a default")
     fields = tuple(names)
+    cls.__init__ = _initializer(cls.__qualname__, fields, defaults, factories)  # type: ignore[misc]
     cls.__record_fields__ = fields  # type: ignore[attr-defined]
 
     def __repr__(self: object) -> str:
@@ -112,6 +95,43 @@ def _make(cls: _C, frozen: bool, order: bool) -> _C:
     if own.get("__hash__") is None:  # not defined, or None because the class defined __eq__
         cls.__hash__ = __hash__ if frozen else None  # type: ignore[assignment,method-assign]
     return cls
+
+
+def _initializer(
+    qualname: str,
+    fields: tuple[str, ...],
+    defaults: dict[str, object],
+    factories: dict[str, Callable[[], object]],
+) -> Callable[..., None]:
+    """The ``__init__`` of a record: arguments by position or name, as a dataclass's.
+
+    One generic function rather than one generated per class: compiling generated source cost ~85 µs
+    a class, ~3 ms of every ``berth run``, for an ``__init__`` a few hundred nanoseconds faster.
+    """
+    count = len(fields)
+    assign = object.__setattr__  # frozen records refuse ``self.name = value``
+
+    def __init__(self: object, *args: object, **kwargs: object) -> None:
+        if len(args) > count:
+            raise TypeError(f"{qualname}() takes {count} positional arguments but {len(args)} were given")
+        for name, value in zip(fields, args, strict=False):
+            assign(self, name, value)
+        for name in fields[len(args) :]:
+            if name in kwargs:
+                value = kwargs.pop(name)
+            elif name in factories:
+                value = factories[name]()
+            elif name in defaults:
+                value = defaults[name]
+            else:
+                raise TypeError(f"{qualname}() missing required argument {name!r}")
+            assign(self, name, value)
+        for name in kwargs:
+            what = "multiple values for" if name in fields else "an unexpected keyword"
+            raise TypeError(f"{qualname}() got {what} argument {name!r}")
+
+    __init__.__qualname__ = f"{qualname}.__init__"
+    return __init__
 
 
 def _add_order(cls: type, fields: tuple[str, ...]) -> None:
