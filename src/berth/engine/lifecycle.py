@@ -40,6 +40,7 @@ from berth.engine.runtime import OCIRuntime, RuntimeFailure
 from berth.engine.state import ACTIVE, refresh, restart_pending
 from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
 from berth.fsutil import atomic_write, locked
+from berth.spec.records import replace
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
@@ -524,11 +525,9 @@ def _monitor_exit(config: Any, cid: str, code: int) -> float | None:
     with Engine(config) as engine, container_lock(engine, cid):
         cleanup_container(engine, cid, code, keep_socket=True)
         record = _current(engine, cid)
-        delay = _restart_delay(record)
+        delay = _restart_delay(record)  # cleanup_container marked the record if it is not None
         if delay is None:
             _end_restart_wait(engine, cid, record)
-        else:
-            engine.db.update_container(cid, monitor_pid=os.getpid())
         return delay
 
 
@@ -641,14 +640,21 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_sock
         finally:
             deleter.join()
         _clear_rundir(paths, keep=paths.attach_socket if keep_socket else None)
+        state = EXITED if record.state != CONFIGURED or exit_code is not None else CONFIGURED
+        code = exit_code if exit_code is not None else record.exit_code
+        finished = time.time() if exit_code is not None else record.finished_at
+        # The monitor whose restart policy will start the container again marks the record as its
+        # own in this same update, so no reader ever sees an exit with no restart pending between.
+        ended = replace(record, state=state, exit_code=code, finished_at=finished)
+        restarting = keep_socket and _restart_delay(ended) is not None
         engine.db.update_container(
             cid,
-            state=EXITED if record.state != CONFIGURED or exit_code is not None else CONFIGURED,
-            exit_code=exit_code if exit_code is not None else record.exit_code,
+            state=state,
+            exit_code=code,
             oom_killed=oom,
-            finished_at=time.time() if exit_code is not None else record.finished_at,
+            finished_at=finished,
             pid=0,
-            monitor_pid=0,
+            monitor_pid=os.getpid() if restarting else 0,
             networks={},
         )
         for network in record.networks:

@@ -74,7 +74,9 @@ def test_pull_platform_flag_and_errors(
     assert capsys.readouterr().out.strip() == per["arm64/v8"]
     assert berth_main(["--root", str(root), "pull", *flags, f"{registry.host}/store/none:1"]) == 125
     err = capsys.readouterr().err
-    assert err.startswith("berth: manifest unknown") and err.count("\n") == 1
+    # As podman: the reference it tries, then the error on one line.
+    assert err.splitlines()[0] == f"Trying to pull {registry.host}/store/none:1..."
+    assert err.splitlines()[1].startswith("berth: manifest unknown") and err.count("\n") == 2
     assert berth_main(["copy", "bogus", "oci:/x"]) == 125
     assert "invalid image name" in capsys.readouterr().err
 
