@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,12 +84,15 @@ def test_a_users_stop_during_the_backoff_calls_the_restart_off(berth: Berth, op:
     cid = berth.run("-d", "--name", "w", "--network", "none", "--restart", "always", "--", "sh", "-c",
                     "exit 3").stdout.strip()  # fmt: skip
 
+    seen: dict[str, Any] = {}
+
     def restarting() -> bool:
-        doc = berth.inspect("w")
-        return bool(doc["State"]["Restarting"]) and doc["RestartCount"] >= 3  # a backoff of 0.8 s on
+        seen.update(berth.inspect("w"))
+        # From the fourth restart on the backoff is 1.6 s or more: time enough to act within it.
+        return bool(seen["State"]["Restarting"]) and seen["RestartCount"] >= 4
 
     wait_for(restarting, "a restart backoff")
-    waiting = berth.inspect("w")["State"]["MonitorPid"]
+    waiting = seen["State"]["MonitorPid"]  # read with Restarting, not by another inspect after it
     assert pid_alive(waiting)
     berth(*_OPS[op], "w")
     assert not pid_alive(waiting)  # the command returned after the waiting monitor had ended
