@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from berth.engine.engine import cgroup_path
-from berth.engine.netns import create_netns, remove_netns
+from berth.engine.networks.netns import create_netns, remove_netns
 from berth.image.snapshots import Snapshotter
 from berth.runtime.linux.cgroups import open_manager
 from berth.runtime.linux.cgroups.host import mounted_hierarchies

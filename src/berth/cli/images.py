@@ -58,14 +58,14 @@ def _store(args: argparse.Namespace) -> Iterator[ImageStore]:
 
 def _users(config: EngineConfig, images: list[CatalogImage]) -> dict[str, list[str]]:
     """Image ID (hex) -> names of the containers made from it."""
-    from berth.engine.images import image_users
+    from berth.engine.images.store import image_users
 
     chains = {f"sha256:{i.id}": i.chain_id for i in images}
     return {k.removeprefix("sha256:"): v for k, v in image_users(config, chains).items()}
 
 
 def _prune_snapshots(config: EngineConfig, store: ImageStore) -> None:
-    from berth.engine.images import prune_snapshots
+    from berth.engine.images.store import prune_snapshots
     from berth.image.catalog import list_images, needed_chain_ids
 
     prune_snapshots(config, needed_chain_ids(list_images(store)))
@@ -361,7 +361,7 @@ def _import(args: argparse.Namespace) -> int:
 
 def _commit(args: argparse.Namespace) -> int:
     from berth.engine.engine import Engine
-    from berth.engine.images import snapshotter
+    from berth.engine.images.store import snapshotter
     from berth.engine.metadata import RUNNING
     from berth.engine.state import refresh
     from berth.image.commit import commit_snapshot

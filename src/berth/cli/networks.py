@@ -16,7 +16,7 @@ def _containers_on(engine: object, name: str) -> list[str]:
 
 def _create(args: argparse.Namespace) -> int:
     from berth.cli.containers import open_engine
-    from berth.engine.networks import create_network
+    from berth.engine.networks.bridge import create_network
 
     labels = dict(label.partition("=")[::2] for label in args.label)
     with open_engine(args) as engine:
@@ -44,7 +44,7 @@ def _ls(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json
     from berth.cli.containers import open_engine
-    from berth.engine.networks import network_info
+    from berth.engine.networks.bridge import network_info
 
     with open_engine(args) as engine:
         docs = [
@@ -60,7 +60,7 @@ def _inspect(args: argparse.Namespace) -> int:
 def _rm(args: argparse.Namespace) -> int:
     from berth.cli.containers import open_engine
     from berth.engine.lifecycle import remove_container
-    from berth.engine.networks import remove_network
+    from berth.engine.networks.bridge import remove_network
 
     with open_engine(args) as engine:
         for name in args.networks:

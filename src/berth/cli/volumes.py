@@ -11,7 +11,7 @@ def _create(args: argparse.Namespace) -> int:
     import secrets
 
     from berth.cli.containers import open_engine
-    from berth.engine.volumes import create_volume
+    from berth.engine.volumes.local import create_volume
 
     labels = dict(label.partition("=")[::2] for label in args.label)
     with open_engine(args) as engine:
@@ -39,7 +39,7 @@ def _ls(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json
     from berth.cli.containers import open_engine
-    from berth.engine.volumes import volume_info
+    from berth.engine.volumes.local import volume_info
 
     with open_engine(args) as engine:
         print_json([volume_info(engine, engine.db.volume(n)) for n in args.volumes])
@@ -48,18 +48,20 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _rm(args: argparse.Namespace) -> int:
     from berth.cli.containers import open_engine
-    from berth.engine.volumes import remove_volume
+    from berth.engine.volumes.local import remove_volume
 
+    if args.force:  # the containers using a volume go first
+        from berth.engine.lifecycle import remove_volume_and_users as remove_volume
     with open_engine(args) as engine:
         for name in args.volumes:
-            remove_volume(engine, name, force=args.force)
+            remove_volume(engine, name)
             print(name)
     return 0
 
 
 def _prune(args: argparse.Namespace) -> int:
     from berth.cli.containers import open_engine
-    from berth.engine.volumes import prune_volumes
+    from berth.engine.volumes.local import prune_volumes
 
     with open_engine(args) as engine:
         for name in prune_volumes(engine):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from berth.engine.engine import Engine
-from berth.engine.images import snapshotter
+from berth.engine.images.store import snapshotter
 from berth.engine.metadata import ContainerRecord
 from berth.engine.options import CreateOptions
 from berth.errors import InvalidArgument, NotFound

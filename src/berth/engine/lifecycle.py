@@ -19,13 +19,23 @@ import threading
 import time
 from pathlib import Path
 
-from berth.engine import cni, monitor, networks
+from berth.engine import monitor
 from berth.engine.engine import ContainerPaths, Engine, cgroup_path, new_id
-from berth.engine.etcfiles import etc_mounts, write_etc_files, write_hosts
 from berth.engine.health import health_settings
-from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord, NetworkRecord
-from berth.engine.netns import create_netns, remove_netns
-from berth.engine.oci_config import ImageSettings, build_config
+from berth.engine.metadata import (
+    ACTIVE,
+    CONFIGURED,
+    CREATED,
+    EXITED,
+    PAUSED,
+    RUNNING,
+    ContainerRecord,
+    NetworkRecord,
+)
+from berth.engine.networks import bridge, cni
+from berth.engine.networks.etcfiles import etc_mounts, write_etc_files, write_hosts
+from berth.engine.networks.netns import create_netns, remove_netns
+from berth.engine.oci_config import build_config
 from berth.engine.options import (
     CreateOptions,
     RestartPolicy,
@@ -37,7 +47,7 @@ from berth.engine.options import (
 )
 from berth.engine.rootfs import CommandNotExecutable, CommandNotFound, find_command
 from berth.engine.runtime import OCIRuntime, RuntimeFailure
-from berth.engine.state import ACTIVE, refresh, restart_pending
+from berth.engine.state import refresh, restart_pending
 from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
 from berth.fsutil import atomic_write, locked
 from berth.spec.records import replace
@@ -48,7 +58,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from typing import Any
 
-    from berth.engine.images import ImageRoot
+    from berth.engine.images.store import ImageRoot
 
 
 #: The container locks this process holds (lock file -> nesting depth). Keyed by pid too, so a
@@ -109,7 +119,7 @@ def _volume_mounts(
     As podman does, ``-v /path`` and every image volume (config.md#properties ``Volumes``) that no
     ``-v`` or ``--tmpfs`` covers get a new volume of their own, named by a random id.
     """
-    from berth.engine.volumes import volume_data_dir
+    from berth.engine.volumes.local import volume_data_dir
 
     specs = [parse_volume(text) for text in opts.volumes]
     covered = {os.path.normpath(s.destination) for s in specs}
@@ -140,7 +150,7 @@ def _volume_mounts(
 
 
 def _image_root(engine: Engine, opts: CreateOptions, cid: str) -> ImageRoot:
-    from berth.engine.images import ImageRoot, image_rootfs
+    from berth.engine.images.store import ImageRoot, ImageSettings, image_rootfs
 
     if opts.rootfs:
         root = Path(opts.rootfs).absolute()
@@ -162,7 +172,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
     cid = new_id()
     name = opts.name or _generate_name(engine)
     ports = _ports(opts)
-    network = networks.resolve_network(engine.config, engine.db, opts.network)
+    network = bridge.resolve_network(engine.config, engine.db, opts.network)
     if ports and network is None:
         raise InvalidArgument("-p needs a bridge network (not --network none or host)")
     if ports:
@@ -174,7 +184,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
     rootfs, image = made.rootfs, made.settings
     try:
         volume_mounts, missing_volumes, anonymous = _volume_mounts(engine, opts, image.volumes)
-        netns = None if opts.network == networks.HOST else (str(paths.netns) if network else "")
+        netns = None if opts.network == bridge.HOST else (str(paths.netns) if network else "")
         mounts = [*volume_mounts, *etc_mounts(paths.userdata)]
         config = build_config(
             opts, image, rootfs, cid, mounts, netns, cgroup_path(engine.config.cgroup_parent, cid)
@@ -188,7 +198,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
                 "options": opts.to_json(),
                 "rootfs": str(rootfs),
                 "stop_signal": opts.stop_signal or image.stop_signal or "SIGTERM",
-                "network": network.name if network else (opts.network or networks.NONE),
+                "network": network.name if network else (opts.network or bridge.NONE),
                 "hostname": config["hostname"],
                 "args": config["process"]["args"],
                 "env": config["process"]["env"],
@@ -205,15 +215,18 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
         _release_image(engine, opts, cid)
         raise
     try:
-        from berth.engine.volumes import copy_up, create_volume, volume_data_dir
+        from berth.engine.volumes.local import create_volume, volume_data_dir
 
         for vol in missing_volumes:
             with contextlib.suppress(BerthError):
                 create_volume(engine, vol)
-        new = {str(volume_data_dir(engine.config, vol)) for vol in missing_volumes}
-        for mount in volume_mounts:
-            if mount["source"] in new:  # a new volume starts with what the image has there
-                copy_up(rootfs, mount["destination"], Path(mount["source"]))
+        if missing_volumes:
+            from berth.engine.volumes.copy_up import copy_up
+
+            new = {str(volume_data_dir(engine.config, vol)) for vol in missing_volumes}
+            for mount in volume_mounts:
+                if mount["source"] in new:  # a new volume starts with what the image has there
+                    copy_up(rootfs, mount["destination"], Path(mount["source"]))
         paths.userdata.mkdir(parents=True, exist_ok=True)
         # Compact: an indented dump takes json's pure-Python encoder, ~1 ms for this document.
         atomic_write(paths.config_json, json.dumps(config, separators=(",", ":")).encode())
@@ -272,7 +285,7 @@ def _generate_name(engine: Engine) -> str:
 
 def _release_image(engine: Engine, opts: CreateOptions, cid: str) -> None:
     if opts.image:
-        from berth.engine.images import release_rootfs
+        from berth.engine.images.store import release_rootfs
 
         release_rootfs(engine, cid)
 
@@ -280,7 +293,7 @@ def _release_image(engine: Engine, opts: CreateOptions, cid: str) -> None:
 def _prepare_network(engine: Engine, record: ContainerRecord) -> NetworkRecord | None:
     """Check the ports, record the attachment and pin the namespace; CNI runs in ``_attach_network``."""
     name = record.config["network"]
-    if name in (networks.NONE, networks.HOST):
+    if name in (bridge.NONE, bridge.HOST):
         return None
     net = engine.db.network(name)
     ports = _ports(CreateOptions.from_json(record.config["options"]))
@@ -299,7 +312,7 @@ def _attach_network(engine: Engine, record: ContainerRecord, net: NetworkRecord 
     if net is None:
         return
     ports = record.networks[net.name]["ports"]
-    result = networks.attach(engine.config, net, record.id, engine.paths(record.id).netns, ports)
+    result = bridge.attach(engine.config, net, record.id, engine.paths(record.id).netns, ports)
     record.networks = {net.name: {"result": result, "ports": ports}}
     engine.db.update_container(record.id, networks=record.networks)
     _write_etc(engine, record, cni.result_addresses(result))
@@ -355,7 +368,7 @@ def _teardown_network(engine: Engine, record: ContainerRecord) -> None:
         except NotFound:
             continue
         with contextlib.suppress(BerthError):
-            networks.detach(
+            bridge.detach(
                 engine.config, net, record.id, paths.netns, attachment["result"], attachment["ports"]
             )
     remove_netns(paths.netns)
@@ -486,7 +499,7 @@ def _write_etc(engine: Engine, record: ContainerRecord, addresses: list[str]) ->
         record.config["hostname"],
         record.name,
         addresses,
-        record.config["network"] == networks.HOST,
+        record.config["network"] == bridge.HOST,
     )
 
 
@@ -844,7 +857,7 @@ def _remove_files(engine: Engine, record: ContainerRecord) -> None:
 def _remove_anonymous_volumes(engine: Engine, record: ContainerRecord) -> None:
     """Remove the volumes made for ``record`` alone (``-v /path``, image volumes) that no other
     container mounts (podman's ``rm -v`` and ``run --rm``)."""
-    from berth.engine.volumes import remove_volume, volume_users
+    from berth.engine.volumes.local import remove_volume, volume_users
 
     for name in record.config.get("anonymous_volumes", []):
         with contextlib.suppress(NotFound):
@@ -875,6 +888,17 @@ def remove_container(engine: Engine, ref: str, force: bool = False, volumes: boo
     if volumes:
         _remove_anonymous_volumes(engine, current)
     return current
+
+
+def remove_volume_and_users(engine: Engine, name: str) -> None:
+    """``volume rm --force``: remove the containers that mount volume ``name`` (stopped at once),
+    then the volume."""
+    from berth.engine.volumes.local import remove_volume, volume_users
+
+    engine.db.volume(name)  # a missing volume fails before any container is touched
+    for user in volume_users(engine, name):
+        remove_container(engine, user, force=True)
+    remove_volume(engine, name)
 
 
 def pause_container(engine: Engine, ref: str) -> ContainerRecord:
@@ -909,7 +933,7 @@ def check_container_network(engine: Engine, ref: str) -> list[str]:
     netns = engine.paths(record.id).netns
     for name, attachment in record.networks.items():
         net = engine.db.network(name)
-        networks.check(engine.config, net, record.id, netns, attachment["result"], attachment["ports"])
+        bridge.check(engine.config, net, record.id, netns, attachment["result"], attachment["ports"])
     return list(record.networks)
 
 

@@ -90,6 +90,8 @@ CONFIGURED, CREATED, RUNNING, PAUSED, STOPPED, EXITED = (
     "stopped",
     "exited",
 )
+#: States in which a monitor watches the container.
+ACTIVE = (CREATED, RUNNING, PAUSED)
 
 
 @record

@@ -10,7 +10,8 @@ from typing import Any
 
 from berth.engine.engine import Engine, cgroup_path, pid_alive
 from berth.engine.logs import LogLine, parse_entry, read_lines, tail
-from berth.engine.state import ACTIVE, refresh
+from berth.engine.metadata import ACTIVE
+from berth.engine.state import refresh
 from berth.errors import InvalidState
 
 _FOLLOW_POLL_S = 0.05

@@ -10,13 +10,13 @@ from __future__ import annotations
 import resource
 from pathlib import Path
 
+from berth.engine.images.store import ImageSettings
 from berth.engine.options import CreateOptions, merge_env, parse_env, parse_tmpfs
 from berth.engine.seccomp import default_seccomp, load_seccomp
 from berth.engine.security import capabilities
 from berth.engine.units import parse_cpus, parse_size
 from berth.engine.users import resolve_user
 from berth.errors import InvalidArgument
-from berth.spec.records import field, record
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
@@ -36,22 +36,6 @@ MASKED_PATHS = (
     "/sys/dev/block",
 )
 READONLY_PATHS = ("/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
-
-
-@record
-class ImageSettings:
-    """The parts of an image config (image-spec config.md#properties) a container inherits."""
-
-    env: list[str] = field(default_factory=list)
-    entrypoint: list[str] = field(default_factory=list)
-    cmd: list[str] = field(default_factory=list)
-    working_dir: str = ""
-    user: str = ""
-    stop_signal: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    volumes: list[str] = field(default_factory=list)
-    #: Docker's ``Healthcheck`` from the image config (``berth.engine.health`` reads it)
-    healthcheck: dict[str, Any] = field(default_factory=dict)
 
 
 def process_args(opts: CreateOptions, image: ImageSettings) -> list[str]:

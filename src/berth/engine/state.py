@@ -7,11 +7,8 @@ reconciling cleanup is imported only when a monitor is found dead.
 from __future__ import annotations
 
 from berth.engine.engine import Engine, pid_alive
-from berth.engine.metadata import CREATED, EXITED, PAUSED, RUNNING, ContainerRecord
+from berth.engine.metadata import ACTIVE, EXITED, ContainerRecord
 from berth.errors import NotFound
-
-#: States in which a monitor watches the container.
-ACTIVE = (CREATED, RUNNING, PAUSED)
 
 
 def restart_pending(record: ContainerRecord) -> bool:

@@ -20,11 +20,11 @@ from typing import Any
 from berth import __version__
 from berth.engine.engine import Engine
 from berth.engine.lifecycle import remove_container
-from berth.engine.metadata import RUNNING
-from berth.engine.networks import remove_network, remove_stray_nat_rules
+from berth.engine.metadata import ACTIVE, RUNNING
+from berth.engine.networks.bridge import remove_network, remove_stray_nat_rules
 from berth.engine.runtime import KNOWN_RUNTIMES, OCIRuntime, resolve_runtime
-from berth.engine.state import ACTIVE, refresh, restart_pending
-from berth.engine.volumes import prune_volumes
+from berth.engine.state import refresh, restart_pending
+from berth.engine.volumes.local import prune_volumes
 from berth.errors import BerthError
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -122,7 +122,7 @@ def _tree_size(path: Path) -> int:
 
 def disk_usage(engine: Engine) -> list[dict[str, Any]]:
     """``system df``: per kind, how many, how many in use, the bytes, the bytes prune would free."""
-    from berth.engine.volumes import volume_users
+    from berth.engine.volumes.local import volume_users
 
     records = engine.db.containers()
     sizes = {r.id: _tree_size(engine.paths(r.id).userdata) for r in records}
@@ -178,7 +178,7 @@ def collect_images(engine: Engine) -> None:
     An ingest being written is flocked by its writer and a live pull's lease names it, so no grace
     period is needed to spare it; an unlocked, unleased ingest is what a dead writer left.
     """
-    from berth.engine.images import images_root
+    from berth.engine.images.store import images_root
     from berth.image.images import ImageStore
 
     store = ImageStore(images_root(engine.config))
@@ -213,7 +213,7 @@ def sweep_strays(engine: Engine) -> None:
             shutil.rmtree(entry, ignore_errors=True)
     _sweep_cgroups(live)
     remove_stray_nat_rules({n.name for n in engine.db.networks()}, live)
-    from berth.engine.images import stray_roots
+    from berth.engine.images.store import stray_roots
 
     stray_roots(engine, known)
 

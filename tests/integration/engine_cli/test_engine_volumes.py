@@ -60,3 +60,11 @@ def test_named_volume_lifecycle(berth: Berth) -> None:
 def test_volume_made_on_first_use(berth: Berth) -> None:
     berth.run("--rm", "--network", "none", "-v", "berthauto:/v", "--", "touch", "/v/x")
     assert berth("volume", "ls", "-q").stdout.split() == ["berthauto"]
+
+
+def test_volume_rm_force_removes_its_containers(berth: Berth) -> None:
+    berth.run("-d", "--name", "holder", "--network", "none", "-v", "berthforce:/v", "--", "sleep", "60")
+    missing = berth("volume", "rm", "-f", "berthnone", check=False)
+    assert missing.returncode == 125 and berth("ps", "-aq").stdout.strip()  # nothing touched
+    berth("volume", "rm", "-f", "berthforce")
+    assert berth("volume", "ls", "-q").stdout == "" and berth("ps", "-aq").stdout == ""

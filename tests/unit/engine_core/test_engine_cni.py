@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from berth.engine import cni
 from berth.engine.config import EngineConfig
 from berth.engine.metadata import NetworkRecord
-from berth.engine.networks import conflist_for
+from berth.engine.networks import cni
+from berth.engine.networks.bridge import conflist_for
 
 
 def test_plugin_conf_gets_name_version_prev_and_capabilities() -> None:

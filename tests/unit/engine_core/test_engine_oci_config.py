@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from berth.engine.oci_config import ImageSettings, build_config, process_args
+from berth.engine.images.store import ImageSettings
+from berth.engine.oci_config import build_config, process_args
 from berth.engine.options import CreateOptions
 from berth.engine.seccomp import default_seccomp, load_seccomp
 from berth.engine.security import DEFAULT_CAPABILITIES, capabilities

@@ -13,16 +13,33 @@ import contextlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from berth.engine.oci_config import ImageSettings
 from berth.errors import BerthError, InvalidState, NotFound
-from berth.spec.records import record
+from berth.spec.records import field, record
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
+    from typing import Any
+
     from berth.engine.config import EngineConfig
     from berth.engine.engine import Engine
     from berth.image.snapshots import Snapshotter
     from berth.spec.digest import Digest
+
+
+@record
+class ImageSettings:
+    """The parts of an image config (image-spec config.md#properties) a container inherits."""
+
+    env: list[str] = field(default_factory=list)
+    entrypoint: list[str] = field(default_factory=list)
+    cmd: list[str] = field(default_factory=list)
+    working_dir: str = ""
+    user: str = ""
+    stop_signal: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    volumes: list[str] = field(default_factory=list)
+    #: Docker's ``Healthcheck`` from the image config (``berth.engine.health`` reads it)
+    healthcheck: dict[str, Any] = field(default_factory=dict)
 
 
 @record(frozen=True)
@@ -57,7 +74,7 @@ def image_rootfs(
     mounted root, the image config's container defaults (config.md#properties) and the image's
     config and manifest digests.
     """
-    from berth.engine.pull import check_policy, local_names, pull_image
+    from berth.engine.images.pull import check_policy, local_names, pull_image
     from berth.image.catalog import resolve_first
     from berth.image.images import ImageStore
 

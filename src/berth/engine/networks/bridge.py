@@ -17,10 +17,10 @@ import os
 import subprocess
 from pathlib import Path
 
-from berth.engine import cni
 from berth.engine.config import EngineConfig
 from berth.engine.engine import new_id
 from berth.engine.metadata import Metadata, NetworkRecord
+from berth.engine.networks import cni
 from berth.engine.options import check_name
 from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
 from berth.fsutil import atomic_write, locked

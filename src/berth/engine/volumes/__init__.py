@@ -1,0 +1,1 @@
+"""Volumes: named and anonymous directories that outlive the containers mounting them."""
