@@ -156,7 +156,7 @@ def _health_time(text: str, flag: str) -> float | None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from berth.engine.lifecycle import create_container
+    from berth.engine.containers.create import create_container
 
     with open_engine(args) as engine:
         print(create_container(engine, _options(args)).id)
@@ -167,8 +167,11 @@ def _run(args: argparse.Namespace) -> int:
     import contextlib
     import signal
 
-    from berth.engine.attach import relay
-    from berth.engine.lifecycle import create_container, remove_container, start_container, wait_container
+    from berth.engine.containers.attach import relay
+    from berth.engine.containers.create import create_container
+    from berth.engine.containers.remove import remove_container
+    from berth.engine.containers.start import start_container
+    from berth.engine.containers.stop import wait_container
     from berth.errors import BerthError
 
     opts = _options(args)
@@ -201,8 +204,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from berth.engine.attach import relay
-    from berth.engine.lifecycle import start_container
+    from berth.engine.containers.attach import relay
+    from berth.engine.containers.start import start_container
     from berth.engine.options import CreateOptions
 
     with open_engine(args) as engine:
@@ -219,8 +222,7 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def _attach(args: argparse.Namespace) -> int:
-    from berth.engine.attach import relay
-    from berth.engine.lifecycle import attach_container
+    from berth.engine.containers.attach import attach_container, relay
 
     with open_engine(args) as engine:
         sock, opts = attach_container(engine, args.container)
@@ -239,19 +241,19 @@ def _each_container(args: argparse.Namespace, act: Callable[[Engine, str], objec
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from berth.engine.lifecycle import stop_container
+    from berth.engine.containers.stop import stop_container
 
     return _each_container(args, lambda engine, ref: stop_container(engine, ref, args.time))
 
 
 def _kill(args: argparse.Namespace) -> int:
-    from berth.engine.lifecycle import kill_container
+    from berth.engine.containers.stop import kill_container
 
     return _each_container(args, lambda engine, ref: kill_container(engine, ref, args.signal))
 
 
 def _update(args: argparse.Namespace) -> int:
-    from berth.engine.lifecycle import update_container
+    from berth.engine.containers.update import update_container
 
     pids = _integer(args.pids_limit, "--pids-limit") if args.pids_limit else 0
     return _each_container(
@@ -263,19 +265,19 @@ def _update(args: argparse.Namespace) -> int:
 
 
 def _pause(args: argparse.Namespace) -> int:
-    from berth.engine.lifecycle import pause_container, unpause_container
+    from berth.engine.containers.pause import pause_container, unpause_container
 
     return _each_container(args, pause_container if args.command == "pause" else unpause_container)
 
 
 def _restart(args: argparse.Namespace) -> int:
-    from berth.engine.lifecycle import restart_container
+    from berth.engine.containers.stop import restart_container
 
     return _each_container(args, lambda engine, ref: restart_container(engine, ref, args.time))
 
 
 def _rm(args: argparse.Namespace) -> int:
-    from berth.engine.lifecycle import remove_container
+    from berth.engine.containers.remove import remove_container
 
     with open_engine(args) as engine:
         refs = [c.id for c in engine.db.containers()] if args.all else args.containers
@@ -286,7 +288,7 @@ def _rm(args: argparse.Namespace) -> int:
 
 
 def _wait(args: argparse.Namespace) -> int:
-    from berth.engine.lifecycle import wait_container
+    from berth.engine.containers.stop import wait_container
 
     with open_engine(args) as engine:
         for ref in args.containers:
@@ -296,12 +298,12 @@ def _wait(args: argparse.Namespace) -> int:
 
 def _ps(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json, print_table, short_id
-    from berth.engine.container_filters import matches, parse_filters, selects_stopped
-    from berth.engine.health import read_health
-    from berth.engine.inspect import ps_row
+    from berth.engine.containers.filters import matches, parse_filters, selects_stopped
+    from berth.engine.containers.health import read_health
+    from berth.engine.containers.inspect import ps_row
+    from berth.engine.containers.state import refresh
     from berth.engine.metadata import RUNNING
     from berth.engine.options import CreateOptions
-    from berth.engine.state import refresh
 
     filters = parse_filters(args.filter)
     with open_engine(args) as engine:
@@ -345,9 +347,9 @@ def _ps(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json
-    from berth.engine.health import read_health
-    from berth.engine.inspect import inspect_container
-    from berth.engine.state import refresh
+    from berth.engine.containers.health import read_health
+    from berth.engine.containers.inspect import inspect_container
+    from berth.engine.containers.state import refresh
 
     with open_engine(args) as engine:
         records = [refresh(engine, engine.db.container(ref)) for ref in args.containers]
@@ -381,8 +383,8 @@ def _logs(args: argparse.Namespace) -> int:
     import contextlib
     import time
 
-    from berth.engine.logs import parse_log_time
-    from berth.engine.observe import TimeWindow, print_logs
+    from berth.engine.containers.logs import parse_log_time
+    from berth.engine.containers.observe import TimeWindow, print_logs
 
     now = time.time_ns()
     window = TimeWindow(
@@ -399,7 +401,7 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _exec(args: argparse.Namespace) -> int:
-    from berth.engine.execute import exec_in_container
+    from berth.engine.containers.execute import exec_in_container
 
     with open_engine(args) as engine:
         return exec_in_container(
@@ -417,7 +419,7 @@ def _exec(args: argparse.Namespace) -> int:
 
 def _top(args: argparse.Namespace) -> int:
     from berth.cli._format import print_table
-    from berth.engine.observe import top
+    from berth.engine.containers.observe import top
 
     with open_engine(args) as engine:
         headers, rows = top(engine, args.container)
@@ -427,7 +429,7 @@ def _top(args: argparse.Namespace) -> int:
 
 def _stats(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json, print_table, short_id
-    from berth.engine.observe import stats
+    from berth.engine.containers.observe import stats
     from berth.engine.units import human_size
 
     with open_engine(args) as engine:
@@ -452,7 +454,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _cp(args: argparse.Namespace) -> int:
-    from berth.engine.copy import copy
+    from berth.engine.containers.copy import copy
 
     with open_engine(args) as engine:
         copy(engine, args.source, args.destination)
@@ -460,7 +462,7 @@ def _cp(args: argparse.Namespace) -> int:
 
 
 def _rename(args: argparse.Namespace) -> int:
-    from berth.engine.lifecycle import rename_container
+    from berth.engine.containers.rename import rename_container
 
     with open_engine(args) as engine:
         rename_container(engine, args.container, args.name)
@@ -486,7 +488,7 @@ def _port(args: argparse.Namespace) -> int:
 
 
 def _healthcheck(args: argparse.Namespace) -> int:
-    from berth.engine.health import run_health_check
+    from berth.engine.containers.health import run_health_check
 
     with open_engine(args) as engine:
         healthy = run_health_check(engine, args.container)
@@ -498,7 +500,7 @@ def _healthcheck(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     import sys
 
-    from berth.engine.container_fs import export_container
+    from berth.engine.containers.filesystem import export_container
     from berth.errors import InvalidArgument
 
     if not args.output:
@@ -520,7 +522,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json
-    from berth.engine.container_fs import container_changes
+    from berth.engine.containers.filesystem import container_changes
 
     with open_engine(args) as engine:
         changes = container_changes(engine, args.container)

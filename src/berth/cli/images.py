@@ -280,8 +280,8 @@ def _remove_one(config: EngineConfig, images: ImageStore, text: str, force: bool
 
 def _remove_containers(config: EngineConfig, names: list[str]) -> None:
     # podman rmi --force: the containers using the image go first.
+    from berth.engine.containers.remove import remove_container
     from berth.engine.engine import Engine
-    from berth.engine.lifecycle import remove_container
 
     with Engine(config) as engine:
         for name in names:
@@ -360,10 +360,10 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _commit(args: argparse.Namespace) -> int:
+    from berth.engine.containers.state import refresh
     from berth.engine.engine import Engine
     from berth.engine.images.store import snapshotter
     from berth.engine.metadata import RUNNING
-    from berth.engine.state import refresh
     from berth.image.commit import commit_snapshot
 
     config = _config(args)
@@ -371,7 +371,7 @@ def _commit(args: argparse.Namespace) -> int:
         record = refresh(engine, engine.db.container(args.container))
         paused = args.pause and record.state == RUNNING
         if paused:
-            from berth.engine.lifecycle import pause_container
+            from berth.engine.containers.pause import pause_container
 
             pause_container(engine, record.id)  # a consistent upper directory while it is read
         try:
@@ -389,7 +389,7 @@ def _commit(args: argparse.Namespace) -> int:
             raise NotFound(f"cannot commit container {record.name}: {err}") from None
         finally:
             if paused:
-                from berth.engine.lifecycle import unpause_container
+                from berth.engine.containers.pause import unpause_container
 
                 unpause_container(engine, record.id)
     if not args.quiet:

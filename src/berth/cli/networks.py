@@ -59,7 +59,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _rm(args: argparse.Namespace) -> int:
     from berth.cli.containers import open_engine
-    from berth.engine.lifecycle import remove_container
+    from berth.engine.containers.remove import remove_container
     from berth.engine.networks.bridge import remove_network
 
     with open_engine(args) as engine:
@@ -77,7 +77,7 @@ def _rm(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from berth.cli.containers import open_engine
-    from berth.engine.lifecycle import check_container_network
+    from berth.engine.containers.network_check import check_container_network
 
     with open_engine(args) as engine:
         for name in check_container_network(engine, args.container):

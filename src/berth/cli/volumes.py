@@ -51,7 +51,7 @@ def _rm(args: argparse.Namespace) -> int:
     from berth.engine.volumes.local import remove_volume
 
     if args.force:  # the containers using a volume go first
-        from berth.engine.lifecycle import remove_volume_and_users as remove_volume
+        from berth.engine.containers.remove import remove_volume_and_users as remove_volume
     with open_engine(args) as engine:
         for name in args.volumes:
             remove_volume(engine, name)

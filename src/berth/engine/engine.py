@@ -1,8 +1,8 @@
 """The engine's handle: configuration, the metadata database, and per-container paths.
 
 Every ``berth`` command makes one ``Engine``, acts through the functions of the engine modules
-(``lifecycle``, ``inspect``, ``execute``...), and closes it. The database connection is opened on
-first use and must be closed before the process forks a monitor.
+(``containers.start``, ``containers.inspect``, ``networks.bridge``...), and closes it. The database
+connection is opened on first use and must be closed before the process forks a monitor.
 """
 
 from __future__ import annotations

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from berth import __version__
+from berth.engine.containers.remove import remove_container
+from berth.engine.containers.state import refresh, restart_pending
 from berth.engine.engine import Engine
-from berth.engine.lifecycle import remove_container
 from berth.engine.metadata import ACTIVE, RUNNING
 from berth.engine.networks.bridge import remove_network, remove_stray_nat_rules
 from berth.engine.runtime import KNOWN_RUNTIMES, OCIRuntime, resolve_runtime
-from berth.engine.state import refresh, restart_pending
 from berth.engine.volumes.local import prune_volumes
 from berth.errors import BerthError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from berth.engine.container_filters import matches, parse_filters, selects_stopped
+from berth.engine.containers.filters import matches, parse_filters, selects_stopped
 from berth.engine.metadata import CONFIGURED, EXITED, RUNNING, ContainerRecord
 from berth.errors import InvalidArgument
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from berth.engine.health import HealthSettings, health_settings
+from berth.engine.containers.health import HealthSettings, health_settings
 from berth.engine.metadata import ContainerRecord
 from berth.engine.options import CreateOptions
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from berth.engine.logs import (
+from berth.engine.containers.logs import (
     LogWriter,
     format_entries,
     parse_entry,

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from berth.engine.containers.oci_config import build_config, process_args
+from berth.engine.containers.seccomp import default_seccomp, load_seccomp
+from berth.engine.containers.security import DEFAULT_CAPABILITIES, capabilities
 from berth.engine.images.store import ImageSettings
-from berth.engine.oci_config import build_config, process_args
 from berth.engine.options import CreateOptions
-from berth.engine.seccomp import default_seccomp, load_seccomp
-from berth.engine.security import DEFAULT_CAPABILITIES, capabilities
 from berth.errors import InvalidArgument
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.engine.users import ResolvedUser, resolve_user
+from berth.engine.containers.users import ResolvedUser, resolve_user
 from berth.errors import InvalidArgument
 
 

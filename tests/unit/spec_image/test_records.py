@@ -56,7 +56,10 @@ def test_field_order_is_checked() -> None:
 
 
 def test_ps_path_does_not_import_dataclasses() -> None:
-    code = "import sys, berth.engine.inspect, berth.engine.state; print('dataclasses' in sys.modules)"
+    code = (
+        "import sys, berth.engine.containers.inspect, berth.engine.containers.state;"
+        " print('dataclasses' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == "False\n"
 
@@ -108,7 +111,8 @@ def test_methods_the_class_defines_are_kept() -> None:
 
 def test_image_and_spec_types_do_not_import_dataclasses() -> None:
     code = (
-        "import sys, berth.image.catalog, berth.image.images, berth.image.snapshots, berth.engine.lifecycle;"
+        "import sys, berth.image.catalog, berth.image.images, berth.image.snapshots,"
+        " berth.engine.containers.create, berth.engine.containers.start, berth.engine.containers.remove;"
         " print('dataclasses' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

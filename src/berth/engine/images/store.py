@@ -38,7 +38,7 @@ class ImageSettings:
     stop_signal: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     volumes: list[str] = field(default_factory=list)
-    #: Docker's ``Healthcheck`` from the image config (``berth.engine.health`` reads it)
+    #: Docker's ``Healthcheck`` from the image config (``berth.engine.containers.health`` reads it)
     healthcheck: dict[str, Any] = field(default_factory=dict)
 
 

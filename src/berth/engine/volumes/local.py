@@ -48,7 +48,7 @@ def volume_users(engine: Engine, name: str) -> list[str]:
 
 def remove_volume(engine: Engine, name: str) -> None:
     """Delete volume ``name`` and its data; refused while a container uses it (``volume rm
-    --force`` removes those containers first: ``berth.engine.lifecycle.remove_volume_and_users``)."""
+    --force`` removes those containers first: ``berth.engine.containers.remove.remove_volume_and_users``)."""
     record = engine.db.volume(name)
     users = volume_users(engine, name)
     if users:

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from berth import codecache
-from berth.engine.logs import LogWriter
+from berth.engine.containers.logs import LogWriter
 from berth.engine.runtime import RuntimeFailure, last_error_line
 from berth.fsutil import atomic_write
 from berth.spec.records import record
@@ -76,7 +76,7 @@ class MonitorSpec:
     restart: Callable[[bool], bool]
     #: ``--log-opt max-size`` in bytes (0: no limit)
     log_size_max: int = 0
-    #: starts one health check in the background (``berth.engine.health``), every
+    #: starts one health check in the background (``berth.engine.containers.health``), every
     #: ``health_interval`` seconds while the container runs; None: it has none
     health_check: Callable[[], subprocess.Popen[bytes]] | None = None
     health_interval: float = 0.0

@@ -1,7 +1,8 @@
 """A container's state as the database has it, made to tell the truth.
 
-Kept apart from ``lifecycle`` so that read-only commands (``ps``, ``inspect``) import little: the
-reconciling cleanup is imported only when a monitor is found dead.
+Kept apart from the lifecycle verbs so that read-only commands (``ps``, ``inspect``) import little:
+the reconciling cleanup (``berth.engine.containers.cleanup``) is imported only when a monitor is
+found dead.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ def restart_pending(record: ContainerRecord) -> bool:
     return record.state == EXITED and pid_alive(record.monitor_pid)
 
 
+def current_record(engine: Engine, cid: str) -> ContainerRecord | None:
+    """Container ``cid``'s record, or None once it has been removed."""
+    try:
+        return engine.db.container(cid)
+    except NotFound:
+        return None
+
+
 def refresh(engine: Engine, record: ContainerRecord) -> ContainerRecord:
     """Make the record tell the truth if its monitor died without recording the exit."""
     if record.state not in ACTIVE or pid_alive(record.monitor_pid):
@@ -30,7 +39,7 @@ def refresh(engine: Engine, record: ContainerRecord) -> ContainerRecord:
     except (OSError, ValueError):
         code = None
     engine.db.update_container(record.id, error="" if code is not None else "monitor exited unexpectedly")
-    from berth.engine.lifecycle import cleanup_container
+    from berth.engine.containers.cleanup import cleanup_container
 
     cleanup_container(engine, record.id, code if code is not None else -1)
     try:

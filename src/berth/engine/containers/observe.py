@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from berth.engine.containers.logs import LogLine, parse_entry, read_lines, tail
+from berth.engine.containers.state import refresh
 from berth.engine.engine import Engine, cgroup_path, pid_alive
-from berth.engine.logs import LogLine, parse_entry, read_lines, tail
 from berth.engine.metadata import ACTIVE
-from berth.engine.state import refresh
 from berth.errors import InvalidState
 
 _FOLLOW_POLL_S = 0.05

@@ -1,7 +1,7 @@
 """Default capabilities of a container, and the user's changes to them.
 
 The default capability set is podman 4's (containers.conf ``default_capabilities``); the seccomp
-profile that goes with a capability set is in ``berth.engine.seccomp``.
+profile that goes with a capability set is in ``berth.engine.containers.seccomp``.
 """
 
 from __future__ import annotations

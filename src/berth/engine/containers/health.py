@@ -14,11 +14,11 @@ import json
 import time
 from pathlib import Path
 
+from berth.engine.containers.logs import rfc3339_nano
+from berth.engine.containers.state import refresh
 from berth.engine.engine import Engine
-from berth.engine.logs import rfc3339_nano
 from berth.engine.metadata import ContainerRecord
 from berth.engine.options import CreateOptions
-from berth.engine.state import refresh
 from berth.errors import InvalidArgument
 from berth.fsutil import atomic_write, locked
 from berth.spec.records import record
@@ -88,7 +88,7 @@ def run_health_check(engine: Engine, ref: str) -> bool:
     """Run the container's health check once, record the result; whether it passed."""
     import subprocess  # here, not above: ``ps`` and ``inspect`` read health without running checks
 
-    from berth.engine.execute import prepare_exec
+    from berth.engine.containers.execute import prepare_exec
 
     container = refresh(engine, engine.db.container(ref))
     settings = health_settings(container)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import resource
 from pathlib import Path
 
+from berth.engine.containers.seccomp import default_seccomp, load_seccomp
+from berth.engine.containers.security import capabilities
+from berth.engine.containers.users import resolve_user
 from berth.engine.images.store import ImageSettings
 from berth.engine.options import CreateOptions, merge_env, parse_env, parse_tmpfs
-from berth.engine.seccomp import default_seccomp, load_seccomp
-from berth.engine.security import capabilities
 from berth.engine.units import parse_cpus, parse_size
-from berth.engine.users import resolve_user
 from berth.errors import InvalidArgument
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True

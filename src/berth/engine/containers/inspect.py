@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from berth.engine.logs import rfc3339_nano
+from berth.engine.containers.logs import rfc3339_nano
+from berth.engine.containers.state import restart_pending
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord
 from berth.engine.options import CreateOptions, RestartPolicy
-from berth.engine.state import restart_pending
 from berth.engine.units import human_size
 
 

@@ -13,12 +13,12 @@ import os
 import subprocess
 from pathlib import Path
 
+from berth.engine.containers.state import refresh
+from berth.engine.containers.users import resolve_user
 from berth.engine.engine import Engine, new_id
 from berth.engine.metadata import RUNNING, ContainerRecord
 from berth.engine.options import merge_env, parse_env
 from berth.engine.rootfs import find_command
-from berth.engine.state import refresh
-from berth.engine.users import resolve_user
 from berth.errors import InvalidArgument, InvalidState
 
 _PR_SET_CHILD_SUBREAPER = 36

@@ -10,10 +10,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from berth.engine.containers.state import refresh
 from berth.engine.engine import Engine
 from berth.engine.metadata import ACTIVE
 from berth.engine.rootfs import resolve_in_root
-from berth.engine.state import refresh
 from berth.errors import InvalidArgument, NotFound
 
 

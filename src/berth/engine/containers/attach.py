@@ -1,8 +1,9 @@
-"""The command side of an attached container: relay the terminal or stdio to the monitor's socket.
+"""The command side of an attached container: connect to the monitor's socket and relay the terminal
+or stdio to it.
 
-Speaks the monitor's attach protocol (``berth.engine.monitor``): output packets go to this process's
-stdout and stderr, stdin is forwarded (and its end announced) with ``-i``, and with ``-t`` the local
-terminal is put in raw mode and its size sent on every SIGWINCH.
+Speaks the monitor's attach protocol (``berth.engine.containers.monitor``): output packets go to
+this process's stdout and stderr, stdin is forwarded (and its end announced) with ``-i``, and with
+``-t`` the local terminal is put in raw mode and its size sent on every SIGWINCH.
 """
 
 from __future__ import annotations
@@ -19,9 +20,28 @@ import termios
 import tty as ttymod
 from collections.abc import Iterator
 
-from berth.engine.monitor import CLOSE_STDIN, EXIT, RESIZE, STDERR, STDIN, STDOUT
+from berth.engine.containers.monitor import CLOSE_STDIN, EXIT, RESIZE, STDERR, STDIN, STDOUT, attach_client
+from berth.engine.containers.state import refresh
+from berth.engine.engine import Engine
+from berth.engine.metadata import ACTIVE
+from berth.engine.options import CreateOptions
+from berth.errors import InvalidState
 
 _CHUNK = 32767
+
+
+def attach_container(engine: Engine, ref: str) -> tuple[socket.socket, CreateOptions]:
+    """Connect to the running container's monitor as an attach client (podman attach): output from
+    now on, stdin if the container keeps it open, and the exit code at the end. Also returns the
+    container's options (whether it has a terminal, and stdin)."""
+    record = refresh(engine, engine.db.container(ref))
+    if record.state not in ACTIVE:
+        raise InvalidState(f"container {record.name} is not running (state {record.state})")
+    try:
+        sock = attach_client(engine.paths(record.id).attach_socket)
+    except OSError as err:
+        raise InvalidState(f"container {record.name}: its monitor does not answer ({err.strerror})") from None
+    return sock, CreateOptions.from_json(record.config["options"])
 
 
 @contextlib.contextmanager

@@ -1,0 +1,146 @@
+"""Cleanup after a container's exit: record it, undo ``start``'s setup, and remove a ``--rm`` container.
+
+Exactly one party records an exit: the monitor, through ``cleanup_container``. Commands that find
+a container whose monitor died reconcile it (``state.refresh``), which cleans up the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from berth.engine.containers.lock import container_lock
+from berth.engine.containers.network_setup import refresh_peer_hosts, teardown_network
+from berth.engine.containers.restart_policy import restart_delay
+from berth.engine.engine import ContainerPaths, Engine, cgroup_path
+from berth.engine.metadata import CONFIGURED, EXITED, ContainerRecord
+from berth.engine.options import CreateOptions
+from berth.engine.runtime import OCIRuntime
+from berth.errors import BerthError, NotFound
+from berth.spec.records import replace
+
+
+def release_image(engine: Engine, opts: CreateOptions, cid: str) -> None:
+    """Unmount and release the root made from the container's image (none for ``--rootfs``)."""
+    if opts.image:
+        from berth.engine.images.store import release_rootfs
+
+        release_rootfs(engine, cid)
+
+
+def _oom_killed(engine: Engine, cid: str) -> bool:
+    """Whether the kernel's OOM killer killed a process of the container's memory cgroup."""
+    path = cgroup_path(engine.config.cgroup_parent, cid).lstrip("/")
+    for candidate in (
+        Path("/sys/fs/cgroup/memory", path, "memory.oom_control"),
+        Path("/sys/fs/cgroup", path, "memory.events"),
+    ):
+        try:
+            text = candidate.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and int(value) > 0:
+                return True
+    return False
+
+
+def delete_quietly(runtime: OCIRuntime, cid: str) -> None:
+    """The runtime's ``delete --force`` of the container, whose failure leaves nothing to do."""
+    with contextlib.suppress(BerthError):
+        runtime.delete(cid, force=True)
+
+
+def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_socket: bool = False) -> None:
+    """Record the exit and undo ``start``'s setup; remove the container if it was run with ``--rm``.
+    With ``keep_socket`` (the monitor's own call) the monitor's socket stays: it serves it on
+    through a restart backoff.
+
+    Safe to run more than once and on a half-started container (every step checks what exists).
+    """
+    paths = engine.paths(cid)
+    with container_lock(engine, cid):
+        try:
+            record = engine.db.container(cid)
+        except NotFound:
+            return
+        oom = _oom_killed(engine, cid)
+        opts = CreateOptions.from_json(record.config["options"])
+        removing = opts.remove and exit_code is not None
+        # The runtime's delete, CNI's DEL and, for a container being removed, unmounting its root
+        # are independent (the runtime keeps its own state and never touches the root on delete):
+        # run them side by side.
+        runtime = engine.runtime(record.runtime)
+        deleter = threading.Thread(target=delete_quietly, args=(runtime, cid))
+        deleter.start()
+        try:
+            teardown_network(engine, record)
+            if removing:
+                release_image(engine, opts, cid)
+        finally:
+            deleter.join()
+        _clear_rundir(paths, keep=paths.attach_socket if keep_socket else None)
+        state = EXITED if record.state != CONFIGURED or exit_code is not None else CONFIGURED
+        code = exit_code if exit_code is not None else record.exit_code
+        finished = time.time() if exit_code is not None else record.finished_at
+        # The monitor whose restart policy will start the container again marks the record as its
+        # own in this same update, so no reader ever sees an exit with no restart pending between.
+        ended = replace(record, state=state, exit_code=code, finished_at=finished)
+        restarting = keep_socket and restart_delay(ended) is not None
+        engine.db.update_container(
+            cid,
+            state=state,
+            exit_code=code,
+            oom_killed=oom,
+            finished_at=finished,
+            pid=0,
+            monitor_pid=os.getpid() if restarting else 0,
+            networks={},
+        )
+        for network in record.networks:
+            refresh_peer_hosts(engine, network)  # the others no longer list this one
+        if removing:
+            remove_files(engine, record)
+            engine.db.remove_container(cid)
+            remove_anonymous_volumes(engine, record)
+
+
+def _clear_rundir(paths: ContainerPaths, keep: Path | None) -> None:
+    """Remove the run directory, or everything in it but ``keep``."""
+    if keep is None:
+        shutil.rmtree(paths.rundir, ignore_errors=True)
+        return
+    with contextlib.suppress(FileNotFoundError), os.scandir(paths.rundir) as entries:
+        for entry in entries:
+            if entry.path == str(keep):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+
+
+def remove_files(engine: Engine, record: ContainerRecord) -> None:
+    """Remove the container's files (bundle, run directory, lock) and release its root."""
+    paths = engine.paths(record.id)
+    shutil.rmtree(paths.userdata, ignore_errors=True)
+    shutil.rmtree(paths.rundir, ignore_errors=True)
+    paths.lock.unlink(missing_ok=True)
+    release_image(engine, CreateOptions.from_json(record.config["options"]), record.id)
+
+
+def remove_anonymous_volumes(engine: Engine, record: ContainerRecord) -> None:
+    """Remove the volumes made for ``record`` alone (``-v /path``, image volumes) that no other
+    container mounts (podman's ``rm -v`` and ``run --rm``)."""
+    from berth.engine.volumes.local import remove_volume, volume_users
+
+    for name in record.config.get("anonymous_volumes", []):
+        with contextlib.suppress(NotFound):
+            if not volume_users(engine, name):
+                remove_volume(engine, name)

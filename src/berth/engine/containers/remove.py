@@ -1,0 +1,47 @@
+"""``rm``: remove a container, and ``volume rm --force``, which removes a volume's containers first."""
+
+from __future__ import annotations
+
+from berth.engine.containers.cleanup import cleanup_container, remove_anonymous_volumes, remove_files
+from berth.engine.containers.lock import container_lock
+from berth.engine.containers.state import current_record, refresh, restart_pending
+from berth.engine.containers.stop import record_user_stop, stop_container, wait_socket
+from berth.engine.engine import Engine
+from berth.engine.metadata import ACTIVE, ContainerRecord
+from berth.errors import InvalidState
+
+
+def remove_container(engine: Engine, ref: str, force: bool = False, volumes: bool = False) -> ContainerRecord:
+    """Remove a container that is not running (``force``: stop it at once first); with ``volumes``,
+    also its anonymous volumes. A container waiting out a restart backoff is removed, not restarted."""
+    cid = refresh(engine, engine.db.container(ref)).id
+    if force:
+        record = stop_container(engine, cid, 0)
+    else:
+        record = record_user_stop(engine, cid, refuse_active=True)
+        if restart_pending(record):
+            engine.close()
+            wait_socket(engine, record, None)  # the monitor finds the user's stop and ends
+    with container_lock(engine, cid):
+        current = current_record(engine, cid)
+        if current is None:
+            return record  # removed meanwhile (``--rm``, another ``rm``)
+        if current.state in ACTIVE:  # a user's start came in between
+            raise InvalidState(f"container {current.name} is {current.state}: stop it first or use --force")
+        cleanup_container(engine, cid, None)
+        remove_files(engine, current)
+        engine.db.remove_container(cid)
+    if volumes:
+        remove_anonymous_volumes(engine, current)
+    return current
+
+
+def remove_volume_and_users(engine: Engine, name: str) -> None:
+    """``volume rm --force``: remove the containers that mount volume ``name`` (stopped at once),
+    then the volume."""
+    from berth.engine.volumes.local import remove_volume, volume_users
+
+    engine.db.volume(name)  # a missing volume fails before any container is touched
+    for user in volume_users(engine, name):
+        remove_container(engine, user, force=True)
+    remove_volume(engine, name)

@@ -1,0 +1,160 @@
+"""``start``: run a configured or exited container under a new monitor.
+
+States follow podman: ``configured`` (in the database only), ``created`` (the runtime created it,
+its monitor waits), ``running``, ``paused``, ``exited``. The monitor records the exit
+(``cleanup``) and applies the restart policy (``restart``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from pathlib import Path
+
+from berth.engine.containers import monitor
+from berth.engine.containers.cleanup import delete_quietly
+from berth.engine.containers.health import health_settings
+from berth.engine.containers.lock import container_lock
+from berth.engine.containers.network_setup import attach_network, prepare_network, teardown_network, write_etc
+from berth.engine.containers.restart import monitor_exit, monitor_restart
+from berth.engine.containers.state import refresh
+from berth.engine.engine import Engine
+from berth.engine.metadata import ACTIVE, CREATED, RUNNING
+from berth.engine.options import CreateOptions
+from berth.engine.rootfs import CommandNotExecutable, CommandNotFound, find_command
+from berth.engine.runtime import RuntimeFailure
+from berth.errors import BerthError, InvalidState
+
+TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Callable
+    from typing import Any
+
+
+def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.socket | None:
+    """Start a configured or exited container under a new monitor.
+
+    With ``attach``, returns the connected attach socket (connected before the process runs, so no
+    output is missed); the caller pumps it (``berth.engine.containers.attach``).
+    """
+    record = engine.db.container(ref)
+    paths = engine.paths(record.id)
+    with container_lock(engine, record.id):
+        record = refresh(engine, engine.db.container(record.id))
+        if record.state in ACTIVE:
+            raise InvalidState(f"container {record.name} is already {record.state}")
+        opts = CreateOptions.from_json(record.config["options"])
+        runtime = engine.runtime(record.runtime)
+        if opts.image and not Path(record.config["rootfs"]).is_mount():
+            raise BerthError(f"the root filesystem of container {record.name} is not mounted; recreate it")
+        find_command(
+            Path(record.config["rootfs"]),
+            record.config["args"][0],
+            record.config["env"],
+            record.config["cwd"],
+        )
+        paths.rundir.mkdir(parents=True, exist_ok=True)
+        for stale in (paths.exit_file, paths.attach_socket):
+            stale.unlink(missing_ok=True)
+        if record.networks or paths.netns.exists():
+            teardown_network(engine, record)  # left by a command killed midway
+        network = prepare_network(engine, record)
+        # Written now for the runtime to bind-mount; rewritten in place once CNI gave the addresses.
+        write_etc(engine, record, [])
+        engine.db.update_container(
+            record.id, error="", exit_code=None, oom_killed=False, stopped_by_user=False
+        )
+        (paths.userdata / "health.json").unlink(missing_ok=True)  # a new run starts "starting" again
+        health = health_settings(record)
+        config = engine.config
+        # With no network to configure between the runtime's create and start (runtime.md#start),
+        # one ``run --detach`` does both: a runtime process fewer on every start.
+        fused = network is None
+        runtime_argv = runtime.run_detached_argv if fused else runtime.create_argv
+        spec = monitor.MonitorSpec(
+            cid=record.id,
+            bundle=paths.bundle,
+            rundir=paths.rundir,
+            attach_socket=paths.attach_socket,
+            exit_file=paths.exit_file,
+            log_path=paths.log,
+            create_argv=lambda pid_file, console, log: runtime_argv(
+                record.id, paths.bundle, pid_file, console, log
+            ),
+            terminal=opts.tty,
+            stdin=opts.interactive,
+            on_exit=lambda code: monitor_exit(config, record.id, code),
+            restart=lambda due: monitor_restart(config, record.id, due, start_container),
+            log_size_max=opts.log_size_max,
+            health_check=_health_starter(config, record.id) if health is not None else None,
+            health_interval=health.interval if health is not None else 0.0,
+        )
+        engine.close()  # the monitor is forked from this process: it must not share the connection
+        pending = monitor.spawn(spec, attach=attach and fused)
+        # CNI configures the namespace while the runtime creates the container; both must be done
+        # before the process starts (runtime.md#start).
+        network_error: BaseException | None = None
+        try:
+            attach_network(engine, record, network)
+        except BaseException as err:
+            network_error = err
+        try:
+            monitor_pid, pid = pending.wait()
+        except monitor.CreateFailure as err:
+            if pending.attach_socket is not None:
+                pending.attach_socket.close()
+            if fused:  # a start that failed may leave the runtime's state of the container behind
+                delete_quietly(runtime, record.id)
+            teardown_network(engine, record)
+            engine.db.update_container(record.id, networks={}, error=str(err))
+            if network_error is not None:
+                raise network_error from None
+            raise _invocation_error(err) from None
+        if fused:
+            engine.db.update_container(
+                record.id, state=RUNNING, pid=pid, monitor_pid=monitor_pid, started_at=time.time()
+            )
+            return pending.attach_socket
+        engine.db.update_container(record.id, state=CREATED, pid=pid, monitor_pid=monitor_pid)
+        if network_error is not None:
+            # The monitor undoes the network when the killed container exits.
+            with contextlib.suppress(RuntimeFailure):
+                runtime.kill(record.id, "KILL")
+            raise network_error
+        sock = monitor.attach_client(paths.attach_socket) if attach else None
+        try:
+            runtime.start(record.id)
+        except RuntimeFailure:
+            if sock is not None:
+                sock.close()
+            with contextlib.suppress(RuntimeFailure):
+                runtime.kill(record.id, "KILL")
+            raise
+        engine.db.update_container(record.id, only_if_state=CREATED, state=RUNNING, started_at=time.time())
+        return sock
+
+
+def _health_starter(config: Any, cid: str) -> Callable[[], subprocess.Popen[bytes]]:
+    """What the monitor calls to start one health check: ``berth healthcheck run`` in the
+    background, as podman's systemd timer runs ``podman healthcheck run``."""
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "berth.cli.main", "--root", str(config.root), "--runroot",
+            str(config.runroot), "healthcheck", "run", cid]  # fmt: skip
+
+    def start() -> subprocess.Popen[bytes]:
+        null = subprocess.DEVNULL
+        return subprocess.Popen(argv, stdin=null, stdout=null, stderr=null, start_new_session=True)
+
+    return start
+
+
+def _invocation_error(err: BerthError) -> BerthError:
+    message = str(err)
+    lowered = message.lower()
+    if "not found" in lowered or "no such file" in lowered:
+        return CommandNotFound(message)
+    return CommandNotExecutable(message)

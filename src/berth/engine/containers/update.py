@@ -1,0 +1,41 @@
+"""``update``: change a running container's resource limits."""
+
+from __future__ import annotations
+
+import json
+
+from berth.engine.containers.state import refresh
+from berth.engine.engine import Engine, new_id
+from berth.engine.metadata import ACTIVE
+from berth.engine.options import CreateOptions
+from berth.errors import InvalidState
+from berth.fsutil import atomic_write
+
+
+def update_container(engine: Engine, ref: str, memory: str = "", cpus: str = "", pids_limit: int = 0) -> None:
+    """Change a running container's memory, CPU and pids limits (runtime ``update``).
+
+    The new limits are also kept in the container's record and ``config.json``, so they hold
+    after a restart.
+    """
+    from berth.engine.containers.oci_config import resources
+
+    record = refresh(engine, engine.db.container(ref))
+    if record.state not in ACTIVE:
+        raise InvalidState(f"container {record.name} is not running (state {record.state})")
+    opts = CreateOptions.from_json(record.config["options"])
+    opts.memory = memory or opts.memory
+    opts.cpus = cpus or opts.cpus
+    opts.pids_limit = pids_limit or opts.pids_limit
+    wanted = resources(opts)
+    paths = engine.paths(record.id)
+    update_file = paths.rundir / f"update-{new_id()[:16]}.json"
+    update_file.write_text(json.dumps({k: v for k, v in wanted.items() if k != "devices"}))
+    try:
+        engine.runtime(record.runtime).update(record.id, update_file)
+    finally:
+        update_file.unlink(missing_ok=True)
+    config = json.loads(paths.config_json.read_text())
+    config["linux"]["resources"] = wanted
+    atomic_write(paths.config_json, json.dumps(config, indent=1).encode())
+    engine.db.update_container(record.id, config={**record.config, "options": opts.to_json()})
