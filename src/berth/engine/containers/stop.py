@@ -42,7 +42,7 @@ def kill_container(engine: Engine, ref: str, sig: str = "KILL") -> ContainerReco
     record = refresh(engine, engine.db.container(ref))
     ends = name in _ENDING_SIGNALS or name == signal_name(record.config.get("stop_signal") or "TERM")
     runtime = engine.runtime(record.runtime)
-    # Under the lock every restart takes (the protocol above), so a restart cannot slip in between.
+    # Under the lock every restart takes (the protocol in ``restart``), so no restart slips in between.
     with container_lock(engine, record.id):
         record = engine.db.container(record.id)
         restarting = restart_pending(record)
@@ -104,7 +104,7 @@ def wait_socket(engine: Engine, record: ContainerRecord, timeout: float | None) 
 def stop_container(engine: Engine, ref: str, timeout: float | None = None) -> ContainerRecord:
     """Send the stop signal, wait ``timeout`` seconds (default: the container's), then SIGKILL. The
     restart policy leaves a stopped container stopped, whenever the stop arrives (the protocol
-    above): a restart in flight is stopped once it has started, one waiting out a backoff is called
+    in ``restart``): a restart in flight is stopped once it has started, one waiting out a backoff is called
     off. Returns once the container's monitor has ended."""
     record = record_user_stop(engine, refresh(engine, engine.db.container(ref)).id)
     opts = CreateOptions.from_json(record.config["options"])
@@ -129,8 +129,9 @@ def stop_container(engine: Engine, ref: str, timeout: float | None = None) -> Co
 
 
 def record_user_stop(engine: Engine, cid: str, refuse_active: bool = False) -> ContainerRecord:
-    """Record a user's stop under the container's lock, before anything else (the protocol above);
-    the container as it is then. With ``refuse_active``, an active container is refused instead."""
+    """Record a user's stop under the container's lock, before anything else (the protocol in
+    ``restart``); the container as it is then. With ``refuse_active``, an active container is
+    refused instead."""
     with container_lock(engine, cid):
         record = engine.db.container(cid)
         if refuse_active and record.state in ACTIVE:
