@@ -215,14 +215,20 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
             if mount["source"] in new:  # a new volume starts with what the image has there
                 copy_up(rootfs, mount["destination"], Path(mount["source"]))
         paths.userdata.mkdir(parents=True, exist_ok=True)
-        # Compact: an indented dump takes json's pure-Python encoder, ~1 ms for this document.
-        atomic_write(paths.config_json, json.dumps(config, separators=(",", ":")).encode())
+        _write_config(paths, config)
     except BaseException:
         _remove_files(engine, record)
         engine.db.remove_container(cid)
         _remove_anonymous_volumes(engine, record)
         raise
     return record
+
+
+def _write_config(paths: ContainerPaths, config: dict[str, Any]) -> None:
+    """Write the bundle's ``config.json``: compact (an indented dump takes json's pure-Python
+    encoder, ~1 ms for this document), and without waiting for the disk, as podman writes it (a
+    container does not outlive a reboot whole: its overlay root is not mounted again)."""
+    atomic_write(paths.config_json, json.dumps(config, separators=(",", ":")).encode(), durable=False)
 
 
 _ADJECTIVES = [
@@ -627,18 +633,24 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_sock
         oom = _oom_killed(engine, cid)
         opts = CreateOptions.from_json(record.config["options"])
         removing = opts.remove and exit_code is not None
-        # The runtime's delete, CNI's DEL and, for a container being removed, unmounting its root
-        # are independent (the runtime keeps its own state and never touches the root on delete):
-        # run them side by side.
+        # The runtime's delete, CNI's DEL and, for a container being removed, removing its files
+        # and root are independent (the runtime keeps its own state, the config included, and
+        # touches neither on delete): run them side by side.
         runtime = engine.runtime(record.runtime)
         deleter = threading.Thread(target=_delete_quietly, args=(runtime, cid))
         deleter.start()
         try:
             _teardown_network(engine, record)
             if removing:
-                _release_image(engine, opts, cid)
+                _remove_files(engine, record)
         finally:
             deleter.join()
+        if removing:
+            engine.db.remove_container(cid)
+            for network in record.networks:
+                _refresh_peer_hosts(engine, network)  # the others no longer list this one
+            _remove_anonymous_volumes(engine, record)
+            return
         _clear_rundir(paths, keep=paths.attach_socket if keep_socket else None)
         state = EXITED if record.state != CONFIGURED or exit_code is not None else CONFIGURED
         code = exit_code if exit_code is not None else record.exit_code
@@ -659,10 +671,6 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_sock
         )
         for network in record.networks:
             _refresh_peer_hosts(engine, network)  # the others no longer list this one
-        if removing:
-            _remove_files(engine, record)
-            engine.db.remove_container(cid)
-            _remove_anonymous_volumes(engine, record)
 
 
 def _clear_rundir(paths: ContainerPaths, keep: Path | None) -> None:
@@ -938,5 +946,5 @@ def update_container(engine: Engine, ref: str, memory: str = "", cpus: str = "",
         update_file.unlink(missing_ok=True)
     config = json.loads(paths.config_json.read_text())
     config["linux"]["resources"] = wanted
-    atomic_write(paths.config_json, json.dumps(config, indent=1).encode())
+    _write_config(paths, config)
     engine.db.update_container(record.id, config={**record.config, "options": opts.to_json()})
