@@ -103,12 +103,19 @@ class Timings:
 
 @contextmanager
 def engines(prefix: str, runtime: str = "runc") -> Iterator[Engines]:
-    """``Engines`` in a new temporary directory, removed afterwards with podman's containers,
-    images and mounts."""
+    """``Engines`` in a new temporary directory, removed afterwards with both engines' containers,
+    Berth's networks (a bridge and its masquerade rule outlive the storage root), podman's images
+    and mounts."""
     e = Engines(Path(tempfile.mkdtemp(prefix=prefix)), runtime)
     try:
         yield e
     finally:
+        subprocess.run([*e.berth, "rm", "-a", "-f"], env=e.berth_env, capture_output=True)
+        networks = subprocess.run(
+            [*e.berth, "network", "ls", "-q"], env=e.berth_env, capture_output=True, text=True
+        )
+        for name in networks.stdout.split():
+            subprocess.run([*e.berth, "network", "rm", "-f", name], env=e.berth_env, capture_output=True)
         subprocess.run([*e.podman, "rm", "-a", "-f"], env=e.env, capture_output=True)
         subprocess.run([*e.podman, "rmi", "-a", "-f"], env=e.env, capture_output=True)
         subprocess.run(["umount", "-R", str(e.work / "podman")], capture_output=True)

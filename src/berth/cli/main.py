@@ -83,6 +83,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(["pull", "push", "copy", "login", "logout"], "images_remote"),
     "network": "networks",
     "registry": "registry",
+    "sbom": "inventory",
     "info": "system",
     "system": "system",
     "volume": "volumes",

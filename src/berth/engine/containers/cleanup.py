@@ -72,18 +72,24 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_sock
         oom = _oom_killed(engine, cid)
         opts = CreateOptions.from_json(record.config["options"])
         removing = opts.remove and exit_code is not None
-        # The runtime's delete, CNI's DEL and, for a container being removed, unmounting its root
-        # are independent (the runtime keeps its own state and never touches the root on delete):
-        # run them side by side.
+        # The runtime's delete, CNI's DEL and, for a container being removed, removing its files
+        # and root are independent (the runtime keeps its own state, the config included, and
+        # touches neither on delete): run them side by side.
         runtime = engine.runtime(record.runtime)
         deleter = threading.Thread(target=delete_quietly, args=(runtime, cid))
         deleter.start()
         try:
             teardown_network(engine, record)
             if removing:
-                release_image(engine, opts, cid)
+                remove_files(engine, record)
         finally:
             deleter.join()
+        if removing:
+            engine.db.remove_container(cid)
+            for network in record.networks:
+                refresh_peer_hosts(engine, network)  # the others no longer list this one
+            remove_anonymous_volumes(engine, record)
+            return
         _clear_rundir(paths, keep=paths.attach_socket if keep_socket else None)
         state = EXITED if record.state != CONFIGURED or exit_code is not None else CONFIGURED
         code = exit_code if exit_code is not None else record.exit_code
@@ -104,10 +110,6 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_sock
         )
         for network in record.networks:
             refresh_peer_hosts(engine, network)  # the others no longer list this one
-        if removing:
-            remove_files(engine, record)
-            engine.db.remove_container(cid)
-            remove_anonymous_volumes(engine, record)
 
 
 def _clear_rundir(paths: ContainerPaths, keep: Path | None) -> None:

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from pathlib import Path
 
 from berth.engine.containers.cleanup import release_image, remove_anonymous_volumes, remove_files
 from berth.engine.containers.network_setup import check_ports_free, published_ports
-from berth.engine.containers.oci_config import build_config
+from berth.engine.containers.oci_config import build_config, write_config
 from berth.engine.engine import Engine, cgroup_path, new_id
 from berth.engine.metadata import ContainerRecord
 from berth.engine.networks import bridge
@@ -24,7 +23,6 @@ from berth.engine.options import (
     parse_volume,
 )
 from berth.errors import BerthError, InvalidArgument
-from berth.fsutil import atomic_write
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
@@ -151,8 +149,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
                 if mount["source"] in new:  # a new volume starts with what the image has there
                     copy_up(rootfs, mount["destination"], Path(mount["source"]))
         paths.userdata.mkdir(parents=True, exist_ok=True)
-        # Compact: an indented dump takes json's pure-Python encoder, ~1 ms for this document.
-        atomic_write(paths.config_json, json.dumps(config, separators=(",", ":")).encode())
+        write_config(paths, config)
     except BaseException:
         remove_files(engine, record)
         engine.db.remove_container(cid)

@@ -61,8 +61,10 @@ class LogWriter:
         self.size += len(entries)
 
     def close(self) -> None:
-        """Flush to disk and close."""
-        os.fsync(self.fd)
+        """Flush to disk (unless the log was removed meanwhile, with its ``--rm`` container) and
+        close."""
+        if os.fstat(self.fd).st_nlink:
+            os.fsync(self.fd)
         os.close(self.fd)
 
 

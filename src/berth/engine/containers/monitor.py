@@ -260,14 +260,14 @@ class _Monitor:
             self.sel.register(sock, selectors.EVENT_READ, "client")
         self._loop(wake_r)
         code = _exit_code(self.status if self.status is not None else 0)
-        if self.log:
-            self.log.close()
         atomic_write(self.spec.exit_file, f"{code}\n".encode(), durable=False)  # in the run root
         delay = self.spec.on_exit(code)
         for cfd, (sock, _mode) in list(self.clients.items()):
             with contextlib.suppress(OSError):
                 sock.send(bytes([EXIT]) + str(code).encode())
             self._drop(cfd)
+        if self.log:  # every line is written already; flushing it to the disk need not delay the exit code
+            self.log.close()
         if delay is not None:
             self._await_restart(wake_r, time.monotonic() + delay)
         for cfd in list(self.clients):

@@ -93,6 +93,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         )
         engine.close()  # the monitor is forked from this process: it must not share the connection
         pending = monitor.spawn(spec, attach=attach and fused)
+        _ = engine.db  # reconnect while the runtime works, rather than after it
         # CNI configures the namespace while the runtime creates the container; both must be done
         # before the process starts (runtime.md#start).
         network_error: BaseException | None = None

@@ -9,7 +9,6 @@ from berth.engine.engine import Engine, new_id
 from berth.engine.metadata import ACTIVE
 from berth.engine.options import CreateOptions
 from berth.errors import InvalidState
-from berth.fsutil import atomic_write
 
 
 def update_container(engine: Engine, ref: str, memory: str = "", cpus: str = "", pids_limit: int = 0) -> None:
@@ -18,7 +17,7 @@ def update_container(engine: Engine, ref: str, memory: str = "", cpus: str = "",
     The new limits are also kept in the container's record and ``config.json``, so they hold
     after a restart.
     """
-    from berth.engine.containers.oci_config import resources
+    from berth.engine.containers.oci_config import resources, write_config
 
     record = refresh(engine, engine.db.container(ref))
     if record.state not in ACTIVE:
@@ -37,5 +36,5 @@ def update_container(engine: Engine, ref: str, memory: str = "", cpus: str = "",
         update_file.unlink(missing_ok=True)
     config = json.loads(paths.config_json.read_text())
     config["linux"]["resources"] = wanted
-    atomic_write(paths.config_json, json.dumps(config, indent=1).encode())
+    write_config(paths, config)
     engine.db.update_container(record.id, config={**record.config, "options": opts.to_json()})

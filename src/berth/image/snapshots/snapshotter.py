@@ -299,9 +299,10 @@ class Snapshotter:
                     raise Unsupported(f"cannot mount the overlay root for {key!r}: {err.strerror}") from None
         if kind == "copy":
             _flatten([info.path for info in reversed(chain)], base / "rootfs")
-        atomic_write(
-            base / "info.json", json.dumps({"parent": str(parent) if parent else None, "kind": kind}).encode()
-        )
+        # An overlay root does not outlive a reboot (it is not mounted again), so its record need
+        # not wait for the disk; a copied root does.
+        info = json.dumps({"parent": str(parent) if parent else None, "kind": kind}).encode()
+        atomic_write(base / "info.json", info, durable=kind == "copy")
         return self.active(key)
 
     def _mount_overlay(self, base: Path, chain: list[SnapshotInfo]) -> None:

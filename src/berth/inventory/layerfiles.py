@@ -1,0 +1,146 @@
+"""The few files of an image that package sources read, taken from its layers as streams.
+
+Layers are read in order through ``TarReader``, never unpacked: each entry's name is checked
+against the sources' ``wants`` and only wanted regular files are kept in memory, with their
+history (the layer of each version since the file last appeared). Whiteouts, opaque directories
+and entries replacing lower ones (image-spec layer.md#whiteouts, #changesets) remove what they
+hide, so the result is the files of the image's final root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from berth.image.layers.entry import EntryType
+from berth.image.layers.whiteout import OPAQUE_WHITEOUT, WHITEOUT_META_PREFIX, WHITEOUT_PREFIX
+
+#: A layer's entries as (type, name, link name, size, a call that reads the entry's data).
+Entries = Iterable[tuple[EntryType, str, str, int, Callable[[], bytes]]]
+#: Files larger than this are not kept (package records are small; this bounds memory).
+MAX_FILE = 64 << 20
+
+
+@dataclass(slots=True)
+class KeptFile:
+    """A wanted file of the image: ``versions`` are (layer index, content), oldest first, since
+    the file last appeared; the last one is what the image holds."""
+
+    versions: list[tuple[int, bytes]] = field(default_factory=list)
+
+    @property
+    def data(self) -> bytes:
+        """The file's content in the image."""
+        return self.versions[-1][1]
+
+    @property
+    def layer(self) -> int:
+        """Index of the layer that wrote the current content."""
+        return self.versions[-1][0]
+
+
+@dataclass(slots=True)
+class _LayerChanges:
+    """What one layer does to the layers below it, collected while its tar is read."""
+
+    removed: set[str] = field(default_factory=set)  # the path and all below it (whiteouts)
+    emptied: set[str] = field(default_factory=set)  # everything below the path (opaque, non-dirs)
+    replaced: set[str] = field(default_factory=set)  # the path itself (non-regular or unwanted)
+    added: dict[str, bytes] = field(default_factory=dict)
+
+    def hides(self, path: str) -> bool:
+        """Whether this layer hides a lower layer's file at ``path``."""
+        return path in self.replaced or self.cuts(path)
+
+    def cuts(self, path: str) -> bool:
+        """Whether a whiteout or a replaced directory above ``path`` ends a lower file there (a file
+        the layer then writes at ``path`` starts a new history)."""
+        if path in self.removed:
+            return True
+        parent = path
+        while "/" in parent:
+            parent = parent.rpartition("/")[0]
+            if parent in self.removed or parent in self.emptied:
+                return True
+        return "" in self.emptied  # an opaque root
+
+
+def clean_path(name: str) -> str:
+    """A tar entry name as a relative path without ``./``, leading or trailing slashes."""
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    return "/".join(parts)
+
+
+def read_layer(
+    entries: Entries,
+    wants: Callable[[str], bool],
+    files: dict[str, KeptFile],
+) -> _LayerChanges:
+    """Collect one layer's changes: ``entries`` are (type, name, link name, size, read data)."""
+    changes = _LayerChanges()
+    for kind, name, linkname, size, read in entries:
+        path = clean_path(name)
+        head, _, base = path.rpartition("/")
+        if base.startswith(WHITEOUT_PREFIX):
+            if base == OPAQUE_WHITEOUT:
+                changes.emptied.add(head)
+            elif not base.startswith(WHITEOUT_META_PREFIX):
+                hidden = base[len(WHITEOUT_PREFIX) :]
+                changes.removed.add(f"{head}/{hidden}" if head else hidden)
+            continue
+        if kind is not EntryType.DIR:
+            changes.emptied.add(path)
+        data = None
+        if kind in (EntryType.REGULAR, EntryType.HARDLINK) and size <= MAX_FILE and wants(path):
+            data = read() if kind is EntryType.REGULAR else _link_data(clean_path(linkname), changes, files)
+        if data is None:
+            changes.replaced.add(path)
+            changes.added.pop(path, None)
+        else:
+            changes.added[path] = data
+            changes.replaced.discard(path)
+    return changes
+
+
+def _link_data(target: str, changes: _LayerChanges, files: dict[str, KeptFile]) -> bytes | None:
+    if target in changes.added:
+        return changes.added[target]
+    kept = files.get(target)
+    return kept.data if kept is not None and not changes.hides(target) else None
+
+
+def apply_changes(files: dict[str, KeptFile], changes: _LayerChanges, layer: int) -> None:
+    """Fold one layer's changes (index ``layer``) into the files kept from the layers below."""
+    for path in [p for p in files if p not in changes.added and changes.hides(p)]:
+        del files[path]
+    for path, data in changes.added.items():
+        kept = files.get(path)
+        if kept is None or changes.cuts(path):
+            kept = files[path] = KeptFile()
+        kept.versions.append((layer, data))
+
+
+def tar_entries(stream: BinaryIO, media_type: str) -> Entries:
+    """The entries of a layer blob, decompressed as its media type says (or as its bytes show)."""
+    from berth.image.layers.compression import Compression, LayerReader
+    from berth.image.layers.tarreader import TarReader
+
+    try:
+        compression: Compression | None = Compression.from_media_type(media_type)
+    except Exception:  # an unknown media type: let the stream's magic bytes tell
+        compression = None
+    reader = TarReader(LayerReader(stream, compression).chunks())
+    for entry in reader:
+        yield entry.type, entry.name, entry.linkname, entry.size, reader.read_data
+
+
+def collect_files(
+    layers: Iterable[Entries],
+    wants: Callable[[str], bool],
+) -> dict[str, KeptFile]:
+    """The wanted files of the root that ``layers`` (lowest first) make."""
+    files: dict[str, KeptFile] = {}
+    for index, entries in enumerate(layers):
+        apply_changes(files, read_layer(entries, wants, files), index)
+    return files

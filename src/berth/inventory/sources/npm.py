@@ -1,0 +1,65 @@
+"""npm packages: the ``package.json`` at the top of each package directory under a
+``node_modules`` directory (``node_modules/NAME/`` or ``node_modules/@SCOPE/NAME/``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from berth.inventory.model import Package
+from berth.inventory.purl import cpe, purl
+from berth.inventory.sources._common import ImageFiles, RecordError, Warn, added_in, readable, text
+
+_MANIFEST = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@.][^/]*/package\.json$")
+
+
+def wants(path: str) -> bool:
+    """The manifests of installed packages (not the ones deeper inside a package)."""
+    return path.endswith("/package.json") and _MANIFEST.search(path) is not None
+
+
+def _manifest(path: str, data: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(text(data, path))
+    except json.JSONDecodeError as err:
+        raise RecordError(f"{path}: not JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(value, dict):
+        raise RecordError(f"{path}: not a JSON object")
+    if not isinstance(value.get("name"), str) or not isinstance(value.get("version"), str):
+        raise RecordError(f"{path}: no name or version string")
+    return value
+
+
+def _record(path: str) -> Callable[[bytes], Hashable]:
+    return lambda data: json.dumps(_manifest(path, data), sort_keys=True)
+
+
+def licenses(manifest: dict[str, Any]) -> tuple[str, ...]:
+    """package.json's ``license`` (an SPDX expression), or the older ``{"type": ...}`` forms."""
+    declared = manifest.get("license", manifest.get("licenses"))
+    items = declared if isinstance(declared, list) else [declared]
+    names = [item.get("type") if isinstance(item, dict) else item for item in items]
+    return tuple(sorted({n for n in names if isinstance(n, str) and n}))
+
+
+def packages(image: ImageFiles, warn: Warn) -> list[Package]:
+    """The installed npm packages; a manifest that cannot be read is skipped with a warning."""
+    found = []
+    for path, kept, manifest in readable(image, wants, _manifest, warn):
+        name, version = manifest["name"], manifest["version"]
+        scope, _, base = name.rpartition("/")
+        found.append(
+            Package(
+                type="npm",
+                name=name,
+                version=version,
+                purl=purl("npm", base, version, scope),
+                cpe=cpe(base, base, version),
+                layer=image.layers[added_in(kept, _record(path))],
+                path=path,
+                licenses=licenses(manifest),
+            )
+        )
+    return found
