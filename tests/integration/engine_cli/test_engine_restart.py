@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +89,12 @@ def test_a_users_stop_during_the_backoff_calls_the_restart_off(berth: Berth, op:
 
     def restarting() -> bool:
         seen.update(berth.inspect("w"))
+        state = seen["State"]
         # From the fourth restart on the backoff is 1.6 s or more: time enough to act within it.
-        return bool(seen["State"]["Restarting"]) and seen["RestartCount"] >= 4
+        # Restarting is also true while a monitor starts the next run (its own end is near then):
+        # only an exit less than a second old means a monitor still waiting out its backoff.
+        finished = datetime.fromisoformat(state["FinishedAt"][:26].rstrip("Z") + "+00:00").timestamp()
+        return bool(state["Restarting"]) and seen["RestartCount"] >= 4 and time.time() - finished < 1.0
 
     wait_for(restarting, "a restart backoff")
     waiting = seen["State"]["MonitorPid"]  # read with Restarting, not by another inspect after it
