@@ -34,6 +34,16 @@ def test_interactive_stdin_reaches_the_container(berth: Berth) -> None:
     assert out.stdout == "line1\nline2\ndone\n"
 
 
+def _in_terminal(berth: Berth, *args: str) -> tuple[int, int]:
+    """``berth ARGS`` started on a new pseudo-terminal: its pid and the terminal's master side."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update(berth.env)
+        argv = berth.argv(*args)
+        os.execv(argv[0], argv)
+    return pid, fd
+
+
 def _read_until(fd: int, needle: bytes, limit: float = 20.0) -> bytes:
     data = b""
     deadline = time.monotonic() + limit
@@ -49,11 +59,9 @@ def _read_until(fd: int, needle: bytes, limit: float = 20.0) -> bytes:
 
 
 def test_terminal_session(berth: Berth) -> None:
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ.update(berth.env)
-        argv = berth.argv("run", "-it", "--rm", "--network", "none", "--rootfs", str(berth.rootfs), "sh")
-        os.execv(argv[0], argv)
+    pid, fd = _in_terminal(
+        berth, "run", "-it", "--rm", "--network", "none", "--rootfs", str(berth.rootfs), "sh"
+    )
     try:
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 132, 0, 0))
         _read_until(fd, b"# ")
@@ -84,23 +92,10 @@ def test_a_terminal_run_that_ends_at_once_reports_its_exit_code(berth: Berth) ->
     # The command sends its terminal's size as it attaches; the container is gone before the
     # monitor reads it, and the unread packet must not cost the command the exit code.
     for _ in range(5):
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.environ.update(berth.env)
-            args = (
-                "run",
-                "-t",
-                "--rm",
-                "--network",
-                "none",
-                "--rootfs",
-                str(berth.rootfs),
-                "sh",
-                "-c",
-                "exit 4",
-            )
-            argv = berth.argv(*args)
-            os.execv(argv[0], argv)
+        rootfs = str(berth.rootfs)
+        pid, fd = _in_terminal(
+            berth, "run", "-t", "--rm", "--network", "none", "--rootfs", rootfs, "sh", "-c", "exit 4"
+        )
         try:
             output = _read_to_end(fd)
         finally:
@@ -112,11 +107,7 @@ def test_a_terminal_run_that_ends_at_once_reports_its_exit_code(berth: Berth) ->
 
 def test_exec_with_a_terminal_and_detached(berth: Berth) -> None:
     berth.run("-d", "--name", "ttyhost", "--network", "none", "--", "sleep", "1000")
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ.update(berth.env)
-        argv = berth.argv("exec", "-it", "ttyhost", "sh")
-        os.execv(argv[0], argv)
+    pid, fd = _in_terminal(berth, "exec", "-it", "ttyhost", "sh")
     try:
         _read_until(fd, b"# ")
         os.write(fd, b"tty; exit 4\n")
