@@ -270,7 +270,7 @@ def detach(
     result: dict[str, Any],
     ports: list[dict[str, Any]],
 ) -> None:
-    """Leave the network (CNI DEL with the cached result); delete the bridge if now unused."""
+    """Leave the network (CNI DEL with the cached result). The bridge stays until ``network rm``."""
     conflist = _conflist(config, record, ports)
     # SPEC.md: DEL must succeed even if the namespace is gone; plugins are told an empty path then.
     path = str(netns) if netns.exists() else ""
