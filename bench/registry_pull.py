@@ -32,7 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry_throughput import berth_registry, docker_registry  # bench scripts are not a package
+import registry_throughput  # bench scripts are not a package
+from registry_throughput import berth_registry, docker_registry
 from tests.integration.registry_client.images import make_random_layout
 
 MIB = 1 << 20
@@ -97,12 +98,6 @@ def report(name: str, runs: list[Run]) -> tuple[float, float, float]:
     return medians
 
 
-def push(layout: Path, addr: str) -> None:
-    image = f"docker://{addr}/bench/image:bench"
-    command = ["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:bench", image]
-    subprocess.run(command, check=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=6)
@@ -123,8 +118,8 @@ def main() -> None:
             berth_registry(work / "berth" / "root") as (berth, berth_pid),
             docker_registry(work / "docker-registry" / "root") as (docker, docker_pid),
         ):
-            push(layout, berth)
-            push(layout, docker)
+            for addr in (berth, docker):
+                registry_throughput.skopeo_copy(f"oci:{layout}:bench", f"docker://{addr}/bench/image:bench")
             subjects = {
                 "berth": (f"docker://{berth}/bench/image:bench", berth_pid),
                 "docker-registry": (f"docker://{docker}/bench/image:bench", docker_pid),

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from berth.errors import InvalidArgument
-from berth.spec.reference import is_short_name
+from berth.spec.reference import Reference, is_short_name
 
 SHORT_NAME_MODES = ("enforcing", "permissive", "disabled")
 #: containers-registries.conf(5): the mode when no file sets one.
@@ -356,44 +356,37 @@ def _parse_v1(table: object) -> tuple[tuple[str, ...], list[RegistryEntry]] | No
 def _parse_aliases(table: object, where: str) -> dict[str, Alias]:
     """An ``[aliases]`` table: each key a short name, each value a fully qualified repository, both
     without tag or digest; an empty value erases the alias an earlier file set."""
-    from berth.spec.reference import Reference
-
     if not isinstance(table, dict):
         raise _Problem("'aliases' must be a table")
     aliases = {}
     for name, value in table.items():
-        if not is_short_name(name) or _has_tag_or_digest(name):
+        if not is_short_name(name) or _untagged_name(name) is None:
             raise _Problem(f"alias {name!r} must be a short name without registry, tag or digest")
         if not isinstance(value, str):
             raise _Problem(f"alias {name!r}: the value must be a string")
         if not value:
             aliases[name] = Alias(None, where)
             continue
-        if is_short_name(value) or _has_tag_or_digest(value):
+        target = None if is_short_name(value) else _untagged_name(value)
+        if target is None:
             raise _Problem(
                 f"alias {name!r}: {value!r} must name a registry and repository, without tag or digest"
             )
-        try:
-            aliases[name] = Alias(Reference.parse(value, default_tag=False).name, where)
-        except InvalidArgument as err:
-            raise _Problem(f"alias {name!r}: {err}") from None
+        aliases[name] = Alias(target, where)
     return aliases
 
 
-def _has_tag_or_digest(text: str) -> bool:
-    from berth.spec.reference import Reference
-
+def _untagged_name(text: str) -> str | None:
+    """The normalized repository ``text`` names, or None if it has a tag or digest."""
     try:
         ref = Reference.parse(text, default_tag=False)
     except InvalidArgument as err:
         raise _Problem(str(err)) from None
-    return bool(ref.tag) or ref.digest is not None
+    return None if ref.tag or ref.digest is not None else ref.name
 
 
 def _search_entry(text: str) -> str:
     """An unqualified-search registry: ``host[:port]``, nothing more."""
-    from berth.spec.reference import Reference
-
     host = _trim(text)
     try:
         valid = Reference.parse(f"{host}/x").domain == host

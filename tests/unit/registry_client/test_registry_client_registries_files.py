@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ def _locations(tmp: Path, **changes: object) -> Locations:
         berth=tmp / "berth/registries.conf",
         berth_required=False,
     )
-    return Locations(**{**where.__dict__, **changes})  # type: ignore[arg-type]
+    return replace(where, **changes)
 
 
 def _write(path: Path, text: str) -> Path:
