@@ -55,15 +55,13 @@ def _berth_cgroups() -> frozenset[str]:
     """Cgroups with Berth's name anywhere in any hierarchy (top level, under a configured parent,
     or under the test process's own cgroup, where relative cgroupsPath values land), but not those
     running another session's processes: another Berth's live containers are not this test's leak."""
+    # One walk from the root: on a v2 host it is the hierarchy itself (a top-level berth-* cgroup
+    # is a child of it), on a v1 or hybrid one it holds a mount point per hierarchy, never named
+    # berth*. os.walk does not follow the symlinks among them (cpu -> cpu,cpuacct).
     found = set()
-    if not _CGROUP_ROOT.is_dir():
-        return frozenset()
-    for hierarchy in _CGROUP_ROOT.iterdir():
-        if hierarchy.is_symlink() or not hierarchy.is_dir():
-            continue
-        for dirpath, _dirs, _files in os.walk(hierarchy):
-            if _names_berth(os.path.relpath(dirpath, hierarchy)) and not _runs_foreign(dirpath):
-                found.add(dirpath)
+    for dirpath, _dirs, _files in os.walk(_CGROUP_ROOT):
+        if _names_berth(os.path.relpath(dirpath, _CGROUP_ROOT)) and not _runs_foreign(dirpath):
+            found.add(dirpath)
     return frozenset(found)
 
 

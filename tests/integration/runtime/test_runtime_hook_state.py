@@ -117,10 +117,9 @@ def starting(runtime: Runtime, cid: str) -> Iterator[subprocess.Popen[str]]:
     assert start.returncode == 0, err
 
 
-def start_once_the_process_exited(runtime: Runtime, cid: str, log: Path) -> str:
-    """Start container ``cid`` so that its process has exited before ``start`` goes past its exec;
-    return the container's status while the startContainer hook ran."""
-    init_pid = runtime.state(cid)["pid"]
+def start_once_the_process_exited(runtime: Runtime, cid: str, init_pid: int, log: Path) -> str:
+    """Start container ``cid`` (its process ``init_pid``) so that the process has exited before
+    ``start`` goes past its exec; return the container's status while the startContainer hook ran."""
     fifo = runtime.root / cid / "exec.fifo"
     with starting(runtime, cid) as start:
         # Once start reads the exec FIFO, hold a writer of our own: start sees end-of-file only
@@ -170,7 +169,7 @@ def test_each_hook_reads_its_steps_state_though_the_process_exited_first(
             runtime("create", "--bundle", str(bundle), cid, stdout=out, stderr=out)
         init_pid = runtime.state(cid)["pid"]
         # runtime.md#state: not yet running while startContainer hooks run (before step 8).
-        assert start_once_the_process_exited(runtime, cid, log) == "created", f"round {round_}"
+        assert start_once_the_process_exited(runtime, cid, init_pid, log) == "created", f"round {round_}"
         after = runtime.state(cid)
         assert (after["status"], after["pid"]) == ("stopped", 0)
         runtime("delete", cid)
