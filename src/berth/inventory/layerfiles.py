@@ -121,18 +121,18 @@ def apply_changes(files: dict[str, KeptFile], changes: _LayerChanges, layer: int
         kept.versions.append((layer, data))
 
 
-def tar_entries(stream: BinaryIO, media_type: str) -> Entries:
-    """The entries of a layer blob, decompressed as its media type says (or as its bytes show)."""
-    from berth.image.layers.compression import Compression, LayerReader
+def tar_entries(stream: BinaryIO) -> Entries:
+    """The entries of a layer blob, decompressed as its first bytes show (as ``apply_layer`` does)."""
+    from berth.image.layers.compression import LayerReader
     from berth.image.layers.tarreader import TarReader
 
+    chunks = LayerReader(stream).chunks()
     try:
-        compression: Compression | None = Compression.from_media_type(media_type)
-    except Exception:  # an unknown media type: let the stream's magic bytes tell
-        compression = None
-    reader = TarReader(LayerReader(stream, compression).chunks())
-    for entry in reader:
-        yield entry.type, entry.name, entry.linkname, entry.size, reader.read_data
+        reader = TarReader(chunks)
+        for entry in reader:
+            yield entry.type, entry.name, entry.linkname, entry.size, reader.read_data
+    finally:
+        chunks.close()  # stops the inflate thread now, also when the reader stops early
 
 
 def collect_files(

@@ -39,7 +39,7 @@ def inventory_of(store: ImageStore, image: ResolvedImage, name: str, warn: Warn)
     def layers() -> Iterator[Entries]:
         for descriptor in image.manifest.layers:
             with store.content.open(descriptor.digest) as blob:
-                yield tar_entries(blob, descriptor.media_type)
+                yield tar_entries(blob)
 
     files = collect_files(layers(), wants)
     diff_ids = tuple(str(d) for d in image.config.diff_ids)

@@ -1,7 +1,7 @@
 """Package sources: each module reads one package manager's records from an image's files.
 
-A source has ``wants(path)``, which files of the image it reads, and ``packages(files, image,
-warn)``, the packages they record. ``SOURCES`` lists them in order of priority.
+A source has ``wants(path)``, which files of the image it reads, and ``packages(image, warn)``,
+the packages its files in ``image`` (an ``ImageFiles``) record. ``SOURCES`` lists every source.
 """
 
 from __future__ import annotations

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 from berth.inventory.layerfiles import KeptFile
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 #: Called with one line naming a record that was skipped and why.
 Warn = Callable[[str], None]
@@ -28,20 +29,29 @@ class ImageFiles:
     distro: tuple[str, str]
 
 
-def added_in(kept: KeptFile, record: Callable[[bytes], Hashable | None]) -> int:
-    """The layer that added the current record: the oldest of the newest versions of the file that
-    all hold the same ``record`` (so a layer rewriting a file unchanged does not take it)."""
-    current = record(kept.data)
-    layer = kept.layer
+def layers_added(kept: KeptFile, records: Callable[[bytes], Mapping[K, object]]) -> dict[K, int]:
+    """For each record of the file's current content (``records`` parses a version into records by
+    key), the layer that added it: the oldest of the newest versions of the file that all hold the
+    same record (so a layer rewriting a record unchanged does not take it). Each version is parsed
+    once, however many records the file holds."""
+    current = records(kept.data)
+    added = dict.fromkeys(current, kept.layer)
+    unchanged = set(current)
     for index, data in reversed(kept.versions[:-1]):
         try:
-            same = record(data) == current
+            older = records(data)
         except RecordError:
-            same = False
-        if not same:
             break
-        layer = index
-    return layer
+        unchanged = {key for key in unchanged if key in older and older[key] == current[key]}
+        if not unchanged:
+            break
+        added.update(dict.fromkeys(unchanged, index))
+    return added
+
+
+def added_in(kept: KeptFile, record: Callable[[bytes], object]) -> int:
+    """The layer that added the current content of a file holding one record (``layers_added``)."""
+    return layers_added(kept, lambda data: {None: record(data)})[None]
 
 
 def text(data: bytes, path: str) -> str:

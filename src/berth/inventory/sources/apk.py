@@ -4,11 +4,9 @@ o origin, the source package)."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-
 from berth.inventory.model import Package
 from berth.inventory.purl import cpe, purl
-from berth.inventory.sources._common import ImageFiles, RecordError, Warn, added_in, text
+from berth.inventory.sources._common import ImageFiles, RecordError, Warn, layers_added, text
 
 INSTALLED = "lib/apk/db/installed"
 
@@ -47,12 +45,9 @@ def packages(image: ImageFiles, warn: Warn) -> list[Package]:
         return []
     distro_id, distro_version = image.distro
     namespace = distro_id or "alpine"
+    added = layers_added(kept, _records)
     found = []
     for key, fields in sorted(records.items()):
-
-        def record(data: bytes, key: tuple[str, str] = key) -> Hashable:
-            return tuple(sorted(_records(data).get(key, {}).items()))
-
         name, version, arch = fields["P"], fields["V"], fields.get("A", "")
         distro = f"{namespace}-{distro_version}" if distro_version else ""
         found.append(
@@ -62,7 +57,7 @@ def packages(image: ImageFiles, warn: Warn) -> list[Package]:
                 version=version,
                 purl=purl("apk", name, version, namespace, {"arch": arch, "distro": distro}),
                 cpe=cpe(name, name, version),
-                layer=image.layers[added_in(kept, record)],
+                layer=image.layers[added[key]],
                 path=INSTALLED,
                 licenses=(fields["L"],) if fields.get("L") else (),
                 arch=arch,

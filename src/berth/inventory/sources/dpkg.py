@@ -4,11 +4,11 @@ machine-readable copyright files (DEP-5) under ``usr/share/doc/<package>/``."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from functools import partial
 
 from berth.inventory.model import Package
 from berth.inventory.purl import cpe, purl
-from berth.inventory.sources._common import ImageFiles, RecordError, Warn, added_in, readable, text
+from berth.inventory.sources._common import ImageFiles, RecordError, Warn, layers_added, readable, text
 from berth.inventory.sources._stanzas import Stanza, every, first, stanzas
 
 STATUS = "var/lib/dpkg/status"
@@ -48,12 +48,9 @@ def packages(image: ImageFiles, warn: Warn) -> list[Package]:
     """The installed dpkg packages of the image; a status file that cannot be read is skipped."""
     found = []
     for path, kept, records in readable(image, _is_status, _installed, warn):
+        added = layers_added(kept, partial(_installed, path))
         for key, stanza in sorted(records.items()):
-
-            def record(data: bytes, key: tuple[str, str] = key, path: str = path) -> Hashable:
-                return tuple(_installed(path, data).get(key, ()))
-
-            found.append(_package(stanza, image, path, added_in(kept, record)))
+            found.append(_package(stanza, image, path, added[key]))
     return found
 
 

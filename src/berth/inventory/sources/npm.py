@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Any
 
 from berth.inventory.model import Package
@@ -32,10 +32,6 @@ def _manifest(path: str, data: bytes) -> dict[str, Any]:
     return value
 
 
-def _record(path: str) -> Callable[[bytes], Hashable]:
-    return lambda data: json.dumps(_manifest(path, data), sort_keys=True)
-
-
 def licenses(manifest: dict[str, Any]) -> tuple[str, ...]:
     """package.json's ``license`` (an SPDX expression), or the older ``{"type": ...}`` forms."""
     declared = manifest.get("license", manifest.get("licenses"))
@@ -57,7 +53,7 @@ def packages(image: ImageFiles, warn: Warn) -> list[Package]:
                 version=version,
                 purl=purl("npm", base, version, scope),
                 cpe=cpe(base, base, version),
-                layer=image.layers[added_in(kept, _record(path))],
+                layer=image.layers[added_in(kept, partial(_manifest, path))],
                 path=path,
                 licenses=licenses(manifest),
             )

@@ -4,7 +4,7 @@ headers: Name, Version, License-Expression, License, Classifier)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from functools import partial
 
 from berth.inventory.model import Package
 from berth.inventory.purl import cpe, pep503_name, purl
@@ -26,10 +26,6 @@ def _headers(path: str, data: bytes) -> Stanza:
     if not first(headers, "Name") or not first(headers, "Version"):
         raise RecordError(f"{path}: no Name or Version field")
     return headers
-
-
-def _record(path: str) -> Callable[[bytes], Hashable]:
-    return lambda data: tuple(_headers(path, data))
 
 
 def licenses(headers: Stanza) -> tuple[str, ...]:
@@ -59,7 +55,7 @@ def packages(image: ImageFiles, warn: Warn) -> list[Package]:
                 version=version,
                 purl=purl("pypi", pep503_name(name), version),
                 cpe=cpe(pep503_name(name), pep503_name(name), version),
-                layer=image.layers[added_in(kept, _record(path))],
+                layer=image.layers[added_in(kept, partial(_headers, path))],
                 path=path,
                 licenses=licenses(headers),
             )
