@@ -79,6 +79,11 @@ def _create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--health-start-period", default="", help="failures not counted at first (0s)")
     p.add_argument("--no-healthcheck", action="store_true", help="no health check")
     p.add_argument("-l", "--label", action="append", default=[], type=_label, help="KEY=VALUE")
+    p.add_argument("--pod", default="", help="join pod NAME (new:NAME makes it first)")
+    p.add_argument(
+        "--init-ctr", default="", choices=["", "always", "once"], help="an init container of its pod"
+    )
+    p.add_argument("--annotation", action="append", default=[], type=_label, help="KEY=VALUE")
     p.add_argument(
         "--pull", default="missing", choices=["missing", "always", "never"], help="when to pull the image"
     )
@@ -141,6 +146,9 @@ def _options(args: argparse.Namespace) -> CreateOptions:
         health_start_period=_health_time(args.health_start_period, "--health-start-period"),
         no_healthcheck=args.no_healthcheck,
         labels=dict(args.label),
+        annotations=dict(args.annotation),
+        pod=args.pod,
+        init_ctr=args.init_ctr,
         pull=args.pull,
         tls_verify=args.tls_verify,
     )
@@ -155,11 +163,20 @@ def _health_time(text: str, flag: str) -> float | None:
     return 0.0 if text == "disable" else parse_duration(text, flag)
 
 
-def _create(args: argparse.Namespace) -> int:
+def _create_container(engine: Engine, opts: CreateOptions) -> Any:
+    """``create_container``, or with ``--pod new:NAME`` the pod first (podman's form)."""
+    if opts.pod.startswith("new:"):
+        from berth.engine.pods.create import create_in_new_pod
+
+        return create_in_new_pod(engine, opts, opts.pod.removeprefix("new:"))
     from berth.engine.containers.create import create_container
 
+    return create_container(engine, opts)
+
+
+def _create(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
-        print(create_container(engine, _options(args)).id)
+        print(_create_container(engine, _options(args)).id)
     return 0
 
 
@@ -168,7 +185,6 @@ def _run(args: argparse.Namespace) -> int:
     import signal
 
     from berth.engine.containers.attach import relay
-    from berth.engine.containers.create import create_container
     from berth.engine.containers.remove import remove_container
     from berth.engine.containers.start import start_container
     from berth.engine.containers.stop import wait_container
@@ -176,7 +192,7 @@ def _run(args: argparse.Namespace) -> int:
 
     opts = _options(args)
     with open_engine(args) as engine:
-        record = create_container(engine, opts)
+        record = _create_container(engine, opts)
         try:
             sock = start_container(engine, record.id, attach=not args.detach)
         except BaseException:
@@ -309,17 +325,20 @@ def _ps(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         records = [refresh(engine, r) for r in engine.db.containers()]
         health = {r.id: state["Status"] for r in records if (state := read_health(engine, r)) is not None}
+        pods = {p.id: p.name for p in engine.db.pods()} if any(r.pod for r in records) else {}
     if not args.all and not selects_stopped(filters):
         records = [r for r in records if r.state == RUNNING]
     if filters:
         records = [
-            r for r in records if matches(r, CreateOptions.from_json(r.config["options"]).labels, filters)
+            r
+            for r in records
+            if matches(r, CreateOptions.from_json(r.config["options"]).labels, filters, pods.get(r.pod, ""))
         ]
     if args.quiet:
         for r in records:
             print(r.id if args.no_trunc else short_id(r.id))
         return 0
-    rows = [ps_row(r, health.get(r.id)) for r in records]
+    rows = [ps_row(r, health.get(r.id), pods.get(r.pod, "")) for r in records]
     if args.format == "json":
         print_json(rows)
         return 0
@@ -339,9 +358,11 @@ def _ps(args: argparse.Namespace) -> int:
                 row["Status"],
                 ports,
                 row["Names"][0],
+                *([short_id(row["Pod"]), row["PodName"]] if args.pod else []),
             ]
         )
-    print_table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], table)
+    headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    print_table([*headers, *(["POD ID", "PODNAME"] if args.pod else [])], table)
     return 0
 
 
@@ -626,9 +647,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ps.add_argument("-q", "--quiet", action="store_true", help="ids only")
     ps.add_argument("--no-trunc", action="store_true", help="full ids and commands")
     ps.add_argument("--format", default="", choices=["", "json", "table"])
+    ps.add_argument("-p", "--pod", action="store_true", help="show each container's pod")
     ps.add_argument(
         "-f", "--filter", action="append", default=[],
-        help="id=, name=REGEX, label=KEY[=VALUE], status=, exited=CODE, ancestor=IMAGE, network=",
+        help="id=, name=REGEX, label=KEY[=VALUE], status=, exited=CODE, ancestor=IMAGE, network=, pod=",
     )  # fmt: skip
     ps.set_defaults(handler=_ps)
     inspect = sub.add_parser(

@@ -15,7 +15,7 @@ from berth.spec.reference import Reference
 #: podman's status words and the engine states each stands for.
 _STATUS = {"created": (CONFIGURED, CREATED), "running": (RUNNING,), "paused": (PAUSED,),
            "exited": (EXITED, STOPPED)}  # fmt: skip
-KEYS = ("id", "name", "label", "status", "exited", "ancestor", "network")
+KEYS = ("id", "name", "label", "status", "exited", "ancestor", "network", "pod")
 
 
 def parse_filters(texts: list[str]) -> dict[str, list[str]]:
@@ -45,12 +45,19 @@ def selects_stopped(filters: dict[str, list[str]]) -> bool:
     return "status" in filters or "exited" in filters
 
 
-def matches(record: ContainerRecord, labels: dict[str, str], filters: dict[str, list[str]]) -> bool:
-    """Whether the container (with its ``labels``) passes every filter key."""
-    return all(any(_match(record, labels, key, value) for value in values) for key, values in filters.items())
+def matches(
+    record: ContainerRecord, labels: dict[str, str], filters: dict[str, list[str]], pod_name: str = ""
+) -> bool:
+    """Whether the container (with its ``labels``, in pod ``pod_name``) passes every filter key."""
+    return all(
+        any(_match(record, labels, pod_name, key, value) for value in values)
+        for key, values in filters.items()
+    )
 
 
-def _match(record: ContainerRecord, labels: dict[str, str], key: str, value: str) -> bool:
+def _match(record: ContainerRecord, labels: dict[str, str], pod_name: str, key: str, value: str) -> bool:
+    if key == "pod":  # podman's: the pod's name, id, or an id prefix
+        return bool(record.pod) and (value == pod_name or record.pod.startswith(value))
     if key == "id":
         return record.id.startswith(value)
     if key == "name":

@@ -53,8 +53,9 @@ def _ports_text(opts: CreateOptions) -> list[dict[str, Any]]:
     ]
 
 
-def ps_row(record: ContainerRecord, health: str | None = None) -> dict[str, Any]:
-    """One ``ps --format json`` entry (podman's keys); ``health``: its health check's status."""
+def ps_row(record: ContainerRecord, health: str | None = None, pod_name: str = "") -> dict[str, Any]:
+    """One ``ps --format json`` entry (podman's keys); ``health``: its health check's status,
+    ``pod_name``: its pod's name."""
     opts = CreateOptions.from_json(record.config["options"])
     return {
         "Id": record.id,
@@ -71,6 +72,8 @@ def ps_row(record: ContainerRecord, health: str | None = None) -> dict[str, Any]
         "Pid": record.pid,
         "Ports": _ports_text(opts),
         "Networks": list(record.networks) or [record.config.get("network", "")],
+        "Pod": record.pod,
+        "PodName": pod_name,
     }
 
 

@@ -8,12 +8,14 @@ from berth.engine.containers.create import create_container, generate_name
 from berth.engine.containers.network_setup import check_ports_free, published_ports
 from berth.engine.containers.pod_member import SHAREABLE
 from berth.engine.engine import Engine, new_id
-from berth.engine.metadata import PodRecord
+from berth.engine.metadata import ContainerRecord, PodRecord
 from berth.engine.networks import bridge
 from berth.engine.options import CreateOptions, RestartPolicy, check_name
 from berth.engine.pod_cgroup import pod_cgroup_parent, pod_resources
 from berth.engine.pods.options import DEFAULT_SHARE, PodOptions
+from berth.engine.pods.remove import remove_pod
 from berth.errors import InvalidArgument, NotFound
+from berth.spec.records import replace
 
 
 def create_pod(engine: Engine, opts: PodOptions) -> PodRecord:
@@ -115,3 +117,14 @@ def _infra_options(engine: Engine, pod: PodRecord, opts: PodOptions) -> CreateOp
 
 def _pause_image(engine: Engine) -> str:
     raise InvalidArgument("no pause image yet: give --infra-image")
+
+
+def create_in_new_pod(engine: Engine, opts: CreateOptions, pod_name: str) -> ContainerRecord:
+    """``--pod new:NAME``: a new pod named ``pod_name`` that takes the container's ``-p`` and
+    ``--network`` (as podman's), then the container in it; on failure neither is left."""
+    pod = create_pod(engine, PodOptions(name=pod_name, publish=list(opts.publish), network=opts.network))
+    try:
+        return create_container(engine, replace(opts, pod=pod.id, publish=[], network=""))
+    except BaseException:
+        remove_pod(engine, pod.id, force=True)
+        raise

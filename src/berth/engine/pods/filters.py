@@ -1,0 +1,62 @@
+"""``pod ps --filter KEY=VALUE``: podman's pod filters (values of one key are alternatives, keys
+must all match)."""
+
+from __future__ import annotations
+
+import re
+
+from berth.engine.metadata import ContainerRecord, PodRecord
+from berth.engine.pods.status import status_of
+from berth.errors import InvalidArgument
+
+KEYS = ("id", "name", "label", "status", "network", "ctr-names", "ctr-ids", "ctr-status", "ctr-number")
+#: podman's pod states as ``status=`` takes them.
+_STATUSES = ("created", "running", "degraded", "paused", "stopped", "exited", "dead")
+
+
+def parse_filters(texts: list[str]) -> dict[str, list[str]]:
+    """``KEY=VALUE`` flags grouped by key; one clear error for an unknown key or a bad value."""
+    filters: dict[str, list[str]] = {}
+    for text in texts:
+        key, eq, value = text.partition("=")
+        if key not in KEYS or not eq or not value:
+            raise InvalidArgument(
+                f"invalid filter {text!r}: want KEY=VALUE with KEY one of {', '.join(KEYS)}"
+            )
+        if key == "status" and value not in _STATUSES:
+            raise InvalidArgument(f"invalid filter {text!r}: status is one of {', '.join(_STATUSES)}")
+        if key == "ctr-number" and not value.isdigit():
+            raise InvalidArgument(f"invalid filter {text!r}: ctr-number takes a number")
+        if key in ("name", "ctr-names"):
+            try:
+                re.compile(value)
+            except re.error as err:
+                raise InvalidArgument(f"invalid filter {text!r}: {err}") from None
+        filters.setdefault(key, []).append(value)
+    return filters
+
+
+def matches(pod: PodRecord, members: list[ContainerRecord], filters: dict[str, list[str]]) -> bool:
+    """Whether the pod (with its containers ``members``) passes every filter key."""
+    return all(any(_match(pod, members, key, value) for value in values) for key, values in filters.items())
+
+
+def _match(pod: PodRecord, members: list[ContainerRecord], key: str, value: str) -> bool:
+    if key == "id":
+        return pod.id.startswith(value)
+    if key == "name":
+        return re.search(value, pod.name) is not None
+    if key == "label":
+        name, eq, wanted = value.partition("=")
+        return name in pod.labels and (not eq or pod.labels[name] == wanted)
+    if key == "status":
+        return status_of([c.state for c in members]).lower() == value
+    if key == "network":
+        return pod.config.get("network") == value
+    if key == "ctr-names":
+        return any(re.search(value, c.name) for c in members)
+    if key == "ctr-ids":
+        return any(c.id.startswith(value) for c in members)
+    if key == "ctr-status":
+        return any(c.state == value for c in members)
+    return len(members) == int(value)
