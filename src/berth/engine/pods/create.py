@@ -96,7 +96,12 @@ def _is_ip(text: str) -> bool:
 
 def _infra_options(engine: Engine, pod: PodRecord, opts: PodOptions) -> CreateOptions:
     """The infra container: the pause image, owning the pod's network, ports, hostname and names."""
-    image = opts.infra_image or _pause_image(engine)
+    if opts.infra_image:
+        image = opts.infra_image
+    else:
+        from berth.engine.images.pause import ensure_pause_image
+
+        image = ensure_pause_image(engine)
     return CreateOptions(
         image=image,
         command=list(opts.infra_command),
@@ -111,12 +116,8 @@ def _infra_options(engine: Engine, pod: PodRecord, opts: PodOptions) -> CreateOp
         add_host=list(opts.add_host),
         pod=pod.id,
         pod_infra=True,
-        pull="never" if not opts.infra_image else "missing",
+        pull="missing" if opts.infra_image else "never",  # Berth's pause image is built, never pulled
     )
-
-
-def _pause_image(engine: Engine) -> str:
-    raise InvalidArgument("no pause image yet: give --infra-image")
 
 
 def create_in_new_pod(engine: Engine, opts: CreateOptions, pod_name: str) -> ContainerRecord:
