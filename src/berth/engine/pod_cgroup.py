@@ -56,10 +56,13 @@ def ensure_pod_cgroup(cgroup_parent: str, resources: dict[str, Any]) -> None:
 
 
 def remove_pod_cgroup(cgroup_parent: str) -> None:
-    """Remove the pod's cgroup in every hierarchy (with any container cgroup a killed command left
-    in it); no error if it is gone."""
-    from berth.runtime.linux.cgroups import open_manager
-    from berth.runtime.linux.cgroups.files import remove_dirs
+    """Remove the pod's cgroup from every mounted hierarchy (the runtime may have made it in one
+    with no controller too, as runc does in a hybrid host's ``unified``), with any container cgroup
+    a killed command left in it; no error if it is gone."""
+    import os
 
-    state = open_manager(cgroup_parent, "").to_state()
-    remove_dirs(state["paths"].values() if state["version"] == 1 else [state["path"]])
+    from berth.runtime.linux.cgroups.files import remove_dirs
+    from berth.runtime.linux.cgroups.host import mounted_hierarchies
+
+    relative = cgroup_parent.strip("/")
+    remove_dirs([os.path.join(h.mountpoint, relative) for h in mounted_hierarchies() if relative])
