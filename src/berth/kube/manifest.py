@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+from fractions import Fraction
 
 from berth.errors import InvalidArgument
 from berth.kube.fields import Fields
+from berth.kube.quantity import milli_value, parse_quantity, whole_value
 from berth.spec.records import field, record
 
 # Fields of the Kubernetes API that podman 4.3's kube play reads past without effect; Berth
@@ -140,8 +142,8 @@ class Container:
     env_from: list[EnvFrom] = field(default_factory=list)
     ports: list[ContainerPort] = field(default_factory=list)
     mounts: list[VolumeMount] = field(default_factory=list)
-    cpu_limit: str = ""
-    memory_limit: str = ""
+    cpu_millis: int = 0  # resources.limits.cpu in millicores (0: none)
+    memory_bytes: int = 0  # resources.limits.memory (0: none)
     security: SecurityContext = field(default_factory=SecurityContext)
     liveness: Probe | None = None
     readiness: Probe | None = None
@@ -397,8 +399,8 @@ def _container(item: Fields, init: bool) -> Container:
         env_from=[_env_from(e) for e in item.items("envFrom")],
         ports=[_port(p) for p in item.items("ports")],
         mounts=[_mount(m) for m in item.items("volumeMounts")],
-        cpu_limit=limits.scalar_text("cpu"),
-        memory_limit=limits.scalar_text("memory"),
+        cpu_millis=milli_value(_quantity(limits, "cpu")),
+        memory_bytes=whole_value(_quantity(limits, "memory")),
         security=_security(item.mapping("securityContext"), pod=False),
         liveness=_probe(item, "livenessProbe"),
         readiness=_probe(item, "readinessProbe"),
@@ -406,6 +408,11 @@ def _container(item: Fields, init: bool) -> Container:
         tty=bool(item.boolean("tty", False)),
         stdin=bool(item.boolean("stdin", False)),
     )
+
+
+def _quantity(fields: Fields, key: str) -> Fraction:
+    text = fields.scalar_text(key)
+    return parse_quantity(text, fields.at(key)) if text else Fraction(0)
 
 
 def _env(item: Fields) -> EnvVar:
