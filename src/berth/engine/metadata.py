@@ -1,4 +1,4 @@
-"""The engine's metadata database: containers, volumes and networks in one SQLite file.
+"""The engine's metadata database: containers, pods, volumes and networks in one SQLite file.
 
 Every ``berth`` command opens the database, acts in short transactions and exits, so several commands
 may run at once: the database is in WAL mode (readers never block the writer), waits on a busy
@@ -77,6 +77,20 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE containers ADD COLUMN stopped_by_user INTEGER NOT NULL DEFAULT 0
     """,
+    # version 4: pods, and the pod a container belongs to ('' for none).
+    """
+    CREATE TABLE pods (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        infra_id TEXT NOT NULL DEFAULT '',
+        config TEXT NOT NULL DEFAULT '{}',
+        labels TEXT NOT NULL DEFAULT '{}',
+        annotations TEXT NOT NULL DEFAULT '{}',
+        cgroup_parent TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    );
+    ALTER TABLE containers ADD COLUMN pod TEXT NOT NULL DEFAULT ''
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -126,6 +140,26 @@ class ContainerRecord:
     image_digest: str = ""
     restart_count: int = 0
     stopped_by_user: bool = False
+    pod: str = ""
+
+
+@record
+class PodRecord:
+    """A pod: containers that share the namespaces of its infra container and sit in its cgroup.
+
+    ``infra_id`` is the infra container's id ("" for a pod made without one); ``config`` is the
+    ``PodOptions`` it was made with (``to_json``) plus what the engine resolved (the network);
+    ``cgroup_parent`` is the cgroup its containers' cgroups sit in (``linux.cgroupsPath``'s parent).
+    """
+
+    id: str
+    name: str
+    infra_id: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    cgroup_parent: str = ""
+    created_at: float = field(default_factory=time.time)
 
 
 @record
@@ -157,7 +191,7 @@ _CONTAINER_JSON = ("config", "networks", "mounts")
 _CONTAINER_COLUMNS = (
     *("id", "name", "image", "config", "state", "pid", "monitor_pid", "exit_code", "oom_killed"),
     *("error", "created_at", "started_at", "finished_at", "runtime", "networks", "mounts"),
-    *("image_id", "image_digest", "restart_count", "stopped_by_user"),
+    *("image_id", "image_digest", "restart_count", "stopped_by_user", "pod"),
 )
 _CONTAINER_BOOLS = ("oom_killed", "stopped_by_user")  # INTEGER columns
 
@@ -312,6 +346,51 @@ class Metadata:
         with self.transaction() as db:
             db.execute("DELETE FROM containers WHERE id = ?", (cid,))
 
+    # -- pods ---------------------------------------------------------------------------------------
+
+    def add_pod(self, record: PodRecord) -> None:
+        """Insert a new pod; ``AlreadyExists`` if its name is taken."""
+        values = _pod_values(record)
+        columns = ", ".join(values)
+        marks = ", ".join(f":{k}" for k in values)
+        try:
+            with self.transaction() as db:
+                db.execute(f"INSERT INTO pods ({columns}) VALUES ({marks})", values)
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(f"pod name {record.name!r} is already in use") from None
+
+    def pod(self, ref: str) -> PodRecord:
+        """The pod named ``ref``, or whose id is or starts with ``ref``."""
+        rows = self._db.execute(
+            "SELECT * FROM pods WHERE name = ? OR id = ? OR id LIKE ? LIMIT 2",
+            (ref, ref, _prefix_pattern(ref)),
+        ).fetchall()
+        exact = [r for r in rows if ref in (r["name"], r["id"])]
+        if exact:
+            return _pod_from_row(exact[0])
+        if len(rows) > 1:
+            raise InvalidArgument(f"pod id prefix {ref!r} is ambiguous")
+        if not rows:
+            raise NotFound(f"no such pod: {ref}")
+        return _pod_from_row(rows[0])
+
+    def pods(self) -> list[PodRecord]:
+        """Every pod, newest first."""
+        rows = self._db.execute("SELECT * FROM pods ORDER BY created_at DESC").fetchall()
+        return [_pod_from_row(r) for r in rows]
+
+    def update_pod(self, pid: str, **fields: Any) -> None:
+        """Set ``fields`` on pod ``pid``."""
+        values = {k: json.dumps(v, sort_keys=True) if k in _POD_JSON else v for k, v in fields.items()}
+        sets = ", ".join(f"{k} = :{k}" for k in values)
+        with self.transaction() as db:
+            db.execute(f"UPDATE pods SET {sets} WHERE id = :_id", {**values, "_id": pid})
+
+    def remove_pod(self, pid: str) -> None:
+        """Delete pod ``pid``'s record (no error if already gone)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM pods WHERE id = ?", (pid,))
+
     # -- volumes ------------------------------------------------------------------------------------
 
     def add_volume(self, record: VolumeRecord) -> None:
@@ -394,6 +473,20 @@ def _prefix_pattern(ref: str) -> str:
     # LIKE wildcards in a user's reference must match literally; ids are hex so this only guards names.
     escaped = ref.replace("\\", "").replace("%", "").replace("_", "")
     return f"{escaped}%" if len(escaped) >= 3 and escaped == ref else "\0"
+
+
+_POD_JSON = ("config", "labels", "annotations")
+_POD_COLUMNS = ("id", "name", "infra_id", "config", "labels", "annotations", "cgroup_parent", "created_at")
+
+
+def _pod_from_row(row: sqlite3.Row) -> PodRecord:
+    values = {k: json.loads(row[k]) if k in _POD_JSON else row[k] for k in _POD_COLUMNS}
+    return PodRecord(**values)
+
+
+def _pod_values(record: PodRecord) -> dict[str, Any]:
+    return {k: json.dumps(getattr(record, k), sort_keys=True) if k in _POD_JSON else getattr(record, k)
+            for k in _POD_COLUMNS}  # fmt: skip
 
 
 def _volume_from_row(row: sqlite3.Row) -> VolumeRecord:

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from berth.engine.metadata import (
+    _MIGRATIONS,
     EXITED,
     RUNNING,
     SCHEMA_VERSION,
     ContainerRecord,
     Metadata,
     NetworkRecord,
+    PodRecord,
     VolumeRecord,
 )
 from berth.errors import AlreadyExists, InvalidArgument, NotFound
@@ -161,5 +163,58 @@ def test_many_processes_opening_one_fresh_database_at_once(tmp_path: Path) -> No
         )
         assert db.container("new").image_id == "sha256:1"
     raw = sqlite3.connect(tmp_path / "berth.db")
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    raw.close()
+
+
+def test_pod_round_trip_lookup_and_membership(tmp_path: Path) -> None:
+    with Metadata(tmp_path / "berth.db") as db:
+        pod = PodRecord(
+            id="d" * 64, name="web", infra_id="e" * 64, config={"share": ["net"]},
+            labels={"a": "b"}, annotations={"x.io/y": "z"}, cgroup_parent="/berth-pod-" + "d" * 64,
+        )  # fmt: skip
+        db.add_pod(pod)
+        assert db.pod("web") == pod and db.pod("ddd") == pod and db.pods() == [pod]
+        with pytest.raises(AlreadyExists, match="pod name 'web' is already in use"):
+            db.add_pod(PodRecord(id="f" * 64, name="web"))
+        with pytest.raises(NotFound, match="no such pod: nope"):
+            db.pod("nope")
+        db.update_pod(pod.id, infra_id="", config={"share": []})
+        assert (db.pod("web").infra_id, db.pod("web").config) == ("", {"share": []})
+        member = _record("c" * 64, "member")
+        member.pod = pod.id
+        db.add_container(member)
+        assert db.container("member").pod == pod.id
+        db.remove_pod(pod.id)
+        assert db.pods() == []
+
+
+def test_schema_3_database_keeps_every_record(tmp_path: Path) -> None:
+    """A database made by the previous Berth (schema 3) is migrated in place: its containers,
+    volumes and networks are all found afterwards, and containers belong to no pod."""
+    path = tmp_path / "berth.db"
+    raw = sqlite3.connect(path)
+    for number in range(3):
+        raw.executescript(_MIGRATIONS[number])
+    raw.execute("PRAGMA user_version = 3")
+    raw.execute(
+        "INSERT INTO containers (id, name, image, config, state, created_at, runtime, restart_count) "
+        "VALUES (?, 'old', 'busybox', '{\"args\": [\"true\"]}', 'exited', 1.0, 'runc', 2)",
+        ("a" * 64,),
+    )
+    raw.execute("INSERT INTO volumes VALUES ('data', 'local', '/v/data/_data', '{}', 1.0)")
+    raw.execute(
+        "INSERT INTO networks VALUES ('net', ?, 'bridge', 'berth1', '10.1.0.0/24', '10.1.0.1', '{}', 1.0)",
+        ("1" * 64,),
+    )
+    raw.commit()
+    raw.close()
+    with Metadata(path) as db:
+        old = db.container("old")
+        assert (old.id, old.state, old.restart_count, old.pod) == ("a" * 64, EXITED, 2, "")
+        assert [v.name for v in db.volumes()] == ["data"]
+        assert [n.name for n in db.networks()] == ["net"]
+        assert db.pods() == []
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     raw.close()
