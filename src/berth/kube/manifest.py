@@ -315,12 +315,19 @@ def _read_claim(doc: Fields, manifest: Manifest) -> None:
     manifest.claims[name] = labels
 
 
+def _read_service(doc: Fields, manifest: Manifest) -> None:
+    # Services route cluster traffic Berth has no cluster for: podman 4.3 skips them, and
+    # ``kube generate -s`` writes one beside the pod, which must play again.
+    _metadata(doc)
+
+
 _KINDS = {
     "Pod": _read_pod,
     "Deployment": _read_deployment,
     "ConfigMap": _read_config_map,
     "Secret": _read_secret,
     "PersistentVolumeClaim": _read_claim,
+    "Service": _read_service,
 }
 
 

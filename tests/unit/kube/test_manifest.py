@@ -60,7 +60,7 @@ def test_a_wrong_type_names_the_field_path() -> None:
     ("text", "message"),
     [
         ("a: [", "invalid YAML: line 2, column 1: "),
-        ("apiVersion: v1\nkind: Service\nmetadata: {name: s}\n", "kind: unknown kind 'Service'"),
+        ("apiVersion: v1\nkind: Ingress\nmetadata: {name: s}\n", "kind: unknown kind 'Ingress'"),
         (_pod("- name: a\n  image: i\n- name: a\n  image: i\n"),
          "spec.containers[1].name: a second container"),
         (_pod("- name: a\n"), "spec.containers[0].image: required"),
