@@ -16,6 +16,7 @@ from berth.spec.records import record
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
+    from berth.engine.metadata import ContainerRecord
     from berth.engine.runtime import OCIRuntime
 
 
@@ -130,3 +131,10 @@ def cgroup_path(engine_cgroup_parent: str, cid: str) -> str:
     """The container's ``linux.cgroupsPath``: flat ``/berth-<id>`` or under the configured parent."""
     leaf = f"berth-{cid}"
     return os.path.join("/", engine_cgroup_parent.strip("/"), leaf) if engine_cgroup_parent else f"/{leaf}"
+
+
+def container_cgroup_path(engine_cgroup_parent: str, record: ContainerRecord) -> str:
+    """The ``linux.cgroupsPath`` container ``record`` was given: under its own cgroup parent (a
+    pod's, or ``--cgroup-parent``) if it has one, else under the engine's."""
+    parent = record.config.get("options", {}).get("cgroup_parent") or engine_cgroup_parent
+    return cgroup_path(parent, record.id)

@@ -66,8 +66,27 @@ class CreateOptions:
     health_start_period: float | None = None
     no_healthcheck: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    #: written to config.json ``annotations`` (config.md#annotations), shown by ``inspect``
+    annotations: dict[str, str] = field(default_factory=dict)
     pull: str = "missing"
     tls_verify: bool | None = None
+    #: ``--pod``: the pod (name or id) whose namespaces, hostname, /etc files and cgroup the
+    #: container joins (``network``, ``publish`` and ``hostname`` must then be empty)
+    pod: str = ""
+    #: with ``pod``: this container is the pod's infra, which owns the namespaces the others join
+    #: (podman's specgen ``IsInfra``); its network, ports and hostname are the pod's
+    pod_infra: bool = False
+    #: ``--init-ctr``: ``always`` or ``once`` makes it an init container of its pod, run to
+    #: completion before the others when the pod starts (``once``: removed after it succeeded)
+    init_ctr: str = ""
+    #: ``--cgroup-parent``: the cgroup the container's cgroup goes in ("" for the engine's)
+    cgroup_parent: str = ""
+    #: ``--dns``, ``--dns-search``, ``--dns-option``: the container's resolv.conf instead of the host's
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_option: list[str] = field(default_factory=list)
+    #: ``--add-host HOST:IP``: extra /etc/hosts lines
+    add_host: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the container's record."""

@@ -17,6 +17,7 @@ PARTS = {
     "networks": set(),
     "volumes": set(),
     "containers": {"images", "networks", "volumes"},
+    "pods": {"containers", "images", "networks", "volumes"},
 }
 
 

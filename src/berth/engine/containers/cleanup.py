@@ -16,7 +16,7 @@ from pathlib import Path
 from berth.engine.containers.lock import container_lock
 from berth.engine.containers.network_setup import refresh_peer_hosts, teardown_network
 from berth.engine.containers.restart_policy import restart_delay
-from berth.engine.engine import ContainerPaths, Engine, cgroup_path
+from berth.engine.engine import ContainerPaths, Engine, container_cgroup_path
 from berth.engine.metadata import CONFIGURED, EXITED, ContainerRecord
 from berth.engine.options import CreateOptions
 from berth.engine.runtime import OCIRuntime
@@ -32,9 +32,9 @@ def release_image(engine: Engine, opts: CreateOptions, cid: str) -> None:
         release_rootfs(engine, cid)
 
 
-def _oom_killed(engine: Engine, cid: str) -> bool:
+def _oom_killed(engine: Engine, record: ContainerRecord) -> bool:
     """Whether the kernel's OOM killer killed a process of the container's memory cgroup."""
-    path = cgroup_path(engine.config.cgroup_parent, cid).lstrip("/")
+    path = container_cgroup_path(engine.config.cgroup_parent, record).lstrip("/")
     for candidate in (
         Path("/sys/fs/cgroup/memory", path, "memory.oom_control"),
         Path("/sys/fs/cgroup", path, "memory.events"),
@@ -69,7 +69,7 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_sock
             record = engine.db.container(cid)
         except NotFound:
             return
-        oom = _oom_killed(engine, cid)
+        oom = _oom_killed(engine, record)
         opts = CreateOptions.from_json(record.config["options"])
         removing = opts.remove and exit_code is not None
         # The runtime's delete, CNI's DEL and, for a container being removed, removing its files

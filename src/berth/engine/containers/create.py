@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from berth.engine.containers.cleanup import release_image, remove_anonymous_volumes, remove_files
-from berth.engine.containers.network_setup import check_ports_free, published_ports
+from berth.engine.containers.network_setup import JOINED, check_ports_free, published_ports
 from berth.engine.containers.oci_config import build_config, write_config
 from berth.engine.engine import Engine, cgroup_path, new_id
 from berth.engine.metadata import ContainerRecord
@@ -82,18 +82,30 @@ def _image_root(engine: Engine, opts: CreateOptions, cid: str) -> ImageRoot:
 
 
 def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
-    """Validate ``opts`` and record a new container with its bundle; nothing runs yet."""
+    """Validate ``opts`` and record a new container with its bundle; nothing runs yet. With
+    ``opts.pod`` it joins that pod (``berth.engine.containers.pod_member``)."""
+    placement = None
+    if opts.pod:
+        from berth.engine.containers.pod_member import member_options, place
+
+        placement = place(engine, opts)
+        opts = member_options(opts, placement)
     if opts.name:
         check_name(opts.name)
     if bool(opts.image) == bool(opts.rootfs):
         raise InvalidArgument("give exactly one of an image or --rootfs DIR")
     if RestartPolicy.parse(opts.restart).name != "no" and opts.remove:
         raise InvalidArgument("--restart and --rm conflict: a removed container cannot be restarted")
+    if opts.init_ctr not in ("", "always", "once"):
+        raise InvalidArgument(f"invalid --init-ctr {opts.init_ctr!r}: want always or once")
+    if opts.init_ctr and placement is None:
+        raise InvalidArgument("--init-ctr needs --pod: init containers run when their pod starts")
     runtime = engine.runtime(opts.runtime)
     cid = new_id()
-    name = opts.name or _generate_name(engine)
+    name = opts.name or generate_name({c.name for c in engine.db.containers()})
     ports = published_ports(opts)
-    network = bridge.resolve_network(engine.config, engine.db, opts.network)
+    infra = placement.infra if placement is not None else None  # whose namespaces it joins
+    network = None if infra else bridge.resolve_network(engine.config, engine.db, opts.network)
     if ports and network is None:
         raise InvalidArgument("-p needs a bridge network (not --network none or host)")
     if ports:
@@ -106,10 +118,15 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
     try:
         volume_mounts, missing_volumes, anonymous = _volume_mounts(engine, opts, image.volumes)
         netns = None if opts.network == bridge.HOST else (str(paths.netns) if network else "")
-        mounts = [*volume_mounts, *etc_mounts(paths.userdata)]
-        config = build_config(
-            opts, image, rootfs, cid, mounts, netns, cgroup_path(engine.config.cgroup_parent, cid)
-        )
+        # A pod's container bind-mounts its infra's /etc files: one hosts, hostname and resolv.conf.
+        etc_owner = engine.paths(infra.id) if infra else paths
+        mounts = [*volume_mounts, *etc_mounts(etc_owner.userdata)]
+        cgroup_parent = opts.cgroup_parent or engine.config.cgroup_parent
+        config = build_config(opts, image, rootfs, cid, mounts, netns, cgroup_path(cgroup_parent, cid))
+        if infra:
+            network_mode = JOINED + infra.id  # podman's network mode for a pod's containers
+        else:
+            network_mode = network.name if network else (opts.network or bridge.NONE)
         record = ContainerRecord(
             id=cid,
             name=name,
@@ -119,7 +136,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
                 "options": opts.to_json(),
                 "rootfs": str(rootfs),
                 "stop_signal": opts.stop_signal or image.stop_signal or "SIGTERM",
-                "network": network.name if network else (opts.network or bridge.NONE),
+                "network": network_mode,
                 "hostname": config["hostname"],
                 "args": config["process"]["args"],
                 "env": config["process"]["env"],
@@ -130,6 +147,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
             mounts=mounts,
             image_id=made.image_id,
             image_digest=made.manifest_digest,
+            pod=placement.pod.id if placement else "",
         )
         engine.db.add_container(record)
     except BaseException:
@@ -196,8 +214,8 @@ _NOUNS = [
 ]
 
 
-def _generate_name(engine: Engine) -> str:
-    taken = {c.name for c in engine.db.containers()}
+def generate_name(taken: set[str]) -> str:
+    """A random ``adjective_noun_hex`` name not in ``taken`` (containers' and pods' default names)."""
     while True:
         pick = os.urandom(4)
         name = f"{_ADJECTIVES[pick[0] % len(_ADJECTIVES)]}_{_NOUNS[pick[1] % len(_NOUNS)]}_{pick[2:].hex()}"

@@ -12,11 +12,13 @@ from berth.engine.options import CreateOptions, RestartPolicy
 from berth.engine.units import human_size
 
 
-def _stamp(t: float | None) -> str:
+def stamp(t: float | None) -> str:
+    """A time as podman prints it (RFC 3339 with nanoseconds; the zero time for none)."""
     return rfc3339_nano(int(t * 1e9)) if t else "0001-01-01T00:00:00Z"
 
 
-def _ago(seconds: float) -> str:
+def ago(seconds: float) -> str:
+    """A duration as podman words it: ``3 minutes``, ``1 second``."""
     seconds = max(0, int(seconds))
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
@@ -31,9 +33,9 @@ def status_text(record: ContainerRecord, now: float | None = None, health: str |
     now = now or time.time()
     if record.state in (RUNNING, PAUSED):
         suffix = " (Paused)" if record.state == PAUSED else f" ({health})" if health else ""
-        return f"Up {_ago(now - (record.started_at or now))}{suffix}"
+        return f"Up {ago(now - (record.started_at or now))}{suffix}"
     if record.state == EXITED:
-        return f"Exited ({record.exit_code}) {_ago(now - (record.finished_at or now))} ago"
+        return f"Exited ({record.exit_code}) {ago(now - (record.finished_at or now))} ago"
     return "Created"
 
 
@@ -61,7 +63,7 @@ def ps_row(record: ContainerRecord, health: str | None = None) -> dict[str, Any]
         "ImageID": record.image_id.removeprefix("sha256:"),
         "Command": record.config.get("args", []),
         "Created": int(record.created_at),
-        "CreatedAt": _stamp(record.created_at),
+        "CreatedAt": stamp(record.created_at),
         "State": record.state,
         "Status": status_text(record, health=health),
         "Exited": record.state == EXITED,
@@ -91,7 +93,7 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
         }
     return {
         "Id": record.id,
-        "Created": _stamp(record.created_at),
+        "Created": stamp(record.created_at),
         "Path": args[0] if args else "",
         "Args": args[1:],
         "State": {
@@ -106,8 +108,8 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
             "MonitorPid": record.monitor_pid,
             "ExitCode": record.exit_code if record.exit_code is not None else 0,
             "Error": record.error,
-            "StartedAt": _stamp(record.started_at),
-            "FinishedAt": _stamp(record.finished_at),
+            "StartedAt": stamp(record.started_at),
+            "FinishedAt": stamp(record.finished_at),
         },
         # podman: Image is the image's ID, ImageName what the user gave, ImageDigest the manifest's.
         "Image": record.image_id.removeprefix("sha256:") or record.image,

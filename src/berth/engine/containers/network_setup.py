@@ -13,7 +13,7 @@ import socket
 from berth.engine.engine import Engine
 from berth.engine.metadata import ACTIVE, ContainerRecord, NetworkRecord
 from berth.engine.networks import bridge, cni
-from berth.engine.networks.etcfiles import write_etc_files, write_hosts
+from berth.engine.networks.etcfiles import Resolver, write_etc_files, write_hosts
 from berth.engine.networks.netns import create_netns, remove_netns
 from berth.engine.options import CreateOptions, parse_publish
 from berth.errors import BerthError, InvalidArgument, NotFound
@@ -22,6 +22,10 @@ from berth.fsutil import locked
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
     from typing import Any
+
+
+#: The network mode of a container that joins another's namespace, as podman's ``container:ID``.
+JOINED = "container:"
 
 
 def published_ports(opts: CreateOptions) -> list[dict[str, Any]]:
@@ -52,7 +56,7 @@ def check_ports_free(engine: Engine, ports: list[dict[str, Any]], exclude: str =
 def prepare_network(engine: Engine, record: ContainerRecord) -> NetworkRecord | None:
     """Check the ports, record the attachment and pin the namespace; CNI runs in ``attach_network``."""
     name = record.config["network"]
-    if name in (bridge.NONE, bridge.HOST):
+    if name in (bridge.NONE, bridge.HOST) or joins_network_of(record):
         return None
     net = engine.db.network(name)
     ports = published_ports(CreateOptions.from_json(record.config["options"]))
@@ -99,8 +103,9 @@ def refresh_peer_hosts(engine: Engine, network: str) -> None:
             ]
             with contextlib.suppress(OSError):  # a member being removed meanwhile
                 write_hosts(
-                    engine.paths(rec.id).userdata, rec.config["hostname"], rec.name, addresses, False, peers
-                )
+                    engine.paths(rec.id).userdata, rec.config["hostname"], rec.name, addresses, False, peers,
+                    resolver(rec).hosts,
+                )  # fmt: skip
 
 
 def teardown_network(engine: Engine, record: ContainerRecord) -> None:
@@ -118,12 +123,27 @@ def teardown_network(engine: Engine, record: ContainerRecord) -> None:
     remove_netns(paths.netns)
 
 
+def resolver(record: ContainerRecord) -> Resolver:
+    """The container's ``--dns*`` and ``--add-host`` flags."""
+    opts = CreateOptions.from_json(record.config["options"])
+    return Resolver(tuple(opts.dns), tuple(opts.dns_search), tuple(opts.dns_option), tuple(opts.add_host))
+
+
+def joins_network_of(record: ContainerRecord) -> bool:
+    """Whether the container joins another's network namespace and /etc files (a pod's infra's)."""
+    return str(record.config["network"]).startswith(JOINED)
+
+
 def write_etc(engine: Engine, record: ContainerRecord, addresses: list[str]) -> None:
-    """Write the container's ``/etc`` files (hostname, hosts, resolv.conf) with ``addresses``."""
+    """Write the container's ``/etc`` files (hostname, hosts, resolv.conf) with ``addresses``; a
+    container that joins another's network uses the other's files and writes none."""
+    if joins_network_of(record):
+        return
     write_etc_files(
         engine.paths(record.id).userdata,
         record.config["hostname"],
         record.name,
         addresses,
         record.config["network"] == bridge.HOST,
+        resolver(record),
     )

@@ -10,8 +10,8 @@ from typing import Any
 
 from berth.engine.containers.logs import LogLine, parse_entry, read_lines, tail
 from berth.engine.containers.state import refresh
-from berth.engine.engine import Engine, cgroup_path, pid_alive
-from berth.engine.metadata import ACTIVE
+from berth.engine.engine import Engine, container_cgroup_path, pid_alive
+from berth.engine.metadata import ACTIVE, ContainerRecord
 from berth.errors import InvalidState
 
 _FOLLOW_POLL_S = 0.05
@@ -103,15 +103,15 @@ def print_logs(
         fh.close()
 
 
-def _cgroup_dir(engine: Engine, cid: str, controller: str) -> Path:
-    rel = cgroup_path(engine.config.cgroup_parent, cid).lstrip("/")
+def _cgroup_dir(engine: Engine, record: ContainerRecord, controller: str) -> Path:
+    rel = container_cgroup_path(engine.config.cgroup_parent, record).lstrip("/")
     v1 = Path("/sys/fs/cgroup", controller, rel)
     return v1 if v1.is_dir() else Path("/sys/fs/cgroup", rel)
 
 
-def container_pids(engine: Engine, cid: str) -> list[int]:
+def container_pids(engine: Engine, record: ContainerRecord) -> list[int]:
     """Every process in the container's cgroup."""
-    procs = _cgroup_dir(engine, cid, "pids") / "cgroup.procs"
+    procs = _cgroup_dir(engine, record, "pids") / "cgroup.procs"
     try:
         return sorted(int(p) for p in procs.read_text().split())
     except OSError:
@@ -132,7 +132,7 @@ def top(engine: Engine, ref: str) -> tuple[list[str], list[list[Any]]]:
     if record.state not in ACTIVE:
         raise InvalidState(f"container {record.name} is not running")
     rows = []
-    for pid in container_pids(engine, record.id):
+    for pid in container_pids(engine, record):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -151,9 +151,9 @@ def stats(engine: Engine, ref: str) -> dict[str, Any]:
     record = refresh(engine, engine.db.container(ref))
     if record.state not in ACTIVE:
         raise InvalidState(f"container {record.name} is not running")
-    mem = _cgroup_dir(engine, record.id, "memory")
-    cpu = _cgroup_dir(engine, record.id, "cpuacct")
-    pids = _cgroup_dir(engine, record.id, "pids")
+    mem = _cgroup_dir(engine, record, "memory")
+    cpu = _cgroup_dir(engine, record, "cpuacct")
+    pids = _cgroup_dir(engine, record, "pids")
     usage_file = mem / "memory.usage_in_bytes"
     limit_file = mem / "memory.limit_in_bytes"
     if not usage_file.exists():

@@ -209,9 +209,16 @@ def build_config(
         "hostname": hostname,
         "mounts": all_mounts,
         "linux": linux,
-        "annotations": {"org.opencontainers.image.stopSignal": opts.stop_signal or image.stop_signal}
-        if (opts.stop_signal or image.stop_signal)
-        else {},
+        "annotations": _annotations(opts, image),
+    }
+
+
+def _annotations(opts: CreateOptions, image: ImageSettings) -> dict[str, str]:
+    """config.md#annotations: the user's, and the image's stop signal under the image spec's key."""
+    stop_signal = opts.stop_signal or image.stop_signal
+    return {
+        **({"org.opencontainers.image.stopSignal": stop_signal} if stop_signal else {}),
+        **opts.annotations,
     }
 
 

@@ -14,7 +14,10 @@ from berth.errors import InvalidState
 def remove_container(engine: Engine, ref: str, force: bool = False, volumes: bool = False) -> ContainerRecord:
     """Remove a container that is not running (``force``: stop it at once first); with ``volumes``,
     also its anonymous volumes. A container waiting out a restart backoff is removed, not restarted."""
-    cid = refresh(engine, engine.db.container(ref)).id
+    found = refresh(engine, engine.db.container(ref))
+    cid = found.id
+    if found.pod:
+        _refuse_infra_of_members(engine, found)
     if force:
         record = stop_container(engine, cid, 0)
     else:
@@ -34,6 +37,18 @@ def remove_container(engine: Engine, ref: str, force: bool = False, volumes: boo
     if volumes:
         remove_anonymous_volumes(engine, current)
     return current
+
+
+def _refuse_infra_of_members(engine: Engine, record: ContainerRecord) -> None:
+    """A pod's infra goes only with the pod, once its other containers are gone (as podman)."""
+    from berth.engine.containers.pod_member import is_infra
+
+    others = [c.name for c in engine.db.containers() if c.pod == record.pod and c.id != record.id]
+    if is_infra(record) and others:
+        raise InvalidState(
+            f"container {record.name} is the infra of a pod with other containers ({', '.join(others)}): "
+            "remove the pod instead"
+        )
 
 
 def remove_volume_and_users(engine: Engine, name: str) -> None:

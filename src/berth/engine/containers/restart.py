@@ -48,6 +48,11 @@ def monitor_exit(config: Any, cid: str, code: int) -> float | None:
         delay = restart_delay(record)  # cleanup_container marked the record if it is not None
         if delay is None:
             _end_restart_wait(engine, cid, record)
+        if record is not None and record.pod:
+            from berth.engine.containers.pod_member import is_infra, stop_members_of_dead_infra
+
+            if is_infra(record):
+                stop_members_of_dead_infra(engine, record)
         return delay
 
 

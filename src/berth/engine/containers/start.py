@@ -47,6 +47,10 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             raise InvalidState(f"container {record.name} is already {record.state}")
         opts = CreateOptions.from_json(record.config["options"])
         runtime = engine.runtime(record.runtime)
+        if record.pod:
+            from berth.engine.containers.pod_member import prepare_start
+
+            prepare_start(engine, record, start_container)
         if opts.image and not Path(record.config["rootfs"]).is_mount():
             raise BerthError(f"the root filesystem of container {record.name} is not mounted; recreate it")
         find_command(

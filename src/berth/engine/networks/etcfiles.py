@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from berth.spec.records import record
+
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
     from typing import Any
@@ -28,22 +30,51 @@ def etc_mounts(userdata: Path) -> list[dict[str, Any]]:
     ]
 
 
+@record(frozen=True)
+class Resolver:
+    """What the user asked of the container's name resolution (``--dns``, ``--dns-search``,
+    ``--dns-option``, ``--add-host HOST:IP``); each empty field keeps the host's."""
+
+    servers: tuple[str, ...] = ()
+    search: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+
+
+#: The host's name resolution, unchanged.
+HOST_RESOLVER = Resolver()
+
+
 def write_etc_files(
-    userdata: Path, hostname: str, name: str, addresses: list[str], host_network: bool
+    userdata: Path,
+    hostname: str,
+    name: str,
+    addresses: list[str],
+    host_network: bool,
+    resolver: Resolver = HOST_RESOLVER,
 ) -> None:
     """Write the three files for a container with ``addresses`` (CIDR form) on its interfaces."""
     (userdata / "hostname").write_text(f"{hostname}\n")
-    write_hosts(userdata, hostname, name, addresses, host_network, [])
+    write_hosts(userdata, hostname, name, addresses, host_network, [], resolver.hosts)
     try:
-        resolv = Path("/etc/resolv.conf").read_text()
+        lines = Path("/etc/resolv.conf").read_text().splitlines()
     except OSError:
-        resolv = ""
+        lines = []
     if not host_network:
         # A resolver on the host's loopback is unreachable from the container's own namespace.
-        resolv = "".join(
-            ln + "\n" for ln in resolv.splitlines() if not ln.strip().startswith("nameserver 127.")
-        )
-    (userdata / "resolv.conf").write_text(resolv)
+        lines = [ln for ln in lines if not ln.strip().startswith("nameserver 127.")]
+    # resolv.conf(5): each keyword given replaces the host's lines of that keyword.
+    if resolver.servers:
+        lines = _replaced(lines, "nameserver", [f"nameserver {server}" for server in resolver.servers])
+    if resolver.search:
+        lines = _replaced(lines, "search", [f"search {' '.join(resolver.search)}"])
+    if resolver.options:
+        lines = _replaced(lines, "options", [f"options {' '.join(resolver.options)}"])
+    (userdata / "resolv.conf").write_text("".join(ln + "\n" for ln in lines))
+
+
+def _replaced(lines: list[str], keyword: str, new: list[str]) -> list[str]:
+    return [ln for ln in lines if ln.split()[:1] != [keyword]] + new
 
 
 def write_hosts(
@@ -53,12 +84,15 @@ def write_hosts(
     addresses: list[str],
     host_network: bool,
     peers: list[tuple[str, str]],
+    extra_hosts: tuple[str, ...] = (),
 ) -> None:
     """(Re)write ``/etc/hosts`` in place (the container has the file bind-mounted, so a new inode
     would not reach it): its own names, then a line per peer ((address, name) of the other
     containers on its user network), so containers there find each other by name, as on podman's
-    and Docker's user networks."""
-    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    and Docker's user networks. ``extra_hosts`` (``HOST:IP``, ``--add-host``) come first, as in
+    podman's."""
+    lines = [f"{ip}\t{host}" for host, _, ip in (entry.partition(":") for entry in extra_hosts)]
+    lines += ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
     for cidr in addresses:
         lines.append(f"{cidr.split('/')[0]}\t{hostname} {name}")
     if not addresses and not host_network:

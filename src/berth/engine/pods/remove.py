@@ -1,0 +1,43 @@
+"""``pod rm`` and ``pod prune``: a pod goes with its containers, its infra and its cgroup."""
+
+from __future__ import annotations
+
+from berth.engine.containers.pod_member import is_infra
+from berth.engine.containers.remove import remove_container
+from berth.engine.containers.state import restart_pending
+from berth.engine.engine import Engine
+from berth.engine.metadata import ACTIVE
+from berth.engine.pod_cgroup import remove_pod_cgroup
+from berth.engine.pods.status import pod_containers
+from berth.errors import InvalidState, NotFound
+
+
+def remove_pod(engine: Engine, ref: str, force: bool = False) -> str:
+    """Remove the pod's containers (the infra last), its cgroup and its record; the pod's id.
+
+    A pod with a running container is refused unless ``force`` (which stops them at once). Safe
+    to run again after it was interrupted: each step finds what is left."""
+    pod = engine.db.pod(ref)
+    members = pod_containers(engine, pod)
+    running = [c.name for c in members if c.state in ACTIVE or restart_pending(c)]
+    if running and not force:
+        raise InvalidState(
+            f"pod {pod.name} has running containers ({', '.join(running)}): stop it first or use --force"
+        )
+    for record in [c for c in members if not is_infra(c)] + [c for c in members if is_infra(c)]:
+        try:
+            remove_container(engine, record.id, force=force)
+        except NotFound:
+            continue  # removed meanwhile (--rm, another command)
+    remove_pod_cgroup(pod.cgroup_parent)
+    engine.db.remove_pod(pod.id)
+    return pod.id
+
+
+def prune_pods(engine: Engine) -> list[str]:
+    """Remove every pod none of whose containers runs; their ids."""
+    removed = []
+    for pod in engine.db.pods():
+        if not any(c.state in ACTIVE or restart_pending(c) for c in pod_containers(engine, pod)):
+            removed.append(remove_pod(engine, pod.id))
+    return removed
