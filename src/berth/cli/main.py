@@ -85,6 +85,7 @@ COMMAND_MODULES = {
     "registry": "registry",
     "sbom": "inventory",
     "info": "system",
+    "kube": "kube",
     "system": "system",
     "volume": "volumes",
 }

@@ -117,7 +117,7 @@ def _container(manifest: Manifest, pod: Pod, ctr: Container, restart: str, init_
         "volumes": [_mount(pod, m.name, m.mount_path, m.read_only) for m in ctr.mounts],
         "tty": ctr.tty,
         "interactive": ctr.stdin,
-        "pull": _PULL.get(ctr.pull_policy.lower(), "newer"),
+        "pull": _PULL.get(ctr.pull_policy.lower(), "missing"),
     }
     if ctr.command:
         options["entrypoint"] = list(ctr.command)  # and the image's cmd is dropped
@@ -134,7 +134,7 @@ def _container(manifest: Manifest, pod: Pod, ctr: Container, restart: str, init_
     return options
 
 
-# podman's pull policies for imagePullPolicy; with none given, podman 4.3 pulls "newer".
+# imagePullPolicy as a pull policy (podman 4.3 pulls "newer" by default, which Berth lacks).
 _PULL = {"always": "always", "never": "never", "ifnotpresent": "missing"}
 
 
