@@ -10,27 +10,15 @@ from pathlib import Path
 import pytest
 
 from tests.integration.engine_cli.conftest import Berth, wait_for
+from tests.unit.kube.test_manifest import CLOUD_NATIVE_APP
 
 APP_CMD = 'CMD ["httpd", "-f", "-p", "8080", "-h", "/etc"]'
 SIDECAR_CMD = 'CMD ["sh", "-c", "while true; do wget -qO- http://localhost:8080/passwd; sleep 0.2; done"]'
 
-MANIFEST = """\
-apiVersion: v1
-kind: Pod
-metadata:
-  name: cloud-native-app
-  annotations:
-    prometheus.io/scrape: "true"
-    linkerd.io/inject: enabled
-spec:
-  containers:
-  - name: app
-    image: localhost/app:1
-    ports:
-    - containerPort: 8080
-  - name: envoy-proxy
-    image: localhost/sidecar:1
-"""
+# the issue's manifest, its two images replaced by ones made here from busybox
+MANIFEST = CLOUD_NATIVE_APP.replace("myapp:latest", "localhost/app:1").replace(
+    "envoyproxy/envoy:latest", "localhost/sidecar:1"
+)
 
 
 @pytest.fixture
