@@ -86,6 +86,7 @@ COMMAND_MODULES = {
     "registry": "registry",
     "sbom": "inventory",
     "info": "system",
+    "kube": "kube",
     "system": "system",
     "volume": "volumes",
 }
