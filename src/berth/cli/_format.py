@@ -75,3 +75,30 @@ class HelpFormatter(argparse.HelpFormatter):
                 HelpFormatter._columns = shutil.get_terminal_size().columns - 2
             width = HelpFormatter._columns
         super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def render_template(fmt: str, doc: dict[str, Any]) -> str:
+    """A tiny subset of Go templates: ``{{.State.OOMKilled}}``-style field paths into ``doc``."""
+    import re
+
+    from berth.errors import InvalidArgument
+
+    def field(match: re.Match[str]) -> str:
+        value: Any = doc
+        for part in match.group(1).split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise InvalidArgument(f"invalid --format {fmt!r}: no field {match.group(1)!r}")
+            value = value[part]
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    return re.sub(r"\{\{\s*\.([A-Za-z0-9_.]+)\s*\}\}", field, fmt)
+
+
+def parse_bool(text: str) -> bool:
+    """A boolean flag's value as podman takes it (``--tls-verify=false``)."""
+    lowered = text.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"want true or false, got {text!r}")

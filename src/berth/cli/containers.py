@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from berth.cli._format import HelpFormatter
+from berth.cli._format import HelpFormatter, parse_bool, render_template
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
@@ -27,14 +27,6 @@ def open_engine(args: argparse.Namespace) -> Engine:
 def _label(text: str) -> tuple[str, str]:
     key, _, value = text.partition("=")
     return key, value
-
-
-def _bool(text: str) -> bool:
-    if text.lower() in ("true", "1", "yes"):
-        return True
-    if text.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"want true or false, got {text!r}")
 
 
 def _create_flags(p: argparse.ArgumentParser) -> None:
@@ -88,7 +80,7 @@ def _create_flags(p: argparse.ArgumentParser) -> None:
         "--pull", default="missing", choices=["missing", "always", "never"], help="when to pull the image"
     )
     p.add_argument(
-        "--tls-verify", type=_bool, nargs="?", const=True, default=None, metavar="BOOL",
+        "--tls-verify", type=parse_bool, nargs="?", const=True, default=None, metavar="BOOL",
         help="pulling: require HTTPS with verified certificates (false: allow HTTP)",
     )  # fmt: skip
     p.add_argument("image", help="image reference (or root directory with --rootfs)")
@@ -377,27 +369,10 @@ def _inspect(args: argparse.Namespace) -> int:
         docs = [inspect_container(r, read_health(engine, r)) for r in records]
     if args.format:
         for doc in docs:
-            print(_template(args.format, doc))
+            print(render_template(args.format, doc))
     else:
         print_json(docs)
     return 0
-
-
-def _template(fmt: str, doc: dict[str, Any]) -> str:
-    """A tiny subset of Go templates: ``{{.State.OOMKilled}}``-style field paths."""
-    import re
-
-    from berth.errors import InvalidArgument
-
-    def field(match: re.Match[str]) -> str:
-        value: Any = doc
-        for part in match.group(1).split("."):
-            if not isinstance(value, dict) or part not in value:
-                raise InvalidArgument(f"invalid --format {fmt!r}: no field {match.group(1)!r}")
-            value = value[part]
-        return str(value).lower() if isinstance(value, bool) else str(value)
-
-    return re.sub(r"\{\{\s*\.([A-Za-z0-9_.]+)\s*\}\}", field, fmt)
 
 
 def _logs(args: argparse.Namespace) -> int:

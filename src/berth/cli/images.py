@@ -237,7 +237,15 @@ def _tag(args: argparse.Namespace) -> int:
         entry, _ = find_image(images, args.image)
         for name in new:
             record_image(images, name, entry.records[0].target)
+            _image_event(args, "tag", name, entry.id)
     return 0
+
+
+def _image_event(args: argparse.Namespace | EngineConfig, status: str, name: str, image_id: str = "") -> None:
+    from berth.engine.event_log import object_event
+
+    config = _config(args) if isinstance(args, argparse.Namespace) else args
+    object_event(config, "image", status, name, image_id)
 
 
 def _rmi(args: argparse.Namespace) -> int:
@@ -260,6 +268,8 @@ def _remove_one(config: EngineConfig, images: ImageStore, text: str, force: bool
     entry, record = find_image(images, text)
     if record is not None and len(entry.records) > 1:
         images.delete(record.name)
+        for status in ("untag", "remove"):  # podman's pair, though the image stays under its other names
+            _image_event(config, status, record.name, entry.id)
         return [f"Untagged: {record.name}"]
     if record is None and len(entry.names) > 1 and not force:
         raise InvalidState(
@@ -275,6 +285,9 @@ def _remove_one(config: EngineConfig, images: ImageStore, text: str, force: bool
         _remove_containers(config, users)
     for rec in entry.records:
         images.delete(rec.name)
+    for name in entry.names:
+        _image_event(config, "untag", name, entry.id)
+    _image_event(config, "remove", entry.names[0] if entry.names else entry.id, entry.id)
     return [*(f"Untagged: {n}" for n in entry.names), f"Deleted: {entry.id}"]
 
 
@@ -355,6 +368,7 @@ def _import(args: argparse.Namespace) -> int:
             message=args.message,
             source_name="standard input" if args.source == "-" else "",
         )
+    _image_event(args, "tag", stored.name, stored.image_id)  # podman 4.3 records an import as its tag
     print(f"sha256:{stored.image_id}")
     return 0
 
@@ -362,6 +376,7 @@ def _import(args: argparse.Namespace) -> int:
 def _commit(args: argparse.Namespace) -> int:
     from berth.engine.containers.state import refresh
     from berth.engine.engine import Engine
+    from berth.engine.event_log import container_event
     from berth.engine.images.store import snapshotter
     from berth.engine.metadata import RUNNING
     from berth.image.commit import commit_snapshot
@@ -392,6 +407,7 @@ def _commit(args: argparse.Namespace) -> int:
                 from berth.engine.containers.pause import unpause_container
 
                 unpause_container(engine, record.id)
+        container_event(config, record, "commit")
     if not args.quiet:
         print(f"sha256:{stored.image_id}")
     return 0
@@ -447,6 +463,7 @@ def _write_archive(args: argparse.Namespace, root: Path, output: Path) -> None:
     if args.format == OCI_ARCHIVE:
         entry, record = found[0]
         save(root, record.name if record is not None else entry.records[0].name, output, OCI_ARCHIVE)
+        _image_event(args, "save", entry.names[0] if entry.names else entry.id, entry.id)
         return
     groups: dict[str, tuple[str, list[str]]] = {}
     for entry, record in found:
@@ -456,6 +473,8 @@ def _write_archive(args: argparse.Namespace, root: Path, output: Path) -> None:
     if not args.multi_image_archive:
         groups[found[0][0].id][1].extend(args.images[1:])
     save_docker_archive(root, list(groups.values()), output)
+    for entry, _record in found:
+        _image_event(args, "save", entry.names[0] if entry.names else entry.id, entry.id)
 
 
 def _load(args: argparse.Namespace) -> int:
@@ -465,6 +484,8 @@ def _load(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         source = Path(args.input) if args.input else stack.enter_context(_spooled_stdin("archive (-i FILE)"))
         names = load(root, source)
+    for name in names:
+        _image_event(args, "loadfromarchive", name)
     if not args.quiet:
         for name in names:  # podman 4.3 prints one line per image
             print(f"Loaded image: {name}")

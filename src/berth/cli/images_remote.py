@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from berth.cli._format import parse_bool
 from berth.errors import InvalidArgument
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
@@ -20,18 +21,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"want true or false, got {text!r}")
-
-
 def _registry_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--tls-verify", type=_bool, nargs="?", const=True, default=None, metavar="BOOL",
+        "--tls-verify", type=parse_bool, nargs="?", const=True, default=None, metavar="BOOL",
         help="require HTTPS with verified certificates (false: allow HTTP and unverified TLS)",
     )  # fmt: skip
     p.add_argument("--authfile", help="credentials file (default: auth.json, then ~/.docker/config.json)")
@@ -76,7 +68,7 @@ def register(sub: Any) -> None:
     _registry_flags(cp)
     for side in ("src", "dest"):  # skopeo's per-side flags; each defaults to the general one
         cp.add_argument(
-            f"--{side}-tls-verify", type=_bool, nargs="?", const=True, default=None, metavar="BOOL"
+            f"--{side}-tls-verify", type=parse_bool, nargs="?", const=True, default=None, metavar="BOOL"
         )
         cp.add_argument(f"--{side}-authfile", metavar="FILE")
         cp.add_argument(f"--{side}-creds", metavar="USER[:PASS]")
@@ -160,7 +152,16 @@ def _pull(args: argparse.Namespace) -> int:
         announce(f"Trying to pull {ref}...")
         return _run_copy(args, f"docker://{ref}", f"berth:{ref}", conf)
 
-    return pull_name(args.reference, attempt, berth_file=args.registries_conf, announce=announce)[1]
+    ref, status = pull_name(args.reference, attempt, berth_file=args.registries_conf, announce=announce)
+    _image_event(args, "pull", str(ref))
+    return status
+
+
+def _image_event(args: argparse.Namespace, status: str, name: str) -> None:
+    from berth.engine.config import load_config
+    from berth.engine.event_log import object_event
+
+    object_event(load_config(args.root, args.runroot), "image", status, name)
 
 
 def _push(args: argparse.Namespace) -> int:
@@ -171,7 +172,9 @@ def _push(args: argparse.Namespace) -> int:
     dest = args.destination or str(ref)
     if dest.partition(":")[0] not in (*TRANSPORTS, "containers-storage"):
         dest = f"docker://{Reference.parse(dest)}"
-    return _run_copy(args, f"berth:{ref}", dest)
+    status = _run_copy(args, f"berth:{ref}", dest)
+    _image_event(args, "push", str(ref))
+    return status
 
 
 def _copy(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from berth.engine.containers.monitor import CLOSE_STDIN, EXIT, RESIZE, STDERR, STDIN, STDOUT, attach_client
 from berth.engine.containers.state import refresh
 from berth.engine.engine import Engine
+from berth.engine.event_log import container_event
 from berth.engine.metadata import ACTIVE
 from berth.engine.options import CreateOptions
 from berth.errors import InvalidState
@@ -41,6 +42,7 @@ def attach_container(engine: Engine, ref: str) -> tuple[socket.socket, CreateOpt
         sock = attach_client(engine.paths(record.id).attach_socket)
     except OSError as err:
         raise InvalidState(f"container {record.name}: its monitor does not answer ({err.strerror})") from None
+    container_event(engine.config, record, "attach")
     return sock, CreateOptions.from_json(record.config["options"])
 
 

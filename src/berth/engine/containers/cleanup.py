@@ -17,7 +17,8 @@ from berth.engine.containers.lock import container_lock
 from berth.engine.containers.network_setup import refresh_peer_hosts, teardown_network
 from berth.engine.containers.restart_policy import restart_delay
 from berth.engine.engine import ContainerPaths, Engine, container_cgroup_path
-from berth.engine.metadata import CONFIGURED, EXITED, ContainerRecord
+from berth.engine.event_log import container_event
+from berth.engine.metadata import ACTIVE, CONFIGURED, EXITED, ContainerRecord
 from berth.engine.options import CreateOptions
 from berth.engine.runtime import OCIRuntime
 from berth.errors import BerthError, NotFound
@@ -72,6 +73,9 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_sock
         oom = _oom_killed(engine, record)
         opts = CreateOptions.from_json(record.config["options"])
         removing = opts.remove and exit_code is not None
+        died = exit_code is not None and record.state in ACTIVE  # not a second cleanup of one exit
+        if died:
+            container_event(engine.config, record, "died", exit_code)
         # The runtime's delete, CNI's DEL and, for a container being removed, removing its files
         # and root are independent (the runtime keeps its own state, the config included, and
         # touches neither on delete): run them side by side.
@@ -84,8 +88,11 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_sock
                 remove_files(engine, record)
         finally:
             deleter.join()
+        if died:
+            container_event(engine.config, record, "cleanup")
         if removing:
             engine.db.remove_container(cid)
+            container_event(engine.config, record, "remove")
             for network in record.networks:
                 refresh_peer_hosts(engine, network)  # the others no longer list this one
             remove_anonymous_volumes(engine, record)

@@ -11,6 +11,7 @@ from berth.engine.containers.cleanup import release_image, remove_anonymous_volu
 from berth.engine.containers.network_setup import JOINED, check_ports_free, published_ports
 from berth.engine.containers.oci_config import build_config, write_config
 from berth.engine.engine import Engine, cgroup_path, new_id
+from berth.engine.event_log import container_event
 from berth.engine.metadata import ContainerRecord
 from berth.engine.networks import bridge
 from berth.engine.networks.etcfiles import etc_mounts
@@ -173,6 +174,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
         engine.db.remove_container(cid)
         remove_anonymous_volumes(engine, record)
         raise
+    container_event(engine.config, record, "create")
     return record
 
 

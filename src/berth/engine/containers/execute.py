@@ -16,6 +16,7 @@ from pathlib import Path
 from berth.engine.containers.state import refresh
 from berth.engine.containers.users import resolve_user
 from berth.engine.engine import Engine, new_id
+from berth.engine.event_log import container_event
 from berth.engine.metadata import RUNNING, ContainerRecord
 from berth.engine.options import merge_env, parse_env
 from berth.engine.rootfs import find_command
@@ -39,6 +40,7 @@ def exec_in_container(
     record = refresh(engine, engine.db.container(ref))
     argv, process_file = prepare_exec(engine, record, command, tty, env, user, workdir)
     engine.close()
+    container_event(engine.config, record, "exec")
     if detach:
         _run_in_background(argv, process_file)
         return 0
@@ -46,7 +48,9 @@ def exec_in_container(
         proc = subprocess.run(argv, stdin=None if interactive else subprocess.DEVNULL)
     finally:
         process_file.unlink(missing_ok=True)
-    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+    code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+    container_event(engine.config, record, "exec_died")  # podman 4.3 gives no exit code here
+    return code
 
 
 def prepare_exec(

@@ -17,6 +17,7 @@ from pathlib import Path
 from berth.engine.containers.logs import rfc3339_nano
 from berth.engine.containers.state import refresh
 from berth.engine.engine import Engine
+from berth.engine.event_log import container_event
 from berth.engine.metadata import ContainerRecord
 from berth.engine.options import CreateOptions
 from berth.errors import InvalidArgument
@@ -121,4 +122,5 @@ def run_health_check(engine: Engine, ref: str) -> bool:
             if state["FailingStreak"] >= max(settings.retries, 1):
                 state["Status"] = UNHEALTHY
         atomic_write(path, json.dumps(state).encode())
+    container_event(engine.config, container, "health_status", health_status=state.get("Status", STARTING))
     return code == 0

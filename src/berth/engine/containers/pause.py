@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from berth.engine.containers.state import refresh
 from berth.engine.engine import Engine
+from berth.engine.event_log import container_event
 from berth.engine.metadata import PAUSED, RUNNING, ContainerRecord
 from berth.errors import InvalidState
 
@@ -15,6 +16,7 @@ def pause_container(engine: Engine, ref: str) -> ContainerRecord:
         raise InvalidState(f"container {record.name} is not running (state {record.state})")
     engine.runtime(record.runtime).pause(record.id)
     engine.db.update_container(record.id, only_if_state=RUNNING, state=PAUSED)
+    container_event(engine.config, record, "pause")
     return record
 
 
@@ -25,4 +27,5 @@ def unpause_container(engine: Engine, ref: str) -> ContainerRecord:
         raise InvalidState(f"container {record.name} is not paused (state {record.state})")
     engine.runtime(record.runtime).resume(record.id)
     engine.db.update_container(record.id, only_if_state=PAUSED, state=RUNNING)
+    container_event(engine.config, record, "unpause")
     return record

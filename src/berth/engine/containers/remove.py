@@ -7,6 +7,7 @@ from berth.engine.containers.lock import container_lock
 from berth.engine.containers.state import current_record, refresh, restart_pending
 from berth.engine.containers.stop import record_user_stop, stop_container, wait_socket
 from berth.engine.engine import Engine
+from berth.engine.event_log import container_event
 from berth.engine.metadata import ACTIVE, ContainerRecord
 from berth.errors import InvalidState
 
@@ -34,6 +35,7 @@ def remove_container(engine: Engine, ref: str, force: bool = False, volumes: boo
         cleanup_container(engine, cid, None)
         remove_files(engine, current)
         engine.db.remove_container(cid)
+        container_event(engine.config, current, "remove")
     if volumes:
         remove_anonymous_volumes(engine, current)
     return current

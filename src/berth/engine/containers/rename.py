@@ -5,6 +5,7 @@ from __future__ import annotations
 from berth.engine.containers.lock import container_lock
 from berth.engine.containers.network_setup import refresh_peer_hosts, write_etc
 from berth.engine.engine import Engine
+from berth.engine.event_log import container_event
 from berth.engine.metadata import ACTIVE, ContainerRecord
 from berth.engine.networks import cni
 from berth.engine.options import check_name
@@ -23,4 +24,5 @@ def rename_container(engine: Engine, ref: str, name: str) -> ContainerRecord:
             write_etc(engine, record, addresses)
         for network in record.networks:
             refresh_peer_hosts(engine, network)
+    container_event(engine.config, record, "rename")
     return record

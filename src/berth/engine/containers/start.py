@@ -20,7 +20,8 @@ from berth.engine.containers.network_setup import attach_network, prepare_networ
 from berth.engine.containers.restart import monitor_exit, monitor_restart
 from berth.engine.containers.state import refresh
 from berth.engine.engine import Engine
-from berth.engine.metadata import ACTIVE, CREATED, RUNNING
+from berth.engine.event_log import container_event
+from berth.engine.metadata import ACTIVE, CREATED, RUNNING, ContainerRecord
 from berth.engine.options import CreateOptions
 from berth.engine.rootfs import CommandNotExecutable, CommandNotFound, find_command
 from berth.engine.runtime import RuntimeFailure
@@ -121,6 +122,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             engine.db.update_container(
                 record.id, state=RUNNING, pid=pid, monitor_pid=monitor_pid, started_at=time.time()
             )
+            _started(engine, record, attach)
             return pending.attach_socket
         engine.db.update_container(record.id, state=CREATED, pid=pid, monitor_pid=monitor_pid)
         if network_error is not None:
@@ -138,7 +140,14 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
                 runtime.kill(record.id, "KILL")
             raise
         engine.db.update_container(record.id, only_if_state=CREATED, state=RUNNING, started_at=time.time())
+        _started(engine, record, attach)
         return sock
+
+
+def _started(engine: Engine, record: ContainerRecord, attached: bool) -> None:
+    """The events of a start, as podman gives them: the runtime made it, it runs, a client holds it."""
+    for status in ("init", "start", "attach") if attached else ("init", "start"):
+        container_event(engine.config, record, status)
 
 
 def _health_starter(config: Any, cid: str) -> Callable[[], subprocess.Popen[bytes]]:

@@ -12,6 +12,7 @@ from berth.engine.containers.lock import container_lock
 from berth.engine.containers.start import start_container
 from berth.engine.containers.state import current_record, refresh, restart_pending
 from berth.engine.engine import Engine
+from berth.engine.event_log import container_event
 from berth.engine.metadata import ACTIVE, CREATED, PAUSED, ContainerRecord
 from berth.engine.options import CreateOptions
 from berth.engine.runtime import OCIRuntime, RuntimeFailure
@@ -56,6 +57,7 @@ def kill_container(engine: Engine, ref: str, sig: str = "KILL") -> ContainerReco
             except RuntimeFailure:
                 if not ends or _runs(runtime, record.id):
                     raise  # an ending signal that found the container just ended did its job
+    container_event(engine.config, record, "kill")
     if restarting or (name in ("KILL", "9") and record.state != PAUSED):  # a frozen init dies on thaw
         engine.close()
         wait_socket(engine, record, None)
@@ -122,6 +124,7 @@ def stop_container(engine: Engine, ref: str, timeout: float | None = None) -> Co
             with contextlib.suppress(RuntimeFailure):
                 runtime.kill(record.id, "KILL")
             wait_socket(engine, record, None)
+        container_event(engine.config, record, "stop")
     elif restart_pending(record):
         wait_socket(engine, record, None)
     current = current_record(engine, record.id)
@@ -156,3 +159,4 @@ def restart_container(engine: Engine, ref: str, timeout: float | None = None) ->
     """Stop (if running), then start."""
     record = stop_container(engine, ref, timeout)
     start_container(engine, record.id)
+    container_event(engine.config, record, "restart")

@@ -36,7 +36,11 @@ def pull_image(config: EngineConfig, reference: str, tls_verify: bool | None) ->
         ctx = TransportContext(tls_verify=tls_verify, registries_conf=conf, root=config.root)
         copy(f"docker://{ref}", f"berth:{ref}", ctx)
 
-    return str(pull_name(reference, attempt)[0])
+    from berth.engine.event_log import object_event
+
+    name = str(pull_name(reference, attempt)[0])
+    object_event(config, "image", "pull", name)
+    return name
 
 
 def local_names(reference: str) -> list[str]:

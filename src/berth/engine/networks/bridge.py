@@ -19,6 +19,7 @@ from pathlib import Path
 
 from berth.engine.config import EngineConfig
 from berth.engine.engine import new_id
+from berth.engine.event_log import object_event
 from berth.engine.metadata import Metadata, NetworkRecord
 from berth.engine.networks import cni
 from berth.engine.options import check_name
@@ -149,6 +150,7 @@ def create_network(
     except BaseException:
         _conflist_path(config, name).unlink(missing_ok=True)
         raise
+    object_event(config, "network", "create", record.name, record.id)
     return record
 
 
@@ -207,6 +209,7 @@ def remove_network(config: EngineConfig, db: Metadata, name: str, in_use: bool) 
         for entry in ipam.iterdir():
             entry.unlink()
         ipam.rmdir()
+    object_event(config, "network", "remove", record.name, record.id)
 
 
 def _delete_bridge(record: NetworkRecord) -> None:

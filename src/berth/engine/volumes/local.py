@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from berth.engine.config import EngineConfig
+from berth.engine.event_log import object_event
 from berth.engine.metadata import VolumeRecord
 from berth.engine.options import check_name
 from berth.errors import InvalidState
@@ -37,6 +38,7 @@ def create_volume(engine: Engine, name: str, labels: dict[str, str] | None = Non
     except BaseException:
         engine.db.remove_volume(name)
         raise
+    object_event(engine.config, "volume", "create", name)
     return record
 
 
@@ -55,6 +57,7 @@ def remove_volume(engine: Engine, name: str) -> None:
         raise InvalidState(f"volume {name} is in use by container(s) {', '.join(users)}")
     engine.db.remove_volume(record.name)
     shutil.rmtree(Path(record.mountpoint).parent, ignore_errors=True)
+    object_event(engine.config, "volume", "remove", name)
 
 
 def volume_info(engine: Engine, record: VolumeRecord) -> dict[str, Any]:
