@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from berth.cli._format import HelpFormatter
+from berth.cli._format import HelpFormatter, parse_bool
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -81,10 +81,6 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bool(text: str) -> bool:
-    if text.lower() not in ("true", "false"):
-        raise argparse.ArgumentTypeError(f"want true or false, got {text!r}")
-    return text.lower() == "true"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -96,7 +92,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     play = ksub.add_parser("play", help="make and start the pods a YAML file describes")
     play.add_argument("--down", action="store_true", help="remove the pods instead (as kube down)")
     play.add_argument("--replace", action="store_true", help="remove pods of the same names first")
-    play.add_argument("--start", type=_bool, default=True, metavar="true|false", help="start the pods")
+    play.add_argument("--start", type=parse_bool, default=True, metavar="true|false", help="start the pods")
     play.add_argument("file", help="the YAML file (- for standard input)")
     play.set_defaults(handler=_play)
     down = ksub.add_parser("down", help="remove the pods a YAML file describes")

@@ -238,14 +238,16 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _create_parser(psub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from berth.cli.containers import _bool
+    from berth.cli._format import parse_bool
 
     create = psub.add_parser("create", help="create a pod", formatter_class=HelpFormatter)
     create.add_argument("--name", default="", help="pod name")
     create.add_argument("-p", "--publish", action="append", default=[], help="[IP:]HOSTPORT:CONTAINERPORT")
     create.add_argument("--network", "--net", default="", help="none, host, bridge or a network name")
     create.add_argument("--share", action="append", default=[], help="namespaces to share: net,ipc,uts,pid")
-    create.add_argument("--infra", type=_bool, default=True, help="make an infra container (default true)")
+    create.add_argument(
+        "--infra", type=parse_bool, default=True, help="make an infra container (default: true)"
+    )
     create.add_argument("--infra-image", default="", help="the infra container's image")
     create.add_argument("--infra-name", default="", help="the infra container's name")
     create.add_argument("--infra-command", default="", help="the infra's command: one word or a JSON array")

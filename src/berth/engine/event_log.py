@@ -29,7 +29,7 @@ def container_event(
         ID=record.id,
         Image=record.image,
         Name=record.name,
-        PodID=getattr(record, "pod", ""),
+        PodID=record.pod,
         ContainerExitCode=exit_code,
         HealthStatus=health_status,
         Attributes=dict(options.get("labels") or {}),

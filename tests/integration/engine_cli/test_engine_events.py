@@ -106,3 +106,17 @@ def test_no_event_is_lost_when_twenty_runs_race(berth: Berth) -> None:
             "cleanup",
             "remove",
         ]
+
+
+def test_pod_actions_and_their_containers_in_events(berth: Berth) -> None:
+    pod_id = berth("pod", "create", "--name", "evpod", "--network", "none").stdout.strip()
+    berth("pod", "start", "evpod")
+    berth("pod", "stop", "-t", "0", "evpod")
+    berth("pod", "rm", "evpod")
+    events = _events(berth)
+    assert _statuses(events, "evpod") == ["create", "start", "stop", "remove"]
+    assert {e["ID"] for e in events if e.get("Name") == "evpod"} == {pod_id}
+    infra = [e for e in events if e["Type"] == "container"]
+    assert infra and all(e["PodID"] == pod_id for e in infra)
+    assert [e["Status"] for e in _events(berth, "--filter", "pod=evpod", "--filter", "type=pod")] == [
+        "create", "start", "stop", "remove"]  # fmt: skip

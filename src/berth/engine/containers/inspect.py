@@ -144,6 +144,7 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
             "StopSignal": record.config.get("stop_signal", "SIGTERM"),
             "StopTimeout": opts.stop_timeout,
             "Labels": opts.labels,
+            "Annotations": opts.annotations,
         },
         "RestartCount": record.restart_count,
         "HostConfig": {

@@ -8,6 +8,7 @@ from berth.engine.containers.create import create_container, generate_name
 from berth.engine.containers.network_setup import check_ports_free, published_ports
 from berth.engine.containers.pod_member import SHAREABLE
 from berth.engine.engine import Engine, new_id
+from berth.engine.event_log import object_event
 from berth.engine.metadata import ContainerRecord, PodRecord
 from berth.engine.networks import bridge
 from berth.engine.options import CreateOptions, RestartPolicy, check_name
@@ -35,15 +36,15 @@ def create_pod(engine: Engine, opts: PodOptions) -> PodRecord:
         cgroup_parent=pod_cgroup_parent(engine.config.cgroup_parent, pid),
     )
     engine.db.add_pod(pod)
-    if not opts.infra:
-        return pod
-    try:
-        infra = create_container(engine, _infra_options(engine, pod, opts))
-    except BaseException:
-        engine.db.remove_pod(pid)
-        raise
-    engine.db.update_pod(pid, infra_id=infra.id)
-    pod.infra_id = infra.id
+    if opts.infra:
+        try:
+            infra = create_container(engine, _infra_options(engine, pod, opts))
+        except BaseException:
+            engine.db.remove_pod(pid)
+            raise
+        engine.db.update_pod(pid, infra_id=infra.id)
+        pod.infra_id = infra.id
+    object_event(engine.config, "pod", "create", pod.name, pod.id)
     return pod
 
 

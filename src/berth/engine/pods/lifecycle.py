@@ -14,6 +14,7 @@ from berth.engine.containers.start import start_container
 from berth.engine.containers.state import refresh, restart_pending
 from berth.engine.containers.stop import kill_container, stop_container, wait_container
 from berth.engine.engine import Engine
+from berth.engine.event_log import object_event
 from berth.engine.metadata import ACTIVE, PAUSED, RUNNING, ContainerRecord, PodRecord
 from berth.engine.options import CreateOptions
 from berth.engine.pods.status import pod_containers
@@ -57,6 +58,7 @@ def start_pod(engine: Engine, ref: str) -> PodRecord:
     for record in members:
         if not is_infra(record) and not _init_mode(record):
             _start_unless_active(engine, record)
+    object_event(engine.config, "pod", "start", pod.name, pod.id)
     return engine.db.pod(pod.id)
 
 
@@ -72,13 +74,16 @@ def stop_pod(engine: Engine, ref: str, timeout: int | None = None) -> PodRecord:
     for record in _infra_last(engine, pod):
         if record.state in ACTIVE or restart_pending(record):
             stop_container(engine, record.id, timeout)
+    object_event(engine.config, "pod", "stop", pod.name, pod.id)
     return pod
 
 
 def restart_pod(engine: Engine, ref: str) -> PodRecord:
     """Stop the pod, then start it."""
     stop_pod(engine, ref)
-    return start_pod(engine, ref)
+    pod = start_pod(engine, ref)
+    object_event(engine.config, "pod", "restart", pod.name, pod.id)
+    return pod
 
 
 def kill_pod(engine: Engine, ref: str, signal: str = "KILL") -> PodRecord:
@@ -89,11 +94,12 @@ def kill_pod(engine: Engine, ref: str, signal: str = "KILL") -> PodRecord:
         raise InvalidState(f"pod {pod.name} has no running container to kill")
     for record in running:
         kill_container(engine, record.id, signal)
+    object_event(engine.config, "pod", "kill", pod.name, pod.id)
     return pod
 
 
 def _each_in_state(
-    engine: Engine, ref: str, state: str, act: Callable[[Engine, str], object], refusal: str
+    engine: Engine, ref: str, state: str, act: Callable[[Engine, str], object], refusal: str, event: str
 ) -> PodRecord:
     pod = engine.db.pod(ref)
     chosen = [c for c in pod_containers(engine, pod) if c.state == state]
@@ -101,14 +107,15 @@ def _each_in_state(
         raise InvalidState(f"pod {pod.name} has no {refusal}")
     for record in chosen:
         act(engine, record.id)
+    object_event(engine.config, "pod", event, pod.name, pod.id)
     return pod
 
 
 def pause_pod(engine: Engine, ref: str) -> PodRecord:
     """Freeze every running container of the pod."""
-    return _each_in_state(engine, ref, RUNNING, pause_container, "running container to pause")
+    return _each_in_state(engine, ref, RUNNING, pause_container, "running container to pause", "pause")
 
 
 def unpause_pod(engine: Engine, ref: str) -> PodRecord:
     """Thaw every paused container of the pod."""
-    return _each_in_state(engine, ref, PAUSED, unpause_container, "paused container")
+    return _each_in_state(engine, ref, PAUSED, unpause_container, "paused container", "unpause")

@@ -6,6 +6,7 @@ from berth.engine.containers.pod_member import is_infra
 from berth.engine.containers.remove import remove_container
 from berth.engine.containers.state import restart_pending
 from berth.engine.engine import Engine
+from berth.engine.event_log import object_event
 from berth.engine.metadata import ACTIVE
 from berth.engine.pod_cgroup import remove_pod_cgroup
 from berth.engine.pods.status import pod_containers
@@ -31,6 +32,7 @@ def remove_pod(engine: Engine, ref: str, force: bool = False) -> str:
             continue  # removed meanwhile (--rm, another command)
     remove_pod_cgroup(pod.cgroup_parent)
     engine.db.remove_pod(pod.id)
+    object_event(engine.config, "pod", "remove", pod.name, pod.id)
     return pod.id
 
 
