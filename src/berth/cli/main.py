@@ -87,6 +87,7 @@ COMMAND_MODULES = {
     "info": "system",
     "system": "system",
     "volume": "volumes",
+    "key": "trust",
 }
 
 
