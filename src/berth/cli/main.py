@@ -87,7 +87,7 @@ COMMAND_MODULES = {
     "info": "system",
     "system": "system",
     "volume": "volumes",
-    "key": "trust",
+    **dict.fromkeys(["key", "sign", "verify"], "trust"),
 }
 
 
