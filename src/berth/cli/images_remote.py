@@ -41,6 +41,27 @@ def _copy_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
 
+def _policy_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--signature-policy", metavar="FILE",
+        help="signature policy (default: ~/.config/containers/policy.json, else /etc/containers/policy.json)",
+    )  # fmt: skip
+
+
+def _admission(args: argparse.Namespace) -> Any:
+    """The signature policy's check for the copier, or None when no policy file exists at all."""
+    if not hasattr(args, "signature_policy"):
+        return None
+    from berth.engine.config import load_config
+    from berth.trust.admission import policy_admission
+    from berth.trust.policy import load_policy, policy_path
+
+    if args.signature_policy is None and not policy_path().exists():
+        return None
+    root = load_config(args.root, getattr(args, "runroot", None)).root
+    return policy_admission(load_policy(args.signature_policy), root)
+
+
 def register(sub: Any) -> None:
     """Add pull, push, copy, login and logout."""
     pull = sub.add_parser("pull", help="pull an image from a registry into Berth's store")
@@ -48,6 +69,7 @@ def register(sub: Any) -> None:
     pull.add_argument("--all-platforms", action="store_true", help="pull every platform of an index")
     _copy_flags(pull)
     _registry_flags(pull)
+    _policy_flag(pull)
     pull.set_defaults(handler=_pull)
 
     push = sub.add_parser("push", help="push an image from Berth's store to a registry")
@@ -66,6 +88,7 @@ def register(sub: Any) -> None:
     )
     _copy_flags(cp)
     _registry_flags(cp)
+    _policy_flag(cp)
     for side in ("src", "dest"):  # skopeo's per-side flags; each defaults to the general one
         cp.add_argument(
             f"--{side}-tls-verify", type=parse_bool, nargs="?", const=True, default=None, metavar="BOOL"
@@ -131,6 +154,7 @@ def _run_copy(args: argparse.Namespace, src: str, dst: str, conf: Any = None) ->
         platform=Platform.parse(args.platform) if args.platform else None,
         all_platforms=getattr(args, "all_platforms", False),
         progress=bars_for(args.quiet),
+        admit=_admission(args),
     )
     if hasattr(args, "src_tls_verify"):
         result = copy(src, dst, _context(_side(args, "src")), options, _context(_side(args, "dest")))

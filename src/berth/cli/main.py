@@ -90,6 +90,7 @@ COMMAND_MODULES = {
     "kube": "kube",
     "system": "system",
     "volume": "volumes",
+    **dict.fromkeys(["key", "sign", "verify"], "trust"),
 }
 
 

@@ -14,11 +14,13 @@ import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -52,24 +54,26 @@ def serve_command(addr: str, root: Path, *args: str) -> list[str]:
 def serve_cli(root: Path, *args: str) -> Iterator[str]:
     """Run ``berth registry serve`` as a child process on a free port; yield ``127.0.0.1:PORT``."""
     addr = f"127.0.0.1:{free_port()}"
-    proc = subprocess.Popen(
-        serve_command(addr, root, *args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    # The server logs every request: into a file, as a pipe nobody reads would fill and stall it.
+    with tempfile.TemporaryFile() as log:
+        yield from _serve(addr, serve_command(addr, root, *args), log, "--tls-cert" in args)
+
+
+def _serve(addr: str, command: list[str], log: IO[bytes], tls: bool) -> Iterator[str]:
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                scheme = "https" if "--tls-cert" in args else "http"
-                if scheme == "http":
+                if not tls:
                     urllib.request.urlopen(f"http://{addr}/healthz", timeout=2).read()
                 else:
                     socket.create_connection(tuple(addr.split(":")), timeout=2).close()  # type: ignore[arg-type]
                 break
             except OSError as err:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"registry did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
-                    ) from err
+                    log.seek(0)
+                    raise RuntimeError(f"registry did not start: {log.read().decode()}") from err
                 time.sleep(0.1)
         yield addr
     finally:
@@ -79,8 +83,6 @@ def serve_cli(root: Path, *args: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
 
 
 def _blob(layout: Path, data: bytes) -> dict[str, object]:

@@ -8,11 +8,11 @@ Blobs go in parallel (bounded), each skipped if the destination already has it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from berth.distribution.transports.base import ImageDestination, ImageSource
+from berth.distribution.transports.base import ImageDestination, ImageSource, RawManifest
 from berth.errors import DigestMismatch, InvalidArgument
 from berth.spec import manifest as manifest_mod
 from berth.spec.descriptor import Descriptor
@@ -44,6 +44,9 @@ class CopyOptions:
     all_platforms: bool = False
     parallel: int = DEFAULT_PARALLEL
     progress: CopyProgress | None = None
+    #: Called with the source and its top-level manifest before anything is written; it raises to
+    #: refuse the image (the signature policy, ``berth.trust.admission``).
+    admit: Callable[[ImageSource, RawManifest], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,8 @@ async def copy_image(
     options = options or CopyOptions()
     copier = _Copier(src, dst, options)
     top = await src.top_manifest()
+    if options.admit is not None:
+        await options.admit(src, top)
     doc = manifest_mod.parse(top.data, top.media_type)
     if isinstance(doc, ImageIndex):
         if options.all_platforms:
