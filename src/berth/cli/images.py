@@ -590,6 +590,9 @@ def register(sub: Any) -> None:
     isub = image.add_subparsers(dest="image_command", metavar="COMMAND", required=True)
     for _, verb, build, text in _IMAGE_VERBS:
         build(isub.add_parser(verb, aliases=["list"] if verb == "ls" else [], help=text))
+    from berth.cli.build import build_parser
+
+    build_parser(isub.add_parser("build", help="build an image from a Containerfile"))
     inspect = isub.add_parser("inspect", help="show images' configuration as JSON")
     inspect.add_argument("images", nargs="+", metavar="IMAGE")
     inspect.set_defaults(handler=_inspect)

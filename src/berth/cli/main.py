@@ -81,6 +81,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(_CONTAINER_COMMANDS, "containers"),
     **dict.fromkeys(_IMAGE_COMMANDS, "images"),
     **dict.fromkeys(["pull", "push", "copy", "login", "logout"], "images_remote"),
+    "build": "build",
     "events": "events",
     "network": "networks",
     "pod": "pods",

@@ -67,7 +67,7 @@ class _State:
         self.config = records.replace(self.config, **fields)
 
 
-def _json_array(value: str) -> list[str] | None:
+def json_array(value: str) -> list[str] | None:
     """The exec form's list, or ``None`` when ``value`` is not a JSON array of strings."""
     if not value.startswith("["):
         return None
@@ -81,7 +81,7 @@ def _json_array(value: str) -> list[str] | None:
 
 
 def _command(value: str) -> tuple[str, ...]:
-    exec_form = _json_array(value)
+    exec_form = json_array(value)
     if exec_form is not None:
         return tuple(exec_form)
     if not value:
@@ -166,7 +166,7 @@ def _expose(state: _State, value: str) -> None:
 
 
 def _volume(state: _State, value: str) -> None:
-    paths = _json_array(value)
+    paths = json_array(value)
     if paths is None:
         paths = value.split()
     if not paths or any(not p for p in paths):

@@ -39,6 +39,10 @@ class ContainerConfig:
     #: ``Test`` (``["CMD", ...]``, ``["CMD-SHELL", "..."]`` or ``["NONE"]``), and ``Interval``,
     #: ``Timeout``, ``StartPeriod`` in nanoseconds and ``Retries``
     healthcheck: Mapping[str, Any] | None = None
+    #: Docker's ``OnBuild`` (Dockerfile ONBUILD triggers, as written) and ``Shell`` (SHELL), which
+    #: Docker-format images built by Docker and buildah carry
+    on_build: tuple[str, ...] = ()
+    shell: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, obj: Any, path: str) -> ContainerConfig:
@@ -56,6 +60,8 @@ class ContainerConfig:
             stop_signal=_json.get_str(obj, "StopSignal", path) or "",
             args_escaped=bool(_json.get_bool(obj, "ArgsEscaped", path)),
             healthcheck=_healthcheck(obj.get("Healthcheck"), f"{path}.Healthcheck"),
+            on_build=_json.get_str_list(obj, "OnBuild", path) or (),
+            shell=_json.get_str_list(obj, "Shell", path) or (),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -83,6 +89,10 @@ class ContainerConfig:
             out["ArgsEscaped"] = True
         if self.healthcheck is not None:
             out["Healthcheck"] = dict(self.healthcheck)
+        if self.on_build:
+            out["OnBuild"] = list(self.on_build)
+        if self.shell:
+            out["Shell"] = list(self.shell)
         return out
 
 

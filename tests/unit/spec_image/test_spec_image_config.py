@@ -141,3 +141,11 @@ def test_property_round_trip(
 ) -> None:
     cfg = ImageConfig("amd64", "linux", (), ContainerConfig(env=env, cmd=cmd, labels=labels))
     assert ImageConfig.parse(cfg.to_bytes()) == cfg
+
+
+def test_docker_onbuild_and_shell_round_trip() -> None:
+    obj = {"OnBuild": ["RUN echo hi", "COPY . /app"], "Shell": ["/bin/ash", "-c"]}
+    config = ContainerConfig.from_json(obj, "config")
+    assert config.on_build == ("RUN echo hi", "COPY . /app") and config.shell == ("/bin/ash", "-c")
+    assert config.to_json() == obj
+    assert "OnBuild" not in ContainerConfig().to_json()

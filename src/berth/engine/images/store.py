@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from berth.engine.config import EngineConfig
     from berth.engine.engine import Engine
+    from berth.image.images import ImageStore, ResolvedImage
     from berth.image.snapshots import Snapshotter
     from berth.spec.digest import Digest
 
@@ -91,16 +92,7 @@ def image_rootfs(
             store = ImageStore(images_root(engine.config))
             resolved = store.resolve(pulled)
         snaps = snapshotter(engine.config)
-        parent = None
-        layers = resolved.manifest.layers
-        if len(layers) != len(resolved.config.diff_ids):
-            raise BerthError(
-                f"image {reference}: {len(layers)} layers but {len(resolved.config.diff_ids)} diff IDs"
-            )
-        for layer, diff_id in zip(layers, resolved.config.diff_ids, strict=True):
-            with store.content.open(layer.digest) as blob:
-                parent = snaps.unpack(blob, parent, media_type=layer.media_type, diff_id=diff_id).chain_id
-        active = snaps.prepare(cid, parent)
+        active = snaps.prepare(cid, unpack_layers(store, snaps, resolved, reference))
         cfg = resolved.config.config
         settings = ImageSettings(
             env=list(cfg.env),
@@ -118,6 +110,22 @@ def image_rootfs(
         )
     finally:
         store.close()
+
+
+def unpack_layers(
+    store: ImageStore, snaps: Snapshotter, resolved: ResolvedImage, reference: str
+) -> Digest | None:
+    """Unpack ``resolved``'s layers into snapshots (each once); return the top chain ID."""
+    parent = None
+    layers = resolved.manifest.layers
+    if len(layers) != len(resolved.config.diff_ids):
+        raise BerthError(
+            f"image {reference}: {len(layers)} layers but {len(resolved.config.diff_ids)} diff IDs"
+        )
+    for layer, diff_id in zip(layers, resolved.config.diff_ids, strict=True):
+        with store.content.open(layer.digest) as blob:
+            parent = snaps.unpack(blob, parent, media_type=layer.media_type, diff_id=diff_id).chain_id
+    return parent
 
 
 def release_rootfs(engine: Engine, cid: str) -> None:

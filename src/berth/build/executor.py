@@ -1,0 +1,355 @@
+"""Runs a parsed Containerfile: each stage a chain of snapshots, each tree step one layer.
+
+A stage starts from ``scratch``, an earlier stage or an image (in the store, or pulled). Config
+instructions edit the stage's config and add an ``empty_layer`` history entry; COPY, ADD and RUN
+work in a writable root prepared on the stage's snapshot chain, whose changes become one layer
+(written through the content store's verifying ingest, then unpacked as the next snapshot). Only
+the stages the target needs are built. The target's image is stored under each tag.
+
+    stored = Builder(engine, images, BuildOptions(containerfile=cf, context=ctx, tags=["app"])).build()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import posixpath
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from berth.build.containerfile import Containerfile, Stage
+from berth.build.context import BuildContext
+from berth.build.copier import Owner, copy_paths, parse_chown, resolve_in_root, write_file
+from berth.build.errors import ContainerfileError
+from berth.build.expand import Expander
+from berth.build.ignore import IgnoreRules
+from berth.build.instructions import Add, Arg, Copy, From, Instruction, Run, parse_instruction
+from berth.build.lines import Line, split_keyword
+from berth.build.state import StageState, apply_config_instruction, declare_args, is_config_instruction
+from berth.engine.engine import Engine
+from berth.errors import BerthError, InvalidArgument, NotFound
+from berth.image.catalog import local_name
+from berth.image.images import ImageStore
+from berth.image.importer import (
+    StoredImage,
+    now_rfc3339,
+    record_image,
+    store_image,
+    store_lease,
+    write_layer_blob,
+)
+from berth.spec import mediatypes, records
+from berth.spec.descriptor import Descriptor
+from berth.spec.digest import Digest
+from berth.spec.image_config import ImageConfig
+from berth.spec.platform import host
+
+
+@dataclass
+class BuildOptions:
+    """What ``berth build`` was asked for (the CLI's flags, parsed)."""
+
+    containerfile: Containerfile
+    context: BuildContext
+    tags: list[str] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    pull: str = "missing"
+    tls_verify: bool | None = None
+    network: str = ""
+    docker_format: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    progress: Callable[[str], None] = lambda _line: None
+
+
+def builtin_args() -> dict[str, str]:
+    """The platform ARGs every build defines (Dockerfile reference, "Automatic platform ARGs")."""
+    plat = host()
+    text = f"{plat.os}/{plat.architecture}" + (f"/{plat.variant}" if plat.variant else "")
+    values = {}
+    for prefix in ("TARGET", "BUILD"):
+        values.update(
+            {
+                f"{prefix}PLATFORM": text,
+                f"{prefix}OS": plat.os,
+                f"{prefix}ARCH": plat.architecture,
+                f"{prefix}VARIANT": plat.variant,
+            }
+        )
+    return values
+
+
+class Builder:
+    """One build: the stages the target needs, in order, then the stored image."""
+
+    def __init__(self, engine: Engine, images: ImageStore, opts: BuildOptions) -> None:
+        from berth.engine.images.store import snapshotter
+
+        self.engine = engine
+        self.images = images
+        self.opts = opts
+        self.cf = opts.containerfile
+        self.snaps = snapshotter(engine.config)
+        self.given = {**builtin_args(), **opts.build_args}
+        self.global_args: dict[str, str] = {}
+        self.built: dict[int, StageState] = {}
+        self.step = 0
+
+    def build(self) -> StoredImage:
+        """Build the target (the last stage unless ``--target``) and store it under each tag."""
+        target = self._target()
+        needed = self._needed(target)
+        for arg in self.cf.global_args:
+            self._in_line(arg, functools.partial(self._declare_global, arg))
+        self.total = sum(1 + len(s.instructions) for s in self.cf.stages if s.index in needed)
+        with store_lease(self.images) as lease:
+            self.lease = lease
+            for stage in self.cf.stages:
+                if stage.index in needed:
+                    self.built[stage.index] = self._stage(stage)
+            return self._store(self.built[target.index])
+
+    def _declare_global(self, arg: Arg) -> None:
+        """A global ARG: only FROM lines (and stages' ARGs of the same name) see it."""
+        declare_args(self.global_args, self.given, arg, Expander(self.global_args, self.cf.escape))
+
+    def _target(self) -> Stage:
+        if self.opts.target is None:
+            return self.cf.stages[-1]
+        stage = self.cf.stage(self.opts.target)
+        if stage is None:
+            raise InvalidArgument(f"--target {self.opts.target}: no such stage in {self.cf.filename}")
+        return stage
+
+    def _needed(self, target: Stage) -> set[int]:
+        """The indexes of ``target`` and the stages it reads from (FROM, COPY --from, mounts)."""
+        needed, todo = set(), [target]
+        while todo:
+            stage = todo.pop()
+            if stage.index in needed:
+                continue
+            needed.add(stage.index)
+            refs = [stage.base.image]
+            for ins in stage.instructions:
+                if isinstance(ins, Copy) and ins.from_stage:
+                    refs.append(ins.from_stage)
+                if isinstance(ins, Run):
+                    refs.extend(m.from_stage for m in ins.mounts if m.from_stage)
+            for ref in refs:
+                found = self.cf.stage(ref)
+                if found is not None and found.index < stage.index:
+                    todo.append(found)
+        return needed
+
+    def _in_line(self, ins: Instruction, action: Callable[[], object]) -> None:
+        """Run ``action``; a BerthError it raises is reported at ``ins``'s line."""
+        try:
+            action()
+        except ContainerfileError:
+            raise
+        except BerthError as err:
+            raise ContainerfileError(self.cf.filename, ins.line.number, str(err)) from None
+
+    def _announce(self, ins: Instruction) -> None:
+        self.step += 1
+        self.opts.progress(f"STEP {self.step}/{self.total}: {ins.line.original}")
+
+    # -- stages ---------------------------------------------------------------------------
+
+    def _stage(self, stage: Stage) -> StageState:
+        self._announce(stage.base)
+        state = self._base(stage.base)
+        # Dockerfile reference, ONBUILD: the base's triggers run first, and are not inherited.
+        triggers = [self._trigger(stage.base, text) for text in state.container.on_build]
+        state.edit(on_build=())
+        for ins in triggers:
+            self._instruction(state, ins)
+        for ins in stage.instructions:
+            self._announce(ins)
+            self._instruction(state, ins)
+        return state
+
+    def _trigger(self, base: From, text: str) -> Instruction:
+        keyword, rest = split_keyword(text.strip())
+        return parse_instruction(
+            Line(base.line.number, keyword.upper(), rest, escape=self.cf.escape), self.cf.filename
+        )
+
+    def _new_state(self, config: ImageConfig, layers: list[Descriptor], chain: Digest | None) -> StageState:
+        return StageState(config, layers, chain, given_args=self.given, escape=self.cf.escape)
+
+    def _base(self, base: From) -> StageState:
+        ref = Expander(self.global_args, self.cf.escape).word(base.image)
+        earlier = self.cf.stage(ref)
+        if earlier is not None and earlier.index in self.built:
+            done = self.built[earlier.index]
+            return self._new_state(done.config, list(done.layers), done.chain)
+        if ref == "scratch":
+            plat = host()
+            config = ImageConfig(
+                architecture=plat.architecture, os=plat.os, variant=plat.variant, diff_ids=()
+            )
+            return self._new_state(config, [], None)
+        return self._image(base, ref)
+
+    def _image(self, base: From, ref: str) -> StageState:
+        from berth.engine.images.pull import local_names, pull_image
+        from berth.engine.images.store import unpack_layers
+        from berth.image.catalog import resolve_first
+
+        try:
+            if self.opts.pull == "always":
+                raise NotFound(ref)
+            resolved = resolve_first(self.images, local_names(ref))
+        except NotFound:
+            if self.opts.pull == "never":
+                raise ContainerfileError(
+                    self.cf.filename, base.line.number, f"image {ref} not found"
+                ) from None
+            name = pull_image(self.engine.config, ref, self.opts.tls_verify)
+            resolved = self.images.resolve(name)
+        chain = unpack_layers(self.images, self.snaps, resolved, ref)
+        return self._new_state(resolved.config, list(resolved.manifest.layers), chain)
+
+    # -- instructions ---------------------------------------------------------------------
+
+    def _instruction(self, state: StageState, ins: Instruction) -> None:
+        if isinstance(ins, Arg):
+            # A stage's ARG without a default takes a global one of the same name.
+            given = {**self.global_args, **self.given}
+            self._in_line(ins, lambda: declare_args(state.args, given, ins, state.expander()))
+        elif is_config_instruction(ins):
+            self._in_line(ins, lambda: apply_config_instruction(state, ins))
+            state.add_history(_nop(ins), now_rfc3339(), empty_layer=True)
+        elif isinstance(ins, Run):
+            self._in_line(ins, lambda: self._tree_step(state, ins, lambda root: self._run(state, ins, root)))
+        elif isinstance(ins, Copy):
+            self._in_line(ins, lambda: self._tree_step(state, ins, lambda root: self._copy(state, ins, root)))
+        else:  # the parser makes no other kind
+            raise ContainerfileError(
+                self.cf.filename, ins.line.number, f"{ins.line.instruction} is not supported"
+            )
+
+    def _tree_step(self, state: StageState, ins: Instruction, work: Callable[[Path], str]) -> None:
+        """Run ``work`` in a writable root on the stage's chain; commit what it changed as a layer."""
+        key = f"berth-build-{secrets.token_hex(8)}"
+        active = self.snaps.prepare(key, state.chain)
+        try:
+            created_by = work(active.rootfs)
+            layer, diff_id = write_layer_blob(self.images, self.lease, lambda out: self.snaps.diff(key, out))
+        finally:
+            self.snaps.release(key)
+        if self.opts.docker_format:
+            layer = records.replace(layer, media_type=mediatypes.DOCKER_LAYER_GZIP)
+        with self.images.content.open(layer.digest) as blob:
+            state.chain = self.snaps.unpack(
+                blob, state.chain, media_type=layer.media_type, diff_id=diff_id
+            ).chain_id
+        state.layers.append(layer)
+        state.config = records.replace(state.config, diff_ids=(*state.config.diff_ids, diff_id))
+        state.add_history(created_by, now_rfc3339(), empty_layer=False)
+
+    def _run(self, state: StageState, ins: Run, root: Path) -> str:
+        from berth.build.runner import run_in_root, shell_command
+
+        argv = shell_command(state, ins)
+        workdir = state.container.working_dir or "/"
+        resolve_in_root(root, workdir).mkdir(parents=True, exist_ok=True)
+        code = run_in_root(self.engine, root, argv, state, ins.network or self.opts.network)
+        if code != 0:
+            raise InvalidArgument(f"RUN exited with status {code}: {ins.line.original}")
+        prefix = (
+            ""
+            if not state.args
+            else f"|{len(state.args)} " + " ".join(f"{k}={v}" for k, v in state.args.items()) + " "
+        )
+        return prefix + " ".join(argv)
+
+    def _copy(self, state: StageState, ins: Copy, root: Path) -> str:
+        ex = state.expander()
+        written = ex.word(ins.dest)
+        # Dockerfile reference, COPY: a relative destination is relative to WORKDIR; a trailing
+        # slash (also `.`) means "into this directory".
+        dest = posixpath.normpath(posixpath.join(state.container.working_dir or "/", written))
+        if written.endswith(("/", "/.")) or written == ".":
+            dest = dest.rstrip("/") + "/"
+        owner = parse_chown(ex.word(ins.chown), root) if ins.chown else Owner(0, 0)
+        chmod = int(ex.word(ins.chmod), 8) if ins.chmod else None
+        heredocs = {f"<<{h.name}": h for h in ins.heredocs}
+        with self._source(ins) as source:
+            files = []
+            for word in ins.sources:
+                if word in heredocs or word.startswith("<<"):
+                    doc = heredocs[word] if word in heredocs else ins.heredocs[0]
+                    content = ex.word(doc.content) if doc.expand else doc.content
+                    target = dest if not dest.endswith("/") else posixpath.join(dest, doc.name)
+                    write_file(root, target, content.encode(), owner, chmod or 0o644)
+                    continue
+                for rel in source.resolve(ex.word(word)):
+                    files.append((source.root / rel, rel))
+            if files:
+                skip = None if ins.from_stage else _skipper(source)
+                copy_paths(root, files, dest, owner, chmod, skip)
+        what = "ADD" if isinstance(ins, Add) else "COPY"
+        return f"/bin/sh -c #(nop) {what} {' '.join(ins.sources)} {dest}"
+
+    @contextlib.contextmanager
+    def _source(self, ins: Copy) -> Iterator[BuildContext]:
+        """Where ``ins`` reads: the context, or the root of a stage or image (``--from``)."""
+        if not ins.from_stage:
+            yield self.opts.context
+            return
+        stage = self.cf.stage(ins.from_stage)
+        if stage is not None and stage.index in self.built:
+            chain = self.built[stage.index].chain
+        elif stage is not None:
+            raise InvalidArgument(f"--from={ins.from_stage}: the stage is not built before this one")
+        else:
+            chain = self._image(ins_from(ins), ins.from_stage).chain
+        key = f"berth-build-from-{secrets.token_hex(8)}"
+        active = self.snaps.prepare(key, chain)
+        try:
+            yield BuildContext(active.rootfs, IgnoreRules([]))
+        finally:
+            self.snaps.release(key)
+
+    # -- the result -----------------------------------------------------------------------
+
+    def _store(self, state: StageState) -> StoredImage:
+        config = state.config
+        if self.opts.labels:
+            labels = {**config.config.labels, **self.opts.labels}
+            config = records.replace(config, config=records.replace(config.config, labels=labels))
+        config = records.replace(config, created=now_rfc3339())
+        names = [local_name(tag) for tag in self.opts.tags]
+        stored = store_image(
+            self.images,
+            self.lease,
+            config,
+            state.layers,
+            names[0] if names else None,
+            docker=self.opts.docker_format,
+        )
+        for name in names[1:]:
+            record_image(self.images, name, stored.manifest)
+        return stored
+
+
+def ins_from(ins: Copy) -> From:
+    """A FROM standing for ``COPY --from=IMAGE``, so the image is found as FROM finds it."""
+    return From(ins.line, ins.from_stage or "")
+
+
+def _skipper(ctx: BuildContext) -> Callable[[Path], bool]:
+    def skip(path: Path) -> bool:
+        return ctx.ignore.excludes(os.path.relpath(path, ctx.root))
+
+    return skip
+
+
+def _nop(ins: Instruction) -> str:
+    """A config instruction's history ``created_by``, as buildah writes it."""
+    return f"/bin/sh -c #(nop) {ins.line.original}"

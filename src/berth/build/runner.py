@@ -1,0 +1,105 @@
+"""RUN: a command in a container on the stage's writable root, through Berth's engine and runtime.
+
+The container is created with the root as ``--rootfs``, attached (its output is the build's),
+waited for and removed; mount points the runtime had to create in the root for its own mounts are
+removed again, so they do not end up in the layer (as buildah does).
+
+    code = run_in_root(engine, root, ["/bin/sh", "-c", "make"], state, network="none", mounts=[])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from berth.build.instructions import Run
+from berth.build.state import StageState
+from berth.engine.engine import Engine
+from berth.errors import BerthError
+
+#: Paths the engine and runtime mount over in every container (runtime-spec config.md#mounts and
+#: the engine's /etc files); made in the root only if missing, and removed again after the RUN.
+_MOUNT_POINTS = (
+    "/proc",
+    "/sys",
+    "/dev",
+    "/etc/hosts",
+    "/etc/hostname",
+    "/etc/resolv.conf",
+    "/run/.containerenv",
+)
+
+
+def shell_command(state: StageState, ins: Run) -> list[str]:
+    """The argv of a RUN: the exec form's list, or SHELL plus the text (heredocs folded in)."""
+    if ins.command.json:
+        return list(ins.command.args)
+    text = ins.command.args[0]
+    if not ins.heredocs:
+        return [*state.shell, text]
+    first = ins.heredocs[0]
+    if len(ins.heredocs) == 1 and text.strip().lstrip("0123456789").lstrip("<-").strip("'\"") == first.name:
+        return [*state.shell, first.content]  # `RUN <<EOF`: the heredoc is the script
+    # Otherwise the heredocs feed the command, as a shell reading the same lines would.
+    return [*state.shell, text + "\n" + "".join(doc.content + doc.name + "\n" for doc in ins.heredocs)]
+
+
+def run_in_root(
+    engine: Engine,
+    root: Path,
+    argv: Sequence[str],
+    state: StageState,
+    network: str,
+    mounts: Sequence[str] = (),
+    tmpfs: Sequence[str] = (),
+) -> int:
+    """Run ``argv`` in a container on ``root`` with the stage's env, user and workdir; its exit code.
+
+    ``mounts`` are ``-v`` specs (``SRC:DST[:ro]``), ``tmpfs`` are ``--tmpfs`` ones.
+    """
+    from berth.engine.containers.attach import relay
+    from berth.engine.containers.create import create_container
+    from berth.engine.containers.remove import remove_container
+    from berth.engine.containers.start import start_container
+    from berth.engine.containers.stop import wait_container
+    from berth.engine.options import CreateOptions
+
+    missing = [p for p in _MOUNT_POINTS if not os.path.lexists(root / p.lstrip("/"))]
+    opts = CreateOptions(
+        rootfs=str(root),
+        command=list(argv),
+        env=state.run_env(),
+        workdir=state.container.working_dir or "/",
+        user=state.container.user,
+        network=network,
+        volumes=list(mounts),
+        tmpfs=list(tmpfs),
+        pull="never",
+    )
+    record = create_container(engine, opts)
+    try:
+        sock = start_container(engine, record.id, attach=True)
+        code = None
+        if sock is not None:
+            with sock:
+                code = relay(sock, False, False)
+        if code is None:
+            code = wait_container(engine, record.id)
+    finally:
+        with contextlib.suppress(BerthError):
+            remove_container(engine, record.id, force=True, volumes=True)
+        _remove_mount_points(root, missing)
+    return code
+
+
+def _remove_mount_points(root: Path, made: Sequence[str]) -> None:
+    """Remove the mount points in ``made`` the runtime created (empty files or directories)."""
+    for path in reversed(made):
+        host = root / path.lstrip("/")
+        with contextlib.suppress(OSError):
+            if host.is_dir() and not host.is_symlink():
+                host.rmdir()
+            elif host.is_file() and host.stat().st_size == 0:
+                host.unlink()
