@@ -81,8 +81,6 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``berth kube``."""
     kube = sub.add_parser(
