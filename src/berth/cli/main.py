@@ -84,6 +84,8 @@ COMMAND_MODULES = {
     "network": "networks",
     "registry": "registry",
     "sbom": "inventory",
+    "scan": "inventory",
+    "vulndb": "inventory",
     "info": "system",
     "system": "system",
     "volume": "volumes",

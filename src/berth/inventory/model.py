@@ -35,10 +35,12 @@ class Package:
 @dataclass(frozen=True, slots=True)
 class Inventory:
     """The packages of one image: ``name`` as the user named it, ``digest`` its manifest digest,
-    ``created`` the image config's creation time (RFC 3339, may be empty)."""
+    ``created`` the image config's creation time (RFC 3339, may be empty), ``distro`` the ``ID``
+    and ``VERSION_ID`` of its os-release (empty when it has none)."""
 
     name: str
     digest: str
     created: str
     layers: tuple[str, ...]
     packages: tuple[Package, ...] = field(default_factory=tuple)
+    distro: tuple[str, str] = ("", "")

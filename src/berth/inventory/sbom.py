@@ -53,4 +53,5 @@ def inventory_of(store: ImageStore, image: ResolvedImage, name: str, warn: Warn)
         created=image.config.created or "",
         layers=diff_ids,
         packages=tuple(sorted(found, key=lambda p: p.sort_key)),
+        distro=view.distro,
     )
