@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 class Package:
     """One installed package, as its package manager recorded it.
 
-    ``type`` is the purl type (``deb``, ``apk``, ``pypi``, ``npm``); ``licenses`` are the licence
-    names or expressions as the package declares them (``berth.inventory.licenses`` maps them to
-    SPDX); ``layer`` is the diff ID of the layer that added the record, ``path`` the file it is in.
+    ``type`` is the purl type (``deb``, ``apk``, ``rpm``, ``pypi``, ``npm``, ``maven``);
+    ``licenses`` are the licence names or expressions as the package declares them
+    (``berth.inventory.licenses`` maps them to SPDX); ``layer`` is the diff ID of the layer that
+    added the record, ``path`` the file it is in (``ARCHIVE!/MEMBER`` inside a Java archive).
     """
 
     type: str

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from berth.distribution.server import RegistryConfig
-from tests.integration.inventory.images import layer_tar, store_image
+from tests.integration.inventory.images import jar, layer_tar, pom, store_image
 from tests.integration.inventory.runner import Sbom
 from tests.integration.registry_server.harness import running_registry
 
@@ -50,6 +50,7 @@ MIXED = {
     "srv/app/node_modules/left-pad/package.json": manifest("left-pad", "1.3.0"),
     "srv/app/node_modules/left-pad/node_modules/ansi/package.json": manifest("ansi", "1.0.0"),
     "srv/app/node_modules/@scope/util/package.json": manifest("@scope/util", "2.0.0"),
+    "opt/log4j-core-2.14.1.jar": jar(pom("org.apache.logging.log4j", "log4j-core", "2.14.1")),
 }
 
 
@@ -87,11 +88,14 @@ RECORDS = [
     record("GHSA-lp-0001", "npm", "left-pad", events(introduced="1.3.1")),
     record("GO-2024-0001", "Go", "example.com/mod", events("SEMVER", introduced="0", fixed="1.2.3")),
     record("GHSA-mv-0001", "Maven", "org.example:lib", events(introduced="0", fixed="2.0-rc1")),
+    record("GHSA-jfh8-c2jp-5v3q", "Maven", "org.apache.logging.log4j:log4j-core",
+           events(introduced="2.0-beta9", fixed="2.15.0")),
+    record("GHSA-mv-0002", "Maven", "org.apache.logging.log4j:log4j-core", events(introduced="2.15.0-rc1")),
 ]  # fmt: skip
 EXPECTED = {
     ("DSA-0001-1", "libc6"), ("DSA-0004-1", "libssl3"), ("DSA-0007-1", "zlib1g"), ("DSA-0008-1", "bash"),
     ("GHSA-dj-0001", "Django"), ("PYSEC-0002", "zope.interface"), ("GHSA-an-0001", "ansi"),
-    ("GHSA-ut-0001", "@scope/util"),
+    ("GHSA-ut-0001", "@scope/util"), ("GHSA-jfh8-c2jp-5v3q", "org.apache.logging.log4j:log4j-core"),
 }  # fmt: skip
 
 

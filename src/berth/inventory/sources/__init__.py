@@ -6,8 +6,8 @@ the packages its files in ``image`` (an ``ImageFiles``) record. ``SOURCES`` list
 
 from __future__ import annotations
 
-from berth.inventory.sources import apk, dpkg, npm, python
+from berth.inventory.sources import apk, dpkg, java, npm, python, rpm
 
-SOURCES = (dpkg, apk, python, npm)
+SOURCES = (dpkg, apk, rpm, python, npm, java)
 
 __all__ = ["SOURCES"]
