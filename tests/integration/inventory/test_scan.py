@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from berth.distribution.server import RegistryConfig
-from tests.integration.inventory.images import jar, layer_tar, pom, store_image
+from tests.integration.inventory.images import go_executable, jar, layer_tar, pom, store_image
 from tests.integration.inventory.runner import Sbom
 from tests.integration.registry_server.harness import running_registry
 
@@ -51,6 +51,9 @@ MIXED = {
     "srv/app/node_modules/left-pad/node_modules/ansi/package.json": manifest("ansi", "1.0.0"),
     "srv/app/node_modules/@scope/util/package.json": manifest("@scope/util", "2.0.0"),
     "opt/log4j-core-2.14.1.jar": jar(pom("org.apache.logging.log4j", "log4j-core", "2.14.1")),
+    "usr/local/bin/app": go_executable(
+        "go1.20", "mod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/text\tv0.3.7\t\n"
+    ),
 }
 
 
@@ -87,6 +90,9 @@ RECORDS = [
     record("GHSA-ut-0001", "npm", "@scope/util", events(introduced="2.0.0-rc.1", last_affected="2.0.0")),
     record("GHSA-lp-0001", "npm", "left-pad", events(introduced="1.3.1")),
     record("GO-2024-0001", "Go", "example.com/mod", events("SEMVER", introduced="0", fixed="1.2.3")),
+    record("GO-2022-1059", "Go", "golang.org/x/text", events("SEMVER", introduced="0", fixed="0.3.8")),
+    record("GO-2023-0001", "Go", "stdlib", events("SEMVER", introduced="1.20.0-0", fixed="1.20.1")),  # go1.20
+    record("GO-2023-0002", "Go", "stdlib", events("SEMVER", introduced="0", fixed="1.19.9")),
     record("GHSA-mv-0001", "Maven", "org.example:lib", events(introduced="0", fixed="2.0-rc1")),
     record("GHSA-jfh8-c2jp-5v3q", "Maven", "org.apache.logging.log4j:log4j-core",
            events(introduced="2.0-beta9", fixed="2.15.0")),
@@ -96,6 +102,7 @@ EXPECTED = {
     ("DSA-0001-1", "libc6"), ("DSA-0004-1", "libssl3"), ("DSA-0007-1", "zlib1g"), ("DSA-0008-1", "bash"),
     ("GHSA-dj-0001", "Django"), ("PYSEC-0002", "zope.interface"), ("GHSA-an-0001", "ansi"),
     ("GHSA-ut-0001", "@scope/util"), ("GHSA-jfh8-c2jp-5v3q", "org.apache.logging.log4j:log4j-core"),
+    ("GO-2022-1059", "golang.org/x/text"), ("GO-2023-0001", "stdlib"),
 }  # fmt: skip
 
 
@@ -110,7 +117,7 @@ def write_db(where: Path, records: list[dict[str, Any]]) -> Path:
 @pytest.fixture
 def mixed(sbom: Sbom, tmp_path: Path) -> Path:
     """The mixed image stored as local/mixed:1; returns the database directory of ``RECORDS``."""
-    store_image(sbom.root, "local/mixed:1", [layer_tar(MIXED)])
+    store_image(sbom.root, "local/mixed:1", [layer_tar(MIXED, executables=("usr/local/bin/app",))])
     return write_db(tmp_path / "db", RECORDS)
 
 

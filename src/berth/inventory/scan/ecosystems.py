@@ -20,7 +20,7 @@ SCHEMES = {
 }
 
 #: purl type -> OSV ecosystem, for the sources whose ecosystem does not depend on the distribution.
-_LANGUAGE_ECOSYSTEMS = {"pypi": "PyPI", "npm": "npm", "golang": "Go", "maven": "Maven"}
+_LANGUAGE_ECOSYSTEMS = {"pypi": "PyPI", "npm": "npm", "maven": "Maven"}
 _DISTRO_ECOSYSTEMS = {("deb", "debian"): "Debian", ("deb", "ubuntu"): "Ubuntu", ("apk", "alpine"): "Alpine"}
 
 
@@ -38,6 +38,9 @@ class Key:
 def package_key(package: Package, distro: tuple[str, str]) -> Key | None:
     """The OSV view of ``package`` in an image of ``distro`` (os-release ID, VERSION_ID), or None
     when Berth has no ecosystem for it (RPM packages, for now)."""
+    if package.type == "golang":
+        version = _go_version(package.version)
+        return Key("Go", package.name, "", version) if version else None
     if package.type in _LANGUAGE_ECOSYSTEMS:
         ecosystem = _LANGUAGE_ECOSYSTEMS[package.type]
         return Key(ecosystem, normal_name(ecosystem, package.name), "", package.version)
@@ -51,6 +54,18 @@ def package_key(package: Package, distro: tuple[str, str]) -> Key | None:
 
 
 _DEFAULT_DISTRO = {"deb": "debian", "apk": "alpine"}
+
+
+def _go_version(version: str) -> str:
+    """A Go module's version as OSV's Go ecosystem writes it; the toolchain's ``go1.21.3`` (the
+    ``stdlib`` module) as ``1.21.3``, ``go1.20`` as ``1.20.0``; "" for a main module built from
+    a work tree (``(devel)``)."""
+    if version == "(devel)":
+        return ""
+    if version.startswith("go"):
+        numbers = version[2:]
+        return numbers + ".0" if numbers.count(".") == 1 else numbers
+    return version
 
 
 def _release(ecosystem: str, version_id: str) -> str:
