@@ -52,5 +52,7 @@ def test_a_record_names_its_file_and_field_when_refused() -> None:
         {"introduced": "0", "fixed": "1.0.0"}]}]}  # fmt: skip
     with pytest.raises(InvalidRecord, match=r"events\[0\]: not exactly one of introduced, fixed"):
         parse_record({**base, "affected": [two]}, "db/x.json")
+    with pytest.raises(InvalidRecord, match=r"^db/x.json: modified: '2024-01-01' is not an RFC 3339 UTC"):
+        parse_record({**base, "modified": "2024-01-01"}, "db/x.json")
     with pytest.raises(InvalidRecord, match=r"^db/x.json: aliases\[1\]: not a JSON string$"):
         parse_record({**base, "aliases": ["A", 2]}, "db/x.json")

@@ -4,6 +4,7 @@ file and the field."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ RANGE_TYPES = ("GIT", "SEMVER", "ECOSYSTEM")
 EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 #: schema.md#severity: the scoring systems.
 SEVERITY_TYPES = ("CVSS_V2", "CVSS_V3", "CVSS_V4", "Ubuntu")
+#: schema.md: timestamps are RFC 3339 date-times in UTC.
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z$")
 
 
 class InvalidRecord(BerthError):
@@ -83,6 +86,12 @@ class _Checker:
             raise self.fail(path, f"not a JSON {_JSON_NAMES[kind]}")
         return value
 
+    def timestamp(self, obj: dict[str, Any], key: str, required: bool = False) -> str:
+        value: str = self.get(obj, key, str, "", required)
+        if value and not _TIMESTAMP.match(value):
+            raise self.fail(key, f"{value!r} is not an RFC 3339 UTC timestamp")
+        return value
+
     def strings(self, obj: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
         values = self.get(obj, key, list, where)
         for index, value in enumerate(values):
@@ -114,13 +123,14 @@ def parse_record(value: object, source: str) -> Record:
     if not record_id:
         raise check.fail("id", "empty")
     database = check.get(value, "database_specific", dict, "")
+    check.timestamp(value, "published")
     return Record(
         id=record_id,
-        modified=check.get(value, "modified", str, "", required=True),
+        modified=check.timestamp(value, "modified", required=True),
         source=source,
         summary=check.get(value, "summary", str, ""),
         aliases=check.strings(value, "aliases", ""),
-        withdrawn=check.get(value, "withdrawn", str, ""),
+        withdrawn=check.timestamp(value, "withdrawn"),
         severity=_severities(check, value, ""),
         database_severity=database.get("severity", "") if isinstance(database.get("severity"), str) else "",
         affected=tuple(_affected(check, path, item) for path, item in check.objects(value, "affected", "")),
