@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from berth.inventory.scan.osv import InvalidRecord, Range, parse_record
-from berth.inventory.scan.ranges import in_range
+from berth.inventory.scan.osv import Affected, InvalidRecord, Range, parse_record
+from berth.inventory.scan.ranges import affected, in_range
 from berth.inventory.scan.severity import cvss3_base_score, level_of
 from berth.inventory.versions import dpkg, semver
 
@@ -40,6 +40,9 @@ def test_range_events_in_any_order() -> None:
     spans = Range("SEMVER", events)
     versions = ("0.9.0", "1.0.0", "1.9.9", "2.0.0", "3.1.0", "3.1.1")
     assert [in_range(v, spans, semver.compare) for v in versions] == [False, True, True, False, True, False]
+    entry = Affected("npm", "a", (spans,), (), ())
+    assert affected("3.0.5", entry, semver.compare) == (True, ())  # 2.0.0 fixes an earlier span
+    assert affected("1.5.0", entry, semver.compare) == (True, ("2.0.0",))
     limited = Range("ECOSYSTEM", (("introduced", "0"), ("limit", "1.0-1")))
     assert [in_range(v, limited, dpkg.compare) for v in ("0.1", "1.0~rc1-1", "1.0-1")] == [True, True, False]
 

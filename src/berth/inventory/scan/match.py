@@ -53,7 +53,7 @@ def findings(inventory: Inventory, records: Index, warn: Callable[[str], None]) 
     from berth.inventory.scan.severity import rank, rate
     from berth.inventory.versions import VersionError, comparator
 
-    found: dict[tuple[str, str], Finding] = {}
+    found: dict[tuple[str, str, str], Finding] = {}
     for package in inventory.packages:
         key = package_key(package, inventory.distro)
         if key is None:
@@ -67,10 +67,10 @@ def findings(inventory: Inventory, records: Index, warn: Callable[[str], None]) 
                 hit, fixed = affected(key.version, entry, compare)
             except VersionError as err:
                 warn(f"{package.name} {package.version} ({package.path}) not matched: {err}")
-                break
-            if hit and (record.id, package.purl) not in found:
+                break  # the package's version is not one of its ecosystem's: no record can match
+            if hit and (record.id, package.purl, package.path) not in found:
                 level, score = rate(record, entry)
-                found[(record.id, package.purl)] = Finding(
+                found[(record.id, package.purl, package.path)] = Finding(
                     record.id, record.aliases, record.summary, level, score, entry.ecosystem, package, fixed
                 )
     return sorted(found.values(), key=lambda f: (-rank(f.severity), f.package.sort_key, f.id))

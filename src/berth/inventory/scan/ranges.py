@@ -12,12 +12,17 @@ from berth.inventory.versions import Compare
 
 def affected(version: str, entry: Affected, compare: Compare) -> tuple[bool, tuple[str, ...]]:
     """Whether ``version`` is affected by ``entry`` (its ``versions`` or an ECOSYSTEM or SEMVER
-    range; GIT ranges name commits, not versions), and the fixed versions of the ranges that hold
-    it."""
-    hits = [r for r in entry.ranges if r.type != "GIT" and in_range(version, r, _compare_for(r, compare))]
-    fixed = tuple(v for r in hits for kind, v in r.events if kind == "fixed")
+    range; GIT ranges name commits, not versions), and the versions above it that the ranges
+    holding it say are fixed."""
+    fixed: list[str] = []
+    hit = False
+    for item in entry.ranges:
+        in_scheme = _compare_for(item, compare)
+        if item.type != "GIT" and in_range(version, item, in_scheme):
+            hit = True
+            fixed.extend(v for kind, v in item.events if kind == "fixed" and in_scheme(v, version) > 0)
     listed = any(_equal(version, v, compare) for v in entry.versions)
-    return bool(hits) or listed, fixed
+    return hit or listed, tuple(fixed)
 
 
 def _compare_for(entry: Range, compare: Compare) -> Compare:
