@@ -1,39 +1,52 @@
 """Inventory commands.
 
 berth sbom [--format spdx-json|cyclonedx-json] [-o FILE] IMAGE
+berth scan --db DB [--format table|json|sarif] [-o FILE] [--severity LEVEL] [--exit-code N]
+           [--ignore FILE] IMAGE
+berth vulndb push DIR REFERENCE
 
-IMAGE is a name or an image ID, as ``berth image inspect`` takes. The handler reads the image
-through ``berth.inventory`` and writes the document to stdout or, atomically, to FILE.
+IMAGE is a name or an image ID, as ``berth image inspect`` takes. The handlers read the image
+through ``berth.inventory`` and write to stdout or, atomically, to FILE. DB is a directory, a zip
+or tar of OSV records, or ``docker://REFERENCE``, an artifact made by ``berth vulndb push``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from berth.cli.images_remote import _context, _registry_flags
+from berth.errors import InvalidArgument
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
     from typing import Any
 
 _FORMATS = ("spdx-json", "cyclonedx-json")
+#: berth.inventory.scan.severity.LEVELS (not imported: this module loads for every command's help).
+_LEVELS = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
 def _warn(line: str) -> None:
     print(f"berth: warning: {line}", file=sys.stderr)
 
 
-def _sbom(args: argparse.Namespace) -> int:
+def _inventory(args: argparse.Namespace) -> Any:
+    """The inventory of ``args.image`` in the store ``--root`` names."""
     from berth.engine.config import load_config
     from berth.image.images import ImageStore
-    from berth.inventory.formats import render
     from berth.inventory.sbom import inventory
 
     store = ImageStore(load_config(args.root, args.runroot).root / "images")
     try:
-        found = inventory(store, args.image, _warn)
+        return inventory(store, args.image, _warn)
     finally:
         store.close()
-    document = render(found, args.format)
+
+
+def _output(args: argparse.Namespace, document: bytes) -> None:
+    """Write ``document`` to ``-o FILE`` atomically, else to stdout."""
     if args.output:
         from berth.fsutil import atomic_write
 
@@ -41,13 +54,74 @@ def _sbom(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(document)
         sys.stdout.flush()
+
+
+def _sbom(args: argparse.Namespace) -> int:
+    from berth.inventory.formats import render
+
+    _output(args, render(_inventory(args), args.format))
+    return 0
+
+
+def _scan(args: argparse.Namespace) -> int:
+    import datetime
+
+    from berth.inventory.scan import database, ignore, match, report
+    from berth.inventory.scan.severity import rank
+
+    context = _context(args) if args.db.startswith("docker://") else None
+    records = match.index(database.load(args.db, context))
+    accepted = ignore.load(Path(args.ignore)) if args.ignore else []
+    found = _inventory(args)
+    wanted = [f for f in match.findings(found, records, _warn) if rank(f.severity) >= rank(args.severity)]
+    shown, hidden = ignore.apply(wanted, accepted, datetime.date.today(), _warn)
+    if args.format == "table" and not args.output:
+        from berth.cli._format import print_table
+
+        print_table(report.TABLE_HEADERS, report.table_rows(shown))
+        print(f"{len(shown)} finding(s)" + (f", {len(hidden)} ignored" if hidden else ""))
+    elif args.format == "table":
+        raise InvalidArgument("-o FILE takes --format json or sarif")
+    else:
+        _output(args, report.render(args.format, found, shown, hidden))
+    return args.exit_code if shown else 0
+
+
+def _vulndb_push(args: argparse.Namespace) -> int:
+    from berth.inventory.scan.vulndb import push
+
+    print(push(Path(args.dir), args.reference, _context(args)))
     return 0
 
 
 def register(sub: Any) -> None:
-    """Add ``sbom`` to the ``berth`` subcommands."""
+    """Add ``sbom``, ``scan`` and ``vulndb`` to the ``berth`` subcommands."""
     sbom = sub.add_parser("sbom", help="list the packages in an image (SPDX or CycloneDX JSON)")
     sbom.add_argument("--format", choices=_FORMATS, default="spdx-json", help="document format")
     sbom.add_argument("-o", "--output", metavar="FILE", help="write the document to FILE (atomically)")
     sbom.add_argument("image", metavar="IMAGE")
     sbom.set_defaults(handler=_sbom)
+
+    scan = sub.add_parser("scan", help="match an image's packages against OSV vulnerability records")
+    scan.add_argument("--db", required=True, help="OSV records: a directory, a zip or tar, or docker://REF")
+    scan.add_argument("--format", choices=("table", "json", "sarif"), default="table", help="output format")
+    scan.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (json, sarif)")
+    scan.add_argument(
+        "--severity", type=str.upper, choices=_LEVELS, default="UNKNOWN",
+        help="report findings of this level or worse (UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL)",
+    )  # fmt: skip
+    scan.add_argument("--exit-code", type=int, default=0, metavar="N", help="exit N if anything is found")
+    scan.add_argument(
+        "--ignore", metavar="FILE", help="accepted findings (TOML [[ignore]] id, reason, expires)"
+    )
+    _registry_flags(scan)
+    scan.add_argument("image", metavar="IMAGE")
+    scan.set_defaults(handler=_scan)
+
+    vulndb = sub.add_parser("vulndb", help="vulnerability databases as registry artifacts")
+    verbs = vulndb.add_subparsers(dest="verb", metavar="VERB", required=True)
+    push = verbs.add_parser("push", help="push a directory of OSV records as an OCI artifact")
+    push.add_argument("dir", metavar="DIR")
+    push.add_argument("reference", metavar="REFERENCE")
+    _registry_flags(push)
+    push.set_defaults(handler=_vulndb_push)

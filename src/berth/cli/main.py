@@ -87,6 +87,8 @@ COMMAND_MODULES = {
     "pod": "pods",
     "registry": "registry",
     "sbom": "inventory",
+    "scan": "inventory",
+    "vulndb": "inventory",
     "info": "system",
     "kube": "kube",
     "system": "system",

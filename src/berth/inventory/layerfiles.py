@@ -16,10 +16,19 @@ from typing import BinaryIO
 from berth.image.layers.entry import EntryType
 from berth.image.layers.whiteout import OPAQUE_WHITEOUT, WHITEOUT_META_PREFIX, WHITEOUT_PREFIX
 
-#: A layer's entries as (type, name, link name, size, a call that reads the entry's data).
-Entries = Iterable[tuple[EntryType, str, str, int, Callable[[], bytes]]]
+#: A layer's entries as (type, name, link name, size, mode, a call that reads the entry's data).
+Entries = Iterable[tuple[EntryType, str, str, int, int, Callable[[], bytes]]]
 #: Files larger than this are not kept (package records are small; this bounds memory).
 MAX_FILE = 64 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Files a source picks by their mode rather than their name (``wants(path, mode)``), kept as
+    the little that ``extract(data)`` takes from them (None: the file is not one of its kind)."""
+
+    wants: Callable[[str, int], bool]
+    extract: Callable[[bytes], bytes | None]
 
 
 @dataclass(slots=True)
@@ -76,10 +85,11 @@ def read_layer(
     entries: Entries,
     wants: Callable[[str], bool],
     files: dict[str, KeptFile],
+    probe: Probe | None = None,
 ) -> _LayerChanges:
-    """Collect one layer's changes: ``entries`` are (type, name, link name, size, read data)."""
+    """Collect one layer's changes: ``entries`` are (type, name, link name, size, mode, read data)."""
     changes = _LayerChanges()
-    for kind, name, linkname, size, read in entries:
+    for kind, name, linkname, size, mode, read in entries:
         path = clean_path(name)
         head, _, base = path.rpartition("/")
         if base.startswith(WHITEOUT_PREFIX):
@@ -92,8 +102,8 @@ def read_layer(
         if kind is not EntryType.DIR:
             changes.emptied.add(path)
         data = None
-        if kind in (EntryType.REGULAR, EntryType.HARDLINK) and size <= MAX_FILE and wants(path):
-            data = read() if kind is EntryType.REGULAR else _link_data(clean_path(linkname), changes, files)
+        if kind in (EntryType.REGULAR, EntryType.HARDLINK) and size <= MAX_FILE:
+            data = _wanted_data(kind, path, linkname, mode, read, wants, probe, changes, files)
         if data is None:
             changes.replaced.add(path)
             changes.added.pop(path, None)
@@ -101,6 +111,29 @@ def read_layer(
             changes.added[path] = data
             changes.replaced.discard(path)
     return changes
+
+
+def _wanted_data(
+    kind: EntryType,
+    path: str,
+    linkname: str,
+    mode: int,
+    read: Callable[[], bytes],
+    wants: Callable[[str], bool],
+    probe: Probe | None,
+    changes: _LayerChanges,
+    files: dict[str, KeptFile],
+) -> bytes | None:
+    """What is kept of a regular file or hard link: its data if a source wants its name, what the
+    probe extracts if the probe wants it (a hard link shares its target's kept data), else None."""
+    extract: Callable[[bytes], bytes | None] | None = None
+    if not wants(path):
+        if probe is None or not probe.wants(path, mode):
+            return None
+        extract = probe.extract
+    if kind is EntryType.HARDLINK:
+        return _link_data(clean_path(linkname), changes, files)
+    return read() if extract is None else extract(read())
 
 
 def _link_data(target: str, changes: _LayerChanges, files: dict[str, KeptFile]) -> bytes | None:
@@ -130,7 +163,7 @@ def tar_entries(stream: BinaryIO) -> Entries:
     try:
         reader = TarReader(chunks)
         for entry in reader:
-            yield entry.type, entry.name, entry.linkname, entry.size, reader.read_data
+            yield entry.type, entry.name, entry.linkname, entry.size, entry.mode, reader.read_data
     finally:
         chunks.close()  # stops the inflate thread now, also when the reader stops early
 
@@ -138,9 +171,11 @@ def tar_entries(stream: BinaryIO) -> Entries:
 def collect_files(
     layers: Iterable[Entries],
     wants: Callable[[str], bool],
+    probe: Probe | None = None,
 ) -> dict[str, KeptFile]:
-    """The wanted files of the root that ``layers`` (lowest first) make."""
+    """The wanted files of the root that ``layers`` (lowest first) make, and what ``probe``
+    extracts from the files it wants."""
     files: dict[str, KeptFile] = {}
     for index, entries in enumerate(layers):
-        apply_changes(files, read_layer(entries, wants, files), index)
+        apply_changes(files, read_layer(entries, wants, files, probe), index)
     return files

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 class Package:
     """One installed package, as its package manager recorded it.
 
-    ``type`` is the purl type (``deb``, ``apk``, ``pypi``, ``npm``); ``licenses`` are the licence
-    names or expressions as the package declares them (``berth.inventory.licenses`` maps them to
-    SPDX); ``layer`` is the diff ID of the layer that added the record, ``path`` the file it is in.
+    ``type`` is the purl type (``deb``, ``apk``, ``rpm``, ``pypi``, ``npm``, ``maven``);
+    ``licenses`` are the licence names or expressions as the package declares them
+    (``berth.inventory.licenses`` maps them to SPDX); ``layer`` is the diff ID of the layer that
+    added the record, ``path`` the file it is in (``ARCHIVE!/MEMBER`` inside a Java archive).
     """
 
     type: str
@@ -35,10 +36,12 @@ class Package:
 @dataclass(frozen=True, slots=True)
 class Inventory:
     """The packages of one image: ``name`` as the user named it, ``digest`` its manifest digest,
-    ``created`` the image config's creation time (RFC 3339, may be empty)."""
+    ``created`` the image config's creation time (RFC 3339, may be empty), ``distro`` the ``ID``
+    and ``VERSION_ID`` of its os-release (empty when it has none)."""
 
     name: str
     digest: str
     created: str
     layers: tuple[str, ...]
     packages: tuple[Package, ...] = field(default_factory=tuple)
+    distro: tuple[str, str] = ("", "")

@@ -30,7 +30,7 @@ def inventory_of(store: ImageStore, image: ResolvedImage, name: str, warn: Warn)
     """The packages of a resolved image, its layers read as streams from the content store."""
     from berth.inventory import osrelease
     from berth.inventory.layerfiles import Entries, collect_files, tar_entries
-    from berth.inventory.sources import SOURCES
+    from berth.inventory.sources import PROBE, SOURCES
     from berth.inventory.sources._common import ImageFiles
 
     def wants(path: str) -> bool:
@@ -41,7 +41,7 @@ def inventory_of(store: ImageStore, image: ResolvedImage, name: str, warn: Warn)
             with store.content.open(descriptor.digest) as blob:
                 yield tar_entries(blob)
 
-    files = collect_files(layers(), wants)
+    files = collect_files(layers(), wants, PROBE)
     diff_ids = tuple(str(d) for d in image.config.diff_ids)
     view = ImageFiles(files, diff_ids, osrelease.distro(files))
     found: list[Package] = []
@@ -53,4 +53,5 @@ def inventory_of(store: ImageStore, image: ResolvedImage, name: str, warn: Warn)
         created=image.config.created or "",
         layers=diff_ids,
         packages=tuple(sorted(found, key=lambda p: p.sort_key)),
+        distro=view.distro,
     )

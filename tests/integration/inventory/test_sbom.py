@@ -4,7 +4,6 @@ validated by spdx-tools and cyclonedx-python-lib."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import shutil
 import subprocess
@@ -15,51 +14,11 @@ from typing import Any
 
 import pytest
 
-from berth.cli.main import main
 from berth.inventory.purl import pep503_name
 from tests.integration.inventory.images import layer_tar, store_image
+from tests.integration.inventory.runner import Sbom
 
 pytestmark = pytest.mark.timeout(300)
-
-CACHE = Path("/var/cache/berth-test")
-
-
-class Sbom:
-    """Runs ``berth --root R sbom ...`` in-process; ``make`` returns the parsed document."""
-
-    def __init__(self, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.tmp, self.root, self.capsys = tmp, tmp / "root", capsys
-        self.err = ""
-
-    def __call__(self, *args: str) -> int:
-        self.capsys.readouterr()
-        code = main(["--root", str(self.root), "--runroot", str(self.tmp / "run"), *args])
-        self.err = self.capsys.readouterr().err
-        return code
-
-    def make(self, image: str, fmt: str = "spdx-json") -> dict[str, Any]:
-        out = self.tmp / f"sbom.{fmt.partition('-')[0]}.json"
-        assert self("sbom", "--format", fmt, "-o", str(out), image) == 0, self.err
-        validate(out, fmt)
-        return dict(json.loads(out.read_text()))
-
-
-def validate(path: Path, fmt: str) -> None:
-    """The document passes its format's reference validator."""
-    if fmt == "spdx-json":
-        tool = Path(sys.executable).parent / "pyspdxtools"
-        run = subprocess.run([str(tool), "-i", str(path)], capture_output=True, text=True, check=False)
-        assert run.returncode == 0 and not run.stdout.strip(), run.stdout + run.stderr
-    else:
-        from cyclonedx.schema import SchemaVersion
-        from cyclonedx.validation.json import JsonStrictValidator
-
-        assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(path.read_text()) is None
-
-
-@pytest.fixture
-def sbom(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Sbom:
-    return Sbom(tmp_path, capsys)
 
 
 def spdx_packages(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -138,25 +97,6 @@ def test_an_unknown_image_is_one_line_and_exit_125_with_nothing_written(sbom: Sb
 
 
 # -- Debian, against dpkg-query ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def debian_tar() -> Path:
-    """A bookworm minbase root made by mmdebstrap (~20-60 s), cached for the day."""
-    if shutil.which("mmdebstrap") is None:
-        pytest.skip("mmdebstrap is not installed (scripts/setup.sh installs it)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tar = CACHE / f"mmdebstrap-bookworm-minbase-{datetime.date.today()}.tar"
-    if not tar.exists():
-        partial = tar.with_suffix(".partial.tar")
-        subprocess.run(
-            ["nice", "mmdebstrap", "--quiet", "--variant=minbase", "bookworm", str(partial)], check=True
-        )
-        partial.rename(tar)
-        for old in CACHE.glob("mmdebstrap-bookworm-minbase-*.tar"):
-            if old != tar:
-                old.unlink()
-    return tar
 
 
 def test_debian_packages_equal_dpkg_query(sbom: Sbom, debian_tar: Path, tmp_path: Path) -> None:

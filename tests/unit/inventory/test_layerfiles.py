@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from berth.image.layers.entry import EntryType
-from berth.inventory.layerfiles import Entries, collect_files
+from berth.inventory.layerfiles import Entries, Probe, collect_files
 
 REG, DIR, SYM, LINK = EntryType.REGULAR, EntryType.DIR, EntryType.SYMLINK, EntryType.HARDLINK
+Entry = tuple[EntryType, str, str, int, int, Callable[[], bytes]]
 
 
 def layer(*items: tuple[EntryType, str] | tuple[EntryType, str, bytes | str]) -> Entries:
@@ -14,7 +17,7 @@ def layer(*items: tuple[EntryType, str] | tuple[EntryType, str, bytes | str]) ->
         data = rest[0] if rest else b""
         link = data if isinstance(data, str) else ""
         body = data if isinstance(data, bytes) else b""
-        out.append((kind, name, link, len(body), lambda body=body: body))
+        out.append((kind, name, link, len(body), 0o644, lambda body=body: body))
     return out
 
 
@@ -68,3 +71,31 @@ def test_hard_links_take_their_targets_content() -> None:
         [layer((REG, "a.rec", b"A")), layer((LINK, "b.rec", "a.rec"), (LINK, "c.rec", "gone"))], wants
     )
     assert {p: f.data for p, f in files.items()} == {"a.rec": b"A", "b.rec": b"A"}
+
+
+def test_a_probe_keeps_what_it_extracts_from_the_files_whose_mode_it_wants() -> None:
+    probe = Probe(
+        lambda path, mode: bool(mode & 0o111), lambda data: data[:2] if data.startswith(b"GO") else None
+    )
+
+    def entry(kind: EntryType, name: str, mode: int, data: bytes = b"", link: str = "") -> Entry:
+        return (kind, name, link, len(data), mode, lambda: data)
+
+    files = collect_files(
+        [
+            [
+                entry(REG, "bin/go", 0o755, b"GO binary"),
+                entry(REG, "bin/sh", 0o755, b"ELF"),
+                entry(REG, "lib/go.so", 0o644, b"GO library"),
+                entry(LINK, "bin/go2", 0o755, link="bin/go"),
+                entry(REG, "x.rec", 0o755, b"GO record"),
+            ]
+        ],
+        wants,
+        probe,
+    )
+    assert {path: kept.data for path, kept in files.items()} == {
+        "bin/go": b"GO",
+        "bin/go2": b"GO",
+        "x.rec": b"GO record",
+    }

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from berth.inventory.layerfiles import KeptFile
+from berth.inventory.model import Package
+from berth.inventory.purl import cpe, purl
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -75,3 +77,21 @@ def readable(
             warn(f"skipped {err}")
             continue
         yield path, kept, parsed
+
+
+def namespaced_package(
+    kind: str, name: str, version: str, layer: str, path: str, licenses: tuple[str, ...] = ()
+) -> Package:
+    """A language package whose name's last ``/`` parts the purl namespace from the purl name
+    (npm's ``@scope/name``, a Go module path)."""
+    namespace, _, base = name.rpartition("/")
+    return Package(
+        type=kind,
+        name=name,
+        version=version,
+        purl=purl(kind, base, version, namespace),
+        cpe=cpe(base, base, version),
+        layer=layer,
+        path=path,
+        licenses=licenses,
+    )

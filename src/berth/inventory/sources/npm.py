@@ -9,8 +9,15 @@ from functools import partial
 from typing import Any
 
 from berth.inventory.model import Package
-from berth.inventory.purl import cpe, purl
-from berth.inventory.sources._common import ImageFiles, RecordError, Warn, added_in, readable, text
+from berth.inventory.sources._common import (
+    ImageFiles,
+    RecordError,
+    Warn,
+    added_in,
+    namespaced_package,
+    readable,
+    text,
+)
 
 _MANIFEST = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@.][^/]*/package\.json$")
 
@@ -44,18 +51,8 @@ def packages(image: ImageFiles, warn: Warn) -> list[Package]:
     """The installed npm packages; a manifest that cannot be read is skipped with a warning."""
     found = []
     for path, kept, manifest in readable(image, wants, _manifest, warn):
-        name, version = manifest["name"], manifest["version"]
-        scope, _, base = name.rpartition("/")
+        layer = image.layers[added_in(kept, partial(_manifest, path))]
         found.append(
-            Package(
-                type="npm",
-                name=name,
-                version=version,
-                purl=purl("npm", base, version, scope),
-                cpe=cpe(base, base, version),
-                layer=image.layers[added_in(kept, partial(_manifest, path))],
-                path=path,
-                licenses=licenses(manifest),
-            )
+            namespaced_package("npm", manifest["name"], manifest["version"], layer, path, licenses(manifest))
         )
     return found
