@@ -1,12 +1,13 @@
 """Inventory commands.
 
-berth sbom [--format spdx-json|cyclonedx-json] [-o FILE] IMAGE
+berth sbom [--format spdx-json|cyclonedx-json] [-o FILE] [--sign KEY] [--attach] IMAGE
 berth scan --db DB [--format table|json|sarif] [-o FILE] [--severity LEVEL] [--exit-code N]
            [--ignore FILE] IMAGE
 berth vulndb push DIR REFERENCE
 
-IMAGE is a name or an image ID, as ``berth image inspect`` takes. The handlers read the image
-through ``berth.inventory`` and write to stdout or, atomically, to FILE. DB is a directory, a zip
+IMAGE is a name or an image ID, as ``berth image inspect`` takes, or ``docker://REFERENCE`` (an
+image in a registry). The handlers read the image through ``berth.inventory`` and write to stdout
+or, atomically, to FILE. DB is a directory, a zip
 or tar of OSV records, or ``docker://REFERENCE``, an artifact made by ``berth vulndb push``.
 """
 
@@ -57,10 +58,41 @@ def _output(args: argparse.Namespace, document: bytes) -> None:
 
 
 def _sbom(args: argparse.Namespace) -> int:
+    from berth.inventory import attest, remote
     from berth.inventory.formats import render
 
-    _output(args, render(_inventory(args), args.format))
+    # Checked before the image is read: a bad key or an image in no registry fails at once.
+    key = _private_key(args) if args.sign else None
+    reference = remote.registry_reference(args.image) if args.attach else None
+    if args.image.startswith("docker://"):
+        with remote.registry_inventory(remote.registry_reference(args.image), _context(args), _warn) as found:
+            document = render(found, args.format)
+    else:
+        found = _inventory(args)
+        document = render(found, args.format)
+    media_type, notes = attest.MEDIA_TYPES[args.format], {}
+    if key is not None:
+        name = args.image.removeprefix("docker://")
+        statement = attest.statement(name, found.digest, args.format, document)
+        document, media_type = attest.envelope(statement, key), attest.ENVELOPE_TYPE
+        notes = {attest.PREDICATE_ANNOTATION: attest.PREDICATE_TYPES[args.format]}
+    if reference is not None:
+        digest = remote.attach(reference, found.digest, document, media_type, _context(args), notes)
+        print(f"attached {digest} to {reference.name}@{found.digest}", file=sys.stderr)
+    _output(args, document)
     return 0
+
+
+def _private_key(args: argparse.Namespace) -> Any:
+    from berth.errors import NotFound
+    from berth.trust import keys
+    from berth.trust.passphrase import read_passphrase
+
+    try:
+        data = Path(args.sign).read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"private key {args.sign} does not exist") from None
+    return keys.load_private_key(data, read_passphrase(args.passphrase_file), what=args.sign)
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -99,7 +131,15 @@ def register(sub: Any) -> None:
     sbom = sub.add_parser("sbom", help="list the packages in an image (SPDX or CycloneDX JSON)")
     sbom.add_argument("--format", choices=_FORMATS, default="spdx-json", help="document format")
     sbom.add_argument("-o", "--output", metavar="FILE", help="write the document to FILE (atomically)")
-    sbom.add_argument("image", metavar="IMAGE")
+    sbom.add_argument(
+        "--sign", metavar="KEY", help="wrap the SBOM in an in-toto attestation (DSSE) signed with KEY"
+    )
+    sbom.add_argument("--passphrase-file", metavar="FILE", help="KEY's passphrase (else $COSIGN_PASSWORD)")
+    sbom.add_argument(
+        "--attach", action="store_true", help="push the document beside the image, as an OCI 1.1 referrer"
+    )
+    _registry_flags(sbom)
+    sbom.add_argument("image", metavar="IMAGE", help="an image in the store, or docker://REFERENCE")
     sbom.set_defaults(handler=_sbom)
 
     scan = sub.add_parser("scan", help="match an image's packages against OSV vulnerability records")

@@ -15,9 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from berth.distribution.client.artifacts import push_artifact, put_blob
 from berth.distribution.client.errors import ManifestUnknown
 from berth.distribution.client.repository import Repository
 from berth.errors import DigestMismatch, InvalidArgument
@@ -90,15 +90,6 @@ async def fetch_signatures(repo: Repository, digest: Digest) -> list[Signature]:
     return found
 
 
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
-async def _put_blob(repo: Repository, desc: Descriptor, data: bytes) -> None:
-    if not await repo.has_blob(desc.digest):
-        await repo.upload_blob(desc.digest, desc.size, _once(data))
-
-
 def _config_for(layers: tuple[Descriptor, ...]) -> bytes:
     """The image config cosign gives a signature manifest: empty, but for the layers' diff IDs."""
     doc = {
@@ -120,24 +111,12 @@ async def attach_signature(repo: Repository, digest: Digest, signature: Signatur
         layers = (*layers, layer)
     config = _config_for(layers)
     config_desc = Descriptor.of(mediatypes.OCI_CONFIG, config)
-    await _put_blob(repo, layer, signature.payload)
-    await _put_blob(repo, config_desc, config)
+    await put_blob(repo, layer, signature.payload)
+    await put_blob(repo, config_desc, config)
     manifest = ImageManifest(config_desc, layers)
     return await repo.put_manifest(signature_tag(digest), manifest.to_bytes(), manifest.media_type)
 
 
 async def attach_referrer(repo: Repository, subject: Descriptor, signature: Signature) -> Digest:
     """Publish ``signature`` as an OCI 1.1 referrer of ``subject``; return the referrer's digest."""
-    empty = b"{}"
-    empty_desc = Descriptor.of(mediatypes.OCI_EMPTY, empty)
-    layer = signature.layer()
-    await _put_blob(repo, empty_desc, empty)
-    await _put_blob(repo, layer, signature.payload)
-    manifest = ImageManifest(
-        empty_desc,
-        (layer,),
-        subject=Descriptor(subject.media_type, subject.digest, subject.size),
-        artifact_type=REFERRER_ARTIFACT_TYPE,
-    )
-    data = manifest.to_bytes()
-    return await repo.put_manifest(str(Digest.of(data)), data, manifest.media_type)
+    return await push_artifact(repo, subject, REFERRER_ARTIFACT_TYPE, signature.layer(), signature.payload)

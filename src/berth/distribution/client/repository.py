@@ -139,6 +139,37 @@ class Repository:
 
     async def put_manifest(self, reference: str, data: bytes, media_type: str) -> Digest:
         """Upload a manifest under a tag or its digest; return its digest."""
+        return (await self._put_manifest(reference, data, media_type))[0]
+
+    async def put_referrer(self, data: bytes, media_type: str, subject: Digest) -> Digest:
+        """Upload a manifest whose ``subject`` is ``subject``, by its digest; return its digest.
+
+        A registry that indexes referrers says so with an ``OCI-Subject`` header; for one that does
+        not, the manifest is added to the referrers tag schema's index (spec.md#pushing-manifests-
+        with-subject: tag ``<alg>-<encoded>``), which ``referrers`` reads as the fallback.
+        """
+        digest, headers = await self._put_manifest(str(Digest.of(data)), data, media_type)
+        if headers.get("OCI-Subject"):
+            return digest
+        tag = f"{subject.algorithm}-{subject.encoded}"
+        try:
+            index = json.loads((await self.get_manifest(tag)).data)
+        except ManifestUnknown:
+            index = {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": []}
+        except ValueError:
+            raise RegistryError(f"{self}: malformed referrers index {tag}") from None
+        manifest = json.loads(data)
+        entry = {"mediaType": media_type, "digest": str(digest), "size": len(data)}
+        entry.update({k: manifest[k] for k in ("artifactType", "annotations") if k in manifest})
+        if all(m.get("digest") != str(digest) for m in index.get("manifests") or []):
+            index["manifests"] = [*(index.get("manifests") or []), entry]
+            body = json.dumps(index, separators=(",", ":")).encode()
+            await self._put_manifest(tag, body, mediatypes.OCI_INDEX)
+        return digest
+
+    async def _put_manifest(
+        self, reference: str, data: bytes, media_type: str
+    ) -> tuple[Digest, Mapping[str, str]]:
         digest = Digest.of(data)
         if _is_digest(reference) and Digest.parse(reference) != digest:
             raise DigestMismatch(f"manifest does not match the digest {reference} it is pushed under")
@@ -151,7 +182,7 @@ class Repository:
         stored = resp.headers.get("Docker-Content-Digest")
         if stored and Digest.parse(stored).algorithm == digest.algorithm and Digest.parse(stored) != digest:
             raise DigestMismatch(f"{self} stored manifest {reference} as {stored}, expected {digest}")
-        return digest
+        return digest, resp.headers
 
     async def tags(self) -> list[str]:
         """Every tag (spec.md#listing-tags), following ``Link`` pagination."""
