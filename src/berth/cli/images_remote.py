@@ -46,6 +46,15 @@ def _policy_flag(p: argparse.ArgumentParser) -> None:
         "--signature-policy", metavar="FILE",
         help="signature policy (default: ~/.config/containers/policy.json, else /etc/containers/policy.json)",
     )  # fmt: skip
+    _registries_d_flag(p)
+
+
+def _registries_d_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--registries.d", dest="registries_d", metavar="DIR",
+        help="signature storage configuration (default: ~/.config/containers/registries.d, else "
+        "/etc/containers/registries.d)",
+    )  # fmt: skip
 
 
 def _admission(args: argparse.Namespace) -> Any:
@@ -55,11 +64,12 @@ def _admission(args: argparse.Namespace) -> Any:
     from berth.engine.config import load_config
     from berth.trust.admission import policy_admission
     from berth.trust.policy import load_policy, policy_path
+    from berth.trust.registries_d import load_registries_d
 
     if args.signature_policy is None and not policy_path().exists():
         return None
     root = load_config(args.root, getattr(args, "runroot", None)).root
-    return policy_admission(load_policy(args.signature_policy), root)
+    return policy_admission(load_policy(args.signature_policy), root, load_registries_d(args.registries_d))
 
 
 def register(sub: Any) -> None:

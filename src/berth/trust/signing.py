@@ -23,7 +23,7 @@ from berth.spec.reference import Reference
 from berth.trust import keys
 from berth.trust.attachments import Signature, attach_referrer, attach_signature, fetch_signatures
 from berth.trust.errors import SignatureError
-from berth.trust.payload import Payload, new_payload, parse_payload
+from berth.trust.payload import SIMPLE_SIGNING_TYPE, Payload, new_payload, parse_payload
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,18 @@ def check_signature(signature: Signature, public_keys: Sequence[keys.PublicKey],
     else ``SignatureError`` saying which check failed."""
     if not any(keys.verify(key, signature.signature, signature.payload) for key in public_keys):
         raise SignatureError("signature not made by the given key (wrong key)")
-    payload = parse_payload(signature.payload)
+    return _signs_digest(parse_payload(signature.payload), digest)
+
+
+def check_simple_signature(blob: bytes, gpg_keys: Sequence[bytes], digest: Digest) -> Payload:
+    """The payload of the GPG simple signature ``blob`` if one of ``gpg_keys`` made it and it signs
+    ``digest``; else ``SignatureError`` saying which check failed."""
+    from berth.trust import gpg
+
+    return _signs_digest(parse_payload(gpg.verify(blob, gpg_keys).content, SIMPLE_SIGNING_TYPE), digest)
+
+
+def _signs_digest(payload: Payload, digest: Digest) -> Payload:
     if payload.manifest_digest != digest:
         raise SignatureError(
             f"digest mismatch: signature is for {payload.manifest_digest}, image is {digest}"
