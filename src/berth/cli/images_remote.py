@@ -74,6 +74,8 @@ def _admission(args: argparse.Namespace) -> Any:
 
 def register(sub: Any) -> None:
     """Add pull, push, copy, login and logout."""
+    from berth.cli.trust import sign_flags
+
     pull = sub.add_parser("pull", help="pull an image from a registry into Berth's store")
     pull.add_argument("reference")
     pull.add_argument("--all-platforms", action="store_true", help="pull every platform of an index")
@@ -88,6 +90,8 @@ def register(sub: Any) -> None:
     push.add_argument("--all-platforms", action="store_true", help="push every platform of an index")
     _copy_flags(push)
     _registry_flags(push)
+    _registries_d_flag(push)
+    sign_flags(push)
     push.set_defaults(handler=_push)
 
     cp = sub.add_parser("copy", help="copy an image between transports (docker://, oci:, berth:, archives)")
@@ -99,6 +103,7 @@ def register(sub: Any) -> None:
     _copy_flags(cp)
     _registry_flags(cp)
     _policy_flag(cp)
+    sign_flags(cp)
     for side in ("src", "dest"):  # skopeo's per-side flags; each defaults to the general one
         cp.add_argument(
             f"--{side}-tls-verify", type=parse_bool, nargs="?", const=True, default=None, metavar="BOOL"
@@ -157,6 +162,9 @@ def _side(args: argparse.Namespace, side: str) -> argparse.Namespace:
 
 def _run_copy(args: argparse.Namespace, src: str, dst: str, conf: Any = None) -> int:
     from berth.cli._progress import bars_for
+    from berth.cli.trust import copy_signer
+
+    sign = copy_signer(args, dst) if hasattr(args, "sign_by") else None
     from berth.distribution.transports import CopyOptions, copy
     from berth.spec.platform import Platform
 
@@ -170,6 +178,8 @@ def _run_copy(args: argparse.Namespace, src: str, dst: str, conf: Any = None) ->
         result = copy(src, dst, _context(_side(args, "src")), options, _context(_side(args, "dest")))
     else:
         result = copy(src, dst, _context(args, conf), options)
+    if sign is not None:
+        sign(result.manifest.digest)
     if not args.quiet:
         print(result.manifest.digest)
     return 0
