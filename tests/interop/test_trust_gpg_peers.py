@@ -23,7 +23,7 @@ from berth.trust.policy import parse_policy
 from berth.trust.registries_d import load_registries_d, signature_url
 from tests.integration.registry_client.images import make_layout
 from tests.integration.trust import conftest as trust_fixtures
-from tests.integration.trust.gpg_keys import GpgKey, gpg_key
+from tests.integration.trust.gpg_keys import GpgKey, gpg_key, lookaside_registries_d
 
 pytestmark = [
     pytest.mark.interop,
@@ -44,10 +44,7 @@ def key() -> Iterator[GpgKey]:
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """A $HOME whose registries.d (where skopeo and podman look) sets a lookaside of the test's."""
-    directory = tmp_path / "home/.config/containers/registries.d"
-    directory.mkdir(parents=True)
-    lookaside = (tmp_path / "lookaside").as_uri()
-    (directory / "default.yaml").write_text(f"default-docker:\n  lookaside: {lookaside}\n")
+    lookaside_registries_d(tmp_path / "home/.config/containers/registries.d", tmp_path / "lookaside")
     return tmp_path / "home"
 
 

@@ -49,3 +49,10 @@ def gpg_key(name: str = "Berth Test") -> Iterator[GpgKey]:
     finally:
         subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def lookaside_registries_d(directory: Path, lookaside: Path) -> Path:
+    """Make ``directory`` a registries.d whose default lookaside (read and write) is ``lookaside``."""
+    directory.mkdir(parents=True)
+    (directory / "default.yaml").write_text(f"default-docker:\n  lookaside: {lookaside.as_uri()}\n")
+    return directory

@@ -23,7 +23,7 @@ from berth.trust.policy import parse_policy
 from berth.trust.registries_d import RegistriesD, load_registries_d, signature_url
 from berth.trust.signing import sign_simple
 from tests.integration.registry_client.images import make_layout
-from tests.integration.trust.gpg_keys import GpgKey, gpg_key
+from tests.integration.trust.gpg_keys import GpgKey, gpg_key, lookaside_registries_d
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -46,11 +46,7 @@ def other_key() -> Iterator[GpgKey]:
 @pytest.fixture
 def registries_d(tmp_path: Path) -> Path:
     """A registries.d whose default lookaside (read and write) is a directory of the test's."""
-    directory = tmp_path / "registries.d"
-    directory.mkdir()
-    lookaside = (tmp_path / "lookaside").as_uri()
-    (directory / "default.yaml").write_text(f"default-docker:\n  lookaside: {lookaside}\n")
-    return directory
+    return lookaside_registries_d(tmp_path / "registries.d", tmp_path / "lookaside")
 
 
 def _push(tmp_path: Path, ctx: TransportContext, ref: str, content: bytes) -> Digest:
