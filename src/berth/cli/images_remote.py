@@ -62,14 +62,10 @@ def _admission(args: argparse.Namespace) -> Any:
     if not hasattr(args, "signature_policy"):
         return None
     from berth.engine.config import load_config
-    from berth.trust.admission import policy_admission
-    from berth.trust.policy import load_policy, policy_path
-    from berth.trust.registries_d import load_registries_d
+    from berth.trust.admission import default_admission
 
-    if args.signature_policy is None and not policy_path().exists():
-        return None
     root = load_config(args.root, getattr(args, "runroot", None)).root
-    return policy_admission(load_policy(args.signature_policy), root, load_registries_d(args.registries_d))
+    return default_admission(root, args.signature_policy, args.registries_d)
 
 
 def register(sub: Any) -> None:

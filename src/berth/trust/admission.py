@@ -171,7 +171,10 @@ def audit_log_path(root: Path) -> Path:
 
 
 def record(root: Path, verdict: Verdict) -> None:
-    """Append ``verdict`` to the audit log (one write to an O_APPEND file: lines never interleave)."""
+    """Append ``verdict`` to the audit log (one write to an O_APPEND file: lines never interleave)
+    and to the event log, as a ``signature`` event with status ``accepted`` or ``rejected``."""
+    from berth.events import emit, log_path
+
     path = audit_log_path(root)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -179,6 +182,16 @@ def record(root: Path, verdict: Verdict) -> None:
         os.write(fd, verdict.to_json())
     finally:
         os.close(fd)
+    details = {
+        "digest": verdict.digest,
+        "policy": verdict.policy,
+        "scope": verdict.scope,
+        "rule": verdict.rule,
+    }
+    if verdict.reason:
+        details["reason"] = verdict.reason
+    status = "accepted" if verdict.accepted else "rejected"
+    emit(log_path(root), "signature", status, ID=verdict.digest, Name=verdict.image, Attributes=details)
 
 
 def policy_admission(
@@ -208,3 +221,19 @@ def policy_admission(
             raise PolicyRejected(f"{verdict.image} is rejected by {policy.source}: {verdict.reason}")
 
     return admit
+
+
+def default_admission(
+    root: Path,
+    policy_file: str | os.PathLike[str] | None = None,
+    registries_dir: str | os.PathLike[str] | None = None,
+) -> Callable[[ImageSource, RawManifest], Awaitable[None]] | None:
+    """The ``admit`` hook wherever an image comes in: the policy ``policy_file`` (default: the
+    user's, else the system's), signatures found as registries.d ``registries_dir`` says. None
+    when no policy file is named and none exists: then nothing is enforced."""
+    from berth.trust.policy import load_policy, policy_path
+    from berth.trust.registries_d import load_registries_d
+
+    if policy_file is None and not policy_path().exists():
+        return None
+    return policy_admission(load_policy(policy_file), root, load_registries_d(registries_dir))

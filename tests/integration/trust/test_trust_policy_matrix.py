@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from berth.distribution.transports import CopyOptions, TransportContext, copy
-from berth.image.images import ImageStore
 from berth.spec.reference import Reference
 from berth.trust import keys
 from berth.trust.admission import audit_log_path, policy_admission
@@ -19,7 +18,7 @@ from berth.trust.errors import PolicyError, PolicyRejected
 from berth.trust.policy import parse_policy
 from berth.trust.registries_d import Namespace, RegistriesD
 from tests.integration.registry_client.images import make_layout
-from tests.integration.trust.conftest import with_client
+from tests.integration.trust.conftest import assert_store_empty, with_client
 
 pytestmark = [pytest.mark.timeout(180)]
 
@@ -159,13 +158,7 @@ def test_rejected_image_leaves_nothing_in_the_store(
     )
     with pytest.raises(PolicyRejected, match="no signature exists"):
         copy(f"docker://{images['unsigned']}", f"berth:{images['unsigned']}", ctx, options)
-    store = ImageStore(tmp_path / "root" / "images")
-    try:
-        assert store.list() == []
-        assert list(store.content.list()) == []
-        assert store.content.leases.list() == []
-    finally:
-        store.close()
+    assert_store_empty(tmp_path / "root")
 
 
 def test_missing_key_file_is_a_policy_error(
