@@ -58,9 +58,7 @@ def _sigstore(key: str, identity: dict[str, str] | None = None) -> dict[str, obj
     return req
 
 
-def _policies(
-    host: str, key: str, key_data: str, other: str
-) -> dict[str, tuple[dict[str, object], set[str]]]:
+def policies(host: str, key: str, key_data: str, other: str) -> dict[str, tuple[dict[str, object], set[str]]]:
     """Each policy and the image kinds it accepts (containers-policy.json(5))."""
     repo = f"{host}/pm"
     per_repo = lambda reqs: {"default": [REJECT], "transports": {"docker": {  # noqa: E731
@@ -109,7 +107,7 @@ def key_files(
     return str(where / "a.pub"), str(where / "b.pub")
 
 
-POLICY_NAMES = list(_policies("h", "k", "d", "o"))
+POLICY_NAMES = list(policies("h", "k", "d", "o"))
 
 
 @pytest.mark.parametrize("name", POLICY_NAMES)
@@ -118,7 +116,7 @@ def test_policy_matrix(
     key_files: tuple[str, str], pair: keys.KeyPair,
 ) -> None:  # fmt: skip
     key_data = base64.b64encode(pair.public_pem).decode()
-    doc, accepted = _policies(registry, key_files[0], key_data, key_files[1])[name]
+    doc, accepted = policies(registry, key_files[0], key_data, key_files[1])[name]
     policy = parse_policy(json.dumps(doc).encode(), name)
     options = CopyOptions(admit=policy_admission(policy, tmp_path / "root", SIGSTORE_ON))
     verdicts = {}
