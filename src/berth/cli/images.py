@@ -479,11 +479,13 @@ def _write_archive(args: argparse.Namespace, root: Path, output: Path) -> None:
 
 def _load(args: argparse.Namespace) -> int:
     from berth.distribution.archive import load
+    from berth.trust.admission import default_admission
 
     root = _config(args).root
+    admit = default_admission(root, args.signature_policy)
     with contextlib.ExitStack() as stack:
         source = Path(args.input) if args.input else stack.enter_context(_spooled_stdin("archive (-i FILE)"))
-        names = load(root, source)
+        names = load(root, source, admit)
     for name in names:
         _image_event(args, "loadfromarchive", name)
     if not args.quiet:
@@ -552,8 +554,11 @@ def _save_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _load_parser(p: argparse.ArgumentParser) -> None:
+    from berth.cli.images_remote import _policy_flag
+
     p.add_argument("-i", "--input", help="archive file (default: standard input)")
     p.add_argument("-q", "--quiet", action="store_true")
+    _policy_flag(p)
     p.set_defaults(handler=_load)
 
 

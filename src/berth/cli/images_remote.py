@@ -46,6 +46,15 @@ def _policy_flag(p: argparse.ArgumentParser) -> None:
         "--signature-policy", metavar="FILE",
         help="signature policy (default: ~/.config/containers/policy.json, else /etc/containers/policy.json)",
     )  # fmt: skip
+    _registries_d_flag(p)
+
+
+def _registries_d_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--registries.d", dest="registries_d", metavar="DIR",
+        help="signature storage configuration (default: ~/.config/containers/registries.d, else "
+        "/etc/containers/registries.d)",
+    )  # fmt: skip
 
 
 def _admission(args: argparse.Namespace) -> Any:
@@ -53,17 +62,16 @@ def _admission(args: argparse.Namespace) -> Any:
     if not hasattr(args, "signature_policy"):
         return None
     from berth.engine.config import load_config
-    from berth.trust.admission import policy_admission
-    from berth.trust.policy import load_policy, policy_path
+    from berth.trust.admission import default_admission
 
-    if args.signature_policy is None and not policy_path().exists():
-        return None
     root = load_config(args.root, getattr(args, "runroot", None)).root
-    return policy_admission(load_policy(args.signature_policy), root)
+    return default_admission(root, args.signature_policy, args.registries_d)
 
 
 def register(sub: Any) -> None:
     """Add pull, push, copy, login and logout."""
+    from berth.cli.trust import sign_flags
+
     pull = sub.add_parser("pull", help="pull an image from a registry into Berth's store")
     pull.add_argument("reference")
     pull.add_argument("--all-platforms", action="store_true", help="pull every platform of an index")
@@ -78,6 +86,8 @@ def register(sub: Any) -> None:
     push.add_argument("--all-platforms", action="store_true", help="push every platform of an index")
     _copy_flags(push)
     _registry_flags(push)
+    _registries_d_flag(push)
+    sign_flags(push)
     push.set_defaults(handler=_push)
 
     cp = sub.add_parser("copy", help="copy an image between transports (docker://, oci:, berth:, archives)")
@@ -89,6 +99,7 @@ def register(sub: Any) -> None:
     _copy_flags(cp)
     _registry_flags(cp)
     _policy_flag(cp)
+    sign_flags(cp)
     for side in ("src", "dest"):  # skopeo's per-side flags; each defaults to the general one
         cp.add_argument(
             f"--{side}-tls-verify", type=parse_bool, nargs="?", const=True, default=None, metavar="BOOL"
@@ -147,6 +158,9 @@ def _side(args: argparse.Namespace, side: str) -> argparse.Namespace:
 
 def _run_copy(args: argparse.Namespace, src: str, dst: str, conf: Any = None) -> int:
     from berth.cli._progress import bars_for
+    from berth.cli.trust import copy_signer
+
+    sign = copy_signer(args, dst) if hasattr(args, "sign_by") else None
     from berth.distribution.transports import CopyOptions, copy
     from berth.spec.platform import Platform
 
@@ -160,6 +174,8 @@ def _run_copy(args: argparse.Namespace, src: str, dst: str, conf: Any = None) ->
         result = copy(src, dst, _context(_side(args, "src")), options, _context(_side(args, "dest")))
     else:
         result = copy(src, dst, _context(args, conf), options)
+    if sign is not None:
+        sign(result.manifest.digest)
     if not args.quiet:
         print(result.manifest.digest)
     return 0

@@ -35,13 +35,13 @@ def _key_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _registry_reference(image: str) -> Any:
+def _registry_reference(image: str, what: str = "signed and verified") -> Any:
     from berth.errors import Unsupported
     from berth.spec.reference import Reference
 
     transport, sep, rest = image.partition("://")
     if not sep or transport != "docker":
-        raise Unsupported(f"{image}: only docker://REFERENCE images can be signed and verified for now")
+        raise Unsupported(f"{image}: only docker://REFERENCE images can be {what}")
     return Reference.parse(rest)
 
 
@@ -100,6 +100,61 @@ def _verify(args: argparse.Namespace) -> int:
     for payload in payloads:
         print(json.dumps(json.loads(payload.to_json())))
     return 0
+
+
+def sign_flags(p: argparse.ArgumentParser) -> None:
+    """``push`` and ``copy``'s signing flags, as podman and skopeo spell them."""
+    p.add_argument(
+        "--sign-by", metavar="FINGERPRINT", help="sign the image with this GPG key (simple signing)"
+    )
+    p.add_argument(
+        "--sign-by-sigstore-private-key", metavar="FILE", help="sign the image with this sigstore private key"
+    )
+    p.add_argument("--sign-passphrase-file", metavar="FILE", help="the sigstore private key's passphrase")
+
+
+def copy_signer(args: argparse.Namespace, destination: str) -> Any:
+    """What signs the image once ``push``/``copy`` has written it to ``destination``: a function
+    of the pushed manifest's digest, or None without signing flags. Everything that can fail
+    (the destination, the key, its passphrase, registries.d) is checked here, before copying."""
+    if not (args.sign_by or args.sign_by_sigstore_private_key):
+        return None
+    from berth.trust.registries_d import load_registries_d
+
+    reference = _registry_reference(destination, "signed")
+    registries = load_registries_d(getattr(args, "registries_d", None))
+    sigstore_key = None
+    if args.sign_by_sigstore_private_key:
+        from berth.trust import keys
+        from berth.trust.errors import PolicyError
+        from berth.trust.passphrase import read_passphrase
+
+        if not registries.use_sigstore_attachments(reference):
+            raise PolicyError(f"{reference}: writing sigstore attachments is disabled by registries.d "
+                              "(set use-sigstore-attachments: true)")  # fmt: skip
+        path = args.sign_by_sigstore_private_key
+        passphrase = read_passphrase(args.sign_passphrase_file)
+        sigstore_key = keys.load_private_key(_read_key_file(path, "private key"), passphrase, what=path)
+
+    def sign(digest: Any) -> None:
+        import asyncio
+
+        from berth.cli.images_remote import _context, _side
+        from berth.trust.signing import sign_image, sign_simple
+
+        if args.sign_by:
+            where = sign_simple(reference, digest, args.sign_by, registries)
+            print(f"Signature stored in {where}", file=sys.stderr)
+        if sigstore_key is not None:
+            ctx = _context(_side(args, "dest") if hasattr(args, "dest_tls_verify") else args)
+
+            async def attach() -> None:
+                async with ctx.client() as client:
+                    await sign_image(client, reference, sigstore_key)
+
+            asyncio.run(attach())
+
+    return sign
 
 
 def _passphrase_flag(p: argparse.ArgumentParser) -> None:

@@ -32,7 +32,13 @@ from berth.spec.manifest import ImageIndex
 from berth.spec.reference import Reference
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from berth.distribution.transports import ImageSource
+    from berth.distribution.transports.base import RawManifest
+
+    #: The copier's ``admit`` hook (``CopyOptions.admit``).
+    Admit = Callable[[ImageSource, RawManifest], Awaitable[None]]
 
 DOCKER_ARCHIVE = "docker-archive"
 OCI_ARCHIVE = "oci-archive"
@@ -183,12 +189,13 @@ def _only_entry(tar: tarfile.TarFile) -> dict[str, object]:
     return entry
 
 
-def load(root: Path, archive: Path) -> list[str]:
-    """Load every image of a docker-archive or oci-archive; return the names recorded."""
+def load(root: Path, archive: Path, admit: Admit | None = None) -> list[str]:
+    """Load every image of a docker-archive or oci-archive; return the names recorded. ``admit``
+    (the signature policy) may refuse an image before anything of it is written."""
     fmt = detect_format(archive)
     if fmt == DOCKER_ARCHIVE:
-        return asyncio.run(_load_docker(root, archive))
-    return asyncio.run(_load_oci(root, archive))
+        return asyncio.run(_load_docker(root, archive, admit))
+    return asyncio.run(_load_oci(root, archive, admit))
 
 
 def _parse_names(candidates: list[str]) -> list[str]:
@@ -201,7 +208,7 @@ def _parse_names(candidates: list[str]) -> list[str]:
     return names
 
 
-async def _load_docker(root: Path, archive: Path) -> list[str]:
+async def _load_docker(root: Path, archive: Path, admit: Admit | None) -> list[str]:
     from berth.distribution.transports.docker_archive import DockerArchiveSource
 
     entries = _read_json(archive, "manifest.json")
@@ -211,11 +218,11 @@ async def _load_docker(root: Path, archive: Path) -> list[str]:
     for i, entry in enumerate(entries):
         tags = [str(t) for t in entry.get("RepoTags") or []]
         async with DockerArchiveSource(archive, f"@{i}") as source:
-            loaded += await _store(root, source, _parse_names(tags))
+            loaded += await _store(root, source, _parse_names(tags), admit)
     return loaded
 
 
-async def _load_oci(root: Path, archive: Path) -> list[str]:
+async def _load_oci(root: Path, archive: Path, admit: Admit | None) -> list[str]:
     from berth.distribution.transports.oci_archive import OCIArchiveSource
 
     index = ImageIndex.parse(json.dumps(_read_json(archive, "index.json")).encode())
@@ -224,19 +231,19 @@ async def _load_oci(root: Path, archive: Path) -> list[str]:
         wanted = [entry.annotations.get(CONTAINERD_IMAGE_NAME, ""), entry.annotations.get(REF_NAME, "")]
         names = _parse_names([n for n in wanted if n])[:1]
         async with OCIArchiveSource(archive, str(entry.digest)) as source:
-            loaded += await _store(root, source, names)
+            loaded += await _store(root, source, names, admit)
     return loaded
 
 
-async def _store(root: Path, source: ImageSource, names: list[str]) -> list[str]:
+async def _store(root: Path, source: ImageSource, names: list[str], admit: Admit | None) -> list[str]:
     """Copy ``source`` into the store under a parking (untagged) record, then give it ``names``."""
-    from berth.distribution.transports import copy_image
+    from berth.distribution.transports import CopyOptions, copy_image
     from berth.distribution.transports.store import StoreDestination
 
     top = await source.top_manifest()
     parked = untagged_name(top.digest)
     async with StoreDestination(root, Reference.parse(parked)) as dest:
-        target = (await copy_image(source, dest)).manifest
+        target = (await copy_image(source, dest, CopyOptions(admit=admit))).manifest
     images = ImageStore(_images_root(root))
     try:
         others = [r.name for r in images.list() if r.target.digest == target.digest and r.name != parked]

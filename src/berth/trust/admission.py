@@ -1,8 +1,9 @@
 """The signature policy applied where an image comes in, and the audit log of its verdicts.
 
 ``evaluate`` judges one image against the requirements of its scope, as containers/image does:
-every requirement must accept; ``sigstoreSigned`` accepts when one stored signature is made by its
-key, signs the image's manifest digest and names an identity its ``signedIdentity`` allows.
+every requirement must accept; ``sigstoreSigned`` (sigstore attachments) and ``signedBy`` (GPG
+simple signatures) accept when one stored signature is made by their key, signs the image's
+manifest digest and names an identity their ``signedIdentity`` allows.
 ``policy_admission`` makes the copier's ``admit`` hook from it, so a refused image is stopped after
 its top-level manifest is read and before anything is written. Each verdict is appended to
 ``<root>/trust/audit.jsonl`` as one JSON object per line.
@@ -16,13 +17,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
+from berth.distribution.client.repository import Repository
 from berth.distribution.transports.base import ImageSource, RawManifest
 from berth.spec.digest import Digest
 from berth.spec.reference import Reference
 from berth.trust import keys
 from berth.trust.attachments import Signature, fetch_signatures
 from berth.trust.errors import PolicyError, PolicyRejected, SignatureError
+from berth.trust.lookaside import read_extension, read_lookaside
+from berth.trust.payload import Payload
 from berth.trust.policy import (
     INSECURE_ACCEPT_ANYTHING,
     REJECT,
@@ -31,9 +36,45 @@ from berth.trust.policy import (
     Requirement,
     Scope,
 )
-from berth.trust.signing import check_signature
+from berth.trust.registries_d import RegistriesD
+from berth.trust.signing import check_signature, check_simple_signature
 
-SignatureSource = Callable[[], Awaitable[list[Signature]]]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StoredSignatures:
+    """How to read an image's signatures, each kind only when a requirement asks for it."""
+
+    sigstore: Callable[[], Awaitable[list[Signature]]]
+    simple: Callable[[], Awaitable[list[bytes]]]
+
+
+async def _nothing() -> list[Any]:
+    return []
+
+
+NO_SIGNATURES = StoredSignatures(_nothing, _nothing)
+
+
+def registry_signatures(
+    repo: Repository, image: Reference, digest: Digest, registries: RegistriesD
+) -> StoredSignatures:
+    """Where containers/image looks: sigstore attachments only if registries.d enables them for
+    ``image``; simple signatures from the registry's extension if it has one, else lookaside."""
+
+    async def sigstore() -> list[Signature]:
+        if not registries.use_sigstore_attachments(image):
+            return []
+        return await fetch_signatures(repo, digest)
+
+    async def simple() -> list[bytes]:
+        await repo.registry.ping()
+        if repo.registry.supports_signatures:
+            return await read_extension(repo, digest)
+        return await read_lookaside(registries.lookaside_base(image, write=False), digest)
+
+    return StoredSignatures(sigstore, simple)
 
 
 @dataclass(frozen=True)
@@ -65,42 +106,45 @@ def _key_bytes(req: Requirement) -> list[bytes]:
     return found
 
 
-async def _sigstore_reason(
-    req: Requirement, image: Reference | None, digest: Digest, signatures: SignatureSource
+async def _signature_reason(
+    req: Requirement,
+    image: Reference | None,
+    found: list[T],
+    check: Callable[[T], Payload],
 ) -> str:
-    """Why ``req`` (sigstoreSigned) refuses the image, or '' if it accepts it."""
-    public = [
-        keys.load_public_key(data, what=f"sigstoreSigned key {req.describe()}") for data in _key_bytes(req)
-    ]
-    if image is None:
-        return "sigstore signatures can only be checked on docker:// images"
-    found = await signatures()
+    """Why no signature in ``found`` passes ``check`` and names an identity ``req`` allows, or ''."""
     if not found:
         return "a signature was required, but no signature exists"
     reasons = []
     for signature in found:
         try:
-            payload = check_signature(signature, public, digest)
+            payload = check(signature)
         except SignatureError as err:
             reasons.append(str(err))
             continue
-        if req.identity.matches(image, payload.docker_reference):
+        if image is not None and req.identity.matches(image, payload.docker_reference):
             return ""
         reasons.append(f"identity mismatch: signature names {payload.docker_reference!r}")
     return "; ".join(dict.fromkeys(reasons))
 
 
-async def _reason(
-    req: Requirement, image: Reference | None, digest: Digest, signatures: SignatureSource
-) -> str:
+async def _reason(req: Requirement, image: Reference | None, digest: Digest, stored: StoredSignatures) -> str:
     if req.type == INSECURE_ACCEPT_ANYTHING:
         return ""
     if req.type == REJECT:
         return "rejected by policy"
+    key_data = _key_bytes(req)  # a missing key file is an error of the policy, as for containers/image
+    if image is None:
+        return "signatures can only be checked on docker:// images"
     if req.type == SIGNED_BY:
-        _key_bytes(req)  # a missing key file is an error of the policy, as for containers/image
-        return "no GPG simple signature found (Berth does not read lookaside storage yet)"
-    return await _sigstore_reason(req, image, digest, signatures)
+        blobs = await stored.simple()
+        return await _signature_reason(
+            req, image, blobs, lambda blob: check_simple_signature(blob, key_data, digest)
+        )
+    what = f"sigstoreSigned key {req.describe()}"
+    public = [keys.load_public_key(data, what=what) for data in key_data]
+    sigs = await stored.sigstore()
+    return await _signature_reason(req, image, sigs, lambda sig: check_signature(sig, public, digest))
 
 
 async def evaluate(
@@ -108,13 +152,13 @@ async def evaluate(
     image: Reference | None,
     shown: str,
     digest: Digest,
-    signatures: SignatureSource,
+    stored: StoredSignatures,
     source: str,
 ) -> Verdict:
     """Judge the image ``shown`` (its docker reference, if it has one) with manifest ``digest``."""
     scope_name = f"{scope.transport}:{scope.name}" if scope.transport else "default"
     for req in scope.requirements:
-        reason = await _reason(req, image, digest, signatures)
+        reason = await _reason(req, image, digest, stored)
         if reason:
             return Verdict(shown, str(digest), source, scope_name, False, req.describe(), reason)
     rules = ", ".join(req.describe() for req in scope.requirements)
@@ -127,7 +171,10 @@ def audit_log_path(root: Path) -> Path:
 
 
 def record(root: Path, verdict: Verdict) -> None:
-    """Append ``verdict`` to the audit log (one write to an O_APPEND file: lines never interleave)."""
+    """Append ``verdict`` to the audit log (one write to an O_APPEND file: lines never interleave)
+    and to the event log, as a ``signature`` event with status ``accepted`` or ``rejected``."""
+    from berth.events import emit, log_path
+
     path = audit_log_path(root)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -135,12 +182,24 @@ def record(root: Path, verdict: Verdict) -> None:
         os.write(fd, verdict.to_json())
     finally:
         os.close(fd)
+    details = {
+        "digest": verdict.digest,
+        "policy": verdict.policy,
+        "scope": verdict.scope,
+        "rule": verdict.rule,
+    }
+    if verdict.reason:
+        details["reason"] = verdict.reason
+    status = "accepted" if verdict.accepted else "rejected"
+    emit(log_path(root), "signature", status, ID=verdict.digest, Name=verdict.image, Attributes=details)
 
 
 def policy_admission(
-    policy: Policy, audit_root: Path | None
+    policy: Policy, audit_root: Path | None, registries: RegistriesD | None = None
 ) -> Callable[[ImageSource, RawManifest], Awaitable[None]]:
-    """The copier's ``admit`` hook for ``policy``: raises ``PolicyRejected`` with the reason."""
+    """The copier's ``admit`` hook for ``policy``: raises ``PolicyRejected`` with the reason.
+    ``registries`` (registries.d) says where signatures are looked for."""
+    registries = registries if registries is not None else RegistriesD()
 
     async def admit(source: ImageSource, top: RawManifest) -> None:
         from berth.distribution.transports.docker import DockerSource
@@ -149,19 +208,32 @@ def policy_admission(
         if isinstance(source, DockerSource) and source.repository is not None:
             repo, image = source.repository, source.reference
             scope = policy.docker_scope(image)
-            verdict = await evaluate(
-                scope, image, str(image), digest, lambda: fetch_signatures(repo, digest), policy.source
-            )
+            stored = registry_signatures(repo, image, digest, registries)
+            verdict = await evaluate(scope, image, str(image), digest, stored, policy.source)
         else:
             scope = policy.scope_for(source.transport, [])
-
-            async def none() -> list[Signature]:
-                return []
-
-            verdict = await evaluate(scope, None, f"{source.transport}:", digest, none, policy.source)
+            verdict = await evaluate(
+                scope, None, f"{source.transport}:", digest, NO_SIGNATURES, policy.source
+            )
         if audit_root is not None:
             record(audit_root, verdict)
         if not verdict.accepted:
             raise PolicyRejected(f"{verdict.image} is rejected by {policy.source}: {verdict.reason}")
 
     return admit
+
+
+def default_admission(
+    root: Path,
+    policy_file: str | os.PathLike[str] | None = None,
+    registries_dir: str | os.PathLike[str] | None = None,
+) -> Callable[[ImageSource, RawManifest], Awaitable[None]] | None:
+    """The ``admit`` hook wherever an image comes in: the policy ``policy_file`` (default: the
+    user's, else the system's), signatures found as registries.d ``registries_dir`` says. None
+    when no policy file is named and none exists: then nothing is enforced."""
+    from berth.trust.policy import load_policy, policy_path
+    from berth.trust.registries_d import load_registries_d
+
+    if policy_file is None and not policy_path().exists():
+        return None
+    return policy_admission(load_policy(policy_file), root, load_registries_d(registries_dir))

@@ -24,6 +24,8 @@ from berth.spec.digest import Digest
 from berth.trust.errors import SignatureError
 
 SIGNATURE_TYPE = "cosign container image signature"
+#: ``critical.type`` of a GPG simple signature (containers-signature(5)), as skopeo writes it.
+SIMPLE_SIGNING_TYPE = "atomic container signature"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Payload:
     manifest_digest: Digest
     creator: str | None = None
     timestamp: int | None = None
+    signature_type: str = SIGNATURE_TYPE
 
     def to_json(self) -> bytes:
         """The payload's bytes, as signed."""
@@ -46,18 +49,22 @@ class Payload:
             "critical": {
                 "identity": {"docker-reference": self.docker_reference},
                 "image": {"docker-manifest-digest": str(self.manifest_digest)},
-                "type": SIGNATURE_TYPE,
+                "type": self.signature_type,
             },
             "optional": optional,
         }
         return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def new_payload(docker_reference: str, manifest_digest: Digest) -> Payload:
+def new_payload(
+    docker_reference: str, manifest_digest: Digest, signature_type: str = SIGNATURE_TYPE
+) -> Payload:
     """A payload for signing now, naming Berth as its creator."""
     from berth import __version__
 
-    return Payload(docker_reference, manifest_digest, f"berth {__version__}", int(time.time()))
+    return Payload(
+        docker_reference, manifest_digest, f"berth {__version__}", int(time.time()), signature_type
+    )
 
 
 def _exact(doc: Any, fields: tuple[str, ...], where: str) -> dict[str, Any]:
@@ -74,15 +81,16 @@ def _string(value: Any, where: str) -> str:
     return value
 
 
-def parse_payload(data: bytes) -> Payload:
-    """The payload in ``data``, checked field by field; ``SignatureError`` names what is wrong."""
+def parse_payload(data: bytes, signature_type: str = SIGNATURE_TYPE) -> Payload:
+    """The payload in ``data`` (a ``signature_type`` one), checked field by field; ``SignatureError``
+    names what is wrong."""
     try:
         doc = json.loads(data)
     except ValueError:
         raise SignatureError("signature payload is not JSON") from None
     top = _exact(doc, ("critical", "optional"), "the payload")
     critical = _exact(top["critical"], ("identity", "image", "type"), "critical")
-    if critical["type"] != SIGNATURE_TYPE:
+    if critical["type"] != signature_type:
         raise SignatureError(f"signature payload: unknown type {critical['type']!r}")
     image = _exact(critical["image"], ("docker-manifest-digest",), "critical.image")
     identity = _exact(critical["identity"], ("docker-reference",), "critical.identity")
@@ -104,4 +112,5 @@ def parse_payload(data: bytes) -> Payload:
         digest,
         creator,
         int(timestamp) if timestamp is not None else None,
+        signature_type,
     )

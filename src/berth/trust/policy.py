@@ -197,17 +197,23 @@ def parse_policy(data: bytes, source: str = "policy.json") -> Policy:
     return Policy(default, transports, source)
 
 
-def policy_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Where the policy is read: ``--signature-policy``, else ``$HOME/.config/containers/policy.json``
-    if it exists, else /etc/containers/policy.json (containers-policy.json(5))."""
+def containers_config(explicit: str | os.PathLike[str] | None, name: str, system: Path) -> Path:
+    """``explicit`` if given, else ``$HOME/.config/containers/NAME`` if it exists, else ``system``:
+    where containers/image looks for policy.json and registries.d."""
     if explicit is not None:
         return Path(explicit)
     home = os.environ.get("HOME")
     if home:
-        user = Path(home) / ".config/containers/policy.json"
+        user = Path(home) / ".config/containers" / name
         if user.exists():
             return user
-    return SYSTEM_POLICY
+    return system
+
+
+def policy_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Where the policy is read: ``--signature-policy``, else ``$HOME/.config/containers/policy.json``
+    if it exists, else /etc/containers/policy.json (containers-policy.json(5))."""
+    return containers_config(explicit, "policy.json", SYSTEM_POLICY)
 
 
 def load_policy(explicit: str | os.PathLike[str] | None = None) -> Policy:

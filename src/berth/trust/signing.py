@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from berth.distribution.client.errors import RegistryError
 from berth.distribution.client.repository import Manifest, Repository
@@ -23,7 +24,8 @@ from berth.spec.reference import Reference
 from berth.trust import keys
 from berth.trust.attachments import Signature, attach_referrer, attach_signature, fetch_signatures
 from berth.trust.errors import SignatureError
-from berth.trust.payload import Payload, new_payload, parse_payload
+from berth.trust.payload import SIMPLE_SIGNING_TYPE, Payload, new_payload, parse_payload
+from berth.trust.registries_d import RegistriesD
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,30 @@ def check_signature(signature: Signature, public_keys: Sequence[keys.PublicKey],
     else ``SignatureError`` saying which check failed."""
     if not any(keys.verify(key, signature.signature, signature.payload) for key in public_keys):
         raise SignatureError("signature not made by the given key (wrong key)")
-    payload = parse_payload(signature.payload)
+    return _signs_digest(parse_payload(signature.payload), digest)
+
+
+def sign_simple(image: Reference, digest: Digest, key_id: str, registries: RegistriesD) -> Path:
+    """Sign the manifest ``digest`` of ``image`` with the GPG key ``key_id``, as ``skopeo copy
+    --sign-by`` does, and store the signature in the image's ``lookaside-staging`` (``file://``);
+    return where it went."""
+    from berth.trust import gpg
+    from berth.trust.lookaside import write_lookaside
+
+    payload = new_payload(signing_identity(image), digest, SIMPLE_SIGNING_TYPE).to_json()
+    blob = gpg.sign(payload, key_id)
+    return write_lookaside(registries.lookaside_base(image, write=True), digest, blob)
+
+
+def check_simple_signature(blob: bytes, gpg_keys: Sequence[bytes], digest: Digest) -> Payload:
+    """The payload of the GPG simple signature ``blob`` if one of ``gpg_keys`` made it and it signs
+    ``digest``; else ``SignatureError`` saying which check failed."""
+    from berth.trust import gpg
+
+    return _signs_digest(parse_payload(gpg.verify(blob, gpg_keys).content, SIMPLE_SIGNING_TYPE), digest)
+
+
+def _signs_digest(payload: Payload, digest: Digest) -> Payload:
     if payload.manifest_digest != digest:
         raise SignatureError(
             f"digest mismatch: signature is for {payload.manifest_digest}, image is {digest}"

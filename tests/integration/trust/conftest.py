@@ -53,3 +53,16 @@ def with_client(ctx: TransportContext, work: Callable[[RegistryClient], Awaitabl
             return await work(client)
 
     return asyncio.run(run())
+
+
+def assert_store_empty(root: Path) -> None:
+    """Nothing in the store under ``root``: no image record, no blob, no lease."""
+    from berth.image.images import ImageStore
+
+    store = ImageStore(root / "images")
+    try:
+        assert store.list() == []
+        assert list(store.content.list()) == []
+        assert store.content.leases.list() == []
+    finally:
+        store.close()

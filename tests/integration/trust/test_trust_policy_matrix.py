@@ -11,20 +11,22 @@ from pathlib import Path
 import pytest
 
 from berth.distribution.transports import CopyOptions, TransportContext, copy
-from berth.image.images import ImageStore
 from berth.spec.reference import Reference
 from berth.trust import keys
 from berth.trust.admission import audit_log_path, policy_admission
 from berth.trust.errors import PolicyError, PolicyRejected
 from berth.trust.policy import parse_policy
+from berth.trust.registries_d import Namespace, RegistriesD
 from tests.integration.registry_client.images import make_layout
-from tests.integration.trust.conftest import with_client
+from tests.integration.trust.conftest import assert_store_empty, with_client
 
 pytestmark = [pytest.mark.timeout(180)]
 
 ACCEPT = {"type": "insecureAcceptAnything"}
 REJECT = {"type": "reject"}
 KINDS = ("signed", "unsigned", "wrongkey")
+#: registries.d with ``default-docker: {use-sigstore-attachments: true}``.
+SIGSTORE_ON = RegistriesD(Namespace(use_sigstore_attachments=True))
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +58,7 @@ def _sigstore(key: str, identity: dict[str, str] | None = None) -> dict[str, obj
     return req
 
 
-def _policies(
-    host: str, key: str, key_data: str, other: str
-) -> dict[str, tuple[dict[str, object], set[str]]]:
+def policies(host: str, key: str, key_data: str, other: str) -> dict[str, tuple[dict[str, object], set[str]]]:
     """Each policy and the image kinds it accepts (containers-policy.json(5))."""
     repo = f"{host}/pm"
     per_repo = lambda reqs: {"default": [REJECT], "transports": {"docker": {  # noqa: E731
@@ -107,7 +107,7 @@ def key_files(
     return str(where / "a.pub"), str(where / "b.pub")
 
 
-POLICY_NAMES = list(_policies("h", "k", "d", "o"))
+POLICY_NAMES = list(policies("h", "k", "d", "o"))
 
 
 @pytest.mark.parametrize("name", POLICY_NAMES)
@@ -116,9 +116,9 @@ def test_policy_matrix(
     key_files: tuple[str, str], pair: keys.KeyPair,
 ) -> None:  # fmt: skip
     key_data = base64.b64encode(pair.public_pem).decode()
-    doc, accepted = _policies(registry, key_files[0], key_data, key_files[1])[name]
+    doc, accepted = policies(registry, key_files[0], key_data, key_files[1])[name]
     policy = parse_policy(json.dumps(doc).encode(), name)
-    options = CopyOptions(admit=policy_admission(policy, tmp_path / "root"))
+    options = CopyOptions(admit=policy_admission(policy, tmp_path / "root", SIGSTORE_ON))
     verdicts = {}
     for kind in KINDS:
         try:
@@ -137,7 +137,9 @@ def test_digest_reference_with_repo_digest_or_exact(
     by_digest = images["signed"].rsplit(":", 1)[0] + "@" + images["signed-digest"]
     for identity, ok in (("matchRepoDigestOrExact", True), ("matchExact", False)):
         doc = {"default": [_sigstore(key_files[0], {"type": identity})]}
-        options = CopyOptions(admit=policy_admission(parse_policy(json.dumps(doc).encode()), None))
+        options = CopyOptions(
+            admit=policy_admission(parse_policy(json.dumps(doc).encode()), None, SIGSTORE_ON)
+        )
         if ok:
             copy(f"docker://{by_digest}", f"oci:{tmp_path / identity}", ctx, options)
         else:
@@ -149,22 +151,34 @@ def test_rejected_image_leaves_nothing_in_the_store(
     tmp_path: Path, ctx: TransportContext, images: dict[str, str], key_files: tuple[str, str]
 ) -> None:
     doc = {"default": [_sigstore(key_files[0])]}
-    options = CopyOptions(admit=policy_admission(parse_policy(json.dumps(doc).encode()), tmp_path / "root"))
+    options = CopyOptions(
+        admit=policy_admission(parse_policy(json.dumps(doc).encode()), tmp_path / "root", SIGSTORE_ON)
+    )
     with pytest.raises(PolicyRejected, match="no signature exists"):
         copy(f"docker://{images['unsigned']}", f"berth:{images['unsigned']}", ctx, options)
-    store = ImageStore(tmp_path / "root" / "images")
-    try:
-        assert store.list() == []
-        assert list(store.content.list()) == []
-        assert store.content.leases.list() == []
-    finally:
-        store.close()
+    assert_store_empty(tmp_path / "root")
 
 
 def test_missing_key_file_is_a_policy_error(
     tmp_path: Path, ctx: TransportContext, images: dict[str, str]
 ) -> None:
     doc = {"default": [_sigstore(str(tmp_path / "absent.pub"))]}
-    options = CopyOptions(admit=policy_admission(parse_policy(json.dumps(doc).encode()), None))
+    options = CopyOptions(admit=policy_admission(parse_policy(json.dumps(doc).encode()), None, SIGSTORE_ON))
     with pytest.raises(PolicyError, match=r"key file .*absent\.pub does not exist"):
+        copy(f"docker://{images['signed']}", f"oci:{tmp_path / 'out'}", ctx, options)
+
+
+@pytest.mark.parametrize("where", ["unset", "off for the host"])
+def test_sigstore_attachments_are_read_only_where_registries_d_enables_them(
+    where: str, tmp_path: Path, ctx: TransportContext, registry: str, images: dict[str, str],
+    key_files: tuple[str, str],
+) -> None:  # fmt: skip
+    registries = RegistriesD()
+    if where != "unset":  # the host's section wins over default-docker
+        registries = RegistriesD(
+            SIGSTORE_ON.default_docker, {registry: Namespace(use_sigstore_attachments=False)}
+        )
+    doc = {"default": [_sigstore(key_files[0])]}
+    options = CopyOptions(admit=policy_admission(parse_policy(json.dumps(doc).encode()), None, registries))
+    with pytest.raises(PolicyRejected, match="no signature exists"):
         copy(f"docker://{images['signed']}", f"oci:{tmp_path / 'out'}", ctx, options)

@@ -78,6 +78,8 @@ class Registry:
         self.retry = retry or RetryPolicy()
         self.auth = Authenticator(host)
         self.base_url: str | None = None
+        #: ``X-Registry-Supports-Signatures: 1`` on ``GET /v2/``: it serves simple signatures itself.
+        self.supports_signatures = False
         self._ping_lock = asyncio.Lock()
 
     @property
@@ -108,6 +110,7 @@ class Registry:
                     raise RegistryError(
                         f"{self.host} is not an OCI registry: GET /v2/ answered HTTP {resp.status}"
                     )
+                self.supports_signatures = resp.headers.get("X-Registry-Supports-Signatures") == "1"
                 self.base_url = f"{scheme}://{self.api_host}"
                 return
             hint = ""

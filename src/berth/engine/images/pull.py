@@ -30,11 +30,15 @@ def pull_image(config: EngineConfig, reference: str, tls_verify: bool | None) ->
     """Copy what ``reference`` names from its registry into the store under ``config.root``; the
     name it is stored under (a short name resolved through registries.conf, as ``berth pull``)."""
     from berth.distribution.shortnames import pull_name
-    from berth.distribution.transports import TransportContext, copy
+    from berth.distribution.transports import CopyOptions, TransportContext, copy
+    from berth.trust.admission import default_admission
+
+    # The signature policy, as on ``berth pull``: a refused image leaves nothing in the store.
+    options = CopyOptions(admit=default_admission(config.root))
 
     def attempt(ref: Reference, conf: RegistriesConf) -> None:
         ctx = TransportContext(tls_verify=tls_verify, registries_conf=conf, root=config.root)
-        copy(f"docker://{ref}", f"berth:{ref}", ctx)
+        copy(f"docker://{ref}", f"berth:{ref}", ctx, options)
 
     from berth.engine.event_log import object_event
 
