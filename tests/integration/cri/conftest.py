@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from tests.integration.engine_cli.conftest import Berth, berth, busybox_root, host_network_unchanged, wait_for
+from tests.integration.engine_images.test_engine_image_pull import registry
 
-__all__ = ["berth", "busybox_root", "host_network_unchanged", "wait_for"]
+__all__ = ["berth", "busybox_root", "host_network_unchanged", "registry", "wait_for"]
 
 IMAGE = "localhost/busybox:1"
 
