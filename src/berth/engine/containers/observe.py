@@ -151,9 +151,21 @@ def stats(engine: Engine, ref: str) -> dict[str, Any]:
     record = refresh(engine, engine.db.container(ref))
     if record.state not in ACTIVE:
         raise InvalidState(f"container {record.name} is not running")
+    before, t0 = cgroup_sample(engine, record)["cpu_ns"], time.monotonic()
+    time.sleep(0.1)
+    sample, t1 = cgroup_sample(engine, record), time.monotonic()
+    return {
+        "id": record.id,
+        "name": record.name,
+        "cpu_percent": 100.0 * (sample["cpu_ns"] - before) / ((t1 - t0) * 1e9),
+        **sample,
+    }
+
+
+def cgroup_sample(engine: Engine, record: ContainerRecord) -> dict[str, int]:
+    """The container's cgroup counters now: ``cpu_ns`` (CPU time used), ``mem_usage``,
+    ``mem_limit`` (0: none) and ``pids``, from cgroup v1 or v2 files."""
     mem = _cgroup_dir(engine, record, "memory")
-    cpu = _cgroup_dir(engine, record, "cpuacct")
-    pids = _cgroup_dir(engine, record, "pids")
     usage_file = mem / "memory.usage_in_bytes"
     limit_file = mem / "memory.limit_in_bytes"
     if not usage_file.exists():
@@ -161,18 +173,12 @@ def stats(engine: Engine, ref: str) -> dict[str, Any]:
     limit = _read_int(limit_file)
     if limit >= 1 << 60:
         limit = 0  # "unlimited" in v1 is a huge page-aligned number
-    cpu_file = cpu / "cpuacct.usage"
-    before, t0 = _cpu_ns(cpu_file, cpu), time.monotonic()
-    time.sleep(0.1)
-    after, t1 = _cpu_ns(cpu_file, cpu), time.monotonic()
+    cpu = _cgroup_dir(engine, record, "cpuacct")
     return {
-        "id": record.id,
-        "name": record.name,
-        "cpu_percent": 100.0 * (after - before) / ((t1 - t0) * 1e9),
-        "cpu_ns": after,
+        "cpu_ns": _cpu_ns(cpu / "cpuacct.usage", cpu),
         "mem_usage": _read_int(usage_file),
         "mem_limit": limit,
-        "pids": _read_int(pids / "pids.current"),
+        "pids": _read_int(_cgroup_dir(engine, record, "pids") / "pids.current"),
     }
 
 

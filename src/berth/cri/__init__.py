@@ -1,0 +1,1 @@
+"""The Container Runtime Interface: `berth cri serve`, a kubelet's node runtime (docs/cri.md)."""

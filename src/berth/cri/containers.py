@@ -1,0 +1,332 @@
+"""Containers: CreateContainer, StartContainer, StopContainer, RemoveContainer, ContainerStatus,
+ListContainers, UpdateContainerResources, ReopenContainerLog.
+
+A CRI container is an engine container made in the sandbox's pod (``CreateOptions.pod``); its
+output goes to the engine's CRI-format log (the monitor writes it), and ``log_path`` is a symbolic
+link to that file, so the kubelet and crictl read it where they asked for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from berth.cri.proto import api_pb2 as pb
+from berth.cri.sandboxes import find_sandbox
+from berth.cri.service import (
+    RECORD_KEY,
+    Services,
+    cri_record,
+    find_made,
+    matches_labels,
+    nanoseconds,
+    require,
+    unless_gone,
+    user_annotations,
+)
+from berth.engine.engine import Engine
+from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
+from berth.errors import InvalidArgument
+
+# api.proto ContainerState, from the engine's states (podman's words).
+_STATES = {
+    CONFIGURED: "CONTAINER_CREATED",
+    CREATED: "CONTAINER_CREATED",
+    RUNNING: "CONTAINER_RUNNING",
+    PAUSED: "CONTAINER_RUNNING",
+    STOPPED: "CONTAINER_EXITED",
+    EXITED: "CONTAINER_EXITED",
+}
+
+
+def create_container(services: Services, request: Any) -> Any:
+    """Record an engine container in the sandbox's pod (not started), and link its log."""
+    from berth.cri.images import image_name
+    from berth.engine.containers.create import create_container as engine_create
+
+    config = request.config
+    meta = config.metadata
+    require(request.pod_sandbox_id, "pod_sandbox_id")
+    require(meta.name, "config.metadata.name")
+    require(config.image.image, "config.image.image")
+    with services.engine() as engine:
+        pod = find_sandbox(engine, request.pod_sandbox_id)
+        sandbox = cri_record(pod.annotations) or {}
+        log_path = _log_path(sandbox.get("log_directory", ""), config.log_path)
+        record = {
+            "kind": "container",
+            "metadata": {"name": meta.name, "attempt": meta.attempt},
+            "sandbox_id": pod.id,
+            "log_path": log_path,
+            "image": config.image.image,
+        }
+        runtime = services.config.runtime_for(sandbox.get("runtime_handler", ""))
+        opts = _create_options(config, pod.id, pod.name, runtime, record)
+        opts.image = image_name(engine.config, config.image.image)
+        created = engine_create(engine, opts)
+        if log_path:
+            _link_log(engine, created.id, Path(log_path))
+    return pb.CreateContainerResponse(container_id=created.id)
+
+
+def _create_options(config: Any, pod_id: str, pod_name: str, runtime: str, record: dict[str, Any]) -> Any:
+    from berth.engine.options import CreateOptions
+
+    security = config.linux.security_context
+    resources = config.linux.resources
+    mounts = []
+    for mount in config.mounts:
+        require(mount.container_path, "mounts[].container_path")
+        require(mount.host_path, "mounts[].host_path")
+        mounts.append(f"{mount.host_path}:{mount.container_path}{':ro' if mount.readonly else ''}")
+    return CreateOptions(
+        image=config.image.image,
+        name=f"{pod_name}_{config.metadata.name}_{config.metadata.attempt}",
+        # Kubernetes' command replaces the image's entrypoint (and its cmd); args replace the cmd.
+        entrypoint=list(config.command) or None,
+        command=list(config.args),
+        env=[_env(kv) for kv in config.envs],
+        volumes=mounts,
+        workdir=config.working_dir,
+        user=_user(security),
+        read_only=security.readonly_rootfs,
+        cap_add=list(security.capabilities.add_capabilities),
+        cap_drop=list(security.capabilities.drop_capabilities),
+        privileged=security.privileged,
+        security_opt=["no-new-privileges"] if security.no_new_privs else [],
+        memory=str(resources.memory_limit_in_bytes) if resources.memory_limit_in_bytes > 0 else "",
+        cpus=_cpus(resources),
+        interactive=config.stdin,
+        tty=config.tty,
+        runtime=runtime,
+        labels=dict(config.labels),
+        annotations={**config.annotations, RECORD_KEY: json.dumps(record)},
+        pull="never",  # the kubelet pulls through the ImageService first
+        pod=pod_id,
+    )
+
+
+def _env(pair: Any) -> str:
+    """``KEY=VALUE``; the CRI sends values as bytes, config.json wants UTF-8 text."""
+    try:
+        return f"{pair.key}={pair.value.decode()}"
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"envs: the value of {pair.key} is not UTF-8") from None
+
+
+def _user(security: Any) -> str:
+    """``--user``: the uid (and gid) or user name the security context asks for ("" for the image's)."""
+    user = str(security.run_as_user.value) if security.HasField("run_as_user") else security.run_as_username
+    if security.HasField("run_as_group"):
+        if not user:
+            raise InvalidArgument("run_as_group needs run_as_user or run_as_username")
+        user += f":{security.run_as_group.value}"
+    return user
+
+
+def _cpus(resources: Any) -> str:
+    """``--cpus`` from a CFS quota and period (runtime-spec config-linux.md#cpu); "" for no limit."""
+    if resources.cpu_quota <= 0:
+        return ""
+    period = resources.cpu_period or 100_000
+    return f"{resources.cpu_quota / period:.3f}"
+
+
+def _log_path(directory: str, path: str) -> str:
+    """The CRI's log path: relative to the sandbox's log directory (api.proto ContainerConfig.log_path)."""
+    if not path:
+        return ""
+    if not directory and not os.path.isabs(path):
+        raise InvalidArgument(f"log_path {path!r} is relative and the sandbox has no log_directory")
+    return os.path.join(directory, path)
+
+
+def _link_log(engine: Engine, cid: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    path.symlink_to(engine.paths(cid).log)
+
+
+def start_container(services: Services, request: Any) -> Any:
+    """Start the container (and its pod's infra, if it stopped)."""
+    from berth.engine.containers.start import start_container as engine_start
+
+    with services.engine() as engine:
+        engine_start(engine, find_container(engine, request.container_id).id)
+    return pb.StartContainerResponse()
+
+
+def stop_container(services: Services, request: Any) -> Any:
+    """Stop with the container's stop signal, SIGKILL after ``timeout`` seconds; an unknown id
+    succeeds, as the CRI asks."""
+    from berth.engine.containers.stop import stop_container as engine_stop
+
+    timeout = float(request.timeout)
+    unless_gone(
+        services, request.container_id, "container_id", _find, lambda e, r: engine_stop(e, r.id, timeout)
+    )
+    return pb.StopContainerResponse()
+
+
+def remove_container(services: Services, request: Any) -> Any:
+    """Remove the container, running or not, and its log link; an unknown id succeeds."""
+    from berth.engine.containers.remove import remove_container as engine_remove
+
+    def remove(engine: Engine, record: ContainerRecord) -> None:
+        link = Path((cri_of(record) or {}).get("log_path") or "")
+        engine_remove(engine, record.id, force=True)
+        if link.is_symlink() and link.readlink() == engine.paths(record.id).log:
+            link.unlink()
+
+    unless_gone(services, request.container_id, "container_id", _find, remove)
+    return pb.RemoveContainerResponse()
+
+
+def container_status(services: Services, request: Any) -> Any:
+    """The container's state, times, exit code, image and mounts."""
+    from berth.engine.containers.state import refresh
+
+    with services.engine() as engine:
+        record = refresh(engine, find_container(engine, request.container_id))
+    return pb.ContainerStatusResponse(status=_status(record))
+
+
+def list_containers(services: Services, request: Any) -> Any:
+    """The CRI's containers (never the sandboxes' infra), filtered by id prefix, state, sandbox and
+    labels."""
+    from berth.engine.containers.state import refresh
+
+    wanted = request.filter if request.HasField("filter") else None
+    containers = []
+    with services.engine() as engine:
+        for record in engine.db.containers():
+            cri = cri_of(record)
+            if cri is None or not _selected(wanted, record, cri):
+                continue
+            record = refresh(engine, record)
+            state = _state(record)
+            if (
+                wanted is not None
+                and wanted.HasField("state")
+                and wanted.state.state != pb.ContainerState.Value(state)
+            ):
+                continue
+            containers.append(
+                pb.Container(
+                    id=record.id,
+                    pod_sandbox_id=cri["sandbox_id"],
+                    metadata=pb.ContainerMetadata(**cri["metadata"]),
+                    image=pb.ImageSpec(image=cri["image"]),
+                    image_ref=record.image_id,
+                    image_id=record.image_id,
+                    state=state,
+                    created_at=nanoseconds(record.created_at),
+                    labels=options_of(record)["labels"],
+                    annotations=user_annotations(options_of(record)["annotations"]),
+                )
+            )
+    return pb.ListContainersResponse(containers=containers)
+
+
+def _selected(wanted: Any, record: ContainerRecord, cri: dict[str, Any]) -> bool:
+    if wanted is None:
+        return True
+    if wanted.id and not record.id.startswith(wanted.id):
+        return False
+    if wanted.pod_sandbox_id and not cri["sandbox_id"].startswith(wanted.pod_sandbox_id):
+        return False
+    return matches_labels(options_of(record)["labels"], wanted.label_selector)
+
+
+def update_container_resources(services: Services, request: Any) -> Any:
+    """New CPU and memory limits for a created or running container."""
+    from berth.engine.containers.update import update_container
+
+    resources = request.linux
+    with services.engine() as engine:
+        record = find_container(engine, request.container_id)
+        memory = str(resources.memory_limit_in_bytes) if resources.memory_limit_in_bytes > 0 else ""
+        update_container(engine, record.id, memory=memory, cpus=_cpus(resources))
+    return pb.UpdateContainerResourcesResponse()
+
+
+def reopen_container_log(services: Services, request: Any) -> Any:
+    """Point ``log_path`` at the container's log again (the kubelet renamed it to rotate it)."""
+    from berth.engine.containers.state import refresh
+    from berth.errors import InvalidState
+
+    with services.engine() as engine:
+        record = refresh(engine, find_container(engine, request.container_id))
+        if record.state != RUNNING:
+            raise InvalidState(f"container {record.id} is not running")
+        link = (cri_of(record) or {}).get("log_path", "")
+        if link:
+            _link_log(engine, record.id, Path(link))
+    return pb.ReopenContainerLogResponse()
+
+
+def find_container(engine: Engine, ref: str) -> ContainerRecord:
+    """The CRI container ``ref`` (an id or a unique prefix of one); NotFound otherwise."""
+    record = _find(engine, require(ref, "container_id"))
+    assert record is not None
+    return record
+
+
+def _find(engine: Engine, ref: str, missing_ok: bool = False) -> ContainerRecord | None:
+    made = find_made(
+        engine.db.container, lambda record: cri_of(record) is not None, ref, "container", missing_ok
+    )
+    return made
+
+
+def options_of(record: ContainerRecord) -> dict[str, Any]:
+    """The engine's creation options of ``record`` (its labels, annotations...), as stored."""
+    options: dict[str, Any] = record.config["options"]
+    return options
+
+
+def cri_of(record: ContainerRecord) -> dict[str, Any] | None:
+    """The CRI's record of a container it made (its metadata, sandbox, log path); None otherwise."""
+    found = cri_record(options_of(record)["annotations"])
+    return found if found is not None and found.get("kind") == "container" else None
+
+
+def _state(record: ContainerRecord) -> str:
+    return _STATES.get(record.state, "CONTAINER_UNKNOWN")
+
+
+def _status(record: ContainerRecord) -> Any:
+    cri = cri_of(record) or {}
+    options = options_of(record)
+    exited = record.state in (STOPPED, EXITED)
+    reason = ""
+    if exited:
+        reason = "OOMKilled" if record.oom_killed else ("Completed" if record.exit_code == 0 else "Error")
+    return pb.ContainerStatus(
+        id=record.id,
+        metadata=pb.ContainerMetadata(**cri.get("metadata", {})),
+        state=_state(record),
+        created_at=nanoseconds(record.created_at),
+        started_at=nanoseconds(record.started_at),
+        finished_at=nanoseconds(record.finished_at) if exited else 0,
+        exit_code=record.exit_code or 0 if exited else 0,
+        image=pb.ImageSpec(image=cri.get("image", "")),
+        image_ref=record.image_id,
+        image_id=record.image_id,
+        reason=reason,
+        message=record.error,
+        labels=options["labels"],
+        annotations=user_annotations(options["annotations"]),
+        mounts=[_mount(m) for m in record.mounts],
+        log_path=cri.get("log_path", ""),
+    )
+
+
+def _mount(mount: dict[str, Any]) -> Any:
+    return pb.Mount(
+        container_path=mount["destination"],
+        host_path=mount.get("source", ""),
+        readonly="ro" in mount.get("options", []),
+    )

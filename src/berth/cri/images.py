@@ -1,0 +1,167 @@
+"""ImageService: ListImages, ImageStatus, PullImage, RemoveImage, ImageFsInfo, over Berth's image
+store (``berth.image``), as ``berth images``, ``pull`` and ``rmi`` use it.
+
+An image's CRI id is its config digest (``sha256:...``), the same ``image_ref`` and ``image_id``
+that ContainerStatus and ListContainers report for a container made from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from berth.cri.proto import api_pb2 as pb
+from berth.cri.service import Services, require
+from berth.engine.config import EngineConfig
+from berth.errors import NotFound
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.image.catalog import CatalogImage
+    from berth.image.images import ImageStore
+
+
+@contextlib.contextmanager
+def _store(config: EngineConfig) -> Iterator[ImageStore]:
+    from berth.engine.images.store import images_root
+    from berth.image.images import ImageStore
+
+    store = ImageStore(images_root(config))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _image(entry: CatalogImage) -> Any:
+    return pb.Image(
+        id=f"sha256:{entry.id}",
+        repo_tags=entry.names,
+        repo_digests=entry.repo_digests,
+        size=entry.size,
+        spec=pb.ImageSpec(image=f"sha256:{entry.id}"),
+        **_user(entry),
+    )
+
+
+def _user(entry: CatalogImage) -> dict[str, Any]:
+    """The image config's ``User`` as the CRI splits it: a numeric uid, else a user name."""
+    user = entry.resolved.config.config.user if entry.resolved is not None else ""
+    name = user.partition(":")[0]
+    if name.isdigit():
+        return {"uid": pb.Int64Value(value=int(name))}
+    return {"username": name}
+
+
+def list_images(services: Services, request: Any) -> Any:
+    """Every image in the store (filtered by ``filter.image`` when given)."""
+    from berth.image.catalog import find_image
+    from berth.image.catalog import list_images as catalog
+
+    with _store(services.engine_config) as store:
+        wanted = request.filter.image.image if request.HasField("filter") else ""
+        entries = [find_image(store, wanted)[0]] if wanted else catalog(store)
+        return pb.ListImagesResponse(images=[_image(e) for e in entries])
+
+
+def image_status(services: Services, request: Any) -> Any:
+    """The image ``image.image`` names (a reference or an id); an empty answer if it is not known,
+    as the CRI asks (not an error)."""
+    from berth.image.catalog import find_image
+
+    text = require(request.image.image, "image.image")
+    with _store(services.engine_config) as store:
+        try:
+            entry = find_image(store, text)[0]
+        except NotFound:
+            return pb.ImageStatusResponse()
+        info = {}
+        if request.verbose and entry.resolved is not None:
+            info["manifestDigest"] = entry.manifest_digest
+        return pb.ImageStatusResponse(image=_image(entry), info=info)
+
+
+def pull_image(services: Services, request: Any) -> Any:
+    """Copy ``image.image`` from its registry into the store (registries.conf mirrors and aliases,
+    auth.json, or the request's credentials); the image's id."""
+    from berth.distribution.credentials import Credentials
+    from berth.distribution.shortnames import pull_name
+    from berth.distribution.transports import TransportContext, copy
+    from berth.image.catalog import find_image
+
+    text = require(request.image.image, "image.image")
+    auth = request.auth
+    credentials = Credentials(auth.username, auth.password) if auth.username else None
+    config = services.engine_config
+
+    def attempt(ref: Any, conf: Any) -> None:
+        ctx = TransportContext(
+            registries_conf=conf,
+            root=config.root,
+            authfile=services.config.auth_file or None,
+            credentials=credentials,
+        )
+        copy(f"docker://{ref}", f"berth:{ref}", ctx)
+
+    name = pull_name(text, attempt, berth_file=services.config.registries_conf or None)[0]
+    with _store(config) as store:
+        entry = find_image(store, str(name))[0]
+    return pb.PullImageResponse(image_ref=f"sha256:{entry.id}")
+
+
+def remove_image(services: Services, request: Any) -> Any:
+    """Remove the image with every name it has; an image not known succeeds, as the CRI asks."""
+    from berth.engine.images.store import prune_snapshots
+    from berth.image.catalog import find_image, needed_chain_ids
+    from berth.image.catalog import list_images as catalog
+
+    text = require(request.image.image, "image.image")
+    with _store(services.engine_config) as store:
+        try:
+            entry = find_image(store, text)[0]
+        except NotFound:
+            return pb.RemoveImageResponse()
+        for record in entry.records:
+            store.delete(record.name)
+        store.gc()
+        prune_snapshots(services.engine_config, needed_chain_ids(catalog(store)))
+    return pb.RemoveImageResponse()
+
+
+def image_fs_info(services: Services, request: Any) -> Any:
+    """The bytes and inodes used under the image store (``image_filesystems``) and the containers'
+    directories (``container_filesystems``)."""
+    from berth.engine.images.store import images_root
+
+    now = time.time_ns()
+    return pb.ImageFsInfoResponse(
+        image_filesystems=[_usage(str(images_root(services.engine_config)), now)],
+        container_filesystems=[_usage(str(services.engine_config.containers_dir), now)],
+    )
+
+
+def _usage(path: str, now: int) -> Any:
+    used = inodes = 0
+    for root, dirs, files in os.walk(path):
+        for name in files + dirs:
+            with contextlib.suppress(OSError):
+                used += os.lstat(os.path.join(root, name)).st_blocks * 512
+                inodes += 1
+    return pb.FilesystemUsage(
+        timestamp=now,
+        fs_id=pb.FilesystemIdentifier(mountpoint=path),
+        used_bytes=pb.UInt64Value(value=used),
+        inodes_used=pb.UInt64Value(value=inodes),
+    )
+
+
+def image_name(config: EngineConfig, text: str) -> str:
+    """A name the engine can make a container from, for an image given by reference or by id."""
+    from berth.image.catalog import find_image
+
+    with _store(config) as store:
+        entry = find_image(store, text)[0]
+    return entry.names[0] if entry.names else text

@@ -1,0 +1,1 @@
+"""Code generated from api.proto by scripts/gen-cri-proto.sh (runtime.v1); do not edit."""

@@ -1,0 +1,219 @@
+"""Sandboxes: RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus, ListPodSandbox.
+
+A sandbox is an engine pod (``berth.engine.pods``) whose infra container runs the pause image and
+holds the network, IPC and UTS namespaces; it is ready while the infra runs. Its id is the pod's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from berth.cri.proto import api_pb2 as pb
+from berth.cri.service import (
+    RECORD_KEY,
+    Services,
+    cri_record,
+    find_made,
+    matches_labels,
+    nanoseconds,
+    require,
+    unless_gone,
+    user_annotations,
+)
+from berth.engine.engine import Engine
+from berth.engine.metadata import RUNNING, ContainerRecord, PodRecord
+from berth.errors import NotFound
+
+# api.proto NamespaceMode: the node's namespace instead of the pod's.
+_NODE = pb.NamespaceMode.Value("NODE")
+
+
+def run_pod_sandbox(services: Services, request: Any) -> Any:
+    """Make the engine pod and start its infra; on any failure nothing is left."""
+    from berth.engine.containers.start import start_container
+    from berth.engine.pods.create import create_pod
+    from berth.engine.pods.remove import remove_pod
+
+    config = request.config
+    meta = config.metadata
+    require(meta.name, "config.metadata.name")
+    require(meta.namespace, "config.metadata.namespace")
+    record = {
+        "kind": "sandbox",
+        "metadata": {
+            "name": meta.name,
+            "uid": meta.uid,
+            "namespace": meta.namespace,
+            "attempt": meta.attempt,
+        },
+        "log_directory": config.log_directory,
+        "runtime_handler": request.runtime_handler,
+    }
+    services.config.runtime_for(request.runtime_handler)  # an unknown handler: InvalidArgument now
+    with services.engine() as engine:
+        pod = create_pod(engine, _pod_options(services, config, record))
+        try:
+            start_container(engine, pod.infra_id)
+        except BaseException:
+            remove_pod(engine, pod.id, force=True)
+            raise
+    return pb.RunPodSandboxResponse(pod_sandbox_id=pod.id)
+
+
+def _pod_options(services: Services, config: Any, record: dict[str, Any]) -> Any:
+    from berth.engine.pods.options import PodOptions
+
+    meta = config.metadata
+    namespaces = config.linux.security_context.namespace_options
+    dns = config.dns_config
+    return PodOptions(
+        name=f"k8s_{meta.name}_{meta.namespace}_{meta.uid}_{meta.attempt}",
+        hostname=config.hostname,
+        labels=dict(config.labels),
+        annotations={**config.annotations, RECORD_KEY: json.dumps(record)},
+        publish=[_publish(p) for p in config.port_mappings if p.host_port > 0],
+        network="host" if namespaces.network == _NODE else "",
+        infra_image=services.config.sandbox_image,
+        dns=list(dns.servers),
+        dns_search=list(dns.searches),
+        dns_option=list(dns.options),
+        cpus="",
+        memory="",
+    )
+
+
+def _publish(mapping: Any) -> str:
+    """A PortMapping as ``-p``'s ``[IP:]HOST:CONTAINER/PROTO``."""
+    protocol = pb.Protocol.Name(mapping.protocol).lower()
+    host = f"{mapping.host_ip}:" if mapping.host_ip else ""
+    return f"{host}{mapping.host_port}:{mapping.container_port}/{protocol}"
+
+
+def stop_pod_sandbox(services: Services, request: Any) -> Any:
+    """Stop every container of the pod, the infra last (which releases its network); an unknown
+    id succeeds, as the CRI asks (the kubelet stops a sandbox many times)."""
+    from berth.engine.pods.lifecycle import stop_pod
+
+    unless_gone(services, request.pod_sandbox_id, "pod_sandbox_id", _find, lambda e, p: stop_pod(e, p.id, 0))
+    return pb.StopPodSandboxResponse()
+
+
+def remove_pod_sandbox(services: Services, request: Any) -> Any:
+    """Remove the pod and its containers, running or not; an unknown id succeeds."""
+    from berth.engine.pods.remove import remove_pod
+
+    unless_gone(
+        services,
+        request.pod_sandbox_id,
+        "pod_sandbox_id",
+        _find,
+        lambda e, p: remove_pod(e, p.id, force=True),
+    )
+    return pb.RemovePodSandboxResponse()
+
+
+def pod_sandbox_status(services: Services, request: Any) -> Any:
+    """The sandbox's state, times, network address and metadata."""
+    require(request.pod_sandbox_id, "pod_sandbox_id")
+    with services.engine() as engine:
+        pod = _find(engine, request.pod_sandbox_id)
+        assert pod is not None
+        infra = _infra(engine, pod)
+        status = _status(pod, infra)
+    return pb.PodSandboxStatusResponse(status=status)
+
+
+def list_pod_sandbox(services: Services, request: Any) -> Any:
+    """The CRI's sandboxes, filtered by id (a prefix), state and labels."""
+    wanted = request.filter if request.HasField("filter") else None
+    items = []
+    with services.engine() as engine:
+        for pod in engine.db.pods():
+            record = cri_record(pod.annotations)
+            if record is None:
+                continue
+            if wanted is not None and wanted.id and not pod.id.startswith(wanted.id):
+                continue
+            infra = _infra(engine, pod)
+            state = _state(infra)
+            if (
+                wanted is not None
+                and wanted.HasField("state")
+                and wanted.state.state != pb.PodSandboxState.Value(state)
+            ):
+                continue
+            if wanted is not None and not matches_labels(pod.labels, wanted.label_selector):
+                continue
+            items.append(
+                pb.PodSandbox(
+                    id=pod.id,
+                    metadata=pb.PodSandboxMetadata(**record["metadata"]),
+                    state=state,
+                    created_at=nanoseconds(pod.created_at),
+                    labels=pod.labels,
+                    annotations=user_annotations(pod.annotations),
+                    runtime_handler=record["runtime_handler"],
+                )
+            )
+    return pb.ListPodSandboxResponse(items=items)
+
+
+def find_sandbox(engine: Engine, ref: str) -> PodRecord:
+    """The CRI sandbox ``ref`` (an id or a unique prefix of one); NotFound otherwise."""
+    pod = _find(engine, ref)
+    assert pod is not None
+    return pod
+
+
+def _find(engine: Engine, ref: str, missing_ok: bool = False) -> PodRecord | None:
+    made = find_made(
+        engine.db.pod, lambda pod: cri_record(pod.annotations) is not None, ref, "pod sandbox", missing_ok
+    )
+    return made
+
+
+def _infra(engine: Engine, pod: PodRecord) -> ContainerRecord | None:
+    from berth.engine.containers.state import refresh
+
+    try:
+        return refresh(engine, engine.db.container(pod.infra_id))
+    except NotFound:
+        return None
+
+
+def _state(infra: ContainerRecord | None) -> str:
+    """The sandbox's api.proto PodSandboxState: ready while its infra runs."""
+    return "SANDBOX_READY" if infra is not None and infra.state == RUNNING else "SANDBOX_NOTREADY"
+
+
+def _status(pod: PodRecord, infra: ContainerRecord | None) -> Any:
+    record = cri_record(pod.annotations) or {}
+    options = pod.config
+    host_network = options.get("network") == "host"
+    mode = pb.NamespaceMode.Value("NODE" if host_network else "POD")
+    return pb.PodSandboxStatus(
+        id=pod.id,
+        metadata=pb.PodSandboxMetadata(**record.get("metadata", {})),
+        state=_state(infra),
+        created_at=nanoseconds(pod.created_at),
+        network=pb.PodSandboxNetworkStatus(ip=_address(infra)),
+        linux=pb.LinuxPodSandboxStatus(
+            namespaces=pb.Namespace(
+                options=pb.NamespaceOption(network=mode, pid=pb.NamespaceMode.Value("CONTAINER"))
+            )
+        ),
+        labels=pod.labels,
+        annotations=user_annotations(pod.annotations),
+        runtime_handler=record.get("runtime_handler", ""),
+    )
+
+
+def _address(infra: ContainerRecord | None) -> str:
+    """The infra's first IP address from its CNI result ("" with the host's network or none)."""
+    if infra is None or infra.state != RUNNING:
+        return ""
+    for attachment in infra.networks.values():
+        for ip in attachment.get("result", {}).get("ips", []):
+            return str(ip.get("address", "")).split("/")[0]
+    return ""

@@ -1,0 +1,108 @@
+"""``berth cri serve``: the RuntimeService and ImageService on a unix socket, in the foreground.
+
+Each RPC is a function of ``Services`` and the request, in the module of its family
+(``sandboxes``, ``containers``, ``exec``, ``stats``, ``images``, ``runtime_info``); the tables below
+bind them to the generated servicers. An RPC in no table answers UNIMPLEMENTED with its name.
+Every call opens its own engine, as a ``berth`` command does, so the server keeps no state of its
+own: pods and containers live in the engine's database and monitors, and outlive the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import grpc
+
+from berth.cri import containers, execute, images, runtime_info, sandboxes, stats
+from berth.cri.config import CriConfig, listen_path
+from berth.cri.proto import api_pb2_grpc
+from berth.cri.service import Services, log, rpc
+from berth.engine.config import EngineConfig
+
+Handler = Callable[[Services, Any], Any]
+
+RUNTIME_RPCS: dict[str, Handler] = {
+    "Version": runtime_info.version,
+    "Status": runtime_info.status,
+    "RuntimeConfig": runtime_info.runtime_config,
+    "UpdateRuntimeConfig": runtime_info.update_runtime_config,
+    "RunPodSandbox": sandboxes.run_pod_sandbox,
+    "StopPodSandbox": sandboxes.stop_pod_sandbox,
+    "RemovePodSandbox": sandboxes.remove_pod_sandbox,
+    "PodSandboxStatus": sandboxes.pod_sandbox_status,
+    "ListPodSandbox": sandboxes.list_pod_sandbox,
+    "CreateContainer": containers.create_container,
+    "StartContainer": containers.start_container,
+    "StopContainer": containers.stop_container,
+    "RemoveContainer": containers.remove_container,
+    "ContainerStatus": containers.container_status,
+    "ListContainers": containers.list_containers,
+    "UpdateContainerResources": containers.update_container_resources,
+    "ReopenContainerLog": containers.reopen_container_log,
+    "ExecSync": execute.exec_sync,
+    "Exec": execute.streaming("Exec"),
+    "Attach": execute.streaming("Attach"),
+    "PortForward": execute.streaming("PortForward"),
+    "CheckpointContainer": execute.checkpoint_container,
+    "ContainerStats": stats.container_stats,
+    "ListContainerStats": stats.list_container_stats,
+    "PodSandboxStats": stats.pod_sandbox_stats,
+    "ListPodSandboxStats": stats.list_pod_sandbox_stats,
+}
+
+IMAGE_RPCS: dict[str, Handler] = {
+    "ListImages": images.list_images,
+    "ImageStatus": images.image_status,
+    "PullImage": images.pull_image,
+    "RemoveImage": images.remove_image,
+    "ImageFsInfo": images.image_fs_info,
+}
+
+
+def _servicer(base: type, table: dict[str, Handler], services: Services) -> Any:
+    """An instance of the generated servicer ``base`` whose methods call ``table``'s handlers."""
+
+    def method(name: str, handler: Handler) -> Callable[..., Any]:
+        def call(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+            return handler(services, request)
+
+        call.__name__ = name
+        return rpc(call)
+
+    return type(base.__name__, (base,), {name: method(name, h) for name, h in table.items()})()
+
+
+def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 8) -> int:
+    """Serve until SIGTERM or SIGINT; then finish the calls in flight (up to 10 s) and remove the
+    socket. Returns the exit status."""
+    logging.basicConfig(format="time=%(asctime)s level=%(levelname)s %(message)s", level=logging.INFO)
+    services = Services(engine_config, config)
+    path = listen_path(config.listen)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # a previous server's socket, left by SIGKILL
+    server = grpc.server(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cri"))
+    api_pb2_grpc.add_RuntimeServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        _servicer(api_pb2_grpc.RuntimeServiceServicer, RUNTIME_RPCS, services), server
+    )
+    api_pb2_grpc.add_ImageServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        _servicer(api_pb2_grpc.ImageServiceServicer, IMAGE_RPCS, services), server
+    )
+    server.add_insecure_port(config.listen)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stopping.set())
+    server.start()
+    log.info(
+        "msg=serving listen=%s root=%s runroot=%s", config.listen, engine_config.root, engine_config.runroot
+    )
+    stopping.wait()
+    log.info("msg=stopping")
+    server.stop(grace=10).wait()
+    path.unlink(missing_ok=True)
+    log.info("msg=stopped")
+    return 0

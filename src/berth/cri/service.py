@@ -1,0 +1,152 @@
+"""What every RPC handler shares: an engine per call, Berth's errors as gRPC status codes, and the
+CRI's own facts about a pod or container, kept in one engine annotation.
+
+The CRI is a front end over the engine (docs/architecture.md): a sandbox is an engine pod, a
+container an engine container in it. What the CRI knows and the engine does not (the kubelet's
+metadata, the log path) is stored as JSON in the annotation ``RECORD_KEY`` of the pod or container,
+so it lives in the engine's database and survives a restart of the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+
+from berth.cri.config import CriConfig
+from berth.engine.config import EngineConfig
+from berth.engine.engine import Engine
+from berth.errors import AlreadyExists, BerthError, InvalidArgument, InvalidState, NotFound, Unsupported
+
+#: The engine annotation holding the CRI's record of a pod or container (never shown to the kubelet).
+RECORD_KEY = "io.berth.cri.record"
+
+log = logging.getLogger("berth.cri")
+
+_CODES: dict[type[BerthError], grpc.StatusCode] = {
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    InvalidState: grpc.StatusCode.FAILED_PRECONDITION,
+    Unsupported: grpc.StatusCode.UNIMPLEMENTED,
+}
+
+
+class Services:
+    """What the handlers work with: the engine's and the server's settings."""
+
+    def __init__(self, engine_config: EngineConfig, config: CriConfig) -> None:
+        self.engine_config = engine_config
+        self.config = config
+
+    def config_json(self) -> str:
+        """The server's settings as JSON (``crictl info`` shows them)."""
+        from berth.spec.records import as_dict
+
+        return json.dumps(as_dict(self.config))
+
+    @contextlib.contextmanager
+    def engine(self) -> Iterator[Engine]:
+        """An engine of its own for one call: its database connection belongs to this thread."""
+        engine = Engine(self.engine_config)
+        try:
+            yield engine
+        finally:
+            engine.close()
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+Made = TypeVar("Made")
+
+
+def rpc(method: Handler) -> Handler:
+    """Wrap a servicer method: log one line per call, and end a call that raised ``BerthError`` with
+    the status code naming its kind (InvalidArgument, NotFound...) and its message."""
+
+    @functools.wraps(method)
+    def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        started = time.monotonic()
+        name = method.__name__
+        try:
+            reply = method(self, request, context)
+        except BerthError as err:
+            code = next((c for kind, c in _CODES.items() if isinstance(err, kind)), grpc.StatusCode.UNKNOWN)
+            log.info("rpc=%s code=%s error=%s", name, code.name, json.dumps(str(err)))
+            context.abort(code, str(err))
+        except Exception as err:
+            log.exception("rpc=%s code=INTERNAL", name)
+            context.abort(grpc.StatusCode.INTERNAL, f"{name}: {type(err).__name__}: {err}")
+        log.info("rpc=%s code=OK ms=%.1f", name, 1000 * (time.monotonic() - started))
+        return reply
+
+    return handle  # type: ignore[return-value]
+
+
+def require(value: str, what: str) -> str:
+    """``value`` if set; an empty required field is the caller's error (InvalidArgument)."""
+    if not value:
+        raise InvalidArgument(f"{what} is required")
+    return value
+
+
+def find_made(
+    find: Callable[[str], Made],
+    made_here: Callable[[Made], bool],
+    ref: str,
+    what: str,
+    missing_ok: bool = False,
+) -> Made | None:
+    """What ``find`` (an engine lookup) gives for ``ref`` if the CRI made it and ``ref`` is its id or a
+    prefix of it (never an engine name); NotFound, or None with ``missing_ok``, otherwise."""
+    try:
+        found: Made | None = find(ref)
+    except NotFound:
+        found = None
+    if found is None or not made_here(found) or not str(getattr(found, "id", "")).startswith(ref):
+        if missing_ok:
+            return None
+        raise NotFound(f"{what} {ref!r} not found")
+    return found
+
+
+def unless_gone(
+    services: Services,
+    ref: str,
+    field: str,
+    find: Callable[[Engine, str, bool], Made | None],
+    act: Callable[[Engine, Made], object],
+) -> None:
+    """Stop or remove idempotently, as the CRI asks (the kubelet repeats them): ``act`` on what
+    ``find`` (with ``missing_ok``) gives for ``ref``; nothing for an id already gone."""
+    require(ref, field)
+    with services.engine() as engine:
+        found = find(engine, ref, True)
+        if found is not None:
+            act(engine, found)
+
+
+def cri_record(annotations: dict[str, str]) -> dict[str, Any] | None:
+    """The CRI's record of an engine pod or container; None if the CRI did not make it."""
+    text = annotations.get(RECORD_KEY)
+    return json.loads(text) if text else None
+
+
+def user_annotations(annotations: dict[str, str]) -> dict[str, str]:
+    """The annotations the kubelet gave, without the CRI's record."""
+    return {k: v for k, v in annotations.items() if k != RECORD_KEY}
+
+
+def nanoseconds(seconds: float | None) -> int:
+    """A timestamp in nanoseconds since the epoch, as the CRI gives times (0 for none)."""
+    return int(seconds * 1e9) if seconds else 0
+
+
+def matches_labels(labels: dict[str, str], selector: dict[str, str] | Any) -> bool:
+    """Whether ``labels`` hold every pair of a filter's ``label_selector`` (ANDed, as the CRI says)."""
+    return all(labels.get(k) == v for k, v in selector.items())

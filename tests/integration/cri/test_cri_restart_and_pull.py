@@ -1,0 +1,74 @@
+"""``berth cri serve`` killed with SIGKILL and started again finds its pods and containers with their
+true states; PullImage through a registries.conf mirror to Berth's registry on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from berth.cri.proto import api_pb2 as pb
+from tests.integration.cri.conftest import (
+    IMAGE,
+    Cri,
+    connect,
+    sandbox_config,
+    start_server,
+    stop_server,
+    wait_state,
+)
+
+
+def _container(cri: Cri, sid: str, name: str, script: str) -> str:
+    config = pb.ContainerConfig(
+        metadata=pb.ContainerMetadata(name=name),
+        image=pb.ImageSpec(image=IMAGE),
+        command=["sh", "-c", script],
+    )
+    cid = cri.runtime.CreateContainer(
+        pb.CreateContainerRequest(pod_sandbox_id=sid, config=config)
+    ).container_id
+    cri.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+    wait_state(cri.runtime, cid, "CONTAINER_RUNNING")
+    return cid
+
+
+def test_restart_after_sigkill_finds_the_true_states(cri: Cri) -> None:
+    sid = cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=sandbox_config("kept"))).pod_sandbox_id
+    kept = _container(cri, sid, "kept", "exec sleep 1000")
+    killed = _container(cri, sid, "killed", "exec sleep 1000")
+    assert stop_server(cri.process, signal.SIGKILL) == -signal.SIGKILL
+    cri.channel.close()
+    os.kill(cri.berth.inspect(killed)["State"]["Pid"], signal.SIGKILL)  # dies while no server runs
+
+    cri.process = start_server(cri.berth, cri.socket)
+    cri.channel, cri.runtime, cri.images = connect(cri.socket)
+    items = cri.runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items
+    assert [(s.id, s.state) for s in items] == [(sid, pb.SANDBOX_READY)]
+    states = {c.id: c.state for c in cri.runtime.ListContainers(pb.ListContainersRequest()).containers}
+    assert states == {kept: pb.CONTAINER_RUNNING, killed: pb.CONTAINER_EXITED}
+    status = wait_state(cri.runtime, killed, "CONTAINER_EXITED")
+    assert status.exit_code == 137 and status.reason == "Error"
+    done = cri.runtime.ExecSync(pb.ExecSyncRequest(container_id=kept, cmd=["echo", "still here"]))
+    assert done.stdout == b"still here\n"
+    cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
+    assert cri.runtime.ListContainers(pb.ListContainersRequest()).containers == []
+
+
+def test_pull_through_a_registries_conf_mirror(cri: Cri, registry: str, tmp_path: Path) -> None:
+    cri.berth("push", "--tls-verify=false", IMAGE, f"docker://{registry}/e2e/busybox:1.0")
+    conf = tmp_path / "registries.conf"
+    conf.write_text(f'[[registry]]\nprefix = "registry.k8s.io"\nlocation = "{registry}"\ninsecure = true\n')
+    settings = tmp_path / "cri.toml"
+    settings.write_text(f'registries_conf = "{conf}"\n')
+    stop_server(cri.process)
+    cri.channel.close()
+    cri.process = start_server(cri.berth, cri.socket, settings)
+    cri.channel, cri.runtime, cri.images = connect(cri.socket)
+
+    wanted = pb.ImageSpec(image="registry.k8s.io/e2e/busybox:1.0")
+    ref = cri.images.PullImage(pb.PullImageRequest(image=wanted)).image_ref
+    image = cri.images.ImageStatus(pb.ImageStatusRequest(image=wanted)).image
+    assert image.id == ref and "registry.k8s.io/e2e/busybox:1.0" in image.repo_tags
+    local = cri.images.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=IMAGE))).image
+    assert local.id == ref  # the same image, under two names
