@@ -15,11 +15,11 @@ import contextlib
 import functools
 import os
 import posixpath
-import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from berth.build.cache import CachedLayer, LayerCache, state_id, step_key, tree_digest
 from berth.build.containerfile import Containerfile, Stage
 from berth.build.context import BuildContext
 from berth.build.copier import Owner, copy_paths, parse_chown, resolve_in_root, write_file
@@ -30,6 +30,7 @@ from berth.build.instructions import Add, Arg, Copy, From, Instruction, Run, par
 from berth.build.lines import Line, split_keyword
 from berth.build.state import StageState, apply_config_instruction, declare_args, is_config_instruction
 from berth.engine.engine import Engine
+from berth.engine.images.store import owned_root_key
 from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.image.catalog import local_name
 from berth.image.images import ImageStore
@@ -62,6 +63,10 @@ class BuildOptions:
     network: str = ""
     docker_format: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    #: ``--no-cache``: run every step (finished steps are still recorded for later builds).
+    no_cache: bool = False
+    #: ``--layers=false``: neither read nor write the layer cache.
+    layers: bool = True
     progress: Callable[[str], None] = lambda _line: None
 
 
@@ -93,6 +98,7 @@ class Builder:
         self.opts = opts
         self.cf = opts.containerfile
         self.snaps = snapshotter(engine.config)
+        self.cache = LayerCache(engine.config.root, images.content)
         self.given = {**builtin_args(), **opts.build_args}
         self.global_args: dict[str, str] = {}
         self.built: dict[int, StageState] = {}
@@ -225,32 +231,68 @@ class Builder:
             self._in_line(ins, lambda: apply_config_instruction(state, ins))
             state.add_history(_nop(ins), now_rfc3339(), empty_layer=True)
         elif isinstance(ins, Run):
-            self._in_line(ins, lambda: self._tree_step(state, ins, lambda root: self._run(state, ins, root)))
+            # A RUN sees every ARG in scope in its environment, so all of them key it (as
+            # buildah's history line `|N K=V ...` does).
+            self._in_line(
+                ins,
+                lambda: self._tree_step(state, ins, lambda root: self._run(state, ins, root), state.args),
+            )
         elif isinstance(ins, Copy):
-            self._in_line(ins, lambda: self._tree_step(state, ins, lambda root: self._copy(state, ins, root)))
+            self._in_line(ins, lambda: self._copy_step(state, ins))
         else:  # the parser makes no other kind
             raise ContainerfileError(
                 self.cf.filename, ins.line.number, f"{ins.line.instruction} is not supported"
             )
 
-    def _tree_step(self, state: StageState, ins: Instruction, work: Callable[[Path], str]) -> None:
-        """Run ``work`` in a writable root on the stage's chain; commit what it changed as a layer."""
-        key = f"berth-build-{secrets.token_hex(8)}"
-        active = self.snaps.prepare(key, state.chain)
+    def _tree_step(
+        self,
+        state: StageState,
+        ins: Instruction,
+        work: Callable[[Path], str],
+        uses: Mapping[str, str | None],
+        sources: str = "",
+    ) -> None:
+        """Take the step's layer from the cache, or run ``work`` in a writable root on the stage's
+        chain and commit what it changed as a layer (then cache it)."""
+        key = step_key(state_id(state), _text(ins), uses, sources) if self.opts.layers else None
+        hit = self._cached(key) if key is not None and not self.opts.no_cache else None
+        if hit is not None:
+            self.opts.progress("--> Using cache")
+            self._add_layer(state, hit)
+            return
+        snap = owned_root_key("build")
+        active = self.snaps.prepare(snap, state.chain)
         try:
             created_by = work(active.rootfs)
-            layer, diff_id = write_layer_blob(self.images, self.lease, lambda out: self.snaps.diff(key, out))
+            layer, diff_id = write_layer_blob(self.images, self.lease, lambda out: self.snaps.diff(snap, out))
         finally:
-            self.snaps.release(key)
+            self.snaps.release(snap)
+        made = CachedLayer(layer, diff_id, created_by, now_rfc3339())
+        self._add_layer(state, made)
+        if key is not None:
+            self.cache.put(key, made)
+
+    def _add_layer(self, state: StageState, made: CachedLayer) -> None:
+        """Unpack ``made``'s layer as the stage's next snapshot; add it to the config and history."""
+        layer = made.layer
         if self.opts.docker_format:
             layer = records.replace(layer, media_type=mediatypes.DOCKER_LAYER_GZIP)
         with self.images.content.open(layer.digest) as blob:
             state.chain = self.snaps.unpack(
-                blob, state.chain, media_type=layer.media_type, diff_id=diff_id
+                blob, state.chain, media_type=layer.media_type, diff_id=made.diff_id
             ).chain_id
         state.layers.append(layer)
-        state.config = records.replace(state.config, diff_ids=(*state.config.diff_ids, diff_id))
-        state.add_history(created_by, now_rfc3339(), empty_layer=False)
+        state.config = records.replace(state.config, diff_ids=(*state.config.diff_ids, made.diff_id))
+        state.add_history(made.created_by, made.created, empty_layer=False)
+
+    def _cached(self, key: str) -> CachedLayer | None:
+        """The cache's entry for ``key``, its blob then held by this build's lease too (checked
+        again once held, so a concurrent prune can not free it before the image is stored)."""
+        hit = self.cache.get(key)
+        if hit is None:
+            return None
+        self.images.content.lease_content(self.lease.id, hit.layer.digest)
+        return hit if self.images.content.exists(hit.layer.digest) else None
 
     def _run(self, state: StageState, ins: Run, root: Path) -> str:
         from berth.build.runner import run_in_root, shell_command
@@ -267,6 +309,24 @@ class Builder:
             else f"|{len(state.args)} " + " ".join(f"{k}={v}" for k, v in state.args.items()) + " "
         )
         return prefix + " ".join(argv)
+
+    def _copy_step(self, state: StageState, ins: Copy) -> None:
+        """COPY or ADD, keyed by the ARGs its words use and the digest of what it copies."""
+        ex = state.expander()
+        words = [ex.word(w) for w in ins.sources if not w.startswith("<<")]
+        for text in (ins.dest, ins.chown or "", ins.chmod or ""):
+            ex.word(text)
+        for doc in ins.heredocs:
+            if doc.expand:
+                ex.word(doc.content)
+        uses = {name: ex.variables.get(name) for name in sorted(ex.used)}
+        if ins.from_stage:
+            sources = f"from {self._from_chain(ins)} {words}"
+        else:
+            ctx = self.opts.context
+            paths = [p for word in words for rel in ctx.resolve(word) for p in ctx.walk(rel)]
+            sources = tree_digest(ctx.root, paths)
+        self._tree_step(state, ins, lambda root: self._copy(state, ins, root), uses, sources)
 
     def _copy(self, state: StageState, ins: Copy, root: Path) -> str:
         ex = state.expander()
@@ -302,19 +362,22 @@ class Builder:
         if not ins.from_stage:
             yield self.opts.context
             return
-        stage = self.cf.stage(ins.from_stage)
-        if stage is not None and stage.index in self.built:
-            chain = self.built[stage.index].chain
-        elif stage is not None:
-            raise InvalidArgument(f"--from={ins.from_stage}: the stage is not built before this one")
-        else:
-            chain = self._image(ins_from(ins), ins.from_stage).chain
-        key = f"berth-build-from-{secrets.token_hex(8)}"
-        active = self.snaps.prepare(key, chain)
+        key = owned_root_key("build-from")
+        active = self.snaps.prepare(key, self._from_chain(ins))
         try:
             yield BuildContext(active.rootfs, IgnoreRules([]))
         finally:
             self.snaps.release(key)
+
+    def _from_chain(self, ins: Copy) -> Digest | None:
+        """The snapshot chain of the stage or image ``ins`` copies from (``--from``)."""
+        assert ins.from_stage is not None
+        stage = self.cf.stage(ins.from_stage)
+        if stage is not None and stage.index in self.built:
+            return self.built[stage.index].chain
+        if stage is not None:
+            raise InvalidArgument(f"--from={ins.from_stage}: the stage is not built before this one")
+        return self._image(ins_from(ins), ins.from_stage).chain
 
     # -- the result -----------------------------------------------------------------------
 
@@ -348,6 +411,12 @@ def _skipper(ctx: BuildContext) -> Callable[[Path], bool]:
         return ctx.ignore.excludes(os.path.relpath(path, ctx.root))
 
     return skip
+
+
+def _text(ins: Instruction) -> str:
+    """The instruction as written, heredocs included (all of it is the cache key's)."""
+    docs = getattr(ins, "heredocs", ())
+    return ins.line.original + "".join(f"\n{doc.content}{doc.name}" for doc in docs)
 
 
 def _nop(ins: Instruction) -> str:
