@@ -12,6 +12,7 @@ the stages the target needs are built. The target's image is stored under each t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import posixpath
@@ -67,6 +68,10 @@ class BuildOptions:
     no_cache: bool = False
     #: ``--layers=false``: neither read nor write the layer cache.
     layers: bool = True
+    #: ``--secret`` id -> value, for ``RUN --mount=type=secret``.
+    secrets: dict[str, bytes] = field(default_factory=dict)
+    #: ``-q``: RUN's output is not shown.
+    quiet: bool = False
     progress: Callable[[str], None] = lambda _line: None
 
 
@@ -233,10 +238,7 @@ class Builder:
         elif isinstance(ins, Run):
             # A RUN sees every ARG in scope in its environment, so all of them key it (as
             # buildah's history line `|N K=V ...` does).
-            self._in_line(
-                ins,
-                lambda: self._tree_step(state, ins, lambda root: self._run(state, ins, root), state.args),
-            )
+            self._in_line(ins, lambda: self._run_step(state, ins))
         elif isinstance(ins, Copy):
             self._in_line(ins, lambda: self._copy_step(state, ins))
         else:  # the parser makes no other kind
@@ -294,13 +296,40 @@ class Builder:
         self.images.content.lease_content(self.lease.id, hit.layer.digest)
         return hit if self.images.content.exists(hit.layer.digest) else None
 
+    def _run_step(self, state: StageState, ins: Run) -> None:
+        """RUN, keyed by every ARG in scope (all are in its environment, as buildah's history line
+        `|N K=V ...` has them) and by what its bind mounts show it."""
+        ex = state.expander()
+        ins = _expand_mounts(ins, ex)
+        binds = [
+            f"from {self._chain_of(m.from_stage, ins)} {m.source}"
+            if m.from_stage
+            else tree_digest(*_walk_all(self.opts.context, m.source or "."))
+            for m in ins.mounts
+            if m.type == "bind"
+        ]
+        self._tree_step(state, ins, lambda root: self._run(state, ins, root), state.args, " ".join(binds))
+
     def _run(self, state: StageState, ins: Run, root: Path) -> str:
+        from berth.build.run_mounts import MountSources, run_mounts
         from berth.build.runner import run_in_root, shell_command
 
         argv = shell_command(state, ins)
         workdir = state.container.working_dir or "/"
         resolve_in_root(root, workdir).mkdir(parents=True, exist_ok=True)
-        code = run_in_root(self.engine, root, argv, state, ins.network or self.opts.network)
+        sources = MountSources(self.opts.context, self.engine.config.root, self.opts.secrets, self._from_root)
+        with run_mounts(ins.mounts, sources, workdir) as made:
+            code = run_in_root(
+                self.engine,
+                root,
+                argv,
+                state,
+                ins.network or self.opts.network,
+                made.volumes,
+                made.tmpfs,
+                made.targets,
+                quiet=self.opts.quiet,
+            )
         if code != 0:
             raise InvalidArgument(f"RUN exited with status {code}: {ins.line.original}")
         prefix = (
@@ -321,7 +350,7 @@ class Builder:
                 ex.word(doc.content)
         uses = {name: ex.variables.get(name) for name in sorted(ex.used)}
         if ins.from_stage:
-            sources = f"from {self._from_chain(ins)} {words}"
+            sources = f"from {self._chain_of(ins.from_stage, ins)} {words}"
         else:
             ctx = self.opts.context
             paths = [p for word in words for rel in ctx.resolve(word) for p in ctx.walk(rel)]
@@ -362,22 +391,29 @@ class Builder:
         if not ins.from_stage:
             yield self.opts.context
             return
+        with self._from_root(ins.from_stage, ins) as root:
+            yield BuildContext(root, IgnoreRules([]))
+
+    @contextlib.contextmanager
+    def _from_root(self, name: str, ins: Instruction | None = None) -> Iterator[Path]:
+        """A root of the stage or image ``name`` (``--from``, ``from=``) for the ``with`` block."""
         key = owned_root_key("build-from")
-        active = self.snaps.prepare(key, self._from_chain(ins))
+        active = self.snaps.prepare(key, self._chain_of(name, ins))
         try:
-            yield BuildContext(active.rootfs, IgnoreRules([]))
+            yield active.rootfs
         finally:
             self.snaps.release(key)
 
-    def _from_chain(self, ins: Copy) -> Digest | None:
-        """The snapshot chain of the stage or image ``ins`` copies from (``--from``)."""
-        assert ins.from_stage is not None
-        stage = self.cf.stage(ins.from_stage)
+    def _chain_of(self, name: str, ins: Instruction | None) -> Digest | None:
+        """The snapshot chain of the stage or image ``name`` that ``ins`` reads from."""
+        stage = self.cf.stage(name)
         if stage is not None and stage.index in self.built:
             return self.built[stage.index].chain
         if stage is not None:
-            raise InvalidArgument(f"--from={ins.from_stage}: the stage is not built before this one")
-        return self._image(ins_from(ins), ins.from_stage).chain
+            raise InvalidArgument(f"--from={name}: the stage is not built before this one")
+        line = ins.line if ins is not None else self.cf.stages[0].base.line
+        # A FROM standing for it, so the image is found (or pulled) as FROM finds it.
+        return self._image(From(line, name), name).chain
 
     # -- the result -----------------------------------------------------------------------
 
@@ -401,9 +437,34 @@ class Builder:
         return stored
 
 
-def ins_from(ins: Copy) -> From:
-    """A FROM standing for ``COPY --from=IMAGE``, so the image is found as FROM finds it."""
-    return From(ins.line, ins.from_stage or "")
+def _expand_mounts(ins: Run, ex: Expander) -> Run:
+    """``ins`` with its mounts' targets, sources, stages and ids substituted (ARG and ENV)."""
+
+    def expand(text: str | None) -> str | None:
+        return None if text is None else ex.word(text)
+
+    mounts = tuple(
+        dataclasses.replace(
+            m,
+            target=ex.word(m.target),
+            source=expand(m.source),
+            from_stage=expand(m.from_stage),
+            id=expand(m.id),
+        )
+        for m in ins.mounts
+    )
+    return dataclasses.replace(ins, mounts=mounts)
+
+
+def _walk_all(ctx: BuildContext, source: str) -> tuple[Path, list[str]]:
+    """The context and every path under ``source`` in it (a bind mount shows them all)."""
+    top = ctx.confine(source)
+    paths = [top]
+    for parent, dirs, files in os.walk(ctx.root / top):
+        dirs.sort()
+        rel = os.path.relpath(parent, ctx.root)
+        paths += [os.path.normpath(os.path.join(rel, name)) for name in sorted(dirs + files)]
+    return ctx.root, paths
 
 
 def _skipper(ctx: BuildContext) -> Callable[[Path], bool]:

@@ -133,6 +133,7 @@ def _build(args: argparse.Namespace) -> int:
     from berth.build.containerfile import parse_containerfile
     from berth.build.context import open_context
     from berth.build.executor import Builder, BuildOptions
+    from berth.build.run_mounts import parse_secret
     from berth.cli.containers import open_engine
     from berth.engine.images.store import images_root
     from berth.errors import NotFound
@@ -164,6 +165,8 @@ def _build(args: argparse.Namespace) -> int:
             docker_format=args.format == "docker",
             labels=_pairs(args.label, "--label"),
             no_cache=args.no_cache,
+            secrets=dict(parse_secret(text) for text in args.secret),
+            quiet=args.quiet,
             layers=_bool(args.layers),
             progress=(lambda _line: None) if args.quiet else (lambda line: print(line, flush=True)),
         )
