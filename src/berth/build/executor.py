@@ -16,14 +16,23 @@ import dataclasses
 import functools
 import os
 import posixpath
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from berth.build.add import fetch, is_archive, is_url, unpack_archive, url_name
 from berth.build.cache import CachedLayer, LayerCache, state_id, step_key, tree_digest
 from berth.build.containerfile import Containerfile, Stage
 from berth.build.context import BuildContext
-from berth.build.copier import Owner, copy_paths, parse_chown, resolve_in_root, write_file
+from berth.build.copier import (
+    Owner,
+    copy_paths,
+    make_parents,
+    parse_chown,
+    user_owner,
+    write_file,
+)
 from berth.build.errors import ContainerfileError
 from berth.build.expand import Expander
 from berth.build.ignore import IgnoreRules
@@ -316,9 +325,12 @@ class Builder:
 
         argv = shell_command(state, ins)
         workdir = state.container.working_dir or "/"
-        resolve_in_root(root, workdir).mkdir(parents=True, exist_ok=True)
+        # buildah 1.28: a RUN makes the WORKDIR (as the USER) and the VOLUMEs (root's, 0755).
+        make_parents(root, workdir, user_owner(root, state.container.user))
+        for volume in state.container.volumes:
+            make_parents(root, volume, Owner(0, 0))
         sources = MountSources(self.opts.context, self.engine.config.root, self.opts.secrets, self._from_root)
-        with run_mounts(ins.mounts, sources, workdir) as made:
+        with run_mounts(ins.mounts, sources, workdir, root, state.container.volumes) as made:
             code = run_in_root(
                 self.engine,
                 root,
@@ -340,7 +352,8 @@ class Builder:
         return prefix + " ".join(argv)
 
     def _copy_step(self, state: StageState, ins: Copy) -> None:
-        """COPY or ADD, keyed by the ARGs its words use and the digest of what it copies."""
+        """COPY or ADD, keyed by the ARGs its words use and the digest of what it copies (a URL's
+        file is fetched first, so its content keys the step as a context file's does)."""
         ex = state.expander()
         words = [ex.word(w) for w in ins.sources if not w.startswith("<<")]
         for text in (ins.dest, ins.chown or "", ins.chmod or ""):
@@ -349,15 +362,23 @@ class Builder:
             if doc.expand:
                 ex.word(doc.content)
         uses = {name: ex.variables.get(name) for name in sorted(ex.used)}
-        if ins.from_stage:
-            sources = f"from {self._chain_of(ins.from_stage, ins)} {words}"
-        else:
-            ctx = self.opts.context
-            paths = [p for word in words for rel in ctx.resolve(word) for p in ctx.walk(rel)]
-            sources = tree_digest(ctx.root, paths)
-        self._tree_step(state, ins, lambda root: self._copy(state, ins, root), uses, sources)
+        urls = [w for w in words if isinstance(ins, Add) and is_url(w)]
+        with tempfile.TemporaryDirectory(prefix="berth-build-add-") as scratch:
+            checksum = ins.checksum if isinstance(ins, Add) and ins.checksum else None
+            fetched = {url: fetch(url, Path(scratch), checksum and ex.word(checksum)) for url in urls}
+            if ins.from_stage:
+                sources = f"from {self._chain_of(ins.from_stage, ins)} {words}"
+            else:
+                ctx = self.opts.context
+                local = [w for w in words if w not in fetched]
+                paths = [p for word in local for rel in ctx.resolve(word) for p in ctx.walk(rel)]
+                sources = tree_digest(ctx.root, paths) + tree_digest(
+                    Path(scratch), sorted(os.listdir(scratch))
+                )
+            work = functools.partial(self._copy, state, ins, fetched=fetched)
+            self._tree_step(state, ins, work, uses, sources)
 
-    def _copy(self, state: StageState, ins: Copy, root: Path) -> str:
+    def _copy(self, state: StageState, ins: Copy, root: Path, fetched: Mapping[str, Path]) -> str:
         ex = state.expander()
         written = ex.word(ins.dest)
         # Dockerfile reference, COPY: a relative destination is relative to WORKDIR; a trailing
@@ -368,6 +389,7 @@ class Builder:
         owner = parse_chown(ex.word(ins.chown), root) if ins.chown else Owner(0, 0)
         chmod = int(ex.word(ins.chmod), 8) if ins.chmod else None
         heredocs = {f"<<{h.name}": h for h in ins.heredocs}
+        unpack = isinstance(ins, Add) and not ins.from_stage
         with self._source(ins) as source:
             files = []
             for word in ins.sources:
@@ -377,11 +399,22 @@ class Builder:
                     target = dest if not dest.endswith("/") else posixpath.join(dest, doc.name)
                     write_file(root, target, content.encode(), owner, chmod or 0o644)
                     continue
-                for rel in source.resolve(ex.word(word)):
-                    files.append((source.root / rel, rel))
+                expanded = ex.word(word)
+                if expanded in fetched:
+                    # Dockerfile reference, ADD: a URL's file is 0600 unless --chmod says.
+                    os.chmod(fetched[expanded], 0o600)
+                    files.append((fetched[expanded], url_name(expanded)))
+                    continue
+                for rel in source.resolve(expanded):
+                    if unpack and is_archive(source.root / rel):
+                        unpack_archive(source.root / rel, make_parents(root, dest, owner))
+                    else:
+                        files.append((source.root / rel, rel))
             if files:
                 skip = None if ins.from_stage else _skipper(source)
                 copy_paths(root, files, dest, owner, chmod, skip)
+        # buildah 1.28: a COPY or ADD makes the WORKDIR too (as the USER), if nothing made it.
+        make_parents(root, state.container.working_dir or "/", user_owner(root, state.container.user))
         what = "ADD" if isinstance(ins, Add) else "COPY"
         return f"/bin/sh -c #(nop) {what} {' '.join(ins.sources)} {dest}"
 

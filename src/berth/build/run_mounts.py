@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import os
 import posixpath
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -59,10 +58,20 @@ class MadeMounts:
 
 
 @contextlib.contextmanager
-def run_mounts(mounts: Sequence[Mount], sources: MountSources, workdir: str) -> Iterator[MadeMounts]:
-    """The specs for ``mounts`` (relative targets are relative to ``workdir``), valid in the block."""
+def run_mounts(
+    mounts: Sequence[Mount], sources: MountSources, workdir: str, root: Path, volumes: Sequence[str] = ()
+) -> Iterator[MadeMounts]:
+    """The specs for ``mounts`` (relative targets are relative to ``workdir``), valid in the block.
+
+    Each of the image's ``volumes`` (made in ``root`` already) is bound as a copy of what it holds,
+    so the RUN sees its files but its writes there are thrown away (as buildah 1.28 does).
+    """
     made = MadeMounts()
     with contextlib.ExitStack() as stack:
+        covered = {posixpath.normpath(posixpath.join(workdir, m.target)) for m in mounts}
+        for volume in dict.fromkeys(posixpath.normpath(v) for v in volumes):
+            if volume not in covered:
+                made.volumes.append(f"{_throwaway_copy(resolve_in_root(root, volume), stack)}:{volume}:rw")
         for mount in mounts:
             target = posixpath.normpath(posixpath.join(workdir, mount.target))
             if mount.type == "tmpfs":
@@ -89,12 +98,18 @@ def _bind(mount: Mount, sources: MountSources, stack: contextlib.ExitStack) -> P
     if mount.readonly:
         return path
     # rw: the RUN may write, but its writes must not reach the context or the stage.
-    scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="berth-build-bind-")))
-    copy = scratch / "src"
-    if path.is_dir():
-        shutil.copytree(path, copy, symlinks=True)
-    else:
-        shutil.copy2(path, copy)
+    return _throwaway_copy(path, stack)
+
+
+def _throwaway_copy(path: Path, stack: contextlib.ExitStack) -> Path:
+    """A copy of ``path`` (owners, modes, links and xattrs kept), removed when ``stack`` closes."""
+    import subprocess
+
+    scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="berth-build-copy-")))
+    copy = scratch / "copy"
+    done = subprocess.run(["cp", "-a", "--", str(path), str(copy)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise InvalidArgument(f"cannot copy {path.name} for the RUN: {done.stderr.strip()}")
     return copy
 
 
