@@ -38,7 +38,7 @@ class BuildContext:
         ``InvalidArgument`` when it reaches outside the context, ``NotFound`` when nothing matches
         (an excluded path counts as missing, as Docker's "excluded by .dockerignore" does).
         """
-        rel = self._confine(source)
+        rel = self.confine(source)
         if rel == ".":
             return ["."]
         found = [p for p in self._glob(rel.split("/")) if not self.ignore.excludes(p)]
@@ -46,7 +46,8 @@ class BuildContext:
             raise NotFound(f"{source}: no such file or directory in the build context (or excluded)")
         return sorted(found)
 
-    def _confine(self, source: str) -> str:
+    def confine(self, source: str) -> str:
+        """``source`` as a path relative to the context; ``InvalidArgument`` if it leaves it."""
         rel = posixpath.normpath(source.lstrip("/") or ".")
         if rel == ".." or rel.startswith("../"):
             raise InvalidArgument(f"{source}: outside the build context")

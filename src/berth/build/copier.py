@@ -42,21 +42,42 @@ def parse_chown(text: str, root: Path) -> Owner:
     return Owner(uid, gid)
 
 
-def _lookup(root: Path, table: str, name: str, what: str) -> int:
-    if name.isdigit():
-        return int(name)
+def user_owner(root: Path, user: str) -> Owner:
+    """The owner of what is made for ``USER user`` (a WORKDIR): ``USER[:GROUP]`` by names or
+    numbers; without a group, the user's group in the root's /etc/passwd, else the uid's number
+    (as buildah 1.28 does for a uid with no entry)."""
+    name, _, group = (user or "0").partition(":")
+    uid, passwd_gid = _passwd_entry(root, name)
+    gid = _lookup(root, "/etc/group", group, "group") if group else passwd_gid
+    return Owner(uid, uid if gid is None else gid)
+
+
+def _passwd_entry(root: Path, name: str) -> tuple[int, int | None]:
+    """The uid of the user ``name`` (a name or a number) and its group, if the passwd file has it."""
+    for fields in _entries(root, "/etc/passwd"):
+        if len(fields) > 3 and name in (fields[0], fields[2]) and fields[2].isdigit() and fields[3].isdigit():
+            return int(fields[2]), int(fields[3])
+    return _lookup(root, "/etc/passwd", name, "user"), None
+
+
+def _entries(root: Path, table: str) -> list[list[str]]:
     try:
         lines = resolve_in_root(root, table).read_text(errors="replace").splitlines()
     except OSError:
         lines = []
-    for line in lines:
-        fields = line.split(":")
+    return [line.split(":") for line in lines]
+
+
+def _lookup(root: Path, table: str, name: str, what: str) -> int:
+    if name.isdigit():
+        return int(name)
+    for fields in _entries(root, table):
         if len(fields) > 2 and fields[0] == name and fields[2].isdigit():
             return int(fields[2])
     raise InvalidArgument(f"--chown: no {what} {name!r} in the image's {table}")
 
 
-def _make_parents(root: Path, path: str, owner: Owner) -> Path:
+def make_parents(root: Path, path: str, owner: Owner) -> Path:
     """The directory ``path`` in ``root``, made (0755, ``owner``) with any missing parents."""
     current = "/"
     for part in [p for p in path.split("/") if p]:
@@ -82,7 +103,7 @@ class _Copier:
     def entry(self, src: Path, dest: str) -> None:
         """Copy ``src`` (a directory: itself and below) to the container path ``dest``."""
         st = os.lstat(src)
-        parent = _make_parents(self.root, posixpath.dirname(dest) or "/", self.owner)
+        parent = make_parents(self.root, posixpath.dirname(dest) or "/", self.owner)
         target = parent / posixpath.basename(dest)
         if stat.S_ISDIR(st.st_mode):
             if target.is_symlink() or (target.exists() and not target.is_dir()):
@@ -148,7 +169,7 @@ def copy_paths(
         if not os.path.lexists(src):
             raise NotFound(f"{name}: no such file or directory")
         if src.is_dir() and not src.is_symlink():
-            _make_parents(root, dest, owner)
+            make_parents(root, dest, owner)
             copier.children(src, dest)
         else:
             base = posixpath.basename(name.rstrip("/")) or posixpath.basename(str(src))
@@ -157,7 +178,7 @@ def copy_paths(
 
 def write_file(root: Path, dest: str, data: bytes, owner: Owner, mode: int) -> None:
     """Write ``data`` to the container path ``dest`` (a heredoc's file, a fetched URL)."""
-    parent = _make_parents(root, posixpath.dirname(dest) or "/", owner)
+    parent = make_parents(root, posixpath.dirname(dest) or "/", owner)
     target = parent / posixpath.basename(dest)
     if os.path.lexists(target):
         _remove(target)

@@ -12,17 +12,27 @@ the stages the target needs are built. The target's image is stored under each t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import posixpath
-import secrets
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from berth.build.add import fetch, is_archive, is_url, unpack_archive, url_name
+from berth.build.cache import CachedLayer, LayerCache, state_id, step_key, tree_digest
 from berth.build.containerfile import Containerfile, Stage
 from berth.build.context import BuildContext
-from berth.build.copier import Owner, copy_paths, parse_chown, resolve_in_root, write_file
+from berth.build.copier import (
+    Owner,
+    copy_paths,
+    make_parents,
+    parse_chown,
+    user_owner,
+    write_file,
+)
 from berth.build.errors import ContainerfileError
 from berth.build.expand import Expander
 from berth.build.ignore import IgnoreRules
@@ -30,6 +40,7 @@ from berth.build.instructions import Add, Arg, Copy, From, Instruction, Run, par
 from berth.build.lines import Line, split_keyword
 from berth.build.state import StageState, apply_config_instruction, declare_args, is_config_instruction
 from berth.engine.engine import Engine
+from berth.engine.images.store import owned_root_key
 from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.image.catalog import local_name
 from berth.image.images import ImageStore
@@ -62,6 +73,14 @@ class BuildOptions:
     network: str = ""
     docker_format: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    #: ``--no-cache``: run every step (finished steps are still recorded for later builds).
+    no_cache: bool = False
+    #: ``--layers=false``: neither read nor write the layer cache.
+    layers: bool = True
+    #: ``--secret`` id -> value, for ``RUN --mount=type=secret``.
+    secrets: dict[str, bytes] = field(default_factory=dict)
+    #: ``-q``: RUN's output is not shown.
+    quiet: bool = False
     progress: Callable[[str], None] = lambda _line: None
 
 
@@ -93,6 +112,7 @@ class Builder:
         self.opts = opts
         self.cf = opts.containerfile
         self.snaps = snapshotter(engine.config)
+        self.cache = LayerCache(engine.config.root, images.content)
         self.given = {**builtin_args(), **opts.build_args}
         self.global_args: dict[str, str] = {}
         self.built: dict[int, StageState] = {}
@@ -225,40 +245,103 @@ class Builder:
             self._in_line(ins, lambda: apply_config_instruction(state, ins))
             state.add_history(_nop(ins), now_rfc3339(), empty_layer=True)
         elif isinstance(ins, Run):
-            self._in_line(ins, lambda: self._tree_step(state, ins, lambda root: self._run(state, ins, root)))
+            # A RUN sees every ARG in scope in its environment, so all of them key it (as
+            # buildah's history line `|N K=V ...` does).
+            self._in_line(ins, lambda: self._run_step(state, ins))
         elif isinstance(ins, Copy):
-            self._in_line(ins, lambda: self._tree_step(state, ins, lambda root: self._copy(state, ins, root)))
+            self._in_line(ins, lambda: self._copy_step(state, ins))
         else:  # the parser makes no other kind
             raise ContainerfileError(
                 self.cf.filename, ins.line.number, f"{ins.line.instruction} is not supported"
             )
 
-    def _tree_step(self, state: StageState, ins: Instruction, work: Callable[[Path], str]) -> None:
-        """Run ``work`` in a writable root on the stage's chain; commit what it changed as a layer."""
-        key = f"berth-build-{secrets.token_hex(8)}"
-        active = self.snaps.prepare(key, state.chain)
+    def _tree_step(
+        self,
+        state: StageState,
+        ins: Instruction,
+        work: Callable[[Path], str],
+        uses: Mapping[str, str | None],
+        sources: str = "",
+    ) -> None:
+        """Take the step's layer from the cache, or run ``work`` in a writable root on the stage's
+        chain and commit what it changed as a layer (then cache it)."""
+        key = step_key(state_id(state), _text(ins), uses, sources) if self.opts.layers else None
+        hit = self._cached(key) if key is not None and not self.opts.no_cache else None
+        if hit is not None:
+            self.opts.progress("--> Using cache")
+            self._add_layer(state, hit)
+            return
+        snap = owned_root_key("build")
+        active = self.snaps.prepare(snap, state.chain)
         try:
             created_by = work(active.rootfs)
-            layer, diff_id = write_layer_blob(self.images, self.lease, lambda out: self.snaps.diff(key, out))
+            layer, diff_id = write_layer_blob(self.images, self.lease, lambda out: self.snaps.diff(snap, out))
         finally:
-            self.snaps.release(key)
+            self.snaps.release(snap)
+        made = CachedLayer(layer, diff_id, created_by, now_rfc3339())
+        self._add_layer(state, made)
+        if key is not None:
+            self.cache.put(key, made)
+
+    def _add_layer(self, state: StageState, made: CachedLayer) -> None:
+        """Unpack ``made``'s layer as the stage's next snapshot; add it to the config and history."""
+        layer = made.layer
         if self.opts.docker_format:
             layer = records.replace(layer, media_type=mediatypes.DOCKER_LAYER_GZIP)
         with self.images.content.open(layer.digest) as blob:
             state.chain = self.snaps.unpack(
-                blob, state.chain, media_type=layer.media_type, diff_id=diff_id
+                blob, state.chain, media_type=layer.media_type, diff_id=made.diff_id
             ).chain_id
         state.layers.append(layer)
-        state.config = records.replace(state.config, diff_ids=(*state.config.diff_ids, diff_id))
-        state.add_history(created_by, now_rfc3339(), empty_layer=False)
+        state.config = records.replace(state.config, diff_ids=(*state.config.diff_ids, made.diff_id))
+        state.add_history(made.created_by, made.created, empty_layer=False)
+
+    def _cached(self, key: str) -> CachedLayer | None:
+        """The cache's entry for ``key``, its blob then held by this build's lease too (checked
+        again once held, so a concurrent prune can not free it before the image is stored)."""
+        hit = self.cache.get(key)
+        if hit is None:
+            return None
+        self.images.content.lease_content(self.lease.id, hit.layer.digest)
+        return hit if self.images.content.exists(hit.layer.digest) else None
+
+    def _run_step(self, state: StageState, ins: Run) -> None:
+        """RUN, keyed by every ARG in scope (all are in its environment, as buildah's history line
+        `|N K=V ...` has them) and by what its bind mounts show it."""
+        ex = state.expander()
+        ins = _expand_mounts(ins, ex)
+        binds = [
+            f"from {self._chain_of(m.from_stage, ins)} {m.source}"
+            if m.from_stage
+            else tree_digest(*_walk_all(self.opts.context, m.source or "."))
+            for m in ins.mounts
+            if m.type == "bind"
+        ]
+        self._tree_step(state, ins, lambda root: self._run(state, ins, root), state.args, " ".join(binds))
 
     def _run(self, state: StageState, ins: Run, root: Path) -> str:
+        from berth.build.run_mounts import MountSources, run_mounts
         from berth.build.runner import run_in_root, shell_command
 
         argv = shell_command(state, ins)
         workdir = state.container.working_dir or "/"
-        resolve_in_root(root, workdir).mkdir(parents=True, exist_ok=True)
-        code = run_in_root(self.engine, root, argv, state, ins.network or self.opts.network)
+        # buildah 1.28: a RUN makes the WORKDIR (as the USER) and the VOLUMEs (root's, 0755).
+        make_parents(root, workdir, user_owner(root, state.container.user))
+        for volume in state.container.volumes:
+            make_parents(root, volume, Owner(0, 0))
+        sources = MountSources(self.opts.context, self.engine.config.root, self.opts.secrets, self._from_root)
+        with run_mounts(ins.mounts, sources, workdir, root, state.container.volumes) as made:
+            code = run_in_root(
+                self.engine,
+                root,
+                argv,
+                state,
+                ins.network or self.opts.network,
+                made.volumes,
+                made.tmpfs,
+                made.targets,
+                quiet=self.opts.quiet,
+            )
         if code != 0:
             raise InvalidArgument(f"RUN exited with status {code}: {ins.line.original}")
         prefix = (
@@ -268,7 +351,34 @@ class Builder:
         )
         return prefix + " ".join(argv)
 
-    def _copy(self, state: StageState, ins: Copy, root: Path) -> str:
+    def _copy_step(self, state: StageState, ins: Copy) -> None:
+        """COPY or ADD, keyed by the ARGs its words use and the digest of what it copies (a URL's
+        file is fetched first, so its content keys the step as a context file's does)."""
+        ex = state.expander()
+        words = [ex.word(w) for w in ins.sources if not w.startswith("<<")]
+        for text in (ins.dest, ins.chown or "", ins.chmod or ""):
+            ex.word(text)
+        for doc in ins.heredocs:
+            if doc.expand:
+                ex.word(doc.content)
+        uses = {name: ex.variables.get(name) for name in sorted(ex.used)}
+        urls = [w for w in words if isinstance(ins, Add) and is_url(w)]
+        with tempfile.TemporaryDirectory(prefix="berth-build-add-") as scratch:
+            checksum = ins.checksum if isinstance(ins, Add) and ins.checksum else None
+            fetched = {url: fetch(url, Path(scratch), checksum and ex.word(checksum)) for url in urls}
+            if ins.from_stage:
+                sources = f"from {self._chain_of(ins.from_stage, ins)} {words}"
+            else:
+                ctx = self.opts.context
+                local = [w for w in words if w not in fetched]
+                paths = [p for word in local for rel in ctx.resolve(word) for p in ctx.walk(rel)]
+                sources = tree_digest(ctx.root, paths) + tree_digest(
+                    Path(scratch), sorted(os.listdir(scratch))
+                )
+            work = functools.partial(self._copy, state, ins, fetched=fetched)
+            self._tree_step(state, ins, work, uses, sources)
+
+    def _copy(self, state: StageState, ins: Copy, root: Path, fetched: Mapping[str, Path]) -> str:
         ex = state.expander()
         written = ex.word(ins.dest)
         # Dockerfile reference, COPY: a relative destination is relative to WORKDIR; a trailing
@@ -279,6 +389,7 @@ class Builder:
         owner = parse_chown(ex.word(ins.chown), root) if ins.chown else Owner(0, 0)
         chmod = int(ex.word(ins.chmod), 8) if ins.chmod else None
         heredocs = {f"<<{h.name}": h for h in ins.heredocs}
+        unpack = isinstance(ins, Add) and not ins.from_stage
         with self._source(ins) as source:
             files = []
             for word in ins.sources:
@@ -288,11 +399,22 @@ class Builder:
                     target = dest if not dest.endswith("/") else posixpath.join(dest, doc.name)
                     write_file(root, target, content.encode(), owner, chmod or 0o644)
                     continue
-                for rel in source.resolve(ex.word(word)):
-                    files.append((source.root / rel, rel))
+                expanded = ex.word(word)
+                if expanded in fetched:
+                    # Dockerfile reference, ADD: a URL's file is 0600 unless --chmod says.
+                    os.chmod(fetched[expanded], 0o600)
+                    files.append((fetched[expanded], url_name(expanded)))
+                    continue
+                for rel in source.resolve(expanded):
+                    if unpack and is_archive(source.root / rel):
+                        unpack_archive(source.root / rel, make_parents(root, dest, owner))
+                    else:
+                        files.append((source.root / rel, rel))
             if files:
                 skip = None if ins.from_stage else _skipper(source)
                 copy_paths(root, files, dest, owner, chmod, skip)
+        # buildah 1.28: a COPY or ADD makes the WORKDIR too (as the USER), if nothing made it.
+        make_parents(root, state.container.working_dir or "/", user_owner(root, state.container.user))
         what = "ADD" if isinstance(ins, Add) else "COPY"
         return f"/bin/sh -c #(nop) {what} {' '.join(ins.sources)} {dest}"
 
@@ -302,19 +424,29 @@ class Builder:
         if not ins.from_stage:
             yield self.opts.context
             return
-        stage = self.cf.stage(ins.from_stage)
-        if stage is not None and stage.index in self.built:
-            chain = self.built[stage.index].chain
-        elif stage is not None:
-            raise InvalidArgument(f"--from={ins.from_stage}: the stage is not built before this one")
-        else:
-            chain = self._image(ins_from(ins), ins.from_stage).chain
-        key = f"berth-build-from-{secrets.token_hex(8)}"
-        active = self.snaps.prepare(key, chain)
+        with self._from_root(ins.from_stage, ins) as root:
+            yield BuildContext(root, IgnoreRules([]))
+
+    @contextlib.contextmanager
+    def _from_root(self, name: str, ins: Instruction | None = None) -> Iterator[Path]:
+        """A root of the stage or image ``name`` (``--from``, ``from=``) for the ``with`` block."""
+        key = owned_root_key("build-from")
+        active = self.snaps.prepare(key, self._chain_of(name, ins))
         try:
-            yield BuildContext(active.rootfs, IgnoreRules([]))
+            yield active.rootfs
         finally:
             self.snaps.release(key)
+
+    def _chain_of(self, name: str, ins: Instruction | None) -> Digest | None:
+        """The snapshot chain of the stage or image ``name`` that ``ins`` reads from."""
+        stage = self.cf.stage(name)
+        if stage is not None and stage.index in self.built:
+            return self.built[stage.index].chain
+        if stage is not None:
+            raise InvalidArgument(f"--from={name}: the stage is not built before this one")
+        line = ins.line if ins is not None else self.cf.stages[0].base.line
+        # A FROM standing for it, so the image is found (or pulled) as FROM finds it.
+        return self._image(From(line, name), name).chain
 
     # -- the result -----------------------------------------------------------------------
 
@@ -338,9 +470,34 @@ class Builder:
         return stored
 
 
-def ins_from(ins: Copy) -> From:
-    """A FROM standing for ``COPY --from=IMAGE``, so the image is found as FROM finds it."""
-    return From(ins.line, ins.from_stage or "")
+def _expand_mounts(ins: Run, ex: Expander) -> Run:
+    """``ins`` with its mounts' targets, sources, stages and ids substituted (ARG and ENV)."""
+
+    def expand(text: str | None) -> str | None:
+        return None if text is None else ex.word(text)
+
+    mounts = tuple(
+        dataclasses.replace(
+            m,
+            target=ex.word(m.target),
+            source=expand(m.source),
+            from_stage=expand(m.from_stage),
+            id=expand(m.id),
+        )
+        for m in ins.mounts
+    )
+    return dataclasses.replace(ins, mounts=mounts)
+
+
+def _walk_all(ctx: BuildContext, source: str) -> tuple[Path, list[str]]:
+    """The context and every path under ``source`` in it (a bind mount shows them all)."""
+    top = ctx.confine(source)
+    paths = [top]
+    for parent, dirs, files in os.walk(ctx.root / top):
+        dirs.sort()
+        rel = os.path.relpath(parent, ctx.root)
+        paths += [os.path.normpath(os.path.join(rel, name)) for name in sorted(dirs + files)]
+    return ctx.root, paths
 
 
 def _skipper(ctx: BuildContext) -> Callable[[Path], bool]:
@@ -348,6 +505,12 @@ def _skipper(ctx: BuildContext) -> Callable[[Path], bool]:
         return ctx.ignore.excludes(os.path.relpath(path, ctx.root))
 
     return skip
+
+
+def _text(ins: Instruction) -> str:
+    """The instruction as written, heredocs included (all of it is the cache key's)."""
+    docs = getattr(ins, "heredocs", ())
+    return ins.line.original + "".join(f"\n{doc.content}{doc.name}" for doc in docs)
 
 
 def _nop(ins: Instruction) -> str:

@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from berth.build.copier import resolve_in_root
 from berth.build.instructions import Run
 from berth.build.state import StageState
 from berth.engine.engine import Engine
@@ -54,10 +55,14 @@ def run_in_root(
     network: str,
     mounts: Sequence[str] = (),
     tmpfs: Sequence[str] = (),
+    targets: Sequence[str] = (),
+    quiet: bool = False,
 ) -> int:
     """Run ``argv`` in a container on ``root`` with the stage's env, user and workdir; its exit code.
 
-    ``mounts`` are ``-v`` specs (``SRC:DST[:ro]``), ``tmpfs`` are ``--tmpfs`` ones.
+    ``mounts`` are ``-v`` specs (``SRC:DST[:ro]``), ``tmpfs`` are ``--tmpfs`` ones, ``targets``
+    their destinations (the mount points made for them are removed afterwards). ``quiet``: the
+    command's output is not shown.
     """
     from berth.engine.containers.attach import relay
     from berth.engine.containers.create import create_container
@@ -66,7 +71,7 @@ def run_in_root(
     from berth.engine.containers.stop import wait_container
     from berth.engine.options import CreateOptions
 
-    missing = [p for p in _MOUNT_POINTS if not os.path.lexists(root / p.lstrip("/"))]
+    missing = [made for path in (*_MOUNT_POINTS, *targets) for made in _absent(root, path)]
     opts = CreateOptions(
         rootfs=str(root),
         command=list(argv),
@@ -80,7 +85,7 @@ def run_in_root(
     )
     record = create_container(engine, opts)
     try:
-        sock = start_container(engine, record.id, attach=True)
+        sock = start_container(engine, record.id, attach=not quiet)
         code = None
         if sock is not None:
             with sock:
@@ -94,10 +99,18 @@ def run_in_root(
     return code
 
 
+def _absent(root: Path, path: str) -> list[str]:
+    """``path`` and those of its parents missing from ``root``, outermost first (all would be made
+    as mount points)."""
+    parts = [p for p in path.split("/") if p]
+    prefixes = ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+    return [p for p in prefixes if not os.path.lexists(resolve_in_root(root, p))]
+
+
 def _remove_mount_points(root: Path, made: Sequence[str]) -> None:
     """Remove the mount points in ``made`` the runtime created (empty files or directories)."""
-    for path in reversed(made):
-        host = root / path.lstrip("/")
+    for path in reversed(list(dict.fromkeys(made))):
+        host = resolve_in_root(root, path)
         with contextlib.suppress(OSError):
             if host.is_dir() and not host.is_symlink():
                 host.rmdir()

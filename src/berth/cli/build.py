@@ -25,7 +25,9 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--build-arg-file", action="append", default=[], metavar="FILE")
     parser.add_argument("--target", help="build up to this stage")
     parser.add_argument("--no-cache", action="store_true", help="run every step")
-    parser.add_argument("--layers", default="true", help="keep intermediate layers (default true)")
+    parser.add_argument(
+        "--layers", nargs="?", const="true", default="true", help="use the layer cache (default true)"
+    )
     parser.add_argument("--pull", nargs="?", const="always", default="missing", help="missing, always, never")
     parser.add_argument("--squash", action="store_true")
     parser.add_argument("--format", choices=("oci", "docker"), default="oci")
@@ -42,8 +44,26 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any) -> None:
-    """Add build."""
+    """Add build and builder."""
     build_parser(sub.add_parser("build", help="build an image from a Containerfile"))
+    builder = sub.add_parser("builder", help="manage berth build's layer cache")
+    bsub = builder.add_subparsers(dest="builder_command", metavar="COMMAND", required=True)
+    prune = bsub.add_parser("prune", help="drop the layer cache and free its layers")
+    prune.add_argument("-a", "--all", action="store_true", help="accepted for podman compatibility")
+    prune.add_argument("-f", "--force", action="store_true", help="accepted: there is no prompt")
+    prune.set_defaults(handler=_builder_prune)
+
+
+def _builder_prune(args: argparse.Namespace) -> int:
+    from berth.cli.containers import open_engine
+    from berth.cli.system import drop_build_cache
+    from berth.engine.system import collect_images
+
+    with open_engine(args) as engine:
+        count = drop_build_cache(engine.config)
+        collect_images(engine)
+    print(f"Dropped {count} cached layers")
+    return 0
 
 
 def _bool(text: str) -> bool:
@@ -113,6 +133,7 @@ def _build(args: argparse.Namespace) -> int:
     from berth.build.containerfile import parse_containerfile
     from berth.build.context import open_context
     from berth.build.executor import Builder, BuildOptions
+    from berth.build.run_mounts import parse_secret
     from berth.cli.containers import open_engine
     from berth.engine.images.store import images_root
     from berth.errors import NotFound
@@ -143,6 +164,10 @@ def _build(args: argparse.Namespace) -> int:
             network=args.network,
             docker_format=args.format == "docker",
             labels=_pairs(args.label, "--label"),
+            no_cache=args.no_cache,
+            secrets=dict(parse_secret(text) for text in args.secret),
+            quiet=args.quiet,
+            layers=_bool(args.layers),
             progress=(lambda _line: None) if args.quiet else (lambda line: print(line, flush=True)),
         )
         with open_engine(args) as engine:

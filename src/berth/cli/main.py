@@ -82,6 +82,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(_IMAGE_COMMANDS, "images"),
     **dict.fromkeys(["pull", "push", "copy", "login", "logout"], "images_remote"),
     "build": "build",
+    "builder": "build",
     "cri": "cri",
     "events": "events",
     "network": "networks",

@@ -6,6 +6,10 @@ import argparse
 
 from berth.cli._format import HelpFormatter
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.engine.config import EngineConfig
+
 
 def _info(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json
@@ -43,6 +47,7 @@ def _prune(args: argparse.Namespace) -> int:
     from berth.engine.system import prune
 
     with open_engine(args) as engine:
+        drop_build_cache(engine.config)
         removed = prune(engine, volumes=args.volumes)
     for kind, names in removed.items():
         if names:
@@ -50,6 +55,19 @@ def _prune(args: argparse.Namespace) -> int:
             for name in names:
                 print(name)
     return 0
+
+
+def drop_build_cache(config: EngineConfig) -> int:
+    """Forget ``berth build``'s layer cache (a gc then frees its blobs); how many entries it had."""
+    from berth.build.cache import drop_cache
+    from berth.engine.images.store import images_root
+    from berth.image.images import ImageStore
+
+    store = ImageStore(images_root(config))
+    try:
+        return drop_cache(config.root, store.content)
+    finally:
+        store.close()
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -24,6 +24,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import gc
 import json
 import os
 import selectors
@@ -145,6 +146,10 @@ def spawn(spec: MonitorSpec, attach: bool = False) -> PendingMonitor:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) if attach else (None, None)
     child = os.fork()
     if child == 0:
+        # What the caller left for the cycle collector (a file object, say) must not be finalized
+        # here: its descriptor number is closed below and reused, and closing it again would
+        # close a descriptor of the monitor's own (a lock's).
+        gc.freeze()
         try:
             os.close(read_end)
             if ours is not None:

@@ -10,6 +10,7 @@ to ``rm``, so the container keeps its changes across stop and start, as podman's
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -146,13 +147,35 @@ def release_rootfs(engine: Engine, cid: str) -> None:
         snaps.release(cid)
 
 
+#: The first word of a root a process prepares for itself (a build's step), not for a container.
+_OWNED = "owned"
+
+
+def owned_root_key(what: str) -> str:
+    """A snapshot key for a root the calling process prepares for itself (a build step's, say):
+    it names the process (pid and start time), so ``stray_roots`` spares it while that runs."""
+    from berth.image.store.leases import this_process
+
+    owner = this_process()
+    return f"{_OWNED}-{owner.pid}-{owner.start}-{what}-{os.urandom(6).hex()}"
+
+
+def _owner_lives(key: str) -> bool:
+    """Whether ``key`` is an ``owned_root_key`` whose process still runs."""
+    from berth.image.store.leases import Owner
+
+    word, pid, start, *_ = [*key.split("-", 3), "", "", ""]
+    return word == _OWNED and pid.isdigit() and start.isdigit() and Owner(int(pid), int(start)).alive()
+
+
 def stray_roots(engine: Engine, known: set[str]) -> None:
-    """Release container roots whose container is gone (a command killed between create steps)."""
+    """Release roots whose container is gone (a command killed between create steps) or whose
+    owning process is (a build killed mid-step)."""
     active = engine.config.root / "snapshots" / "active"
     if not active.is_dir():
         return
     for entry in active.iterdir():
-        if entry.name not in known:
+        if entry.name not in known and not _owner_lives(entry.name):
             with contextlib.suppress(BerthError, OSError):
                 snapshotter(engine.config).release(entry.name)
 
