@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from berth.distribution.transports.base import ImageSource, RawManifest
 from berth.spec.digest import Digest
@@ -135,6 +136,23 @@ def record(root: Path, verdict: Verdict) -> None:
         os.write(fd, verdict.to_json())
     finally:
         os.close(fd)
+
+
+def recorded_verdicts(root: Path, digest: str) -> list[dict[str, Any]]:
+    """The audit log's verdicts for the manifest ``digest``, oldest first (a torn line is skipped)."""
+    try:
+        lines = audit_log_path(root).read_bytes().splitlines()
+    except FileNotFoundError:
+        return []
+    found = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("digest") == digest:
+            found.append(entry)
+    return found
 
 
 def policy_admission(
