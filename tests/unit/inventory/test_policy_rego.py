@@ -43,7 +43,7 @@ def test_an_unknown_function_names_the_package_files() -> None:
 def test_rule_set_directories(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="not a directory"):
         load_modules([tmp_path / "missing"])
-    with pytest.raises(InvalidArgument, match="no .rego files"):
+    with pytest.raises(InvalidArgument, match=r"no \.rego files"):
         load_modules([tmp_path])
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub/x.rego").write_text("deny := 1\n")
