@@ -14,7 +14,7 @@ BUILTINS = ("cis",)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from berth.image.images import ImageStore
+    from berth.image.images import ImageStore, ResolvedImage
     from berth.inventory.scan.match import Index
     from berth.inventory.sources._common import Warn
 
@@ -25,10 +25,16 @@ def rule_sets(directories: list[str], builtins: list[str]) -> list[Module]:
 
 
 def image_document(
-    store: ImageStore, storage_root: Path, name: str, warn: Warn, records: Index | None = None
+    store: ImageStore,
+    storage_root: Path,
+    name: str,
+    warn: Warn,
+    records: Index | None = None,
+    resolved: ResolvedImage | None = None,
 ) -> dict[str, Any]:
     """The input document of the image ``name`` of ``store`` (``image``, ``sbom``, ``signatures``
-    recorded under ``storage_root``, and ``findings`` when ``records`` are given)."""
+    recorded under ``storage_root``, and ``findings`` when ``records`` are given); ``resolved``
+    is the image when the caller has already found it."""
     from berth.errors import BerthError
     from berth.image.catalog import find_image
     from berth.inventory.layerfiles import Noted
@@ -37,13 +43,14 @@ def image_document(
     from berth.inventory.sbom import inventory_of
     from berth.trust.admission import recorded_verdicts
 
-    entry, _ = find_image(store, name)
-    if entry.resolved is None:
+    entry, _ = find_image(store, resolved.manifest.config.digest.encoded if resolved else name)
+    image = resolved or entry.resolved
+    if image is None:
         raise BerthError(f"image {name}: {entry.error}")
     noted: dict[str, Noted] = {}
-    found = inventory_of(store, entry.resolved, name, warn, WATCH, noted)
+    found = inventory_of(store, image, name, warn, WATCH, noted)
     document = {
-        "image": image_part(name, entry.resolved, entry.names, noted),
+        "image": image_part(name, image, entry.names, noted),
         "sbom": sbom_part(found),
         "signatures": recorded_verdicts(storage_root, found.digest),
     }
