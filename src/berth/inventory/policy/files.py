@@ -27,13 +27,21 @@ _SECRETS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("aws-secret-access-key", re.compile(rb"(?i)aws_secret_access_key\s*[=:]\s*[\"']?[A-Za-z0-9/+=]{40}")),
     ("gcp-service-account-key", re.compile(rb"\"type\"\s*:\s*\"service_account\"")),
 )
-# One pass over the data tells whether any of them may be there; most files have none.
-_ANY = re.compile(rb"PRIVATE KEY|A[KS]IA[A-Z0-9]{16}|(?i:aws_secret_access_key)|service_account")
+# Literal markers, searched for first: a bytes ``in`` runs at memory speed, where one regular
+# expression of the alternatives costs about 0.15 ms a file (1 s for a Debian base image).
+_MARKERS = (
+    b"PRIVATE KEY",
+    b"AKIA",
+    b"ASIA",
+    b"_secret_access_key",
+    b"_SECRET_ACCESS_KEY",
+    b"service_account",
+)
 
 
 def secrets_in(data: bytes) -> tuple[str, ...]:
     """The kinds of secret ``data`` holds."""
-    if _ANY.search(data) is None:
+    if not any(marker in data for marker in _MARKERS):
         return ()
     return tuple(kind for kind, pattern in _SECRETS if pattern.search(data))
 
