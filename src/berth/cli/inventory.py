@@ -4,6 +4,7 @@ berth sbom [--format spdx-json|cyclonedx-json] [-o FILE] [--sign KEY] [--attach]
 berth scan --db DB [--format table|json|sarif] [-o FILE] [--severity LEVEL] [--exit-code N]
            [--ignore FILE] IMAGE
 berth vulndb push DIR REFERENCE
+berth policy check [--policy DIR]... [--builtin cis] [--db DB] [--format table|json] [--exit-code N] IMAGE
 
 IMAGE is a name or an image ID, as ``berth image inspect`` takes, or ``docker://REFERENCE`` (an
 image in a registry). The handlers read the image through ``berth.inventory`` and write to stdout
@@ -126,8 +127,43 @@ def _vulndb_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy_check(args: argparse.Namespace) -> int:
+    import json
+
+    from berth.engine.config import load_config
+    from berth.image.images import ImageStore
+    from berth.inventory.policy.check import image_document, rule_sets
+    from berth.inventory.policy.rego import evaluate
+
+    modules = rule_sets(args.policy, args.builtin or ([] if args.policy else ["cis"]))
+    records = None
+    if args.db:
+        from berth.inventory.scan import database, match
+
+        records = match.index(
+            database.load(args.db, _context(args) if args.db.startswith("docker://") else None)
+        )
+    root = load_config(args.root, args.runroot).root
+    store = ImageStore(root / "images")
+    try:
+        document = image_document(store, root, args.image, _warn, records)
+    finally:
+        store.close()
+    broken = evaluate(modules, document)
+    if args.format == "json":
+        report = {"image": args.image, "digest": document["image"]["digest"],
+                  "violations": [v.to_json() for v in broken]}  # fmt: skip
+        print(json.dumps(report, indent=2))
+    else:
+        from berth.cli._format import print_table
+
+        print_table(("PACKAGE", "RULE", "MESSAGE"), [(v.package, v.rule, v.message) for v in broken])
+        print(f"{len(broken)} rule(s) broken")
+    return args.exit_code if broken else 0
+
+
 def register(sub: Any) -> None:
-    """Add ``sbom``, ``scan`` and ``vulndb`` to the ``berth`` subcommands."""
+    """Add ``sbom``, ``scan``, ``vulndb`` and ``policy`` to the ``berth`` subcommands."""
     sbom = sub.add_parser("sbom", help="list the packages in an image (SPDX or CycloneDX JSON)")
     sbom.add_argument("--format", choices=_FORMATS, default="spdx-json", help="document format")
     sbom.add_argument("-o", "--output", metavar="FILE", help="write the document to FILE (atomically)")
@@ -157,6 +193,25 @@ def register(sub: Any) -> None:
     _registry_flags(scan)
     scan.add_argument("image", metavar="IMAGE")
     scan.set_defaults(handler=_scan)
+
+    policy = sub.add_parser("policy", help="check images against rules written in Rego")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_sub.add_parser("check", help="report each rule an image breaks")
+    check.add_argument(
+        "--policy", action="append", default=[], metavar="DIR", help="a directory of .rego files (repeatable)"
+    )
+    check.add_argument(
+        "--builtin", action="append", choices=("cis",), default=[],
+        help="a built-in rule set (cis: the CIS Docker Benchmark image checks; the default without --policy)",
+    )  # fmt: skip
+    check.add_argument(
+        "--db", help="OSV records for input.findings: a directory, a zip or tar, or docker://REF"
+    )
+    check.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    check.add_argument("--exit-code", type=int, default=1, metavar="N", help="exit N if a rule is broken (1)")
+    _registry_flags(check)
+    check.add_argument("image", metavar="IMAGE")
+    check.set_defaults(handler=_policy_check)
 
     vulndb = sub.add_parser("vulndb", help="vulnerability databases as registry artifacts")
     verbs = vulndb.add_subparsers(dest="verb", metavar="VERB", required=True)

@@ -91,6 +91,7 @@ COMMAND_MODULES = {
     "sbom": "inventory",
     "scan": "inventory",
     "vulndb": "inventory",
+    "policy": "inventory",
     "info": "system",
     "kube": "kube",
     "system": "system",

@@ -19,6 +19,10 @@ The file's layout::
     default_network = "berth0"    # also the default bridge device's name (at most 15 characters)
     default_subnet = "10.77.0.0/24"
     cni_plugin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
+
+    [admission]                   # rule sets every container made from an image must pass
+    policies = ["/etc/berth/policy.d"]   # directories of .rego files (docs/inventory.md#admission)
+    db = ""                       # OSV records for input.findings (a directory, zip or tar)
 """
 
 from __future__ import annotations
@@ -54,6 +58,10 @@ class EngineConfig:
     default_network: str = DEFAULT_NETWORK
     default_subnet: str = DEFAULT_SUBNET
     cni_plugin_dirs: tuple[str, ...] = DEFAULT_CNI_DIRS
+    #: ``[admission] policies``: directories of Rego rule sets judging each new container (none: off)
+    admission_policies: tuple[str, ...] = ()
+    #: ``[admission] db``: OSV records whose findings the rules see ("" : no findings)
+    admission_db: str = ""
 
     @property
     def db_path(self) -> Path:
@@ -114,6 +122,13 @@ def _string(table: dict[str, Any], key: str, default: str, path: Path) -> str:
     return value
 
 
+def _paths(table: dict[str, Any], key: str, default: list[str], path: Path) -> list[str]:
+    value = table.get(key, default)
+    if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
+        raise InvalidArgument(f"invalid configuration file {path}: {key} must be a list of paths")
+    return value
+
+
 def load_config(
     root: str | None = None,
     runroot: str | None = None,
@@ -129,9 +144,9 @@ def load_config(
     runtimes = _table(engine, "runtimes", path)
     if not all(isinstance(v, str) for v in runtimes.values()):
         raise InvalidArgument(f"invalid configuration file {path}: [engine.runtimes] values must be paths")
-    dirs = network.get("cni_plugin_dirs", list(DEFAULT_CNI_DIRS))
-    if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
-        raise InvalidArgument(f"invalid configuration file {path}: cni_plugin_dirs must be a list of paths")
+    dirs = _paths(network, "cni_plugin_dirs", list(DEFAULT_CNI_DIRS), path)
+    admission = _table(data, "admission", path)
+    policies = _paths(admission, "policies", [], path)
     chosen_root = root or os.environ.get("BERTH_ROOT") or _string(storage, "root", str(DEFAULT_ROOT), path)
     chosen_runroot = (
         runroot or os.environ.get("BERTH_RUNROOT") or _string(storage, "runroot", str(DEFAULT_RUNROOT), path)
@@ -148,4 +163,6 @@ def load_config(
         default_network=_string(network, "default_network", DEFAULT_NETWORK, path),
         default_subnet=_string(network, "default_subnet", DEFAULT_SUBNET, path),
         cni_plugin_dirs=tuple(dirs),
+        admission_policies=tuple(policies),
+        admission_db=_string(admission, "db", "", path),
     )

@@ -31,6 +31,24 @@ class Probe:
     extract: Callable[[bytes], bytes | None]
 
 
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Facts noted about regular files, whatever their name: ``note(path, mode, size, read)`` gives
+    the names of what it sees in one (``setuid``, a kind of secret...), or nothing. Unlike kept
+    files, only the facts are kept, each with the file's mode and layer."""
+
+    note: Callable[[str, int, int, Callable[[], bytes]], tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Noted:
+    """What a ``Watch`` noted about a file of the image: the layer that wrote it, its mode, the facts."""
+
+    layer: int
+    mode: int
+    facts: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class KeptFile:
     """A wanted file of the image: ``versions`` are (layer index, content), oldest first, since
@@ -57,6 +75,8 @@ class _LayerChanges:
     emptied: set[str] = field(default_factory=set)  # everything below the path (opaque, non-dirs)
     replaced: set[str] = field(default_factory=set)  # the path itself (non-regular or unwanted)
     added: dict[str, bytes] = field(default_factory=dict)
+    noted: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)  # mode and facts
+    written: set[str] = field(default_factory=set)  # regular files the layer writes
 
     def hides(self, path: str) -> bool:
         """Whether this layer hides a lower layer's file at ``path``."""
@@ -86,6 +106,7 @@ def read_layer(
     wants: Callable[[str], bool],
     files: dict[str, KeptFile],
     probe: Probe | None = None,
+    watch: Watch | None = None,
 ) -> _LayerChanges:
     """Collect one layer's changes: ``entries`` are (type, name, link name, size, mode, read data)."""
     changes = _LayerChanges()
@@ -102,8 +123,16 @@ def read_layer(
         if kind is not EntryType.DIR:
             changes.emptied.add(path)
         data = None
-        if kind in (EntryType.REGULAR, EntryType.HARDLINK) and size <= MAX_FILE:
-            data = _wanted_data(kind, path, linkname, mode, read, wants, probe, changes, files)
+        if kind in (EntryType.REGULAR, EntryType.HARDLINK):
+            read = _once(read) if watch is not None and kind is EntryType.REGULAR else read
+            if size <= MAX_FILE:
+                data = _wanted_data(kind, path, linkname, mode, read, wants, probe, changes, files)
+            if watch is not None:
+                changes.written.add(path)
+                # a hard link's data is its target's, read where the target is
+                facts = watch.note(path, mode, size, read if kind is EntryType.REGULAR else bytes)
+                if facts:
+                    changes.noted[path] = (mode, facts)
         if data is None:
             changes.replaced.add(path)
             changes.added.pop(path, None)
@@ -136,6 +165,19 @@ def _wanted_data(
     return read() if extract is None else extract(read())
 
 
+def _once(read: Callable[[], bytes]) -> Callable[[], bytes]:
+    """``read`` that reads the entry once however often it is called (a source and a watch may
+    both want its data)."""
+    cache: list[bytes] = []
+
+    def again() -> bytes:
+        if not cache:
+            cache.append(read())
+        return cache[0]
+
+    return again
+
+
 def _link_data(target: str, changes: _LayerChanges, files: dict[str, KeptFile]) -> bytes | None:
     if target in changes.added:
         return changes.added[target]
@@ -152,6 +194,15 @@ def apply_changes(files: dict[str, KeptFile], changes: _LayerChanges, layer: int
         if kept is None or changes.cuts(path):
             kept = files[path] = KeptFile()
         kept.versions.append((layer, data))
+
+
+def apply_notes(noted: dict[str, Noted], changes: _LayerChanges, layer: int) -> None:
+    """Fold one layer's noted facts into those of the layers below: a file the layer hides or
+    writes again loses its old facts."""
+    for path in [p for p in noted if p in changes.written or changes.hides(p)]:
+        del noted[path]
+    for path, (mode, facts) in changes.noted.items():
+        noted[path] = Noted(layer, mode, facts)
 
 
 def tar_entries(stream: BinaryIO) -> Entries:
@@ -172,10 +223,16 @@ def collect_files(
     layers: Iterable[Entries],
     wants: Callable[[str], bool],
     probe: Probe | None = None,
+    watch: Watch | None = None,
+    noted: dict[str, Noted] | None = None,
 ) -> dict[str, KeptFile]:
     """The wanted files of the root that ``layers`` (lowest first) make, and what ``probe``
-    extracts from the files it wants."""
+    extracts from the files it wants; with ``watch``, what it notes of the root's regular files
+    goes in ``noted``."""
     files: dict[str, KeptFile] = {}
     for index, entries in enumerate(layers):
-        apply_changes(files, read_layer(entries, wants, files, probe), index)
+        changes = read_layer(entries, wants, files, probe, watch)
+        apply_changes(files, changes, index)
+        if noted is not None:
+            apply_notes(noted, changes, index)
     return files

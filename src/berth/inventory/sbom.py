@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from berth.image.images import ImageStore, ResolvedImage
+    from berth.inventory.layerfiles import Noted, Watch
     from berth.inventory.sources._common import Warn
 
 
@@ -26,8 +27,16 @@ def inventory(store: ImageStore, name: str, warn: Warn) -> Inventory:
     return inventory_of(store, entry.resolved, name, warn)
 
 
-def inventory_of(store: ImageStore, image: ResolvedImage, name: str, warn: Warn) -> Inventory:
-    """The packages of a resolved image, its layers read as streams from the content store."""
+def inventory_of(
+    store: ImageStore,
+    image: ResolvedImage,
+    name: str,
+    warn: Warn,
+    watch: Watch | None = None,
+    noted: dict[str, Noted] | None = None,
+) -> Inventory:
+    """The packages of a resolved image, its layers read as streams from the content store; with
+    ``watch``, what it notes of the image's regular files goes in ``noted`` in the same read."""
     from berth.inventory import osrelease
     from berth.inventory.layerfiles import Entries, collect_files, tar_entries
     from berth.inventory.sources import PROBE, SOURCES
@@ -41,7 +50,7 @@ def inventory_of(store: ImageStore, image: ResolvedImage, name: str, warn: Warn)
             with store.content.open(descriptor.digest) as blob:
                 yield tar_entries(blob)
 
-    files = collect_files(layers(), wants, PROBE)
+    files = collect_files(layers(), wants, PROBE, watch, noted)
     diff_ids = tuple(str(d) for d in image.config.diff_ids)
     view = ImageFiles(files, diff_ids, osrelease.distro(files))
     found: list[Package] = []

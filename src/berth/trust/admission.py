@@ -194,6 +194,23 @@ def record(root: Path, verdict: Verdict) -> None:
     emit(log_path(root), "signature", status, ID=verdict.digest, Name=verdict.image, Attributes=details)
 
 
+def recorded_verdicts(root: Path, digest: str) -> list[dict[str, Any]]:
+    """The audit log's verdicts for the manifest ``digest``, oldest first (a torn line is skipped)."""
+    try:
+        lines = audit_log_path(root).read_bytes().splitlines()
+    except FileNotFoundError:
+        return []
+    found = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("digest") == digest:
+            found.append(entry)
+    return found
+
+
 def policy_admission(
     policy: Policy, audit_root: Path | None, registries: RegistriesD | None = None
 ) -> Callable[[ImageSource, RawManifest], Awaitable[None]]:

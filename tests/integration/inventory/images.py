@@ -8,6 +8,7 @@ import json
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from berth.image.images import ImageStore
 from berth.spec import mediatypes
@@ -52,22 +53,29 @@ def store_image(root: Path, name: str, layers: list[bytes]) -> list[str]:
             "os": "linux",
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
         }
-        config_bytes = json.dumps(config).encode()
-        config_desc = Descriptor.of(mediatypes.OCI_CONFIG, config_bytes)
-        images.content.put(config_bytes, config_desc)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": mediatypes.OCI_MANIFEST,
-            "config": config_desc.to_json(),
-            "layers": descs,
-        }
-        manifest_bytes = json.dumps(manifest).encode()
-        manifest_desc = Descriptor.of(mediatypes.OCI_MANIFEST, manifest_bytes)
-        images.content.put(manifest_bytes, manifest_desc)
-        images.create(name, manifest_desc)
+        store_manifest(images, name, config, descs)
     finally:
         images.close()
     return diff_ids
+
+
+def store_manifest(
+    images: ImageStore, name: str, config: dict[str, Any], layers: list[dict[str, Any]]
+) -> None:
+    """Store ``config`` and an OCI manifest of it and the ``layers`` (descriptors), named ``name``."""
+    config_bytes = json.dumps(config).encode()
+    config_desc = Descriptor.of(mediatypes.OCI_CONFIG, config_bytes)
+    images.content.put(config_bytes, config_desc)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mediatypes.OCI_MANIFEST,
+        "config": config_desc.to_json(),
+        "layers": layers,
+    }
+    manifest_bytes = json.dumps(manifest).encode()
+    manifest_desc = Descriptor.of(mediatypes.OCI_MANIFEST, manifest_bytes)
+    images.content.put(manifest_bytes, manifest_desc)
+    images.create(name, manifest_desc)
 
 
 def jar(entries: dict[str, bytes]) -> bytes:

@@ -19,12 +19,12 @@ class Sbom:
 
     def __init__(self, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
         self.tmp, self.root, self.capsys = tmp, tmp / "root", capsys
-        self.err = ""
+        self.err = self.out = ""
 
     def __call__(self, *args: str) -> int:
         self.capsys.readouterr()
         code = main(["--root", str(self.root), "--runroot", str(self.tmp / "run"), *args])
-        self.err = self.capsys.readouterr().err
+        self.out, self.err = self.capsys.readouterr()
         return code
 
     def make(self, image: str, fmt: str = "spdx-json") -> dict[str, Any]:

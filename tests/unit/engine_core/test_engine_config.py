@@ -40,6 +40,14 @@ def test_file_then_env_then_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (cfg.root, cfg.runroot, cfg.runtime) == (Path("/srv/c"), Path("/srv/r2"), "/bin/x")
 
 
+def test_admission_section(tmp_path: Path) -> None:
+    conf = tmp_path / "berth.toml"
+    conf.write_text('[admission]\npolicies = ["/etc/p", "/srv/q"]\ndb = "/srv/osv"\n')
+    cfg = load_config(config_file=str(conf))
+    assert (cfg.admission_policies, cfg.admission_db) == (("/etc/p", "/srv/q"), "/srv/osv")
+    assert load_config(config_file=str(tmp_path / "none.toml")).admission_policies == ()
+
+
 def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conf = tmp_path / "other.toml"
     conf.write_text('[storage]\nroot = "/srv/env"\n')
@@ -49,7 +57,10 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
 
 @pytest.mark.parametrize(
     "text",
-    ["[storage\n", "storage = 3\n", "[engine]\nruntime = 4\n", '[network]\ncni_plugin_dirs = "x"\n'],
+    [
+        *("[storage\n", "storage = 3\n", "[engine]\nruntime = 4\n", '[network]\ncni_plugin_dirs = "x"\n'),
+        *('[admission]\npolicies = "/etc/p"\n', "[admission]\ndb = 1\n", "admission = 1\n"),
+    ],
 )
 def test_malformed_file_is_one_clear_error(tmp_path: Path, text: str) -> None:
     conf = tmp_path / "bad.toml"

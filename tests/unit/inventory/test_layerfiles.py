@@ -99,3 +99,31 @@ def test_a_probe_keeps_what_it_extracts_from_the_files_whose_mode_it_wants() -> 
         "bin/go2": b"GO",
         "x.rec": b"GO record",
     }
+
+
+def test_a_watch_notes_the_final_root_only() -> None:
+    from berth.inventory.layerfiles import Noted, Watch
+    from berth.inventory.policy.files import note
+
+    def moded(kind: EntryType, name: str, mode: int, body: bytes = b"") -> Entry:
+        return (kind, name, "", len(body), mode, lambda: body)
+
+    noted: dict[str, Noted] = {}
+    key = b"-----BEGIN PRIVATE KEY-----"
+    collect_files(
+        [
+            [
+                moded(REG, "bin/su", 0o4755),
+                moded(REG, "etc/key.rec", 0o600, key),
+                moded(REG, "gone/x", 0o777),
+            ],
+            [moded(REG, ".wh.gone", 0), moded(REG, "bin/su", 0o755), moded(REG, "srv/k", 0o2644, key)],
+        ],
+        wants,
+        watch=Watch(note),
+        noted=noted,
+    )
+    assert noted == {
+        "etc/key.rec": Noted(0, 0o600, ("secret:private-key",)),
+        "srv/k": Noted(1, 0o2644, ("setgid", "secret:private-key")),
+    }

@@ -71,7 +71,7 @@ def _volume_mounts(
     return mounts, missing, anonymous
 
 
-def _image_root(engine: Engine, opts: CreateOptions, cid: str) -> ImageRoot:
+def _image_root(engine: Engine, opts: CreateOptions, cid: str, name: str) -> ImageRoot:
     from berth.engine.images.store import ImageRoot, ImageSettings, image_rootfs
 
     if opts.rootfs:
@@ -79,7 +79,12 @@ def _image_root(engine: Engine, opts: CreateOptions, cid: str) -> ImageRoot:
         if not root.is_dir():
             raise InvalidArgument(f"--rootfs {opts.rootfs}: not a directory")
         return ImageRoot(root, ImageSettings(), "", "")
-    return image_rootfs(engine, opts.image, cid, opts.pull, opts.tls_verify)
+    admit = None
+    if engine.config.admission_policies and not opts.pod_infra:  # a pod's infra is Berth's own
+        from berth.inventory.policy.admission import judge
+
+        admit = judge(engine.config, opts, name)
+    return image_rootfs(engine, opts.image, cid, opts.pull, opts.tls_verify, admit)
 
 
 def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
@@ -114,7 +119,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
     for text in opts.volumes:
         parse_volume(text)  # bad input fails before the image is unpacked
     paths = engine.paths(cid)
-    made = _image_root(engine, opts, cid)
+    made = _image_root(engine, opts, cid, name)
     rootfs, image = made.rootfs, made.settings
     try:
         volume_mounts, missing_volumes, anonymous = _volume_mounts(engine, opts, image.volumes)

@@ -19,6 +19,7 @@ from berth.spec.records import field, record
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from berth.engine.config import EngineConfig
@@ -67,14 +68,20 @@ def snapshotter(config: EngineConfig) -> Snapshotter:
 
 
 def image_rootfs(
-    engine: Engine, reference: str, cid: str, pull: str = "never", tls_verify: bool | None = None
+    engine: Engine,
+    reference: str,
+    cid: str,
+    pull: str = "never",
+    tls_verify: bool | None = None,
+    admit: Callable[[ImageStore, ResolvedImage], None] | None = None,
 ) -> ImageRoot:
     """Unpack ``reference``'s layers (once) and mount a writable root for container ``cid``.
 
     ``pull`` is podman's policy: ``missing`` fetches the image from its registry when the store
-    lacks it, ``always`` fetches it first in any case, ``never`` does not fetch. Returns the
-    mounted root, the image config's container defaults (config.md#properties) and the image's
-    config and manifest digests.
+    lacks it, ``always`` fetches it first in any case, ``never`` does not fetch. ``admit`` judges
+    the image once it is in the store, before anything of the container is made (it raises to
+    refuse). Returns the mounted root, the image config's container defaults
+    (config.md#properties) and the image's config and manifest digests.
     """
     from berth.engine.images.pull import check_policy, local_names, pull_image
     from berth.image.catalog import resolve_first
@@ -92,6 +99,8 @@ def image_rootfs(
             pulled = pull_image(engine.config, reference, tls_verify)
             store = ImageStore(images_root(engine.config))
             resolved = store.resolve(pulled)
+        if admit is not None:
+            admit(store, resolved)
         snaps = snapshotter(engine.config)
         active = snaps.prepare(cid, unpack_layers(store, snaps, resolved, reference))
         cfg = resolved.config.config

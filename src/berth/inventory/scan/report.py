@@ -23,9 +23,9 @@ def render(
         document: dict[str, Any] = {
             "image": inventory.name,
             "digest": inventory.digest,
-            "findings": [_finding_json(f) for f in shown],
+            "findings": [finding_json(f) for f in shown],
             "ignored": [
-                {**_finding_json(f), "reason": a.reason, "expires": str(a.expires)} for f, a in hidden
+                {**finding_json(f), "reason": a.reason, "expires": str(a.expires)} for f, a in hidden
             ],
         }
         return (json.dumps(document, indent=2) + "\n").encode()
@@ -34,7 +34,8 @@ def render(
     raise ValueError(f"unknown report format {fmt!r}")
 
 
-def _finding_json(finding: Finding) -> dict[str, Any]:
+def finding_json(finding: Finding) -> dict[str, Any]:
+    """A finding as JSON reports and the policy input show it."""
     package = finding.package
     return {
         "id": finding.id,
