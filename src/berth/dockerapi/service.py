@@ -24,6 +24,8 @@ from berth.errors import AlreadyExists, InvalidArgument
 _ENGINE_MODULES = (
     "berth.dockerapi.system",
     "berth.dockerapi.containers",
+    "berth.dockerapi.execs",
+    "berth.engine.containers.execute",
     "berth.engine.system",
     "berth.engine.containers.attach",
     "berth.engine.containers.cleanup",
@@ -97,14 +99,14 @@ async def run(
 ) -> None:
     """Serve the API at ``uri`` until SIGTERM or SIGINT, or ``idle_seconds`` without a request
     (0: never)."""
-    from berth.dockerapi import containers, system
+    from berth.dockerapi import containers, execs, system
 
     kind, where = parse_uri(uri, config)
     for name in _ENGINE_MODULES:
         importlib.import_module(name)
     if kind == "unix":
         _claim_socket(Path(str(where)))  # before anything is made: a refusal leaves nothing to undo
-    app = make_app(config, [system.register, containers.register])
+    app = make_app(config, [system.register, containers.register, execs.register])
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
     site: web.BaseSite

@@ -82,14 +82,16 @@ class DockerAPI:
         assert answer.status == 201, answer.body
         return str(answer.json()["Id"])
 
-    def hijack(self, url: str) -> tuple[socket.socket, bytes]:
-        """POST ``url`` asking for ``Upgrade: tcp``; the socket and the answer's head."""
+    def hijack(self, url: str, body: bytes = b"") -> tuple[socket.socket, bytes]:
+        """POST ``url`` (with a JSON ``body``) asking for ``Upgrade: tcp``; the socket and the
+        answer's head."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(60)
         sock.connect(self.path)
         sock.sendall(
             f"POST {url} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
-            "Content-Length: 0\r\n\r\n".encode()
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
         )
         head = b""
         while b"\r\n\r\n" not in head:
