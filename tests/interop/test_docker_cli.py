@@ -1,0 +1,124 @@
+"""The docker CLI (Debian's docker.io client; dockerd never runs) with ``DOCKER_HOST`` pointed at
+``berth system service``: run, logs, exec (with a pseudo-terminal too), ps, inspect, stats, and
+the containers seen by ``berth`` and the API alike."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.dockerapi.conftest import IMAGE, Service, berth, busybox_root
+from tests.integration.engine_cli.conftest import Berth
+
+__all__ = ["berth", "busybox_root"]
+
+#: Debian's client where installed (scripts/setup.sh), else whichever is on PATH.
+DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker")
+
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(DOCKER is None, reason="the docker client is not installed"),
+]
+
+
+class Docker:
+    """Runs the docker client against the service."""
+
+    def __init__(self, socket_path: Path, config_dir: Path) -> None:
+        self.env = {**os.environ, "DOCKER_HOST": f"unix://{socket_path}", "DOCKER_CONFIG": str(config_dir)}
+
+    def __call__(self, *args: str, check: bool = True, **kw: Any) -> subprocess.CompletedProcess[str]:
+        assert DOCKER is not None
+        proc = subprocess.run(
+            [DOCKER, *args], env=self.env, capture_output=True, text=True, timeout=120, **kw
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"docker {' '.join(args)} exited {proc.returncode}: {proc.stderr}{proc.stdout}"
+            )
+        return proc
+
+
+@pytest.fixture
+def docker(berth: Berth, tmp_path: Path) -> Iterator[Docker]:
+    service = Service(berth, tmp_path / "api.sock", "--time", "0")
+    try:
+        yield Docker(service.socket_path, tmp_path / "docker-config")
+    finally:
+        service.stop()
+
+
+def test_run_rm_gives_output_and_exit_code(docker: Docker, berth: Berth) -> None:
+    out = docker(
+        "run", "--rm", "--network", "none", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3", check=False
+    )
+    assert (out.returncode, out.stdout, out.stderr) == (3, "out\n", "err\n")
+    assert berth("ps", "-a", "-q").stdout == ""  # removed
+
+
+def test_run_with_stdin(docker: Docker) -> None:
+    out = docker("run", "--rm", "-i", "--network", "none", IMAGE, "tr", "a-z", "A-Z", input="piped in\n")
+    assert out.stdout == "PIPED IN\n"
+
+
+def test_run_detached_logs_follow_ps_inspect_stats(docker: Docker, berth: Berth) -> None:
+    cid = docker(
+        "run", "-d", "--name", "web", "-l", "role=web", IMAGE, "sh", "-c", "echo up; sleep 300"
+    ).stdout.strip()
+    assert "web" in berth("ps").stdout  # the engine's own view
+    listed = docker(
+        "ps", "--filter", "label=role=web", "--format", "{{.ID}} {{.Names}} {{.Status}}"
+    ).stdout.split()
+    assert listed[:3] == [cid[:12], "web", "Up"]
+    doc = json.loads(docker("inspect", "web").stdout)[0]
+    assert (doc["Id"], doc["Name"], doc["State"]["Running"]) == (cid, "/web", True)
+    assert doc["NetworkSettings"]["IPAddress"]
+    stats = docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "web").stdout
+    assert stats.startswith("web ")
+    assert docker("logs", "web").stdout == "up\n"
+    docker("stop", "-t", "0", "web")
+    assert docker("logs", "-f", "web").stdout == "up\n"  # follows until the container ended
+    assert docker("wait", "web").stdout.strip() == "137"
+    docker("rm", "web")
+    assert berth("ps", "-a", "-q").stdout == ""
+
+
+def test_run_detached_then_logs_follow(docker: Docker) -> None:
+    docker(
+        "run", "-d", "--name", "ticker", "--network", "none", IMAGE, "sh", "-c", "echo a; sleep 0.5; echo b"
+    )
+    assert docker("logs", "-f", "ticker").stdout == "a\nb\n"
+    assert docker("logs", "--tail", "1", "ticker").stdout == "b\n"
+    docker("rm", "ticker")
+
+
+def test_exec_and_exec_with_a_terminal(docker: Docker) -> None:
+    docker("run", "-d", "--name", "box", "--network", "none", IMAGE, "sleep", "300")
+    out = docker("exec", "box", "sh", "-c", "echo in; exit 4", check=False)
+    assert (out.returncode, out.stdout) == (4, "in\n")
+    assert docker("exec", "-i", "box", "cat", input="via stdin\n").stdout == "via stdin\n"
+    assert DOCKER is not None
+    # -it needs a terminal: script(1) gives the client one, of a known size.
+    command = f"stty rows 33 cols 77; {DOCKER} exec -it box sh -c 'sleep 0.3; stty size; exit 2'"
+    tty = subprocess.run(
+        ["script", "-qec", command, "/dev/null"], env=docker.env, capture_output=True, text=True, timeout=120
+    )
+    assert tty.returncode == 2, tty.stdout + tty.stderr
+    assert "33 77" in tty.stdout
+    docker("rm", "-f", "box")
+
+
+def test_made_by_berth_seen_by_docker(docker: Docker, berth: Berth) -> None:
+    berth("create", "--name", "by-berth", "--network", "none", IMAGE, "true")
+    assert docker("ps", "-a", "--format", "{{.Names}}").stdout.split() == ["by-berth"]
+    docker("start", "-a", "by-berth")
+    assert json.loads(docker("inspect", "by-berth").stdout)[0]["State"]["Status"] == "exited"
+    docker("rm", "by-berth")
