@@ -117,7 +117,7 @@ def create_options(body: Any, name: str) -> CreateOptions:
         memory=str(host.number("Memory")) if host.number("Memory") > 0 else "",
         cpus=str(host.number("NanoCpus") / _NS) if host.number("NanoCpus") > 0 else "",
         pids_limit=host.number("PidsLimit"),
-        network=_network_mode(host.text("NetworkMode")),
+        network=_network(host.text("NetworkMode"), config.child("NetworkingConfig")),
         publish=_port_bindings(host),
         interactive=config.flag("OpenStdin"),
         tty=config.flag("Tty"),
@@ -144,8 +144,17 @@ def _seconds(ns: int) -> float | None:
     return ns / _NS if ns > 0 else None
 
 
-def _network_mode(mode: str) -> str:
-    # Docker's "default" is its bridge network, which is the engine's default network.
+def _network(mode: str, networking: Fields) -> str:
+    """The network: ``NetworkMode``, or with the default mode the one network of
+    ``NetworkingConfig.EndpointsConfig`` (as docker-compose names a service's network); Docker's
+    ``default`` and ``bridge`` are the engine's default network."""
+    endpoints = list(networking.mapping("EndpointsConfig"))
+    if mode in ("", "default") and endpoints:
+        if len(endpoints) > 1:
+            raise ApiError(
+                400, "Berth's containers join one network: give one in NetworkingConfig.EndpointsConfig"
+            )
+        mode = endpoints[0]
     return "" if mode in ("", "default", "bridge") else mode
 
 

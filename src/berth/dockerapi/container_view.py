@@ -48,10 +48,15 @@ def _summary_ports(opts: CreateOptions) -> list[dict[str, Any]]:
     ]
 
 
-def _networks(podman_doc: dict[str, Any], record: ContainerRecord) -> dict[str, Any]:
+def _network_name(name: str, default_network: str) -> str:
+    # Docker clients know the default network as "bridge"
+    return "bridge" if name == default_network else name
+
+
+def _networks(podman_doc: dict[str, Any], record: ContainerRecord, default_network: str) -> dict[str, Any]:
     networks = {}
     for name, net in podman_doc["NetworkSettings"]["Networks"].items():
-        networks[name] = {
+        networks[_network_name(name, default_network)] = {
             "IPAMConfig": None,
             "Links": None,
             "Aliases": [record.name, record.id[:12]],
@@ -93,8 +98,8 @@ def _volume_name(source: str) -> str:
     return parts[-2] if len(parts) > 3 and parts[-1] == "_data" and parts[-3] == "volumes" else ""
 
 
-def summary(record: ContainerRecord) -> dict[str, Any]:
-    """A ``GET /containers/json`` entry."""
+def summary(record: ContainerRecord, default_network: str) -> dict[str, Any]:
+    """A ``GET /containers/json`` entry (``default_network``: the engine's, Docker's ``bridge``)."""
     opts = CreateOptions.from_json(record.config["options"])
     doc = inspect_container(record)
     return {
@@ -108,18 +113,20 @@ def summary(record: ContainerRecord) -> dict[str, Any]:
         "Labels": opts.labels,
         "State": docker_state(record),
         "Status": status_text(record),
-        "HostConfig": {"NetworkMode": record.config.get("network") or "bridge"},
-        "NetworkSettings": {"Networks": _networks(doc, record)},
+        "HostConfig": {"NetworkMode": _network_name(record.config.get("network", ""), default_network)},
+        "NetworkSettings": {"Networks": _networks(doc, record, default_network)},
         "Mounts": _mounts(record),
     }
 
 
-def inspect(record: ContainerRecord, health: dict[str, Any] | None, log_path: str) -> dict[str, Any]:
-    """``GET /containers/{id}/json``."""
+def inspect(
+    record: ContainerRecord, health: dict[str, Any] | None, log_path: str, default_network: str
+) -> dict[str, Any]:
+    """``GET /containers/{id}/json`` (``default_network``: the engine's, Docker's ``bridge``)."""
     opts = CreateOptions.from_json(record.config["options"])
     doc = inspect_container(record, health)
     state = doc["State"]
-    networks = _networks(doc, record)
+    networks = _networks(doc, record, default_network)
     first = next(iter(networks.values()), None)
     ports = _port_bindings(opts)
     return {
@@ -154,7 +161,7 @@ def inspect(record: ContainerRecord, health: dict[str, Any] | None, log_path: st
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": None,
-        "HostConfig": _host_config(record, opts, ports),
+        "HostConfig": _host_config(record, opts, ports, default_network),
         "GraphDriver": {"Name": "overlay", "Data": {"MergedDir": record.config.get("rootfs", "")}},
         "Mounts": _mounts(record),
         "Config": _config(record, opts, doc),
@@ -207,7 +214,9 @@ def _config(record: ContainerRecord, opts: CreateOptions, doc: dict[str, Any]) -
     }
 
 
-def _host_config(record: ContainerRecord, opts: CreateOptions, ports: dict[str, Any]) -> dict[str, Any]:
+def _host_config(
+    record: ContainerRecord, opts: CreateOptions, ports: dict[str, Any], default_network: str
+) -> dict[str, Any]:
     from berth.engine.options import RestartPolicy
     from berth.engine.units import parse_size
 
@@ -216,7 +225,7 @@ def _host_config(record: ContainerRecord, opts: CreateOptions, ports: dict[str, 
         "Binds": [v for v in opts.volumes if ":" in v] or None,
         "ContainerIDFile": "",
         "LogConfig": {"Type": "k8s-file", "Config": {}},
-        "NetworkMode": record.config.get("network") or "bridge",
+        "NetworkMode": _network_name(record.config.get("network", ""), default_network),
         "PortBindings": ports,
         "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},
         "AutoRemove": opts.remove,

@@ -156,7 +156,7 @@ def _list(engine: Engine, show_all: bool, limit: int | None, filters: dict[str, 
     records = [r for r in records if matches(r, CreateOptions.from_json(r.config["options"]).labels, wanted)]
     if limit is not None and limit > 0:
         records = records[:limit]
-    return [container_view.summary(r) for r in records]
+    return [container_view.summary(r, engine.config.default_network) for r in records]
 
 
 async def list_containers(request: web.Request) -> web.StreamResponse:
@@ -172,7 +172,8 @@ def _inspect(engine: Engine, ref: str) -> dict[str, Any]:
     from berth.engine.containers.state import refresh
 
     record = refresh(engine, engine.db.container(ref))
-    return container_view.inspect(record, read_health(engine, record), str(engine.paths(record.id).log))
+    log = str(engine.paths(record.id).log)
+    return container_view.inspect(record, read_health(engine, record), log, engine.config.default_network)
 
 
 async def inspect(request: web.Request) -> web.StreamResponse:

@@ -25,6 +25,9 @@ _ENGINE_MODULES = (
     "berth.dockerapi.system",
     "berth.dockerapi.containers",
     "berth.dockerapi.execs",
+    "berth.dockerapi.networks",
+    "berth.dockerapi.volumes",
+    "berth.engine.volumes.local",
     "berth.engine.containers.execute",
     "berth.engine.system",
     "berth.engine.containers.attach",
@@ -99,14 +102,16 @@ async def run(
 ) -> None:
     """Serve the API at ``uri`` until SIGTERM or SIGINT, or ``idle_seconds`` without a request
     (0: never)."""
-    from berth.dockerapi import containers, execs, system
+    from berth.dockerapi import containers, execs, networks, system, volumes
 
     kind, where = parse_uri(uri, config)
     for name in _ENGINE_MODULES:
         importlib.import_module(name)
     if kind == "unix":
         _claim_socket(Path(str(where)))  # before anything is made: a refusal leaves nothing to undo
-    app = make_app(config, [system.register, containers.register, execs.register])
+    app = make_app(
+        config, [system.register, containers.register, execs.register, networks.register, volumes.register]
+    )
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
     site: web.BaseSite
