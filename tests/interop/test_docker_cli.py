@@ -16,6 +16,7 @@ import pytest
 
 from tests.integration.dockerapi.conftest import IMAGE, Service, berth, busybox_root
 from tests.integration.engine_cli.conftest import Berth
+from tests.integration.registry_server.peers import serve_cli
 
 __all__ = ["berth", "busybox_root"]
 
@@ -122,3 +123,51 @@ def test_made_by_berth_seen_by_docker(docker: Docker, berth: Berth) -> None:
     docker("start", "-a", "by-berth")
     assert json.loads(docker("inspect", "by-berth").stdout)[0]["State"]["Status"] == "exited"
     docker("rm", "by-berth")
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    with serve_cli(tmp_path / "registry") as addr:
+        yield addr
+
+
+def test_push_pull_and_run_pulls_a_missing_image(docker: Docker, berth: Berth, registry: str) -> None:
+    remote = f"{registry}/cli/busybox:1"
+    docker("tag", IMAGE, remote)
+    pushed = docker("push", remote)
+    assert "digest: sha256:" in pushed.stdout
+    docker("rmi", remote)
+    assert remote not in berth("images").stdout
+    docker("pull", remote)
+    assert remote in docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    docker("rmi", remote)
+    out = docker("run", "--rm", "--network", "none", remote, "echo", "pulled by run")
+    assert out.stdout == "pulled by run\n"
+    assert "Unable to find image" in out.stderr
+
+
+def test_network_and_volume_create(docker: Docker, berth: Berth) -> None:
+    docker("network", "create", "clinet")
+    docker("volume", "create", "clivol")
+    assert "clinet" in berth("network", "ls").stdout
+    assert "clivol" in berth("volume", "ls").stdout
+    out = docker(
+        "run",
+        "--rm",
+        "--network",
+        "clinet",
+        "-v",
+        "clivol:/data",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo kept > /data/f; hostname -i",
+    )
+    assert out.stdout.strip()
+    assert (
+        docker("run", "--rm", "--network", "none", "-v", "clivol:/data", IMAGE, "cat", "/data/f").stdout
+        == "kept\n"
+    )
+    assert "clinet" in docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+    docker("network", "rm", "clinet")
+    docker("volume", "rm", "clivol")

@@ -130,12 +130,12 @@ async def blocking(request: web.Request, call: Callable[..., T], *args: Any, wat
     return await asyncio.get_running_loop().run_in_executor(pool, work)
 
 
-async def iterate_in_thread(
-    request: web.Request, produce: Callable[[Engine, threading.Event], Iterator[T]]
+async def stream_from_thread(
+    request: web.Request, work: Callable[[Engine, Callable[[T], None], threading.Event], None]
 ) -> AsyncIterator[T]:
-    """The items of the blocking iterator ``produce(engine, stop)`` as they come, made in a watcher
-    thread. When the consumer stops early (its client went away) ``stop`` is set, which the
-    iterator must check while it waits."""
+    """The items ``work(engine, emit, stop)`` emits, as they come, from a watcher thread. When the
+    consumer stops early (its client went away) ``stop`` is set, which ``work`` must check while
+    it waits; ``emit`` then drops what it is given. An exception of ``work`` is raised here."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     room = threading.Semaphore(64)  # items made but not yet sent: a slow client slows the producer
@@ -147,17 +147,14 @@ async def iterate_in_thread(
                 loop.call_soon_threadsafe(queue.put_nowait, item)
                 return
 
-    def work(engine: Engine) -> None:
+    def run(engine: Engine) -> None:
         try:
-            for item in produce(engine, stop):
-                put(("item", item))
-                if stop.is_set():
-                    return
+            work(engine, lambda item: put(("item", item)), stop)
             put(("end", None))
         except BaseException as err:
             put(("error", err))
 
-    task = asyncio.ensure_future(blocking(request, work, watch=True))
+    task = asyncio.ensure_future(blocking(request, run, watch=True))
     try:
         while True:
             kind, value = await queue.get()
@@ -170,6 +167,22 @@ async def iterate_in_thread(
     finally:
         stop.set()
         await asyncio.shield(task)
+
+
+async def iterate_in_thread(
+    request: web.Request, produce: Callable[[Engine, threading.Event], Iterator[T]]
+) -> AsyncIterator[T]:
+    """The items of the blocking iterator ``produce(engine, stop)`` as they come (see
+    ``stream_from_thread``)."""
+
+    def work(engine: Engine, emit: Callable[[T], None], stop: threading.Event) -> None:
+        for item in produce(engine, stop):
+            emit(item)
+            if stop.is_set():
+                return
+
+    async for item in stream_from_thread(request, work):
+        yield item
 
 
 async def in_pool(request: web.Request, call: Callable[..., T], *args: Any) -> T:

@@ -26,6 +26,12 @@ _ENGINE_MODULES = (
     "berth.dockerapi.containers",
     "berth.dockerapi.execs",
     "berth.dockerapi.networks",
+    "berth.dockerapi.images",
+    "berth.dockerapi.image_transfer",
+    "berth.distribution.transports",
+    "berth.distribution.archive",
+    "berth.engine.images.manage",
+    "berth.image.importer",
     "berth.dockerapi.volumes",
     "berth.engine.volumes.local",
     "berth.engine.containers.execute",
@@ -102,7 +108,7 @@ async def run(
 ) -> None:
     """Serve the API at ``uri`` until SIGTERM or SIGINT, or ``idle_seconds`` without a request
     (0: never)."""
-    from berth.dockerapi import containers, execs, networks, system, volumes
+    from berth.dockerapi import containers, execs, image_transfer, images, networks, system, volumes
 
     kind, where = parse_uri(uri, config)
     for name in _ENGINE_MODULES:
@@ -110,7 +116,16 @@ async def run(
     if kind == "unix":
         _claim_socket(Path(str(where)))  # before anything is made: a refusal leaves nothing to undo
     app = make_app(
-        config, [system.register, containers.register, execs.register, networks.register, volumes.register]
+        config,
+        [
+            system.register,
+            containers.register,
+            execs.register,
+            image_transfer.register,
+            images.register,
+            networks.register,
+            volumes.register,
+        ],
     )
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
