@@ -171,3 +171,14 @@ def test_network_and_volume_create(docker: Docker, berth: Berth) -> None:
     assert "clinet" in docker("network", "ls", "--format", "{{.Name}}").stdout.split()
     docker("network", "rm", "clinet")
     docker("volume", "rm", "clivol")
+
+
+def test_cp_both_ways(docker: Docker, tmp_path: Path) -> None:
+    docker("run", "-d", "--name", "files", "--network", "none", IMAGE, "sleep", "300")
+    (tmp_path / "up.txt").write_text("to the container\n")
+    docker("cp", str(tmp_path / "up.txt"), "files:/tmp/up.txt")
+    assert docker("exec", "files", "cat", "/tmp/up.txt").stdout == "to the container\n"
+    docker("exec", "files", "sh", "-c", "mkdir -p /out/sub && echo back > /out/sub/f")
+    docker("cp", "files:/out", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "sub" / "f").read_text() == "back\n"
+    docker("rm", "-f", "files")

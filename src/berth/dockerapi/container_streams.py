@@ -25,7 +25,7 @@ from berth.dockerapi.app import (
     query_int,
 )
 from berth.dockerapi.errors import ApiError
-from berth.dockerapi.streams import STDERR, STDOUT, Hijacked, frame, hijack, stream_type
+from berth.dockerapi.streams import STDERR, STDOUT, Hijacked, ResponseWriter, frame, hijack, stream_type
 from berth.engine.containers.monitor import CLOSE_STDIN, EXIT, RESIZE, STDIN
 from berth.engine.engine import Engine
 from berth.engine.metadata import ACTIVE, CONFIGURED, ContainerRecord
@@ -345,19 +345,6 @@ async def stats(request: web.Request) -> web.StreamResponse:
     return response
 
 
-class _ResponseWriter:
-    """A file-like ``write`` for engine code in a worker thread, onto the response (back-pressured:
-    each write waits until the event loop has sent it)."""
-
-    def __init__(self, response: web.StreamResponse, loop: asyncio.AbstractEventLoop) -> None:
-        self.response = response
-        self.loop = loop
-
-    def write(self, data: bytes) -> int:
-        asyncio.run_coroutine_threadsafe(self.response.write(bytes(data)), self.loop).result()
-        return len(data)
-
-
 async def export(request: web.Request) -> web.StreamResponse:
     """``GET /containers/{id}/export``: the root filesystem as a tar."""
     from berth.engine.containers.filesystem import export_container
@@ -366,7 +353,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     await blocking(request, _record, ref)
     response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
     await response.prepare(request)
-    writer = _ResponseWriter(response, asyncio.get_running_loop())
+    writer = ResponseWriter(response, asyncio.get_running_loop())
     await blocking(request, export_container, ref, writer, watch=True)
     await response.write_eof()
     return response

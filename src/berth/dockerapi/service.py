@@ -25,6 +25,9 @@ _ENGINE_MODULES = (
     "berth.dockerapi.system",
     "berth.dockerapi.containers",
     "berth.dockerapi.execs",
+    "berth.dockerapi.archive",
+    "berth.engine.containers.copy",
+    "berth.image.layers",
     "berth.dockerapi.networks",
     "berth.dockerapi.images",
     "berth.dockerapi.image_transfer",
@@ -108,7 +111,7 @@ async def run(
 ) -> None:
     """Serve the API at ``uri`` until SIGTERM or SIGINT, or ``idle_seconds`` without a request
     (0: never)."""
-    from berth.dockerapi import containers, execs, image_transfer, images, networks, system, volumes
+    from berth.dockerapi import archive, containers, execs, image_transfer, images, networks, system, volumes
 
     kind, where = parse_uri(uri, config)
     for name in _ENGINE_MODULES:
@@ -120,6 +123,7 @@ async def run(
         [
             system.register,
             containers.register,
+            archive.register,
             execs.register,
             image_transfer.register,
             images.register,

@@ -110,3 +110,17 @@ async def hijack(request: web.Request, content_type: str) -> Hijacked:
             request.transport.set_protocol(_HalfCloseKeeper(protocol, client_input))
     await response.prepare(request)
     return Hijacked(response, client_input)
+
+
+class ResponseWriter:
+    """A file-like ``write`` for code in a worker thread (a tar writer, the engine's export) onto
+    a prepared response; each write waits until the event loop has sent it (back-pressure)."""
+
+    def __init__(self, response: web.StreamResponse, loop: asyncio.AbstractEventLoop) -> None:
+        self.response = response
+        self.loop = loop
+
+    def write(self, data: bytes) -> int:
+        """Send ``data``; raises once the client has gone."""
+        asyncio.run_coroutine_threadsafe(self.response.write(bytes(data)), self.loop).result()
+        return len(data)
