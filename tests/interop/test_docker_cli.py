@@ -182,3 +182,20 @@ def test_cp_both_ways(docker: Docker, tmp_path: Path) -> None:
     docker("cp", "files:/out", str(tmp_path / "out"))
     assert (tmp_path / "out" / "sub" / "f").read_text() == "back\n"
     docker("rm", "-f", "files")
+
+
+def test_events_and_system_df(docker: Docker) -> None:
+    import time
+
+    start = time.time()
+    docker("run", "--rm", "--name", "ev", "--network", "none", IMAGE, "true")
+    until = time.time() + 1
+    out = docker(
+        "events", "--since", f"{start - 1:.3f}", "--until", f"{until:.3f}", "--filter", "container=ev",
+        "--format", "{{.Type}} {{.Action}}",
+    ).stdout.split("\n")  # fmt: skip
+    assert "container create" in out
+    assert "container die" in out
+    assert "container destroy" in out
+    df = docker("system", "df").stdout
+    assert "Images" in df and "Local Volumes" in df

@@ -178,9 +178,7 @@ def _wait(engine: Engine, ref: str, condition: str, stop: threading.Event) -> It
     since = min(now, record.started_at or now) if record.state in ACTIVE else now
     code = record.exit_code or 0
     engine.close()
-    for event in follow_events(log_path(engine.config.root), poll=0.02):
-        if stop.is_set():
-            return
+    for event in follow_events(log_path(engine.config.root), poll=0.02, cancelled=stop.is_set):
         if event.get("ID") != record.id or event.get("Type") != "container":
             continue
         if parse_time(event.get("Time", "")) < since:
@@ -191,6 +189,8 @@ def _wait(engine: Engine, ref: str, condition: str, stop: threading.Event) -> It
                 break
         elif event.get("Status") == "remove":
             break
+    else:
+        return  # the client went away
     yield code
 
 

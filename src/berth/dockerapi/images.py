@@ -75,7 +75,8 @@ def _podman_filter(key: str, value: str) -> str:
     return f"{key}={value}"
 
 
-def _list(engine: Engine, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+def list_summaries(engine: Engine, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """``GET /images/json``'s entries: the images passing ``filters``, newest first."""
     from berth.engine.images.manage import users_by_image
     from berth.image.catalog import check_filter, list_images, matches
 
@@ -91,7 +92,7 @@ def _list(engine: Engine, filters: dict[str, list[str]]) -> list[dict[str, Any]]
 
 async def list_images(request: web.Request) -> web.StreamResponse:
     """``GET /images/json?filters=``."""
-    return json_response(await blocking(request, _list, query_filters(request)))
+    return json_response(await blocking(request, list_summaries, query_filters(request)))
 
 
 def _inspect(engine: Engine, name: str) -> dict[str, Any]:

@@ -26,6 +26,8 @@ _ENGINE_MODULES = (
     "berth.dockerapi.containers",
     "berth.dockerapi.execs",
     "berth.dockerapi.archive",
+    "berth.dockerapi.events",
+    "berth.events",
     "berth.engine.containers.copy",
     "berth.image.layers",
     "berth.dockerapi.networks",
@@ -111,7 +113,17 @@ async def run(
 ) -> None:
     """Serve the API at ``uri`` until SIGTERM or SIGINT, or ``idle_seconds`` without a request
     (0: never)."""
-    from berth.dockerapi import archive, containers, execs, image_transfer, images, networks, system, volumes
+    from berth.dockerapi import (
+        archive,
+        containers,
+        events,
+        execs,
+        image_transfer,
+        images,
+        networks,
+        system,
+        volumes,
+    )
 
     kind, where = parse_uri(uri, config)
     for name in _ENGINE_MODULES:
@@ -122,6 +134,7 @@ async def run(
         config,
         [
             system.register,
+            events.register,
             containers.register,
             archive.register,
             execs.register,

@@ -186,9 +186,48 @@ async def system_info(request: web.Request) -> web.StreamResponse:
     return json_response(await blocking(request, info_document))
 
 
+def _disk_usage(engine: Engine) -> dict[str, Any]:
+    from pathlib import Path
+
+    from berth.dockerapi.container_view import summary
+    from berth.dockerapi.images import list_summaries
+    from berth.dockerapi.volumes import volume_document
+    from berth.engine.system import tree_size
+    from berth.engine.volumes.local import volume_users
+
+    images = list_summaries(engine, {})
+    containers = []
+    for record in engine.db.containers():
+        entry = summary(record, engine.config.default_network)
+        entry["SizeRw"] = tree_size(engine.paths(record.id).userdata)
+        entry["SizeRootFs"] = entry["SizeRw"]
+        containers.append(entry)
+    volumes = []
+    for volume in engine.db.volumes():
+        doc = volume_document(volume)
+        doc["UsageData"] = {
+            "Size": tree_size(Path(volume.mountpoint)),
+            "RefCount": len(volume_users(engine, volume.name)),
+        }
+        volumes.append(doc)
+    return {
+        "LayersSize": sum(i["Size"] for i in images),
+        "Images": images,
+        "Containers": containers,
+        "Volumes": volumes,
+        "BuildCache": [],
+    }
+
+
+async def disk_usage(request: web.Request) -> web.StreamResponse:
+    """``GET /system/df``: images, containers (with the size of their files) and volumes."""
+    return json_response(await blocking(request, _disk_usage))
+
+
 def register(router: Router) -> None:
     """Add the system endpoints."""
     router.add("GET", "/_ping", ping)
     router.add("HEAD", "/_ping", ping)
     router.add("GET", "/version", version)
     router.add("GET", "/info", system_info)
+    router.add("GET", "/system/df", disk_usage)

@@ -27,7 +27,8 @@ from berth.errors import NotFound
 _ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _document(record: VolumeRecord) -> dict[str, Any]:
+def volume_document(record: VolumeRecord) -> dict[str, Any]:
+    """A volume in Docker's shape."""
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created_at))
     return {
         "Name": record.name,
@@ -46,10 +47,10 @@ def _create(engine: Engine, name: str, labels: dict[str, str]) -> dict[str, Any]
 
     if name:
         try:
-            return _document(engine.db.volume(name))  # dockerd answers an existing volume, unchanged
+            return volume_document(engine.db.volume(name))  # dockerd answers an existing volume, unchanged
         except NotFound:
             pass
-    return _document(create_volume(engine, name or new_id(), labels))
+    return volume_document(create_volume(engine, name or new_id(), labels))
 
 
 async def create(request: web.Request) -> web.StreamResponse:
@@ -90,7 +91,7 @@ def _label_matches(labels: dict[str, str], wanted: str) -> bool:
 
 
 def _list(engine: Engine, filters: dict[str, list[str]]) -> dict[str, Any]:
-    volumes = [_document(r) for r in engine.db.volumes() if _matches(engine, r, filters)]
+    volumes = [volume_document(r) for r in engine.db.volumes() if _matches(engine, r, filters)]
     return {"Volumes": volumes, "Warnings": []}
 
 
@@ -102,7 +103,7 @@ async def list_volumes(request: web.Request) -> web.StreamResponse:
 async def inspect(request: web.Request) -> web.StreamResponse:
     """``GET /volumes/{name}``."""
     name = request.match_info["name"]
-    return json_response(await blocking(request, lambda engine: _document(engine.db.volume(name))))
+    return json_response(await blocking(request, lambda engine: volume_document(engine.db.volume(name))))
 
 
 async def remove(request: web.Request) -> web.StreamResponse:
