@@ -185,6 +185,18 @@ async def iterate_in_thread(
         yield item
 
 
+async def send_all(response: web.StreamResponse, chunks: AsyncIterator[bytes]) -> web.StreamResponse:
+    """Send each of ``chunks`` on the prepared ``response``, then its end. A client that went away
+    ends the stream quietly (the watcher behind ``chunks`` is stopped when it is collected)."""
+    try:
+        async for chunk in chunks:
+            await response.write(chunk)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # aiohttp drops the answer of a connection that is gone
+    return response
+
+
 async def in_pool(request: web.Request, call: Callable[..., T], *args: Any) -> T:
     """``call(*args)`` in the thread pool (blocking work that needs no engine)."""
     return await asyncio.get_running_loop().run_in_executor(request.app[POOL_KEY], call, *args)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -95,8 +96,9 @@ async def get(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     name = os.path.basename(path.rstrip("/")) or "."
     writer = ResponseWriter(response, asyncio.get_running_loop())
-    await blocking(request, _write_tar, host, name, writer, watch=True)
-    await response.write_eof()
+    with contextlib.suppress(ConnectionResetError):  # the client went away
+        await blocking(request, _write_tar, host, name, writer, watch=True)
+        await response.write_eof()
     return response
 
 

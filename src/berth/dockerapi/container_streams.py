@@ -23,6 +23,7 @@ from berth.dockerapi.app import (
     iterate_in_thread,
     query_bool,
     query_int,
+    send_all,
 )
 from berth.dockerapi.errors import ApiError
 from berth.dockerapi.streams import STDERR, STDOUT, Hijacked, ResponseWriter, frame, hijack, stream_type
@@ -204,10 +205,10 @@ async def wait(request: web.Request) -> web.StreamResponse:
     await blocking(request, _record, ref)  # a 404 before the 200 is sent
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    async for code in iterate_in_thread(request, lambda engine, stop: _wait(engine, ref, condition, stop)):
-        await response.write(json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n")
-    await response.write_eof()
-    return response
+    codes = iterate_in_thread(request, lambda engine, stop: _wait(engine, ref, condition, stop))
+    return await send_all(
+        response, (json.dumps({"StatusCode": c, "Error": None}).encode() + b"\n" async for c in codes)
+    )
 
 
 def _log_window(request: web.Request) -> Any:
@@ -251,11 +252,10 @@ async def logs(request: web.Request) -> web.StreamResponse:
     def produce(engine: Engine, stop: threading.Event) -> Iterator[tuple[int, bytes]]:
         return log_output(engine, record.id, follow, tail_lines, timestamps, window, stop.is_set)
 
-    async for fd, data in iterate_in_thread(request, produce):
-        if wanted[fd]:
-            await response.write(data if tty else frame(fd, data))
-    await response.write_eof()
-    return response
+    output = iterate_in_thread(request, produce)
+    return await send_all(
+        response, (data if tty else frame(fd, data) async for fd, data in output if wanted[fd])
+    )
 
 
 def _system_cpu_ns() -> int:
@@ -337,12 +337,8 @@ async def stats(request: web.Request) -> web.StreamResponse:
         raise ApiError(409, f"container {record.name} is not running")
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    async for doc in iterate_in_thread(
-        request, lambda engine, stop: _stats(engine, ref, stream, one_shot, stop)
-    ):
-        await response.write(json.dumps(doc).encode() + b"\n")
-    await response.write_eof()
-    return response
+    docs = iterate_in_thread(request, lambda engine, stop: _stats(engine, ref, stream, one_shot, stop))
+    return await send_all(response, (json.dumps(doc).encode() + b"\n" async for doc in docs))
 
 
 async def export(request: web.Request) -> web.StreamResponse:
@@ -354,8 +350,9 @@ async def export(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
     await response.prepare(request)
     writer = ResponseWriter(response, asyncio.get_running_loop())
-    await blocking(request, export_container, ref, writer, watch=True)
-    await response.write_eof()
+    with contextlib.suppress(ConnectionResetError):  # the client went away
+        await blocking(request, export_container, ref, writer, watch=True)
+        await response.write_eof()
     return response
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from berth.dockerapi.app import Router, iterate_in_thread, query_filters
+from berth.dockerapi.app import Router, iterate_in_thread, query_filters, send_all
 from berth.dockerapi.errors import ApiError
 from berth.engine.engine import Engine
 
@@ -125,12 +125,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             raise ApiError(400, f"invalid filter {key!r}: want one of {', '.join(_FILTER_KEYS)}")
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    async for doc in iterate_in_thread(
-        request, lambda engine, stop: _events(engine, since, until, filters, stop)
-    ):
-        await response.write(json.dumps(doc).encode() + b"\n")
-    await response.write_eof()
-    return response
+    docs = iterate_in_thread(request, lambda engine, stop: _events(engine, since, until, filters, stop))
+    return await send_all(response, (json.dumps(doc).encode() + b"\n" async for doc in docs))
 
 
 def register(router: Router) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from berth.dockerapi.app import Router, blocking, json_response, read_json, stream_from_thread
+from berth.dockerapi.app import Router, blocking, json_response, read_json, send_all, stream_from_thread
 from berth.dockerapi.container_config import Fields
 from berth.dockerapi.errors import ApiError
 from berth.engine.engine import Engine
@@ -119,10 +119,8 @@ async def _stream(request: web.Request, work: Callable[[Engine, Emit], None]) ->
         except (BerthError, ApiError) as err:
             emit(_error_line(err))
 
-    async for line in stream_from_thread(request, run):
-        await response.write(json.dumps(line).encode() + b"\r\n")
-    await response.write_eof()
-    return response
+    lines = stream_from_thread(request, run)
+    return await send_all(response, (json.dumps(line).encode() + b"\r\n" async for line in lines))
 
 
 def _transfer(

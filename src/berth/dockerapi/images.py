@@ -9,13 +9,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from berth.dockerapi.app import Router, blocking, json_response, query_bool, query_filters
+from berth.dockerapi.app import Router, blocking, json_response, query_bool, query_filters, send_all
 from berth.dockerapi.errors import ApiError
 from berth.engine.engine import Engine
 from berth.errors import NotFound
@@ -266,11 +266,13 @@ def _save(engine: Engine, names: list[str], output: Path) -> None:
 async def _send_file(request: web.Request, path: Path, content_type: str) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": content_type})
     await response.prepare(request)
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            await response.write(chunk)
-    await response.write_eof()
-    return response
+
+    async def chunks() -> AsyncIterator[bytes]:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                yield chunk
+
+    return await send_all(response, chunks())
 
 
 async def save(request: web.Request) -> web.StreamResponse:
