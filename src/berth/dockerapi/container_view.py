@@ -224,7 +224,9 @@ def _host_config(
     return {
         "Binds": [v for v in opts.volumes if ":" in v] or None,
         "ContainerIDFile": "",
-        "LogConfig": {"Type": "k8s-file", "Config": {}},
+        # Clients read logs through the API only from drivers they know (docker-py: json-file or
+        # journald); Berth's CRI-format log serves the logs endpoint just as well.
+        "LogConfig": {"Type": "json-file", "Config": {}},
         "NetworkMode": _network_name(record.config.get("network", ""), default_network),
         "PortBindings": ports,
         "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},

@@ -96,7 +96,7 @@ def info_document(engine: Engine) -> dict[str, Any]:
             "Volume": ["local"],
             "Network": ["bridge", "host", "none"],
             "Authorization": None,
-            "Log": ["k8s-file"],
+            "Log": ["json-file"],
         },
         "MemoryLimit": True,
         "SwapLimit": cgroup_version == "2",
@@ -113,7 +113,7 @@ def info_document(engine: Engine) -> dict[str, Any]:
         "NFd": len(os.listdir("/proc/self/fd")),
         "NGoroutines": 0,
         "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "LoggingDriver": "k8s-file",
+        "LoggingDriver": "json-file",  # what containers' LogConfig says (container_view)
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": cgroup_version,
         "NEventsListener": 0,
