@@ -130,7 +130,7 @@ async def remove(request: web.Request) -> web.StreamResponse:
 _FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "network")
 
 
-def _engine_filters(filters: dict[str, list[str]]) -> list[str]:
+def _engine_filters(filters: dict[str, list[str]], default_network: str) -> list[str]:
     texts = []
     for key, values in filters.items():
         if key not in _FILTERS:
@@ -139,6 +139,8 @@ def _engine_filters(filters: dict[str, list[str]]) -> list[str]:
             if key == "name":
                 # Docker's names start with "/"; the engine's do not
                 value = "^" + value[2:] if value.startswith("^/") else value.removeprefix("/")
+            if key == "network" and value == "bridge":
+                value = default_network  # Docker's name for the engine's default network
             texts.append(f"{key}={value}")
     return texts
 
@@ -149,7 +151,7 @@ def _list(engine: Engine, show_all: bool, limit: int | None, filters: dict[str, 
     from berth.engine.metadata import RUNNING
     from berth.engine.options import CreateOptions
 
-    wanted = parse_filters(_engine_filters(filters))
+    wanted = parse_filters(_engine_filters(filters, engine.config.default_network))
     records = [refresh(engine, r) for r in engine.db.containers()]
     if not show_all and not selects_stopped(wanted):
         records = [r for r in records if r.state == RUNNING]
@@ -246,7 +248,7 @@ def _prune(engine: Engine, filters: dict[str, list[str]]) -> dict[str, Any]:
         raise ApiError(400, "invalid filter: Berth prunes containers by label only")
     from berth.engine.containers.filters import matches, parse_filters
 
-    wanted = parse_filters(_engine_filters(filters))
+    wanted = parse_filters(_engine_filters(filters, engine.config.default_network))
     deleted = []
     for record in (refresh(engine, r) for r in engine.db.containers()):
         if record.state in ACTIVE:

@@ -11,6 +11,7 @@ import os
 import signal
 import struct
 import termios
+import time
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +23,9 @@ from berth.dockerapi.streams import STDERR, STDOUT, Hijacked, frame, hijack, str
 from berth.engine.engine import Engine, new_id
 
 _CHUNK = 32768
+#: How long an ended exec stays inspectable (its exit code) before it is forgotten, as dockerd
+#: forgets them.
+_KEEP_ENDED_S = 300.0
 
 
 class ExecInstance:
@@ -43,6 +47,7 @@ class ExecInstance:
         self.privileged = body.flag("Privileged")
         self.running = False
         self.started = False
+        self.ended_at: float | None = None
         self.exit_code: int | None = None
         self.pid = 0
         self.master: int | None = None  # the terminal's master side, with a TTY
@@ -97,7 +102,13 @@ async def create(request: web.Request) -> web.StreamResponse:
     body = Fields(await read_json(request, {}), "")
     cid = await blocking(request, _running_container, request.match_info["id"])
     instance = ExecInstance(cid, body)
-    request.app[EXECS][instance.id] = instance
+    execs: dict[str, ExecInstance] = request.app[EXECS]
+    now = time.monotonic()
+    for ended in [
+        e.id for e in execs.values() if e.ended_at is not None and now - e.ended_at > _KEEP_ENDED_S
+    ]:
+        del execs[ended]
+    execs[instance.id] = instance
     return json_response({"Id": instance.id}, status=201)
 
 
@@ -246,6 +257,7 @@ async def _run(
             os.unlink(process_file)
     instance.exit_code = code if code >= 0 else 128 - code
     instance.running = False
+    instance.ended_at = time.monotonic()
     await blocking(request, _exec_died, instance.container)
 
 
