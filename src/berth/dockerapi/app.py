@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -74,6 +76,13 @@ async def _docker_errors(request: web.Request, handler: Handler) -> web.StreamRe
         # aiohttp's own refusals (no such route, body too large) in Docker's shape
         message = "page not found" if err.status == 404 else err.reason
         return error_response(err.status, message)
+    except (ConnectionError, asyncio.CancelledError):
+        raise  # the client went away: nobody to answer
+    except Exception as err:
+        # A failure Berth did not foresee: the traceback to the service's log, Docker's shape to
+        # the client, and the service serves on.
+        traceback.print_exc(file=sys.stderr)
+        return error_response(500, f"internal error: {type(err).__name__}: {err}")
     finally:
         activity.active -= 1
         activity.last = time.monotonic()
