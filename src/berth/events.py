@@ -21,7 +21,7 @@ import time
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from typing import Any
 
 #: Past this size the log is rotated (podman's ``events_logfile_max_size`` default, 1 MB).
@@ -131,15 +131,22 @@ def read_events(log: str) -> Iterator[dict[str, Any]]:
     return _events(log, follow=False)
 
 
-def follow_events(log: str, poll: float = 0.1, deadline: float | None = None) -> Iterator[dict[str, Any]]:
+def follow_events(
+    log: str, poll: float = 0.1, deadline: float | None = None, cancelled: Callable[[], bool] | None = None
+) -> Iterator[dict[str, Any]]:
     """Every event in the log at ``log``, oldest first, then each new one as it is written, until
-    ``deadline`` (seconds since the epoch; forever without one). A rotation is followed to the new
-    file once the old one is read to its end."""
-    return _events(log, follow=True, poll=poll, deadline=deadline)
+    ``deadline`` (seconds since the epoch; forever without one) or ``cancelled()`` (asked while
+    waiting: a reader that went away) is true. A rotation is followed to the new file once the old
+    one is read to its end."""
+    return _events(log, follow=True, poll=poll, deadline=deadline, cancelled=cancelled)
 
 
 def _events(
-    log: str, follow: bool, poll: float = 0.1, deadline: float | None = None
+    log: str,
+    follow: bool,
+    poll: float = 0.1,
+    deadline: float | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Iterator[dict[str, Any]]:
     fh = _open(log)
     try:
@@ -154,6 +161,8 @@ def _events(
                 yield from _parse_lines(complete)
                 continue
             if not follow or (deadline is not None and time.time() > deadline):
+                return
+            if cancelled is not None and cancelled():
                 return
             try:
                 rotated = os.stat(log).st_ino != current

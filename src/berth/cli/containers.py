@@ -377,10 +377,12 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _logs(args: argparse.Namespace) -> int:
     import contextlib
+    import os
+    import sys
     import time
 
     from berth.engine.containers.logs import parse_log_time
-    from berth.engine.containers.observe import TimeWindow, print_logs
+    from berth.engine.containers.observe import TimeWindow, log_output
 
     now = time.time_ns()
     window = TimeWindow(
@@ -389,10 +391,12 @@ def _logs(args: argparse.Namespace) -> int:
     )
     # A reader that went away (``| head``) ends the command quietly.
     with open_engine(args) as engine, contextlib.suppress(BrokenPipeError):
-        print_logs(
+        sys.stdout.flush()
+        for fd, data in log_output(
             engine, args.container, follow=args.follow, tail_lines=args.tail, timestamps=args.timestamps,
             window=window,
-        )  # fmt: skip
+        ):  # fmt: skip
+            os.write(fd, data)
     return 0
 
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
+from berth.errors import BerthError, InvalidArgument, NotFound
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
@@ -54,21 +54,6 @@ def _store(args: argparse.Namespace) -> Iterator[ImageStore]:
         yield store
     finally:
         store.close()
-
-
-def _users(config: EngineConfig, images: list[CatalogImage]) -> dict[str, list[str]]:
-    """Image ID (hex) -> names of the containers made from it."""
-    from berth.engine.images.store import image_users
-
-    chains = {f"sha256:{i.id}": i.chain_id for i in images}
-    return {k.removeprefix("sha256:"): v for k, v in image_users(config, chains).items()}
-
-
-def _prune_snapshots(config: EngineConfig, store: ImageStore) -> None:
-    from berth.engine.images.store import prune_snapshots
-    from berth.image.catalog import list_images, needed_chain_ids
-
-    prune_snapshots(config, needed_chain_ids(list_images(store)))
 
 
 def _ago(seconds: float) -> str:
@@ -249,46 +234,20 @@ def _image_event(args: argparse.Namespace | EngineConfig, status: str, name: str
 
 
 def _rmi(args: argparse.Namespace) -> int:
+    from berth.engine.images.manage import prune_unused_snapshots, remove_image
+
     config = _config(args)
     with _store(args) as images:
-        removed: list[str] = []
+        removed: list[tuple[str, str]] = []
         for text in args.images:
-            removed += _remove_one(config, images, text, args.force)
-        images.gc()
-        _prune_snapshots(config, images)
-    for line in removed:
-        print(line)
-    return 0
-
-
-def _remove_one(config: EngineConfig, images: ImageStore, text: str, force: bool) -> list[str]:
-    """Remove the name ``text`` (just the tag, if the image has others) or the image ``text``."""
-    from berth.image.catalog import find_image, list_images
-
-    entry, record = find_image(images, text)
-    if record is not None and len(entry.records) > 1:
-        images.delete(record.name)
-        for status in ("untag", "remove"):  # podman's pair, though the image stays under its other names
-            _image_event(config, status, record.name, entry.id)
-        return [f"Untagged: {record.name}"]
-    if record is None and len(entry.names) > 1 and not force:
-        raise InvalidState(
-            f"image {text} has several names ({', '.join(entry.names)}): remove them by name, or use --force"
-        )
-    users = _users(config, list_images(images)).get(entry.id, [])
-    if users:
-        if not force:
-            raise InvalidState(
-                f"image {text} is in use by container(s) {', '.join(users)}: "
-                "remove them first, or use --force"
+            removed += remove_image(
+                config, images, text, args.force, lambda users: _remove_containers(config, users)
             )
-        _remove_containers(config, users)
-    for rec in entry.records:
-        images.delete(rec.name)
-    for name in entry.names:
-        _image_event(config, "untag", name, entry.id)
-    _image_event(config, "remove", entry.names[0] if entry.names else entry.id, entry.id)
-    return [*(f"Untagged: {n}" for n in entry.names), f"Deleted: {entry.id}"]
+        images.gc()
+        prune_unused_snapshots(config, images)
+    for kind, what in removed:
+        print(f"{kind}: {what}")
+    return 0
 
 
 def _remove_containers(config: EngineConfig, names: list[str]) -> None:
@@ -302,19 +261,11 @@ def _remove_containers(config: EngineConfig, names: list[str]) -> None:
 
 
 def _prune(args: argparse.Namespace) -> int:
+    from berth.engine.images.manage import prune_images
     from berth.engine.units import human_size
-    from berth.image.catalog import list_images
 
-    config = _config(args)
     with _store(args) as images:
-        entries = list_images(images)
-        users = _users(config, entries)
-        doomed = [e for e in entries if e.id not in users and (args.all or not e.names)]
-        for entry in doomed:
-            for rec in entry.records:
-                images.delete(rec.name)
-        report = images.gc()
-        _prune_snapshots(config, images)
+        doomed, report = prune_images(_config(args), images, args.all)
     for entry in doomed:
         print(entry.id)
     if not args.quiet and report.freed_bytes:

@@ -1,4 +1,4 @@
-"""``berth info`` and ``berth system df|prune|info``."""
+"""``berth info`` and ``berth system df|prune|info|service``."""
 
 from __future__ import annotations
 
@@ -70,6 +70,17 @@ def drop_build_cache(config: EngineConfig) -> int:
         store.close()
 
 
+def _service(args: argparse.Namespace) -> int:
+    from berth.dockerapi.service import serve
+    from berth.engine.config import load_config
+    from berth.errors import InvalidArgument
+
+    if args.time < 0:
+        raise InvalidArgument(f"invalid --time {args.time}: want seconds, 0 for never")
+    serve(load_config(args.root, args.runroot), args.uri, args.time)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``berth info`` and ``berth system``."""
     info = sub.add_parser(
@@ -92,3 +103,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     prune.add_argument("-f", "--force", action="store_true", help="do not ask (berth never asks)")
     prune.add_argument("--volumes", action="store_true", help="remove unused volumes too")
     prune.set_defaults(handler=_prune)
+    service = ssub.add_parser(
+        "service", help="serve the Docker Engine API (docs/docker-api.md)", formatter_class=HelpFormatter
+    )
+    service.add_argument(
+        "uri", nargs="?", default="", help="unix:///PATH or tcp:127.0.0.1:PORT (default: RUNROOT/berth.sock)"
+    )
+    service.add_argument(
+        "-t", "--time", type=float, default=5.0, help="exit after this many idle seconds (0: never)"
+    )
+    service.set_defaults(handler=_service)

@@ -111,7 +111,8 @@ def registries_info() -> dict[str, Any]:
     }
 
 
-def _tree_size(path: Path) -> int:
+def tree_size(path: Path) -> int:
+    """The bytes the files under ``path`` take on disk."""
     total = 0
     for dirpath, _dirs, files in os.walk(path):
         for name in files:
@@ -125,9 +126,9 @@ def disk_usage(engine: Engine) -> list[dict[str, Any]]:
     from berth.engine.volumes.local import volume_users
 
     records = engine.db.containers()
-    sizes = {r.id: _tree_size(engine.paths(r.id).userdata) for r in records}
+    sizes = {r.id: tree_size(engine.paths(r.id).userdata) for r in records}
     volumes = engine.db.volumes()
-    vol_sizes = {v.name: _tree_size(Path(v.mountpoint)) for v in volumes}
+    vol_sizes = {v.name: tree_size(Path(v.mountpoint)) for v in volumes}
     used = {v.name for v in volumes if volume_users(engine, v.name)}
     return [
         {

@@ -34,6 +34,11 @@ def _container_root(engine: Engine, ref: str) -> Path:
     return root
 
 
+def path_in_container(engine: Engine, ref: str, path: str) -> Path:
+    """Where ``path`` of container ``ref`` is on the host (symlinks followed inside its root)."""
+    return resolve_in_root(_container_root(engine, ref), path)
+
+
 def _copy(src: Path, dst: Path) -> None:
     if not src.exists() and not src.is_symlink():
         raise NotFound(f"{src}: no such file or directory")
@@ -51,6 +56,6 @@ def copy(engine: Engine, source: str, destination: str) -> None:
     if (src is None) == (dst is None):
         raise InvalidArgument("cp copies between a container and the host: give CONTAINER:PATH on one side")
     if src is not None:
-        _copy(resolve_in_root(_container_root(engine, src[0]), src[1]), Path(destination))
+        _copy(path_in_container(engine, *src), Path(destination))
     elif dst is not None:
-        _copy(Path(source), resolve_in_root(_container_root(engine, dst[0]), dst[1]))
+        _copy(Path(source), path_in_container(engine, *dst))

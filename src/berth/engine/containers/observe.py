@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,38 +30,38 @@ class TimeWindow:
 _ALWAYS = TimeWindow()
 
 
-def _emit(entries: list[bytes], timestamps: bool, at_line_start: dict[str, bool], window: TimeWindow) -> None:
+def _entries_output(
+    entries: list[bytes], timestamps: bool, at_line_start: dict[str, bool], window: TimeWindow
+) -> Iterator[tuple[int, bytes]]:
     for entry in entries:
         stamp, stream, full, content = parse_entry(entry)
         if stamp not in window:
             continue
-        fd = 1 if stream == "stdout" else 2
         prefix = f"{stamp} ".encode() if timestamps and at_line_start.get(stream, True) else b""
-        os.write(fd, prefix + content + (b"\n" if full else b""))
+        yield (1 if stream == "stdout" else 2), prefix + content + (b"\n" if full else b"")
         at_line_start[stream] = full
 
 
-def _emit_lines(lines: list[LogLine], timestamps: bool) -> None:
+def _lines_output(lines: list[LogLine], timestamps: bool) -> Iterator[tuple[int, bytes]]:
     for line in lines:
         prefix = f"{line.timestamp} ".encode() if timestamps else b""
-        os.write(
-            1 if line.stream == "stdout" else 2, prefix + line.content + (b"\n" if line.complete else b"")
-        )
+        yield (1 if line.stream == "stdout" else 2), prefix + line.content + (b"\n" if line.complete else b"")
 
 
-def print_logs(
+def log_output(
     engine: Engine,
     ref: str,
     follow: bool,
     tail_lines: int | None = None,
     timestamps: bool = False,
     window: TimeWindow = _ALWAYS,
-) -> None:
-    """Write the container's logged output (what was logged within ``window``) to this process's
-    stdout and stderr."""
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Iterator[tuple[int, bytes]]:
+    """The container's logged output (within ``window``) as (1 for stdout or 2 for stderr, bytes);
+    with ``follow``, until its monitor ends or ``cancelled()`` (asked between polls: a reader that
+    went away) is true."""
     record = engine.db.container(ref)
     path = engine.paths(record.id).log
-    sys.stdout.flush()
     try:
         fh = path.open("rb")
     except FileNotFoundError:
@@ -73,34 +72,39 @@ def print_logs(
     at_line_start: dict[str, bool] = {}
     if fh is not None:
         data = fh.read()
+        if not follow:
+            fh.close()
         complete, _, pending = data.rpartition(b"\n")
         entries = [e + b"\n" for e in complete.split(b"\n")] if complete else []
         if tail_lines is not None:
             lines = [line for line in read_lines(iter(entries)) if line.timestamp in window]
-            _emit_lines(tail(lines, tail_lines), timestamps)
+            yield from _lines_output(tail(lines, tail_lines), timestamps)
             at_line_start = {}
         else:
-            _emit(entries, timestamps, at_line_start, window)
+            yield from _entries_output(entries, timestamps, at_line_start, window)
     if not follow:
         return
     monitor_pid = refresh(engine, record).monitor_pid
     engine.close()
-    while True:
-        alive = pid_alive(monitor_pid)
-        if fh is None and path.exists():
-            fh = path.open("rb")
-        data = fh.read() if fh is not None else b""
-        if data:
-            complete, _, rest = (pending + data).rpartition(b"\n")
-            pending = rest
-            if complete:
-                _emit([e + b"\n" for e in complete.split(b"\n")], timestamps, at_line_start, window)
-            continue
-        if not alive:
-            break
-        time.sleep(_FOLLOW_POLL_S)
-    if fh is not None:
-        fh.close()
+    try:
+        while True:
+            alive = pid_alive(monitor_pid)
+            if fh is None and path.exists():
+                fh = path.open("rb")
+            data = fh.read() if fh is not None else b""
+            if data:
+                complete, _, rest = (pending + data).rpartition(b"\n")
+                pending = rest
+                if complete:
+                    entries = [e + b"\n" for e in complete.split(b"\n")]
+                    yield from _entries_output(entries, timestamps, at_line_start, window)
+                continue
+            if not alive or cancelled():
+                break
+            time.sleep(_FOLLOW_POLL_S)
+    finally:
+        if fh is not None:
+            fh.close()
 
 
 def _cgroup_dir(engine: Engine, record: ContainerRecord, controller: str) -> Path:

@@ -1,0 +1,252 @@
+"""Containers in Docker's shapes: list entries (``ContainerSummary``) and inspect documents
+(``ContainerInspectResponse``), built from the engine's record and its podman-shaped inspect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from berth.engine.containers.inspect import inspect_container, status_text
+from berth.engine.containers.state import restart_pending
+from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
+from berth.engine.options import CreateOptions, parse_publish
+
+
+def docker_state(record: ContainerRecord) -> str:
+    """Docker's state word: created, running, paused, restarting or exited."""
+    if restart_pending(record):
+        return "restarting"
+    return {CONFIGURED: "created", CREATED: "created", RUNNING: "running", PAUSED: "paused",
+            STOPPED: "exited", EXITED: "exited"}.get(record.state, record.state)  # fmt: skip
+
+
+def _image_id(record: ContainerRecord) -> str:
+    return record.image_id or ""
+
+
+def _command(record: ContainerRecord) -> str:
+    return " ".join(record.config.get("args", []))
+
+
+def _port_bindings(opts: CreateOptions) -> dict[str, list[dict[str, str]]]:
+    """``{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}``."""
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for mapping in (parse_publish(p) for p in opts.publish):
+        key = f"{mapping.container_port}/{mapping.protocol}"
+        bindings.setdefault(key, []).append({"HostIp": mapping.host_ip, "HostPort": str(mapping.host_port)})
+    return bindings
+
+
+def _summary_ports(opts: CreateOptions) -> list[dict[str, Any]]:
+    return [
+        {
+            "IP": m.host_ip or "0.0.0.0",
+            "PrivatePort": m.container_port,
+            "PublicPort": m.host_port,
+            "Type": m.protocol,
+        }
+        for m in (parse_publish(p) for p in opts.publish)
+    ]
+
+
+def _network_name(name: str, default_network: str) -> str:
+    # Docker clients know the default network as "bridge"
+    return "bridge" if name == default_network else name
+
+
+def _networks(podman_doc: dict[str, Any], record: ContainerRecord, default_network: str) -> dict[str, Any]:
+    networks = {}
+    for name, net in podman_doc["NetworkSettings"]["Networks"].items():
+        networks[_network_name(name, default_network)] = {
+            "IPAMConfig": None,
+            "Links": None,
+            "Aliases": [record.name, record.id[:12]],
+            "NetworkID": name,
+            "EndpointID": record.id if net["IPAddress"] else "",
+            "Gateway": net["Gateway"],
+            "IPAddress": net["IPAddress"],
+            "IPPrefixLen": net["IPPrefixLen"],
+            "IPv6Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "MacAddress": net["MacAddress"],
+            "DriverOpts": None,
+        }
+    return networks
+
+
+def _mounts(record: ContainerRecord) -> list[dict[str, Any]]:
+    mounts = []
+    for m in record.mounts:
+        if m["destination"].startswith("/etc/"):
+            continue  # the generated hosts, hostname and resolv.conf, which Docker does not list
+        volume = _volume_name(m["source"])
+        mounts.append({
+            "Type": "volume" if volume else "bind",
+            **({"Name": volume, "Driver": "local"} if volume else {}),
+            "Source": m["source"],
+            "Destination": m["destination"],
+            "Mode": "",
+            "RW": "ro" not in m["options"],
+            "Propagation": "" if volume else "rprivate",
+        })  # fmt: skip
+    return mounts
+
+
+def _volume_name(source: str) -> str:
+    """The named volume whose data directory ``source`` is (``ROOT/volumes/NAME/_data``), or ""."""
+    parts = source.rstrip("/").split("/")
+    return parts[-2] if len(parts) > 3 and parts[-1] == "_data" and parts[-3] == "volumes" else ""
+
+
+def summary(record: ContainerRecord, default_network: str) -> dict[str, Any]:
+    """A ``GET /containers/json`` entry (``default_network``: the engine's, Docker's ``bridge``)."""
+    opts = CreateOptions.from_json(record.config["options"])
+    doc = inspect_container(record)
+    return {
+        "Id": record.id,
+        "Names": [f"/{record.name}"],
+        "Image": record.image,
+        "ImageID": _image_id(record),
+        "Command": _command(record),
+        "Created": int(record.created_at),
+        "Ports": _summary_ports(opts),
+        "Labels": opts.labels,
+        "State": docker_state(record),
+        "Status": status_text(record),
+        "HostConfig": {"NetworkMode": _network_name(record.config.get("network", ""), default_network)},
+        "NetworkSettings": {"Networks": _networks(doc, record, default_network)},
+        "Mounts": _mounts(record),
+    }
+
+
+def inspect(
+    record: ContainerRecord, health: dict[str, Any] | None, log_path: str, default_network: str
+) -> dict[str, Any]:
+    """``GET /containers/{id}/json`` (``default_network``: the engine's, Docker's ``bridge``)."""
+    opts = CreateOptions.from_json(record.config["options"])
+    doc = inspect_container(record, health)
+    state = doc["State"]
+    networks = _networks(doc, record, default_network)
+    first = next(iter(networks.values()), None)
+    ports = _port_bindings(opts)
+    return {
+        "Id": record.id,
+        "Created": doc["Created"],
+        "Path": doc["Path"],
+        "Args": doc["Args"],
+        "State": {
+            "Status": docker_state(record),
+            "Running": record.state in (RUNNING, PAUSED),
+            "Paused": state["Paused"],
+            "Restarting": state["Restarting"],
+            "OOMKilled": state["OOMKilled"],
+            "Dead": False,
+            "Pid": record.pid if record.state in (RUNNING, PAUSED) else 0,
+            "ExitCode": state["ExitCode"],
+            "Error": state["Error"],
+            "StartedAt": state["StartedAt"],
+            "FinishedAt": state["FinishedAt"],
+            **({"Health": health} if health is not None else {}),
+        },
+        "Image": _image_id(record),
+        "ResolvConfPath": "",
+        "HostnamePath": "",
+        "HostsPath": "",
+        "LogPath": log_path,
+        "Name": f"/{record.name}",
+        "RestartCount": record.restart_count,
+        "Driver": "overlay",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": _host_config(record, opts, ports, default_network),
+        "GraphDriver": {"Name": "overlay", "Data": {"MergedDir": record.config.get("rootfs", "")}},
+        "Mounts": _mounts(record),
+        "Config": _config(record, opts, doc),
+        "NetworkSettings": {
+            "Bridge": "",
+            "SandboxID": record.id if record.networks else "",
+            "HairpinMode": False,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
+            "Ports": ports,
+            "SandboxKey": "",
+            "SecondaryIPAddresses": None,
+            "SecondaryIPv6Addresses": None,
+            "EndpointID": first["EndpointID"] if first else "",
+            "Gateway": first["Gateway"] if first else "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "IPAddress": first["IPAddress"] if first else "",
+            "IPPrefixLen": first["IPPrefixLen"] if first else 0,
+            "IPv6Gateway": "",
+            "MacAddress": first["MacAddress"] if first else "",
+            "Networks": networks,
+        },
+    }
+
+
+def _config(record: ContainerRecord, opts: CreateOptions, doc: dict[str, Any]) -> dict[str, Any]:
+    config = doc["Config"]
+    return {
+        "Hostname": config["Hostname"] or record.id[:12],
+        "Domainname": "",
+        "User": opts.user,
+        "AttachStdin": False,
+        "AttachStdout": False,
+        "AttachStderr": False,
+        "ExposedPorts": {key: {} for key in _port_bindings(opts)} or None,
+        "Tty": opts.tty,
+        "OpenStdin": opts.interactive,
+        "StdinOnce": False,
+        "Env": config["Env"],
+        "Cmd": opts.command or None,
+        "Image": record.image,
+        "Volumes": None,
+        "WorkingDir": config["WorkingDir"],
+        "Entrypoint": opts.entrypoint,
+        "OnBuild": None,
+        "Labels": opts.labels,
+        "StopSignal": config["StopSignal"],
+        "StopTimeout": opts.stop_timeout,
+    }
+
+
+def _host_config(
+    record: ContainerRecord, opts: CreateOptions, ports: dict[str, Any], default_network: str
+) -> dict[str, Any]:
+    from berth.engine.options import RestartPolicy
+    from berth.engine.units import parse_size
+
+    policy = RestartPolicy.parse(opts.restart)
+    return {
+        "Binds": [v for v in opts.volumes if ":" in v] or None,
+        "ContainerIDFile": "",
+        # Clients read logs through the API only from drivers they know (docker-py: json-file or
+        # journald); Berth's CRI-format log serves the logs endpoint just as well.
+        "LogConfig": {"Type": "json-file", "Config": {}},
+        "NetworkMode": _network_name(record.config.get("network", ""), default_network),
+        "PortBindings": ports,
+        "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},
+        "AutoRemove": opts.remove,
+        "VolumeDriver": "",
+        "VolumesFrom": None,
+        "CapAdd": opts.cap_add or None,
+        "CapDrop": opts.cap_drop or None,
+        "Dns": opts.dns,
+        "DnsOptions": opts.dns_option,
+        "DnsSearch": opts.dns_search,
+        "ExtraHosts": opts.add_host or None,
+        "Privileged": opts.privileged,
+        "PublishAllPorts": False,
+        "ReadonlyRootfs": opts.read_only,
+        "SecurityOpt": opts.security_opt or None,
+        "Tmpfs": dict(t.partition(":")[::2] for t in opts.tmpfs) or None,
+        "Memory": parse_size(opts.memory) if opts.memory else 0,
+        "NanoCpus": int(float(opts.cpus) * 1e9) if opts.cpus else 0,
+        "PidsLimit": opts.pids_limit or None,
+        "Runtime": record.runtime,
+        "Mounts": None,
+    }

@@ -1,0 +1,100 @@
+"""Network and volume endpoints: create, list, inspect, remove, prune, and containers on them."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from tests.integration.dockerapi.client import DockerAPI, demultiplex
+from tests.integration.engine_cli.conftest import Berth
+
+
+def test_network_create_list_inspect_remove(api: DockerAPI, berth: Berth) -> None:
+    made = api.post("/v1.44/networks/create", {"Name": "appnet", "Labels": {"k": "v"}})
+    assert made.status == 201, made.body
+    net_id = made.json()["Id"]
+    assert api.post("/v1.44/networks/create", {"Name": "appnet"}).status == 409
+    names = [n["Name"] for n in api.get("/v1.44/networks").json()]
+    assert {"appnet", "bridge", "host", "none"} <= set(names)
+    custom = json.dumps({"type": ["custom"]})
+    assert [n["Name"] for n in api.get(f"/v1.44/networks?filters={quote(custom)}").json()] == ["appnet"]
+    doc = api.get(f"/v1.44/networks/{net_id[:12]}").json()
+    assert (doc["Name"], doc["Driver"], doc["Labels"]) == ("appnet", "bridge", {"k": "v"})
+    [ipam] = doc["IPAM"]["Config"]
+    assert ipam["Subnet"].endswith("/24")
+    # a container on it, named through NetworkingConfig as docker-compose names it
+    cid = api.create(
+        Cmd=["sleep", "300"], NetworkingConfig={"EndpointsConfig": {"appnet": {"Aliases": ["web"]}}}
+    )
+    api.post(f"/v1.44/containers/{cid}/start")
+    assert cid in api.get("/v1.44/networks/appnet").json()["Containers"]
+    inspected = api.get(f"/v1.44/containers/{cid}/json").json()
+    assert list(inspected["NetworkSettings"]["Networks"]) == ["appnet"]
+    assert api.delete("/v1.44/networks/appnet").status == 403  # in use
+    assert api.post("/v1.44/networks/appnet/connect", {"Container": cid}).status == 200  # its own
+    assert api.post("/v1.44/networks/bridge/connect", {"Container": cid}).status == 501
+    api.delete(f"/v1.44/containers/{cid}?force=1")
+    assert api.delete("/v1.44/networks/bridge").status == 403
+    assert api.delete("/v1.44/networks/appnet").status == 204
+    assert api.get("/v1.44/networks/appnet").status == 404
+    assert "appnet" not in berth("network", "ls").stdout
+
+
+def test_network_prune_and_bad_input(api: DockerAPI) -> None:
+    assert api.post("/v1.44/networks/create", {"Name": "spare"}).status == 201
+    assert api.post("/v1.44/networks/create", {"Name": "x", "Driver": "overlay"}).status == 400
+    assert api.post("/v1.44/networks/create", {"Name": 5}).status == 400
+    assert api.post("/v1.44/networks/create", {}).status == 400
+    assert api.post("/v1.44/networks/prune").json()["NetworksDeleted"] == ["spare"]
+
+
+def test_two_containers_on_a_network_reach_each_other_by_name(api: DockerAPI) -> None:
+    api.post("/v1.44/networks/create", {"Name": "talk"})
+    server = api.create(name="server", Cmd=["sleep", "300"], HostConfig={"NetworkMode": "talk"})
+    api.post(f"/v1.44/containers/{server}/start")
+    client = api.create(
+        Cmd=["ping", "-c", "1", "-W", "5", "server"],
+        HostConfig={"NetworkMode": "talk", "CapAdd": ["NET_RAW"]},
+    )
+    api.post(f"/v1.44/containers/{client}/start")
+    code = api.post(f"/v1.44/containers/{client}/wait").json()["StatusCode"]
+    logs = demultiplex(api.get(f"/v1.44/containers/{client}/logs?stdout=1&stderr=1").body)
+    assert code == 0, logs
+    for cid in (client, server):
+        api.delete(f"/v1.44/containers/{cid}?force=1")
+    assert api.delete("/v1.44/networks/talk").status == 204
+
+
+def test_volume_create_list_inspect_remove_prune(api: DockerAPI, berth: Berth) -> None:
+    made = api.post("/v1.44/volumes/create", {"Name": "data", "Labels": {"app": "db"}})
+    assert made.status == 201
+    assert made.json()["Name"] == "data"
+    assert made.json()["Labels"] == {"app": "db"}
+    again = api.post("/v1.44/volumes/create", {"Name": "data"})  # dockerd answers the existing one
+    assert (again.status, again.json()["Labels"]) == (201, {"app": "db"})
+    anonymous = api.post("/v1.44/volumes/create", {}).json()["Name"]
+    assert len(anonymous) == 64
+    listed = api.get("/v1.44/volumes").json()
+    assert sorted(v["Name"] for v in listed["Volumes"]) == sorted(["data", anonymous])
+    labelled = json.dumps({"label": ["app=db"]})
+    assert [v["Name"] for v in api.get(f"/v1.44/volumes?filters={quote(labelled)}").json()["Volumes"]] == [
+        "data"
+    ]
+    assert "data" in berth("volume", "ls").stdout
+    cid = api.create(
+        Cmd=["sh", "-c", "echo kept > /v/file"], HostConfig={"NetworkMode": "none", "Binds": ["data:/v"]}
+    )
+    api.post(f"/v1.44/containers/{cid}/start")
+    api.post(f"/v1.44/containers/{cid}/wait")
+    mountpoint = api.get("/v1.44/volumes/data").json()["Mountpoint"]
+    with open(f"{mountpoint}/file") as fh:
+        assert fh.read() == "kept\n"
+    assert api.delete("/v1.44/volumes/data").status == 409  # a container uses it
+    api.delete(f"/v1.44/containers/{cid}")
+    # API 1.44 prunes anonymous volumes only, unless all=true
+    assert api.post("/v1.44/volumes/prune").json()["VolumesDeleted"] == [anonymous]
+    every = json.dumps({"all": ["true"]})
+    assert api.post(f"/v1.44/volumes/prune?filters={quote(every)}").json()["VolumesDeleted"] == ["data"]
+    assert api.get("/v1.44/volumes/data").status == 404
+    assert api.post("/v1.44/volumes/create", {"Name": "x", "Driver": "nfs"}).status == 400
+    assert api.post("/v1.44/volumes/create", {"Name": "bad/name"}).status == 400

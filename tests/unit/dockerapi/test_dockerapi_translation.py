@@ -1,0 +1,159 @@
+"""The Docker API's pure parts: versions, create requests as the engine's options, frames, the
+event shape, and the application's error handling (an in-process server, no root)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from berth.dockerapi.app import Router, make_app
+from berth.dockerapi.container_config import create_options
+from berth.dockerapi.errors import ApiError
+from berth.dockerapi.events import docker_event
+from berth.dockerapi.streams import frame
+from berth.dockerapi.versions import parse_version
+from berth.engine.config import load_config
+from berth.errors import NotFound
+
+
+def test_versions() -> None:
+    assert parse_version("1.41") == (1, 41)
+    assert parse_version("1.24") == (1, 24)
+    for text, words in (("1.45", "too new"), ("1.23", "too old"), ("one", "invalid API version")):
+        with pytest.raises(ApiError) as err:
+            parse_version(text)
+        assert err.value.status == 400
+        assert words in err.value.message
+
+
+def test_a_create_request_as_options(tmp_path: Path) -> None:
+    body = {
+        "Image": "localhost/app:1",
+        "Cmd": "serve",
+        "Entrypoint": ["/bin/app"],
+        "Env": ["A=1"],
+        "Labels": {"k": "v"},
+        "Tty": True,
+        "OpenStdin": True,
+        "StopTimeout": 3,
+        "Volumes": {"/anon": {}},
+        "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 2_000_000_000, "Retries": 4},
+        "HostConfig": {
+            "Binds": [f"{tmp_path}:/data:ro"],
+            "Mounts": [
+                {"Type": "volume", "Source": "named", "Target": "/named"},
+                {"Type": "tmpfs", "Target": "/scratch", "TmpfsOptions": {"SizeBytes": 1024, "Mode": 0o1777}},
+            ],
+            "Tmpfs": {"/run": "size=1m"},
+            "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]},
+            "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 2},
+            "Memory": 1 << 26,
+            "NanoCpus": 1_500_000_000,
+            "CapAdd": ["NET_ADMIN"],
+            "SecurityOpt": ["no-new-privileges"],
+            "NetworkMode": "default",
+            "AutoRemove": True,
+        },
+        "NetworkingConfig": {"EndpointsConfig": {"appnet": {"Aliases": ["web"]}}},
+    }
+    opts = create_options(body, "web")
+    assert (opts.image, opts.name, opts.command, opts.entrypoint) == (
+        "localhost/app:1",
+        "web",
+        ["serve"],
+        ["/bin/app"],
+    )
+    assert opts.volumes == [f"{tmp_path}:/data:ro", "named:/named", "/anon"]
+    assert opts.tmpfs == ["/run:size=1m", "/scratch:size=1024,mode=1777"]
+    assert opts.publish == ["127.0.0.1:8080:80/tcp"]
+    assert (opts.restart, opts.memory, opts.cpus) == ("on-failure:2", str(1 << 26), "1.5")
+    assert (opts.network, opts.remove, opts.tty, opts.interactive, opts.stop_timeout) == (
+        "appnet",
+        True,
+        True,
+        True,
+        3,
+    )
+    assert (opts.health_test, opts.health_interval, opts.health_retries) == (["CMD-SHELL", "true"], 2.0, 4)
+    assert opts.pull == "never"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"Image": "x", "Env": "A=1"}, "invalid Env: want a list of strings"),
+        ({"Image": "x", "HostConfig": []}, "invalid HostConfig: want a JSON object"),
+        (
+            {"Image": "x", "HostConfig": {"AutoRemove": 1}},
+            "invalid HostConfig.AutoRemove: want true or false",
+        ),
+        ({"Image": "x", "HostConfig": {"Mounts": [{"Type": "npipe", "Target": "/x"}]}}, "not supported"),
+        ({"Image": "x", "HostConfig": {"Mounts": [{"Type": "bind", "Target": "/x"}]}}, "needs a Source"),
+        ({"Image": "x", "HostConfig": {"PortBindings": {"80/tcp": "8080"}}}, "want a list of objects"),
+        ({"Image": "x", "NetworkingConfig": {"EndpointsConfig": {"a": {}, "b": {}}}}, "join one network"),
+    ],
+)
+def test_bad_create_requests(body: dict[str, Any], message: str) -> None:
+    with pytest.raises(ApiError) as err:
+        create_options(body, "")
+    assert err.value.status == 400
+    assert message in err.value.message
+
+
+def test_an_empty_host_port_gets_a_free_one() -> None:
+    [published] = create_options({"Image": "x", "HostConfig": {"PortBindings": {"53/udp": [{}]}}}, "").publish
+    host, container = published.split(":")
+    assert int(host) > 0 and container == "53/udp"
+
+
+def test_frames() -> None:
+    assert frame(1, b"hi") == b"\x01\x00\x00\x00\x00\x00\x00\x02hi"
+    assert struct.unpack(">BxxxL", frame(2, b"x" * 70000)[:8]) == (2, 70000)
+
+
+def test_events_in_dockers_shape() -> None:
+    event = {"ID": "c" * 64, "Image": "img", "Name": "n", "Status": "died", "Time": "2026-01-01T00:00:01.5Z",
+             "Type": "container", "ContainerExitCode": 3, "Attributes": {"label": "x"}}  # fmt: skip
+    doc = docker_event(event)
+    assert (doc["Type"], doc["Action"], doc["status"], doc["from"]) == ("container", "die", "die", "img")
+    assert doc["Actor"] == {
+        "ID": "c" * 64,
+        "Attributes": {"label": "x", "image": "img", "name": "n", "exitCode": "3"},
+    }
+    assert (doc["time"], doc["timeNano"]) == (1767225601, 1767225601_500000000)
+    volume = docker_event({"Name": "v", "Status": "remove", "Time": "2026-01-01T00:00:00Z", "Type": "volume"})
+    assert (volume["Action"], volume["Actor"]["ID"]) == ("destroy", "v")
+
+
+def _failing_routes(router: Router) -> None:
+    async def boom(request: web.Request) -> web.StreamResponse:
+        raise RuntimeError("unforeseen")
+
+    async def missing(request: web.Request) -> web.StreamResponse:
+        raise NotFound("no such thing: x")
+
+    router.add("GET", "/boom", boom)
+    router.add("GET", "/missing", missing)
+
+
+def test_errors_are_dockers_and_the_app_serves_on(tmp_path: Path) -> None:
+    async def run() -> None:
+        app = make_app(load_config(str(tmp_path / "root"), str(tmp_path / "run")), [_failing_routes])
+        async with TestClient(TestServer(app)) as client:
+            boom = await client.get("/v1.44/boom")
+            assert boom.status == 500
+            assert (await boom.json())["message"] == "internal error: RuntimeError: unforeseen"
+            missing = await client.get("/missing")
+            assert (missing.status, await missing.json()) == (404, {"message": "no such thing: x"})
+            nowhere = await client.get("/v1.41/nowhere")
+            assert (nowhere.status, await nowhere.json()) == (404, {"message": "page not found"})
+            too_new = await client.get("/v9.0/boom")
+            assert too_new.status == 400
+
+    asyncio.run(run())
