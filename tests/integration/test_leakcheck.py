@@ -4,6 +4,7 @@ nothing that other software on the host makes meanwhile (else a busy host fails 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import subprocess
@@ -176,3 +177,32 @@ def _foreign_netns(tag: str) -> Iterator[None]:
         if not existed:
             with contextlib.suppress(OSError):  # another program has made a netns meanwhile
                 os.rmdir(_RUN_NETNS)
+
+
+def test_network_leak_check_names_only_what_the_test_made(tmp_path: Path) -> None:
+    from tests.integration.engine_cli.conftest import _made_by_test, _names_one_of
+
+    cid, other = "a" * 64, "b" * 64
+    log = tmp_path / "root" / "events" / "events.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        json.dumps({"Type": "container", "Status": "create", "ID": cid, "Name": "web"}) + "\n"
+        + json.dumps({"Type": "network", "Status": "create", "ID": "1", "Name": "net1",
+                      "Attributes": {"bridge": "berth7"}}) + "\n"
+    )  # fmt: skip
+    (tmp_path / "root-berth.toml").write_text('[network]\ndefault_network = "berthabc123"\n')
+    made = _made_by_test(tmp_path)
+    assert made == {cid, "net1", "berth7", "berthabc123"}
+    ours = [
+        f'-A POSTROUTING -s 10.9.0.2/32 -m comment --comment "name: \\"net1\\" id: \\"{cid}\\"" -j CNI-1',
+        '-A POSTROUTING -s 10.8.0.0/24 ! -o berthabc123 -m comment --comment "berth network berthabc123" '
+        "-j MASQUERADE",
+        "-A FORWARD -i berth7 -j ACCEPT",
+    ]
+    theirs = [
+        f'-A POSTROUTING -s 10.7.0.2/32 -m comment --comment "name: \\"podman\\" id: \\"{other}\\"" -j CNI-2',
+        '-A POSTROUTING -s 10.6.0.0/24 ! -o berth7x -m comment --comment "berth network berth7x" '
+        "-j MASQUERADE",
+    ]
+    assert all(_names_one_of(rule, made) for rule in ours)
+    assert not any(_names_one_of(rule, made) for rule in theirs)

@@ -36,6 +36,13 @@ def container_event(
     )
 
 
-def object_event(config: EngineConfig, type_: str, status: str, name: str, object_id: str = "") -> None:
+def object_event(
+    config: EngineConfig,
+    type_: str,
+    status: str,
+    name: str,
+    object_id: str = "",
+    attributes: dict[str, str] | None = None,
+) -> None:
     """An event of an image, volume, network or pod, by name (and ID where it has one)."""
-    emit(log_path(config.root), type_, status, ID=object_id, Name=name)
+    emit(log_path(config.root), type_, status, ID=object_id, Name=name, Attributes=attributes)

@@ -119,22 +119,53 @@ def berth(tmp_path: Path, busybox_root: Path, host_network_unchanged: None) -> I
         b.cleanup()
 
 
-def _iptables_rules() -> list[str]:
+def _iptables_rules() -> set[str]:
     out = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
-    # Only the CNI plugins' rules and the networks' masquerade rules are Berth's (other programs on
-    # the host change theirs meanwhile); counters change by themselves.
+    # The CNI plugins' rules and the networks' masquerade rules; counters change by themselves.
     ours = [line for line in out.splitlines() if "CNI" in line or '"berth network ' in line]
-    return sorted(line.split(" [")[0] for line in ours)
+    return {line.split(" [")[0] for line in ours}
 
 
 def _links() -> set[str]:
     return {name for name in os.listdir("/sys/class/net") if name.startswith("berth")}
 
 
+def _made_by_test(tmp_path: Path) -> set[str]:
+    """What the test's Berth roots made that the host's network names: container ids, network and
+    bridge names, read from their event logs, and the default networks their config files name."""
+    import tomllib
+
+    made: set[str] = set()
+    for log in tmp_path.rglob("events.log*"):
+        for line in log.read_text(errors="replace").splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("Type") == "container":
+                made.add(event.get("ID", ""))
+            elif event.get("Type") == "network":
+                made.update((event.get("Name", ""), (event.get("Attributes") or {}).get("bridge", "")))
+    for conf in tmp_path.glob("*-berth.toml"):
+        made.add(tomllib.loads(conf.read_text()).get("network", {}).get("default_network", ""))
+    return made - {""}
+
+
+def _names_one_of(line: str, made: set[str]) -> bool:
+    """Whether an iptables rule names one of ``made``: CNI's comments (``name: "NET" id: "CID"``),
+    the masquerade rule's (``berth network NET``), a bridge as an interface."""
+    forms = ('\\"{}\\"', '"{}"', 'berth network {}"', " {} ")  # CNI's quotes come escaped
+    return any(form.format(m) in line for m in made for form in forms)
+
+
 @pytest.fixture
-def host_network_unchanged() -> Iterator[None]:
-    """Fail if the test leaves iptables rules or network devices behind."""
+def host_network_unchanged(tmp_path: Path) -> Iterator[None]:
+    """Fail if the test leaves iptables rules or network devices behind. Only what this test made
+    counts (other Berths and CNI users on the host come and go meanwhile)."""
     rules, links = _iptables_rules(), _links()
     yield
-    assert _iptables_rules() == rules, "iptables rules changed"
-    assert _links() == links, f"network devices left: {_links() - links}"
+    made = _made_by_test(tmp_path)
+    left = sorted(rule for rule in _iptables_rules() - rules if _names_one_of(rule, made))
+    assert not left, f"iptables rules left: {left}"
+    devices = sorted((_links() - links) & made)
+    assert not devices, f"network devices left: {devices}"

@@ -57,7 +57,8 @@ def kill_container(engine: Engine, ref: str, sig: str = "KILL") -> ContainerReco
             except RuntimeFailure:
                 if not ends or _runs(runtime, record.id):
                     raise  # an ending signal that found the container just ended did its job
-    container_event(engine.config, record, "kill")
+        # Under the lock, which the monitor's cleanup takes too: the kill is logged before the death.
+        container_event(engine.config, record, "kill")
     if restarting or (name in ("KILL", "9") and record.state != PAUSED):  # a frozen init dies on thaw
         engine.close()
         wait_socket(engine, record, None)

@@ -150,7 +150,7 @@ def create_network(
     except BaseException:
         _conflist_path(config, name).unlink(missing_ok=True)
         raise
-    object_event(config, "network", "create", record.name, record.id)
+    object_event(config, "network", "create", record.name, record.id, {"bridge": record.bridge})
     return record
 
 
@@ -184,6 +184,7 @@ def default_network(config: EngineConfig, db: Metadata) -> NetworkRecord:
         db.add_network(record)
     except BerthError:
         return db.network(config.default_network)  # another command made it meanwhile
+    object_event(config, "network", "create", record.name, record.id, {"bridge": record.bridge})
     return record
 
 
@@ -209,7 +210,7 @@ def remove_network(config: EngineConfig, db: Metadata, name: str, in_use: bool) 
         for entry in ipam.iterdir():
             entry.unlink()
         ipam.rmdir()
-    object_event(config, "network", "remove", record.name, record.id)
+    object_event(config, "network", "remove", record.name, record.id, {"bridge": record.bridge})
 
 
 def _delete_bridge(record: NetworkRecord) -> None:
