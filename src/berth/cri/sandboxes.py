@@ -7,6 +7,7 @@ holds the network, IPC and UTS namespaces; it is ready while the infra runs. Its
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 from berth.cri.proto import api_pb2 as pb
@@ -69,7 +70,9 @@ def _pod_options(services: Services, config: Any, record: dict[str, Any]) -> Any
     dns = config.dns_config
     return PodOptions(
         name=f"k8s_{meta.name}_{meta.namespace}_{meta.uid}_{meta.attempt}",
-        hostname=config.hostname,
+        # No hostname (the kubelet sends one unless hostNetwork): the node's, as containerd does;
+        # the pod's name is too long for sethostname (64 bytes).
+        hostname=config.hostname or socket.gethostname(),
         labels=dict(config.labels),
         annotations={**config.annotations, RECORD_KEY: json.dumps(record)},
         publish=[_publish(p) for p in config.port_mappings if p.host_port > 0],
