@@ -65,7 +65,7 @@ def _volume_mounts(
                 "destination": spec.destination,
                 "type": "bind",
                 "source": source,
-                "options": ["rbind", "rprivate", "ro" if spec.read_only else "rw"],
+                "options": ["rbind", spec.propagation, "ro" if spec.read_only else "rw"],
             }
         )
     return mounts, missing, anonymous
