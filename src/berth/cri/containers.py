@@ -61,9 +61,11 @@ def create_container(services: Services, request: Any) -> Any:
             "sandbox_id": pod.id,
             "log_path": log_path,
             "image": config.image.image,
+            "mounts": [_mount_json(m) for m in config.mounts],
         }
         runtime = services.config.runtime_for(sandbox.get("runtime_handler", ""))
         opts = _create_options(config, pod.id, pod.name, runtime, record)
+        opts.sysctl = [f"{k}={v}" for k, v in sandbox.get("sysctls", {}).items()]
         opts.image = image_name(engine.config, config.image.image)
         created = engine_create(engine, opts)
         if log_path:
@@ -72,15 +74,10 @@ def create_container(services: Services, request: Any) -> Any:
 
 
 def _create_options(config: Any, pod_id: str, pod_name: str, runtime: str, record: dict[str, Any]) -> Any:
+    from berth.cri import security
     from berth.engine.options import CreateOptions
 
-    security = config.linux.security_context
     resources = config.linux.resources
-    mounts = []
-    for mount in config.mounts:
-        require(mount.container_path, "mounts[].container_path")
-        require(mount.host_path, "mounts[].host_path")
-        mounts.append(f"{mount.host_path}:{mount.container_path}{':ro' if mount.readonly else ''}")
     return CreateOptions(
         image=config.image.image,
         name=f"{pod_name}_{config.metadata.name}_{config.metadata.attempt}",
@@ -88,14 +85,11 @@ def _create_options(config: Any, pod_id: str, pod_name: str, runtime: str, recor
         entrypoint=list(config.command) or None,
         command=list(config.args),
         env=[_env(kv) for kv in config.envs],
-        volumes=mounts,
+        volumes=[security.volume(m) for m in config.mounts],
+        devices=security.devices(config),
         workdir=config.working_dir,
-        user=_user(security),
-        read_only=security.readonly_rootfs,
-        cap_add=list(security.capabilities.add_capabilities),
-        cap_drop=list(security.capabilities.drop_capabilities),
-        privileged=security.privileged,
-        security_opt=["no-new-privileges"] if security.no_new_privs else [],
+        **security.security_options(config.linux.security_context),
+        oom_score_adj=resources.oom_score_adj or None,
         memory=str(resources.memory_limit_in_bytes) if resources.memory_limit_in_bytes > 0 else "",
         cpus=_cpus(resources),
         interactive=config.stdin,
@@ -114,16 +108,6 @@ def _env(pair: Any) -> str:
         return f"{pair.key}={pair.value.decode()}"
     except UnicodeDecodeError:
         raise InvalidArgument(f"envs: the value of {pair.key} is not UTF-8") from None
-
-
-def _user(security: Any) -> str:
-    """``--user``: the uid (and gid) or user name the security context asks for ("" for the image's)."""
-    user = str(security.run_as_user.value) if security.HasField("run_as_user") else security.run_as_username
-    if security.HasField("run_as_group"):
-        if not user:
-            raise InvalidArgument("run_as_group needs run_as_user or run_as_username")
-        user += f":{security.run_as_group.value}"
-    return user
 
 
 def _cpus(resources: Any) -> str:
@@ -319,14 +303,16 @@ def _status(record: ContainerRecord) -> Any:
         message=record.error,
         labels=options["labels"],
         annotations=user_annotations(options["annotations"]),
-        mounts=[_mount(m) for m in record.mounts],
+        mounts=[pb.Mount(**m) for m in cri.get("mounts", [])],
         log_path=cri.get("log_path", ""),
     )
 
 
-def _mount(mount: dict[str, Any]) -> Any:
-    return pb.Mount(
-        container_path=mount["destination"],
-        host_path=mount.get("source", ""),
-        readonly="ro" in mount.get("options", []),
-    )
+def _mount_json(mount: Any) -> dict[str, Any]:
+    """What ContainerStatus gives back of a requested mount (api.proto Mount)."""
+    return {
+        "container_path": mount.container_path,
+        "host_path": mount.host_path,
+        "readonly": mount.readonly,
+        "propagation": mount.propagation,
+    }

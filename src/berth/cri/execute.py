@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from berth.cri.containers import find_container
 from berth.cri.proto import api_pb2 as pb
 from berth.cri.service import Services
+from berth.engine.engine import new_id
 from berth.errors import InvalidArgument, Unsupported
 
 
@@ -22,7 +27,8 @@ def exec_sync(services: Services, request: Any) -> Any:
         raise InvalidArgument("cmd is required")
     with services.engine() as engine:
         record = refresh(engine, find_container(engine, request.container_id))
-        argv, process_file = prepare_exec(engine, record, list(request.cmd))
+        pid_file = engine.paths(record.id).rundir / f"exec-sync-{new_id()[:16]}.pid"
+        argv, process_file = prepare_exec(engine, record, list(request.cmd), pid_file=pid_file)
     try:
         proc = subprocess.run(
             argv,
@@ -31,11 +37,19 @@ def exec_sync(services: Services, request: Any) -> Any:
             timeout=request.timeout or None,
         )
     except subprocess.TimeoutExpired as expired:
+        _kill_pid_in(pid_file)  # the runtime's exec is gone; the process it started is not
         return pb.ExecSyncResponse(stdout=expired.stdout or b"", stderr=expired.stderr or b"", exit_code=124)
     finally:
         process_file.unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
     code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
     return pb.ExecSyncResponse(stdout=proc.stdout, stderr=proc.stderr, exit_code=code)
+
+
+def _kill_pid_in(pid_file: Path) -> None:
+    """SIGKILL the process whose pid ``pid_file`` holds (none if it is missing: it never started)."""
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
 def streaming(name: str) -> Any:

@@ -28,6 +28,7 @@ from berth.errors import NotFound
 
 # api.proto NamespaceMode: the node's namespace instead of the pod's.
 _NODE = pb.NamespaceMode.Value("NODE")
+_POD = pb.NamespaceMode.Value("POD")
 
 
 def run_pod_sandbox(services: Services, request: Any) -> Any:
@@ -50,6 +51,8 @@ def run_pod_sandbox(services: Services, request: Any) -> Any:
         },
         "log_directory": config.log_directory,
         "runtime_handler": request.runtime_handler,
+        # Set in each container (they share the infra's network and IPC namespaces).
+        "sysctls": dict(config.linux.sysctls),
     }
     services.config.runtime_for(request.runtime_handler)  # an unknown handler: InvalidArgument now
     with services.engine() as engine:
@@ -77,6 +80,7 @@ def _pod_options(services: Services, config: Any, record: dict[str, Any]) -> Any
         annotations={**config.annotations, RECORD_KEY: json.dumps(record)},
         publish=[_publish(p) for p in config.port_mappings if p.host_port > 0],
         network="host" if namespaces.network == _NODE else "",
+        share=_shared(namespaces),
         infra_image=services.config.sandbox_image,
         dns=list(dns.servers),
         dns_search=list(dns.searches),
@@ -84,6 +88,17 @@ def _pod_options(services: Services, config: Any, record: dict[str, Any]) -> Any
         cpus="",
         memory="",
     )
+
+
+def _shared(namespaces: Any) -> list[str]:
+    """The infra namespaces the containers join: its network and UTS always (with hostNetwork the
+    infra is in the node's), its IPC unless the node's is used, its PID with a pod-wide one."""
+    share = ["net", "uts"]
+    if namespaces.ipc != _NODE:
+        share.append("ipc")
+    if namespaces.pid == _POD:
+        share.append("pid")
+    return share
 
 
 def _publish(mapping: Any) -> str:
