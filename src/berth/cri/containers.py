@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from berth.cri.proto import api_pb2 as pb
@@ -67,9 +66,8 @@ def create_container(services: Services, request: Any) -> Any:
         opts = _create_options(config, pod.id, pod.name, runtime, record)
         opts.sysctl = [f"{k}={v}" for k, v in sandbox.get("sysctls", {}).items()]
         opts.image = image_name(engine.config, config.image.image)
+        opts.log_path = log_path
         created = engine_create(engine, opts)
-        if log_path:
-            _link_log(engine, created.id, Path(log_path))
     return pb.CreateContainerResponse(container_id=created.id)
 
 
@@ -127,12 +125,6 @@ def _log_path(directory: str, path: str) -> str:
     return os.path.join(directory, path)
 
 
-def _link_log(engine: Engine, cid: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    path.symlink_to(engine.paths(cid).log)
-
-
 def start_container(services: Services, request: Any) -> Any:
     """Start the container (and its pod's infra, if it stopped)."""
     from berth.engine.containers.start import start_container as engine_start
@@ -155,16 +147,13 @@ def stop_container(services: Services, request: Any) -> Any:
 
 
 def remove_container(services: Services, request: Any) -> Any:
-    """Remove the container, running or not, and its log link; an unknown id succeeds."""
+    """Remove the container, running or not; an unknown id succeeds. Its log at ``log_path`` stays:
+    the kubelet removes the log files it rotates."""
     from berth.engine.containers.remove import remove_container as engine_remove
 
-    def remove(engine: Engine, record: ContainerRecord) -> None:
-        link = Path((cri_of(record) or {}).get("log_path") or "")
-        engine_remove(engine, record.id, force=True)
-        if link.is_symlink() and link.readlink() == engine.paths(record.id).log:
-            link.unlink()
-
-    unless_gone(services, request.container_id, "container_id", _find, remove)
+    unless_gone(
+        services, request.container_id, "container_id", _find, lambda e, r: engine_remove(e, r.id, force=True)
+    )
     return pb.RemoveContainerResponse()
 
 
@@ -237,7 +226,9 @@ def update_container_resources(services: Services, request: Any) -> Any:
 
 
 def reopen_container_log(services: Services, request: Any) -> Any:
-    """Point ``log_path`` at the container's log again (the kubelet renamed it to rotate it)."""
+    """Have the monitor write the log to a new file at ``log_path`` (the kubelet renamed the old
+    one to rotate it)."""
+    from berth.engine.containers.monitor import reopen_log
     from berth.engine.containers.state import refresh
     from berth.errors import InvalidState
 
@@ -245,9 +236,8 @@ def reopen_container_log(services: Services, request: Any) -> Any:
         record = refresh(engine, find_container(engine, request.container_id))
         if record.state != RUNNING:
             raise InvalidState(f"container {record.id} is not running")
-        link = (cri_of(record) or {}).get("log_path", "")
-        if link:
-            _link_log(engine, record.id, Path(link))
+        if (cri_of(record) or {}).get("log_path"):
+            reopen_log(engine.paths(record.id).attach_socket)
     return pb.ReopenContainerLogResponse()
 
 

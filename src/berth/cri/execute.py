@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -29,27 +28,30 @@ def exec_sync(services: Services, request: Any) -> Any:
         record = refresh(engine, find_container(engine, request.container_id))
         pid_file = engine.paths(record.id).rundir / f"exec-sync-{new_id()[:16]}.pid"
         argv, process_file = prepare_exec(engine, record, list(request.cmd), pid_file=pid_file)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        proc = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=request.timeout or None,
-        )
-    except subprocess.TimeoutExpired as expired:
-        _kill_pid_in(pid_file)  # the runtime's exec is gone; the process it started is not
-        return pb.ExecSyncResponse(stdout=expired.stdout or b"", stderr=expired.stderr or b"", exit_code=124)
+        stdout, stderr = proc.communicate(timeout=request.timeout or None)
+    except subprocess.TimeoutExpired:
+        # Kill the process, not the runtime's exec: that one reaps it (an orphan would stay a
+        # zombie under a container init that does not reap) and then exits.
+        if not _kill_pid_in(pid_file):
+            proc.kill()  # it had not started the process yet
+        stdout, stderr = proc.communicate()
+        return pb.ExecSyncResponse(stdout=stdout, stderr=stderr, exit_code=124)
     finally:
         process_file.unlink(missing_ok=True)
         pid_file.unlink(missing_ok=True)
     code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
-    return pb.ExecSyncResponse(stdout=proc.stdout, stderr=proc.stderr, exit_code=code)
+    return pb.ExecSyncResponse(stdout=stdout, stderr=stderr, exit_code=code)
 
 
-def _kill_pid_in(pid_file: Path) -> None:
-    """SIGKILL the process whose pid ``pid_file`` holds (none if it is missing: it never started)."""
-    with contextlib.suppress(OSError, ValueError):
+def _kill_pid_in(pid_file: Path) -> bool:
+    """SIGKILL the process whose pid ``pid_file`` holds; False if there is none (yet)."""
+    try:
         os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def streaming(name: str) -> Any:

@@ -56,6 +56,9 @@ class CreateOptions:
     restart: str = "no"
     #: ``--log-opt max-size``: the log file's size limit in bytes (0: none)
     log_size_max: int = 0
+    #: ``--log-opt path``: where the monitor writes the log ("" for the container's own file, which
+    #: is otherwise a symbolic link to it)
+    log_path: str = ""
     #: ``--health-*``: Docker's ``Healthcheck.Test`` form (``["CMD-SHELL", "..."]`` or
     #: ``["CMD", arg...]``; empty: the image's, if any) and its timing in seconds (None: the
     #: image's, or Docker's defaults); ``--no-healthcheck`` turns any check off
