@@ -1,4 +1,4 @@
-"""ExecSync, and the streaming RPCs (Exec, Attach, PortForward) this server does not serve yet."""
+"""ExecSync, and CheckpointContainer (not supported)."""
 
 from __future__ import annotations
 
@@ -52,18 +52,6 @@ def _kill_pid_in(pid_file: Path) -> bool:
     except (OSError, ValueError):
         return False
     return True
-
-
-def streaming(name: str) -> Any:
-    """A handler for a streaming RPC that answers UNIMPLEMENTED naming what is missing."""
-
-    def refuse(services: Services, request: Any) -> Any:
-        raise Unsupported(
-            f"{name} is not supported yet: berth cri serve has no streaming server "
-            "(use ExecSync, or berth exec/attach on the node)"
-        )
-
-    return refuse
 
 
 def checkpoint_container(services: Services, request: Any) -> Any:

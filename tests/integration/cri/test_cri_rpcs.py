@@ -143,4 +143,8 @@ def test_errors_and_unsupported(cri: Cri) -> None:
     assert runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items == []  # nothing left
     checkpoint = pb.CheckpointContainerRequest(container_id="x")
     assert _code(runtime.CheckpointContainer, checkpoint) == grpc.StatusCode.UNIMPLEMENTED
-    assert _code(runtime.Exec, pb.ExecRequest(container_id="x")) == grpc.StatusCode.UNIMPLEMENTED
+    unknown = pb.ExecRequest(container_id="0" * 64, cmd=["true"], stdout=True)
+    assert _code(runtime.Exec, unknown) == grpc.StatusCode.NOT_FOUND
+    no_streams = pb.ExecRequest(container_id="0" * 64, cmd=["true"])
+    assert _code(runtime.Exec, no_streams) == grpc.StatusCode.INVALID_ARGUMENT
+    assert _code(runtime.PortForward, pb.PortForwardRequest()) == grpc.StatusCode.INVALID_ARGUMENT
