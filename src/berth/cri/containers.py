@@ -127,10 +127,9 @@ def _log_path(directory: str, path: str) -> str:
 
 def start_container(services: Services, request: Any) -> Any:
     """Start the container (and its pod's infra, if it stopped)."""
-    from berth.engine.containers.start import start_container as engine_start
-
     with services.engine() as engine:
-        engine_start(engine, find_container(engine, request.container_id).id)
+        cid = find_container(engine, request.container_id).id
+    services.starter.start(cid)
     return pb.StartContainerResponse()
 
 

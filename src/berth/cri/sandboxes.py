@@ -33,7 +33,6 @@ _POD = pb.NamespaceMode.Value("POD")
 
 def run_pod_sandbox(services: Services, request: Any) -> Any:
     """Make the engine pod and start its infra; on any failure nothing is left."""
-    from berth.engine.containers.start import start_container
     from berth.engine.pods.create import create_pod
     from berth.engine.pods.remove import remove_pod
 
@@ -58,7 +57,7 @@ def run_pod_sandbox(services: Services, request: Any) -> Any:
     with services.engine() as engine:
         pod = create_pod(engine, _pod_options(services, config, record))
         try:
-            start_container(engine, pod.infra_id)
+            services.starter.start(pod.infra_id)
         except BaseException:
             remove_pod(engine, pod.id, force=True)
             raise

@@ -110,6 +110,7 @@ def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 8) -> i
     log.info("msg=stopping")
     server.stop(grace=10).wait()
     services.streams.stop()
+    services.starter.close()
     path.unlink(missing_ok=True)
     log.info("msg=stopped")
     return 0

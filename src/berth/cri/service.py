@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import grpc
 
 from berth.cri.config import CriConfig
+from berth.cri.starter import Starter
 from berth.engine.config import EngineConfig
 from berth.engine.engine import Engine
 from berth.errors import AlreadyExists, BerthError, InvalidArgument, InvalidState, NotFound, Unsupported
@@ -50,6 +51,8 @@ class Services:
         self.config = config
         #: the streaming server, once ``serve`` started it
         self.streams: StreamServer | None = None
+        #: where containers start (in clean processes: ``berth.cri.starter``)
+        self.starter = Starter(engine_config)
 
     def config_json(self) -> str:
         """The server's settings as JSON (``crictl info`` shows them)."""
