@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 
 from berth.errors import InvalidArgument
 
@@ -39,7 +40,8 @@ class AtomicFile:
         self.target = os.fspath(path)
         directory, name = os.path.split(self.target)
         self.directory = directory or "."
-        self.tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+        # pid and thread: two threads of one process (the CRI server's) may write the same file.
+        self.tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}-{threading.get_native_id()}")
         self.mode = mode
         self.durable = durable
         self._file: BufferedWriter | None = None

@@ -21,8 +21,8 @@ def _serve(args: argparse.Namespace) -> int:
         from berth.spec.records import replace
 
         engine_config = replace(engine_config, cni_plugin_dirs=config.cni_plugin_dirs)
-    # The engine forks each container's monitor from this process, which gRPC's threads share: its
-    # fork handlers must not run (the monitor never uses gRPC), as they would in a forked child.
+    # Monitors are forked elsewhere (berth.cri.starter); the server's own children are
+    # fork-and-exec (the runtime, ExecSync), for which gRPC's fork handlers are useless work.
     os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"
     from berth.cri.server import serve
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from berth.cri.proto import api_pb2 as pb
@@ -61,26 +60,22 @@ def create_container(services: Services, request: Any) -> Any:
             "sandbox_id": pod.id,
             "log_path": log_path,
             "image": config.image.image,
+            "mounts": [_mount_json(m) for m in config.mounts],
         }
         runtime = services.config.runtime_for(sandbox.get("runtime_handler", ""))
         opts = _create_options(config, pod.id, pod.name, runtime, record)
+        opts.sysctl = [f"{k}={v}" for k, v in sandbox.get("sysctls", {}).items()]
         opts.image = image_name(engine.config, config.image.image)
+        opts.log_path = log_path
         created = engine_create(engine, opts)
-        if log_path:
-            _link_log(engine, created.id, Path(log_path))
     return pb.CreateContainerResponse(container_id=created.id)
 
 
 def _create_options(config: Any, pod_id: str, pod_name: str, runtime: str, record: dict[str, Any]) -> Any:
+    from berth.cri import security
     from berth.engine.options import CreateOptions
 
-    security = config.linux.security_context
     resources = config.linux.resources
-    mounts = []
-    for mount in config.mounts:
-        require(mount.container_path, "mounts[].container_path")
-        require(mount.host_path, "mounts[].host_path")
-        mounts.append(f"{mount.host_path}:{mount.container_path}{':ro' if mount.readonly else ''}")
     return CreateOptions(
         image=config.image.image,
         name=f"{pod_name}_{config.metadata.name}_{config.metadata.attempt}",
@@ -88,14 +83,11 @@ def _create_options(config: Any, pod_id: str, pod_name: str, runtime: str, recor
         entrypoint=list(config.command) or None,
         command=list(config.args),
         env=[_env(kv) for kv in config.envs],
-        volumes=mounts,
+        volumes=[security.volume(m) for m in config.mounts],
+        devices=security.devices(config),
         workdir=config.working_dir,
-        user=_user(security),
-        read_only=security.readonly_rootfs,
-        cap_add=list(security.capabilities.add_capabilities),
-        cap_drop=list(security.capabilities.drop_capabilities),
-        privileged=security.privileged,
-        security_opt=["no-new-privileges"] if security.no_new_privs else [],
+        **security.security_options(config.linux.security_context),
+        oom_score_adj=resources.oom_score_adj or None,
         memory=str(resources.memory_limit_in_bytes) if resources.memory_limit_in_bytes > 0 else "",
         cpus=_cpus(resources),
         interactive=config.stdin,
@@ -116,16 +108,6 @@ def _env(pair: Any) -> str:
         raise InvalidArgument(f"envs: the value of {pair.key} is not UTF-8") from None
 
 
-def _user(security: Any) -> str:
-    """``--user``: the uid (and gid) or user name the security context asks for ("" for the image's)."""
-    user = str(security.run_as_user.value) if security.HasField("run_as_user") else security.run_as_username
-    if security.HasField("run_as_group"):
-        if not user:
-            raise InvalidArgument("run_as_group needs run_as_user or run_as_username")
-        user += f":{security.run_as_group.value}"
-    return user
-
-
 def _cpus(resources: Any) -> str:
     """``--cpus`` from a CFS quota and period (runtime-spec config-linux.md#cpu); "" for no limit."""
     if resources.cpu_quota <= 0:
@@ -143,18 +125,11 @@ def _log_path(directory: str, path: str) -> str:
     return os.path.join(directory, path)
 
 
-def _link_log(engine: Engine, cid: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    path.symlink_to(engine.paths(cid).log)
-
-
 def start_container(services: Services, request: Any) -> Any:
     """Start the container (and its pod's infra, if it stopped)."""
-    from berth.engine.containers.start import start_container as engine_start
-
     with services.engine() as engine:
-        engine_start(engine, find_container(engine, request.container_id).id)
+        cid = find_container(engine, request.container_id).id
+    services.starter.start(cid)
     return pb.StartContainerResponse()
 
 
@@ -171,16 +146,13 @@ def stop_container(services: Services, request: Any) -> Any:
 
 
 def remove_container(services: Services, request: Any) -> Any:
-    """Remove the container, running or not, and its log link; an unknown id succeeds."""
+    """Remove the container, running or not; an unknown id succeeds. Its log at ``log_path`` stays:
+    the kubelet removes the log files it rotates."""
     from berth.engine.containers.remove import remove_container as engine_remove
 
-    def remove(engine: Engine, record: ContainerRecord) -> None:
-        link = Path((cri_of(record) or {}).get("log_path") or "")
-        engine_remove(engine, record.id, force=True)
-        if link.is_symlink() and link.readlink() == engine.paths(record.id).log:
-            link.unlink()
-
-    unless_gone(services, request.container_id, "container_id", _find, remove)
+    unless_gone(
+        services, request.container_id, "container_id", _find, lambda e, r: engine_remove(e, r.id, force=True)
+    )
     return pb.RemoveContainerResponse()
 
 
@@ -253,7 +225,9 @@ def update_container_resources(services: Services, request: Any) -> Any:
 
 
 def reopen_container_log(services: Services, request: Any) -> Any:
-    """Point ``log_path`` at the container's log again (the kubelet renamed it to rotate it)."""
+    """Have the monitor write the log to a new file at ``log_path`` (the kubelet renamed the old
+    one to rotate it)."""
+    from berth.engine.containers.monitor import reopen_log
     from berth.engine.containers.state import refresh
     from berth.errors import InvalidState
 
@@ -261,9 +235,8 @@ def reopen_container_log(services: Services, request: Any) -> Any:
         record = refresh(engine, find_container(engine, request.container_id))
         if record.state != RUNNING:
             raise InvalidState(f"container {record.id} is not running")
-        link = (cri_of(record) or {}).get("log_path", "")
-        if link:
-            _link_log(engine, record.id, Path(link))
+        if (cri_of(record) or {}).get("log_path"):
+            reopen_log(engine.paths(record.id).attach_socket)
     return pb.ReopenContainerLogResponse()
 
 
@@ -319,14 +292,16 @@ def _status(record: ContainerRecord) -> Any:
         message=record.error,
         labels=options["labels"],
         annotations=user_annotations(options["annotations"]),
-        mounts=[_mount(m) for m in record.mounts],
+        mounts=[pb.Mount(**m) for m in cri.get("mounts", [])],
         log_path=cri.get("log_path", ""),
     )
 
 
-def _mount(mount: dict[str, Any]) -> Any:
-    return pb.Mount(
-        container_path=mount["destination"],
-        host_path=mount.get("source", ""),
-        readonly="ro" in mount.get("options", []),
-    )
+def _mount_json(mount: Any) -> dict[str, Any]:
+    """What ContainerStatus gives back of a requested mount (api.proto Mount)."""
+    return {
+        "container_path": mount.container_path,
+        "host_path": mount.host_path,
+        "readonly": mount.readonly,
+        "propagation": mount.propagation,
+    }

@@ -1,13 +1,17 @@
-"""ExecSync, and the streaming RPCs (Exec, Attach, PortForward) this server does not serve yet."""
+"""ExecSync, and CheckpointContainer (not supported)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from berth.cri.containers import find_container
 from berth.cri.proto import api_pb2 as pb
 from berth.cri.service import Services
+from berth.engine.engine import new_id
 from berth.errors import InvalidArgument, Unsupported
 
 
@@ -22,32 +26,32 @@ def exec_sync(services: Services, request: Any) -> Any:
         raise InvalidArgument("cmd is required")
     with services.engine() as engine:
         record = refresh(engine, find_container(engine, request.container_id))
-        argv, process_file = prepare_exec(engine, record, list(request.cmd))
+        pid_file = engine.paths(record.id).rundir / f"exec-sync-{new_id()[:16]}.pid"
+        argv, process_file = prepare_exec(engine, record, list(request.cmd), pid_file=pid_file)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        proc = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=request.timeout or None,
-        )
-    except subprocess.TimeoutExpired as expired:
-        return pb.ExecSyncResponse(stdout=expired.stdout or b"", stderr=expired.stderr or b"", exit_code=124)
+        stdout, stderr = proc.communicate(timeout=request.timeout or None)
+    except subprocess.TimeoutExpired:
+        # Kill the process, not the runtime's exec: that one reaps it (an orphan would stay a
+        # zombie under a container init that does not reap) and then exits.
+        if not _kill_pid_in(pid_file):
+            proc.kill()  # it had not started the process yet
+        stdout, stderr = proc.communicate()
+        return pb.ExecSyncResponse(stdout=stdout, stderr=stderr, exit_code=124)
     finally:
         process_file.unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
     code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
-    return pb.ExecSyncResponse(stdout=proc.stdout, stderr=proc.stderr, exit_code=code)
+    return pb.ExecSyncResponse(stdout=stdout, stderr=stderr, exit_code=code)
 
 
-def streaming(name: str) -> Any:
-    """A handler for a streaming RPC that answers UNIMPLEMENTED naming what is missing."""
-
-    def refuse(services: Services, request: Any) -> Any:
-        raise Unsupported(
-            f"{name} is not supported yet: berth cri serve has no streaming server "
-            "(use ExecSync, or berth exec/attach on the node)"
-        )
-
-    return refuse
+def _kill_pid_in(pid_file: Path) -> bool:
+    """SIGKILL the process whose pid ``pid_file`` holds; False if there is none (yet)."""
+    try:
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def checkpoint_container(services: Services, request: Any) -> Any:

@@ -58,24 +58,21 @@ def _user(entry: CatalogImage) -> dict[str, Any]:
 
 def list_images(services: Services, request: Any) -> Any:
     """Every image in the store (filtered by ``filter.image`` when given)."""
-    from berth.image.catalog import find_image
     from berth.image.catalog import list_images as catalog
 
     with _store(services.engine_config) as store:
         wanted = request.filter.image.image if request.HasField("filter") else ""
-        entries = [find_image(store, wanted)[0]] if wanted else catalog(store)
+        entries = [find(store, wanted)] if wanted else catalog(store)
         return pb.ListImagesResponse(images=[_image(e) for e in entries])
 
 
 def image_status(services: Services, request: Any) -> Any:
     """The image ``image.image`` names (a reference or an id); an empty answer if it is not known,
     as the CRI asks (not an error)."""
-    from berth.image.catalog import find_image
-
     text = require(request.image.image, "image.image")
     with _store(services.engine_config) as store:
         try:
-            entry = find_image(store, text)[0]
+            entry = find(store, text)
         except NotFound:
             return pb.ImageStatusResponse()
         info = {}
@@ -115,17 +112,18 @@ def pull_image(services: Services, request: Any) -> Any:
 def remove_image(services: Services, request: Any) -> Any:
     """Remove the image with every name it has; an image not known succeeds, as the CRI asks."""
     from berth.engine.images.store import prune_snapshots
-    from berth.image.catalog import find_image, needed_chain_ids
     from berth.image.catalog import list_images as catalog
+    from berth.image.catalog import needed_chain_ids
 
     text = require(request.image.image, "image.image")
     with _store(services.engine_config) as store:
         try:
-            entry = find_image(store, text)[0]
+            entry = find(store, text)
         except NotFound:
             return pb.RemoveImageResponse()
         for record in entry.records:
-            store.delete(record.name)
+            with contextlib.suppress(NotFound):  # a concurrent RemoveImage took it first
+                store.delete(record.name)
         store.gc()
         prune_snapshots(services.engine_config, needed_chain_ids(catalog(store)))
     return pb.RemoveImageResponse()
@@ -160,8 +158,25 @@ def _usage(path: str, now: int) -> Any:
 
 def image_name(config: EngineConfig, text: str) -> str:
     """A name the engine can make a container from, for an image given by reference or by id."""
-    from berth.image.catalog import find_image
 
     with _store(config) as store:
-        entry = find_image(store, text)[0]
+        entry = find(store, text)
     return entry.names[0] if entry.names else text
+
+
+def find(store: ImageStore, text: str) -> CatalogImage:
+    """The image ``text`` names: a name, an id, or ``NAME@DIGEST`` for a manifest digest the image
+    was pulled by (its ``repo_digests``); NotFound otherwise."""
+    from berth.image.catalog import find_image, lookup_names
+    from berth.image.catalog import list_images as catalog
+
+    try:
+        return find_image(store, text)[0]
+    except NotFound:
+        if "@" not in text:
+            raise
+    wanted = {text, *lookup_names(text)}
+    for entry in catalog(store):
+        if wanted.intersection(entry.repo_digests):
+            return entry
+    raise NotFound(f"{text}: image not known")

@@ -7,6 +7,7 @@ holds the network, IPC and UTS namespaces; it is ready while the infra runs. Its
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 from berth.cri.proto import api_pb2 as pb
@@ -27,11 +28,11 @@ from berth.errors import NotFound
 
 # api.proto NamespaceMode: the node's namespace instead of the pod's.
 _NODE = pb.NamespaceMode.Value("NODE")
+_POD = pb.NamespaceMode.Value("POD")
 
 
 def run_pod_sandbox(services: Services, request: Any) -> Any:
     """Make the engine pod and start its infra; on any failure nothing is left."""
-    from berth.engine.containers.start import start_container
     from berth.engine.pods.create import create_pod
     from berth.engine.pods.remove import remove_pod
 
@@ -49,12 +50,14 @@ def run_pod_sandbox(services: Services, request: Any) -> Any:
         },
         "log_directory": config.log_directory,
         "runtime_handler": request.runtime_handler,
+        # Set in each container (they share the infra's network and IPC namespaces).
+        "sysctls": dict(config.linux.sysctls),
     }
     services.config.runtime_for(request.runtime_handler)  # an unknown handler: InvalidArgument now
     with services.engine() as engine:
         pod = create_pod(engine, _pod_options(services, config, record))
         try:
-            start_container(engine, pod.infra_id)
+            services.starter.start(pod.infra_id)
         except BaseException:
             remove_pod(engine, pod.id, force=True)
             raise
@@ -69,11 +72,14 @@ def _pod_options(services: Services, config: Any, record: dict[str, Any]) -> Any
     dns = config.dns_config
     return PodOptions(
         name=f"k8s_{meta.name}_{meta.namespace}_{meta.uid}_{meta.attempt}",
-        hostname=config.hostname,
+        # No hostname (the kubelet sends one unless hostNetwork): the node's, as containerd does;
+        # the pod's name is too long for sethostname (64 bytes).
+        hostname=config.hostname or socket.gethostname(),
         labels=dict(config.labels),
         annotations={**config.annotations, RECORD_KEY: json.dumps(record)},
         publish=[_publish(p) for p in config.port_mappings if p.host_port > 0],
         network="host" if namespaces.network == _NODE else "",
+        share=_shared(namespaces),
         infra_image=services.config.sandbox_image,
         dns=list(dns.servers),
         dns_search=list(dns.searches),
@@ -81,6 +87,17 @@ def _pod_options(services: Services, config: Any, record: dict[str, Any]) -> Any
         cpus="",
         memory="",
     )
+
+
+def _shared(namespaces: Any) -> list[str]:
+    """The infra namespaces the containers join: its network and UTS always (with hostNetwork the
+    infra is in the node's), its IPC unless the node's is used, its PID with a pod-wide one."""
+    share = ["net", "uts"]
+    if namespaces.ipc != _NODE:
+        share.append("ipc")
+    if namespaces.pid == _POD:
+        share.append("pid")
+    return share
 
 
 def _publish(mapping: Any) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 
-from berth.cri import containers, execute, images, runtime_info, sandboxes, stats
+from berth.cri import containers, execute, images, runtime_info, sandboxes, stats, streams
 from berth.cri.config import CriConfig, listen_path
 from berth.cri.proto import api_pb2_grpc
 from berth.cri.service import Services, log, rpc
@@ -45,9 +45,9 @@ RUNTIME_RPCS: dict[str, Handler] = {
     "UpdateContainerResources": containers.update_container_resources,
     "ReopenContainerLog": containers.reopen_container_log,
     "ExecSync": execute.exec_sync,
-    "Exec": execute.streaming("Exec"),
-    "Attach": execute.streaming("Attach"),
-    "PortForward": execute.streaming("PortForward"),
+    "Exec": streams.exec_url,
+    "Attach": streams.attach_url,
+    "PortForward": streams.port_forward_url,
     "CheckpointContainer": execute.checkpoint_container,
     "ContainerStats": stats.container_stats,
     "ListContainerStats": stats.list_container_stats,
@@ -93,16 +93,24 @@ def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 8) -> i
         _servicer(api_pb2_grpc.ImageServiceServicer, IMAGE_RPCS, services), server
     )
     server.add_insecure_port(config.listen)
+    services.streams = streams.stream_server(services)
+    services.streams.start()
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stopping.set())
     server.start()
     log.info(
-        "msg=serving listen=%s root=%s runroot=%s", config.listen, engine_config.root, engine_config.runroot
+        "msg=serving listen=%s streams=%s root=%s runroot=%s",
+        config.listen,
+        services.streams.base_url,
+        engine_config.root,
+        engine_config.runroot,
     )
     stopping.wait()
     log.info("msg=stopping")
     server.stop(grace=10).wait()
+    services.streams.stop()
+    services.starter.close()
     path.unlink(missing_ok=True)
     log.info("msg=stopped")
     return 0

@@ -20,9 +20,14 @@ from typing import Any, TypeVar
 import grpc
 
 from berth.cri.config import CriConfig
+from berth.cri.starter import Starter
 from berth.engine.config import EngineConfig
 from berth.engine.engine import Engine
 from berth.errors import AlreadyExists, BerthError, InvalidArgument, InvalidState, NotFound, Unsupported
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.cri.streaming.server import StreamServer
 
 #: The engine annotation holding the CRI's record of a pod or container (never shown to the kubelet).
 RECORD_KEY = "io.berth.cri.record"
@@ -44,6 +49,10 @@ class Services:
     def __init__(self, engine_config: EngineConfig, config: CriConfig) -> None:
         self.engine_config = engine_config
         self.config = config
+        #: the streaming server, once ``serve`` started it
+        self.streams: StreamServer | None = None
+        #: where containers start (in clean processes: ``berth.cri.starter``)
+        self.starter = Starter(engine_config)
 
     def config_json(self) -> str:
         """The server's settings as JSON (``crictl info`` shows them)."""

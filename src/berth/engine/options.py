@@ -56,6 +56,9 @@ class CreateOptions:
     restart: str = "no"
     #: ``--log-opt max-size``: the log file's size limit in bytes (0: none)
     log_size_max: int = 0
+    #: ``--log-opt path``: where the monitor writes the log ("" for the container's own file, which
+    #: is otherwise a symbolic link to it)
+    log_path: str = ""
     #: ``--health-*``: Docker's ``Healthcheck.Test`` form (``["CMD-SHELL", "..."]`` or
     #: ``["CMD", arg...]``; empty: the image's, if any) and its timing in seconds (None: the
     #: image's, or Docker's defaults); ``--no-healthcheck`` turns any check off
@@ -87,6 +90,21 @@ class CreateOptions:
     dns_option: list[str] = field(default_factory=list)
     #: ``--add-host HOST:IP``: extra /etc/hosts lines
     add_host: list[str] = field(default_factory=list)
+    #: ``--pid host``, ``--ipc host``: the host's PID or IPC namespace instead of a new one
+    pid: str = ""
+    ipc: str = ""
+    #: ``--sysctl KEY=VALUE``: namespaced kernel parameters set in the container's namespaces
+    sysctl: list[str] = field(default_factory=list)
+    #: ``--group-add GID``: supplementary groups on top of the user's
+    group_add: list[str] = field(default_factory=list)
+    #: ``--device HOST[:CONTAINER[:PERMISSIONS]]``: host devices made in the container's /dev
+    devices: list[str] = field(default_factory=list)
+    #: ``--oom-score-adj``: the container's processes' OOM score adjustment (None: inherited)
+    oom_score_adj: int | None = None
+    #: the masked and read-only paths instead of podman's defaults (None: the defaults; the CRI
+    #: gives its own lists)
+    masked_paths: list[str] | None = None
+    readonly_paths: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the container's record."""
@@ -215,9 +233,14 @@ class VolumeSpec:
     source: str = ""
     name: str = ""
     read_only: bool = False
+    #: the bind mount's propagation (runtime-spec config.md#mounts options)
+    propagation: str = "rprivate"
 
 
-_VOLUME_OPTIONS = {"ro", "rw", "z", "Z", "rbind", "bind", "private", "rprivate", "shared", "slave"}
+#: ``-v`` propagation options (podman's), as the recursive mount option each means.
+_PROPAGATIONS = {"private": "rprivate", "rprivate": "rprivate", "shared": "rshared", "rshared": "rshared",
+                 "slave": "rslave", "rslave": "rslave"}  # fmt: skip
+_VOLUME_OPTIONS = {"ro", "rw", "z", "Z", "rbind", "bind", *_PROPAGATIONS}
 
 
 def parse_volume(text: str) -> VolumeSpec:
@@ -236,13 +259,14 @@ def parse_volume(text: str) -> VolumeSpec:
     if unknown:
         raise InvalidArgument(f"invalid volume {text!r}: unknown option {unknown[0]!r}")
     read_only = "ro" in options
+    propagation = next((_PROPAGATIONS[o] for o in reversed(options) if o in _PROPAGATIONS), "rprivate")
     if source.startswith("/"):
         if not Path(source).exists():
             raise InvalidArgument(f"invalid volume {text!r}: host path {source} does not exist")
-        return VolumeSpec(dest, source=source, read_only=read_only)
+        return VolumeSpec(dest, source=source, read_only=read_only, propagation=propagation)
     if source:
         check_name(source, "volume")
-    return VolumeSpec(dest, name=source, read_only=read_only)
+    return VolumeSpec(dest, name=source, read_only=read_only, propagation=propagation)
 
 
 def parse_tmpfs(text: str) -> tuple[str, list[str]]:

@@ -133,11 +133,14 @@ class OCIRuntime:
         """Apply a runtime-spec ``linux.resources`` document to the running container."""
         self._run(["update", "--resources", str(resources_file), cid], "update")
 
-    def exec_argv(self, cid: str, process_file: Path, tty: bool) -> list[str]:
-        """The (foreground) ``exec`` command line; the caller runs it with the process's stdio."""
+    def exec_argv(self, cid: str, process_file: Path, tty: bool, pid_file: Path | None = None) -> list[str]:
+        """The (foreground) ``exec`` command line; the caller runs it with the process's stdio.
+        ``pid_file`` gets the exec'd process's host pid (to kill it: killing ``exec`` does not)."""
         args = ["exec", "--process", str(process_file)]
         if tty:
             args.append("--tty")
+        if pid_file is not None:
+            args += ["--pid-file", str(pid_file)]
         return self.argv(*args, cid)
 
 

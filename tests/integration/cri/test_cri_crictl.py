@@ -1,12 +1,17 @@
 """crictl (kubernetes-sigs/cri-tools, built as shared/PEERS.md says; ``BERTH_CRICTL`` names it)
 drives ``berth cri serve`` through a whole session: info, pull through a registries.conf mirror,
-runp, create, start, ps, logs, exec -s, stats, stop, rm, stopp, rmp, rmi."""
+runp, create, start, ps, logs, exec -s, exec through the streaming server (plain, -i, -it in a
+pseudo-terminal), attach -i, port-forward, stats, stop, rm, stopp, rmp, rmi."""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
+import socket
 import subprocess
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,16 +36,9 @@ def test_a_crictl_session(cri: Cri, registry: str, tmp_path: Path) -> None:
     cri.process = start_server(cri.berth, cri.socket, tmp_path / "cri.toml")
     cri.channel, cri.runtime, cri.images = connect(cri.socket)
 
+    argv = [CRICTL, "--runtime-endpoint", cri.endpoint, "--image-endpoint", cri.endpoint, "--timeout", "60s"]
+
     def crictl(*args: str) -> str:
-        argv = [
-            CRICTL,
-            "--runtime-endpoint",
-            cri.endpoint,
-            "--image-endpoint",
-            cri.endpoint,
-            "--timeout",
-            "60s",
-        ]
         done = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, f"crictl {' '.join(args)}: {done.stderr}{done.stdout}"
         return done.stdout
@@ -73,6 +71,19 @@ def test_a_crictl_session(cri: Cri, registry: str, tmp_path: Path) -> None:
     deadline_logs = [crictl("logs", cid) for _ in range(50)]
     assert any("hello crictl" in out for out in deadline_logs)
     assert crictl("exec", "-s", cid, "echo", "exec works").strip() == "exec works"  # crictl adds newlines
+    streamed = subprocess.run(
+        [*argv, "exec", cid, "sh", "-c", "echo out; echo err >&2; exit 3"], capture_output=True, text=True
+    )
+    assert (streamed.stdout, "err\n" in streamed.stderr, streamed.returncode) == ("out\n", True, 1)
+    fed = subprocess.run([*argv, "exec", "-i", cid, "cat"], input="fed\n", capture_output=True, text=True)
+    assert fed.stdout == "fed\n"
+    in_pty = subprocess.run(  # -it wants a terminal: script(1) gives it one
+        ["script", "-qec", shlex.join([*argv, "exec", "-it", cid, "sh", "-c", "tty; echo pty works"]),
+         str(tmp_path / "typescript")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "/dev/pts/" in in_pty.stdout and "pty works" in in_pty.stdout
+    _attach_and_forward(crictl, argv, sid, str(pod), image, tmp_path)
     assert cid[:13] in crictl("stats")
     crictl("stop", cid)
     assert "Exited" in crictl("ps", "-a")
@@ -82,3 +93,53 @@ def test_a_crictl_session(cri: Cri, registry: str, tmp_path: Path) -> None:
     assert crictl("pods", "-q").strip() == ""
     crictl("rmi", image)
     assert image.rsplit(":", 1)[0] not in crictl("images")
+
+
+def _attach_and_forward(
+    crictl: Callable[..., str], argv: list[str], sid: str, pod: str, image: str, tmp_path: Path
+) -> None:
+    """``attach -i`` to a ``cat`` (its stdin's end ends it), and ``port-forward`` to an httpd."""
+    cat = tmp_path / "cat.json"
+    cat.write_text(json.dumps({"metadata": {"name": "cat"}, "image": {"image": image}, "command": ["cat"],
+                               "stdin": True, "stdin_once": True}))  # fmt: skip
+    cat_id = crictl("create", sid, str(cat), pod).strip()
+    crictl("start", cat_id)
+    attached = subprocess.run(
+        [*argv, "attach", "-i", cat_id], input="through attach\n", capture_output=True, text=True, timeout=120
+    )
+    assert "through attach" in attached.stdout
+    web = tmp_path / "web.json"
+    serve = "mkdir -p /www && echo forwarded >/www/index.html && exec httpd -f -p 8080 -h /www"
+    web.write_text(json.dumps({"metadata": {"name": "web"}, "image": {"image": image},
+                               "command": ["sh", "-c", serve]}))  # fmt: skip
+    web_id = crictl("create", sid, str(web), pod).strip()
+    crictl("start", web_id)
+    with socket.socket() as probe:  # a free local port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    forward = subprocess.Popen(
+        [*argv, "port-forward", sid, f"{port}:8080"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert forward.stdout is not None and "Forwarding from" in forward.stdout.readline()
+        body = _get_when_up(f"http://127.0.0.1:{port}/index.html")
+        assert body == "forwarded\n"
+    finally:
+        forward.terminate()
+        forward.wait(timeout=30)
+    for ctr in (cat_id, web_id):
+        crictl("rm", "-f", ctr)
+
+
+def _get_when_up(url: str) -> str:
+    """The body at ``url``, asking again while the server in the container is still starting."""
+    for _ in range(50):
+        try:
+            with urllib.request.urlopen(url, timeout=10) as reply:
+                return str(reply.read().decode())
+        except OSError:
+            continue
+    raise AssertionError(f"{url} never answered")

@@ -97,9 +97,13 @@ def test_sandbox_and_container_life(cri: Cri, tmp_path: Path) -> None:
 
     limits = pb.LinuxContainerResources(memory_limit_in_bytes=64 << 20, cpu_quota=50_000, cpu_period=100_000)
     cri.runtime.UpdateContainerResources(pb.UpdateContainerResourcesRequest(container_id=cid, linux=limits))
-    (logs / "app/1.log").rename(logs / "app/1.log.old")
+    (logs / "app/1.log").rename(logs / "app/1.log.old")  # the kubelet's rotation
     cri.runtime.ReopenContainerLog(pb.ReopenContainerLogRequest(container_id=cid))
-    assert (logs / "app/1.log").exists()
+    rotated = (logs / "app/1.log.old").read_bytes()
+    to_sleep = "echo rotated >/proc/$(pidof sleep)/fd/1"  # the container's process (pid 1 is the pod's)
+    cri.runtime.ExecSync(pb.ExecSyncRequest(container_id=cid, cmd=["sh", "-c", to_sleep]))
+    wait_for(lambda: b"F rotated" in (logs / "app/1.log").read_bytes(), "the reopened log")
+    assert (logs / "app/1.log.old").read_bytes() == rotated
 
     cri.runtime.StopContainer(pb.StopContainerRequest(container_id=cid, timeout=0))
     status = wait_state(cri.runtime, cid, "CONTAINER_EXITED")
@@ -109,7 +113,7 @@ def test_sandbox_and_container_life(cri: Cri, tmp_path: Path) -> None:
         _code(cri.runtime.ContainerStatus, pb.ContainerStatusRequest(container_id=cid))
         == grpc.StatusCode.NOT_FOUND
     )
-    assert not (logs / "app/1.log").exists()
+    assert (logs / "app/1.log").exists()  # the kubelet removes the logs it kept
 
     cri.runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=sid))
     status = cri.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=sid)).status
@@ -139,4 +143,8 @@ def test_errors_and_unsupported(cri: Cri) -> None:
     assert runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items == []  # nothing left
     checkpoint = pb.CheckpointContainerRequest(container_id="x")
     assert _code(runtime.CheckpointContainer, checkpoint) == grpc.StatusCode.UNIMPLEMENTED
-    assert _code(runtime.Exec, pb.ExecRequest(container_id="x")) == grpc.StatusCode.UNIMPLEMENTED
+    unknown = pb.ExecRequest(container_id="0" * 64, cmd=["true"], stdout=True)
+    assert _code(runtime.Exec, unknown) == grpc.StatusCode.NOT_FOUND
+    no_streams = pb.ExecRequest(container_id="0" * 64, cmd=["true"])
+    assert _code(runtime.Exec, no_streams) == grpc.StatusCode.INVALID_ARGUMENT
+    assert _code(runtime.PortForward, pb.PortForwardRequest()) == grpc.StatusCode.INVALID_ARGUMENT

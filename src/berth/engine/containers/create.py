@@ -65,7 +65,7 @@ def _volume_mounts(
                 "destination": spec.destination,
                 "type": "bind",
                 "source": source,
-                "options": ["rbind", "rprivate", "ro" if spec.read_only else "rw"],
+                "options": ["rbind", spec.propagation, "ro" if spec.read_only else "rw"],
             }
         )
     return mounts, missing, anonymous
@@ -173,6 +173,11 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
                 if mount["source"] in new:  # a new volume starts with what the image has there
                     copy_up(rootfs, mount["destination"], Path(mount["source"]))
         paths.userdata.mkdir(parents=True, exist_ok=True)
+        if opts.log_path:
+            if not os.path.isabs(opts.log_path):
+                raise InvalidArgument(f"invalid --log-opt path={opts.log_path}: not an absolute path")
+            Path(opts.log_path).parent.mkdir(parents=True, exist_ok=True)
+            paths.log.symlink_to(opts.log_path)  # ``berth logs`` reads it where it always does
         write_config(paths, config)
     except BaseException:
         remove_files(engine, record)

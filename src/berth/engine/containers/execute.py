@@ -61,9 +61,11 @@ def prepare_exec(
     env: list[str] | None = None,
     user: str = "",
     workdir: str = "",
+    pid_file: Path | None = None,
 ) -> tuple[list[str], Path]:
     """The runtime's ``exec`` command line for ``command`` in the running container, and the
-    process file it reads (the caller removes it once the runtime is done)."""
+    process file it reads (the caller removes it once the runtime is done); ``pid_file``: where the
+    runtime writes the process's pid."""
     if not command:
         raise InvalidArgument("exec needs a command")
     if record.state != RUNNING:
@@ -90,7 +92,7 @@ def prepare_exec(
     find_command(root, command[0], process["env"], process["cwd"])
     process_file = paths.rundir / f"exec-{new_id()[:16]}.json"
     process_file.write_text(json.dumps(process))
-    return engine.runtime(record.runtime).exec_argv(record.id, process_file, tty), process_file
+    return engine.runtime(record.runtime).exec_argv(record.id, process_file, tty, pid_file), process_file
 
 
 def _run_in_background(argv: list[str], process_file: Path) -> None:

@@ -438,6 +438,10 @@ class _Monitor:
             self._drop(fd)
             return
         if not mode:
+            if data == b"reopen-log":
+                self._reopen_log()
+                self._drop(fd)  # the end of the connection tells the client it is done
+                return
             self.clients[fd] = (sock, "attach" if data == b"attach" else "wait")
             return
         kind, body = data[0], data[1:]
@@ -455,10 +459,25 @@ class _Monitor:
             rows, cols = struct.unpack("HH", body)
             fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
+    def _reopen_log(self) -> None:
+        """Write to a new file at the log's path (the CRI's ReopenContainerLog: the kubelet renamed
+        the old one to rotate it)."""
+        if self.log is not None and self.spec.log_path is not None:
+            self.log.close()
+            self.log = LogWriter(self.spec.log_path, self.spec.log_size_max)
+
     def _close_stdin(self) -> None:
         if self.stdin_fd is not None and self.stdin_fd != self.master:
             os.close(self.stdin_fd)
         self.stdin_fd = None
+
+
+def reopen_log(path: Path) -> None:
+    """Make the monitor listening at ``path`` write its log to a new file at the log's path, and
+    wait until it has."""
+    with attach_client(path, "reopen-log") as sock:
+        while sock.recv(_MAX_PACKET):
+            pass
 
 
 def _receive_console(console: socket.socket, proc: subprocess.Popen[bytes]) -> int | None:
@@ -496,7 +515,7 @@ def _exit_code(status: int) -> int:
 
 
 def attach_client(path: Path, mode: str = "attach") -> socket.socket:
-    """Connect to a monitor and announce ``mode`` (``attach`` or ``wait``)."""
+    """Connect to a monitor and announce ``mode`` (``attach``, ``wait`` or ``reopen-log``)."""
     sock = connect(path)
     sock.send(mode.encode())
     return sock

@@ -157,7 +157,7 @@ def build_config(
     nofile = min(NOFILE, hard) if hard != resource.RLIM_INFINITY else NOFILE
     process: dict[str, Any] = {
         "terminal": opts.tty,
-        "user": {"uid": user.uid, "gid": user.gid, "additionalGids": list(user.additional_gids)},
+        "user": {"uid": user.uid, "gid": user.gid, "additionalGids": _group_ids(user.additional_gids, opts)},
         "args": process_args(opts, image),
         "env": env,
         "cwd": opts.workdir or image.working_dir or "/",
@@ -169,9 +169,16 @@ def build_config(
         "rlimits": [{"type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile}],
         "noNewPrivileges": no_new_privileges,
     }
+    if opts.oom_score_adj is not None:
+        process["oomScoreAdj"] = opts.oom_score_adj  # config.md#process
     if not process["cwd"].startswith("/"):
         raise InvalidArgument(f"invalid working directory {process['cwd']!r}: not an absolute path")
-    namespaces: list[dict[str, str]] = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+    for flag, mode in (("--pid", opts.pid), ("--ipc", opts.ipc)):
+        if mode not in ("", "host"):
+            raise InvalidArgument(f"invalid {flag} {mode!r}: want host")
+    # config-linux.md#namespaces: a namespace left out is the host's.
+    private = [("pid", opts.pid), ("ipc", opts.ipc), ("uts", ""), ("mount", "")]
+    namespaces: list[dict[str, str]] = [{"type": t} for t, mode in private if mode != "host"]
     if netns is not None:
         namespaces.append({"type": "network", **({"path": netns} if netns else {})})
     all_mounts = _default_mounts()
@@ -195,9 +202,18 @@ def build_config(
         "cgroupsPath": cgroups_path,
         "resources": resources(opts),
     }
+    if opts.sysctl:
+        linux["sysctl"] = _sysctls(opts.sysctl)
+    if opts.devices:
+        linux["devices"], device_rules = _devices(opts.devices)
+        linux["resources"]["devices"] += device_rules
+    if any("rshared" in m.get("options", ()) for m in mounts):
+        linux["rootfsPropagation"] = "rshared"  # a bidirectional bind needs its peers shared
+    elif any("rslave" in m.get("options", ()) for m in mounts):
+        linux["rootfsPropagation"] = "rslave"
     if not opts.privileged:
-        linux["maskedPaths"] = list(MASKED_PATHS)
-        linux["readonlyPaths"] = list(READONLY_PATHS)
+        linux["maskedPaths"] = list(MASKED_PATHS if opts.masked_paths is None else opts.masked_paths)
+        linux["readonlyPaths"] = list(READONLY_PATHS if opts.readonly_paths is None else opts.readonly_paths)
         if seccomp_opt != "unconfined":
             linux["seccomp"] = load_seccomp(seccomp_opt, caps) if seccomp_opt else default_seccomp(caps)
     elif seccomp_opt and seccomp_opt != "unconfined":
@@ -211,6 +227,58 @@ def build_config(
         "linux": linux,
         "annotations": _annotations(opts, image),
     }
+
+
+def _group_ids(image_groups: tuple[int, ...] | list[int], opts: CreateOptions) -> list[int]:
+    """The user's groups from the image, then ``--group-add``'s (numeric ids)."""
+    gids = list(image_groups)
+    for text in opts.group_add:
+        if not text.isdigit():
+            raise InvalidArgument(f"invalid --group-add {text!r}: want a numeric group id")
+        if int(text) not in gids:
+            gids.append(int(text))
+    return gids
+
+
+def _sysctls(entries: list[str]) -> dict[str, str]:
+    """config-linux.md#sysctl from ``KEY=VALUE`` entries."""
+    sysctls = {}
+    for entry in entries:
+        key, eq, value = entry.partition("=")
+        if not key or not eq:
+            raise InvalidArgument(f"invalid --sysctl {entry!r}: want KEY=VALUE")
+        sysctls[key] = value
+    return sysctls
+
+
+def _devices(entries: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """config-linux.md#devices and the cgroup rules allowing them, for ``--device
+    HOST[:CONTAINER[:PERMISSIONS]]`` (permissions: some of ``rwm``, all by default)."""
+    import os
+    import stat
+
+    devices, rules = [], []
+    for entry in entries:
+        parts = entry.split(":")
+        host = parts[0]
+        inside = parts[1] if len(parts) > 1 and parts[1] else host
+        access = parts[2] if len(parts) > 2 else "rwm"
+        well_formed = len(parts) <= 3 and host.startswith("/") and inside.startswith("/")
+        if not well_formed or set(access) - set("rwm"):
+            raise InvalidArgument(f"invalid --device {entry!r}: want HOST[:CONTAINER[:PERMISSIONS]]")
+        try:
+            info = os.stat(host)
+        except OSError as err:
+            raise InvalidArgument(f"invalid --device {entry!r}: {err.strerror}") from None
+        if not (stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)):
+            raise InvalidArgument(f"invalid --device {entry!r}: {host} is not a device")
+        kind = "c" if stat.S_ISCHR(info.st_mode) else "b"
+        major, minor = os.major(info.st_rdev), os.minor(info.st_rdev)
+        node = {"type": kind, "major": major, "minor": minor}
+        owner = {"fileMode": stat.S_IMODE(info.st_mode), "uid": info.st_uid, "gid": info.st_gid}
+        devices.append({"path": inside, **node, **owner})
+        rules.append({"allow": True, **node, "access": access})
+    return devices, rules
 
 
 def _annotations(opts: CreateOptions, image: ImageSettings) -> dict[str, str]:

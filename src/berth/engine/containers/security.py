@@ -63,7 +63,8 @@ def capabilities(cap_add: list[str], cap_drop: list[str], privileged: bool) -> l
     adds = [_normalize(c) for c in cap_add]
     drops = {_normalize(c) for c in cap_drop}
     caps = [] if "CAP_ALL" in drops else [c for c in DEFAULT_CAPABILITIES if c not in drops]
-    for cap in ALL_CAPABILITIES if "CAP_ALL" in adds else adds:
+    # ALL is every capability the host can give: runc fails on one outside its bounding set.
+    for cap in host_capabilities() if "CAP_ALL" in adds else adds:
         if cap not in caps and cap != "CAP_ALL":
             caps.append(cap)
     return caps

@@ -84,7 +84,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             rundir=paths.rundir,
             attach_socket=paths.attach_socket,
             exit_file=paths.exit_file,
-            log_path=paths.log,
+            log_path=Path(opts.log_path) if opts.log_path else paths.log,
             create_argv=lambda pid_file, console, log: runtime_argv(
                 record.id, paths.bundle, pid_file, console, log
             ),
