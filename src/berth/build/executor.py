@@ -37,8 +37,14 @@ from berth.build.errors import ContainerfileError
 from berth.build.expand import Expander
 from berth.build.ignore import IgnoreRules
 from berth.build.instructions import Add, Arg, Copy, From, Instruction, Run, parse_instruction
-from berth.build.lines import Line, split_keyword
-from berth.build.state import StageState, apply_config_instruction, declare_args, is_config_instruction
+from berth.build.lines import Line, heredoc_specs, split_keyword
+from berth.build.state import (
+    DEFAULT_PATH,
+    StageState,
+    apply_config_instruction,
+    declare_args,
+    is_config_instruction,
+)
 from berth.engine.engine import Engine
 from berth.engine.images.store import owned_root_key
 from berth.errors import BerthError, InvalidArgument, NotFound
@@ -82,6 +88,8 @@ class BuildOptions:
     #: ``-q``: RUN's output is not shown.
     quiet: bool = False
     progress: Callable[[str], None] = lambda _line: None
+    #: Warnings (shown even with ``-q``), e.g. config fields the OCI format can not hold.
+    warn: Callable[[str], None] = lambda _line: None
 
 
 def builtin_args() -> dict[str, str]:
@@ -199,7 +207,11 @@ class Builder:
         )
 
     def _new_state(self, config: ImageConfig, layers: list[Descriptor], chain: Digest | None) -> StageState:
-        return StageState(config, layers, chain, given_args=self.given, escape=self.cf.escape)
+        state = StageState(config, layers, chain, given_args=self.given, escape=self.cf.escape)
+        # buildah 1.28 (and BuildKit): a base without PATH gets the default one in its ENV.
+        if "PATH" not in state.env():
+            state.edit(env=(*state.container.env, f"PATH={DEFAULT_PATH}"))
+        return state
 
     def _base(self, base: From) -> StageState:
         ref = Expander(self.global_args, self.cf.escape).word(base.image)
@@ -388,13 +400,14 @@ class Builder:
             dest = dest.rstrip("/") + "/"
         owner = parse_chown(ex.word(ins.chown), root) if ins.chown else Owner(0, 0)
         chmod = int(ex.word(ins.chmod), 8) if ins.chmod else None
-        heredocs = {f"<<{h.name}": h for h in ins.heredocs}
+        heredocs = {h.name: h for h in ins.heredocs}
         unpack = isinstance(ins, Add) and not ins.from_stage
         with self._source(ins) as source:
             files = []
             for word in ins.sources:
-                if word in heredocs or word.startswith("<<"):
-                    doc = heredocs[word] if word in heredocs else ins.heredocs[0]
+                if word.startswith("<<"):
+                    ((name, *_),) = heredoc_specs(word, self.cf.escape)
+                    doc = heredocs[name]
                     content = ex.word(doc.content) if doc.expand else doc.content
                     target = dest if not dest.endswith("/") else posixpath.join(dest, doc.name)
                     write_file(root, target, content.encode(), owner, chmod or 0o644)
@@ -451,7 +464,7 @@ class Builder:
     # -- the result -----------------------------------------------------------------------
 
     def _store(self, state: StageState) -> StoredImage:
-        config = state.config
+        config = state.config if self.opts.docker_format else self._oci_config(state.config)
         if self.opts.labels:
             labels = {**config.config.labels, **self.opts.labels}
             config = records.replace(config, config=records.replace(config.config, labels=labels))
@@ -468,6 +481,22 @@ class Builder:
         for name in names[1:]:
             record_image(self.images, name, stored.manifest)
         return stored
+
+    def _oci_config(self, config: ImageConfig) -> ImageConfig:
+        """``config`` without what the OCI image config has no field for (image-spec config.md
+        lists none for them): buildah 1.28 drops HEALTHCHECK, ONBUILD and SHELL with a warning."""
+        inner = config.config
+        dropped = {
+            "HEALTHCHECK": inner.healthcheck,
+            "ONBUILD": inner.on_build,
+            "SHELL": inner.shell,
+        }
+        for name, value in dropped.items():
+            if value:
+                self.opts.warn(
+                    f"{name} is not supported by the OCI image format and is left out; use --format docker"
+                )
+        return records.replace(config, config=records.replace(inner, healthcheck=None, on_build=(), shell=()))
 
 
 def _expand_mounts(ins: Run, ex: Expander) -> Run:

@@ -169,6 +169,7 @@ def _build(args: argparse.Namespace) -> int:
             quiet=args.quiet,
             layers=_bool(args.layers),
             progress=(lambda _line: None) if args.quiet else (lambda line: print(line, flush=True)),
+            warn=lambda line: print(f"berth: warning: {line}", file=sys.stderr),
         )
         with open_engine(args) as engine:
             images = ImageStore(images_root(engine.config))
