@@ -79,6 +79,10 @@ class BuildOptions:
     network: str = ""
     docker_format: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    #: ``--annotation``: the manifest's annotations.
+    annotations: dict[str, str] = field(default_factory=dict)
+    #: ``--squash``: the target stage's steps make one layer (the cache is not used for them).
+    squash: bool = False
     #: ``--no-cache``: run every step (finished steps are still recorded for later builds).
     no_cache: bool = False
     #: ``--layers=false``: neither read nor write the layer cache.
@@ -125,6 +129,9 @@ class Builder:
         self.global_args: dict[str, str] = {}
         self.built: dict[int, StageState] = {}
         self.step = 0
+        #: With --squash, the target stage's one writable root, and its last tree step's history.
+        self.squash_root: Path | None = None
+        self.squash_last: int | None = None
 
     def build(self) -> StoredImage:
         """Build the target (the last stage unless ``--target``) and store it under each tag."""
@@ -137,7 +144,8 @@ class Builder:
             self.lease = lease
             for stage in self.cf.stages:
                 if stage.index in needed:
-                    self.built[stage.index] = self._stage(stage)
+                    squash = self.opts.squash and stage is target
+                    self.built[stage.index] = self._stage(stage, squash)
             return self._store(self.built[target.index])
 
     def _declare_global(self, arg: Arg) -> None:
@@ -187,18 +195,41 @@ class Builder:
 
     # -- stages ---------------------------------------------------------------------------
 
-    def _stage(self, stage: Stage) -> StageState:
+    def _stage(self, stage: Stage, squash: bool) -> StageState:
         self._announce(stage.base)
         state = self._base(stage.base)
         # Dockerfile reference, ONBUILD: the base's triggers run first, and are not inherited.
         triggers = [self._trigger(stage.base, text) for text in state.container.on_build]
         state.edit(on_build=())
-        for ins in triggers:
-            self._instruction(state, ins)
-        for ins in stage.instructions:
-            self._announce(ins)
-            self._instruction(state, ins)
+        with self._squashed(state) if squash else contextlib.nullcontext():
+            for ins in triggers:
+                self._instruction(state, ins)
+            for ins in stage.instructions:
+                self._announce(ins)
+                self._instruction(state, ins)
         return state
+
+    @contextlib.contextmanager
+    def _squashed(self, state: StageState) -> Iterator[None]:
+        """``--squash``: the stage's steps work in one writable root on its base, whose changes
+        become one layer at the end (the base's layers stay as they are, as in buildah)."""
+        key = owned_root_key("build")
+        self.squash_root = self.snaps.prepare(key, state.chain).rootfs
+        try:
+            yield
+            if self.squash_last is not None:
+                layer, diff_id = write_layer_blob(
+                    self.images, self.lease, lambda out: self.snaps.diff(key, out)
+                )
+        finally:
+            self.squash_root = None
+            self.snaps.release(key)
+        if self.squash_last is not None:
+            self._add_layer(state, CachedLayer(layer, diff_id, "", ""), history=False)
+            # The layer's history entry is that of the last step that changed the tree.
+            history = list(state.config.history)
+            history[self.squash_last] = records.replace(history[self.squash_last], empty_layer=False)
+            state.config = records.replace(state.config, history=tuple(history))
 
     def _trigger(self, base: From, text: str) -> Instruction:
         keyword, rest = split_keyword(text.strip())
@@ -276,7 +307,12 @@ class Builder:
         sources: str = "",
     ) -> None:
         """Take the step's layer from the cache, or run ``work`` in a writable root on the stage's
-        chain and commit what it changed as a layer (then cache it)."""
+        chain and commit what it changed as a layer (then cache it). With ``--squash`` ``work``
+        runs in the stage's one root and the step has no layer of its own."""
+        if self.squash_root is not None:
+            state.add_history(work(self.squash_root), now_rfc3339(), empty_layer=True)
+            self.squash_last = len(state.config.history) - 1
+            return
         key = step_key(state_id(state), _text(ins), uses, sources) if self.opts.layers else None
         hit = self._cached(key) if key is not None and not self.opts.no_cache else None
         if hit is not None:
@@ -295,8 +331,9 @@ class Builder:
         if key is not None:
             self.cache.put(key, made)
 
-    def _add_layer(self, state: StageState, made: CachedLayer) -> None:
-        """Unpack ``made``'s layer as the stage's next snapshot; add it to the config and history."""
+    def _add_layer(self, state: StageState, made: CachedLayer, history: bool = True) -> None:
+        """Unpack ``made``'s layer as the stage's next snapshot; add it to the config (and its
+        history entry, unless not ``history``)."""
         layer = made.layer
         if self.opts.docker_format:
             layer = records.replace(layer, media_type=mediatypes.DOCKER_LAYER_GZIP)
@@ -306,7 +343,8 @@ class Builder:
             ).chain_id
         state.layers.append(layer)
         state.config = records.replace(state.config, diff_ids=(*state.config.diff_ids, made.diff_id))
-        state.add_history(made.created_by, made.created, empty_layer=False)
+        if history:
+            state.add_history(made.created_by, made.created, empty_layer=False)
 
     def _cached(self, key: str) -> CachedLayer | None:
         """The cache's entry for ``key``, its blob then held by this build's lease too (checked
@@ -477,6 +515,7 @@ class Builder:
             state.layers,
             names[0] if names else None,
             docker=self.opts.docker_format,
+            annotations=self.opts.annotations,
         )
         for name in names[1:]:
             record_image(self.images, name, stored.manifest)
