@@ -46,7 +46,7 @@ from berth.build.state import (
     is_config_instruction,
 )
 from berth.engine.engine import Engine
-from berth.engine.images.store import owned_root_key
+from berth.engine.images.store import hold_chains, owned_root_key, release_chains
 from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.image.catalog import local_name
 from berth.image.images import ImageStore
@@ -58,6 +58,7 @@ from berth.image.importer import (
     store_lease,
     write_layer_blob,
 )
+from berth.image.snapshots import chain_ids
 from berth.spec import mediatypes, records
 from berth.spec.descriptor import Descriptor
 from berth.spec.digest import Digest
@@ -129,9 +130,12 @@ class Builder:
         self.global_args: dict[str, str] = {}
         self.built: dict[int, StageState] = {}
         self.step = 0
+        self.line = 0  # the line of the step running (for an interrupt's message)
         #: With --squash, the target stage's one writable root, and its last tree step's history.
         self.squash_root: Path | None = None
         self.squash_last: int | None = None
+        #: The key under which this build holds its stages' snapshots against a prune.
+        self.hold_key = owned_root_key("build-held")
 
     def build(self) -> StoredImage:
         """Build the target (the last stage unless ``--target``) and store it under each tag."""
@@ -140,13 +144,19 @@ class Builder:
         for arg in self.cf.global_args:
             self._in_line(arg, functools.partial(self._declare_global, arg))
         self.total = sum(1 + len(s.instructions) for s in self.cf.stages if s.index in needed)
-        with store_lease(self.images) as lease:
-            self.lease = lease
-            for stage in self.cf.stages:
-                if stage.index in needed:
-                    squash = self.opts.squash and stage is target
-                    self.built[stage.index] = self._stage(stage, squash)
-            return self._store(self.built[target.index])
+        try:
+            with store_lease(self.images) as lease:
+                self.lease = lease
+                for stage in self.cf.stages:
+                    if stage.index in needed:
+                        squash = self.opts.squash and stage is target
+                        self.built[stage.index] = self._stage(stage, squash)
+                return self._store(self.built[target.index])
+        except KeyboardInterrupt:
+            # SIGINT: the steps' own cleanup has run on the way here; say where it stopped.
+            raise ContainerfileError(self.cf.filename, self.line, "build interrupted") from None
+        finally:
+            release_chains(self.engine.config, self.hold_key)
 
     def _declare_global(self, arg: Arg) -> None:
         """A global ARG: only FROM lines (and stages' ARGs of the same name) see it."""
@@ -190,6 +200,7 @@ class Builder:
             raise ContainerfileError(self.cf.filename, ins.line.number, str(err)) from None
 
     def _announce(self, ins: Instruction) -> None:
+        self.line = ins.line.number
         self.step += 1
         self.opts.progress(f"STEP {self.step}/{self.total}: {ins.line.original}")
 
@@ -337,6 +348,10 @@ class Builder:
         layer = made.layer
         if self.opts.docker_format:
             layer = records.replace(layer, media_type=mediatypes.DOCKER_LAYER_GZIP)
+        # Held before it exists, so no prune removes it before the image is stored.
+        next_chain = chain_ids([*state.config.diff_ids, made.diff_id])[-1]
+        held = [s.chain for s in (*self.built.values(), state) if s.chain is not None]
+        hold_chains(self.engine.config, self.hold_key, [*held, next_chain])
         with self.images.content.open(layer.digest) as blob:
             state.chain = self.snaps.unpack(
                 blob, state.chain, media_type=layer.media_type, diff_id=made.diff_id
