@@ -91,11 +91,12 @@ def is_archive(path: Path) -> bool:
 
 def unpack_archive(archive: Path, directory: Path) -> None:
     """Unpack the tar archive ``archive`` into the host directory ``directory`` (entries confined to
-    it), keeping the archive's owners, modes and mtimes."""
+    it), keeping the archive's owners, modes and mtimes; its ``./`` entry is the directory's own
+    (buildah 1.28)."""
     from berth.image.layers import InvalidLayer, apply_layer
 
     with open(archive, "rb") as blob:
         try:
-            apply_layer(blob, directory, same_owner=True)
+            apply_layer(blob, directory, same_owner=True, root_entry=True)
         except InvalidLayer as err:
             raise InvalidArgument(f"ADD {archive.name}: {err}") from None

@@ -37,10 +37,16 @@ from berth.build.errors import ContainerfileError
 from berth.build.expand import Expander
 from berth.build.ignore import IgnoreRules
 from berth.build.instructions import Add, Arg, Copy, From, Instruction, Run, parse_instruction
-from berth.build.lines import Line, split_keyword
-from berth.build.state import StageState, apply_config_instruction, declare_args, is_config_instruction
+from berth.build.lines import Line, heredoc_specs, split_keyword
+from berth.build.state import (
+    DEFAULT_PATH,
+    StageState,
+    apply_config_instruction,
+    declare_args,
+    is_config_instruction,
+)
 from berth.engine.engine import Engine
-from berth.engine.images.store import owned_root_key
+from berth.engine.images.store import hold_chains, owned_root_key, release_chains
 from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.image.catalog import local_name
 from berth.image.images import ImageStore
@@ -52,6 +58,7 @@ from berth.image.importer import (
     store_lease,
     write_layer_blob,
 )
+from berth.image.snapshots import chain_ids
 from berth.spec import mediatypes, records
 from berth.spec.descriptor import Descriptor
 from berth.spec.digest import Digest
@@ -73,6 +80,10 @@ class BuildOptions:
     network: str = ""
     docker_format: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    #: ``--annotation``: the manifest's annotations.
+    annotations: dict[str, str] = field(default_factory=dict)
+    #: ``--squash``: the target stage's steps make one layer (the cache is not used for them).
+    squash: bool = False
     #: ``--no-cache``: run every step (finished steps are still recorded for later builds).
     no_cache: bool = False
     #: ``--layers=false``: neither read nor write the layer cache.
@@ -82,6 +93,8 @@ class BuildOptions:
     #: ``-q``: RUN's output is not shown.
     quiet: bool = False
     progress: Callable[[str], None] = lambda _line: None
+    #: Warnings (shown even with ``-q``), e.g. config fields the OCI format can not hold.
+    warn: Callable[[str], None] = lambda _line: None
 
 
 def builtin_args() -> dict[str, str]:
@@ -117,6 +130,12 @@ class Builder:
         self.global_args: dict[str, str] = {}
         self.built: dict[int, StageState] = {}
         self.step = 0
+        self.line = 0  # the line of the step running (for an interrupt's message)
+        #: With --squash, the target stage's one writable root, and its last tree step's history.
+        self.squash_root: Path | None = None
+        self.squash_last: int | None = None
+        #: The key under which this build holds its stages' snapshots against a prune.
+        self.hold_key = owned_root_key("build-held")
 
     def build(self) -> StoredImage:
         """Build the target (the last stage unless ``--target``) and store it under each tag."""
@@ -125,12 +144,19 @@ class Builder:
         for arg in self.cf.global_args:
             self._in_line(arg, functools.partial(self._declare_global, arg))
         self.total = sum(1 + len(s.instructions) for s in self.cf.stages if s.index in needed)
-        with store_lease(self.images) as lease:
-            self.lease = lease
-            for stage in self.cf.stages:
-                if stage.index in needed:
-                    self.built[stage.index] = self._stage(stage)
-            return self._store(self.built[target.index])
+        try:
+            with store_lease(self.images) as lease:
+                self.lease = lease
+                for stage in self.cf.stages:
+                    if stage.index in needed:
+                        squash = self.opts.squash and stage is target
+                        self.built[stage.index] = self._stage(stage, squash)
+                return self._store(self.built[target.index])
+        except KeyboardInterrupt:
+            # SIGINT: the steps' own cleanup has run on the way here; say where it stopped.
+            raise ContainerfileError(self.cf.filename, self.line, "build interrupted") from None
+        finally:
+            release_chains(self.engine.config, self.hold_key)
 
     def _declare_global(self, arg: Arg) -> None:
         """A global ARG: only FROM lines (and stages' ARGs of the same name) see it."""
@@ -174,23 +200,47 @@ class Builder:
             raise ContainerfileError(self.cf.filename, ins.line.number, str(err)) from None
 
     def _announce(self, ins: Instruction) -> None:
+        self.line = ins.line.number
         self.step += 1
         self.opts.progress(f"STEP {self.step}/{self.total}: {ins.line.original}")
 
     # -- stages ---------------------------------------------------------------------------
 
-    def _stage(self, stage: Stage) -> StageState:
+    def _stage(self, stage: Stage, squash: bool) -> StageState:
         self._announce(stage.base)
         state = self._base(stage.base)
         # Dockerfile reference, ONBUILD: the base's triggers run first, and are not inherited.
         triggers = [self._trigger(stage.base, text) for text in state.container.on_build]
         state.edit(on_build=())
-        for ins in triggers:
-            self._instruction(state, ins)
-        for ins in stage.instructions:
-            self._announce(ins)
-            self._instruction(state, ins)
+        with self._squashed(state) if squash else contextlib.nullcontext():
+            for ins in triggers:
+                self._instruction(state, ins)
+            for ins in stage.instructions:
+                self._announce(ins)
+                self._instruction(state, ins)
         return state
+
+    @contextlib.contextmanager
+    def _squashed(self, state: StageState) -> Iterator[None]:
+        """``--squash``: the stage's steps work in one writable root on its base, whose changes
+        become one layer at the end (the base's layers stay as they are, as in buildah)."""
+        key = owned_root_key("build")
+        self.squash_root = self.snaps.prepare(key, state.chain).rootfs
+        try:
+            yield
+            if self.squash_last is not None:
+                layer, diff_id = write_layer_blob(
+                    self.images, self.lease, lambda out: self.snaps.diff(key, out)
+                )
+        finally:
+            self.squash_root = None
+            self.snaps.release(key)
+        if self.squash_last is not None:
+            self._add_layer(state, CachedLayer(layer, diff_id, "", ""), history=False)
+            # The layer's history entry is that of the last step that changed the tree.
+            history = list(state.config.history)
+            history[self.squash_last] = records.replace(history[self.squash_last], empty_layer=False)
+            state.config = records.replace(state.config, history=tuple(history))
 
     def _trigger(self, base: From, text: str) -> Instruction:
         keyword, rest = split_keyword(text.strip())
@@ -199,7 +249,11 @@ class Builder:
         )
 
     def _new_state(self, config: ImageConfig, layers: list[Descriptor], chain: Digest | None) -> StageState:
-        return StageState(config, layers, chain, given_args=self.given, escape=self.cf.escape)
+        state = StageState(config, layers, chain, given_args=self.given, escape=self.cf.escape)
+        # buildah 1.28 (and BuildKit): a base without PATH gets the default one in its ENV.
+        if "PATH" not in state.env():
+            state.edit(env=(*state.container.env, f"PATH={DEFAULT_PATH}"))
+        return state
 
     def _base(self, base: From) -> StageState:
         ref = Expander(self.global_args, self.cf.escape).word(base.image)
@@ -264,7 +318,12 @@ class Builder:
         sources: str = "",
     ) -> None:
         """Take the step's layer from the cache, or run ``work`` in a writable root on the stage's
-        chain and commit what it changed as a layer (then cache it)."""
+        chain and commit what it changed as a layer (then cache it). With ``--squash`` ``work``
+        runs in the stage's one root and the step has no layer of its own."""
+        if self.squash_root is not None:
+            state.add_history(work(self.squash_root), now_rfc3339(), empty_layer=True)
+            self.squash_last = len(state.config.history) - 1
+            return
         key = step_key(state_id(state), _text(ins), uses, sources) if self.opts.layers else None
         hit = self._cached(key) if key is not None and not self.opts.no_cache else None
         if hit is not None:
@@ -283,18 +342,24 @@ class Builder:
         if key is not None:
             self.cache.put(key, made)
 
-    def _add_layer(self, state: StageState, made: CachedLayer) -> None:
-        """Unpack ``made``'s layer as the stage's next snapshot; add it to the config and history."""
+    def _add_layer(self, state: StageState, made: CachedLayer, history: bool = True) -> None:
+        """Unpack ``made``'s layer as the stage's next snapshot; add it to the config (and its
+        history entry, unless not ``history``)."""
         layer = made.layer
         if self.opts.docker_format:
             layer = records.replace(layer, media_type=mediatypes.DOCKER_LAYER_GZIP)
+        # Held before it exists, so no prune removes it before the image is stored.
+        next_chain = chain_ids([*state.config.diff_ids, made.diff_id])[-1]
+        held = [s.chain for s in (*self.built.values(), state) if s.chain is not None]
+        hold_chains(self.engine.config, self.hold_key, [*held, next_chain])
         with self.images.content.open(layer.digest) as blob:
             state.chain = self.snaps.unpack(
                 blob, state.chain, media_type=layer.media_type, diff_id=made.diff_id
             ).chain_id
         state.layers.append(layer)
         state.config = records.replace(state.config, diff_ids=(*state.config.diff_ids, made.diff_id))
-        state.add_history(made.created_by, made.created, empty_layer=False)
+        if history:
+            state.add_history(made.created_by, made.created, empty_layer=False)
 
     def _cached(self, key: str) -> CachedLayer | None:
         """The cache's entry for ``key``, its blob then held by this build's lease too (checked
@@ -388,13 +453,14 @@ class Builder:
             dest = dest.rstrip("/") + "/"
         owner = parse_chown(ex.word(ins.chown), root) if ins.chown else Owner(0, 0)
         chmod = int(ex.word(ins.chmod), 8) if ins.chmod else None
-        heredocs = {f"<<{h.name}": h for h in ins.heredocs}
+        heredocs = {h.name: h for h in ins.heredocs}
         unpack = isinstance(ins, Add) and not ins.from_stage
         with self._source(ins) as source:
             files = []
             for word in ins.sources:
-                if word in heredocs or word.startswith("<<"):
-                    doc = heredocs[word] if word in heredocs else ins.heredocs[0]
+                if word.startswith("<<"):
+                    ((name, *_),) = heredoc_specs(word, self.cf.escape)
+                    doc = heredocs[name]
                     content = ex.word(doc.content) if doc.expand else doc.content
                     target = dest if not dest.endswith("/") else posixpath.join(dest, doc.name)
                     write_file(root, target, content.encode(), owner, chmod or 0o644)
@@ -451,7 +517,7 @@ class Builder:
     # -- the result -----------------------------------------------------------------------
 
     def _store(self, state: StageState) -> StoredImage:
-        config = state.config
+        config = state.config if self.opts.docker_format else self._oci_config(state.config)
         if self.opts.labels:
             labels = {**config.config.labels, **self.opts.labels}
             config = records.replace(config, config=records.replace(config.config, labels=labels))
@@ -464,10 +530,27 @@ class Builder:
             state.layers,
             names[0] if names else None,
             docker=self.opts.docker_format,
+            annotations=self.opts.annotations,
         )
         for name in names[1:]:
             record_image(self.images, name, stored.manifest)
         return stored
+
+    def _oci_config(self, config: ImageConfig) -> ImageConfig:
+        """``config`` without what the OCI image config has no field for (image-spec config.md
+        lists none for them): buildah 1.28 drops HEALTHCHECK, ONBUILD and SHELL with a warning."""
+        inner = config.config
+        dropped = {
+            "HEALTHCHECK": inner.healthcheck,
+            "ONBUILD": inner.on_build,
+            "SHELL": inner.shell,
+        }
+        for name, value in dropped.items():
+            if value:
+                self.opts.warn(
+                    f"{name} is not supported by the OCI image format and is left out; use --format docker"
+                )
+        return records.replace(config, config=records.replace(inner, healthcheck=None, on_build=(), shell=()))
 
 
 def _expand_mounts(ins: Run, ex: Expander) -> Run:

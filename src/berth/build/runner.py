@@ -1,8 +1,10 @@
 """RUN: a command in a container on the stage's writable root, through Berth's engine and runtime.
 
 The container is created with the root as ``--rootfs``, attached (its output is the build's),
-waited for and removed; mount points the runtime had to create in the root for its own mounts are
-removed again, so they do not end up in the layer (as buildah does).
+waited for and removed. Of the mount points made in the root for it, buildah 1.28 keeps most in
+the layer, and so does Berth: /proc, /sys, /dev, /run, /etc/hostname (and /etc/hosts and
+/etc/resolv.conf when the RUN has a network) stay, as empty 0755 directories and files; only
+/run/.containerenv and each ``RUN --mount`` target itself (not its parents) are removed again.
 
     code = run_in_root(engine, root, ["/bin/sh", "-c", "make"], state, network="none", mounts=[])
 """
@@ -21,7 +23,7 @@ from berth.engine.engine import Engine
 from berth.errors import BerthError
 
 #: Paths the engine and runtime mount over in every container (runtime-spec config.md#mounts and
-#: the engine's /etc files); made in the root only if missing, and removed again after the RUN.
+#: the engine's /etc files); made in the root only if missing.
 _MOUNT_POINTS = (
     "/proc",
     "/sys",
@@ -31,6 +33,8 @@ _MOUNT_POINTS = (
     "/etc/resolv.conf",
     "/run/.containerenv",
 )
+#: The files that only a RUN with a network has mounted (buildah 1.28 binds them then).
+_NETWORK_FILES = ("/etc/hosts", "/etc/resolv.conf")
 
 
 def shell_command(state: StageState, ins: Run) -> list[str]:
@@ -71,7 +75,8 @@ def run_in_root(
     from berth.engine.containers.stop import wait_container
     from berth.engine.options import CreateOptions
 
-    missing = [made for path in (*_MOUNT_POINTS, *targets) for made in _absent(root, path)]
+    missing = {made for path in (*_MOUNT_POINTS, *targets) for made in _absent(root, path)}
+    removed = ["/run/.containerenv", *targets, *(_NETWORK_FILES if network == "none" else ())]
     opts = CreateOptions(
         rootfs=str(root),
         command=list(argv),
@@ -95,7 +100,7 @@ def run_in_root(
     finally:
         with contextlib.suppress(BerthError):
             remove_container(engine, record.id, force=True, volumes=True)
-        _remove_mount_points(root, missing)
+        _settle_mount_points(root, missing, [path for path in removed if path in missing])
     return code
 
 
@@ -107,12 +112,18 @@ def _absent(root: Path, path: str) -> list[str]:
     return [p for p in prefixes if not os.path.lexists(resolve_in_root(root, p))]
 
 
-def _remove_mount_points(root: Path, made: Sequence[str]) -> None:
-    """Remove the mount points in ``made`` the runtime created (empty files or directories)."""
-    for path in reversed(list(dict.fromkeys(made))):
+def _settle_mount_points(root: Path, made: set[str], removed: Sequence[str]) -> None:
+    """Remove the mount points in ``removed`` the runtime created (empty files or directories);
+    leave the others in ``made`` as buildah does: empty, mode 0755, root's (the parents of a
+    removed one are directories, made if the runtime did not)."""
+    for path in sorted(made, key=len, reverse=True):
         host = resolve_in_root(root, path)
         with contextlib.suppress(OSError):
-            if host.is_dir() and not host.is_symlink():
+            if path not in removed:
+                if any(other.startswith(path + "/") for other in removed):
+                    host.mkdir(exist_ok=True)
+                os.chmod(host, 0o755)
+            elif host.is_dir() and not host.is_symlink():
                 host.rmdir()
             elif host.is_file() and host.stat().st_size == 0:
                 host.unlink()

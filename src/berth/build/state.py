@@ -40,6 +40,8 @@ from berth.spec.image_config import ContainerConfig, History, ImageConfig
 
 #: Dockerfile reference, SHELL: the default shell on Linux.
 DEFAULT_SHELL = ("/bin/sh", "-c")
+#: The PATH a stage's ENV gets when its base sets none (buildah's and Docker's default).
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-#: Flags accepted for podman's command line that this build does not act on yet (refused clearly).
-_NOT_YET = {"squash": "--squash", "output": "--output", "annotation": "--annotation"}
+#: ``--output type=...``: the archive format each writes (``berth.distribution.archive``).
+_OUTPUT_TYPES = {"oci": "oci-archive", "docker-archive": "docker-archive", "docker": "docker-archive"}
 
 
 def build_parser(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +30,7 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
         "--layers", nargs="?", const="true", default="true", help="use the layer cache (default true)"
     )
     parser.add_argument("--pull", nargs="?", const="always", default="missing", help="missing, always, never")
-    parser.add_argument("--squash", action="store_true")
+    parser.add_argument("--squash", action="store_true", help="the new layers as one")
     parser.add_argument("--format", choices=("oci", "docker"), default="oci")
     parser.add_argument("--iidfile", help="write the image ID to this file")
     parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
@@ -37,7 +38,9 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", default="", help="RUN's network: none, host or bridge")
     parser.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH")
     parser.add_argument("--platform", help="only the host's platform")
-    parser.add_argument("--output", "-o", action="append", default=[])
+    parser.add_argument(
+        "--output", "-o", action="append", default=[], help="type=oci|docker-archive,dest=FILE"
+    )
     parser.add_argument("--tls-verify", type=_bool, default=None)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")
     parser.set_defaults(handler=_build)
@@ -99,12 +102,9 @@ def _build_args(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _check_refusals(args: argparse.Namespace) -> None:
-    from berth.errors import InvalidArgument, Unsupported
+    from berth.errors import InvalidArgument
     from berth.spec.platform import host
 
-    for attr, flag in _NOT_YET.items():
-        if getattr(args, attr):
-            raise Unsupported(f"{flag} is not supported by berth build yet")
     if args.platform:
         plat = host()
         wanted = args.platform.split(",")
@@ -115,6 +115,22 @@ def _check_refusals(args: argparse.Namespace) -> None:
         raise InvalidArgument(f"--network {args.network}: want none, host or bridge")
     if args.pull not in ("missing", "always", "never", "true", "false"):
         raise InvalidArgument(f"--pull {args.pull}: want missing, always or never")
+
+
+def _outputs(items: list[str]) -> list[tuple[str, str]]:
+    """``--output type=T,dest=FILE`` as (archive format, path); a bad one is an error."""
+    from berth.errors import InvalidArgument
+
+    outputs = []
+    for item in items:
+        fields = dict(part.partition("=")[::2] for part in item.split(","))
+        kind, dest = fields.pop("type", ""), fields.pop("dest", "")
+        if kind not in _OUTPUT_TYPES or not dest or fields:
+            raise InvalidArgument(
+                f"--output {item}: want type=oci,dest=FILE or type=docker-archive,dest=FILE"
+            )
+        outputs.append((_OUTPUT_TYPES[kind], dest))
+    return outputs
 
 
 def _containerfile_path(args: argparse.Namespace, root: str) -> str:
@@ -135,11 +151,13 @@ def _build(args: argparse.Namespace) -> int:
     from berth.build.executor import Builder, BuildOptions
     from berth.build.run_mounts import parse_secret
     from berth.cli.containers import open_engine
+    from berth.distribution.archive import save
     from berth.engine.images.store import images_root
     from berth.errors import NotFound
     from berth.image.images import ImageStore
 
     _check_refusals(args)
+    outputs = _outputs(args.output)
     pull = {"true": "always", "false": "missing"}.get(args.pull, args.pull)
     with open_context(args.context, sys.stdin.buffer if args.file != "-" else None) as (ctx, stdin_file):
         if args.file == "-" or stdin_file is not None:
@@ -164,11 +182,14 @@ def _build(args: argparse.Namespace) -> int:
             network=args.network,
             docker_format=args.format == "docker",
             labels=_pairs(args.label, "--label"),
+            annotations=_pairs(args.annotation, "--annotation"),
+            squash=args.squash,
             no_cache=args.no_cache,
             secrets=dict(parse_secret(text) for text in args.secret),
             quiet=args.quiet,
             layers=_bool(args.layers),
             progress=(lambda _line: None) if args.quiet else (lambda line: print(line, flush=True)),
+            warn=lambda line: print(f"berth: warning: {line}", file=sys.stderr),
         )
         with open_engine(args) as engine:
             images = ImageStore(images_root(engine.config))
@@ -176,6 +197,8 @@ def _build(args: argparse.Namespace) -> int:
                 stored = Builder(engine, images, opts).build()
             finally:
                 images.close()
+            for fmt, dest in outputs:
+                save(engine.config.root, stored.name, Path(dest), fmt)
     if args.iidfile:
         with open(args.iidfile, "w") as out:
             out.write(f"sha256:{stored.image_id}")

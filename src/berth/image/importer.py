@@ -16,7 +16,7 @@ import bz2
 import contextlib
 import lzma
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,14 +144,18 @@ def store_image(
     layers: Sequence[Descriptor],
     name: str | None,
     docker: bool = False,
+    annotations: Mapping[str, str] | None = None,
 ) -> StoredImage:
-    """Store ``config`` and a manifest of ``layers`` (OCI, or Docker schema 2), then record it."""
+    """Store ``config`` and a manifest of ``layers`` (OCI, or Docker schema 2) with
+    ``annotations``, then record it."""
     config_bytes = config.to_bytes()
     config_type = mediatypes.DOCKER_CONFIG if docker else mediatypes.OCI_CONFIG
     config_desc = Descriptor.of(config_type, config_bytes)
     images.content.put(config_bytes, config_desc, lease=lease)
     manifest_type = mediatypes.DOCKER_MANIFEST if docker else mediatypes.OCI_MANIFEST
-    manifest = ImageManifest(config=config_desc, layers=tuple(layers), media_type=manifest_type)
+    manifest = ImageManifest(
+        config=config_desc, layers=tuple(layers), media_type=manifest_type, annotations=annotations or {}
+    )
     manifest_desc = manifest.descriptor()
     images.content.put(manifest.to_bytes(), manifest_desc, lease=lease)
     key = record_image(images, name, manifest_desc)

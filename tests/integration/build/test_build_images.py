@@ -61,7 +61,10 @@ def inspect_config(berth: Berth, image: str) -> dict[str, object]:
 
 def test_build_two_stages_and_run(based: Berth, tmp_path: Path) -> None:
     ctx = context(tmp_path, CONTAINERFILE)
-    out = based("build", "-t", "localhost/built:1", "-t", "localhost/built:2", str(ctx), "--network", "none")
+    out = based(
+        "build", "--format", "docker", "-t", "localhost/built:1", "-t", "localhost/built:2", str(ctx),
+        "--network", "none",
+    )  # fmt: skip
     assert "STEP 1/16: FROM" in out.stdout
     run = based("run", "--rm", "--network", "none", "localhost/built:2")
     assert run.stdout == "hi from run\napp is /app\n"
@@ -76,7 +79,7 @@ def test_build_two_stages_and_run(based: Berth, tmp_path: Path) -> None:
 
 def test_onbuild_triggers_run_in_the_child(based: Berth, tmp_path: Path) -> None:
     parent = context(tmp_path, "FROM {base}\nONBUILD RUN touch /triggered\n")
-    based("build", "-q", "-t", "localhost/parent:1", str(parent))
+    based("build", "-q", "--format", "docker", "-t", "localhost/parent:1", str(parent))
     child = tmp_path / "child"
     child.mkdir()
     (child / "Containerfile").write_text("FROM localhost/parent:1\n")

@@ -189,6 +189,42 @@ def stray_roots(engine: Engine, known: set[str]) -> None:
                 snapshotter(engine.config).release(entry.name)
 
 
+def _held_dir(config: EngineConfig) -> Path:
+    return config.root / "snapshots" / "held"
+
+
+def hold_chains(config: EngineConfig, key: str, chains: Iterable[Digest]) -> None:
+    """Record that the process owning ``key`` (an ``owned_root_key``) builds on the snapshots
+    ``chains``, which no image needs yet: ``prune_snapshots`` keeps them while it runs. Written
+    before such a snapshot is made, so a prune that lists it also sees it held."""
+    from berth.fsutil import atomic_write
+
+    _held_dir(config).mkdir(parents=True, exist_ok=True)
+    atomic_write(_held_dir(config) / key, "".join(f"{c}\n" for c in chains).encode(), durable=False)
+
+
+def release_chains(config: EngineConfig, key: str) -> None:
+    """Forget what ``hold_chains`` recorded for ``key``."""
+    with contextlib.suppress(FileNotFoundError):
+        (_held_dir(config) / key).unlink()
+
+
+def _held_chains(config: EngineConfig) -> set[Digest]:
+    """The chains live processes hold; the records of dead ones (a killed build) are dropped."""
+    from berth.spec.digest import Digest
+
+    held: set[Digest] = set()
+    if not _held_dir(config).is_dir():
+        return held
+    for entry in _held_dir(config).iterdir():
+        if not _owner_lives(entry.name):
+            release_chains(config, entry.name)
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            held.update(Digest.parse(line) for line in entry.read_text().split())
+    return held
+
+
 def image_users(config: EngineConfig, chains: Mapping[str, Digest | None]) -> dict[str, list[str]]:
     """Image ID (``sha256:...``) -> names of the containers made from it. Reads only.
 
@@ -223,13 +259,15 @@ def image_users(config: EngineConfig, chains: Mapping[str, Digest | None]) -> di
 def prune_snapshots(config: EngineConfig, needed_chain_ids: Iterable[Digest]) -> list[Digest]:
     """Remove the unpacked layers (snapshots) whose chain ID is not needed; returns those removed.
 
-    One that a container's root still builds on stays: the snapshotter refuses to remove it.
+    One that a container's root still builds on stays: the snapshotter refuses to remove it; so
+    does one a running build holds (``hold_chains``; read after listing, see there).
     """
     if not (config.root / "snapshots" / "snapshots").is_dir():
         return []
     snaps = snapshotter(config)
-    needed = set(needed_chain_ids)
-    doomed = [s.chain_id for s in snaps.snapshots() if s.chain_id not in needed]
+    listed = snaps.snapshots()
+    needed = set(needed_chain_ids) | _held_chains(config)
+    doomed = [s.chain_id for s in listed if s.chain_id not in needed]
     doomed.sort(key=lambda chain: len(snaps.chain(chain)), reverse=True)  # children before parents
     removed = []
     for chain in doomed:

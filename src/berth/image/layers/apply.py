@@ -72,6 +72,7 @@ def apply_layer(
     overlay: bool = False,
     lowers: Sequence[str | os.PathLike[str]] = (),
     same_owner: bool | None = None,
+    root_entry: bool = False,
 ) -> ApplyResult:
     """Apply the layer read from ``blob`` to the directory ``root``; return its digests.
 
@@ -80,7 +81,8 @@ def apply_layer(
     whiteouts (0/0 character devices, ``trusted.overlay.opaque=y``) as for a snapshot directory
     that will be a lower layer, and ``lowers`` (the layers below, top first) lend their metadata
     to parent directories the layer does not carry. ``same_owner`` (default: when running as
-    root) sets each entry's numeric uid/gid.
+    root) sets each entry's numeric uid/gid. With ``root_entry`` the archive's own root entry
+    (``./``) gives ``root`` its owner, mode and xattrs (as ADD of an archive does in buildah).
 
     Raises ``InvalidLayer`` (``UnsafeLayerEntry`` for an entry that would reach outside ``root``)
     naming the entry, ``Unsupported`` for GNU sparse format 0.0, ``LayerWriteError`` when the disk
@@ -96,6 +98,7 @@ def apply_layer(
     mkdir = _LowerMetadataMkdir([Path(p) for p in lowers]) if overlay and lowers else None
     try:
         applier = _Applier(root, overlay, os.geteuid() == 0 if same_owner is None else same_owner, mkdir)
+        applier.root_entry = root_entry
     except (FileNotFoundError, NotADirectoryError):
         raise NotFound(f"cannot apply a layer to {os.fspath(root)!r}: not a directory") from None
     chunks = reader.chunks()
@@ -168,6 +171,7 @@ class _Applier:
         self.same_owner = same_owner
         self.created: set[str] = set()  # paths this layer wrote (whiteouts never hide these)
         self.dir_times: dict[tuple[str, ...], tuple[int, int]] = {}
+        self.root_entry = False  # whether the root entry's metadata is the root's
 
     def close(self) -> None:
         self.root.close()
@@ -178,7 +182,10 @@ class _Applier:
         self.root.recycle()
         parts = clean_name(entry.name)
         if not parts:
-            return  # the root itself: its owner and mode belong to the snapshot, not the layer
+            # The root itself: in a layer its owner and mode belong to the snapshot, not the layer.
+            if self.root_entry and entry.type is EntryType.DIR:
+                self._fd_metadata(entry, self.root.fd, times=False)
+            return
         base = parts[-1]
         try:
             if base.startswith(WHITEOUT_PREFIX):
