@@ -32,9 +32,15 @@ def pull_image(config: EngineConfig, reference: str, tls_verify: bool | None) ->
     from berth.distribution.shortnames import pull_name
     from berth.distribution.transports import CopyOptions, TransportContext, copy
     from berth.trust.admission import default_admission
+    from berth.trust.carry import SignatureReader, signature_copier
+    from berth.trust.registries_d import load_registries_d
 
-    # The signature policy, as on ``berth pull``: a refused image leaves nothing in the store.
-    options = CopyOptions(admit=default_admission(config.root))
+    # The signature policy, as on ``berth pull``: a refused image leaves nothing in the store; the
+    # signatures read come into the store with the image.
+    reader = SignatureReader(load_registries_d())
+    options = CopyOptions(
+        admit=default_admission(config.root, reader=reader), signatures=signature_copier(reader)
+    )
 
     def attempt(ref: Reference, conf: RegistriesConf) -> None:
         ctx = TransportContext(tls_verify=tls_verify, registries_conf=conf, root=config.root)
