@@ -181,3 +181,36 @@ def test_gc_forgets_signatures_of_collected_manifests(
         assert signatures.of(store.content, digest) == []
     finally:
         store.close()
+
+
+def test_cli_signs_and_verifies_a_store_image(
+    tmp_path: Path, ctx: TransportContext, pair: keys.KeyPair
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    digest = _into_store(tmp_path, ctx, "localhost/st/cli:v1", b"cli")
+    (tmp_path / "k.private").write_bytes(pair.private_pem)
+    (tmp_path / "k.pub").write_bytes(pair.public_pem)
+    (tmp_path / "pw").write_text("pw\n")
+    root = ["--root", str(ctx.root), "--runroot", str(tmp_path / "run")]
+
+    def berth(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "berth.cli.main", *root, *args],
+                              capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
+
+    unsigned = berth("verify", "--key", str(tmp_path / "k.pub"), "st/cli:v1")
+    assert unsigned.returncode != 0
+    assert unsigned.stderr.count("\n") == 1 and "no signature found" in unsigned.stderr
+    signed = berth(
+        "sign", "--key", str(tmp_path / "k.private"), "--passphrase-file", str(tmp_path / "pw"), "st/cli:v1"
+    )
+    assert signed.returncode == 0, signed.stderr
+    verified = berth("verify", "--key", str(tmp_path / "k.pub"), "berth:localhost/st/cli:v1")
+    assert verified.returncode == 0, verified.stderr
+    payload = json.loads(verified.stdout)
+    assert payload["critical"]["image"]["docker-manifest-digest"] == str(digest)
+    assert payload["critical"]["identity"]["docker-reference"] == "localhost/st/cli:v1"
+    missing = berth("verify", "--key", str(tmp_path / "k.pub"), "st/none:v1")
+    assert missing.returncode != 0 and missing.stderr.count("\n") == 1
