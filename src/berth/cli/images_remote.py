@@ -57,15 +57,16 @@ def _registries_d_flag(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _admission(args: argparse.Namespace) -> Any:
-    """The signature policy's check for the copier, or None when no policy file exists at all."""
+def _admission(args: argparse.Namespace, reader: Any) -> Any:
+    """The signature policy's check for the copier, or None when no policy file exists at all;
+    ``reader`` reads signatures for it and for the copy that carries them."""
     if not hasattr(args, "signature_policy"):
         return None
     from berth.engine.config import load_config
     from berth.trust.admission import default_admission
 
     root = load_config(args.root, getattr(args, "runroot", None)).root
-    return default_admission(root, args.signature_policy, args.registries_d)
+    return default_admission(root, args.signature_policy, reader=reader)
 
 
 def register(sub: Any) -> None:
@@ -158,24 +159,26 @@ def _side(args: argparse.Namespace, side: str) -> argparse.Namespace:
 
 def _run_copy(args: argparse.Namespace, src: str, dst: str, conf: Any = None) -> int:
     from berth.cli._progress import bars_for
-    from berth.cli.trust import copy_signer
+    from berth.cli.trust import copy_signers
 
-    sign = copy_signer(args, dst) if hasattr(args, "sign_by") else None
+    signers = copy_signers(args, dst) if hasattr(args, "sign_by") else []
     from berth.distribution.transports import CopyOptions, copy
     from berth.spec.platform import Platform
+    from berth.trust.carry import SignatureReader, signature_copier
+    from berth.trust.registries_d import load_registries_d
 
+    reader = SignatureReader(load_registries_d(args.registries_d))
     options = CopyOptions(
         platform=Platform.parse(args.platform) if args.platform else None,
         all_platforms=getattr(args, "all_platforms", False),
         progress=bars_for(args.quiet),
-        admit=_admission(args),
+        admit=_admission(args, reader),
+        signatures=signature_copier(reader, signers, remove=getattr(args, "remove_signatures", False)),
     )
     if hasattr(args, "src_tls_verify"):
         result = copy(src, dst, _context(_side(args, "src")), options, _context(_side(args, "dest")))
     else:
         result = copy(src, dst, _context(args, conf), options)
-    if sign is not None:
-        sign(result.manifest.digest)
     if not args.quiet:
         print(result.manifest.digest)
     return 0

@@ -1,8 +1,8 @@
 """Trust commands: signing keys, signatures, verification.
 
 berth key generate [--output-prefix NAME] [--passphrase-file FILE]
-berth sign --key KEY [--passphrase-file FILE] [--referrers] [--recursive] docker://REFERENCE
-berth verify --key KEY docker://REFERENCE
+berth sign --key KEY [--passphrase-file FILE] [--referrers] [--recursive] docker://REFERENCE | IMAGE
+berth verify --key KEY docker://REFERENCE | IMAGE
 """
 
 from __future__ import annotations
@@ -35,16 +35,6 @@ def _key_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _registry_reference(image: str, what: str = "signed and verified") -> Any:
-    from berth.errors import Unsupported
-    from berth.spec.reference import Reference
-
-    transport, sep, rest = image.partition("://")
-    if not sep or transport != "docker":
-        raise Unsupported(f"{image}: only docker://REFERENCE images can be {what}")
-    return Reference.parse(rest)
-
-
 def _read_key_file(path: str, what: str) -> bytes:
     from berth.errors import NotFound
 
@@ -55,26 +45,62 @@ def _read_key_file(path: str, what: str) -> bytes:
         raise NotFound(f"{what} {path} does not exist") from None
 
 
+def _open_store_image(args: argparse.Namespace, image: str) -> tuple[Any, str]:
+    """The store and the canonical name of ``image`` (``berth:NAME``, or a name or ID as the
+    image commands take it)."""
+    from berth.distribution.transports.store import images_root
+    from berth.engine.config import load_config
+    from berth.image.catalog import find_image
+    from berth.image.images import ImageStore
+
+    store = ImageStore(images_root(load_config(args.root, getattr(args, "runroot", None)).root))
+    try:
+        found, record = find_image(store, image.removeprefix("berth:"))
+    except BaseException:
+        store.close()
+        raise
+    return store, (record or found.records[0]).name
+
+
+def _remote(image: str) -> Any:
+    """The reference of a ``docker://`` image, or None for an image in Berth's store."""
+    from berth.spec.reference import Reference
+
+    return Reference.parse(image.removeprefix("docker://")) if image.startswith("docker://") else None
+
+
 def _sign(args: argparse.Namespace) -> int:
     import asyncio
 
-    from berth.cli.images_remote import _context
+    from berth.errors import Unsupported
     from berth.trust import keys
     from berth.trust.passphrase import read_passphrase
-    from berth.trust.signing import sign_image
+    from berth.trust.signing import sign_image, sign_stored_image
 
-    reference = _registry_reference(args.image)
+    reference = _remote(args.image)
+    if reference is None and args.referrers:
+        raise Unsupported("--referrers applies to images in a registry (docker://REFERENCE)")
     data = _read_key_file(args.key, "private key")
     key = keys.load_private_key(data, read_passphrase(args.passphrase_file), what=args.key)
-    ctx = _context(args)
+    if reference is None:
+        store, name = _open_store_image(args, args.image)
+        try:
+            done = sign_stored_image(store, name, key, recursive=args.recursive)
+        finally:
+            store.close()
+    else:
+        from berth.cli.images_remote import _context
 
-    async def sign() -> list[Any]:
-        async with ctx.client() as client:
-            return await sign_image(
-                client, reference, key, referrers=args.referrers, recursive=args.recursive
-            )
+        ctx = _context(args)
 
-    for signed in asyncio.run(sign()):
+        async def sign() -> list[Any]:
+            async with ctx.client() as client:
+                return await sign_image(
+                    client, reference, key, referrers=args.referrers, recursive=args.recursive
+                )
+
+        done = asyncio.run(sign())
+    for signed in done:
         print(f"signed {signed.digest} as {signed.identity}", file=sys.stderr)
     return 0
 
@@ -83,20 +109,29 @@ def _verify(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from berth.cli.images_remote import _context
     from berth.trust import keys
-    from berth.trust.signing import verify_image
+    from berth.trust.signing import verify_image, verify_stored_image
 
-    reference = _registry_reference(args.image)
     public = [keys.load_public_key(_read_key_file(path, "public key"), what=path) for path in args.key]
-    ctx = _context(args)
+    reference = _remote(args.image)
+    if reference is None:
+        store, shown = _open_store_image(args, args.image)
+        try:
+            digest, payloads = verify_stored_image(store, shown, public)
+        finally:
+            store.close()
+    else:
+        from berth.cli.images_remote import _context
 
-    async def verify() -> Any:
-        async with ctx.client() as client:
-            return await verify_image(client, reference, public)
+        ctx = _context(args)
 
-    digest, payloads = asyncio.run(verify())
-    print(f"Verification for {reference} ({digest}): {len(payloads)} valid signature(s)", file=sys.stderr)
+        async def verify() -> Any:
+            async with ctx.client() as client:
+                return await verify_image(client, reference, public)
+
+        digest, payloads = asyncio.run(verify())
+        shown = str(reference)
+    print(f"Verification for {shown} ({digest}): {len(payloads)} valid signature(s)", file=sys.stderr)
     for payload in payloads:
         print(json.dumps(json.loads(payload.to_json())))
     return 0
@@ -111,50 +146,46 @@ def sign_flags(p: argparse.ArgumentParser) -> None:
         "--sign-by-sigstore-private-key", metavar="FILE", help="sign the image with this sigstore private key"
     )
     p.add_argument("--sign-passphrase-file", metavar="FILE", help="the sigstore private key's passphrase")
+    p.add_argument("--remove-signatures", action="store_true", help="do not copy the source's signatures")
 
 
-def copy_signer(args: argparse.Namespace, destination: str) -> Any:
-    """What signs the image once ``push``/``copy`` has written it to ``destination``: a function
-    of the pushed manifest's digest, or None without signing flags. Everything that can fail
-    (the destination, the key, its passphrase, registries.d) is checked here, before copying."""
+def copy_signers(args: argparse.Namespace, destination: str) -> list[Any]:
+    """The signers ``--sign-by`` and ``--sign-by-sigstore-private-key`` ask for, each signing the
+    copied manifest before it is published. Everything that can fail (the destination, the key,
+    its passphrase, registries.d) is checked here, before copying."""
     if not (args.sign_by or args.sign_by_sigstore_private_key):
-        return None
-    from berth.trust.registries_d import load_registries_d
+        return []
+    from berth.trust.signing import sigstore_signer, simple_signer
 
-    reference = _registry_reference(destination, "signed")
-    registries = load_registries_d(getattr(args, "registries_d", None))
-    sigstore_key = None
+    transport, reference = _signed_destination(destination)
+    signers = [simple_signer(args.sign_by)] if args.sign_by else []
     if args.sign_by_sigstore_private_key:
         from berth.trust import keys
         from berth.trust.errors import PolicyError
         from berth.trust.passphrase import read_passphrase
+        from berth.trust.registries_d import load_registries_d
 
-        if not registries.use_sigstore_attachments(reference):
+        registries = load_registries_d(args.registries_d)
+        if transport == "docker" and not registries.use_sigstore_attachments(reference):
             raise PolicyError(f"{reference}: writing sigstore attachments is disabled by registries.d "
                               "(set use-sigstore-attachments: true)")  # fmt: skip
         path = args.sign_by_sigstore_private_key
         passphrase = read_passphrase(args.sign_passphrase_file)
-        sigstore_key = keys.load_private_key(_read_key_file(path, "private key"), passphrase, what=path)
+        signers.append(
+            sigstore_signer(keys.load_private_key(_read_key_file(path, "private key"), passphrase, what=path))
+        )
+    return signers
 
-    def sign(digest: Any) -> None:
-        import asyncio
 
-        from berth.cli.images_remote import _context, _side
-        from berth.trust.signing import sign_image, sign_simple
+def _signed_destination(destination: str) -> tuple[str, Any]:
+    """The transport (``docker`` or ``berth``) and reference of a destination that keeps signatures."""
+    from berth.errors import Unsupported
+    from berth.spec.reference import Reference
 
-        if args.sign_by:
-            where = sign_simple(reference, digest, args.sign_by, registries)
-            print(f"Signature stored in {where}", file=sys.stderr)
-        if sigstore_key is not None:
-            ctx = _context(_side(args, "dest") if hasattr(args, "dest_tls_verify") else args)
-
-            async def attach() -> None:
-                async with ctx.client() as client:
-                    await sign_image(client, reference, sigstore_key)
-
-            asyncio.run(attach())
-
-    return sign
+    for transport, prefix in (("docker", "docker://"), ("berth", "berth:")):
+        if destination.startswith(prefix):
+            return transport, Reference.parse(destination.removeprefix(prefix))
+    raise Unsupported(f"{destination}: only docker://REFERENCE and berth:REFERENCE images can be signed")
 
 
 def _passphrase_flag(p: argparse.ArgumentParser) -> None:
@@ -178,7 +209,7 @@ def register(sub: Any) -> None:
 
     from berth.cli.images_remote import _registry_flags
 
-    sign = sub.add_parser("sign", help="sign an image in a registry (cosign's format)")
+    sign = sub.add_parser("sign", help="sign an image in a registry or in Berth's store (cosign's format)")
     sign.add_argument("--key", required=True, metavar="FILE", help="encrypted sigstore private key")
     _passphrase_flag(sign)
     sign.add_argument("--referrers", action="store_true", help="also store it as an OCI 1.1 referrer")

@@ -87,12 +87,14 @@ def pull_image(services: Services, request: Any) -> Any:
     from berth.distribution.credentials import Credentials
     from berth.distribution.shortnames import pull_name
     from berth.distribution.transports import TransportContext, copy
+    from berth.engine.images.pull import pull_options
     from berth.image.catalog import find_image
 
     text = require(request.image.image, "image.image")
     auth = request.auth
     credentials = Credentials(auth.username, auth.password) if auth.username else None
     config = services.engine_config
+    options = pull_options(config)  # the signature policy, as on every pull into the store
 
     def attempt(ref: Any, conf: Any) -> None:
         ctx = TransportContext(
@@ -101,7 +103,7 @@ def pull_image(services: Services, request: Any) -> Any:
             authfile=services.config.auth_file or None,
             credentials=credentials,
         )
-        copy(f"docker://{ref}", f"berth:{ref}", ctx)
+        copy(f"docker://{ref}", f"berth:{ref}", ctx, options)
 
     name = pull_name(text, attempt, berth_file=services.config.registries_conf or None)[0]
     with _store(config) as store:

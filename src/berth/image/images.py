@@ -136,9 +136,14 @@ class ImageStore:
                 raise NotFound(f"image {key} not found")
 
     def gc(self, ingest_grace: float = 3600.0) -> GCReport:
-        """Remove blobs no image references and no lease holds, and stale ingests."""
+        """Remove blobs no image references and no lease holds, and stale ingests, then the
+        signatures of manifests that went (``berth.image.signatures``)."""
+        from berth.image import signatures
+
         _ = self._conn  # creates the table the collector reads
-        return collect(self.content, _roots, ingest_grace)
+        report = collect(self.content, _roots, ingest_grace)
+        signatures.prune(self.content)
+        return report
 
     def resolve(self, name: str, platform: Platform | None = None) -> ResolvedImage:
         """Follow the image to the manifest for ``platform`` (the host by default) and its config.

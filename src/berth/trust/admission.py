@@ -19,14 +19,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from berth.distribution.client.repository import Repository
 from berth.distribution.transports.base import ImageSource, RawManifest
 from berth.spec.digest import Digest
 from berth.spec.reference import Reference
 from berth.trust import keys
-from berth.trust.attachments import Signature, fetch_signatures
+from berth.trust.attachments import Signature
+from berth.trust.carry import SignatureReader
 from berth.trust.errors import PolicyError, PolicyRejected, SignatureError
-from berth.trust.lookaside import read_extension, read_lookaside
 from berth.trust.payload import Payload
 from berth.trust.policy import (
     INSECURE_ACCEPT_ANYTHING,
@@ -55,26 +54,6 @@ async def _nothing() -> list[Any]:
 
 
 NO_SIGNATURES = StoredSignatures(_nothing, _nothing)
-
-
-def registry_signatures(
-    repo: Repository, image: Reference, digest: Digest, registries: RegistriesD
-) -> StoredSignatures:
-    """Where containers/image looks: sigstore attachments only if registries.d enables them for
-    ``image``; simple signatures from the registry's extension if it has one, else lookaside."""
-
-    async def sigstore() -> list[Signature]:
-        if not registries.use_sigstore_attachments(image):
-            return []
-        return await fetch_signatures(repo, digest)
-
-    async def simple() -> list[bytes]:
-        await repo.registry.ping()
-        if repo.registry.supports_signatures:
-            return await read_extension(repo, digest)
-        return await read_lookaside(registries.lookaside_base(image, write=False), digest)
-
-    return StoredSignatures(sigstore, simple)
 
 
 @dataclass(frozen=True)
@@ -212,20 +191,27 @@ def recorded_verdicts(root: Path, digest: str) -> list[dict[str, Any]]:
 
 
 def policy_admission(
-    policy: Policy, audit_root: Path | None, registries: RegistriesD | None = None
+    policy: Policy,
+    audit_root: Path | None,
+    registries: RegistriesD | None = None,
+    reader: SignatureReader | None = None,
 ) -> Callable[[ImageSource, RawManifest], Awaitable[None]]:
     """The copier's ``admit`` hook for ``policy``: raises ``PolicyRejected`` with the reason.
-    ``registries`` (registries.d) says where signatures are looked for."""
-    registries = registries if registries is not None else RegistriesD()
+    ``registries`` (registries.d) says where signatures are looked for; ``reader``, if given, is
+    shared with the copy's ``signatures`` hook so each signature is read once."""
+    if reader is None:
+        reader = SignatureReader(registries if registries is not None else RegistriesD())
 
     async def admit(source: ImageSource, top: RawManifest) -> None:
         from berth.distribution.transports.docker import DockerSource
 
         digest = top.digest
         if isinstance(source, DockerSource) and source.repository is not None:
-            repo, image = source.repository, source.reference
+            image = source.reference
             scope = policy.docker_scope(image)
-            stored = registry_signatures(repo, image, digest, registries)
+            stored = StoredSignatures(
+                lambda: reader.sigstore(source, digest), lambda: reader.simple(source, digest)
+            )
             verdict = await evaluate(scope, image, str(image), digest, stored, policy.source)
         else:
             scope = policy.scope_for(source.transport, [])
@@ -244,13 +230,15 @@ def default_admission(
     root: Path,
     policy_file: str | os.PathLike[str] | None = None,
     registries_dir: str | os.PathLike[str] | None = None,
+    reader: SignatureReader | None = None,
 ) -> Callable[[ImageSource, RawManifest], Awaitable[None]] | None:
     """The ``admit`` hook wherever an image comes in: the policy ``policy_file`` (default: the
-    user's, else the system's), signatures found as registries.d ``registries_dir`` says. None
-    when no policy file is named and none exists: then nothing is enforced."""
+    user's, else the system's), signatures found as registries.d ``registries_dir`` says (or read
+    by ``reader``). None when no policy file is named and none exists: then nothing is enforced."""
     from berth.trust.policy import load_policy, policy_path
     from berth.trust.registries_d import load_registries_d
 
     if policy_file is None and not policy_path().exists():
         return None
-    return policy_admission(load_policy(policy_file), root, load_registries_d(registries_dir))
+    registries = reader.registries if reader is not None else load_registries_d(registries_dir)
+    return policy_admission(load_policy(policy_file), root, registries, reader)

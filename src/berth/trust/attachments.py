@@ -15,12 +15,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from berth.distribution.client.artifacts import push_artifact, put_blob
 from berth.distribution.client.errors import ManifestUnknown
 from berth.distribution.client.repository import Repository
 from berth.errors import DigestMismatch, InvalidArgument
+from berth.image.signatures import SIGSTORE, StoredSignature
 from berth.spec import mediatypes
 from berth.spec.descriptor import Descriptor
 from berth.spec.digest import Digest
@@ -45,6 +47,18 @@ class Signature:
         """The signature manifest's layer for this signature."""
         note = {SIGNATURE_ANNOTATION: base64.b64encode(self.signature).decode()}
         return Descriptor.of(SIMPLESIGNING_TYPE, self.payload, annotations=note)
+
+
+def to_stored(signature: Signature) -> StoredSignature:
+    """A cosign signature as Berth's store keeps it."""
+    return StoredSignature(SIGSTORE, signature.payload, signature.signature)
+
+
+def split(found: Sequence[StoredSignature]) -> tuple[list[Signature], list[bytes]]:
+    """Signatures kept in the store, as cosign signatures and GPG simple signature blobs."""
+    sigstore = [Signature(s.payload, s.signature) for s in found if s.format == SIGSTORE]
+    simple = [s.signature for s in found if s.format != SIGSTORE]
+    return sigstore, simple
 
 
 def signature_tag(digest: Digest) -> str:
@@ -101,17 +115,18 @@ def _config_for(layers: tuple[Descriptor, ...]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-async def attach_signature(repo: Repository, digest: Digest, signature: Signature) -> Digest:
-    """Add ``signature`` to the ``sha256-HEX.sig`` manifest of ``digest`` (made if missing; an
-    identical signature already there is not added twice); return the new manifest's digest."""
+async def attach_signatures(repo: Repository, digest: Digest, signatures: Sequence[Signature]) -> Digest:
+    """Add ``signatures`` to the ``sha256-HEX.sig`` manifest of ``digest`` (made if missing; a
+    signature already there is not added twice); return the new manifest's digest."""
     existing = await _signature_manifest(repo, digest)
     layers = existing.layers if existing is not None else ()
-    layer = signature.layer()
-    if layer not in layers:  # descriptors compare annotations too: the same signature
-        layers = (*layers, layer)
+    for signature in signatures:
+        layer = signature.layer()
+        if layer not in layers:  # descriptors compare annotations too: the same signature
+            layers = (*layers, layer)
+            await put_blob(repo, layer, signature.payload)
     config = _config_for(layers)
     config_desc = Descriptor.of(mediatypes.OCI_CONFIG, config)
-    await put_blob(repo, layer, signature.payload)
     await put_blob(repo, config_desc, config)
     manifest = ImageManifest(config_desc, layers)
     return await repo.put_manifest(signature_tag(digest), manifest.to_bytes(), manifest.media_type)

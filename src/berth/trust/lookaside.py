@@ -5,7 +5,9 @@ Lookaside signatures are read in order (``signature-1``, ``signature-2``...) unt
 missing, from ``file://``, ``http://`` or ``https://`` URLs; they are written to ``file://`` only, as
 containers/image does. The extension (``X-Registry-Supports-Signatures: 1`` on ``GET /v2/``) is
 ``GET /extensions/v2/NAME/signatures/DIGEST``: ``{"signatures": [{"schemaVersion": 2, "type":
-"atomic", "content": BASE64}]}``; a registry that offers it is read there instead of lookaside.
+"atomic", "content": BASE64}]}``; a registry that offers it is read there instead of lookaside,
+and written with one ``PUT`` of ``{"schemaVersion": 2, "type": "atomic", "name": "DIGEST@RANDOM",
+"content": BASE64}`` per new signature (answered 201).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -82,7 +85,7 @@ def write_lookaside(base: str, digest: Digest, signature: bytes) -> Path:
 async def read_extension(repo: Repository, digest: Digest) -> list[bytes]:
     """The simple signatures the registry's signature extension holds for ``digest``."""
     resp = await repo.registry.request(
-        "GET", f"/extensions/v2/{repo.name}/signatures/{digest}", creds=repo.creds, scopes=repo.scopes,
+        "GET", _extension_path(repo, digest), creds=repo.creds, scopes=repo.scopes,
         what=f"signatures of {repo}@{digest}",
     )  # fmt: skip
     try:
@@ -94,3 +97,25 @@ async def read_extension(repo: Repository, digest: Digest) -> list[bytes]:
         ]
     except (ValueError, AttributeError, KeyError, TypeError, binascii.Error):
         raise InvalidArgument(f"{repo}: malformed signature list for {digest}") from None
+
+
+async def write_extension(repo: Repository, digest: Digest, signatures: Sequence[bytes]) -> None:
+    """Add each of ``signatures`` the registry's extension does not hold yet for ``digest``."""
+    import secrets
+
+    existing = await read_extension(repo, digest)
+    for blob in dict.fromkeys(signatures):
+        if blob in existing:
+            continue
+        # The extension wants the client to invent a unique name for each signature.
+        body = {"schemaVersion": 2, "type": "atomic", "name": f"{digest}@{secrets.token_hex(16)}",
+                "content": base64.b64encode(blob).decode()}  # fmt: skip
+        await repo.registry.request(
+            "PUT", _extension_path(repo, digest), creds=repo.creds, scopes=repo.scopes,
+            headers={"Content-Type": "application/json"}, data=json.dumps(body).encode(),
+            expect=(201,), what=f"storing a signature of {repo}@{digest}",
+        )  # fmt: skip
+
+
+def _extension_path(repo: Repository, digest: Digest) -> str:
+    return f"/extensions/v2/{repo.name}/signatures/{digest}"

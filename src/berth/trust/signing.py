@@ -8,24 +8,24 @@ identity the payload must name is the caller's rule.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from berth.distribution.client.errors import RegistryError
 from berth.distribution.client.repository import Manifest, Repository
 from berth.distribution.client.session import RegistryClient
 from berth.errors import InvalidArgument, NotFound
+from berth.image.images import ImageStore
+from berth.image.signatures import SIGSTORE, SIMPLE_SIGNING, StoredSignature
 from berth.spec import mediatypes
 from berth.spec.descriptor import Descriptor
 from berth.spec.digest import Digest
 from berth.spec.manifest import ImageIndex
 from berth.spec.reference import Reference
 from berth.trust import keys
-from berth.trust.attachments import Signature, attach_referrer, attach_signature, fetch_signatures
+from berth.trust.attachments import Signature, attach_referrer, attach_signatures, fetch_signatures, split
 from berth.trust.errors import SignatureError
 from berth.trust.payload import SIMPLE_SIGNING_TYPE, Payload, new_payload, parse_payload
-from berth.trust.registries_d import RegistriesD
 
 
 @dataclass(frozen=True)
@@ -66,19 +66,44 @@ async def sign_image(
     lists) and store each signature under its ``sha256-HEX.sig`` tag, and as an OCI 1.1 referrer
     with ``referrers``."""
     repo, top = await _top_manifest([client.push_repository(reference.name)], reference)
-    descriptors = [(top.media_type, top.digest, len(top.data))]
-    if recursive and top.media_type in mediatypes.INDEX_TYPES:
-        index = ImageIndex.parse(top.data, top.media_type)
-        descriptors += [(child.media_type, child.digest, child.size) for child in index.manifests]
-    identity = signing_identity(reference)
+    sign = sigstore_signer(key)
     done: list[Signed] = []
-    for media_type, digest, size in descriptors:
-        payload = new_payload(identity, digest).to_json()
-        signature = Signature(payload, keys.sign(key, payload))
-        await attach_signature(repo, digest, signature)
+    for desc in _signed_manifests(Descriptor(top.media_type, top.digest, len(top.data)), top.data, recursive):
+        signed = sign(reference, desc.digest)
+        signature = Signature(signed.payload, signed.signature)
+        await attach_signatures(repo, desc.digest, [signature])
         if referrers:
-            await attach_referrer(repo, Descriptor(media_type, digest, size), signature)
-        done.append(Signed(digest, identity))
+            await attach_referrer(repo, desc, signature)
+        done.append(Signed(desc.digest, signing_identity(reference)))
+    return done
+
+
+def _signed_manifests(top: Descriptor, data: bytes, recursive: bool) -> list[Descriptor]:
+    """``top``, and with ``recursive`` every manifest the index ``top`` lists (cosign's
+    ``--recursive``)."""
+    found = [top]
+    if recursive and top.media_type in mediatypes.INDEX_TYPES:
+        found += [Descriptor(child.media_type, child.digest, child.size)
+                  for child in ImageIndex.parse(data, top.media_type).manifests]  # fmt: skip
+    return found
+
+
+def sign_stored_image(
+    images: ImageStore, name: str, key: keys.PrivateKey, *, recursive: bool = False
+) -> list[Signed]:
+    """Sign the manifest the store's image ``name`` (a canonical name) points at, and with
+    ``recursive`` every manifest its index lists; the signatures are kept with each manifest
+    digest (``berth.image.signatures``) and travel with later pushes."""
+    from berth.image import signatures
+
+    image = images.get(name)
+    reference = Reference.parse(image.name)
+    sign = sigstore_signer(key)
+    data = images.content.read(image.target.digest)
+    done = []
+    for desc in _signed_manifests(image.target, data, recursive):
+        signatures.add(images.content, desc.digest, [sign(reference, desc.digest)])
+        done.append(Signed(desc.digest, signing_identity(reference)))
     return done
 
 
@@ -90,16 +115,28 @@ def check_signature(signature: Signature, public_keys: Sequence[keys.PublicKey],
     return _signs_digest(parse_payload(signature.payload), digest)
 
 
-def sign_simple(image: Reference, digest: Digest, key_id: str, registries: RegistriesD) -> Path:
-    """Sign the manifest ``digest`` of ``image`` with the GPG key ``key_id``, as ``skopeo copy
-    --sign-by`` does, and store the signature in the image's ``lookaside-staging`` (``file://``);
-    return where it went."""
-    from berth.trust import gpg
-    from berth.trust.lookaside import write_lookaside
+def sigstore_signer(key: keys.PrivateKey) -> Callable[[Reference, Digest], StoredSignature]:
+    """What ``--sign-by-sigstore-private-key`` signs a copied manifest with: a cosign signature
+    naming the destination reference."""
 
-    payload = new_payload(signing_identity(image), digest, SIMPLE_SIGNING_TYPE).to_json()
-    blob = gpg.sign(payload, key_id)
-    return write_lookaside(registries.lookaside_base(image, write=True), digest, blob)
+    def sign(image: Reference, digest: Digest) -> StoredSignature:
+        payload = new_payload(signing_identity(image), digest).to_json()
+        return StoredSignature(SIGSTORE, payload, keys.sign(key, payload))
+
+    return sign
+
+
+def simple_signer(key_id: str) -> Callable[[Reference, Digest], StoredSignature]:
+    """What ``--sign-by`` signs a copied manifest with: a GPG simple signature made with the key
+    ``key_id`` of the user's keyring, as ``skopeo copy --sign-by`` makes it."""
+
+    def sign(image: Reference, digest: Digest) -> StoredSignature:
+        from berth.trust import gpg
+
+        payload = new_payload(signing_identity(image), digest, SIMPLE_SIGNING_TYPE).to_json()
+        return StoredSignature(SIMPLE_SIGNING, b"", gpg.sign(payload, key_id))
+
+    return sign
 
 
 def check_simple_signature(blob: bytes, gpg_keys: Sequence[bytes], digest: Digest) -> Payload:
@@ -132,14 +169,32 @@ async def verify_image(
     name its repository (cosign verify's rule); ``SignatureError`` with each reason if none do."""
     repos = client.pull_repositories(reference.name, by_digest=reference.digest is not None)
     repo, top = await _top_manifest(repos, reference)
-    signatures = await fetch_signatures(repo, top.digest)
-    if not signatures:
-        raise SignatureError(f"{reference}: no signature found for {top.digest}")
+    return top.digest, _accepted(reference, top.digest, await fetch_signatures(repo, top.digest), public_keys)
+
+
+def verify_stored_image(
+    images: ImageStore, name: str, public_keys: Sequence[keys.PublicKey]
+) -> tuple[Digest, list[Payload]]:
+    """``verify_image`` for the store's image ``name`` (a canonical name), over the signatures
+    kept with its manifest digest."""
+    from berth.image import signatures
+
+    image = images.get(name)
+    digest = image.target.digest
+    found = split(signatures.of(images.content, digest))[0]
+    return digest, _accepted(Reference.parse(image.name), digest, found, public_keys)
+
+
+def _accepted(
+    reference: Reference, digest: Digest, found: Sequence[Signature], public_keys: Sequence[keys.PublicKey]
+) -> list[Payload]:
+    if not found:
+        raise SignatureError(f"{reference}: no signature found for {digest}")
     accepted: list[Payload] = []
     reasons: list[str] = []
-    for signature in signatures:
+    for signature in found:
         try:
-            payload = check_signature(signature, public_keys, top.digest)
+            payload = check_signature(signature, public_keys, digest)
         except SignatureError as err:
             reasons.append(str(err))
             continue
@@ -149,4 +204,4 @@ async def verify_image(
         accepted.append(payload)
     if not accepted:
         raise SignatureError(f"{reference}: no valid signature ({'; '.join(dict.fromkeys(reasons))})")
-    return top.digest, accepted
+    return accepted

@@ -1,11 +1,14 @@
 """``berth cri serve`` killed with SIGKILL and started again finds its pods and containers with their
-true states; PullImage through a registries.conf mirror to Berth's registry on 127.0.0.1."""
+true states; PullImage through a registries.conf mirror to Berth's registry on 127.0.0.1, and under
+the signature policy."""
 
 from __future__ import annotations
 
 import os
 import signal
 from pathlib import Path
+
+import pytest
 
 from berth.cri.proto import api_pb2 as pb
 from tests.integration.cri.conftest import (
@@ -55,10 +58,10 @@ def test_restart_after_sigkill_finds_the_true_states(cri: Cri) -> None:
     assert cri.runtime.ListContainers(pb.ListContainersRequest()).containers == []
 
 
-def test_pull_through_a_registries_conf_mirror(cri: Cri, registry: str, tmp_path: Path) -> None:
-    cri.berth("push", "--tls-verify=false", IMAGE, f"docker://{registry}/e2e/busybox:1.0")
+def _restart_with(cri: Cri, tmp_path: Path, registries_conf: str) -> None:
+    """Start the server again with ``registries_conf`` (and the environment as it now is)."""
     conf = tmp_path / "registries.conf"
-    conf.write_text(f'[[registry]]\nprefix = "registry.k8s.io"\nlocation = "{registry}"\ninsecure = true\n')
+    conf.write_text(registries_conf)
     settings = tmp_path / "cri.toml"
     settings.write_text(f'registries_conf = "{conf}"\n')
     stop_server(cri.process)
@@ -66,9 +69,40 @@ def test_pull_through_a_registries_conf_mirror(cri: Cri, registry: str, tmp_path
     cri.process = start_server(cri.berth, cri.socket, settings)
     cri.channel, cri.runtime, cri.images = connect(cri.socket)
 
+
+def test_pull_through_a_registries_conf_mirror(cri: Cri, registry: str, tmp_path: Path) -> None:
+    cri.berth("push", "--tls-verify=false", IMAGE, f"docker://{registry}/e2e/busybox:1.0")
+    _restart_with(
+        cri, tmp_path, f'[[registry]]\nprefix = "registry.k8s.io"\nlocation = "{registry}"\ninsecure = true\n'
+    )
+
     wanted = pb.ImageSpec(image="registry.k8s.io/e2e/busybox:1.0")
     ref = cri.images.PullImage(pb.PullImageRequest(image=wanted)).image_ref
     image = cri.images.ImageStatus(pb.ImageStatusRequest(image=wanted)).image
     assert image.id == ref and "registry.k8s.io/e2e/busybox:1.0" in image.repo_tags
     local = cri.images.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=IMAGE))).image
     assert local.id == ref  # the same image, under two names
+
+
+def test_pull_obeys_the_signature_policy(
+    cri: Cri, registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import grpc
+
+    cri.berth("push", "--tls-verify=false", IMAGE, f"docker://{registry}/e2e/refused:1.0")
+    policy = tmp_path / "home/.config/containers/policy.json"  # where podman and Berth look first
+    policy.parent.mkdir(parents=True)
+    scopes = {f"{registry}/e2e": [{"type": "reject"}]}
+    policy.write_text(
+        json.dumps({"default": [{"type": "insecureAcceptAnything"}], "transports": {"docker": scopes}})
+    )
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    _restart_with(cri, tmp_path, f'[[registry]]\nlocation = "{registry}"\ninsecure = true\n')
+
+    wanted = pb.ImageSpec(image=f"{registry}/e2e/refused:1.0")
+    with pytest.raises(grpc.RpcError) as refused:
+        cri.images.PullImage(pb.PullImageRequest(image=wanted))
+    assert "rejected by policy" in refused.value.details()
+    assert not cri.images.ImageStatus(pb.ImageStatusRequest(image=wanted)).HasField("image")

@@ -19,9 +19,10 @@ from berth.spec.digest import Digest
 from berth.spec.reference import Reference
 from berth.trust.admission import policy_admission
 from berth.trust.errors import PolicyRejected
+from berth.trust.lookaside import write_lookaside
 from berth.trust.policy import parse_policy
 from berth.trust.registries_d import RegistriesD, load_registries_d, signature_url
-from berth.trust.signing import sign_simple
+from berth.trust.signing import simple_signer
 from tests.integration.registry_client.images import make_layout
 from tests.integration.trust.gpg_keys import GpgKey, gpg_key, lookaside_registries_d
 
@@ -68,7 +69,9 @@ def _pull(ref: str, policy: bytes, registries: RegistriesD, ctx: TransportContex
 
 def _sign(monkeypatch: pytest.MonkeyPatch, key: GpgKey, ref: str, digest: Digest, conf: RegistriesD) -> Path:
     monkeypatch.setenv("GNUPGHOME", str(key.home))
-    return sign_simple(Reference.parse(ref), digest, key.fingerprint, conf)
+    image = Reference.parse(ref)
+    blob = simple_signer(key.fingerprint)(image, digest).signature
+    return write_lookaside(conf.lookaside_base(image, write=True), digest, blob)
 
 
 def test_signed_by_accepts_berth_signatures_and_refuses_tampered_ones(
@@ -80,7 +83,8 @@ def test_signed_by_accepts_berth_signatures_and_refuses_tampered_ones(
     digest = _push(tmp_path, ctx, ref, b"signed")
     where = _sign(monkeypatch, key, ref, digest, conf)
     assert where == Path(signature_url(f"{tmp_path}/lookaside/gpg/signed", digest, 0).removeprefix("file://"))
-    assert _sign(monkeypatch, key, ref, digest, conf) == where  # the same signature is not stored twice
+    same = write_lookaside(conf.lookaside_base(Reference.parse(ref), write=True), digest, where.read_bytes())
+    assert same == where  # the same signature is not stored twice
     public = key.public.read_bytes()
     for field in ({"keyPath": str(key.public)}, {"keyPaths": [str(other_key.public), str(key.public)]},
                   {"keyData": base64.b64encode(public).decode()}):  # fmt: skip
@@ -144,5 +148,6 @@ def test_cli_copy_sign_by_then_pull_under_signed_by(
     )
     assert refused.returncode != 0
     assert (
-        refused.stderr.strip() == f"berth: oci:{tmp_path / 'x'}: only docker://REFERENCE images can be signed"
+        refused.stderr.strip()
+        == f"berth: oci:{tmp_path / 'x'}: only docker://REFERENCE and berth:REFERENCE images can be signed"
     )

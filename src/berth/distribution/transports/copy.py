@@ -47,6 +47,10 @@ class CopyOptions:
     #: Called with the source and its top-level manifest before anything is written; it raises to
     #: refuse the image (the signature policy, ``berth.trust.admission``).
     admit: Callable[[ImageSource, RawManifest], Awaitable[None]] | None = None
+    #: Called with the source, the destination and the manifest about to be committed, once every
+    #: blob and child manifest is in and before ``commit``: it carries or makes the signatures of
+    #: that manifest (``berth.trust.carry``), so a failure there publishes no tag or record.
+    signatures: Callable[[ImageSource, ImageDestination, RawManifest], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -175,5 +179,7 @@ async def copy_image(
                 raise InvalidArgument(f"index entry {chosen.digest} for {chosen.platform} is itself an index")
     if isinstance(doc, ImageManifest):
         await copier.image(doc)
+    if options.signatures is not None:
+        await options.signatures(src, dst, top)
     await dst.commit(top)
     return CopyResult(top.descriptor(), copier.copied, copier.skipped)

@@ -77,6 +77,10 @@ class DockerDestination(ImageDestination):
             self._repos[extra_scopes] = repo
         return repo
 
+    def repository(self) -> Repository:
+        """The destination repository, with push access (signatures are written there too)."""
+        return self._repo()
+
     async def has_blob(self, desc: Descriptor) -> bool:
         """``HEAD`` the blob in the destination repository."""
         return await self._repo().has_blob(desc.digest)

@@ -9,8 +9,9 @@ write, so a copy that fails before writing anything leaves no directory behind.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from berth.distribution.transports.base import ImageDestination, ImageSource, RawManifest
@@ -53,7 +54,25 @@ async def ingest_blob(
         actual = writer.digest()
         if actual != desc.digest:
             raise DigestMismatch(f"blob content hashes to {actual}, expected {desc.digest}")
-        writer.commit(desc.size, desc.digest)
+        # Waits for the disk (fsyncs, renames, removing the ingest) go to a thread, so the other
+        # blobs' downloads keep flowing meanwhile. A commit that records a lease stays on this
+        # thread, which owns the store's database connection: only the data's fsync goes ahead.
+        if lease is None:
+            await _in_thread(writer.commit, desc.size, desc.digest)
+        else:
+            await _in_thread(writer.sync)  # the commit's own fsync then finds nothing to flush
+            writer.commit(desc.size, desc.digest)
+
+
+async def _in_thread(work: Callable[..., object], *args: object) -> None:
+    """Run ``work`` in a thread. A cancelled copy waits for it before going on to discard the
+    ingest: until it returns, the thread owns the writer's file descriptors."""
+    job = asyncio.ensure_future(asyncio.to_thread(work, *args))
+    try:
+        await asyncio.shield(job)
+    except asyncio.CancelledError:
+        await asyncio.wait([job])
+        raise
 
 
 class OCISource(ImageSource):

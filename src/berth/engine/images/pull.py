@@ -12,6 +12,7 @@ from berth.errors import InvalidArgument
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
     from berth.distribution.registries_conf import RegistriesConf
+    from berth.distribution.transports import CopyOptions
     from berth.engine.config import EngineConfig
     from berth.spec.reference import Reference
 
@@ -26,15 +27,28 @@ def check_policy(policy: str) -> str:
     return policy
 
 
+def pull_options(config: EngineConfig) -> CopyOptions:
+    """How every pull into the store is copied (``run``/``create``, ``kube play``, the CRI's
+    PullImage), as on ``berth pull``: the signature policy decides before anything is written, so
+    a refused image leaves nothing in the store, and the signatures read come in with the image."""
+    from berth.distribution.transports import CopyOptions
+    from berth.trust.admission import default_admission
+    from berth.trust.carry import SignatureReader, signature_copier
+    from berth.trust.registries_d import load_registries_d
+
+    reader = SignatureReader(load_registries_d())
+    return CopyOptions(
+        admit=default_admission(config.root, reader=reader), signatures=signature_copier(reader)
+    )
+
+
 def pull_image(config: EngineConfig, reference: str, tls_verify: bool | None) -> str:
     """Copy what ``reference`` names from its registry into the store under ``config.root``; the
     name it is stored under (a short name resolved through registries.conf, as ``berth pull``)."""
     from berth.distribution.shortnames import pull_name
-    from berth.distribution.transports import CopyOptions, TransportContext, copy
-    from berth.trust.admission import default_admission
+    from berth.distribution.transports import TransportContext, copy
 
-    # The signature policy, as on ``berth pull``: a refused image leaves nothing in the store.
-    options = CopyOptions(admit=default_admission(config.root))
+    options = pull_options(config)
 
     def attempt(ref: Reference, conf: RegistriesConf) -> None:
         ctx = TransportContext(tls_verify=tls_verify, registries_conf=conf, root=config.root)
