@@ -1,0 +1,110 @@
+"""How long do ``berth kube play`` and ``berth kube down`` of issue 11's two-container pod take,
+beside ``podman kube play`` and ``podman kube down``?
+
+The manifest is the issue's (a pod ``cloud-native-app`` with two annotations, an app with
+``containerPort: 8080`` and a sidecar), its two images made here from Debian's busybox-static and
+imported into each engine alike: ``httpd`` serving on 8080, and a sidecar fetching
+``http://localhost:8080`` in a loop. One run is ``kube play FILE`` then ``kube down FILE``. Each
+engine runs once to warm caches, then ``--runs`` times alternately; the medians of the wall time
+and of the CPU time of every process a run made (this script is a child subreaper, so monitors and
+conmon are counted) are printed, with their ratio and the machine's load. podman runs on runc from
+its own storage, as berth does.
+Run as root: ``uv run python bench/kube_play.py [--runs 11]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.engine_run import Engines, Timings, become_subreaper, engines, report, timed
+from tests.busybox import make_rootfs
+
+MANIFEST = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: cloud-native-app
+  annotations:
+    prometheus.io/scrape: "true"
+    linkerd.io/inject: enabled
+spec:
+  containers:
+  - name: app
+    image: localhost/bench/app:1
+    ports:
+    - containerPort: 8080
+  - name: envoy-proxy
+    image: localhost/bench/sidecar:1
+"""
+
+#: ``import --change`` lines of the two images (podman's import sets no PATH by itself).
+IMAGES = {
+    "localhost/bench/app:1": 'CMD ["httpd", "-f", "-p", "8080", "-h", "/etc"]',
+    "localhost/bench/sidecar:1": (
+        'CMD ["sh", "-c", "while true; do wget -qO- http://localhost:8080/passwd; sleep 1; done"]'
+    ),
+}
+PATH_ENV = "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def podman_env(e: Engines) -> dict[str, str]:
+    """podman's environment, with a containers.conf asking for no ulimits: its default ones are
+    above this host's hard limits (``bench/engine_run.py`` passes ``--ulimit`` instead)."""
+    conf = e.work / "containers.conf"
+    conf.write_text("[containers]\ndefault_ulimits = []\n")
+    return {**e.env, "CONTAINERS_CONF": str(conf)}
+
+
+def import_images(e: Engines, podman: dict[str, str]) -> None:
+    """The two images, from one busybox tarball, into both engines' stores."""
+    tarball = e.work / "rootfs.tar"
+    with tarfile.open(tarball, "w") as tar:
+        tar.add(make_rootfs(e.work / "rootfs"), arcname=".")
+    for name, cmd in IMAGES.items():
+        for argv, env in ((e.berth, e.berth_env), (e.podman, podman)):
+            subprocess.run([*argv, "import", "-c", PATH_ENV, "-c", cmd, str(tarball), name],
+                           env=env, check=True, capture_output=True)  # fmt: skip
+
+
+def play_and_down(argv: list[str], env: dict[str, str], manifest: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of ``kube play`` then ``kube down`` of ``manifest``."""
+    play = timed([*argv, "kube", "play", str(manifest)], env)
+    down = timed([*argv, "kube", "down", str(manifest)], env)
+    return play[0] + down[0], play[1] + down[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=11)
+    args = parser.parse_args()
+    become_subreaper()
+    with engines("berth-bench-kube-") as e:
+        podman = podman_env(e)
+        import_images(e, podman)
+        manifest = e.work / "app.yaml"
+        manifest.write_text(MANIFEST)
+        sides = [(Timings(), e.berth, e.berth_env), (Timings(), e.podman, podman)]
+        try:
+            for _, argv, env in sides:  # warm-up
+                play_and_down(argv, env, manifest)
+            for _ in range(args.runs):
+                for timings, argv, env in sides:
+                    timings.add(*play_and_down(argv, env, manifest))
+        finally:  # a failed run's pods (engines() removes containers, not pods)
+            for _, argv, env in sides:
+                subprocess.run([*argv, "pod", "rm", "-a", "-f"], env=env, capture_output=True)
+        print(f"kube play + kube down of the issue's two-container pod, {args.runs} runs each, alternating")
+        b = report("berth (runc)", sides[0][0])
+        p = report("podman (runc)", sides[1][0])
+        print(f"ratio berth/podman       {b / p:.2f}   (load average {os.getloadavg()[0]:.2f})")
+
+
+if __name__ == "__main__":
+    main()
