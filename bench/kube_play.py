@@ -25,24 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.engine_run import Engines, Timings, become_subreaper, engines, report, timed
 from tests.busybox import make_rootfs
+from tests.unit.kube.test_manifest import CLOUD_NATIVE_APP
 
-MANIFEST = """\
-apiVersion: v1
-kind: Pod
-metadata:
-  name: cloud-native-app
-  annotations:
-    prometheus.io/scrape: "true"
-    linkerd.io/inject: enabled
-spec:
-  containers:
-  - name: app
-    image: localhost/bench/app:1
-    ports:
-    - containerPort: 8080
-  - name: envoy-proxy
-    image: localhost/bench/sidecar:1
-"""
+# the issue's manifest, its two images replaced by ones made here
+MANIFEST = CLOUD_NATIVE_APP.replace("myapp:latest", "localhost/bench/app:1").replace(
+    "envoyproxy/envoy:latest", "localhost/bench/sidecar:1"
+)
 
 #: ``import --change`` lines of the two images (podman's import sets no PATH by itself).
 IMAGES = {
