@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -91,7 +92,8 @@ def main() -> None:
         print(f"kube play + kube down of the issue's two-container pod, {args.runs} runs each, alternating")
         b = report("berth (runc)", sides[0][0])
         p = report("podman (runc)", sides[1][0])
-        print(f"ratio berth/podman       {b / p:.2f}   (load average {os.getloadavg()[0]:.2f})")
+        cpu = statistics.median(sides[0][0].cpu) / statistics.median(sides[1][0].cpu)
+        print(f"ratio berth/podman       {b / p:.2f}, CPU {cpu:.2f}  (load average {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":
