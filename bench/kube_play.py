@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tarfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -51,22 +52,48 @@ def podman_env(e: Engines) -> dict[str, str]:
     return {**e.env, "CONTAINERS_CONF": str(conf)}
 
 
+def podman_argv(e: Engines) -> list[str]:
+    """podman with its own ``--tmpdir``: the default, /run/libpod, is shared with every other
+    podman on the host (its exit files among them), and a concurrent one has left a pod running
+    after ``kube down`` said it was removed."""
+    return [*e.podman, "--tmpdir", str(e.work / "podman-tmp")]
+
+
 def import_images(e: Engines, podman: dict[str, str]) -> None:
     """The two images, from one busybox tarball, into both engines' stores."""
     tarball = e.work / "rootfs.tar"
     with tarfile.open(tarball, "w") as tar:
         tar.add(make_rootfs(e.work / "rootfs"), arcname=".")
     for name, cmd in IMAGES.items():
-        for argv, env in ((e.berth, e.berth_env), (e.podman, podman)):
+        for argv, env in ((e.berth, e.berth_env), (podman_argv(e), podman)):
             subprocess.run([*argv, "import", "-c", PATH_ENV, "-c", cmd, str(tarball), name],
                            env=env, check=True, capture_output=True)  # fmt: skip
 
 
-def play_and_down(argv: list[str], env: dict[str, str], manifest: Path) -> tuple[float, float]:
-    """Wall and CPU seconds of ``kube play`` then ``kube down`` of ``manifest``."""
-    play = timed([*argv, "kube", "play", str(manifest)], env)
-    down = timed([*argv, "kube", "down", str(manifest)], env)
-    return play[0] + down[0], play[1] + down[1]
+@dataclass
+class Side:
+    """One engine's command and environment, and its times: play and down together, and each."""
+
+    argv: list[str]
+    env: dict[str, str]
+    both: Timings = field(default_factory=Timings)
+    play: Timings = field(default_factory=Timings)
+    down: Timings = field(default_factory=Timings)
+
+    def play_and_down(self, manifest: Path) -> None:
+        """``kube play`` then ``kube down`` of ``manifest``, timed."""
+        play = timed([*self.argv, "kube", "play", str(manifest)], self.env)
+        down = timed([*self.argv, "kube", "down", str(manifest)], self.env)
+        self.play.add(*play)
+        self.down.add(*down)
+        self.both.add(play[0] + down[0], play[1] + down[1])
+
+
+def _ratios(label: str, berth: Timings, podman: Timings) -> None:
+    b = report(f"berth {label}", berth)
+    p = report(f"podman {label}", podman)
+    cpu = statistics.median(berth.cpu) / statistics.median(podman.cpu)
+    print(f"ratio berth/podman       {b / p:.2f}, CPU {cpu:.2f}")
 
 
 def main() -> None:
@@ -79,21 +106,22 @@ def main() -> None:
         import_images(e, podman)
         manifest = e.work / "app.yaml"
         manifest.write_text(MANIFEST)
-        sides = [(Timings(), e.berth, e.berth_env), (Timings(), e.podman, podman)]
+        engines_ = [(e.berth, e.berth_env), (podman_argv(e), podman)]
+        berth, podman_side = (Side(*spec) for spec in engines_)
         try:
-            for _, argv, env in sides:  # warm-up
-                play_and_down(argv, env, manifest)
+            for spec in engines_:  # warm-up, its times thrown away
+                Side(*spec).play_and_down(manifest)
             for _ in range(args.runs):
-                for timings, argv, env in sides:
-                    timings.add(*play_and_down(argv, env, manifest))
+                for side in (berth, podman_side):
+                    side.play_and_down(manifest)
         finally:  # a failed run's pods (engines() removes containers, not pods)
-            for _, argv, env in sides:
-                subprocess.run([*argv, "pod", "rm", "-a", "-f"], env=env, capture_output=True)
+            for side in (berth, podman_side):
+                subprocess.run([*side.argv, "pod", "rm", "-a", "-f"], env=side.env, capture_output=True)
         print(f"kube play + kube down of the issue's two-container pod, {args.runs} runs each, alternating")
-        b = report("berth (runc)", sides[0][0])
-        p = report("podman (runc)", sides[1][0])
-        cpu = statistics.median(sides[0][0].cpu) / statistics.median(sides[1][0].cpu)
-        print(f"ratio berth/podman       {b / p:.2f}, CPU {cpu:.2f}  (load average {os.getloadavg()[0]:.2f})")
+        _ratios("play+down", berth.both, podman_side.both)
+        _ratios("play", berth.play, podman_side.play)
+        _ratios("down", berth.down, podman_side.down)
+        print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
