@@ -181,7 +181,8 @@ class KubePodman(Podman):
 
     def __init__(self, root: Path, runroot: Path, conf: Path) -> None:
         super().__init__(root, runroot, conf)
-        self.base += ["--runtime", "runc"]
+        # its own --tmpdir: the default, /run/libpod, is shared with every podman on the host
+        self.base += ["--runtime", "runc", "--tmpdir", str(runroot / "tmp")]
 
     def inspect(self, kind: str, name: str) -> dict[str, Any]:
         doc = json.loads(self(*([kind] if kind else []), "inspect", name))
