@@ -409,3 +409,49 @@ def test_each_engine_plays_the_yaml_the_other_generates(
     again, reference = _played(berth, podman, theirs, ["trip"])
     assert not _differences(again, reference), _differences(again, reference)
     assert [c["name"] for c in again["trip"]["containers"]] == ["back", "front"]
+
+
+SECRET = """\
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+data: {TOKEN: czNjcjN0}
+stringData: {USER: admin}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sec}
+spec:
+  containers:
+  - name: app
+    image: IMAGE
+    command: [sleep, "1000"]
+    env: [{name: T, valueFrom: {secretKeyRef: {name: creds, key: TOKEN}}}]
+    envFrom: [{secretRef: {name: creds}, prefix: S_}]
+    volumeMounts: [{name: s, mountPath: /s}]
+  volumes: [{name: s, secret: {secretName: creds}}]
+"""
+
+
+def test_a_secret_in_the_file_is_used_where_podman_fails(
+    berth: Berth, podman: KubePodman, images: None, tmp_path: Path
+) -> None:
+    """podman 4.3 looks a secretKeyRef up in its own secret store (docs/pods.md); Berth takes the
+    Secret from the file, for env, envFrom (with its prefix) and a volume of one file per key."""
+    path = _manifest(tmp_path, SECRET)
+    done = subprocess.run([*podman.base, "kube", "play", "--start=false", str(path)], env=podman.env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    # podman 4.3 fails: "secret creds is not valid JSON" for the secretKeyRef alone, a nil pointer
+    # panic with the secretRef beside it
+    assert done.returncode != 0
+    berth("kube", "play", "--start=false", str(path))
+    try:
+        doc = berth.inspect("sec-app")
+        env = dict(e.partition("=")[::2] for e in doc["Config"]["Env"])
+        assert (env["T"], env["S_TOKEN"], env["S_USER"]) == ("s3cr3t", "s3cr3t", "admin")
+        (mount,) = doc["Mounts"]
+        assert (mount["Destination"], mount["Type"], mount["Name"]) == ("/s", "volume", "creds")
+        token = Path(mount["Source"]) / "TOKEN"
+        assert token.read_text() == "s3cr3t" and token.stat().st_mode & 0o777 == 0o600
+    finally:
+        berth("kube", "down", str(path))
