@@ -1,6 +1,7 @@
 """``kube down`` (and ``kube play --down``): remove what ``kube play`` made for a manifest.
 
-The manifest's pods are stopped and removed with their containers and those containers'
+The manifest's pods are killed (no grace period: podman 4.3's ``kube down`` stops them with a
+timeout of 0) and removed with their containers and those containers'
 anonymous (emptyDir) volumes; the volumes play filled from ConfigMaps and Secrets go too once no
 container uses them. A PersistentVolumeClaim's volume stays, as podman keeps it: it holds data.
 """
@@ -28,10 +29,8 @@ class DownReport:
 
 def down(engine: Engine, manifest: Manifest) -> DownReport:
     """Remove the pods of ``manifest`` that exist, and play's ConfigMap and Secret volumes."""
-    from berth.engine.containers.remove import remove_container
     from berth.engine.pods.lifecycle import stop_pod
     from berth.engine.pods.remove import remove_pod
-    from berth.engine.pods.status import pod_containers
     from berth.engine.volumes.local import remove_volume, volume_users
 
     report = DownReport()
@@ -40,11 +39,8 @@ def down(engine: Engine, manifest: Manifest) -> DownReport:
             pod = engine.db.pod(pod_spec.name)
         except NotFound:
             continue
-        stop_pod(engine, pod.id)
+        stop_pod(engine, pod.id, timeout=0)  # SIGKILL at once, as podman 4.3's kube down
         report.stopped.append(pod.id)
-        for member in pod_containers(engine, pod):
-            if member.id != pod.infra_id:  # with its anonymous volumes; remove_pod keeps those
-                remove_container(engine, member.id, force=True, volumes=True)
         report.removed.append(remove_pod(engine, pod.id, force=True))
     filled = {v.name for pod in manifest.pods for v in plan_pod(manifest, pod).filled_volumes}
     for volume in engine.db.volumes():

@@ -4,6 +4,9 @@ bad input refused with nothing made, and generate's YAML played again."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -32,6 +35,7 @@ def images(berth: Berth, tmp_path: Path) -> None:
 
 def _nothing_left(berth: Berth) -> None:
     assert berth("ps", "-a", "-q").stdout.strip() == ""
+    assert berth("pod", "ps", "-q").stdout.strip() == ""
     assert berth("volume", "ls", "-q").stdout.strip() == ""
 
 
@@ -44,7 +48,6 @@ def _pod_inspect(berth: Berth, name: str) -> dict[str, object]:
         "with Engine(load_config(None, None)) as e:\n"
         f"    print(json.dumps(inspect_pod(e, e.db.pod({name!r}))))\n"
     )
-    import subprocess
     import sys
 
     done = subprocess.run(
@@ -142,4 +145,73 @@ def test_generate_output_plays_again(berth: Berth, images: None, tmp_path: Path)
         )
     finally:
         berth("kube", "down", str(again))
+    _nothing_left(berth)
+
+
+@pytest.mark.parametrize("policy", ["Never", "Always"])
+def test_sigkill_of_a_played_pods_infra_stops_or_restarts_its_containers(
+    berth: Berth, images: None, tmp_path: Path, policy: str
+) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(MANIFEST.replace("spec:\n", f"spec:\n  restartPolicy: {policy}\n", 1))
+    try:
+        berth("kube", "play", str(path))
+        infra = _pod_inspect(berth, "cloud-native-app")["InfraContainerID"]
+        first = berth.inspect(str(infra))["State"]["Pid"]
+        os.kill(first, signal.SIGKILL)
+        if policy == "Never":
+            wait_for(lambda: _pod_inspect(berth, "cloud-native-app")["State"] == "Exited", "the pod to exit")
+            assert berth.inspect("cloud-native-app-app")["State"]["ExitCode"] == 137
+        else:  # the containers come back, and their start starts the infra again
+            wait_for(lambda: berth.inspect("cloud-native-app-app")["RestartCount"] >= 1, "the restart")
+            wait_for(lambda: _pod_inspect(berth, "cloud-native-app")["State"] == "Running", "the pod to run")
+            assert berth.inspect(str(infra))["State"]["Pid"] != first
+    finally:
+        berth("kube", "down", str(path))
+    _nothing_left(berth)
+
+
+#: The issue's pod with a ConfigMap volume and an emptyDir, so that play makes volumes too.
+MOUNTS = "    volumeMounts: [{name: cfg, mountPath: /cfg}, {name: tmp, mountPath: /scratch}]\n"
+WITH_VOLUMES = MANIFEST.replace("    - containerPort: 8080\n", "    - containerPort: 8080\n" + MOUNTS) + (
+    "  volumes: [{name: cfg, configMap: {name: settings}}, {name: tmp, emptyDir: {}}]\n"
+    "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {MODE: fast}\n"
+)
+
+
+def _exists(berth: Berth, *args: str) -> bool:
+    return berth(*args, check=False).returncode == 0
+
+
+#: Points in the middle of ``kube play`` (after each, the next step is under way): the images are
+#: there and the ConfigMap's volume made, the pod made, its first container made, one started.
+MIDWAY = {
+    "volumes made": lambda b: (b.root / "volumes" / "settings").exists(),
+    "pod made": lambda b: _exists(b, "pod", "exists", "cloud-native-app"),
+    "containers being made": lambda b: _exists(b, "inspect", "cloud-native-app-app"),
+    "containers being started": lambda b: bool(b("ps", "-q", "--filter", "status=running").stdout.strip()),
+}
+
+
+@pytest.mark.parametrize("point", sorted(MIDWAY))
+def test_play_killed_midway_then_pod_ps_tells_the_truth_and_prune_leaves_nothing(
+    berth: Berth, images: None, tmp_path: Path, point: str
+) -> None:
+    from tests.integration.engine_cli.test_engine_pods import NOTHING, _leftovers, _truthful
+
+    path = tmp_path / "app.yaml"
+    path.write_text(WITH_VOLUMES)
+    proc = berth.popen("kube", "play", str(path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    reached = MIDWAY[point]
+    wait_for(lambda: proc.poll() is not None or reached(berth), point)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    cgroups = []
+    if _exists(berth, "pod", "exists", "cloud-native-app"):
+        _truthful(berth, "cloud-native-app")
+        cgroups.append(str(_pod_inspect(berth, "cloud-native-app")["CgroupPath"]))
+    berth("pod", "stop", "-a", "-t", "0")
+    berth("pod", "prune")
+    berth("kube", "down", str(path))  # the ConfigMap's volume
+    assert _leftovers(berth, cgroups) == NOTHING
     _nothing_left(berth)

@@ -108,4 +108,4 @@ def test_restart_always_kills_on_a_failed_probe_and_host_network() -> None:
     assert plan.pod["network"] == "host"
     (ctr,) = plan.containers
     assert ctr["restart"] == "always"
-    assert ctr["health_test"] == ["CMD-SHELL", "/bin/true || kill 1"]
+    assert ctr["health_test"] == ["CMD-SHELL", "/bin/true || exit 1"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -51,6 +52,47 @@ def _ports_text(opts: CreateOptions) -> list[dict[str, Any]]:
         }
         for m in (parse_publish(p) for p in opts.publish)
     ]
+
+
+def _mounts(record: ContainerRecord, opts: CreateOptions) -> list[dict[str, Any]]:
+    """podman's ``Mounts``: a volume's (named or anonymous) as ``Type: volume`` with its ``Name``,
+    host paths as ``bind``; the files the engine binds into ``/etc`` left out, as podman does."""
+    from berth.engine.options import parse_volume
+
+    volumes = {spec.name for spec in map(parse_volume, opts.volumes) if spec.name}
+    volumes.update(record.config.get("anonymous_volumes", []))
+    mounts = []
+    for m in record.mounts:
+        if m["destination"].startswith("/etc/"):
+            continue
+        source = m["source"]
+        name = os.path.basename(os.path.dirname(source)) if source.endswith("/_data") else ""
+        mounts.append(
+            {
+                "Type": "volume" if name in volumes else "bind",
+                **({"Name": name} if name in volumes else {}),
+                "Source": source,
+                "Destination": m["destination"],
+                "RW": "ro" not in m["options"],
+            }
+        )
+    return mounts
+
+
+def _healthcheck(record: ContainerRecord) -> dict[str, Any] | None:
+    """podman's ``Config.Healthcheck`` (durations in nanoseconds); None without a health check."""
+    from berth.engine.containers.health import health_settings
+
+    settings = health_settings(record)
+    if settings is None:
+        return None
+    return {
+        "Test": settings.test,
+        "Interval": int(settings.interval * 1e9),
+        "Timeout": int(settings.timeout * 1e9),
+        "StartPeriod": int(settings.start_period * 1e9),
+        "Retries": settings.retries,
+    }
 
 
 def ps_row(record: ContainerRecord, health: str | None = None, pod_name: str = "") -> dict[str, Any]:
@@ -121,16 +163,7 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
         "Rootfs": record.config.get("rootfs", ""),
         "Name": record.name,
         "OCIRuntime": record.runtime,
-        "Mounts": [
-            {
-                "Type": "bind",
-                "Source": m["source"],
-                "Destination": m["destination"],
-                "RW": "ro" not in m["options"],
-            }
-            for m in record.mounts
-            if not m["destination"].startswith("/etc/")
-        ],
+        "Mounts": _mounts(record, opts),
         "NetworkSettings": {"Networks": networks, "Ports": _ports_text(opts)},
         "Config": {
             "Hostname": record.config.get("hostname", ""),
@@ -145,6 +178,7 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
             "StopTimeout": opts.stop_timeout,
             "Labels": opts.labels,
             "Annotations": opts.annotations,
+            "Healthcheck": _healthcheck(record),
         },
         "RestartCount": record.restart_count,
         "HostConfig": {

@@ -14,7 +14,8 @@ from berth.errors import InvalidState, NotFound
 
 
 def remove_pod(engine: Engine, ref: str, force: bool = False) -> str:
-    """Remove the pod's containers (the infra last), its cgroup and its record; the pod's id.
+    """Remove the pod's containers (the infra last) with their anonymous volumes (which nothing
+    could name again), its cgroup and its record; the pod's id.
 
     A pod with a running container is refused unless ``force`` (which stops them at once). Safe
     to run again after it was interrupted: each step finds what is left."""
@@ -27,7 +28,7 @@ def remove_pod(engine: Engine, ref: str, force: bool = False) -> str:
         )
     for record in [c for c in members if not is_infra(c)] + [c for c in members if is_infra(c)]:
         try:
-            remove_container(engine, record.id, force=force)
+            remove_container(engine, record.id, force=force, volumes=True)
         except NotFound:
             continue  # removed meanwhile (--rm, another command)
     remove_pod_cgroup(pod.cgroup_parent)
