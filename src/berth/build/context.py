@@ -90,15 +90,18 @@ def _is_tar(head: bytes) -> bool:
 
 
 @contextlib.contextmanager
-def open_context(spec: str, stdin: BinaryIO | None = None) -> Iterator[tuple[BuildContext, bytes | None]]:
+def open_context(
+    spec: str, stdin: BinaryIO | None = None, scratch: Path | None = None
+) -> Iterator[tuple[BuildContext, bytes | None]]:
     """The context ``spec`` names (a directory, a tarball, or ``-`` for stdin) and, when stdin held
-    a Containerfile rather than a tarball, that file's bytes (the context is then empty)."""
+    a Containerfile rather than a tarball, that file's bytes (the context is then empty). A
+    tarball is unpacked in a directory under ``scratch`` (default: the system's temporary one)."""
     if spec != "-" and Path(spec).is_dir():
         root = Path(spec)
         yield BuildContext(root, IgnoreRules.read(root)), None
         return
-    with tempfile.TemporaryDirectory(prefix="berth-build-context-") as scratch:
-        root = Path(scratch)
+    with tempfile.TemporaryDirectory(prefix="berth-build-context-", dir=scratch) as unpacked:
+        root = Path(unpacked)
         containerfile = _fill(root, spec, stdin)
         yield BuildContext(root, IgnoreRules.read(root)), containerfile
 

@@ -92,6 +92,9 @@ class BuildOptions:
     secrets: dict[str, bytes] = field(default_factory=dict)
     #: ``-q``: RUN's output is not shown.
     quiet: bool = False
+    #: Where the build's temporary files go (default: the system's temporary directory); the CLI
+    #: gives one named after its process, so a killed build's are swept (``owned_scratch``).
+    scratch: Path | None = None
     progress: Callable[[str], None] = lambda _line: None
     #: Warnings (shown even with ``-q``), e.g. config fields the OCI format can not hold.
     warn: Callable[[str], None] = lambda _line: None
@@ -139,6 +142,9 @@ class Builder:
 
     def build(self) -> StoredImage:
         """Build the target (the last stage unless ``--target``) and store it under each tag."""
+        from berth.engine.containers.owned import sweep_dead_owners
+
+        sweep_dead_owners(self.engine)  # what killed builds left: containers, roots, holds, scratch
         target = self._target()
         needed = self._needed(target)
         for arg in self.cf.global_args:
@@ -394,7 +400,9 @@ class Builder:
         make_parents(root, workdir, user_owner(root, state.container.user))
         for volume in state.container.volumes:
             make_parents(root, volume, Owner(0, 0))
-        sources = MountSources(self.opts.context, self.engine.config.root, self.opts.secrets, self._from_root)
+        sources = MountSources(
+            self.opts.context, self.engine.config.root, self.opts.secrets, self._from_root, self.opts.scratch
+        )
         with run_mounts(ins.mounts, sources, workdir, root, state.container.volumes) as made:
             code = run_in_root(
                 self.engine,
@@ -428,7 +436,7 @@ class Builder:
                 ex.word(doc.content)
         uses = {name: ex.variables.get(name) for name in sorted(ex.used)}
         urls = [w for w in words if isinstance(ins, Add) and is_url(w)]
-        with tempfile.TemporaryDirectory(prefix="berth-build-add-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="berth-build-add-", dir=self.opts.scratch) as scratch:
             checksum = ins.checksum if isinstance(ins, Add) and ins.checksum else None
             fetched = {url: fetch(url, Path(scratch), checksum and ex.word(checksum)) for url in urls}
             if ins.from_stage:
