@@ -46,6 +46,17 @@ class BuildContext:
             raise NotFound(f"{source}: no such file or directory in the build context (or excluded)")
         return sorted(found)
 
+    def follow(self, rel: str) -> str:
+        """The context path ``rel`` with its symbolic links followed, inside the context: a COPY
+        source named by a link copies what the link points to (BuildKit and buildah follow a
+        source's links; links below a copied directory are copied as links)."""
+        from berth.fsutil import resolve_in_root
+
+        target = resolve_in_root(str(self.root), rel)
+        if not os.path.lexists(target):
+            raise NotFound(f"{rel}: a link to nothing in the build context")
+        return os.path.relpath(target, self.root)
+
     def confine(self, source: str) -> str:
         """``source`` as a path relative to the context; ``InvalidArgument`` if it leaves it."""
         rel = posixpath.normpath(source.lstrip("/") or ".")
