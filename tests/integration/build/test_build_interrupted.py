@@ -41,9 +41,9 @@ def start_build(berth: Berth, tmp_path: Path) -> subprocess.Popen[str]:
 
 def assert_nothing_half_made(berth: Berth) -> None:
     assert len(berth("images", "-q").stdout.split()) == 1  # the base alone
-    assert berth("ps", "-aq").stdout == ""
-    active = berth.root / "snapshots" / "active"
-    assert not active.exists() or not list(active.iterdir())
+    assert berth("ps", "-aq", "--external").stdout == ""
+    for made in ("snapshots/active", "snapshots/held", "tmp"):
+        assert not (berth.root / made).exists() or not list((berth.root / made).iterdir()), made
     assert str(berth.root) not in Path("/proc/self/mounts").read_text()
     cache = berth.root / "build" / "cache"
     for entry in cache.iterdir() if cache.exists() else []:
