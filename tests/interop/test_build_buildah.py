@@ -70,8 +70,8 @@ class Buildah:
     def storage(self) -> list[str]:
         return ["--root", str(self.root), "--runroot", str(self.runroot), "--storage-driver", "vfs"]
 
-    def __call__(self, *args: str | Path, cwd: Path | None = None) -> str:
-        return _run(["buildah", *self.storage(), *map(str, args)], self.env, cwd)
+    def __call__(self, *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+        return _run(["buildah", *self.storage(), *map(str, args)], {**self.env, **(env or {})}, cwd)
 
     def podman(self, *args: str) -> str:
         argv = ["podman", *self.storage(), "--runtime", "runc", "--cgroup-manager", "cgroupfs"]
@@ -207,6 +207,11 @@ class Case:
     files: dict[str, str] = field(default_factory=dict)
     build_args: tuple[str, ...] = ()
     fmt: str = "oci"
+    target: str = ""
+    #: The context's symbolic links: path -> target.
+    links: dict[str, str] = field(default_factory=dict)
+    #: The builders' environment beyond their own (``--build-arg NAME`` reads it).
+    env: dict[str, str] = field(default_factory=dict)
 
 
 CONFIG = """\
@@ -258,6 +263,92 @@ RUN ln /opt/result2 /opt/hardlink && rm /opt/out/fifo
 CMD ["/bin/cat", "/opt/out/result", "/opt/hardlink"]
 """
 
+# Parser and config forms: `# escape=` (for continuations: buildah 1.28 keeps `\` as the escape
+# in words, see docs/build.md), ARG in FROM, ENV's ${V:-w} and ${V:+w} and several pairs,
+# LABEL quoting, EXPOSE forms, USER uid:gid, relative WORKDIRs, a shell-form ENTRYPOINT with a CMD,
+# and a --build-arg given without a value (taken from the environment).
+LANGUAGE = """\
+# escape=`
+ARG TAG=build-base
+FROM localhost/busybox:${{TAG}}
+ARG FROMENV
+ARG EMPTY
+ENV A=${{FROMENV:-unset}} B=${{EMPTY:-dflt}} C=${{FROMENV:+alt}} D=${{EMPTY:+never}} `
+    E="two words" F=last
+ENV G $A and $F
+LABEL "a b"="c d" e='f "g"' "k"=l
+LABEL multi=one `
+      other="two"
+EXPOSE 80/udp 443
+WORKDIR /w
+WORKDIR rel
+WORKDIR ../up
+RUN echo "$A|$B|$C|$D|$E|$F|$G" > env.txt && pwd > pwd.txt
+USER 1234:5678
+RUN touch /tmp/by-1234
+ENTRYPOINT echo "$A $E" && pwd && id -u && id -g && cat env.txt
+CMD ["ignored"]
+"""
+
+# Trees: COPY --from an image, of a symlink, of a directory's contents, with a name's owner and a
+# mode; an ADDed tar with a hard link; files and directories deleted (whiteouts) and made again
+# in later steps; .dockerignore (no .containerignore).
+TREES = """\
+FROM {base}
+COPY --from={base} /etc/passwd /from-image/passwd
+COPY link.txt /copied/
+COPY tree/ /contents/
+COPY tree /whole/
+COPY --chown=berth:extra --chmod=0640 a.txt /owned/a.txt
+ADD files.tar /unpacked/
+RUN rm /etc/group /bin/vi && rm -r /home/berth /unpacked/etc/link
+RUN echo one > /re && mkdir -p /dir/sub && touch /dir/sub/f /dir/g
+RUN rm -r /re /dir
+RUN echo two > /re && mkdir /dir && touch /dir/h
+COPY . /all/
+COPY a.txt /home/berth/again
+CMD ["/bin/cat", "/re", "/copied/link.txt", "/contents/c.txt"]
+"""
+
+TREE_FILES = {
+    "a.txt": "a\n",
+    "tree/c.txt": "c\n",
+    "tree/sub/d.txt": "d\n",
+    "skip.log": "skipped\n",
+    ".dockerignore": "*.log\n",
+}
+
+# --target of a middle stage: the later one is not built.
+TARGET = """\
+FROM {base} AS first
+RUN echo first > /first
+FROM first AS middle
+ENV STAGE=middle
+RUN echo middle > /middle
+CMD ["/bin/cat", "/first", "/middle"]
+WORKDIR /mid
+FROM middle
+RUN exit 1
+"""
+
+# buildah 1.28 makes each WORKDIR's directory at once, as the USER of the moment, even with no
+# tree step after it.
+WORKDIRS = """\
+FROM {base}
+WORKDIR /a
+USER 1000
+WORKDIR b
+WORKDIR /c
+COPY x sub/x
+WORKDIR /d
+USER 0
+WORKDIR /e
+ENV X=1
+RUN pwd > /e/pwd
+WORKDIR /f
+CMD ["/bin/cat", "/e/pwd", "/c/sub/x"]
+"""
+
 CONTEXT_FILES = {
     "a.txt": "a\n",
     "b.txt": "b\n",
@@ -274,6 +365,10 @@ CASES = {
     "config-docker": Case(CONFIG, fmt="docker"),
     "copies": Case(COPIES, CONTEXT_FILES),
     "stages": Case(STAGES),
+    "language": Case(LANGUAGE, build_args=("FROMENV",), env={"FROMENV": "from-env"}),
+    "trees": Case(TREES, TREE_FILES, links={"link.txt": "a.txt", "tree/sub/link": "../c.txt"}),
+    "target": Case(TARGET, target="middle"),
+    "workdirs": Case(WORKDIRS, {"x": "x\n"}),
 }
 
 
@@ -285,6 +380,8 @@ def make_context(where: Path, case: Case) -> Path:
     for rel, text in case.files.items():
         (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
         (ctx / rel).write_text(text)
+    for rel, target in case.links.items():
+        (ctx / rel).symlink_to(target)
     if (ctx / "script.sh").exists():
         os.chmod(ctx / "script.sh", 0o644)
     write_tarball(ctx / "files.tar")
@@ -313,18 +410,19 @@ def write_tarball(path: Path) -> None:
         add("./etc/", tarfile.DIRTYPE, 0o755)
         add("./etc/hello", tarfile.REGTYPE, 0o640, uid=1000, data=b"hello\n")
         add("./etc/link", tarfile.SYMTYPE, 0o777, linkname="hello")
+        add("./etc/hard", tarfile.LNKTYPE, 0o640, uid=1000, linkname="./etc/hello")
         add("./tagged", tarfile.REGTYPE, 0o600, data=b"x", pax_headers={"SCHILY.xattr.user.note": "yes"})
 
 
 def build_both(peers: Peers, case: Case, tag: str) -> None:
     ctx = make_context(peers.work, case)
     args = [f"--build-arg={a}" for a in case.build_args]
-    peers.berth(
-        "build", "-q", "--network", "none", "--format", case.fmt, *args, "-t", tag, str(ctx), timeout=300
-    )
+    args += ["--target", case.target] if case.target else []
+    berth_argv = ["build", "-q", "--network", "none", "--format", case.fmt, *args, "-t", tag, str(ctx)]
+    _run(peers.berth.argv(*berth_argv), {**peers.berth.env, **case.env})
     peers.buildah(
         "build", "-q", "--runtime", "runc", "--network", "none", "--pull-never",
-        "--format", case.fmt, *args, "-t", tag, ctx,
+        "--format", case.fmt, *args, "-t", tag, ctx, env=case.env,
     )  # fmt: skip
 
 

@@ -112,9 +112,10 @@ def _digest(obj: object) -> str:
 
 def state_id(state: StageState) -> str:
     """The parent a step builds on: the stage's layers (chain ID) and config, less its history and
-    timestamps (they differ from build to build while the image does not)."""
+    timestamps (they differ from build to build while the image does not), and the WORKDIRs the
+    step makes first."""
     config = records.replace(state.config, history=(), created="").to_json()
-    return _digest({"chain": str(state.chain or ""), "config": config})
+    return _digest({"chain": str(state.chain or ""), "config": config, "workdirs": state.workdirs_to_make})
 
 
 def step_key(parent: str, text: str, args: Mapping[str, str | None], sources: str = "") -> str:

@@ -46,6 +46,17 @@ class BuildContext:
             raise NotFound(f"{source}: no such file or directory in the build context (or excluded)")
         return sorted(found)
 
+    def follow(self, rel: str) -> str:
+        """The context path ``rel`` with its symbolic links followed, inside the context: a COPY
+        source named by a link copies what the link points to (BuildKit and buildah follow a
+        source's links; links below a copied directory are copied as links)."""
+        from berth.fsutil import resolve_in_root
+
+        target = resolve_in_root(str(self.root), rel)
+        if not os.path.lexists(target):
+            raise NotFound(f"{rel}: a link to nothing in the build context")
+        return os.path.relpath(target, self.root)
+
     def confine(self, source: str) -> str:
         """``source`` as a path relative to the context; ``InvalidArgument`` if it leaves it."""
         rel = posixpath.normpath(source.lstrip("/") or ".")
@@ -90,15 +101,18 @@ def _is_tar(head: bytes) -> bool:
 
 
 @contextlib.contextmanager
-def open_context(spec: str, stdin: BinaryIO | None = None) -> Iterator[tuple[BuildContext, bytes | None]]:
+def open_context(
+    spec: str, stdin: BinaryIO | None = None, scratch: Path | None = None
+) -> Iterator[tuple[BuildContext, bytes | None]]:
     """The context ``spec`` names (a directory, a tarball, or ``-`` for stdin) and, when stdin held
-    a Containerfile rather than a tarball, that file's bytes (the context is then empty)."""
+    a Containerfile rather than a tarball, that file's bytes (the context is then empty). A
+    tarball is unpacked in a directory under ``scratch`` (default: the system's temporary one)."""
     if spec != "-" and Path(spec).is_dir():
         root = Path(spec)
         yield BuildContext(root, IgnoreRules.read(root)), None
         return
-    with tempfile.TemporaryDirectory(prefix="berth-build-context-") as scratch:
-        root = Path(scratch)
+    with tempfile.TemporaryDirectory(prefix="berth-build-context-", dir=scratch) as unpacked:
+        root = Path(unpacked)
         containerfile = _fill(root, spec, stdin)
         yield BuildContext(root, IgnoreRules.read(root)), containerfile
 

@@ -36,7 +36,7 @@ from berth.build.copier import (
 from berth.build.errors import ContainerfileError
 from berth.build.expand import Expander
 from berth.build.ignore import IgnoreRules
-from berth.build.instructions import Add, Arg, Copy, From, Instruction, Run, parse_instruction
+from berth.build.instructions import Add, Arg, Copy, From, Instruction, Run, Workdir, parse_instruction
 from berth.build.lines import Line, heredoc_specs, split_keyword
 from berth.build.state import (
     DEFAULT_PATH,
@@ -92,6 +92,9 @@ class BuildOptions:
     secrets: dict[str, bytes] = field(default_factory=dict)
     #: ``-q``: RUN's output is not shown.
     quiet: bool = False
+    #: Where the build's temporary files go (default: the system's temporary directory); the CLI
+    #: gives one named after its process, so a killed build's are swept (``owned_scratch``).
+    scratch: Path | None = None
     progress: Callable[[str], None] = lambda _line: None
     #: Warnings (shown even with ``-q``), e.g. config fields the OCI format can not hold.
     warn: Callable[[str], None] = lambda _line: None
@@ -139,6 +142,9 @@ class Builder:
 
     def build(self) -> StoredImage:
         """Build the target (the last stage unless ``--target``) and store it under each tag."""
+        from berth.engine.containers.owned import sweep_dead_owners
+
+        sweep_dead_owners(self.engine)  # what killed builds left: containers, roots, holds, scratch
         target = self._target()
         needed = self._needed(target)
         for arg in self.cf.global_args:
@@ -215,9 +221,17 @@ class Builder:
         with self._squashed(state) if squash else contextlib.nullcontext():
             for ins in triggers:
                 self._instruction(state, ins)
-            for ins in stage.instructions:
+            # WORKDIRs after the last tree step make their directories in a layer of their own.
+            last_tree = max((i for i, ins in enumerate(stage.instructions) if _is_tree_step(ins)), default=-1)
+            last_workdir = max(
+                (i for i, ins in enumerate(stage.instructions) if isinstance(ins, Workdir)), default=-1
+            )
+            for index, ins in enumerate(stage.instructions):
                 self._announce(ins)
-                self._instruction(state, ins)
+                if index == last_workdir > last_tree:
+                    self._workdir_step(state, ins)
+                else:
+                    self._instruction(state, ins)
         return state
 
     @contextlib.contextmanager
@@ -309,6 +323,11 @@ class Builder:
                 self.cf.filename, ins.line.number, f"{ins.line.instruction} is not supported"
             )
 
+    def _workdir_step(self, state: StageState, ins: Instruction) -> None:
+        """A WORKDIR no tree step follows: a step of its own, whose layer holds the directories."""
+        self._in_line(ins, lambda: apply_config_instruction(state, ins))
+        self._in_line(ins, lambda: self._tree_step(state, ins, lambda _root: _nop(ins), {}))
+
     def _tree_step(
         self,
         state: StageState,
@@ -320,16 +339,24 @@ class Builder:
         """Take the step's layer from the cache, or run ``work`` in a writable root on the stage's
         chain and commit what it changed as a layer (then cache it). With ``--squash`` ``work``
         runs in the stage's one root and the step has no layer of its own."""
+        work = functools.partial(_after_workdirs, state, work)
         if self.squash_root is not None:
             state.add_history(work(self.squash_root), now_rfc3339(), empty_layer=True)
             self.squash_last = len(state.config.history) - 1
+            state.workdirs_to_make.clear()
             return
         key = step_key(state_id(state), _text(ins), uses, sources) if self.opts.layers else None
         hit = self._cached(key) if key is not None and not self.opts.no_cache else None
         if hit is not None:
             self.opts.progress("--> Using cache")
-            self._add_layer(state, hit)
-            return
+        made = hit or self._commit_step(state, work)
+        state.workdirs_to_make.clear()  # in the layer, now
+        self._add_layer(state, made)
+        if hit is None and key is not None:
+            self.cache.put(key, made)
+
+    def _commit_step(self, state: StageState, work: Callable[[Path], str]) -> CachedLayer:
+        """Run ``work`` in a writable root on the stage's chain; what it changed, as a layer."""
         snap = owned_root_key("build")
         active = self.snaps.prepare(snap, state.chain)
         try:
@@ -337,10 +364,7 @@ class Builder:
             layer, diff_id = write_layer_blob(self.images, self.lease, lambda out: self.snaps.diff(snap, out))
         finally:
             self.snaps.release(snap)
-        made = CachedLayer(layer, diff_id, created_by, now_rfc3339())
-        self._add_layer(state, made)
-        if key is not None:
-            self.cache.put(key, made)
+        return CachedLayer(layer, diff_id, created_by, now_rfc3339())
 
     def _add_layer(self, state: StageState, made: CachedLayer, history: bool = True) -> None:
         """Unpack ``made``'s layer as the stage's next snapshot; add it to the config (and its
@@ -394,7 +418,9 @@ class Builder:
         make_parents(root, workdir, user_owner(root, state.container.user))
         for volume in state.container.volumes:
             make_parents(root, volume, Owner(0, 0))
-        sources = MountSources(self.opts.context, self.engine.config.root, self.opts.secrets, self._from_root)
+        sources = MountSources(
+            self.opts.context, self.engine.config.root, self.opts.secrets, self._from_root, self.opts.scratch
+        )
         with run_mounts(ins.mounts, sources, workdir, root, state.container.volumes) as made:
             code = run_in_root(
                 self.engine,
@@ -428,7 +454,7 @@ class Builder:
                 ex.word(doc.content)
         uses = {name: ex.variables.get(name) for name in sorted(ex.used)}
         urls = [w for w in words if isinstance(ins, Add) and is_url(w)]
-        with tempfile.TemporaryDirectory(prefix="berth-build-add-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="berth-build-add-", dir=self.opts.scratch) as scratch:
             checksum = ins.checksum if isinstance(ins, Add) and ins.checksum else None
             fetched = {url: fetch(url, Path(scratch), checksum and ex.word(checksum)) for url in urls}
             if ins.from_stage:
@@ -436,7 +462,7 @@ class Builder:
             else:
                 ctx = self.opts.context
                 local = [w for w in words if w not in fetched]
-                paths = [p for word in local for rel in ctx.resolve(word) for p in ctx.walk(rel)]
+                paths = [p for w in local for rel in ctx.resolve(w) for p in ctx.walk(ctx.follow(rel))]
                 sources = tree_digest(ctx.root, paths) + tree_digest(
                     Path(scratch), sorted(os.listdir(scratch))
                 )
@@ -472,10 +498,11 @@ class Builder:
                     files.append((fetched[expanded], url_name(expanded)))
                     continue
                 for rel in source.resolve(expanded):
-                    if unpack and is_archive(source.root / rel):
-                        unpack_archive(source.root / rel, make_parents(root, dest, owner))
+                    path = source.root / source.follow(rel)
+                    if unpack and is_archive(path):
+                        unpack_archive(path, make_parents(root, dest, owner))
                     else:
-                        files.append((source.root / rel, rel))
+                        files.append((path, rel))
             if files:
                 skip = None if ins.from_stage else _skipper(source)
                 copy_paths(root, files, dest, owner, chmod, skip)
@@ -581,6 +608,18 @@ def _walk_all(ctx: BuildContext, source: str) -> tuple[Path, list[str]]:
         rel = os.path.relpath(parent, ctx.root)
         paths += [os.path.normpath(os.path.join(rel, name)) for name in sorted(dirs + files)]
     return ctx.root, paths
+
+
+def _is_tree_step(ins: Instruction) -> bool:
+    return isinstance(ins, (Run, Copy))  # ADD is a Copy
+
+
+def _after_workdirs(state: StageState, work: Callable[[Path], str], root: Path) -> str:
+    """``work`` in ``root``, after making the directories of the WORKDIRs since the last tree
+    step (0755, each owned by the USER of its moment, as buildah 1.28 makes them)."""
+    for path, user in state.workdirs_to_make:
+        make_parents(root, path, user_owner(root, user))
+    return work(root)
 
 
 def _skipper(ctx: BuildContext) -> Callable[[Path], bool]:

@@ -46,6 +46,8 @@ class MountSources:
     secrets: Mapping[str, bytes]
     #: A stage's or image's root by name, prepared for a ``with`` block.
     stage_root: Callable[[str], AbstractContextManager[Path]]
+    #: Where copies and secrets are written for a RUN (default: the system's temporary directory).
+    scratch: Path | None = None
 
 
 @dataclass
@@ -71,7 +73,8 @@ def run_mounts(
         covered = {posixpath.normpath(posixpath.join(workdir, m.target)) for m in mounts}
         for volume in dict.fromkeys(posixpath.normpath(v) for v in volumes):
             if volume not in covered:
-                made.volumes.append(f"{_throwaway_copy(resolve_in_root(root, volume), stack)}:{volume}:rw")
+                copy = _throwaway_copy(resolve_in_root(root, volume), stack, sources.scratch)
+                made.volumes.append(f"{copy}:{volume}:rw")
         for mount in mounts:
             target = posixpath.normpath(posixpath.join(workdir, mount.target))
             if mount.type == "tmpfs":
@@ -98,19 +101,24 @@ def _bind(mount: Mount, sources: MountSources, stack: contextlib.ExitStack) -> P
     if mount.readonly:
         return path
     # rw: the RUN may write, but its writes must not reach the context or the stage.
-    return _throwaway_copy(path, stack)
+    return _throwaway_copy(path, stack, sources.scratch)
 
 
-def _throwaway_copy(path: Path, stack: contextlib.ExitStack) -> Path:
+def _throwaway_copy(path: Path, stack: contextlib.ExitStack, scratch_base: Path | None) -> Path:
     """A copy of ``path`` (owners, modes, links and xattrs kept), removed when ``stack`` closes."""
     import subprocess
 
-    scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="berth-build-copy-")))
+    scratch = _temporary(stack, "berth-build-copy-", scratch_base)
     copy = scratch / "copy"
     done = subprocess.run(["cp", "-a", "--", str(path), str(copy)], capture_output=True, text=True)
     if done.returncode != 0:
         raise InvalidArgument(f"cannot copy {path.name} for the RUN: {done.stderr.strip()}")
     return copy
+
+
+def _temporary(stack: contextlib.ExitStack, prefix: str, base: Path | None) -> Path:
+    """A temporary directory under ``base`` (default: the system's), removed when ``stack`` closes."""
+    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix, dir=base)))
 
 
 def _cache(mount: Mount, sources: MountSources, stack: contextlib.ExitStack) -> Path:
@@ -140,7 +148,7 @@ def _secret(mount: Mount, sources: MountSources, stack: contextlib.ExitStack) ->
         if mount.required:
             raise InvalidArgument(f"secret {mount.id!r} is required: give --secret id={mount.id},src=FILE")
         return None
-    scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="berth-build-secret-")))
+    scratch = _temporary(stack, "berth-build-secret-", sources.scratch)
     copy = scratch / mount.id
     copy.write_bytes(given)
     os.chmod(copy, 0o400 if mount.mode is None else mount.mode)

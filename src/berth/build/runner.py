@@ -70,6 +70,7 @@ def run_in_root(
     """
     from berth.engine.containers.attach import relay
     from berth.engine.containers.create import create_container
+    from berth.engine.containers.owned import owner_annotations
     from berth.engine.containers.remove import remove_container
     from berth.engine.containers.start import start_container
     from berth.engine.containers.stop import wait_container
@@ -87,6 +88,8 @@ def run_in_root(
         volumes=list(mounts),
         tmpfs=list(tmpfs),
         pull="never",
+        # Marked as this build's, so ps lists it only with --external and it goes if we die.
+        annotations=owner_annotations(),
     )
     record = create_container(engine, opts)
     try:

@@ -57,6 +57,9 @@ class StageState:
     given_args: Mapping[str, str] = field(default_factory=dict)
     #: Whether this stage set CMD itself (an ENTRYPOINT then keeps it).
     cmd_set: bool = False
+    #: (path, USER) of each WORKDIR since the last tree step: buildah 1.28 makes a WORKDIR's
+    #: directory at once, as the USER of that moment, so the next tree step makes them first.
+    workdirs_to_make: list[tuple[str, str]] = field(default_factory=list)
     escape: str = "\\"
 
     @property
@@ -129,7 +132,9 @@ def workdir_path(state: StageState, path: str) -> str:
 
 
 def _workdir(state: StageState, instruction: Workdir) -> None:
-    state.edit(working_dir=workdir_path(state, state.expander().word(instruction.path)))
+    path = workdir_path(state, state.expander().word(instruction.path))
+    state.edit(working_dir=path)
+    state.workdirs_to_make.append((path, state.container.user))
 
 
 def _user(state: StageState, instruction: User) -> None:

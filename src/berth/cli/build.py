@@ -11,6 +11,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from berth.build.containerfile import Containerfile
+    from berth.build.context import BuildContext
+    from berth.build.executor import BuildOptions
+
 #: ``--output type=...``: the archive format each writes (``berth.distribution.archive``).
 _OUTPUT_TYPES = {"oci": "oci-archive", "docker-archive": "docker-archive", "docker": "docker-archive"}
 
@@ -145,21 +149,54 @@ def _containerfile_path(args: argparse.Namespace, root: str) -> str:
     raise NotFound(f"no Containerfile or Dockerfile in the context {args.context}")
 
 
+def _options(args: argparse.Namespace, cf: Containerfile, ctx: BuildContext, scratch: Path) -> BuildOptions:
+    """The build's options from the flags."""
+    from berth.build.executor import BuildOptions
+    from berth.build.run_mounts import parse_secret
+
+    return BuildOptions(
+        containerfile=cf,
+        context=ctx,
+        tags=args.tag,
+        build_args=_build_args(args),
+        target=args.target,
+        pull={"true": "always", "false": "missing"}.get(args.pull, args.pull),
+        tls_verify=args.tls_verify,
+        network=args.network,
+        docker_format=args.format == "docker",
+        labels=_pairs(args.label, "--label"),
+        annotations=_pairs(args.annotation, "--annotation"),
+        squash=args.squash,
+        no_cache=args.no_cache,
+        secrets=dict(parse_secret(text) for text in args.secret),
+        quiet=args.quiet,
+        layers=_bool(args.layers),
+        progress=(lambda _line: None) if args.quiet else (lambda line: print(line, flush=True)),
+        warn=lambda line: print(f"berth: warning: {line}", file=sys.stderr),
+        scratch=scratch,
+    )
+
+
 def _build(args: argparse.Namespace) -> int:
     from berth.build.containerfile import parse_containerfile
     from berth.build.context import open_context
-    from berth.build.executor import Builder, BuildOptions
-    from berth.build.run_mounts import parse_secret
+    from berth.build.executor import Builder
     from berth.cli.containers import open_engine
     from berth.distribution.archive import save
+    from berth.engine.containers.owned import owned_scratch
     from berth.engine.images.store import images_root
     from berth.errors import NotFound
     from berth.image.images import ImageStore
 
     _check_refusals(args)
     outputs = _outputs(args.output)
-    pull = {"true": "always", "false": "missing"}.get(args.pull, args.pull)
-    with open_context(args.context, sys.stdin.buffer if args.file != "-" else None) as (ctx, stdin_file):
+    stdin = sys.stdin.buffer if args.file != "-" else None
+    # The engine first: the build's temporary files go in a directory named after this process.
+    with (
+        open_engine(args) as engine,
+        owned_scratch(engine.config.root, "build") as scratch,
+        open_context(args.context, stdin, scratch) as (ctx, stdin_file),
+    ):
         if args.file == "-" or stdin_file is not None:
             text = stdin_file if stdin_file is not None else sys.stdin.buffer.read()
             name = "Containerfile"
@@ -171,34 +208,14 @@ def _build(args: argparse.Namespace) -> int:
                 raise NotFound(f"{path}: {err.strerror}") from None
             name = os.path.basename(path)
         cf = parse_containerfile(text.decode(errors="surrogateescape"), name)
-        opts = BuildOptions(
-            containerfile=cf,
-            context=ctx,
-            tags=args.tag,
-            build_args=_build_args(args),
-            target=args.target,
-            pull=pull,
-            tls_verify=args.tls_verify,
-            network=args.network,
-            docker_format=args.format == "docker",
-            labels=_pairs(args.label, "--label"),
-            annotations=_pairs(args.annotation, "--annotation"),
-            squash=args.squash,
-            no_cache=args.no_cache,
-            secrets=dict(parse_secret(text) for text in args.secret),
-            quiet=args.quiet,
-            layers=_bool(args.layers),
-            progress=(lambda _line: None) if args.quiet else (lambda line: print(line, flush=True)),
-            warn=lambda line: print(f"berth: warning: {line}", file=sys.stderr),
-        )
-        with open_engine(args) as engine:
-            images = ImageStore(images_root(engine.config))
-            try:
-                stored = Builder(engine, images, opts).build()
-            finally:
-                images.close()
-            for fmt, dest in outputs:
-                save(engine.config.root, stored.name, Path(dest), fmt)
+        opts = _options(args, cf, ctx, scratch)
+        images = ImageStore(images_root(engine.config))
+        try:
+            stored = Builder(engine, images, opts).build()
+        finally:
+            images.close()
+        for fmt, dest in outputs:
+            save(engine.config.root, stored.name, Path(dest), fmt)
     if args.iidfile:
         with open(args.iidfile, "w") as out:
             out.write(f"sha256:{stored.image_id}")

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from berth.engine.engine import Engine
+    from berth.engine.metadata import ContainerRecord
     from berth.engine.options import CreateOptions
 
 
@@ -304,6 +305,20 @@ def _wait(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listed_containers(engine: Engine, external: bool) -> list[ContainerRecord]:
+    """The containers ``ps`` lists: a build's RUN containers only with ``external`` (podman lists
+    buildah's so), and none whose build died (they are removed first)."""
+    from berth.engine.containers.owned import owner_of, sweep_dead_owners
+    from berth.engine.images.store import owner_lives
+
+    records = engine.db.containers()
+    owners = {r.id: owner for r in records if (owner := owner_of(r)) is not None}
+    if any(not owner_lives(owner) for owner in owners.values()):
+        swept = set(sweep_dead_owners(engine))
+        records = [r for r in records if r.id not in swept]
+    return [r for r in records if external or r.id not in owners]
+
+
 def _ps(args: argparse.Namespace) -> int:
     from berth.cli._format import print_json, print_table, short_id
     from berth.engine.containers.filters import matches, parse_filters, selects_stopped
@@ -315,7 +330,8 @@ def _ps(args: argparse.Namespace) -> int:
 
     filters = parse_filters(args.filter)
     with open_engine(args) as engine:
-        records = [refresh(engine, r) for r in engine.db.containers()]
+        records = _listed_containers(engine, args.external)
+        records = [refresh(engine, r) for r in records]
         health = {r.id: state["Status"] for r in records if (state := read_health(engine, r)) is not None}
         pods = {p.id: p.name for p in engine.db.pods()} if any(r.pod for r in records) else {}
     if not args.all and not selects_stopped(filters):
@@ -624,6 +640,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ps = sub.add_parser("ps", help="list containers", formatter_class=HelpFormatter)
     ps.add_argument("-a", "--all", action="store_true", help="include containers that are not running")
     ps.add_argument("-q", "--quiet", action="store_true", help="ids only")
+    ps.add_argument("--external", action="store_true", help="also the containers of running builds")
     ps.add_argument("--no-trunc", action="store_true", help="full ids and commands")
     ps.add_argument("--format", default="", choices=["", "json", "table"])
     ps.add_argument("-p", "--pod", action="store_true", help="show each container's pod")

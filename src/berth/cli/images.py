@@ -261,9 +261,13 @@ def _remove_containers(config: EngineConfig, names: list[str]) -> None:
 
 
 def _prune(args: argparse.Namespace) -> int:
+    from berth.cli.containers import open_engine
+    from berth.engine.containers.owned import sweep_dead_owners
     from berth.engine.images.manage import prune_images
     from berth.engine.units import human_size
 
+    with open_engine(args) as engine:
+        sweep_dead_owners(engine)  # a killed build's containers and roots hold its layers
     with _store(args) as images:
         doomed, report = prune_images(_config(args), images, args.all)
     for entry in doomed:

@@ -152,7 +152,10 @@ def disk_usage(engine: Engine) -> list[dict[str, Any]]:
 
 def prune(engine: Engine, volumes: bool = False) -> dict[str, list[str]]:
     """Remove stopped containers, unused networks (and volumes); sweep stray host resources."""
+    from berth.engine.containers.owned import sweep_dead_owners
+
     removed: dict[str, list[str]] = {"containers": [], "networks": [], "volumes": []}
+    sweep_dead_owners(engine)  # a killed build's containers, even those still running
     for record in engine.db.containers():
         record = refresh(engine, record)
         if record.state not in ACTIVE and not restart_pending(record):

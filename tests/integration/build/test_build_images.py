@@ -100,20 +100,34 @@ def test_onbuild_triggers_run_in_the_child(based: Berth, tmp_path: Path) -> None
             "COPY skipped.log /\n",
             "Containerfile:2: skipped.log: no such file or directory in the build context",
         ),
-        ("COPY --from=nostage /x /\n", "Containerfile:2: "),
+        ("COPY --from=nostage /x /\n", "Containerfile:2: image nostage not found"),
+        ("RUN --mount=type=bind,from=nostage,target=/m true\n", "Containerfile:2: image nostage not found"),
+        ("COPY dangling /\n", "Containerfile:2: dangling: a link to nothing in the build context"),
+        ("RUN --mnt=type=tmpfs true\n", "Containerfile:2: unknown flag --mnt for RUN"),
+        ("COPY a.txt /\nFROM nostage\n", "Containerfile:3: image nostage not found"),
         ("RUN exit 3\n", "Containerfile:2: RUN exited with status 3: RUN exit 3"),
+        ("COPY a.txt /\nRUN echo out; exit 7\n", "Containerfile:3: RUN exited with status 7: "),
     ],
 )
 def test_bad_input_is_one_line_exit_125_and_leaves_nothing(
     based: Berth, tmp_path: Path, body: str, message: str
 ) -> None:
     ctx = context(tmp_path, "FROM {base}\n" + body)
+    (ctx / "dangling").symlink_to("/nowhere")
     before = based("images", "-q").stdout
-    proc = based("build", "-t", "localhost/bad:1", "--network", "none", str(ctx), check=False)
+    argv = ("build", "--pull=never", "-t", "localhost/bad:1", "--network", "none", str(ctx))
+    proc = based(*argv, check=False)
     assert proc.returncode == 125
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith(f"berth: {message}")
     assert based("images", "-q").stdout == before
-    assert based("ps", "-aq").stdout == ""
-    active = based.root / "snapshots" / "active"
-    assert not active.exists() or not list(active.iterdir())
+    assert based("ps", "-aq", "--external").stdout == ""
+    for made in ("snapshots/active", "snapshots/held", "tmp"):
+        assert not (based.root / made).exists() or not list((based.root / made).iterdir()), made
+    assert str(based.root) not in Path("/proc/self/mounts").read_text()
+    # Only finished steps are cached (the COPY before a failing RUN), each with its layer.
+    entries = list((based.root / "build" / "cache").glob("*"))
+    assert len(entries) == body.startswith("COPY a.txt /\nRUN")
+    for entry in entries:
+        digest = json.loads(entry.read_text())["layer"]["digest"]
+        assert (based.root / "images" / "blobs" / digest.replace(":", "/")).exists()

@@ -1,5 +1,6 @@
-"""A build interrupted with SIGINT says where, exits 125 and leaves nothing; one killed with
-SIGKILL leaves what ``berth system prune`` clears; a prune never takes a running build's layers."""
+"""A build interrupted with SIGINT says where, exits 125 and leaves nothing; what one killed with
+SIGKILL leaves goes at the next build, ps, or prune, never a live build's; a prune never takes a
+running build's layers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from berth.engine.config import load_config
 from berth.engine.images.store import hold_chains, owned_root_key, release_chains
+from berth.engine.metadata import Metadata
 from berth.image.images import ImageStore
 from berth.image.snapshots import chain_ids
 from tests.integration.engine_cli.conftest import Berth, wait_for
@@ -39,9 +41,9 @@ def start_build(berth: Berth, tmp_path: Path) -> subprocess.Popen[str]:
 
 def assert_nothing_half_made(berth: Berth) -> None:
     assert len(berth("images", "-q").stdout.split()) == 1  # the base alone
-    assert berth("ps", "-aq").stdout == ""
-    active = berth.root / "snapshots" / "active"
-    assert not active.exists() or not list(active.iterdir())
+    assert berth("ps", "-aq", "--external").stdout == ""
+    for made in ("snapshots/active", "snapshots/held", "tmp"):
+        assert not (berth.root / made).exists() or not list((berth.root / made).iterdir()), made
     assert str(berth.root) not in Path("/proc/self/mounts").read_text()
     cache = berth.root / "build" / "cache"
     for entry in cache.iterdir() if cache.exists() else []:
@@ -60,13 +62,80 @@ def test_sigint_names_the_line_and_leaves_nothing(based: Berth, tmp_path: Path) 
     assert_nothing_half_made(based)
 
 
-@pytest.mark.parametrize("delay", [0.3, 1.0, 2.0, 3.0])
-def test_sigkill_leaves_what_system_prune_clears(based: Berth, tmp_path: Path, delay: float) -> None:
-    proc = start_build(based, tmp_path)
-    time.sleep(delay)
-    proc.kill()
-    proc.communicate(timeout=60)
-    wait_for(lambda: based("ps", "-a", "--filter", "status=running", "-q").stdout == "", "the RUN to end")
+#: A build with each moment a SIGKILL may land in: a RUN, a COPY of many files, its commit.
+MANY = f"FROM {BASE}\nCOPY many /many\nRUN sleep 3\n"
+
+
+def killed_build(berth: Berth, ctx: Path, moment: str) -> None:
+    """Start a build of ``ctx`` and SIGKILL it at ``moment``: ``run`` (its RUN container is up),
+    ``copy`` (its COPY's root is prepared) or ``commit`` (its layer is being written)."""
+    proc = berth.popen("build", "--network", "none", "--no-cache", str(ctx), stdout=subprocess.DEVNULL)
+    active, ingest = berth.root / "snapshots" / "active", berth.root / "images" / "ingest"
+    before = len(berth("ps", "-aq", "--external").stdout.split())
+    arrived = {
+        "run": lambda: len(berth("ps", "-aq", "--external").stdout.split()) > before,
+        "copy": lambda: any(p.name.startswith("owned-") for p in active.glob("*")),
+        "commit": lambda: any(ingest.glob("*")),
+    }[moment]
+    try:
+        wait_for(lambda: proc.poll() is not None or arrived(), f"the build's {moment}", limit=60)
+        assert proc.poll() is None, "the build ended before its " + moment
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+
+
+def dead_builds_leftovers(berth: Berth) -> list[str]:
+    """What a killed build may leave that a user sees or that stays."""
+    left = [line for line in Path("/proc/self/mounts").read_text().splitlines() if str(berth.root) in line]
+    for sub in ("snapshots/active", "snapshots/held", "tmp"):
+        found = berth.root / sub
+        left += [str(p) for p in found.iterdir()] if found.is_dir() else []
+    config = load_config(berth.root, berth.runroot)
+    with Metadata(config.db_path) as db:  # not ps, which would sweep them
+        return left + [record.id for record in db.containers()]
+
+
+@pytest.mark.parametrize("moment", ["run", "copy", "commit"])
+def test_sigkill_leaves_nothing_after_the_next_build(based: Berth, tmp_path: Path, moment: str) -> None:
+    ctx = tmp_path / "many-ctx"
+    (ctx / "many").mkdir(parents=True)
+    for i in range(3000):
+        (ctx / "many" / f"f{i}").write_bytes(os.urandom(2048))
+    (ctx / "Containerfile").write_text(MANY)
+    killed_build(based, ctx, moment)
+    based("build", "-q", "--network", "none", "-t", "localhost/after:1", str(tmp_path / "ctx"))
+    assert dead_builds_leftovers(based) == []
+    based("rmi", "localhost/after:1")
+    based("system", "prune", "-f")
+    assert_nothing_half_made(based)
+
+
+#: A RUN that lasts until the file ``go`` appears in the context.
+WAITING = f"FROM {BASE}\nRUN --mount=type=bind,target=/ctx while [ ! -e /ctx/go ]; do sleep 0.1; done\n"
+
+
+def test_ps_hides_a_live_builds_container_and_sweeps_a_dead_ones(based: Berth, tmp_path: Path) -> None:
+    (tmp_path / "ctx" / "Containerfile").write_text(WAITING)
+    live = start_build(based, tmp_path)
+    try:
+        wait_for(lambda: based("ps", "-aq", "--external").stdout != "", "the live build's RUN")
+        assert based("ps", "-aq").stdout == ""  # listed only with --external, as podman lists buildah's
+        (tmp_path / "dead").mkdir()
+        (tmp_path / "dead" / "Containerfile").write_text(f"FROM {BASE}\nRUN sleep 1\n")
+        killed_build(based, tmp_path / "dead", "run")
+        # ps removes the dead build's container (its RUN still running), never the live one's.
+        assert len(based("ps", "-aq", "--external").stdout.split()) == 1
+        based("image", "prune", "-f")
+        based("build", "-q", "--network", "none", str(tmp_path / "dead"))  # sweeps at its start
+    finally:
+        (tmp_path / "ctx" / "go").touch()
+        _, err = live.communicate(timeout=120)
+    assert live.returncode == 0, err
+    assert based("ps", "-aq", "--external").stdout == ""
+    assert dead_builds_leftovers(based) == []
+    based("rmi", "localhost/slow:1")
+    based("image", "prune", "-f")  # the dead build's image, untagged
     based("system", "prune", "-f")
     assert_nothing_half_made(based)
 

@@ -144,16 +144,8 @@ def release_rootfs(engine: Engine, cid: str) -> None:
     A root still busy (a process elsewhere has a file open in it, or another mount namespace
     holds it) is detached lazily, so removing the container never leaves the mount behind.
     """
-    snaps = snapshotter(engine.config)
-    try:
-        snaps.release(cid)
-    except NotFound:
-        return
-    except InvalidState:
-        import subprocess
-
-        subprocess.run(["umount", "--lazy", str(snaps.active(cid).rootfs)], capture_output=True)
-        snaps.release(cid)
+    with contextlib.suppress(NotFound):
+        _release_busy(snapshotter(engine.config), cid)
 
 
 #: The first word of a root a process prepares for itself (a build's step), not for a container.
@@ -169,24 +161,52 @@ def owned_root_key(what: str) -> str:
     return f"{_OWNED}-{owner.pid}-{owner.start}-{what}-{os.urandom(6).hex()}"
 
 
-def _owner_lives(key: str) -> bool:
-    """Whether ``key`` is an ``owned_root_key`` whose process still runs."""
+def owner_lives(key: str) -> bool:
+    """Whether ``key`` (an ``owned_root_key``, or any name made the same way) names a process
+    that still runs."""
     from berth.image.store.leases import Owner
 
     word, pid, start, *_ = [*key.split("-", 3), "", "", ""]
     return word == _OWNED and pid.isdigit() and start.isdigit() and Owner(int(pid), int(start)).alive()
 
 
+def is_owned(key: str) -> bool:
+    """Whether ``key`` was made by ``owned_root_key`` (or names a process the same way)."""
+    return key.startswith(f"{_OWNED}-")
+
+
 def stray_roots(engine: Engine, known: set[str]) -> None:
     """Release roots whose container is gone (a command killed between create steps) or whose
     owning process is (a build killed mid-step)."""
-    active = engine.config.root / "snapshots" / "active"
+    _release_roots(engine.config, lambda key: key not in known and not owner_lives(key))
+
+
+def release_dead_owned_roots(config: EngineConfig) -> None:
+    """Release the roots that processes prepared for themselves and died holding (a killed
+    build's steps); the roots of containers and of live processes stay."""
+    _release_roots(config, lambda key: is_owned(key) and not owner_lives(key))
+
+
+def _release_roots(config: EngineConfig, doomed: Callable[[str], bool]) -> None:
+    active = config.root / "snapshots" / "active"
     if not active.is_dir():
         return
     for entry in active.iterdir():
-        if entry.name not in known and not _owner_lives(entry.name):
+        if doomed(entry.name):
             with contextlib.suppress(BerthError, OSError):
-                snapshotter(engine.config).release(entry.name)
+                _release_busy(snapshotter(config), entry.name)
+
+
+def _release_busy(snaps: Snapshotter, key: str) -> None:
+    """Release the root ``key``; one still busy (a process elsewhere has a file open in it, or
+    another mount namespace holds it) is detached lazily first, so its mount never stays."""
+    try:
+        snaps.release(key)
+    except InvalidState:
+        import subprocess
+
+        subprocess.run(["umount", "--lazy", str(snaps.active(key).rootfs)], capture_output=True)
+        snaps.release(key)
 
 
 def _held_dir(config: EngineConfig) -> Path:
@@ -209,7 +229,7 @@ def release_chains(config: EngineConfig, key: str) -> None:
         (_held_dir(config) / key).unlink()
 
 
-def _held_chains(config: EngineConfig) -> set[Digest]:
+def held_chains(config: EngineConfig) -> set[Digest]:
     """The chains live processes hold; the records of dead ones (a killed build) are dropped."""
     from berth.spec.digest import Digest
 
@@ -217,7 +237,7 @@ def _held_chains(config: EngineConfig) -> set[Digest]:
     if not _held_dir(config).is_dir():
         return held
     for entry in _held_dir(config).iterdir():
-        if not _owner_lives(entry.name):
+        if not owner_lives(entry.name):
             release_chains(config, entry.name)
             continue
         with contextlib.suppress(FileNotFoundError):
@@ -266,7 +286,7 @@ def prune_snapshots(config: EngineConfig, needed_chain_ids: Iterable[Digest]) ->
         return []
     snaps = snapshotter(config)
     listed = snaps.snapshots()
-    needed = set(needed_chain_ids) | _held_chains(config)
+    needed = set(needed_chain_ids) | held_chains(config)
     doomed = [s.chain_id for s in listed if s.chain_id not in needed]
     doomed.sort(key=lambda chain: len(snaps.chain(chain)), reverse=True)  # children before parents
     removed = []
