@@ -59,11 +59,12 @@ def _output(args: argparse.Namespace, document: bytes) -> None:
 
 
 def _sbom(args: argparse.Namespace) -> int:
+    from berth.cli.trust import load_signing_key
     from berth.inventory import attest, remote
     from berth.inventory.formats import render
 
     # Checked before the image is read: a bad key or an image in no registry fails at once.
-    key = _private_key(args) if args.sign else None
+    key = load_signing_key(args.sign, args.passphrase_file) if args.sign else None
     reference = remote.registry_reference(args.image) if args.attach else None
     if args.image.startswith("docker://"):
         with remote.registry_inventory(remote.registry_reference(args.image), _context(args), _warn) as found:
@@ -82,18 +83,6 @@ def _sbom(args: argparse.Namespace) -> int:
         print(f"attached {digest} to {reference.name}@{found.digest}", file=sys.stderr)
     _output(args, document)
     return 0
-
-
-def _private_key(args: argparse.Namespace) -> Any:
-    from berth.errors import NotFound
-    from berth.trust import keys
-    from berth.trust.passphrase import read_passphrase
-
-    try:
-        data = Path(args.sign).read_bytes()
-    except FileNotFoundError:
-        raise NotFound(f"private key {args.sign} does not exist") from None
-    return keys.load_private_key(data, read_passphrase(args.passphrase_file), what=args.sign)
 
 
 def _scan(args: argparse.Namespace) -> int:

@@ -45,6 +45,16 @@ def _read_key_file(path: str, what: str) -> bytes:
         raise NotFound(f"{what} {path} does not exist") from None
 
 
+def load_signing_key(path: str, passphrase_file: str | None) -> Any:
+    """The sigstore private key in the file ``path``, decrypted with the passphrase from
+    ``passphrase_file`` (else ``$COSIGN_PASSWORD``, else a prompt)."""
+    from berth.trust import keys
+    from berth.trust.passphrase import read_passphrase
+
+    data = _read_key_file(path, "private key")
+    return keys.load_private_key(data, read_passphrase(passphrase_file), what=path)
+
+
 def _open_store_image(args: argparse.Namespace, image: str) -> tuple[Any, str]:
     """The store and the canonical name of ``image`` (``berth:NAME``, or a name or ID as the
     image commands take it)."""
@@ -73,15 +83,12 @@ def _sign(args: argparse.Namespace) -> int:
     import asyncio
 
     from berth.errors import Unsupported
-    from berth.trust import keys
-    from berth.trust.passphrase import read_passphrase
     from berth.trust.signing import sign_image, sign_stored_image
 
     reference = _remote(args.image)
     if reference is None and args.referrers:
         raise Unsupported("--referrers applies to images in a registry (docker://REFERENCE)")
-    data = _read_key_file(args.key, "private key")
-    key = keys.load_private_key(data, read_passphrase(args.passphrase_file), what=args.key)
+    key = load_signing_key(args.key, args.passphrase_file)
     if reference is None:
         store, name = _open_store_image(args, args.image)
         try:
@@ -160,20 +167,15 @@ def copy_signers(args: argparse.Namespace, destination: str) -> list[Any]:
     transport, reference = _signed_destination(destination)
     signers = [simple_signer(args.sign_by)] if args.sign_by else []
     if args.sign_by_sigstore_private_key:
-        from berth.trust import keys
         from berth.trust.errors import PolicyError
-        from berth.trust.passphrase import read_passphrase
         from berth.trust.registries_d import load_registries_d
 
         registries = load_registries_d(args.registries_d)
         if transport == "docker" and not registries.use_sigstore_attachments(reference):
             raise PolicyError(f"{reference}: writing sigstore attachments is disabled by registries.d "
                               "(set use-sigstore-attachments: true)")  # fmt: skip
-        path = args.sign_by_sigstore_private_key
-        passphrase = read_passphrase(args.sign_passphrase_file)
-        signers.append(
-            sigstore_signer(keys.load_private_key(_read_key_file(path, "private key"), passphrase, what=path))
-        )
+        key = load_signing_key(args.sign_by_sigstore_private_key, args.sign_passphrase_file)
+        signers.append(sigstore_signer(key))
     return signers
 
 
