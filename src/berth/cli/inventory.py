@@ -85,14 +85,21 @@ def _sbom(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vulnerability_records(args: argparse.Namespace) -> Any:
+    """The OSV records of ``--db``, indexed for matching (a ``docker://`` one read from its registry)."""
+    from berth.inventory.scan import database, match
+
+    context = _context(args) if args.db.startswith("docker://") else None
+    return match.index(database.load(args.db, context))
+
+
 def _scan(args: argparse.Namespace) -> int:
     import datetime
 
-    from berth.inventory.scan import database, ignore, match, report
+    from berth.inventory.scan import ignore, match, report
     from berth.inventory.scan.severity import rank
 
-    context = _context(args) if args.db.startswith("docker://") else None
-    records = match.index(database.load(args.db, context))
+    records = _vulnerability_records(args)
     accepted = ignore.load(Path(args.ignore)) if args.ignore else []
     found = _inventory(args)
     wanted = [f for f in match.findings(found, records, _warn) if rank(f.severity) >= rank(args.severity)]
@@ -125,13 +132,7 @@ def _policy_check(args: argparse.Namespace) -> int:
     from berth.inventory.policy.rego import evaluate
 
     modules = rule_sets(args.policy, args.builtin or ([] if args.policy else ["cis"]))
-    records = None
-    if args.db:
-        from berth.inventory.scan import database, match
-
-        records = match.index(
-            database.load(args.db, _context(args) if args.db.startswith("docker://") else None)
-        )
+    records = _vulnerability_records(args) if args.db else None
     root = load_config(args.root, args.runroot).root
     store = ImageStore(root / "images")
     try:
