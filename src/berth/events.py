@@ -83,14 +83,16 @@ def emit(log: str, type_: str, status: str, **fields: Any) -> None:
     costs a warning, never the action it records."""
     line = json.dumps(make_event(type_, status, **fields), separators=(",", ":")) + "\n"
     try:
-        size = _append(log, line.encode())
+        size = append_line(log, line.encode())
         if size > MAX_LOG_BYTES:
             _rotate(log)
     except OSError as err:
         sys.stderr.write(f"berth: warning: cannot write event to {log}: {err.strerror}\n")
 
 
-def _append(log: str, data: bytes) -> int:
+def append_line(log: str | os.PathLike[str], data: bytes) -> int:
+    """Append ``data`` (one whole line) to the file ``log``, making its directory if need be, in one
+    ``write`` so that concurrent writers never interleave; the file's size after it."""
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
     try:
         fd = os.open(log, flags, 0o600)
@@ -116,7 +118,8 @@ def _rotate(log: str) -> None:
         os.replace(log, log + ".1")
 
 
-def _parse_lines(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+def parse_lines(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of ``lines``; a torn or foreign line is skipped."""
     for line in lines:
         try:
             event = json.loads(line)
@@ -158,7 +161,7 @@ def _events(
             chunk = fh.read() if fh is not None else b""
             if chunk:
                 *complete, pending = (pending + chunk).split(b"\n")
-                yield from _parse_lines(complete)
+                yield from parse_lines(complete)
                 continue
             if not follow or (deadline is not None and time.time() > deadline):
                 return
@@ -186,7 +189,7 @@ def _rotated_unless(log: str, inode: int | None) -> Iterator[dict[str, Any]]:
     try:
         with open(log + ".1", "rb") as old:
             if os.fstat(old.fileno()).st_ino != inode:
-                yield from _parse_lines(old)
+                yield from parse_lines(old)
     except FileNotFoundError:
         return
 

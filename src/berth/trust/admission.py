@@ -152,15 +152,9 @@ def audit_log_path(root: Path) -> Path:
 def record(root: Path, verdict: Verdict) -> None:
     """Append ``verdict`` to the audit log (one write to an O_APPEND file: lines never interleave)
     and to the event log, as a ``signature`` event with status ``accepted`` or ``rejected``."""
-    from berth.events import emit, log_path
+    from berth.events import append_line, emit, log_path
 
-    path = audit_log_path(root)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, verdict.to_json())
-    finally:
-        os.close(fd)
+    append_line(audit_log_path(root), verdict.to_json())
     details = {
         "digest": verdict.digest,
         "policy": verdict.policy,
@@ -175,19 +169,13 @@ def record(root: Path, verdict: Verdict) -> None:
 
 def recorded_verdicts(root: Path, digest: str) -> list[dict[str, Any]]:
     """The audit log's verdicts for the manifest ``digest``, oldest first (a torn line is skipped)."""
+    from berth.events import parse_lines
+
     try:
         lines = audit_log_path(root).read_bytes().splitlines()
     except FileNotFoundError:
         return []
-    found = []
-    for line in lines:
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("digest") == digest:
-            found.append(entry)
-    return found
+    return [entry for entry in parse_lines(lines) if entry.get("digest") == digest]
 
 
 def policy_admission(
