@@ -44,6 +44,7 @@ from berth.build.state import (
     apply_config_instruction,
     declare_args,
     is_config_instruction,
+    workdir_path,
 )
 from berth.engine.engine import Engine
 from berth.engine.images.store import hold_chains, owned_root_key, release_chains
@@ -474,7 +475,7 @@ class Builder:
         written = ex.word(ins.dest)
         # Dockerfile reference, COPY: a relative destination is relative to WORKDIR; a trailing
         # slash (also `.`) means "into this directory".
-        dest = posixpath.normpath(posixpath.join(state.container.working_dir or "/", written))
+        dest = workdir_path(state, written)
         if written.endswith(("/", "/.")) or written == ".":
             dest = dest.rstrip("/") + "/"
         owner = parse_chown(ex.word(ins.chown), root) if ins.chown else Owner(0, 0)

@@ -19,16 +19,6 @@ from berth.build.lines import Heredoc, Line
 from berth.build.mounts import Mount, parse_mount
 from berth.image.changes import json_array
 
-_GO_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_NANOSECONDS = {
-    "ns": 1,
-    "us": 10**3,
-    "µs": 10**3,
-    "ms": 10**6,
-    "s": 10**9,
-    "m": 60 * 10**9,
-    "h": 3600 * 10**9,
-}
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 _NETWORKS = ("default", "none", "host", "bridge")
 
@@ -355,17 +345,12 @@ def _shell(line: Line) -> Shell:
 
 def go_duration(text: str) -> int:
     """A Go duration (``30s``, ``1m30s``, ``1.5h``; a bare ``0``) in nanoseconds."""
-    if text == "0":
-        return 0
-    total, pos = 0.0, 0
-    for match in _GO_DURATION.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _NANOSECONDS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
+    from berth.engine.units import duration_ns
+
+    value = 0 if text == "0" else duration_ns(text)
+    if value is None:
         raise BadInstruction(f"invalid duration {text!r}: want e.g. 30s, 1m30s")
-    return int(total)
+    return value
 
 
 _HEALTH_DURATIONS = ("interval", "timeout", "start-period", "start-interval")

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from berth.build.copier import resolve_in_root
+from berth.build.expand import raw_words
 from berth.build.instructions import Run
 from berth.build.state import StageState
 from berth.engine.engine import Engine
@@ -44,9 +45,8 @@ def shell_command(state: StageState, ins: Run) -> list[str]:
     text = ins.command.args[0]
     if not ins.heredocs:
         return [*state.shell, text]
-    first = ins.heredocs[0]
-    if len(ins.heredocs) == 1 and text.strip().lstrip("0123456789").lstrip("<-").strip("'\"") == first.name:
-        return [*state.shell, first.content]  # `RUN <<EOF`: the heredoc is the script
+    if len(ins.heredocs) == 1 and len(raw_words(text, ins.line.escape)) == 1:
+        return [*state.shell, ins.heredocs[0].content]  # `RUN <<EOF`, its word alone: the script
     # Otherwise the heredocs feed the command, as a shell reading the same lines would.
     return [*state.shell, text + "\n" + "".join(doc.content + doc.name + "\n" for doc in ins.heredocs)]
 

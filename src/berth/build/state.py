@@ -1,7 +1,7 @@
 """A stage's image as it is built: its config, its layers and history, its ARGs in scope, and the
 instructions that only edit the config (Dockerfile reference, one section each).
 
-    state = StageState.scratch(build_args={})
+    state = StageState(ImageConfig("amd64", "linux", diff_ids=()), layers=[], chain=None)
     apply_config_instruction(state, Env(line, (("A", "1"),)))
     state.config.config.env  # ("A=1",)
 """
@@ -106,16 +106,13 @@ def _words(state: StageState, text: str) -> list[str]:
 
 
 def _env(state: StageState, instruction: Env) -> None:
-    ex = state.expander()
-    env = list(state.container.env)
     for key, value in instruction.pairs:
+        ex = state.expander()  # each pair sees the ones before it
         name, text = ex.word(key), ex.word(value)
         if not name:
             raise InvalidArgument("ENV names can not be blank")
-        env = [e for e in env if e.partition("=")[0] != name]
-        env.append(f"{name}={text}")
-        ex = Expander({**state.args, **dict(e.partition("=")[::2] for e in env)}, state.escape)
-    state.edit(env=tuple(env))
+        kept = [e for e in state.container.env if e.partition("=")[0] != name]
+        state.edit(env=(*kept, f"{name}={text}"))
 
 
 def _label(state: StageState, instruction: Label) -> None:

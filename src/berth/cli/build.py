@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from berth.cli._format import parse_bool
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -31,7 +33,12 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", help="build up to this stage")
     parser.add_argument("--no-cache", action="store_true", help="run every step")
     parser.add_argument(
-        "--layers", nargs="?", const="true", default="true", help="use the layer cache (default true)"
+        "--layers",
+        type=parse_bool,
+        nargs="?",
+        const=True,
+        default=True,
+        help="use the layer cache (default true)",
     )
     parser.add_argument("--pull", nargs="?", const="always", default="missing", help="missing, always, never")
     parser.add_argument("--squash", action="store_true", help="the new layers as one")
@@ -45,7 +52,7 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output", "-o", action="append", default=[], help="type=oci|docker-archive,dest=FILE"
     )
-    parser.add_argument("--tls-verify", type=_bool, default=None)
+    parser.add_argument("--tls-verify", type=parse_bool, default=None)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")
     parser.set_defaults(handler=_build)
 
@@ -71,10 +78,6 @@ def _builder_prune(args: argparse.Namespace) -> int:
         collect_images(engine)
     print(f"Dropped {count} cached layers")
     return 0
-
-
-def _bool(text: str) -> bool:
-    return text.lower() in ("true", "1", "yes")
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
@@ -170,7 +173,7 @@ def _options(args: argparse.Namespace, cf: Containerfile, ctx: BuildContext, scr
         no_cache=args.no_cache,
         secrets=dict(parse_secret(text) for text in args.secret),
         quiet=args.quiet,
-        layers=_bool(args.layers),
+        layers=args.layers,
         progress=(lambda _line: None) if args.quiet else (lambda line: print(line, flush=True)),
         warn=lambda line: print(f"berth: warning: {line}", file=sys.stderr),
         scratch=scratch,
