@@ -276,6 +276,8 @@ ARG EMPTY
 ENV A=${{FROMENV:-unset}} B=${{EMPTY:-dflt}} C=${{FROMENV:+alt}} D=${{EMPTY:+never}} `
     E="two words" F=last
 ENV G $A and $F
+ENV SWAP=old
+ENV SWAP=new BEFORE=$SWAP
 LABEL "a b"="c d" e='f "g"' "k"=l
 LABEL multi=one `
       other="two"

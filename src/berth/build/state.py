@@ -106,13 +106,16 @@ def _words(state: StageState, text: str) -> list[str]:
 
 
 def _env(state: StageState, instruction: Env) -> None:
+    # Every pair is expanded with the environment from before the instruction: `ENV a=bye b=$a`
+    # gives b the old a (Dockerfile reference, ENV; buildah 1.28 does the same).
+    ex = state.expander()
+    env = list(state.container.env)
     for key, value in instruction.pairs:
-        ex = state.expander()  # each pair sees the ones before it
         name, text = ex.word(key), ex.word(value)
         if not name:
             raise InvalidArgument("ENV names can not be blank")
-        kept = [e for e in state.container.env if e.partition("=")[0] != name]
-        state.edit(env=(*kept, f"{name}={text}"))
+        env = [*(e for e in env if e.partition("=")[0] != name), f"{name}={text}"]
+    state.edit(env=tuple(env))
 
 
 def _label(state: StageState, instruction: Label) -> None:
