@@ -60,7 +60,8 @@ def build(berth: Sbom, name: str, lines: str) -> None:
     for file, data in CONTEXT_FILES.items():
         (context / file).write_bytes(data)
     (context / "Containerfile").write_text(lines)
-    assert berth("build", "-q", "-t", name, str(context)) == 0, berth.err
+    # Docker format: an OCI image keeps no HEALTHCHECK (buildah drops it, and so does berth build).
+    assert berth("build", "-q", "--format", "docker", "-t", name, str(context)) == 0, berth.err
 
 
 def clean_image(berth: Sbom) -> None:
