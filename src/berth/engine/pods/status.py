@@ -47,8 +47,3 @@ def status_of(states: list[str]) -> str:
     if count["ended"]:
         return STOPPED_POD
     return DEAD_POD if count["unknown"] else CREATED_POD
-
-
-def pod_status(engine: Engine, pod: PodRecord) -> str:
-    """podman's word for the pod's state: Created, Running, Degraded, Paused, Stopped, Exited, Dead."""
-    return status_of([c.state for c in pod_containers(engine, pod)])
