@@ -208,18 +208,24 @@ def _mount(text: str, volumes: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
     spec = parse_volume(text)
     if spec.source:
-        name = spec.source.strip("/").replace("/", "-").replace("_", "-").lower() or "root"
-        volume: dict[str, Any] = {"name": f"{name}-host", "hostPath": {"path": spec.source, "type": ""}}
+        volume: dict[str, Any] = {
+            "name": f"{_path_name(spec.source)}-host",
+            "hostPath": {"path": spec.source, "type": ""},
+        }
     elif spec.name:
         volume = {"name": f"{spec.name}-pvc", "persistentVolumeClaim": {"claimName": spec.name}}
     else:
-        name = spec.destination.strip("/").replace("/", "-").replace("_", "-").lower() or "root"
-        volume = {"name": f"{name}-empty", "emptyDir": {}}
+        volume = {"name": f"{_path_name(spec.destination)}-empty", "emptyDir": {}}
     volumes.setdefault(volume["name"], volume)
     mount: dict[str, Any] = {"name": volume["name"], "mountPath": spec.destination}
     if spec.read_only:
         mount["readOnly"] = True
     return mount
+
+
+def _path_name(path: str) -> str:
+    """A volume name made of ``path`` (``/srv/my_data``: ``srv-my-data``; ``/``: ``root``)."""
+    return path.strip("/").replace("/", "-").replace("_", "-").lower() or "root"
 
 
 def _probe(options: dict[str, Any]) -> dict[str, Any]:
