@@ -70,8 +70,7 @@ def pod_document(pod: PodRecord, containers: list[ContainerRecord]) -> dict[str,
         spec["hostname"] = config["hostname"]
     if config.get("network") == "host":
         spec["hostNetwork"] = True
-    restart = _options(containers[0]).get("restart", "no") if containers else "no"
-    spec["restartPolicy"] = _POLICIES.get(restart.partition(":")[0], "Never")
+    spec["restartPolicy"] = _restart_policy(_options(containers[0]) if containers else {})
     volumes: dict[str, dict[str, Any]] = {}
     prefix = f"{pod.name}-"
     inits = [c for c in containers if _options(c).get("init_ctr")]
@@ -94,7 +93,7 @@ def lone_document(container: ContainerRecord) -> dict[str, Any]:
     if options.get("publish"):
         entry["ports"] = [_port(text) for text in options["publish"]]
     spec: dict[str, Any] = {
-        "restartPolicy": _POLICIES.get(str(options.get("restart", "no")).partition(":")[0], "Never"),
+        "restartPolicy": _restart_policy(options),
         "containers": [entry],
     }
     if volumes:
@@ -130,6 +129,11 @@ def _document(name: str, labels: dict[str, str], annotations: dict[str, str], sp
     if annotations:
         metadata["annotations"] = dict(annotations)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+
+
+def _restart_policy(options: dict[str, Any]) -> str:
+    """The ``restartPolicy`` of a container's ``--restart`` (``on-failure:3``: OnFailure)."""
+    return _POLICIES.get(str(options.get("restart") or "no").partition(":")[0], "Never")
 
 
 def _options(container: ContainerRecord) -> dict[str, Any]:
