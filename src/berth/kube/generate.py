@@ -70,8 +70,7 @@ def pod_document(pod: PodRecord, containers: list[ContainerRecord]) -> dict[str,
         spec["hostname"] = config["hostname"]
     if config.get("network") == "host":
         spec["hostNetwork"] = True
-    restart = _options(containers[0]).get("restart", "no") if containers else "no"
-    spec["restartPolicy"] = _POLICIES.get(restart.partition(":")[0], "Never")
+    spec["restartPolicy"] = _restart_policy(_options(containers[0]) if containers else {})
     volumes: dict[str, dict[str, Any]] = {}
     prefix = f"{pod.name}-"
     inits = [c for c in containers if _options(c).get("init_ctr")]
@@ -94,7 +93,7 @@ def lone_document(container: ContainerRecord) -> dict[str, Any]:
     if options.get("publish"):
         entry["ports"] = [_port(text) for text in options["publish"]]
     spec: dict[str, Any] = {
-        "restartPolicy": _POLICIES.get(str(options.get("restart", "no")).partition(":")[0], "Never"),
+        "restartPolicy": _restart_policy(options),
         "containers": [entry],
     }
     if volumes:
@@ -130,6 +129,11 @@ def _document(name: str, labels: dict[str, str], annotations: dict[str, str], sp
     if annotations:
         metadata["annotations"] = dict(annotations)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+
+
+def _restart_policy(options: dict[str, Any]) -> str:
+    """The ``restartPolicy`` of a container's ``--restart`` (``on-failure:3``: OnFailure)."""
+    return _POLICIES.get(str(options.get("restart") or "no").partition(":")[0], "Never")
 
 
 def _options(container: ContainerRecord) -> dict[str, Any]:
@@ -208,18 +212,24 @@ def _mount(text: str, volumes: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
     spec = parse_volume(text)
     if spec.source:
-        name = spec.source.strip("/").replace("/", "-").replace("_", "-").lower() or "root"
-        volume: dict[str, Any] = {"name": f"{name}-host", "hostPath": {"path": spec.source, "type": ""}}
+        volume: dict[str, Any] = {
+            "name": f"{_path_name(spec.source)}-host",
+            "hostPath": {"path": spec.source, "type": ""},
+        }
     elif spec.name:
         volume = {"name": f"{spec.name}-pvc", "persistentVolumeClaim": {"claimName": spec.name}}
     else:
-        name = spec.destination.strip("/").replace("/", "-").replace("_", "-").lower() or "root"
-        volume = {"name": f"{name}-empty", "emptyDir": {}}
+        volume = {"name": f"{_path_name(spec.destination)}-empty", "emptyDir": {}}
     volumes.setdefault(volume["name"], volume)
     mount: dict[str, Any] = {"name": volume["name"], "mountPath": spec.destination}
     if spec.read_only:
         mount["readOnly"] = True
     return mount
+
+
+def _path_name(path: str) -> str:
+    """A volume name made of ``path`` (``/srv/my_data``: ``srv-my-data``; ``/``: ``root``)."""
+    return path.strip("/").replace("/", "-").replace("_", "-").lower() or "root"
 
 
 def _probe(options: dict[str, Any]) -> dict[str, Any]:

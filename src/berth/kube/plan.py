@@ -24,7 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from berth.kube.manifest import Container, Manifest, Pod, Probe, Volume
+    from berth.kube.manifest import Container, ContainerPort, Manifest, Pod, Probe, Volume
 
 #: Label on the volumes ``kube play`` fills from a ConfigMap or Secret: ``kube down`` removes them.
 SOURCE_LABEL = "io.berth.kube.source"
@@ -65,7 +65,7 @@ class PodPlan:
 
 def plan_pod(manifest: Manifest, pod: Pod) -> PodPlan:
     """The pod's plan (see the module's docstring)."""
-    publish = [_publish(port) for ctr in pod.containers for port in ctr.ports if port.host_port]
+    publish = [publish_text(port) for ctr in pod.containers for port in ctr.ports if port.host_port]
     share = ["ipc", "net", "uts", *(["pid"] if pod.share_pid else [])]
     options = {
         "name": pod.name,
@@ -99,7 +99,8 @@ def plan_pod(manifest: Manifest, pod: Pod) -> PodPlan:
     )
 
 
-def _publish(port: Any) -> str:
+def publish_text(port: ContainerPort) -> str:
+    """The ``-p`` text publishing ``port`` on the host (``[IP:]HOSTPORT:CONTAINERPORT/proto``)."""
     host_ip = f"{port.host_ip}:" if port.host_ip else ""
     return f"{host_ip}{port.host_port}:{port.container_port}/{port.protocol.lower()}"
 

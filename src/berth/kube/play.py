@@ -15,7 +15,7 @@ import stat
 from functools import partial
 
 from berth.errors import AlreadyExists, BerthError, InvalidArgument, NotFound
-from berth.kube.plan import SOURCE_LABEL, plan_pod
+from berth.kube.plan import SOURCE_LABEL, plan_pod, publish_text
 from berth.spec.records import field, record
 
 TYPE_CHECKING = False
@@ -186,8 +186,7 @@ def _check_ports_free(engine: Engine, manifest: Manifest) -> None:
             for i, port in enumerate(ctr.ports):
                 if not port.host_port:
                     continue
-                text = f"{port.host_port}:{port.container_port}/{port.protocol.lower()}"
-                mapping = parse_publish(f"{port.host_ip}:{text}" if port.host_ip else text).to_cni()
+                mapping = parse_publish(publish_text(port)).to_cni()
                 try:
                     check_ports_free(engine, [mapping])
                 except InvalidArgument as err:

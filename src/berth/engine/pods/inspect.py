@@ -29,11 +29,21 @@ def _networks(pod: PodRecord) -> list[str]:
     )
 
 
+def _infra_id(pod: PodRecord, members: list[ContainerRecord]) -> str:
+    """The infra among ``members``, else the one the pod's record names."""
+    return next((c.id for c in members if is_infra(c)), pod.infra_id)
+
+
+def _cgroup_parent(pod: PodRecord) -> str:
+    """The cgroup the pod's own cgroup sits in (podman's ``CgroupParent``)."""
+    return pod.cgroup_parent.rsplit("/", 1)[0] or "/"
+
+
 def inspect_pod(engine: Engine, pod: PodRecord) -> dict[str, Any]:
     """``pod inspect``'s document (podman's keys, the fields Berth knows)."""
     opts = PodOptions.from_json(pod.config)
     members = pod_containers(engine, pod)
-    infra_id = next((c.id for c in members if is_infra(c)), pod.infra_id)
+    infra_id = _infra_id(pod, members)
     return {
         "Id": pod.id,
         "Name": pod.name,
@@ -43,7 +53,7 @@ def inspect_pod(engine: Engine, pod: PodRecord) -> dict[str, Any]:
         "Labels": pod.labels,
         "Annotations": pod.annotations,
         "CreateCgroup": True,
-        "CgroupParent": pod.cgroup_parent.rsplit("/", 1)[0] or "/",
+        "CgroupParent": _cgroup_parent(pod),
         "CgroupPath": pod.cgroup_parent,
         "CreateInfra": opts.infra,
         "InfraContainerID": infra_id,
@@ -69,11 +79,11 @@ def inspect_pod(engine: Engine, pod: PodRecord) -> dict[str, Any]:
 def ps_row(pod: PodRecord, members: list[ContainerRecord]) -> dict[str, Any]:
     """One ``pod ps --format json`` entry (podman's keys)."""
     return {
-        "Cgroup": pod.cgroup_parent.rsplit("/", 1)[0] or "/",
+        "Cgroup": _cgroup_parent(pod),
         "Containers": [{"Id": c.id, "Names": c.name, "Status": c.state} for c in members],
         "Created": stamp(pod.created_at),
         "Id": pod.id,
-        "InfraId": next((c.id for c in members if is_infra(c)), pod.infra_id),
+        "InfraId": _infra_id(pod, members),
         "Name": pod.name,
         "Namespace": "",
         "Networks": _networks(pod),

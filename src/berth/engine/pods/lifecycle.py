@@ -17,7 +17,7 @@ from berth.engine.engine import Engine
 from berth.engine.event_log import object_event
 from berth.engine.metadata import ACTIVE, PAUSED, RUNNING, ContainerRecord, PodRecord
 from berth.engine.options import CreateOptions
-from berth.engine.pods.status import pod_containers
+from berth.engine.pods.status import infra_last, pod_containers
 from berth.errors import BerthError, InvalidState
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
@@ -62,16 +62,11 @@ def start_pod(engine: Engine, ref: str) -> PodRecord:
     return engine.db.pod(pod.id)
 
 
-def _infra_last(engine: Engine, pod: PodRecord) -> list[ContainerRecord]:
-    members = pod_containers(engine, pod)
-    return [c for c in members if not is_infra(c)] + [c for c in members if is_infra(c)]
-
-
 def stop_pod(engine: Engine, ref: str, timeout: int | None = None) -> PodRecord:
     """Stop the pod's containers (each with its stop signal, SIGKILL after ``timeout`` seconds or
     its own), the infra last. A stop is a user's: restart policies leave them stopped."""
     pod = engine.db.pod(ref)
-    for record in _infra_last(engine, pod):
+    for record in infra_last(pod_containers(engine, pod)):
         if record.state in ACTIVE or restart_pending(record):
             stop_container(engine, record.id, timeout)
     object_event(engine.config, "pod", "stop", pod.name, pod.id)
@@ -89,7 +84,7 @@ def restart_pod(engine: Engine, ref: str) -> PodRecord:
 def kill_pod(engine: Engine, ref: str, signal: str = "KILL") -> PodRecord:
     """Send ``signal`` to every running container of the pod, the infra last."""
     pod = engine.db.pod(ref)
-    running = [c for c in _infra_last(engine, pod) if c.state in ACTIVE]
+    running = [c for c in infra_last(pod_containers(engine, pod)) if c.state in ACTIVE]
     if not running:
         raise InvalidState(f"pod {pod.name} has no running container to kill")
     for record in running:

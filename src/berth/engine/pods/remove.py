@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from berth.engine.containers.pod_member import is_infra
 from berth.engine.containers.remove import remove_container
 from berth.engine.containers.state import restart_pending
 from berth.engine.engine import Engine
 from berth.engine.event_log import object_event
 from berth.engine.metadata import ACTIVE
 from berth.engine.pod_cgroup import remove_pod_cgroup
-from berth.engine.pods.status import pod_containers
+from berth.engine.pods.status import infra_last, pod_containers
 from berth.errors import InvalidState, NotFound
 
 
@@ -26,7 +25,7 @@ def remove_pod(engine: Engine, ref: str, force: bool = False) -> str:
         raise InvalidState(
             f"pod {pod.name} has running containers ({', '.join(running)}): stop it first or use --force"
         )
-    for record in [c for c in members if not is_infra(c)] + [c for c in members if is_infra(c)]:
+    for record in infra_last(members):
         try:
             remove_container(engine, record.id, force=force, volumes=True)
         except NotFound:

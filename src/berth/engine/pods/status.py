@@ -28,6 +28,12 @@ def pod_containers(engine: Engine, pod: PodRecord) -> list[ContainerRecord]:
     return sorted(members, key=lambda c: (not is_infra(c), c.created_at))
 
 
+def infra_last(members: list[ContainerRecord]) -> list[ContainerRecord]:
+    """``members`` with the infra moved to the end: the order to stop or remove them in, as the
+    others live in its namespaces."""
+    return [c for c in members if not is_infra(c)] + [c for c in members if is_infra(c)]
+
+
 def status_of(states: list[str]) -> str:
     """The pod's state from its containers' states, as podman reckons it: running when all run,
     degraded when some do, paused when all are, exited when all have ended, stopped when some
@@ -47,8 +53,3 @@ def status_of(states: list[str]) -> str:
     if count["ended"]:
         return STOPPED_POD
     return DEAD_POD if count["unknown"] else CREATED_POD
-
-
-def pod_status(engine: Engine, pod: PodRecord) -> str:
-    """podman's word for the pod's state: Created, Running, Degraded, Paused, Stopped, Exited, Dead."""
-    return status_of([c.state for c in pod_containers(engine, pod)])
