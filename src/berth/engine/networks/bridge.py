@@ -184,8 +184,7 @@ def default_network(config: EngineConfig, db: Metadata) -> NetworkRecord:
         db.add_network(record)
     except BerthError:
         return db.network(config.default_network)  # another command made it meanwhile
-    object_event(config, "network", "create", record.name, record.id, {"bridge": record.bridge})
-    return record
+    return record  # no event: the default network is the engine's, as podman's and Docker's are
 
 
 def resolve_network(config: EngineConfig, db: Metadata, mode: str) -> NetworkRecord | None:
