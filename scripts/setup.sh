@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Peers and kernel tools the tests drive for real (see docs/architecture.md#peers).
 APT_PACKAGES=(python3.11 busybox-static runc crun podman conmon skopeo umoci containerd docker-registry
               containernetworking-plugins iproute2 iptables libseccomp2 uidmap mmdebstrap catatonit rpm
-              buildah)
+              buildah golang-go gcc)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
