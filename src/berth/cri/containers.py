@@ -165,6 +165,17 @@ def container_status(services: Services, request: Any) -> Any:
     return pb.ContainerStatusResponse(status=_status(record))
 
 
+def container_statuses(engine: Engine, sandbox_id: str) -> list[Any]:
+    """The api.proto ContainerStatus of every CRI container of the sandbox (not its infra) now."""
+    from berth.engine.containers.state import refresh
+
+    return [
+        _status(refresh(engine, r))
+        for r in engine.db.containers()
+        if r.pod == sandbox_id and cri_of(r) is not None
+    ]
+
+
 def list_containers(services: Services, request: Any) -> Any:
     """The CRI's containers (never the sandboxes' infra), filtered by id prefix, state, sandbox and
     labels."""
@@ -178,7 +189,7 @@ def list_containers(services: Services, request: Any) -> Any:
             if cri is None or not _selected(wanted, record, cri):
                 continue
             record = refresh(engine, record)
-            state = _state(record)
+            state = state_name(record)
             if (
                 wanted is not None
                 and wanted.HasField("state")
@@ -266,7 +277,8 @@ def cri_of(record: ContainerRecord) -> dict[str, Any] | None:
     return found if found is not None and found.get("kind") == "container" else None
 
 
-def _state(record: ContainerRecord) -> str:
+def state_name(record: ContainerRecord) -> str:
+    """The api.proto ContainerState of ``record``."""
     return _STATES.get(record.state, "CONTAINER_UNKNOWN")
 
 
@@ -280,7 +292,7 @@ def _status(record: ContainerRecord) -> Any:
     return pb.ContainerStatus(
         id=record.id,
         metadata=pb.ContainerMetadata(**cri.get("metadata", {})),
-        state=_state(record),
+        state=state_name(record),
         created_at=nanoseconds(record.created_at),
         started_at=nanoseconds(record.started_at),
         finished_at=nanoseconds(record.finished_at) if exited else 0,

@@ -136,9 +136,13 @@ def pod_sandbox_status(services: Services, request: Any) -> Any:
     with services.engine() as engine:
         pod = _find(engine, request.pod_sandbox_id)
         assert pod is not None
-        infra = _infra(engine, pod)
-        status = _status(pod, infra)
+        status = sandbox_status(engine, pod)
     return pb.PodSandboxStatusResponse(status=status)
+
+
+def sandbox_status(engine: Engine, pod: PodRecord) -> Any:
+    """The api.proto PodSandboxStatus of a CRI pod now."""
+    return _status(pod, _infra(engine, pod))
 
 
 def list_pod_sandbox(services: Services, request: Any) -> Any:

@@ -27,6 +27,7 @@ from berth.errors import AlreadyExists, BerthError, InvalidArgument, InvalidStat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from berth.cri.prometheus import RpcMetrics
     from berth.cri.streaming.server import StreamServer
 
 #: The engine annotation holding the CRI's record of a pod or container (never shown to the kubelet).
@@ -53,6 +54,8 @@ class Services:
         self.streams: StreamServer | None = None
         #: where containers start (in clean processes: ``berth.cri.starter``)
         self.starter = Starter(engine_config)
+        #: the calls answered, for ``/metrics``
+        self.rpc_metrics: RpcMetrics = _rpc_metrics()
 
     def config_json(self) -> str:
         """The server's settings as JSON (``crictl info`` shows them)."""
@@ -70,29 +73,43 @@ class Services:
             engine.close()
 
 
+def _rpc_metrics() -> RpcMetrics:
+    from berth.cri.prometheus import RpcMetrics
+
+    return RpcMetrics()
+
+
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 Made = TypeVar("Made")
+#: Counts one answered call: (RPC, status code name, seconds).
+Observer = Callable[[str, str, float], None]
 
 
-def rpc(method: Handler) -> Handler:
-    """Wrap a servicer method: log one line per call, and end a call that raised ``BerthError`` with
-    the status code naming its kind (InvalidArgument, NotFound...) and its message."""
+def rpc(method: Handler, observe: Observer) -> Handler:
+    """Wrap a servicer method: log one line per call, count it with ``observe``, and end a call that
+    raised ``BerthError`` with the status code naming its kind (InvalidArgument, NotFound...) and its
+    message."""
 
     @functools.wraps(method)
     def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         started = time.monotonic()
         name = method.__name__
+        code = grpc.StatusCode.OK
         try:
-            reply = method(self, request, context)
+            return method(self, request, context)
         except BerthError as err:
             code = next((c for kind, c in _CODES.items() if isinstance(err, kind)), grpc.StatusCode.UNKNOWN)
             log.info("rpc=%s code=%s error=%s", name, code.name, json.dumps(str(err)))
             context.abort(code, str(err))
         except Exception as err:
+            code = grpc.StatusCode.INTERNAL
             log.exception("rpc=%s code=INTERNAL", name)
-            context.abort(grpc.StatusCode.INTERNAL, f"{name}: {type(err).__name__}: {err}")
-        log.info("rpc=%s code=OK ms=%.1f", name, 1000 * (time.monotonic() - started))
-        return reply
+            context.abort(code, f"{name}: {type(err).__name__}: {err}")
+        finally:
+            elapsed = time.monotonic() - started
+            observe(name, code.name, elapsed)
+            if code == grpc.StatusCode.OK:
+                log.info("rpc=%s code=OK ms=%.1f", name, 1000 * elapsed)
 
     return handle  # type: ignore[return-value]
 

@@ -41,6 +41,7 @@ def test_defaults_and_a_full_file(tmp_path: Path) -> None:
         ("[runtime_handlers]\nx = 'docker'", "runtime handler 'x' names 'docker'"),
         ("auth_file = '/nonexistent/auth.json'", "auth_file /nonexistent/auth.json is not a file"),
         ("listen = ", "invalid --config"),
+        ("metrics_address = 'nowhere'", "metrics_address 'nowhere' is not HOST:PORT"),
     ],
 )
 def test_bad_files_are_named(tmp_path: Path, text: str, message: str) -> None:
