@@ -54,16 +54,26 @@ def create_container(services: Services, request: Any) -> Any:
         pod = find_sandbox(engine, request.pod_sandbox_id)
         sandbox = cri_record(pod.annotations) or {}
         log_path = _log_path(sandbox.get("log_directory", ""), config.log_path)
+        volumes, mounts = _mounts(engine, config.mounts)
         record = {
             "kind": "container",
             "metadata": {"name": meta.name, "attempt": meta.attempt},
             "sandbox_id": pod.id,
             "log_path": log_path,
             "image": config.image.image,
-            "mounts": [_mount_json(m) for m in config.mounts],
+            "mounts": mounts,
         }
-        runtime = services.config.runtime_for(sandbox.get("runtime_handler", ""))
+        handler = sandbox.get("runtime_handler", "")
+        runtime = services.config.runtime_for(handler)
+        features = services.handler_features().get(handler, {})
+        if any(m.recursive_read_only for m in config.mounts) and not features.get(
+            "recursive_read_only_mounts"
+        ):
+            raise InvalidArgument(
+                f"runtime handler {handler!r} ({runtime}) has no recursive read-only mounts"
+            )
         opts = _create_options(config, pod.id, pod.name, runtime, record)
+        opts.volumes = volumes
         opts.sysctl = [f"{k}={v}" for k, v in sandbox.get("sysctls", {}).items()]
         opts.image = image_name(engine.config, config.image.image)
         opts.log_path = log_path
@@ -83,7 +93,6 @@ def _create_options(config: Any, pod_id: str, pod_name: str, runtime: str, recor
         entrypoint=list(config.command) or None,
         command=list(config.args),
         env=[_env(kv) for kv in config.envs],
-        volumes=[security.volume(m) for m in config.mounts],
         devices=security.devices(config),
         workdir=config.working_dir,
         **security.security_options(config.linux.security_context),
@@ -162,7 +171,7 @@ def container_status(services: Services, request: Any) -> Any:
 
     with services.engine() as engine:
         record = refresh(engine, find_container(engine, request.container_id))
-    return pb.ContainerStatusResponse(status=_status(record))
+    return pb.ContainerStatusResponse(status=_status(engine, record))
 
 
 def container_statuses(engine: Engine, sandbox_id: str) -> list[Any]:
@@ -170,7 +179,7 @@ def container_statuses(engine: Engine, sandbox_id: str) -> list[Any]:
     from berth.engine.containers.state import refresh
 
     return [
-        _status(refresh(engine, r))
+        _status(engine, refresh(engine, r))
         for r in engine.db.containers()
         if r.pod == sandbox_id and cri_of(r) is not None
     ]
@@ -282,7 +291,7 @@ def state_name(record: ContainerRecord) -> str:
     return _STATES.get(record.state, "CONTAINER_UNKNOWN")
 
 
-def _status(record: ContainerRecord) -> Any:
+def _status(engine: Engine, record: ContainerRecord) -> Any:
     cri = cri_of(record) or {}
     options = options_of(record)
     exited = record.state in (STOPPED, EXITED)
@@ -306,14 +315,46 @@ def _status(record: ContainerRecord) -> Any:
         annotations=user_annotations(options["annotations"]),
         mounts=[pb.Mount(**m) for m in cri.get("mounts", [])],
         log_path=cri.get("log_path", ""),
+        user=_user(engine, record),
     )
 
 
-def _mount_json(mount: Any) -> dict[str, Any]:
-    """What ContainerStatus gives back of a requested mount (api.proto Mount)."""
-    return {
-        "container_path": mount.container_path,
-        "host_path": mount.host_path,
-        "readonly": mount.readonly,
-        "propagation": mount.propagation,
-    }
+def _user(engine: Engine, record: ContainerRecord) -> Any:
+    """The identity the container's process was given (config.md#user): uid, gid and every group
+    it holds, its own included (api.proto ContainerUser)."""
+    try:
+        user = json.loads(engine.paths(record.id).config_json.read_text())["process"]["user"]
+    except (OSError, ValueError, KeyError):
+        return None
+    groups = sorted({user.get("gid", 0), *user.get("additionalGids", [])})
+    return pb.ContainerUser(
+        linux=pb.LinuxContainerUser(
+            uid=user.get("uid", 0), gid=user.get("gid", 0), supplemental_groups=groups
+        )
+    )
+
+
+def _mounts(engine: Engine, mounts: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    """The engine's ``-v`` of each CRI mount, and what ContainerStatus gives back of it (api.proto
+    Mount): an image volume is the image's files, read-only, reported with the image's id."""
+    from berth.cri import security
+    from berth.cri.images import image_volume_source
+
+    volumes, described = [], []
+    for mount in mounts:
+        shown: dict[str, Any] = {
+            "container_path": mount.container_path,
+            "host_path": mount.host_path,
+            "readonly": mount.readonly,
+            "propagation": mount.propagation,
+            "recursive_read_only": mount.recursive_read_only,
+        }
+        if mount.HasField("image") and mount.image.image:
+            source, image_id = image_volume_source(engine.config, mount)
+            volumes.append(f"{source}:{require(mount.container_path, 'mounts[].container_path')}:ro,rprivate")
+            shown["image"] = {"image": mount.image.image, "image_ref": image_id}
+            shown["image_sub_path"] = mount.image_sub_path
+        else:
+            volumes.append(security.volume(mount))
+        described.append(shown)
+    return volumes, described

@@ -42,7 +42,15 @@ def status(services: Services, request: Any) -> Any:
         _condition("NetworkReady", network_problem, "NetworkPluginNotReady"),
     ]
     info = {"config": services.config_json()} if request.verbose else {}
-    return pb.StatusResponse(status=pb.RuntimeStatus(conditions=conditions), info=info)
+    return pb.StatusResponse(
+        status=pb.RuntimeStatus(conditions=conditions),
+        info=info,
+        runtime_handlers=[
+            pb.RuntimeHandler(name=name, features=pb.RuntimeHandlerFeatures(**features))
+            for name, features in services.handler_features().items()
+        ],
+        features=pb.RuntimeFeatures(supplemental_groups_policy=True),
+    )
 
 
 def _plugin(name: str, dirs: tuple[str, ...]) -> bool:

@@ -57,6 +57,27 @@ class Services:
         #: the calls answered, for ``/metrics``
         self.rpc_metrics: RpcMetrics = _rpc_metrics()
 
+    @functools.cache  # noqa: B019 (one Services per server, kept to its end)
+    def handler_features(self) -> dict[str, dict[str, bool]]:
+        """Per runtime handler ("" for the default), what its runtime's ``features`` document says
+        it can do, as api.proto RuntimeHandlerFeatures: recursive read-only mounts (the ``rro``
+        mount option) and user namespaces (the namespace, and idmapped mounts for the rootfs and
+        volumes); asked once."""
+        handlers = {"": self.config.runtime_for("")}
+        handlers.update({k: v for k, v in self.config.runtime_handlers.items() if k != "default"})
+        with self.engine() as engine:
+            documents = {r: engine.runtime(r).features() for r in set(handlers.values())}
+        found = {}
+        for name, runtime in handlers.items():
+            doc = documents[runtime]
+            linux = doc.get("linux") or {}
+            idmap = ((linux.get("mountExtensions") or {}).get("idmap") or {}).get("enabled", False)
+            found[name] = {
+                "recursive_read_only_mounts": "rro" in (doc.get("mountOptions") or []),
+                "user_namespaces": "user" in (linux.get("namespaces") or []) and bool(idmap),
+            }
+        return found
+
     def config_json(self) -> str:
         """The server's settings as JSON (``crictl info`` shows them)."""
         from berth.spec.records import as_dict

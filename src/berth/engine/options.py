@@ -97,6 +97,9 @@ class CreateOptions:
     sysctl: list[str] = field(default_factory=list)
     #: ``--group-add GID``: supplementary groups on top of the user's
     group_add: list[str] = field(default_factory=list)
+    #: only ``group_add``'s groups, not the user's memberships in the image's /etc/group (the
+    #: CRI's SupplementalGroupsPolicy Strict)
+    strict_groups: bool = False
     #: ``--device HOST[:CONTAINER[:PERMISSIONS]]``: host devices made in the container's /dev
     devices: list[str] = field(default_factory=list)
     #: ``--oom-score-adj``: the container's processes' OOM score adjustment (None: inherited)
@@ -235,12 +238,14 @@ class VolumeSpec:
     read_only: bool = False
     #: the bind mount's propagation (runtime-spec config.md#mounts options)
     propagation: str = "rprivate"
+    #: read-only all the way down, the mounts below the source included (``rro``)
+    recursive_read_only: bool = False
 
 
 #: ``-v`` propagation options (podman's), as the recursive mount option each means.
 _PROPAGATIONS = {"private": "rprivate", "rprivate": "rprivate", "shared": "rshared", "rshared": "rshared",
                  "slave": "rslave", "rslave": "rslave"}  # fmt: skip
-_VOLUME_OPTIONS = {"ro", "rw", "z", "Z", "rbind", "bind", *_PROPAGATIONS}
+_VOLUME_OPTIONS = {"ro", "rro", "rw", "z", "Z", "rbind", "bind", *_PROPAGATIONS}
 
 
 def parse_volume(text: str) -> VolumeSpec:
@@ -258,15 +263,20 @@ def parse_volume(text: str) -> VolumeSpec:
     unknown = [o for o in options if o not in _VOLUME_OPTIONS]
     if unknown:
         raise InvalidArgument(f"invalid volume {text!r}: unknown option {unknown[0]!r}")
-    read_only = "ro" in options
+    recursive = "rro" in options
+    read_only = "ro" in options or recursive
     propagation = next((_PROPAGATIONS[o] for o in reversed(options) if o in _PROPAGATIONS), "rprivate")
     if source.startswith("/"):
         if not Path(source).exists():
             raise InvalidArgument(f"invalid volume {text!r}: host path {source} does not exist")
-        return VolumeSpec(dest, source=source, read_only=read_only, propagation=propagation)
+        return VolumeSpec(
+            dest, source=source, read_only=read_only, propagation=propagation, recursive_read_only=recursive
+        )
     if source:
         check_name(source, "volume")
-    return VolumeSpec(dest, name=source, read_only=read_only, propagation=propagation)
+    return VolumeSpec(
+        dest, name=source, read_only=read_only, propagation=propagation, recursive_read_only=recursive
+    )
 
 
 def parse_tmpfs(text: str) -> tuple[str, list[str]]:

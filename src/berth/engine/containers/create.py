@@ -65,7 +65,12 @@ def _volume_mounts(
                 "destination": spec.destination,
                 "type": "bind",
                 "source": source,
-                "options": ["rbind", spec.propagation, "ro" if spec.read_only else "rw"],
+                "options": [
+                    "rbind",
+                    spec.propagation,
+                    "ro" if spec.read_only else "rw",
+                    *(["rro"] if spec.recursive_read_only else []),  # config.md#mounts (mount_setattr)
+                ],
             }
         )
     return mounts, missing, anonymous

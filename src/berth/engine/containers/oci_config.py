@@ -230,8 +230,9 @@ def build_config(
 
 
 def _group_ids(image_groups: tuple[int, ...] | list[int], opts: CreateOptions) -> list[int]:
-    """The user's groups from the image, then ``--group-add``'s (numeric ids)."""
-    gids = list(image_groups)
+    """The user's groups from the image (unless ``strict_groups``), then ``--group-add``'s (numeric
+    ids)."""
+    gids = [] if opts.strict_groups else list(image_groups)
     for text in opts.group_add:
         if not text.isdigit():
             raise InvalidArgument(f"invalid --group-add {text!r}: want a numeric group id")

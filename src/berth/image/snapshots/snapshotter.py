@@ -336,6 +336,12 @@ class Snapshotter:
         flat = self._flat(deepest_kept.chain_id)
         return [*relative[:keep], f"{deepest_kept.chain_id.encoded}/{flat.name}"]
 
+    def merged(self, top: Digest) -> Path:
+        """The whole tree of the chain ``top``, never to be written: the base layer's own directory
+        for a one-layer chain, else the layers merged into one (made once, kept with ``top``)."""
+        chain = self.chain(top)
+        return chain[0].path if len(chain) == 1 else self._flat(top)
+
     def _flat(self, chain: Digest) -> Path:
         """The merged tree of the chain up to ``chain`` (made once, then reused)."""
         flat = self._dir(chain) / "flat"

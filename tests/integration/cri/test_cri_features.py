@@ -1,0 +1,128 @@
+"""The runtime features a handler reports and the CRI then honours: recursive read-only mounts
+(``rro``), image volumes (an image's files, read-only, with a sub path), SupplementalGroupsPolicy."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from berth.cri.proto import api_pb2 as pb
+from tests.integration.cri.conftest import IMAGE, Cri, sandbox_config, wait_state
+
+
+@pytest.fixture
+def sandbox(cri: Cri) -> Iterator[tuple[str, Any]]:
+    config = sandbox_config("features")
+    sid = cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=config)).pod_sandbox_id
+    yield sid, config
+    cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
+
+
+@pytest.fixture
+def with_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A directory with a tmpfs mounted below it."""
+    (tmp_path / "host" / "tmpfs").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(tmp_path / "host" / "tmpfs")], check=True)
+    yield tmp_path / "host"
+    subprocess.run(["umount", "--lazy", str(tmp_path / "host" / "tmpfs")], check=True)
+
+
+def _run(cri: Cri, sandbox: tuple[str, Any], **config: Any) -> str:
+    sid, sandbox_config = sandbox
+    container = pb.ContainerConfig(
+        metadata=pb.ContainerMetadata(name="c"),
+        image=pb.ImageSpec(image=IMAGE),
+        command=["sleep", "1000"],
+        **config,
+    )
+    request = pb.CreateContainerRequest(pod_sandbox_id=sid, config=container, sandbox_config=sandbox_config)
+    cid = cri.runtime.CreateContainer(request).container_id
+    cri.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+    wait_state(cri.runtime, cid, "CONTAINER_RUNNING")
+    return cid
+
+
+def _sh(cri: Cri, cid: str, script: str) -> tuple[int, str]:
+    done = cri.runtime.ExecSync(pb.ExecSyncRequest(container_id=cid, cmd=["sh", "-c", script]))
+    return done.exit_code, (done.stdout + done.stderr).decode()
+
+
+def test_status_reports_the_handlers_features(cri: Cri) -> None:
+    status = cri.runtime.Status(pb.StatusRequest())
+    default = {h.name: h.features for h in status.runtime_handlers}[""]
+    assert default.recursive_read_only_mounts  # the engine's default runtime has rro
+    assert status.features.supplemental_groups_policy
+
+
+def test_recursive_read_only_mounts(cri: Cri, sandbox: tuple[str, Any], with_tmpfs: Path) -> None:
+    mounts = [
+        pb.Mount(host_path=str(with_tmpfs), container_path="/ro", readonly=True),
+        pb.Mount(host_path=str(with_tmpfs), container_path="/rro", readonly=True, recursive_read_only=True),
+    ]
+    cid = _run(cri, sandbox, mounts=mounts)
+    assert _sh(cri, cid, "touch /ro/tmpfs/a")[0] == 0  # read-only on top only
+    code, output = _sh(cri, cid, "touch /rro/tmpfs/a")
+    assert code != 0 and "Read-only file system" in output
+    bad = pb.Mount(host_path=str(with_tmpfs), container_path="/x", readonly=False, recursive_read_only=True)
+    sid, config = sandbox
+    container = pb.ContainerConfig(
+        metadata=pb.ContainerMetadata(name="bad"), image=pb.ImageSpec(image=IMAGE), mounts=[bad]
+    )
+    with pytest.raises(grpc.RpcError) as err:
+        cri.runtime.CreateContainer(
+            pb.CreateContainerRequest(pod_sandbox_id=sid, config=container, sandbox_config=config)
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "needs readonly" in str(
+        err.value.details()
+    )
+
+
+def test_image_volume_with_a_sub_path(cri: Cri, sandbox: tuple[str, Any]) -> None:
+    image_id = cri.images.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=IMAGE))).image.id
+    volume = pb.Mount(
+        container_path="/iv", readonly=True, image=pb.ImageSpec(image=IMAGE), image_sub_path="etc"
+    )
+    cid = _run(cri, sandbox, mounts=[volume])
+    assert _sh(cri, cid, "cat /iv/group")[1].startswith("root:x:0:")
+    code, output = _sh(cri, cid, "touch /iv/new")
+    assert code != 0 and "Read-only file system" in output
+    (shown,) = cri.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=cid)).status.mounts
+    assert (shown.image.image_ref, shown.image_sub_path) == (image_id, "etc")
+    sid, config = sandbox
+    for bad, message in [
+        (
+            pb.Mount(
+                container_path="/iv", readonly=True, image=pb.ImageSpec(image=IMAGE), image_sub_path="nope"
+            ),
+            "not a directory",
+        ),
+        (pb.Mount(container_path="/iv", readonly=False, image=pb.ImageSpec(image=IMAGE)), "must be readonly"),
+    ]:
+        container = pb.ContainerConfig(
+            metadata=pb.ContainerMetadata(name="bad"), image=pb.ImageSpec(image=IMAGE), mounts=[bad]
+        )
+        with pytest.raises(grpc.RpcError) as err:
+            cri.runtime.CreateContainer(
+                pb.CreateContainerRequest(pod_sandbox_id=sid, config=container, sandbox_config=config)
+            )
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and message in str(err.value.details())
+
+
+@pytest.mark.parametrize(("policy", "groups"), [("Merge", [1000, 1234, 2000]), ("Strict", [1000, 1234])])
+def test_supplemental_groups_policy(
+    cri: Cri, sandbox: tuple[str, Any], policy: str, groups: list[int]
+) -> None:
+    security = pb.LinuxContainerSecurityContext(
+        run_as_user=pb.Int64Value(value=1000),
+        supplemental_groups=[1234],
+        supplemental_groups_policy=pb.SupplementalGroupsPolicy.Value(policy),
+    )
+    cid = _run(cri, sandbox, linux=pb.LinuxContainerConfig(security_context=security))
+    assert _sh(cri, cid, "id -G")[1].split() == [str(g) for g in groups]
+    user = cri.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=cid)).status.user.linux
+    assert (user.uid, user.gid, list(user.supplemental_groups)) == (1000, 1000, groups)
