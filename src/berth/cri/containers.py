@@ -75,6 +75,8 @@ def create_container(services: Services, request: Any) -> Any:
         opts = _create_options(config, pod.id, pod.name, runtime, record)
         opts.volumes = volumes
         opts.sysctl = [f"{k}={v}" for k, v in sandbox.get("sysctls", {}).items()]
+        opts.uidmap = sandbox.get("idmaps", {}).get("uidmap", [])
+        opts.gidmap = sandbox.get("idmaps", {}).get("gidmap", [])
         opts.image = image_name(engine.config, config.image.image)
         opts.log_path = log_path
         created = engine_create(engine, opts)

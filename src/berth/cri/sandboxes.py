@@ -24,7 +24,7 @@ from berth.cri.service import (
 )
 from berth.engine.engine import Engine
 from berth.engine.metadata import RUNNING, ContainerRecord, PodRecord
-from berth.errors import NotFound
+from berth.errors import InvalidArgument, NotFound
 
 # api.proto NamespaceMode: the node's namespace instead of the pod's.
 _NODE = pb.NamespaceMode.Value("NODE")
@@ -52,8 +52,9 @@ def run_pod_sandbox(services: Services, request: Any) -> Any:
         "runtime_handler": request.runtime_handler,
         # Set in each container (they share the infra's network and IPC namespaces).
         "sysctls": dict(config.linux.sysctls),
+        # The pod's user namespace mappings, given to each container too (the runtime needs them).
+        "idmaps": _user_namespace(services, request),
     }
-    services.config.runtime_for(request.runtime_handler)  # an unknown handler: InvalidArgument now
     with services.engine() as engine:
         pod = create_pod(engine, _pod_options(services, config, record))
         try:
@@ -64,12 +65,41 @@ def run_pod_sandbox(services: Services, request: Any) -> Any:
     return pb.RunPodSandboxResponse(pod_sandbox_id=pod.id)
 
 
+def _user_namespace(services: Services, request: Any) -> dict[str, list[str]]:
+    """The pod's user namespace mappings as ``--uidmap``/``--gidmap`` (none: the node's namespace).
+    api.proto UserNamespace (unset: NODE): mode POD takes one uid and one gid mapping that maps
+    container id 0,
+    on a handler whose runtime has user namespaces; NODE is the node's; the other modes are
+    refused. (An unknown handler is refused here too.)"""
+    handler = request.runtime_handler
+    runtime = services.config.runtime_for(handler)
+    options = request.config.linux.security_context.namespace_options
+    userns = options.userns_options
+    mode = pb.NamespaceMode.Name(userns.mode)
+    if not options.HasField("userns_options") or mode == "NODE":  # unset: the node's, as ever
+        return {}
+    if mode != "POD":
+        raise InvalidArgument(f"user namespace mode {mode} is not supported: want POD or NODE")
+    if not services.handler_features().get(handler, {}).get("user_namespaces"):
+        raise InvalidArgument(f"runtime handler {handler!r} ({runtime}) has no user namespaces")
+    maps = {}
+    for key, mappings in (("uidmap", userns.uids), ("gidmap", userns.gids)):
+        if len(mappings) != 1 or mappings[0].container_id != 0 or mappings[0].length == 0:
+            raise InvalidArgument(
+                f"user namespace {key[:3]}s: want one mapping of container id 0, got "
+                + (", ".join(f"{m.container_id}:{m.host_id}:{m.length}" for m in mappings) or "none")
+            )
+        maps[key] = [f"{m.container_id}:{m.host_id}:{m.length}" for m in mappings]
+    return maps
+
+
 def _pod_options(services: Services, config: Any, record: dict[str, Any]) -> Any:
     from berth.engine.pods.options import PodOptions
 
     meta = config.metadata
     namespaces = config.linux.security_context.namespace_options
     dns = config.dns_config
+    idmaps = record["idmaps"]
     return PodOptions(
         name=f"k8s_{meta.name}_{meta.namespace}_{meta.uid}_{meta.attempt}",
         # No hostname (the kubelet sends one unless hostNetwork): the node's, as containerd does;
@@ -79,8 +109,11 @@ def _pod_options(services: Services, config: Any, record: dict[str, Any]) -> Any
         annotations={**config.annotations, RECORD_KEY: json.dumps(record)},
         publish=[_publish(p) for p in config.port_mappings if p.host_port > 0],
         network="host" if namespaces.network == _NODE else "",
-        share=_shared(namespaces),
+        share=[*_shared(namespaces), *(["user"] if idmaps else [])],
+        uidmap=idmaps.get("uidmap", []),
+        gidmap=idmaps.get("gidmap", []),
         infra_image=services.config.sandbox_image,
+        infra_runtime=services.config.runtime_for(record["runtime_handler"]),
         dns=list(dns.servers),
         dns_search=list(dns.searches),
         dns_option=list(dns.options),

@@ -102,6 +102,10 @@ class CreateOptions:
     strict_groups: bool = False
     #: ``--device HOST[:CONTAINER[:PERMISSIONS]]``: host devices made in the container's /dev
     devices: list[str] = field(default_factory=list)
+    #: ``--uidmap``, ``--gidmap CONTAINER:HOST:SIZE``: a user namespace with these mappings (the
+    #: gid mappings default to the uid ones)
+    uidmap: list[str] = field(default_factory=list)
+    gidmap: list[str] = field(default_factory=list)
     #: ``--oom-score-adj``: the container's processes' OOM score adjustment (None: inherited)
     oom_score_adj: int | None = None
     #: the masked and read-only paths instead of podman's defaults (None: the defaults; the CRI
@@ -117,6 +121,28 @@ class CreateOptions:
     def from_json(cls, data: dict[str, Any]) -> CreateOptions:
         """Inverse of ``to_json``."""
         return cls(**data)
+
+
+#: One id mapping (containerID, hostID, size).
+IdMap = tuple[int, int, int]
+
+
+def id_mappings(opts: CreateOptions) -> tuple[tuple[IdMap, ...], tuple[IdMap, ...]] | None:
+    """``--uidmap`` and ``--gidmap`` (the uid ones when none), each ``CONTAINER:HOST:SIZE`` as
+    podman takes them; None without a user namespace."""
+    if not opts.uidmap:
+        return None
+    return _idmaps(opts.uidmap, "--uidmap"), _idmaps(opts.gidmap or opts.uidmap, "--gidmap")
+
+
+def _idmaps(texts: list[str], flag: str) -> tuple[IdMap, ...]:
+    maps = []
+    for text in texts:
+        parts = text.split(":")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts) or int(parts[2]) == 0:
+            raise InvalidArgument(f"invalid {flag} {text!r}: want CONTAINER:HOST:SIZE")
+        maps.append((int(parts[0]), int(parts[1]), int(parts[2])))
+    return tuple(maps)
 
 
 def check_name(name: str, what: str = "container") -> str:

@@ -17,10 +17,8 @@ from berth.cri.proto import api_pb2 as pb
 from tests.integration.cri.conftest import (
     IMAGE,
     Cri,
-    connect,
     sandbox_config,
-    start_server,
-    stop_server,
+    serving,
     wait_for,
     wait_state,
 )
@@ -30,22 +28,12 @@ from tests.integration.engine_cli.conftest import Berth
 @pytest.fixture
 def served(imaged: Berth) -> Iterator[tuple[Cri, str]]:
     """A server with Prometheus metrics on a free port, and their URL."""
-    socket = imaged.runroot / "cri" / "cri.sock"
-    socket.parent.mkdir(parents=True)
-    config = socket.parent / "cri.toml"
-    config.write_text('metrics_address = "127.0.0.1:0"\n')
-    process = start_server(imaged, socket, config)
-    channel, runtime, images = connect(socket)
-    log = socket.parent / "cri.log"
-    wait_for(lambda: "msg=serving" in log.read_text(), "the serving line")
-    url = re.search(r"metrics=(\S+)", log.read_text())
-    try:
+    with serving(imaged, 'metrics_address = "127.0.0.1:0"\n') as cri:
+        log = cri.socket.parent / "cri.log"
+        wait_for(lambda: "msg=serving" in log.read_text(), "the serving line")
+        url = re.search(r"metrics=(\S+)", log.read_text())
         assert url is not None
-        yield Cri(imaged, socket, process, runtime, images, channel), url.group(1)
-    finally:
-        channel.close()
-        assert stop_server(process) == 0
-        imaged("pod", "rm", "--all", "-f", check=False)
+        yield cri, url.group(1)
 
 
 def _follow(cri: Cri) -> tuple[list[Any], Any]:

@@ -12,7 +12,15 @@ import grpc
 import pytest
 
 from berth.cri.proto import api_pb2 as pb
-from tests.integration.cri.conftest import IMAGE, Cri, sandbox_config, wait_state
+from tests.integration.cri.conftest import IMAGE, Cri, sandbox_config, serving, wait_state
+from tests.integration.engine_cli.conftest import Berth
+
+
+@pytest.fixture
+def cri(imaged: Berth) -> Iterator[Cri]:
+    """A server whose default handler runs berth-runtime (the tests' engine default is runc)."""
+    with serving(imaged, '[runtime_handlers]\ndefault = "berth-runtime"\n') as server:
+        yield server
 
 
 @pytest.fixture
@@ -55,7 +63,7 @@ def _sh(cri: Cri, cid: str, script: str) -> tuple[int, str]:
 def test_status_reports_the_handlers_features(cri: Cri) -> None:
     status = cri.runtime.Status(pb.StatusRequest())
     default = {h.name: h.features for h in status.runtime_handlers}[""]
-    assert default.recursive_read_only_mounts  # the engine's default runtime has rro
+    assert default.recursive_read_only_mounts and default.user_namespaces
     assert status.features.supplemental_groups_policy
 
 
@@ -126,3 +134,71 @@ def test_supplemental_groups_policy(
     assert _sh(cri, cid, "id -G")[1].split() == [str(g) for g in groups]
     user = cri.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=cid)).status.user.linux
     assert (user.uid, user.gid, list(user.supplemental_groups)) == (1000, 1000, groups)
+
+
+def _userns(mode: str, *mappings: tuple[int, int, int]) -> Any:
+    maps = [pb.IDMapping(container_id=c, host_id=h, length=n) for c, h, n in mappings]
+    userns = pb.UserNamespace(mode=pb.NamespaceMode.Value(mode), uids=maps, gids=maps)
+    return pb.LinuxPodSandboxConfig(
+        security_context=pb.LinuxSandboxSecurityContext(
+            namespace_options=pb.NamespaceOption(userns_options=userns)
+        )
+    )
+
+
+@pytest.fixture
+def searchable(tmp_path: Path) -> Iterator[None]:
+    """tmp_path and pytest's directories above it let others through (they are 0700): the user
+    namespace's root reaches the engine's storage as host uid 1000."""
+    folders = [tmp_path, *tmp_path.parents[:2]]
+    modes = [f.stat().st_mode & 0o7777 for f in folders]
+    for folder, mode in zip(folders, modes, strict=True):
+        folder.chmod(mode | 0o001)
+    yield
+    for folder, mode in zip(folders, modes, strict=True):
+        folder.chmod(mode)
+
+
+def test_a_pod_in_its_own_user_namespace(cri: Cri, tmp_path: Path, searchable: None) -> None:
+    config = sandbox_config("userns", log_directory=str(tmp_path), linux=_userns("POD", (0, 1000, 100000)))
+    sid = cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=config)).pod_sandbox_id
+    try:
+        container = pb.ContainerConfig(
+            metadata=pb.ContainerMetadata(name="c"),
+            image=pb.ImageSpec(image=IMAGE),
+            command=["sh", "-c", "cat /proc/self/uid_map; touch /written && stat -c %u /written"],
+            log_path="c.log",
+        )
+        request = pb.CreateContainerRequest(pod_sandbox_id=sid, config=container, sandbox_config=config)
+        cid = cri.runtime.CreateContainer(request).container_id
+        cri.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+        assert wait_state(cri.runtime, cid, "CONTAINER_EXITED").exit_code == 0
+        words = [line.split(" F ", 1)[1].split() for line in (tmp_path / "c.log").read_text().splitlines()]
+        assert words == [["0", "1000", "100000"], ["0"]]  # the image's root is the namespace's root
+    finally:
+        cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
+
+
+def test_a_storage_root_the_namespace_cannot_reach_is_named(cri: Cri) -> None:
+    config = sandbox_config("userns", linux=_userns("POD", (0, 1000, 100000)))
+    with pytest.raises(grpc.RpcError) as err:
+        cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=config))
+    assert "cannot reach the storage root" in str(err.value.details())
+    assert cri.runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items == []
+
+
+@pytest.mark.parametrize(
+    ("linux", "message"),
+    [
+        (_userns("POD", (0, 1000, 100), (100, 5000, 100)), "want one mapping of container id 0"),
+        (_userns("POD", (1, 1000, 100)), "want one mapping of container id 0"),
+        (_userns("CONTAINER"), "mode CONTAINER is not supported"),
+        (_userns("TARGET"), "mode TARGET is not supported"),
+    ],
+)
+def test_bad_user_namespaces_are_refused(cri: Cri, linux: Any, message: str) -> None:
+    config = sandbox_config("bad-userns", linux=linux)
+    with pytest.raises(grpc.RpcError) as err:
+        cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=config))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and message in str(err.value.details())
+    assert cri.runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items == []

@@ -117,6 +117,9 @@ def _infra_options(engine: Engine, pod: PodRecord, opts: PodOptions) -> CreateOp
         add_host=list(opts.add_host),
         pod=pod.id,
         pod_infra=True,
+        uidmap=list(opts.uidmap),
+        gidmap=list(opts.gidmap),
+        runtime=opts.infra_runtime,
         pull="missing" if opts.infra_image else "never",  # Berth's pause image is built, never pulled
     )
 

@@ -7,6 +7,7 @@ maskedPaths, readonlyPaths, a read-only root and rootfsPropagation, which need t
 
 from __future__ import annotations
 
+import errno
 import os
 
 from berth.fsutil import resolve_in_root
@@ -53,6 +54,8 @@ def prepare(
     for i, m in enumerate(config.mounts):
         if m.type == "cgroup" or m.type == "cgroup2":
             mount_cgroup(sc, rootfs, m, config.linux.namespace("cgroup") is not None)
+        elif m.type == "sysfs" and in_userns:
+            mount_sysfs_in_userns(sc, rootfs, bundle, m, config.linux.mount_label)
         else:
             mount_one(sc, rootfs, bundle, m, config.linux.mount_label, detached.get(i, -1))
         dev_is_mounted = dev_is_mounted or m.destination.rstrip("/") == "/dev"
@@ -61,6 +64,25 @@ def prepare(
         create_symlinks(rootfs)
     elif config.linux.devices:
         create_devices(sc, rootfs, config.linux.devices, bind=in_userns)
+
+
+def mount_sysfs_in_userns(sc: s.Syscalls, rootfs: str, bundle: str, m: Mount, mount_label: str) -> None:
+    """A sysfs for a container in a user namespace. The kernel mounts one only for the owner of
+    the network namespace: a container that joined a namespace made outside its user namespace (a
+    pod's, made by the engine before CNI) gets the host's /sys bound read-only instead, as runc
+    does."""
+    try:
+        mount_one(sc, rootfs, bundle, m, mount_label)
+    except OSError as err:
+        if err.errno != errno.EPERM:
+            raise
+        bound = Mount(
+            destination=m.destination,
+            type="bind",
+            source="/sys",
+            options=("rbind", "ro", "nosuid", "nodev", "noexec"),
+        )
+        mount_one(sc, rootfs, bundle, bound, mount_label)
 
 
 def mount_cgroup(sc: s.Syscalls, rootfs: str, m: Mount, in_cgroupns: bool) -> None:
