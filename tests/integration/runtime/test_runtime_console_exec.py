@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
+import struct
 import subprocess
+import termios
 import time
 from pathlib import Path
 
@@ -168,3 +171,27 @@ def test_exec_with_a_tty(runtime: Runtime, tmp_path: Path) -> None:
         os.close(master)
     assert out.replace("\r", "").splitlines()[0].startswith("/dev/pts/")
     assert proc.returncode == 0
+
+
+def test_exec_with_a_tty_in_the_foreground_relays_it(runtime: Runtime) -> None:
+    """Without --console-socket the runtime keeps the pty's master and relays it to its own stdio
+    (a terminal here, put in raw mode, whose size the container's follows), as runc does."""
+    runtime.create(base_config(runtime.rootfs, ["sleep", "60"]))
+    runtime("start", "c1")
+    master, slave = os.openpty()
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+    script = "tty; stty size; read line; echo got-$line; exit 7"
+    proc = subprocess.Popen([RUNTIME, "--root", str(runtime.root), "exec", "--tty", "c1", "sh", "-c", script],
+                            stdin=slave, stdout=slave, stderr=slave)  # fmt: skip
+    os.close(slave)
+    try:
+        read_until(master, b"33 111")
+        os.write(master, b"hello\r")
+        out = read_until(master, b"got-hello")
+        assert proc.wait(timeout=20) == 7
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert out.count(b"hello") == 2  # the container's terminal echoed it, ours (raw) did not
