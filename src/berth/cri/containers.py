@@ -27,7 +27,7 @@ from berth.cri.service import (
 )
 from berth.engine.engine import Engine
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
-from berth.errors import InvalidArgument
+from berth.errors import InvalidArgument, NotFound
 
 # api.proto ContainerState, from the engine's states (podman's words).
 _STATES = {
@@ -41,9 +41,15 @@ _STATES = {
 
 
 def create_container(services: Services, request: Any) -> Any:
-    """Record an engine container in the sandbox's pod (not started), and link its log."""
+    """Record an engine container in the sandbox's pod (not started), then ask NRI's plugins
+    (meanwhile it is not shown; refused, it is removed). A sandbox that is not ready (stopped) is
+    never used again: the kubelet makes a new one."""
     from berth.cri.images import image_name
+    from berth.cri.nri import hooks
+    from berth.cri.sandboxes import sandbox_ready
     from berth.engine.containers.create import create_container as engine_create
+    from berth.engine.containers.remove import remove_container as engine_remove
+    from berth.errors import InvalidState
 
     config = request.config
     meta = config.metadata
@@ -51,7 +57,9 @@ def create_container(services: Services, request: Any) -> Any:
     require(meta.name, "config.metadata.name")
     require(config.image.image, "config.image.image")
     with services.engine() as engine:
-        pod = find_sandbox(engine, request.pod_sandbox_id)
+        pod = find_sandbox(services, engine, request.pod_sandbox_id)
+        if not sandbox_ready(engine, pod):
+            raise InvalidState(f"pod sandbox {pod.id} is not ready")
         sandbox = cri_record(pod.annotations) or {}
         log_path = _log_path(sandbox.get("log_directory", ""), config.log_path)
         volumes, mounts = _mounts(engine, config.mounts)
@@ -80,6 +88,12 @@ def create_container(services: Services, request: Any) -> Any:
         opts.image = image_name(engine.config, config.image.image)
         opts.log_path = log_path
         created = engine_create(engine, opts)
+        with services.hiding(created.id):
+            try:
+                hooks.create_container(services, engine, created)
+            except BaseException:
+                engine_remove(engine, created.id, force=True)
+                raise
     return pb.CreateContainerResponse(container_id=created.id)
 
 
@@ -137,33 +151,46 @@ def _log_path(directory: str, path: str) -> str:
 
 
 def start_container(services: Services, request: Any) -> Any:
-    """Start the container (and its pod's infra, if it stopped)."""
+    """Start the container (and its pod's infra, if it stopped), NRI's plugins asked first."""
+    from berth.cri.nri import hooks
+
     with services.engine() as engine:
-        cid = find_container(engine, request.container_id).id
-    services.starter.start(cid)
+        record = find_container(services, engine, request.container_id)
+        started = hooks.start_container(services, engine, record)
+    services.starter.start(record.id)
+    started()
     return pb.StartContainerResponse()
 
 
 def stop_container(services: Services, request: Any) -> Any:
     """Stop with the container's stop signal, SIGKILL after ``timeout`` seconds; an unknown id
     succeeds, as the CRI asks."""
+    from berth.cri.nri import hooks
+    from berth.engine.containers.state import refresh
     from berth.engine.containers.stop import stop_container as engine_stop
 
-    timeout = float(request.timeout)
-    unless_gone(
-        services, request.container_id, "container_id", _find, lambda e, r: engine_stop(e, r.id, timeout)
-    )
+    def stop(engine: Engine, record: ContainerRecord) -> None:
+        engine_stop(engine, record.id, float(request.timeout))
+        hooks.container_stopped(services, engine, refresh(engine, engine.db.container(record.id)))
+
+    unless_gone(services, request.container_id, "container_id", _find, stop)
     return pb.StopContainerResponse()
 
 
 def remove_container(services: Services, request: Any) -> Any:
     """Remove the container, running or not; an unknown id succeeds. Its log at ``log_path`` stays:
     the kubelet removes the log files it rotates."""
+    from berth.cri.nri import hooks
     from berth.engine.containers.remove import remove_container as engine_remove
 
-    unless_gone(
-        services, request.container_id, "container_id", _find, lambda e, r: engine_remove(e, r.id, force=True)
-    )
+    def remove(engine: Engine, record: ContainerRecord) -> None:
+        if record.state in (RUNNING, PAUSED, STOPPED, EXITED):
+            hooks.container_stopped(services, engine, record)  # (once: not again if it was)
+        tell = hooks.remove_container(services, engine, record)
+        engine_remove(engine, record.id, force=True)
+        tell()
+
+    unless_gone(services, request.container_id, "container_id", _find, remove)
     return pb.RemoveContainerResponse()
 
 
@@ -172,7 +199,7 @@ def container_status(services: Services, request: Any) -> Any:
     from berth.engine.containers.state import refresh
 
     with services.engine() as engine:
-        record = refresh(engine, find_container(engine, request.container_id))
+        record = refresh(engine, find_container(services, engine, request.container_id))
     return pb.ContainerStatusResponse(status=_status(engine, record))
 
 
@@ -197,7 +224,7 @@ def list_containers(services: Services, request: Any) -> Any:
     with services.engine() as engine:
         for record in engine.db.containers():
             cri = cri_of(record)
-            if cri is None or not _selected(wanted, record, cri):
+            if cri is None or services.hidden(record.id) or not _selected(wanted, record, cri):
                 continue
             record = refresh(engine, record)
             state = state_name(record)
@@ -240,7 +267,7 @@ def update_container_resources(services: Services, request: Any) -> Any:
 
     resources = request.linux
     with services.engine() as engine:
-        record = find_container(engine, request.container_id)
+        record = find_container(services, engine, request.container_id)
         memory = str(resources.memory_limit_in_bytes) if resources.memory_limit_in_bytes > 0 else ""
         update_container(engine, record.id, memory=memory, cpus=_cpus(resources))
     return pb.UpdateContainerResourcesResponse()
@@ -254,7 +281,7 @@ def reopen_container_log(services: Services, request: Any) -> Any:
     from berth.errors import InvalidState
 
     with services.engine() as engine:
-        record = refresh(engine, find_container(engine, request.container_id))
+        record = refresh(engine, find_container(services, engine, request.container_id))
         if record.state != RUNNING:
             raise InvalidState(f"container {record.id} is not running")
         if (cri_of(record) or {}).get("log_path"):
@@ -262,10 +289,13 @@ def reopen_container_log(services: Services, request: Any) -> Any:
     return pb.ReopenContainerLogResponse()
 
 
-def find_container(engine: Engine, ref: str) -> ContainerRecord:
-    """The CRI container ``ref`` (an id or a unique prefix of one); NotFound otherwise."""
+def find_container(services: Services, engine: Engine, ref: str) -> ContainerRecord:
+    """The CRI container ``ref`` (an id or a unique prefix of one), unless an NRI hook is still
+    deciding on it; NotFound otherwise."""
     record = _find(engine, require(ref, "container_id"))
     assert record is not None
+    if services.hidden(record.id):
+        raise NotFound(f"container {ref!r} not found")
     return record
 
 

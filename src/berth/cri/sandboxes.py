@@ -23,7 +23,7 @@ from berth.cri.service import (
     user_annotations,
 )
 from berth.engine.engine import Engine
-from berth.engine.metadata import RUNNING, ContainerRecord, PodRecord
+from berth.engine.metadata import ACTIVE, EXITED, RUNNING, STOPPED, ContainerRecord, PodRecord
 from berth.errors import InvalidArgument, NotFound
 
 # api.proto NamespaceMode: the node's namespace instead of the pod's.
@@ -32,7 +32,9 @@ _POD = pb.NamespaceMode.Value("POD")
 
 
 def run_pod_sandbox(services: Services, request: Any) -> Any:
-    """Make the engine pod and start its infra; on any failure nothing is left."""
+    """Make the engine pod and start its infra, then ask NRI's plugins (meanwhile the sandbox is
+    not shown); on any failure nothing is left."""
+    from berth.cri.nri import hooks
     from berth.engine.pods.create import create_pod
     from berth.engine.pods.remove import remove_pod
 
@@ -57,11 +59,13 @@ def run_pod_sandbox(services: Services, request: Any) -> Any:
     }
     with services.engine() as engine:
         pod = create_pod(engine, _pod_options(services, config, record))
-        try:
-            services.starter.start(pod.infra_id)
-        except BaseException:
-            remove_pod(engine, pod.id, force=True)
-            raise
+        with services.hiding(pod.id):
+            try:
+                services.starter.start(pod.infra_id)
+                hooks.run_pod_sandbox(services, engine, pod)
+            except BaseException:
+                remove_pod(engine, pod.id, force=True)
+                raise
     return pb.RunPodSandboxResponse(pod_sandbox_id=pod.id)
 
 
@@ -143,23 +147,44 @@ def _publish(mapping: Any) -> str:
 def stop_pod_sandbox(services: Services, request: Any) -> Any:
     """Stop every container of the pod, the infra last (which releases its network); an unknown
     id succeeds, as the CRI asks (the kubelet stops a sandbox many times)."""
+    unless_gone(services, request.pod_sandbox_id, "pod_sandbox_id", _find, lambda e, p: _stop(services, e, p))
+    return pb.StopPodSandboxResponse()
+
+
+def _stop(services: Services, engine: Engine, pod: PodRecord) -> None:
+    """With NRI, a ready sandbox's containers are stopped first and told of, then StopPodSandbox
+    is (once: a stopped sandbox is not ready); then the infra stops."""
+    from berth.cri.nri import hooks
+    from berth.engine.containers.stop import stop_container
     from berth.engine.pods.lifecycle import stop_pod
 
-    unless_gone(services, request.pod_sandbox_id, "pod_sandbox_id", _find, lambda e, p: stop_pod(e, p.id, 0))
-    return pb.StopPodSandboxResponse()
+    infra = _infra(engine, pod)
+    if services.nri is not None and infra is not None and infra.state == RUNNING:
+        from berth.cri.containers import cri_of
+        from berth.engine.containers.state import refresh
+
+        for member in [r for r in engine.db.containers() if r.pod == pod.id and cri_of(r) is not None]:
+            state = refresh(engine, member).state
+            if state == RUNNING:
+                stop_container(engine, member.id, 0)
+            if state in ACTIVE or state in (STOPPED, EXITED):  # it ran: StopContainer (once)
+                hooks.container_stopped(services, engine, refresh(engine, engine.db.container(member.id)))
+        hooks.stop_pod_sandbox(services, engine, pod)
+    stop_pod(engine, pod.id, 0)
 
 
 def remove_pod_sandbox(services: Services, request: Any) -> Any:
     """Remove the pod and its containers, running or not; an unknown id succeeds."""
+    from berth.cri.nri import hooks
     from berth.engine.pods.remove import remove_pod
 
-    unless_gone(
-        services,
-        request.pod_sandbox_id,
-        "pod_sandbox_id",
-        _find,
-        lambda e, p: remove_pod(e, p.id, force=True),
-    )
+    def remove(engine: Engine, pod: PodRecord) -> None:
+        _stop(services, engine, pod)
+        tell = hooks.remove_pod_sandbox(services, engine, pod)
+        remove_pod(engine, pod.id, force=True)
+        tell()
+
+    unless_gone(services, request.pod_sandbox_id, "pod_sandbox_id", _find, remove)
     return pb.RemovePodSandboxResponse()
 
 
@@ -167,8 +192,7 @@ def pod_sandbox_status(services: Services, request: Any) -> Any:
     """The sandbox's state, times, network address and metadata."""
     require(request.pod_sandbox_id, "pod_sandbox_id")
     with services.engine() as engine:
-        pod = _find(engine, request.pod_sandbox_id)
-        assert pod is not None
+        pod = find_sandbox(services, engine, request.pod_sandbox_id)
         status = sandbox_status(engine, pod)
     return pb.PodSandboxStatusResponse(status=status)
 
@@ -185,7 +209,7 @@ def list_pod_sandbox(services: Services, request: Any) -> Any:
     with services.engine() as engine:
         for pod in engine.db.pods():
             record = cri_record(pod.annotations)
-            if record is None:
+            if record is None or services.hidden(pod.id):
                 continue
             if wanted is not None and wanted.id and not pod.id.startswith(wanted.id):
                 continue
@@ -213,11 +237,19 @@ def list_pod_sandbox(services: Services, request: Any) -> Any:
     return pb.ListPodSandboxResponse(items=items)
 
 
-def find_sandbox(engine: Engine, ref: str) -> PodRecord:
-    """The CRI sandbox ``ref`` (an id or a unique prefix of one); NotFound otherwise."""
+def find_sandbox(services: Services, engine: Engine, ref: str) -> PodRecord:
+    """The CRI sandbox ``ref`` (an id or a unique prefix of one), unless an NRI hook is still
+    deciding on it; NotFound otherwise."""
     pod = _find(engine, ref)
     assert pod is not None
+    if services.hidden(pod.id):
+        raise NotFound(f"pod sandbox {ref!r} not found")
     return pod
+
+
+def sandbox_ready(engine: Engine, pod: PodRecord) -> bool:
+    """Whether the sandbox's infra runs."""
+    return _state(_infra(engine, pod)) == "SANDBOX_READY"
 
 
 def _find(engine: Engine, ref: str, missing_ok: bool = False) -> PodRecord | None:
@@ -251,7 +283,7 @@ def _status(pod: PodRecord, infra: ContainerRecord | None) -> Any:
         metadata=pb.PodSandboxMetadata(**record.get("metadata", {})),
         state=_state(infra),
         created_at=nanoseconds(pod.created_at),
-        network=pb.PodSandboxNetworkStatus(ip=_address(infra)),
+        network=pb.PodSandboxNetworkStatus(ip=sandbox_ip(infra)),
         linux=pb.LinuxPodSandboxStatus(
             namespaces=pb.Namespace(
                 options=pb.NamespaceOption(network=mode, pid=pb.NamespaceMode.Value("CONTAINER"))
@@ -263,7 +295,7 @@ def _status(pod: PodRecord, infra: ContainerRecord | None) -> Any:
     )
 
 
-def _address(infra: ContainerRecord | None) -> str:
+def sandbox_ip(infra: ContainerRecord | None) -> str:
     """The infra's first IP address from its CNI result ("" with the host's network or none)."""
     if infra is None or infra.state != RUNNING:
         return ""

@@ -93,6 +93,27 @@ def _container_events(services: Services) -> Callable[..., Any]:
     return GetContainerEvents
 
 
+def _start_nri(config: CriConfig, services: Services, stopping: threading.Event) -> None:
+    """NRI's socket at ``nri_socket`` (none without it), and the thread that tells its plugins of
+    containers that stop by themselves."""
+    if not config.nri_socket:
+        return
+    from importlib.metadata import version
+
+    from berth.cri.nri import hooks
+    from berth.cri.nri.adaptation import Nri
+
+    services.nri = Nri(config.nri_socket, "berth", version("berth"), lambda: hooks.snapshot(services))
+    services.nri.start()
+    watcher = threading.Thread(
+        target=hooks.watch_exits,
+        args=(services, lambda: not stopping.is_set()),
+        name="nri-exits",
+        daemon=True,
+    )
+    watcher.start()
+
+
 def _metrics_server(config: CriConfig, services: Services) -> Any:
     """Prometheus ``/metrics`` at ``metrics_address``, started; None when that is not set."""
     if not config.metrics_address:
@@ -124,14 +145,16 @@ def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 16) -> 
     services.streams.start()
     metrics_server = _metrics_server(config, services)
     stopping = threading.Event()
+    _start_nri(config, services, stopping)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stopping.set())
     server.start()
     log.info(
-        "msg=serving listen=%s streams=%s metrics=%s root=%s runroot=%s",
+        "msg=serving listen=%s streams=%s metrics=%s nri=%s root=%s runroot=%s",
         config.listen,
         services.streams.base_url,
         metrics_server.url if metrics_server else "none",
+        config.nri_socket or "none",
         engine_config.root,
         engine_config.runroot,
     )
@@ -141,6 +164,8 @@ def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 16) -> 
     services.streams.stop()
     if metrics_server is not None:
         metrics_server.stop()
+    if services.nri is not None:
+        services.nri.stop()
     services.starter.close()
     path.unlink(missing_ok=True)
     log.info("msg=stopped")

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ from berth.errors import AlreadyExists, BerthError, InvalidArgument, InvalidStat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from berth.cri.nri.adaptation import Nri
     from berth.cri.prometheus import RpcMetrics
     from berth.cri.streaming.server import StreamServer
 
@@ -56,6 +58,28 @@ class Services:
         self.starter = Starter(engine_config)
         #: the calls answered, for ``/metrics``
         self.rpc_metrics: RpcMetrics = _rpc_metrics()
+        #: NRI, once ``serve`` started it (None without ``nri_socket``)
+        self.nri: Nri | None = None
+        #: sandboxes and containers made but not yet shown: an NRI hook is deciding on them
+        self._hidden: set[str] = set()
+        self._hidden_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def hiding(self, object_id: str) -> Iterator[None]:
+        """Keep the sandbox or container ``object_id`` out of every answer meanwhile (NRI's
+        RunPodSandbox and CreateContainer hooks decide whether it is made at all)."""
+        with self._hidden_lock:
+            self._hidden.add(object_id)
+        try:
+            yield
+        finally:
+            with self._hidden_lock:
+                self._hidden.discard(object_id)
+
+    def hidden(self, object_id: str) -> bool:
+        """Whether ``object_id`` is being kept out of answers (``hiding``)."""
+        with self._hidden_lock:
+            return object_id in self._hidden
 
     @functools.cache  # noqa: B019 (one Services per server, kept to its end)
     def handler_features(self) -> dict[str, dict[str, bool]]:

@@ -58,7 +58,7 @@ def port_forward_url(services: Services, request: Any) -> Any:
     """PortForward: check the sandbox is known; the session's URL."""
     require(request.pod_sandbox_id, "pod_sandbox_id")
     with services.engine() as engine:
-        pod = find_sandbox(engine, request.pod_sandbox_id)
+        pod = find_sandbox(services, engine, request.pod_sandbox_id)
     return pb.PortForwardResponse(url=_streams(services).url_for("portforward", {"pod_sandbox_id": pod.id}))
 
 
@@ -81,7 +81,7 @@ def _running(services: Services, ref: str) -> None:
     from berth.engine.containers.state import refresh
 
     with services.engine() as engine:
-        record = refresh(engine, find_container(engine, ref))
+        record = refresh(engine, find_container(services, engine, ref))
     if record.state != RUNNING:
         raise InvalidState(f"container {record.id} is not running")
 
@@ -95,7 +95,7 @@ def _serve_exec(services: Services, session: Session, request: dict[str, Any]) -
         return
     try:
         with services.engine() as engine:
-            record = refresh(engine, find_container(engine, request["container_id"]))
+            record = refresh(engine, find_container(services, engine, request["container_id"]))
             argv, process_file = prepare_exec(engine, record, request["cmd"], tty=request["tty"])
     except Exception as err:  # the container went away meanwhile, say: the client is told why
         remotecommand.finish(channels, remotecommand.failure_json(str(err)))
@@ -114,7 +114,7 @@ def _serve_attach(services: Services, session: Session, request: dict[str, Any])
     if channels is None:
         return
     with services.engine() as engine:
-        path = engine.paths(find_container(engine, request["container_id"]).id).attach_socket
+        path = engine.paths(find_container(services, engine, request["container_id"]).id).attach_socket
     try:
         sock = monitor.attach_client(path)
     except OSError as err:
@@ -129,7 +129,7 @@ def _serve_port_forward(services: Services, session: Session, request: dict[str,
     from berth.engine.networks import bridge
 
     with services.engine() as engine:
-        pod = find_sandbox(engine, request["pod_sandbox_id"])
+        pod = find_sandbox(services, engine, request["pod_sandbox_id"])
         infra = engine.db.container(pod.infra_id)
         host_network = infra.config["network"] == bridge.HOST
         netns = None if host_network else engine.paths(infra.id).netns

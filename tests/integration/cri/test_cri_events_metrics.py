@@ -57,7 +57,7 @@ def test_events_metrics_and_prometheus(served: tuple[Cri, str]) -> None:
     container = pb.ContainerConfig(
         metadata=pb.ContainerMetadata(name="app"),
         image=pb.ImageSpec(image=IMAGE),
-        command=["sh", "-c", "echo hi > /written; exec sleep 1000"],
+        command=["sleep", "1000"],
         linux=pb.LinuxContainerConfig(
             resources=pb.LinuxContainerResources(
                 cpu_quota=20_000, cpu_period=100_000, memory_limit_in_bytes=64 << 20
@@ -68,6 +68,7 @@ def test_events_metrics_and_prometheus(served: tuple[Cri, str]) -> None:
     cid = cri.runtime.CreateContainer(request).container_id
     cri.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
     wait_state(cri.runtime, cid, "CONTAINER_RUNNING")
+    cri.runtime.ExecSync(pb.ExecSyncRequest(container_id=cid, cmd=["sh", "-c", "echo hi > /written"]))
 
     descriptors = cri.runtime.ListMetricDescriptors(pb.ListMetricDescriptorsRequest()).descriptors
     keys = {d.name: list(d.label_keys) for d in descriptors}
