@@ -118,6 +118,8 @@ def _pod_options(services: Services, config: Any, record: dict[str, Any]) -> Any
         gidmap=idmaps.get("gidmap", []),
         infra_image=services.config.sandbox_image,
         infra_runtime=services.config.runtime_for(record["runtime_handler"]),
+        # The kubelet's pod cgroup (cgroupfs driver): the pod's own is made below it.
+        cgroup_parent=config.linux.cgroup_parent,
         dns=list(dns.servers),
         dns_search=list(dns.searches),
         dns_option=list(dns.options),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,3 +203,17 @@ def test_bad_user_namespaces_are_refused(cri: Cri, linux: Any, message: str) -> 
         cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=config))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and message in str(err.value.details())
     assert cri.runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items == []
+
+
+def test_a_sandbox_under_the_kubelets_cgroup_parent(cri: Cri) -> None:
+    parent = f"/berth-test-kubepods-{os.urandom(4).hex()}"
+    config = sandbox_config("parented", linux=pb.LinuxPodSandboxConfig(cgroup_parent=parent))
+    sid = cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=config)).pod_sandbox_id
+    try:
+        cid = _run(cri, (sid, config))
+        assert f":{parent}/berth-pod-{sid}/" in _sh(cri, cid, "cat /proc/self/cgroup")[1]
+    finally:
+        cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
+        for hierarchy in Path("/sys/fs/cgroup").iterdir():  # the kubelet's own, made for the test
+            if (hierarchy / parent.lstrip("/")).is_dir():
+                (hierarchy / parent.lstrip("/")).rmdir()

@@ -46,6 +46,8 @@ class PodOptions:
     gidmap: list[str] = field(default_factory=list)
     #: the OCI runtime of the infra ("" for the engine's default)
     infra_runtime: str = ""
+    #: ``--cgroup-parent``: the cgroup the pod's own goes under ("" for the engine's cgroup parent)
+    cgroup_parent: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the pod's record."""
