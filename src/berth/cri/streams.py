@@ -16,7 +16,7 @@ from berth.cri.sandboxes import find_sandbox
 from berth.cri.service import Services, require
 from berth.cri.streaming import portforward, remotecommand
 from berth.cri.streaming.server import StreamServer
-from berth.cri.streaming.spdy import Session
+from berth.cri.streaming.spdy import StreamSession
 from berth.engine.metadata import RUNNING
 from berth.errors import InvalidArgument, InvalidState
 
@@ -86,7 +86,7 @@ def _running(services: Services, ref: str) -> None:
         raise InvalidState(f"container {record.id} is not running")
 
 
-def _serve_exec(services: Services, session: Session, request: dict[str, Any]) -> None:
+def _serve_exec(services: Services, session: StreamSession, request: dict[str, Any]) -> None:
     from berth.engine.containers.execute import prepare_exec
     from berth.engine.containers.state import refresh
 
@@ -107,7 +107,7 @@ def _serve_exec(services: Services, session: Session, request: dict[str, Any]) -
     remotecommand.finish(channels, remotecommand.status_json(code, request["cmd"]))
 
 
-def _serve_attach(services: Services, session: Session, request: dict[str, Any]) -> None:
+def _serve_attach(services: Services, session: StreamSession, request: dict[str, Any]) -> None:
     from berth.engine.containers import monitor
 
     channels = remotecommand.accept_channels(session, remotecommand.expected_channels(request))
@@ -125,7 +125,7 @@ def _serve_attach(services: Services, session: Session, request: dict[str, Any])
     remotecommand.finish(channels, remotecommand.status_json(0, []))
 
 
-def _serve_port_forward(services: Services, session: Session, request: dict[str, Any]) -> None:
+def _serve_port_forward(services: Services, session: StreamSession, request: dict[str, Any]) -> None:
     from berth.engine.networks import bridge
 
     with services.engine() as engine:
