@@ -10,6 +10,7 @@ The file's layout (every key optional)::
     registries_conf = "/etc/berth/registries.conf"   # merged over podman's registries.conf files
     auth_file = "/run/berth/auth.json"
     cni_plugin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
+    cni_conf_dir = "/etc/cni/net.d"         # the pods' network; "" for the engine's bridge
 
     [runtime_handlers]                      # RuntimeClass handler -> berth-runtime, runc or crun
     default = "berth-runtime"
@@ -42,6 +43,7 @@ class CriConfig:
     registries_conf: str = ""
     auth_file: str = ""
     cni_plugin_dirs: tuple[str, ...] = ()
+    cni_conf_dir: str = ""
     runtime_handlers: dict[str, str] = field(default_factory=dict)
 
     def runtime_for(self, handler: str) -> str:
@@ -69,7 +71,7 @@ def load_cri_config(path: str | None, listen: str | None = None) -> CriConfig:
             raise InvalidArgument(f"invalid --config {path}: {err}") from None
     where = path or "defaults"
     known = {"listen", "stream_address", "metrics_address", "nri_socket", "sandbox_image", "registries_conf",
-             "auth_file", "cni_plugin_dirs", "runtime_handlers"}  # fmt: skip
+             "auth_file", "cni_plugin_dirs", "cni_conf_dir", "runtime_handlers"}  # fmt: skip
     unknown = sorted(set(data) - known)
     if unknown:
         raise InvalidArgument(f"invalid --config {where}: unknown key {unknown[0]!r}")
@@ -96,6 +98,7 @@ def load_cri_config(path: str | None, listen: str | None = None) -> CriConfig:
         stream_address=strings["stream_address"] or "127.0.0.1:0",
         metrics_address=_address(strings["metrics_address"], "metrics_address", where),
         nri_socket=_absolute(strings["nri_socket"], "nri_socket", where),
+        cni_conf_dir=_absolute(strings["cni_conf_dir"], "cni_conf_dir", where),
         sandbox_image=strings["sandbox_image"],
         registries_conf=strings["registries_conf"],
         auth_file=strings["auth_file"],

@@ -27,7 +27,8 @@ def version(services: Services, request: Any) -> Any:
 
 def status(services: Services, request: Any) -> Any:
     """RuntimeReady when the engine's OCI runtime is installed; NetworkReady when CNI's bridge,
-    host-local and portmap plugins are (api.proto RuntimeCondition)."""
+    host-local and portmap plugins are, and with ``cni_conf_dir`` a configuration is there
+    (api.proto RuntimeCondition)."""
     with services.engine() as engine:
         try:
             engine.runtime()
@@ -37,6 +38,12 @@ def status(services: Services, request: Any) -> Any:
         dirs = services.config.cni_plugin_dirs or engine.config.cni_plugin_dirs
     missing = [p for p in ("bridge", "host-local", "portmap", "loopback") if not _plugin(p, dirs)]
     network_problem = f"CNI plugins not found in {':'.join(dirs)}: {', '.join(missing)}" if missing else ""
+    conf_dir = services.config.cni_conf_dir
+    if conf_dir and not network_problem:
+        from berth.cri.cni import config_file
+
+        if config_file(conf_dir) is None:
+            network_problem = f"no CNI network configuration in {conf_dir}"
     conditions = [
         _condition("RuntimeReady", runtime_problem, "RuntimeNotReady"),
         _condition("NetworkReady", network_problem, "NetworkPluginNotReady"),

@@ -58,7 +58,7 @@ def run_pod_sandbox(services: Services, request: Any) -> Any:
         "idmaps": _user_namespace(services, request),
     }
     with services.engine() as engine:
-        pod = create_pod(engine, _pod_options(services, config, record))
+        pod = create_pod(engine, _pod_options(services, engine, config, record))
         with services.hiding(pod.id):
             try:
                 services.starter.start(pod.infra_id)
@@ -97,7 +97,8 @@ def _user_namespace(services: Services, request: Any) -> dict[str, list[str]]:
     return maps
 
 
-def _pod_options(services: Services, config: Any, record: dict[str, Any]) -> Any:
+def _pod_options(services: Services, engine: Engine, config: Any, record: dict[str, Any]) -> Any:
+    from berth.cri.cni import pod_network
     from berth.engine.pods.options import PodOptions
 
     meta = config.metadata
@@ -112,7 +113,7 @@ def _pod_options(services: Services, config: Any, record: dict[str, Any]) -> Any
         labels=dict(config.labels),
         annotations={**config.annotations, RECORD_KEY: json.dumps(record)},
         publish=[_publish(p) for p in config.port_mappings if p.host_port > 0],
-        network="host" if namespaces.network == _NODE else "",
+        network="host" if namespaces.network == _NODE else pod_network(services, engine),
         share=[*_shared(namespaces), *(["user"] if idmaps else [])],
         uidmap=idmaps.get("uidmap", []),
         gidmap=idmaps.get("gidmap", []),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -217,3 +218,34 @@ def test_a_sandbox_under_the_kubelets_cgroup_parent(cri: Cri) -> None:
         for hierarchy in Path("/sys/fs/cgroup").iterdir():  # the kubelet's own, made for the test
             if (hierarchy / parent.lstrip("/")).is_dir():
                 (hierarchy / parent.lstrip("/")).rmdir()
+
+
+def test_pods_join_the_network_of_the_cni_configuration_directory(imaged: Berth, tmp_path: Path) -> None:
+    """The first configuration of cni_conf_dir (as libcni picks it) is the pods' network."""
+    net_d = tmp_path / "net.d"
+    net_d.mkdir()
+    third = os.urandom(1)[0]
+    bridge = f"btest{os.urandom(3).hex()}"
+    plugins = [
+        {"type": "bridge", "bridge": bridge, "isGateway": True,
+         "ipam": {"type": "host-local", "ranges": [[{"subnet": f"10.233.{third}.0/24"}]],
+                  "dataDir": str(tmp_path / "ipam")}},
+        {"type": "portmap", "capabilities": {"portMappings": True}},
+    ]  # fmt: skip
+    (net_d / "10-first.conflist").write_text(
+        json.dumps({"cniVersion": "1.0.0", "name": "first", "plugins": plugins})
+    )
+    (net_d / "20-second.conf").write_text(
+        json.dumps({"cniVersion": "1.0.0", "name": "second", "type": "bridge"})
+    )
+    try:
+        with serving(imaged, f'cni_conf_dir = "{net_d}"\n') as server:
+            sid = server.runtime.RunPodSandbox(
+                pb.RunPodSandboxRequest(config=sandbox_config("cni"))
+            ).pod_sandbox_id
+            status = server.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=sid)).status
+            assert status.network.ip.startswith(f"10.233.{third}.")
+            server.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
+            imaged("network", "rm", "cri-first")
+    finally:
+        subprocess.run(["ip", "link", "delete", bridge], capture_output=True)  # the plugin's, not Berth's
