@@ -46,6 +46,9 @@ def _follow(cri: Cri) -> tuple[list[Any], Any]:
             received.extend(call)
 
     threading.Thread(target=read, daemon=True).start()
+    # The stream tells of what happens once the server took the call: wait for that.
+    log = cri.socket.parent / "cri.log"
+    wait_for(lambda: "rpc=GetContainerEvents msg=streaming" in log.read_text(), "the stream's start")
     return received, call
 
 

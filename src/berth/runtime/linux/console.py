@@ -59,6 +59,15 @@ def setup(sc: s.Syscalls, socket_fd: int, size: ConsoleSize | None, mount_consol
         os.close(slave)
 
 
+def terminal_size(fd: int) -> ConsoleSize | None:
+    """The size of the terminal ``fd``; None if it is not one."""
+    try:
+        rows, columns, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, _TIOCGWINSZ, b"\0" * 8))
+    except OSError:
+        return None
+    return ConsoleSize(height=rows, width=columns)
+
+
 def foreground_pair() -> tuple[int, int]:
     """A connected pair (ours, the process's) standing in for a console socket."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)

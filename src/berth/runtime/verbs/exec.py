@@ -139,6 +139,8 @@ def exec_in(c: Container, opts: ExecOptions, sc: Syscalls | None = None) -> int:
             console_fd = console.connect(opts.console_socket)
         else:  # in the foreground: the master comes back here, relayed to this process's stdio
             relay_fd, console_fd = console.foreground_pair()
+            if proc.console_size is None:  # the process starts with our terminal's size
+                proc = proc.replace(console_size=console.terminal_size(0))
     joins = _open_namespaces(c)
     try:
         # An unprivileged (rootless) runtime has the capabilities the other joins need only inside
