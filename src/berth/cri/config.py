@@ -4,10 +4,13 @@ The file's layout (every key optional)::
 
     listen = "unix:///run/berth/cri.sock"
     stream_address = "127.0.0.1:0"          # where exec/attach/port-forward URLs would point
+    metrics_address = ""                    # HOST:PORT of Prometheus /metrics ("" for none)
+    nri_socket = ""                         # NRI plugins' socket, e.g. /var/run/nri/nri.sock ("" for none)
     sandbox_image = ""                      # "" for Berth's own pause image, built, never pulled
     registries_conf = "/etc/berth/registries.conf"   # merged over podman's registries.conf files
     auth_file = "/run/berth/auth.json"
     cni_plugin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
+    cni_conf_dir = "/etc/cni/net.d"         # the pods' network; "" for the engine's bridge
 
     [runtime_handlers]                      # RuntimeClass handler -> berth-runtime, runc or crun
     default = "berth-runtime"
@@ -34,10 +37,13 @@ class CriConfig:
 
     listen: str = DEFAULT_LISTEN
     stream_address: str = "127.0.0.1:0"
+    metrics_address: str = ""
+    nri_socket: str = ""
     sandbox_image: str = ""
     registries_conf: str = ""
     auth_file: str = ""
     cni_plugin_dirs: tuple[str, ...] = ()
+    cni_conf_dir: str = ""
     runtime_handlers: dict[str, str] = field(default_factory=dict)
 
     def runtime_for(self, handler: str) -> str:
@@ -64,8 +70,8 @@ def load_cri_config(path: str | None, listen: str | None = None) -> CriConfig:
         except tomllib.TOMLDecodeError as err:
             raise InvalidArgument(f"invalid --config {path}: {err}") from None
     where = path or "defaults"
-    known = {"listen", "stream_address", "sandbox_image", "registries_conf", "auth_file", "cni_plugin_dirs",
-             "runtime_handlers"}  # fmt: skip
+    known = {"listen", "stream_address", "metrics_address", "nri_socket", "sandbox_image", "registries_conf",
+             "auth_file", "cni_plugin_dirs", "cni_conf_dir", "runtime_handlers"}  # fmt: skip
     unknown = sorted(set(data) - known)
     if unknown:
         raise InvalidArgument(f"invalid --config {where}: unknown key {unknown[0]!r}")
@@ -90,6 +96,9 @@ def load_cri_config(path: str | None, listen: str | None = None) -> CriConfig:
     return CriConfig(
         listen=chosen,
         stream_address=strings["stream_address"] or "127.0.0.1:0",
+        metrics_address=_address(strings["metrics_address"], "metrics_address", where),
+        nri_socket=_absolute(strings["nri_socket"], "nri_socket", where),
+        cni_conf_dir=_absolute(strings["cni_conf_dir"], "cni_conf_dir", where),
         sandbox_image=strings["sandbox_image"],
         registries_conf=strings["registries_conf"],
         auth_file=strings["auth_file"],
@@ -110,4 +119,19 @@ def _string(data: dict[str, Any], key: str, where: str) -> str:
     value = data.get(key, "")
     if not isinstance(value, str):
         raise InvalidArgument(f"invalid --config {where}: {key} must be a string")
+    return value
+
+
+def _address(value: str, key: str, where: str) -> str:
+    """``value`` if it is ``HOST:PORT`` (or empty)."""
+    _host, sep, port = value.rpartition(":")
+    if value and not (sep and port.isdigit() and int(port) < 65536):
+        raise InvalidArgument(f"invalid --config {where}: {key} {value!r} is not HOST:PORT")
+    return value
+
+
+def _absolute(value: str, key: str, where: str) -> str:
+    """``value`` if it is an absolute path (or empty)."""
+    if value and not value.startswith("/"):
+        raise InvalidArgument(f"invalid --config {where}: {key} {value!r} is not an absolute path")
     return value

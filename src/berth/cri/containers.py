@@ -27,7 +27,7 @@ from berth.cri.service import (
 )
 from berth.engine.engine import Engine
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
-from berth.errors import InvalidArgument
+from berth.errors import InvalidArgument, NotFound
 
 # api.proto ContainerState, from the engine's states (podman's words).
 _STATES = {
@@ -41,9 +41,15 @@ _STATES = {
 
 
 def create_container(services: Services, request: Any) -> Any:
-    """Record an engine container in the sandbox's pod (not started), and link its log."""
+    """Record an engine container in the sandbox's pod (not started), then ask NRI's plugins
+    (meanwhile it is not shown; refused, it is removed). A sandbox that is not ready (stopped) is
+    never used again: the kubelet makes a new one."""
     from berth.cri.images import image_name
+    from berth.cri.nri import hooks
+    from berth.cri.sandboxes import sandbox_ready
     from berth.engine.containers.create import create_container as engine_create
+    from berth.engine.containers.remove import remove_container as engine_remove
+    from berth.errors import InvalidState
 
     config = request.config
     meta = config.metadata
@@ -51,23 +57,43 @@ def create_container(services: Services, request: Any) -> Any:
     require(meta.name, "config.metadata.name")
     require(config.image.image, "config.image.image")
     with services.engine() as engine:
-        pod = find_sandbox(engine, request.pod_sandbox_id)
+        pod = find_sandbox(services, engine, request.pod_sandbox_id)
+        if not sandbox_ready(engine, pod):
+            raise InvalidState(f"pod sandbox {pod.id} is not ready")
         sandbox = cri_record(pod.annotations) or {}
         log_path = _log_path(sandbox.get("log_directory", ""), config.log_path)
+        volumes, mounts = _mounts(engine, config.mounts)
         record = {
             "kind": "container",
             "metadata": {"name": meta.name, "attempt": meta.attempt},
             "sandbox_id": pod.id,
             "log_path": log_path,
             "image": config.image.image,
-            "mounts": [_mount_json(m) for m in config.mounts],
+            "mounts": mounts,
         }
-        runtime = services.config.runtime_for(sandbox.get("runtime_handler", ""))
+        handler = sandbox.get("runtime_handler", "")
+        runtime = services.config.runtime_for(handler)
+        features = services.handler_features().get(handler, {})
+        if any(m.recursive_read_only for m in config.mounts) and not features.get(
+            "recursive_read_only_mounts"
+        ):
+            raise InvalidArgument(
+                f"runtime handler {handler!r} ({runtime}) has no recursive read-only mounts"
+            )
         opts = _create_options(config, pod.id, pod.name, runtime, record)
+        opts.volumes = volumes
         opts.sysctl = [f"{k}={v}" for k, v in sandbox.get("sysctls", {}).items()]
+        opts.uidmap = sandbox.get("idmaps", {}).get("uidmap", [])
+        opts.gidmap = sandbox.get("idmaps", {}).get("gidmap", [])
         opts.image = image_name(engine.config, config.image.image)
         opts.log_path = log_path
         created = engine_create(engine, opts)
+        with services.hiding(created.id):
+            try:
+                hooks.create_container(services, engine, created)
+            except BaseException:
+                engine_remove(engine, created.id, force=True)
+                raise
     return pb.CreateContainerResponse(container_id=created.id)
 
 
@@ -83,7 +109,6 @@ def _create_options(config: Any, pod_id: str, pod_name: str, runtime: str, recor
         entrypoint=list(config.command) or None,
         command=list(config.args),
         env=[_env(kv) for kv in config.envs],
-        volumes=[security.volume(m) for m in config.mounts],
         devices=security.devices(config),
         workdir=config.working_dir,
         **security.security_options(config.linux.security_context),
@@ -126,33 +151,46 @@ def _log_path(directory: str, path: str) -> str:
 
 
 def start_container(services: Services, request: Any) -> Any:
-    """Start the container (and its pod's infra, if it stopped)."""
+    """Start the container (and its pod's infra, if it stopped), NRI's plugins asked first."""
+    from berth.cri.nri import hooks
+
     with services.engine() as engine:
-        cid = find_container(engine, request.container_id).id
-    services.starter.start(cid)
+        record = find_container(services, engine, request.container_id)
+        started = hooks.start_container(services, engine, record)
+    services.starter.start(record.id)
+    started()
     return pb.StartContainerResponse()
 
 
 def stop_container(services: Services, request: Any) -> Any:
     """Stop with the container's stop signal, SIGKILL after ``timeout`` seconds; an unknown id
     succeeds, as the CRI asks."""
+    from berth.cri.nri import hooks
+    from berth.engine.containers.state import refresh
     from berth.engine.containers.stop import stop_container as engine_stop
 
-    timeout = float(request.timeout)
-    unless_gone(
-        services, request.container_id, "container_id", _find, lambda e, r: engine_stop(e, r.id, timeout)
-    )
+    def stop(engine: Engine, record: ContainerRecord) -> None:
+        engine_stop(engine, record.id, float(request.timeout))
+        hooks.container_stopped(services, engine, refresh(engine, engine.db.container(record.id)))
+
+    unless_gone(services, request.container_id, "container_id", _find, stop)
     return pb.StopContainerResponse()
 
 
 def remove_container(services: Services, request: Any) -> Any:
     """Remove the container, running or not; an unknown id succeeds. Its log at ``log_path`` stays:
     the kubelet removes the log files it rotates."""
+    from berth.cri.nri import hooks
     from berth.engine.containers.remove import remove_container as engine_remove
 
-    unless_gone(
-        services, request.container_id, "container_id", _find, lambda e, r: engine_remove(e, r.id, force=True)
-    )
+    def remove(engine: Engine, record: ContainerRecord) -> None:
+        if record.state in (RUNNING, PAUSED, STOPPED, EXITED):
+            hooks.container_stopped(services, engine, record)  # (once: not again if it was)
+        tell = hooks.remove_container(services, engine, record)
+        engine_remove(engine, record.id, force=True)
+        tell()
+
+    unless_gone(services, request.container_id, "container_id", _find, remove)
     return pb.RemoveContainerResponse()
 
 
@@ -161,8 +199,19 @@ def container_status(services: Services, request: Any) -> Any:
     from berth.engine.containers.state import refresh
 
     with services.engine() as engine:
-        record = refresh(engine, find_container(engine, request.container_id))
-    return pb.ContainerStatusResponse(status=_status(record))
+        record = refresh(engine, find_container(services, engine, request.container_id))
+    return pb.ContainerStatusResponse(status=_status(engine, record))
+
+
+def container_statuses(engine: Engine, sandbox_id: str) -> list[Any]:
+    """The api.proto ContainerStatus of every CRI container of the sandbox (not its infra) now."""
+    from berth.engine.containers.state import refresh
+
+    return [
+        _status(engine, refresh(engine, r))
+        for r in engine.db.containers()
+        if r.pod == sandbox_id and cri_of(r) is not None
+    ]
 
 
 def list_containers(services: Services, request: Any) -> Any:
@@ -175,10 +224,10 @@ def list_containers(services: Services, request: Any) -> Any:
     with services.engine() as engine:
         for record in engine.db.containers():
             cri = cri_of(record)
-            if cri is None or not _selected(wanted, record, cri):
+            if cri is None or services.hidden(record.id) or not _selected(wanted, record, cri):
                 continue
             record = refresh(engine, record)
-            state = _state(record)
+            state = state_name(record)
             if (
                 wanted is not None
                 and wanted.HasField("state")
@@ -218,7 +267,7 @@ def update_container_resources(services: Services, request: Any) -> Any:
 
     resources = request.linux
     with services.engine() as engine:
-        record = find_container(engine, request.container_id)
+        record = find_container(services, engine, request.container_id)
         memory = str(resources.memory_limit_in_bytes) if resources.memory_limit_in_bytes > 0 else ""
         update_container(engine, record.id, memory=memory, cpus=_cpus(resources))
     return pb.UpdateContainerResourcesResponse()
@@ -232,7 +281,7 @@ def reopen_container_log(services: Services, request: Any) -> Any:
     from berth.errors import InvalidState
 
     with services.engine() as engine:
-        record = refresh(engine, find_container(engine, request.container_id))
+        record = refresh(engine, find_container(services, engine, request.container_id))
         if record.state != RUNNING:
             raise InvalidState(f"container {record.id} is not running")
         if (cri_of(record) or {}).get("log_path"):
@@ -240,10 +289,13 @@ def reopen_container_log(services: Services, request: Any) -> Any:
     return pb.ReopenContainerLogResponse()
 
 
-def find_container(engine: Engine, ref: str) -> ContainerRecord:
-    """The CRI container ``ref`` (an id or a unique prefix of one); NotFound otherwise."""
+def find_container(services: Services, engine: Engine, ref: str) -> ContainerRecord:
+    """The CRI container ``ref`` (an id or a unique prefix of one), unless an NRI hook is still
+    deciding on it; NotFound otherwise."""
     record = _find(engine, require(ref, "container_id"))
     assert record is not None
+    if services.hidden(record.id):
+        raise NotFound(f"container {ref!r} not found")
     return record
 
 
@@ -266,11 +318,12 @@ def cri_of(record: ContainerRecord) -> dict[str, Any] | None:
     return found if found is not None and found.get("kind") == "container" else None
 
 
-def _state(record: ContainerRecord) -> str:
+def state_name(record: ContainerRecord) -> str:
+    """The api.proto ContainerState of ``record``."""
     return _STATES.get(record.state, "CONTAINER_UNKNOWN")
 
 
-def _status(record: ContainerRecord) -> Any:
+def _status(engine: Engine, record: ContainerRecord) -> Any:
     cri = cri_of(record) or {}
     options = options_of(record)
     exited = record.state in (STOPPED, EXITED)
@@ -280,7 +333,7 @@ def _status(record: ContainerRecord) -> Any:
     return pb.ContainerStatus(
         id=record.id,
         metadata=pb.ContainerMetadata(**cri.get("metadata", {})),
-        state=_state(record),
+        state=state_name(record),
         created_at=nanoseconds(record.created_at),
         started_at=nanoseconds(record.started_at),
         finished_at=nanoseconds(record.finished_at) if exited else 0,
@@ -294,14 +347,46 @@ def _status(record: ContainerRecord) -> Any:
         annotations=user_annotations(options["annotations"]),
         mounts=[pb.Mount(**m) for m in cri.get("mounts", [])],
         log_path=cri.get("log_path", ""),
+        user=_user(engine, record),
     )
 
 
-def _mount_json(mount: Any) -> dict[str, Any]:
-    """What ContainerStatus gives back of a requested mount (api.proto Mount)."""
-    return {
-        "container_path": mount.container_path,
-        "host_path": mount.host_path,
-        "readonly": mount.readonly,
-        "propagation": mount.propagation,
-    }
+def _user(engine: Engine, record: ContainerRecord) -> Any:
+    """The identity the container's process was given (config.md#user): uid, gid and every group
+    it holds, its own included (api.proto ContainerUser)."""
+    try:
+        user = json.loads(engine.paths(record.id).config_json.read_text())["process"]["user"]
+    except (OSError, ValueError, KeyError):
+        return None
+    groups = sorted({user.get("gid", 0), *user.get("additionalGids", [])})
+    return pb.ContainerUser(
+        linux=pb.LinuxContainerUser(
+            uid=user.get("uid", 0), gid=user.get("gid", 0), supplemental_groups=groups
+        )
+    )
+
+
+def _mounts(engine: Engine, mounts: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    """The engine's ``-v`` of each CRI mount, and what ContainerStatus gives back of it (api.proto
+    Mount): an image volume is the image's files, read-only, reported with the image's id."""
+    from berth.cri import security
+    from berth.cri.images import image_volume_source
+
+    volumes, described = [], []
+    for mount in mounts:
+        shown: dict[str, Any] = {
+            "container_path": mount.container_path,
+            "host_path": mount.host_path,
+            "readonly": mount.readonly,
+            "propagation": mount.propagation,
+            "recursive_read_only": mount.recursive_read_only,
+        }
+        if mount.HasField("image") and mount.image.image:
+            source, image_id = image_volume_source(engine.config, mount)
+            volumes.append(f"{source}:{require(mount.container_path, 'mounts[].container_path')}:ro,rprivate")
+            shown["image"] = {"image": mount.image.image, "image_ref": image_id}
+            shown["image_sub_path"] = mount.image_sub_path
+        else:
+            volumes.append(security.volume(mount))
+        described.append(shown)
+    return volumes, described

@@ -25,7 +25,7 @@ def exec_sync(services: Services, request: Any) -> Any:
     if not request.cmd:
         raise InvalidArgument("cmd is required")
     with services.engine() as engine:
-        record = refresh(engine, find_container(engine, request.container_id))
+        record = refresh(engine, find_container(services, engine, request.container_id))
         pid_file = engine.paths(record.id).rundir / f"exec-sync-{new_id()[:16]}.pid"
         argv, process_file = prepare_exec(engine, record, list(request.cmd), pid_file=pid_file)
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

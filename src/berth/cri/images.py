@@ -182,3 +182,32 @@ def find(store: ImageStore, text: str) -> CatalogImage:
         if wanted.intersection(entry.repo_digests):
             return entry
     raise NotFound(f"{text}: image not known")
+
+
+def image_volume_source(config: EngineConfig, mount: Any) -> tuple[str, str]:
+    """Where an image volume's files are on the host, and the image's CRI id: the image's layers
+    merged (``Snapshotter.merged``) and, within them, ``image_sub_path`` (api.proto Mount.image).
+    The mount must be read-only, and the sub path a directory of the image."""
+    from berth.engine.images.store import snapshotter, unpack_layers
+    from berth.errors import InvalidArgument
+    from berth.fsutil import resolve_in_root
+
+    reference = mount.image.image
+    if not mount.readonly:
+        raise InvalidArgument(f"mounts[] {mount.container_path}: an image volume must be readonly")
+    with _store(config) as store:
+        entry = find(store, reference)
+        if entry.resolved is None:
+            raise InvalidArgument(f"mounts[] {mount.container_path}: image {reference}: {entry.error}")
+        snaps = snapshotter(config)
+        top = unpack_layers(store, snaps, entry.resolved, reference)
+    if top is None:
+        raise InvalidArgument(f"mounts[] {mount.container_path}: image {reference} has no layers")
+    tree = str(snaps.merged(top))
+    source = resolve_in_root(tree, mount.image_sub_path) if mount.image_sub_path else tree
+    if not os.path.isdir(source):
+        raise InvalidArgument(
+            f"mounts[] {mount.container_path}: image_sub_path {mount.image_sub_path!r} is not a "
+            f"directory of image {reference}"
+        )
+    return source, f"sha256:{entry.id}"

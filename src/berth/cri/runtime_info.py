@@ -27,7 +27,8 @@ def version(services: Services, request: Any) -> Any:
 
 def status(services: Services, request: Any) -> Any:
     """RuntimeReady when the engine's OCI runtime is installed; NetworkReady when CNI's bridge,
-    host-local and portmap plugins are (api.proto RuntimeCondition)."""
+    host-local and portmap plugins are, and with ``cni_conf_dir`` a configuration is there
+    (api.proto RuntimeCondition)."""
     with services.engine() as engine:
         try:
             engine.runtime()
@@ -37,12 +38,26 @@ def status(services: Services, request: Any) -> Any:
         dirs = services.config.cni_plugin_dirs or engine.config.cni_plugin_dirs
     missing = [p for p in ("bridge", "host-local", "portmap", "loopback") if not _plugin(p, dirs)]
     network_problem = f"CNI plugins not found in {':'.join(dirs)}: {', '.join(missing)}" if missing else ""
+    conf_dir = services.config.cni_conf_dir
+    if conf_dir and not network_problem:
+        from berth.cri.cni import config_file
+
+        if config_file(conf_dir) is None:
+            network_problem = f"no CNI network configuration in {conf_dir}"
     conditions = [
         _condition("RuntimeReady", runtime_problem, "RuntimeNotReady"),
         _condition("NetworkReady", network_problem, "NetworkPluginNotReady"),
     ]
     info = {"config": services.config_json()} if request.verbose else {}
-    return pb.StatusResponse(status=pb.RuntimeStatus(conditions=conditions), info=info)
+    return pb.StatusResponse(
+        status=pb.RuntimeStatus(conditions=conditions),
+        info=info,
+        runtime_handlers=[
+            pb.RuntimeHandler(name=name, features=pb.RuntimeHandlerFeatures(**features))
+            for name, features in services.handler_features().items()
+        ],
+        features=pb.RuntimeFeatures(supplemental_groups_policy=True),
+    )
 
 
 def _plugin(name: str, dirs: tuple[str, ...]) -> bool:

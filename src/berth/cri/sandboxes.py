@@ -23,8 +23,8 @@ from berth.cri.service import (
     user_annotations,
 )
 from berth.engine.engine import Engine
-from berth.engine.metadata import RUNNING, ContainerRecord, PodRecord
-from berth.errors import NotFound
+from berth.engine.metadata import ACTIVE, EXITED, RUNNING, STOPPED, ContainerRecord, PodRecord
+from berth.errors import InvalidArgument, NotFound
 
 # api.proto NamespaceMode: the node's namespace instead of the pod's.
 _NODE = pb.NamespaceMode.Value("NODE")
@@ -32,7 +32,9 @@ _POD = pb.NamespaceMode.Value("POD")
 
 
 def run_pod_sandbox(services: Services, request: Any) -> Any:
-    """Make the engine pod and start its infra; on any failure nothing is left."""
+    """Make the engine pod and start its infra, then ask NRI's plugins (meanwhile the sandbox is
+    not shown); on any failure nothing is left."""
+    from berth.cri.nri import hooks
     from berth.engine.pods.create import create_pod
     from berth.engine.pods.remove import remove_pod
 
@@ -52,24 +54,57 @@ def run_pod_sandbox(services: Services, request: Any) -> Any:
         "runtime_handler": request.runtime_handler,
         # Set in each container (they share the infra's network and IPC namespaces).
         "sysctls": dict(config.linux.sysctls),
+        # The pod's user namespace mappings, given to each container too (the runtime needs them).
+        "idmaps": _user_namespace(services, request),
     }
-    services.config.runtime_for(request.runtime_handler)  # an unknown handler: InvalidArgument now
     with services.engine() as engine:
-        pod = create_pod(engine, _pod_options(services, config, record))
-        try:
-            services.starter.start(pod.infra_id)
-        except BaseException:
-            remove_pod(engine, pod.id, force=True)
-            raise
+        pod = create_pod(engine, _pod_options(services, engine, config, record))
+        with services.hiding(pod.id):
+            try:
+                services.starter.start(pod.infra_id)
+                hooks.run_pod_sandbox(services, engine, pod)
+            except BaseException:
+                remove_pod(engine, pod.id, force=True)
+                raise
     return pb.RunPodSandboxResponse(pod_sandbox_id=pod.id)
 
 
-def _pod_options(services: Services, config: Any, record: dict[str, Any]) -> Any:
+def _user_namespace(services: Services, request: Any) -> dict[str, list[str]]:
+    """The pod's user namespace mappings as ``--uidmap``/``--gidmap`` (none: the node's namespace).
+    api.proto UserNamespace (unset: NODE): mode POD takes one uid and one gid mapping that maps
+    container id 0,
+    on a handler whose runtime has user namespaces; NODE is the node's; the other modes are
+    refused. (An unknown handler is refused here too.)"""
+    handler = request.runtime_handler
+    runtime = services.config.runtime_for(handler)
+    options = request.config.linux.security_context.namespace_options
+    userns = options.userns_options
+    mode = pb.NamespaceMode.Name(userns.mode)
+    if not options.HasField("userns_options") or mode == "NODE":  # unset: the node's, as ever
+        return {}
+    if mode != "POD":
+        raise InvalidArgument(f"user namespace mode {mode} is not supported: want POD or NODE")
+    if not services.handler_features().get(handler, {}).get("user_namespaces"):
+        raise InvalidArgument(f"runtime handler {handler!r} ({runtime}) has no user namespaces")
+    maps = {}
+    for key, mappings in (("uidmap", userns.uids), ("gidmap", userns.gids)):
+        if len(mappings) != 1 or mappings[0].container_id != 0 or mappings[0].length == 0:
+            raise InvalidArgument(
+                f"user namespace {key[:3]}s: want one mapping of container id 0, got "
+                + (", ".join(f"{m.container_id}:{m.host_id}:{m.length}" for m in mappings) or "none")
+            )
+        maps[key] = [f"{m.container_id}:{m.host_id}:{m.length}" for m in mappings]
+    return maps
+
+
+def _pod_options(services: Services, engine: Engine, config: Any, record: dict[str, Any]) -> Any:
+    from berth.cri.cni import pod_network
     from berth.engine.pods.options import PodOptions
 
     meta = config.metadata
     namespaces = config.linux.security_context.namespace_options
     dns = config.dns_config
+    idmaps = record["idmaps"]
     return PodOptions(
         name=f"k8s_{meta.name}_{meta.namespace}_{meta.uid}_{meta.attempt}",
         # No hostname (the kubelet sends one unless hostNetwork): the node's, as containerd does;
@@ -78,9 +113,14 @@ def _pod_options(services: Services, config: Any, record: dict[str, Any]) -> Any
         labels=dict(config.labels),
         annotations={**config.annotations, RECORD_KEY: json.dumps(record)},
         publish=[_publish(p) for p in config.port_mappings if p.host_port > 0],
-        network="host" if namespaces.network == _NODE else "",
-        share=_shared(namespaces),
+        network="host" if namespaces.network == _NODE else pod_network(services, engine),
+        share=[*_shared(namespaces), *(["user"] if idmaps else [])],
+        uidmap=idmaps.get("uidmap", []),
+        gidmap=idmaps.get("gidmap", []),
         infra_image=services.config.sandbox_image,
+        infra_runtime=services.config.runtime_for(record["runtime_handler"]),
+        # The kubelet's pod cgroup (cgroupfs driver): the pod's own is made below it.
+        cgroup_parent=config.linux.cgroup_parent,
         dns=list(dns.servers),
         dns_search=list(dns.searches),
         dns_option=list(dns.options),
@@ -110,23 +150,44 @@ def _publish(mapping: Any) -> str:
 def stop_pod_sandbox(services: Services, request: Any) -> Any:
     """Stop every container of the pod, the infra last (which releases its network); an unknown
     id succeeds, as the CRI asks (the kubelet stops a sandbox many times)."""
+    unless_gone(services, request.pod_sandbox_id, "pod_sandbox_id", _find, lambda e, p: _stop(services, e, p))
+    return pb.StopPodSandboxResponse()
+
+
+def _stop(services: Services, engine: Engine, pod: PodRecord) -> None:
+    """With NRI, a ready sandbox's containers are stopped first and told of, then StopPodSandbox
+    is (once: a stopped sandbox is not ready); then the infra stops."""
+    from berth.cri.nri import hooks
+    from berth.engine.containers.stop import stop_container
     from berth.engine.pods.lifecycle import stop_pod
 
-    unless_gone(services, request.pod_sandbox_id, "pod_sandbox_id", _find, lambda e, p: stop_pod(e, p.id, 0))
-    return pb.StopPodSandboxResponse()
+    infra = _infra(engine, pod)
+    if services.nri is not None and infra is not None and infra.state == RUNNING:
+        from berth.cri.containers import cri_of
+        from berth.engine.containers.state import refresh
+
+        for member in [r for r in engine.db.containers() if r.pod == pod.id and cri_of(r) is not None]:
+            state = refresh(engine, member).state
+            if state == RUNNING:
+                stop_container(engine, member.id, 0)
+            if state in ACTIVE or state in (STOPPED, EXITED):  # it ran: StopContainer (once)
+                hooks.container_stopped(services, engine, refresh(engine, engine.db.container(member.id)))
+        hooks.stop_pod_sandbox(services, engine, pod)
+    stop_pod(engine, pod.id, 0)
 
 
 def remove_pod_sandbox(services: Services, request: Any) -> Any:
     """Remove the pod and its containers, running or not; an unknown id succeeds."""
+    from berth.cri.nri import hooks
     from berth.engine.pods.remove import remove_pod
 
-    unless_gone(
-        services,
-        request.pod_sandbox_id,
-        "pod_sandbox_id",
-        _find,
-        lambda e, p: remove_pod(e, p.id, force=True),
-    )
+    def remove(engine: Engine, pod: PodRecord) -> None:
+        _stop(services, engine, pod)
+        tell = hooks.remove_pod_sandbox(services, engine, pod)
+        remove_pod(engine, pod.id, force=True)
+        tell()
+
+    unless_gone(services, request.pod_sandbox_id, "pod_sandbox_id", _find, remove)
     return pb.RemovePodSandboxResponse()
 
 
@@ -134,11 +195,14 @@ def pod_sandbox_status(services: Services, request: Any) -> Any:
     """The sandbox's state, times, network address and metadata."""
     require(request.pod_sandbox_id, "pod_sandbox_id")
     with services.engine() as engine:
-        pod = _find(engine, request.pod_sandbox_id)
-        assert pod is not None
-        infra = _infra(engine, pod)
-        status = _status(pod, infra)
+        pod = find_sandbox(services, engine, request.pod_sandbox_id)
+        status = sandbox_status(engine, pod)
     return pb.PodSandboxStatusResponse(status=status)
+
+
+def sandbox_status(engine: Engine, pod: PodRecord) -> Any:
+    """The api.proto PodSandboxStatus of a CRI pod now."""
+    return _status(pod, _infra(engine, pod))
 
 
 def list_pod_sandbox(services: Services, request: Any) -> Any:
@@ -148,7 +212,7 @@ def list_pod_sandbox(services: Services, request: Any) -> Any:
     with services.engine() as engine:
         for pod in engine.db.pods():
             record = cri_record(pod.annotations)
-            if record is None:
+            if record is None or services.hidden(pod.id):
                 continue
             if wanted is not None and wanted.id and not pod.id.startswith(wanted.id):
                 continue
@@ -176,11 +240,19 @@ def list_pod_sandbox(services: Services, request: Any) -> Any:
     return pb.ListPodSandboxResponse(items=items)
 
 
-def find_sandbox(engine: Engine, ref: str) -> PodRecord:
-    """The CRI sandbox ``ref`` (an id or a unique prefix of one); NotFound otherwise."""
+def find_sandbox(services: Services, engine: Engine, ref: str) -> PodRecord:
+    """The CRI sandbox ``ref`` (an id or a unique prefix of one), unless an NRI hook is still
+    deciding on it; NotFound otherwise."""
     pod = _find(engine, ref)
     assert pod is not None
+    if services.hidden(pod.id):
+        raise NotFound(f"pod sandbox {ref!r} not found")
     return pod
+
+
+def sandbox_ready(engine: Engine, pod: PodRecord) -> bool:
+    """Whether the sandbox's infra runs."""
+    return _state(_infra(engine, pod)) == "SANDBOX_READY"
 
 
 def _find(engine: Engine, ref: str, missing_ok: bool = False) -> PodRecord | None:
@@ -214,7 +286,7 @@ def _status(pod: PodRecord, infra: ContainerRecord | None) -> Any:
         metadata=pb.PodSandboxMetadata(**record.get("metadata", {})),
         state=_state(infra),
         created_at=nanoseconds(pod.created_at),
-        network=pb.PodSandboxNetworkStatus(ip=_address(infra)),
+        network=pb.PodSandboxNetworkStatus(ip=sandbox_ip(infra)),
         linux=pb.LinuxPodSandboxStatus(
             namespaces=pb.Namespace(
                 options=pb.NamespaceOption(network=mode, pid=pb.NamespaceMode.Value("CONTAINER"))
@@ -226,7 +298,7 @@ def _status(pod: PodRecord, infra: ContainerRecord | None) -> Any:
     )
 
 
-def _address(infra: ContainerRecord | None) -> str:
+def sandbox_ip(infra: ContainerRecord | None) -> str:
     """The infra's first IP address from its CNI result ("" with the host's network or none)."""
     if infra is None or infra.state != RUNNING:
         return ""

@@ -37,6 +37,7 @@ def security_options(security: Any) -> dict[str, Any]:
             *seccomp_options(security),
         ],
         "group_add": [str(gid) for gid in security.supplemental_groups],
+        "strict_groups": security.supplemental_groups_policy == pb.SupplementalGroupsPolicy.Value("Strict"),
         "pid": "host" if namespaces.pid == _NODE else "",
         "ipc": "host" if namespaces.ipc == _NODE else "",
     }
@@ -85,9 +86,17 @@ def volume(mount: Any) -> str:
     """A CRI Mount as ``-v HOST:CONTAINER:OPTIONS``."""
     require(mount.container_path, "mounts[].container_path")
     require(mount.host_path, "mounts[].host_path")
-    if mount.recursive_read_only:
-        raise InvalidArgument("mounts[].recursive_read_only is not supported")
     options = [_PROPAGATION.get(mount.propagation, "rprivate"), "ro" if mount.readonly else "rw"]
+    if mount.recursive_read_only:
+        # api.proto Mount.recursive_read_only: only with readonly, and private propagation (a
+        # mount propagated in later could not be made read-only).
+        if not mount.readonly:
+            raise InvalidArgument(f"mounts[] {mount.container_path}: recursive_read_only needs readonly")
+        if options[0] != "rprivate":
+            raise InvalidArgument(
+                f"mounts[] {mount.container_path}: recursive_read_only needs PROPAGATION_PRIVATE"
+            )
+        options.append("rro")
     return f"{mount.host_path}:{mount.container_path}:{','.join(options)}"
 
 

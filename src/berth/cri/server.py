@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 
-from berth.cri import containers, execute, images, runtime_info, sandboxes, stats, streams
+from berth.cri import containers, events, execute, images, metrics, runtime_info, sandboxes, stats, streams
 from berth.cri.config import CriConfig, listen_path
 from berth.cri.proto import api_pb2_grpc
 from berth.cri.service import Services, log, rpc
@@ -53,6 +53,8 @@ RUNTIME_RPCS: dict[str, Handler] = {
     "ListContainerStats": stats.list_container_stats,
     "PodSandboxStats": stats.pod_sandbox_stats,
     "ListPodSandboxStats": stats.list_pod_sandbox_stats,
+    "ListMetricDescriptors": metrics.list_metric_descriptors,
+    "ListPodSandboxMetrics": metrics.list_pod_sandbox_metrics,
 }
 
 IMAGE_RPCS: dict[str, Handler] = {
@@ -72,12 +74,58 @@ def _servicer(base: type, table: dict[str, Handler], services: Services) -> Any:
             return handler(services, request)
 
         call.__name__ = name
-        return rpc(call)
+        return rpc(call, services.rpc_metrics.observe)
 
-    return type(base.__name__, (base,), {name: method(name, h) for name, h in table.items()})()
+    methods = {name: method(name, h) for name, h in table.items()}
+    if base is api_pb2_grpc.RuntimeServiceServicer:
+        methods["GetContainerEvents"] = _container_events(services)
+    return type(base.__name__, (base,), methods)()
 
 
-def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 8) -> int:
+def _container_events(services: Services) -> Callable[..., Any]:
+    """GetContainerEvents, streamed: its events until the client cancels (logged at the end)."""
+
+    def GetContainerEvents(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        log.info("rpc=GetContainerEvents msg=streaming")
+        yield from events.get_container_events(services, request, context.is_active)
+        log.info("rpc=GetContainerEvents msg=ended")
+
+    return GetContainerEvents
+
+
+def _start_nri(config: CriConfig, services: Services, stopping: threading.Event) -> None:
+    """NRI's socket at ``nri_socket`` (none without it), and the thread that tells its plugins of
+    containers that stop by themselves."""
+    if not config.nri_socket:
+        return
+    from importlib.metadata import version
+
+    from berth.cri.nri import hooks
+    from berth.cri.nri.adaptation import Nri
+
+    services.nri = Nri(config.nri_socket, "berth", version("berth"), lambda: hooks.snapshot(services))
+    services.nri.start()
+    watcher = threading.Thread(
+        target=hooks.watch_exits,
+        args=(services, lambda: not stopping.is_set()),
+        name="nri-exits",
+        daemon=True,
+    )
+    watcher.start()
+
+
+def _metrics_server(config: CriConfig, services: Services) -> Any:
+    """Prometheus ``/metrics`` at ``metrics_address``, started; None when that is not set."""
+    if not config.metrics_address:
+        return None
+    from berth.cri.prometheus import MetricsServer
+
+    server = MetricsServer(config.metrics_address, services)
+    server.start()
+    return server
+
+
+def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 16) -> int:
     """Serve until SIGTERM or SIGINT; then finish the calls in flight (up to 10 s) and remove the
     socket. Returns the exit status."""
     logging.basicConfig(format="time=%(asctime)s level=%(levelname)s %(message)s", level=logging.INFO)
@@ -95,14 +143,18 @@ def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 8) -> i
     server.add_insecure_port(config.listen)
     services.streams = streams.stream_server(services)
     services.streams.start()
+    metrics_server = _metrics_server(config, services)
     stopping = threading.Event()
+    _start_nri(config, services, stopping)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stopping.set())
     server.start()
     log.info(
-        "msg=serving listen=%s streams=%s root=%s runroot=%s",
+        "msg=serving listen=%s streams=%s metrics=%s nri=%s root=%s runroot=%s",
         config.listen,
         services.streams.base_url,
+        metrics_server.url if metrics_server else "none",
+        config.nri_socket or "none",
         engine_config.root,
         engine_config.runroot,
     )
@@ -110,6 +162,10 @@ def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 8) -> i
     log.info("msg=stopping")
     server.stop(grace=10).wait()
     services.streams.stop()
+    if metrics_server is not None:
+        metrics_server.stop()
+    if services.nri is not None:
+        services.nri.stop()
     services.starter.close()
     path.unlink(missing_ok=True)
     log.info("msg=stopped")

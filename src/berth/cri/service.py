@@ -13,6 +13,7 @@ import contextlib
 import functools
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -27,6 +28,8 @@ from berth.errors import AlreadyExists, BerthError, InvalidArgument, InvalidStat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from berth.cri.nri.adaptation import Nri
+    from berth.cri.prometheus import RpcMetrics
     from berth.cri.streaming.server import StreamServer
 
 #: The engine annotation holding the CRI's record of a pod or container (never shown to the kubelet).
@@ -53,6 +56,51 @@ class Services:
         self.streams: StreamServer | None = None
         #: where containers start (in clean processes: ``berth.cri.starter``)
         self.starter = Starter(engine_config)
+        #: the calls answered, for ``/metrics``
+        self.rpc_metrics: RpcMetrics = _rpc_metrics()
+        #: NRI, once ``serve`` started it (None without ``nri_socket``)
+        self.nri: Nri | None = None
+        #: sandboxes and containers made but not yet shown: an NRI hook is deciding on them
+        self._hidden: set[str] = set()
+        self._hidden_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def hiding(self, object_id: str) -> Iterator[None]:
+        """Keep the sandbox or container ``object_id`` out of every answer meanwhile (NRI's
+        RunPodSandbox and CreateContainer hooks decide whether it is made at all)."""
+        with self._hidden_lock:
+            self._hidden.add(object_id)
+        try:
+            yield
+        finally:
+            with self._hidden_lock:
+                self._hidden.discard(object_id)
+
+    def hidden(self, object_id: str) -> bool:
+        """Whether ``object_id`` is being kept out of answers (``hiding``)."""
+        with self._hidden_lock:
+            return object_id in self._hidden
+
+    @functools.cache  # noqa: B019 (one Services per server, kept to its end)
+    def handler_features(self) -> dict[str, dict[str, bool]]:
+        """Per runtime handler ("" for the default), what its runtime's ``features`` document says
+        it can do, as api.proto RuntimeHandlerFeatures: recursive read-only mounts (the ``rro``
+        mount option) and user namespaces (the namespace, and idmapped mounts for the rootfs and
+        volumes); asked once."""
+        handlers = {"": self.config.runtime_for("")}
+        handlers.update({k: v for k, v in self.config.runtime_handlers.items() if k != "default"})
+        with self.engine() as engine:
+            documents = {r: engine.runtime(r).features() for r in set(handlers.values())}
+        found = {}
+        for name, runtime in handlers.items():
+            doc = documents[runtime]
+            linux = doc.get("linux") or {}
+            idmap = ((linux.get("mountExtensions") or {}).get("idmap") or {}).get("enabled", False)
+            found[name] = {
+                "recursive_read_only_mounts": "rro" in (doc.get("mountOptions") or []),
+                "user_namespaces": "user" in (linux.get("namespaces") or []) and bool(idmap),
+            }
+        return found
 
     def config_json(self) -> str:
         """The server's settings as JSON (``crictl info`` shows them)."""
@@ -70,29 +118,43 @@ class Services:
             engine.close()
 
 
+def _rpc_metrics() -> RpcMetrics:
+    from berth.cri.prometheus import RpcMetrics
+
+    return RpcMetrics()
+
+
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 Made = TypeVar("Made")
+#: Counts one answered call: (RPC, status code name, seconds).
+Observer = Callable[[str, str, float], None]
 
 
-def rpc(method: Handler) -> Handler:
-    """Wrap a servicer method: log one line per call, and end a call that raised ``BerthError`` with
-    the status code naming its kind (InvalidArgument, NotFound...) and its message."""
+def rpc(method: Handler, observe: Observer) -> Handler:
+    """Wrap a servicer method: log one line per call, count it with ``observe``, and end a call that
+    raised ``BerthError`` with the status code naming its kind (InvalidArgument, NotFound...) and its
+    message."""
 
     @functools.wraps(method)
     def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         started = time.monotonic()
         name = method.__name__
+        code = grpc.StatusCode.OK
         try:
-            reply = method(self, request, context)
+            return method(self, request, context)
         except BerthError as err:
             code = next((c for kind, c in _CODES.items() if isinstance(err, kind)), grpc.StatusCode.UNKNOWN)
             log.info("rpc=%s code=%s error=%s", name, code.name, json.dumps(str(err)))
             context.abort(code, str(err))
         except Exception as err:
+            code = grpc.StatusCode.INTERNAL
             log.exception("rpc=%s code=INTERNAL", name)
-            context.abort(grpc.StatusCode.INTERNAL, f"{name}: {type(err).__name__}: {err}")
-        log.info("rpc=%s code=OK ms=%.1f", name, 1000 * (time.monotonic() - started))
-        return reply
+            context.abort(code, f"{name}: {type(err).__name__}: {err}")
+        finally:
+            elapsed = time.monotonic() - started
+            observe(name, code.name, elapsed)
+            if code == grpc.StatusCode.OK:
+                log.info("rpc=%s code=OK ms=%.1f", name, 1000 * elapsed)
 
     return handle  # type: ignore[return-value]
 

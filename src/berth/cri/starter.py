@@ -35,7 +35,9 @@ class Starter:
             if self._pool is None:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(_PRELOAD)
-                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=context, initializer=_die_with_the_fork_server
+                )
             pool = self._pool
         pool.submit(_start, self.engine_config, cid).result()
 
@@ -45,6 +47,30 @@ class Starter:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
+
+
+def _die_with_the_fork_server() -> None:
+    """A worker ends when its parent, the fork server, does, and lets it end with the server:
+    killed with SIGKILL, the server leaves no worker behind waiting on a queue only workers hold.
+
+    The fork server exits once nothing holds its "alive" pipe but itself; multiprocessing gives each
+    process it forks that pipe, which would keep it (and so the workers) alive forever. A worker
+    closes its copy and asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG, not inherited:
+    the monitors a worker forks outlive it)."""
+    import ctypes
+    import os
+    import signal
+    from multiprocessing import forkserver
+
+    alive = forkserver._forkserver._forkserver_alive_fd  # type: ignore[attr-defined]
+    if alive is not None:
+        os.close(alive)
+        forkserver._forkserver._forkserver_alive_fd = None  # type: ignore[attr-defined]
+    parent = os.getppid()
+    pr_set_pdeathsig = 1  # linux/prctl.h
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(0)  # the fork server died before the call above
 
 
 def _start(engine_config: EngineConfig, cid: str) -> None:

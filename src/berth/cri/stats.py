@@ -18,7 +18,7 @@ def container_stats(services: Services, request: Any) -> Any:
     """The container's counters now (zero for one that is not running)."""
     with services.engine() as engine:
         return pb.ContainerStatsResponse(
-            stats=_container(engine, find_container(engine, request.container_id))
+            stats=_container(engine, find_container(services, engine, request.container_id))
         )
 
 
@@ -41,7 +41,9 @@ def list_container_stats(services: Services, request: Any) -> Any:
 def pod_sandbox_stats(services: Services, request: Any) -> Any:
     """The pod's counters: its containers' (the infra's included) added up."""
     with services.engine() as engine:
-        return pb.PodSandboxStatsResponse(stats=_pod(engine, find_sandbox(engine, request.pod_sandbox_id)))
+        return pb.PodSandboxStatsResponse(
+            stats=_pod(engine, find_sandbox(services, engine, request.pod_sandbox_id))
+        )
 
 
 def list_pod_sandbox_stats(services: Services, request: Any) -> Any:

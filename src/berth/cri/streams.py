@@ -16,7 +16,7 @@ from berth.cri.sandboxes import find_sandbox
 from berth.cri.service import Services, require
 from berth.cri.streaming import portforward, remotecommand
 from berth.cri.streaming.server import StreamServer
-from berth.cri.streaming.spdy import Session
+from berth.cri.streaming.spdy import StreamSession
 from berth.engine.metadata import RUNNING
 from berth.errors import InvalidArgument, InvalidState
 
@@ -58,7 +58,7 @@ def port_forward_url(services: Services, request: Any) -> Any:
     """PortForward: check the sandbox is known; the session's URL."""
     require(request.pod_sandbox_id, "pod_sandbox_id")
     with services.engine() as engine:
-        pod = find_sandbox(engine, request.pod_sandbox_id)
+        pod = find_sandbox(services, engine, request.pod_sandbox_id)
     return pb.PortForwardResponse(url=_streams(services).url_for("portforward", {"pod_sandbox_id": pod.id}))
 
 
@@ -81,12 +81,12 @@ def _running(services: Services, ref: str) -> None:
     from berth.engine.containers.state import refresh
 
     with services.engine() as engine:
-        record = refresh(engine, find_container(engine, ref))
+        record = refresh(engine, find_container(services, engine, ref))
     if record.state != RUNNING:
         raise InvalidState(f"container {record.id} is not running")
 
 
-def _serve_exec(services: Services, session: Session, request: dict[str, Any]) -> None:
+def _serve_exec(services: Services, session: StreamSession, request: dict[str, Any]) -> None:
     from berth.engine.containers.execute import prepare_exec
     from berth.engine.containers.state import refresh
 
@@ -95,7 +95,7 @@ def _serve_exec(services: Services, session: Session, request: dict[str, Any]) -
         return
     try:
         with services.engine() as engine:
-            record = refresh(engine, find_container(engine, request["container_id"]))
+            record = refresh(engine, find_container(services, engine, request["container_id"]))
             argv, process_file = prepare_exec(engine, record, request["cmd"], tty=request["tty"])
     except Exception as err:  # the container went away meanwhile, say: the client is told why
         remotecommand.finish(channels, remotecommand.failure_json(str(err)))
@@ -107,14 +107,14 @@ def _serve_exec(services: Services, session: Session, request: dict[str, Any]) -
     remotecommand.finish(channels, remotecommand.status_json(code, request["cmd"]))
 
 
-def _serve_attach(services: Services, session: Session, request: dict[str, Any]) -> None:
+def _serve_attach(services: Services, session: StreamSession, request: dict[str, Any]) -> None:
     from berth.engine.containers import monitor
 
     channels = remotecommand.accept_channels(session, remotecommand.expected_channels(request))
     if channels is None:
         return
     with services.engine() as engine:
-        path = engine.paths(find_container(engine, request["container_id"]).id).attach_socket
+        path = engine.paths(find_container(services, engine, request["container_id"]).id).attach_socket
     try:
         sock = monitor.attach_client(path)
     except OSError as err:
@@ -125,11 +125,11 @@ def _serve_attach(services: Services, session: Session, request: dict[str, Any])
     remotecommand.finish(channels, remotecommand.status_json(0, []))
 
 
-def _serve_port_forward(services: Services, session: Session, request: dict[str, Any]) -> None:
+def _serve_port_forward(services: Services, session: StreamSession, request: dict[str, Any]) -> None:
     from berth.engine.networks import bridge
 
     with services.engine() as engine:
-        pod = find_sandbox(engine, request["pod_sandbox_id"])
+        pod = find_sandbox(services, engine, request["pod_sandbox_id"])
         infra = engine.db.container(pod.infra_id)
         host_network = infra.config["network"] == bridge.HOST
         netns = None if host_network else engine.paths(infra.id).netns

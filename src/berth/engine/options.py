@@ -97,8 +97,15 @@ class CreateOptions:
     sysctl: list[str] = field(default_factory=list)
     #: ``--group-add GID``: supplementary groups on top of the user's
     group_add: list[str] = field(default_factory=list)
+    #: only ``group_add``'s groups, not the user's memberships in the image's /etc/group (the
+    #: CRI's SupplementalGroupsPolicy Strict)
+    strict_groups: bool = False
     #: ``--device HOST[:CONTAINER[:PERMISSIONS]]``: host devices made in the container's /dev
     devices: list[str] = field(default_factory=list)
+    #: ``--uidmap``, ``--gidmap CONTAINER:HOST:SIZE``: a user namespace with these mappings (the
+    #: gid mappings default to the uid ones)
+    uidmap: list[str] = field(default_factory=list)
+    gidmap: list[str] = field(default_factory=list)
     #: ``--oom-score-adj``: the container's processes' OOM score adjustment (None: inherited)
     oom_score_adj: int | None = None
     #: the masked and read-only paths instead of podman's defaults (None: the defaults; the CRI
@@ -114,6 +121,28 @@ class CreateOptions:
     def from_json(cls, data: dict[str, Any]) -> CreateOptions:
         """Inverse of ``to_json``."""
         return cls(**data)
+
+
+#: One id mapping (containerID, hostID, size).
+IdMap = tuple[int, int, int]
+
+
+def id_mappings(opts: CreateOptions) -> tuple[tuple[IdMap, ...], tuple[IdMap, ...]] | None:
+    """``--uidmap`` and ``--gidmap`` (the uid ones when none), each ``CONTAINER:HOST:SIZE`` as
+    podman takes them; None without a user namespace."""
+    if not opts.uidmap:
+        return None
+    return _idmaps(opts.uidmap, "--uidmap"), _idmaps(opts.gidmap or opts.uidmap, "--gidmap")
+
+
+def _idmaps(texts: list[str], flag: str) -> tuple[IdMap, ...]:
+    maps = []
+    for text in texts:
+        parts = text.split(":")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts) or int(parts[2]) == 0:
+            raise InvalidArgument(f"invalid {flag} {text!r}: want CONTAINER:HOST:SIZE")
+        maps.append((int(parts[0]), int(parts[1]), int(parts[2])))
+    return tuple(maps)
 
 
 def check_name(name: str, what: str = "container") -> str:
@@ -235,12 +264,14 @@ class VolumeSpec:
     read_only: bool = False
     #: the bind mount's propagation (runtime-spec config.md#mounts options)
     propagation: str = "rprivate"
+    #: read-only all the way down, the mounts below the source included (``rro``)
+    recursive_read_only: bool = False
 
 
 #: ``-v`` propagation options (podman's), as the recursive mount option each means.
 _PROPAGATIONS = {"private": "rprivate", "rprivate": "rprivate", "shared": "rshared", "rshared": "rshared",
                  "slave": "rslave", "rslave": "rslave"}  # fmt: skip
-_VOLUME_OPTIONS = {"ro", "rw", "z", "Z", "rbind", "bind", *_PROPAGATIONS}
+_VOLUME_OPTIONS = {"ro", "rro", "rw", "z", "Z", "rbind", "bind", *_PROPAGATIONS}
 
 
 def parse_volume(text: str) -> VolumeSpec:
@@ -258,15 +289,20 @@ def parse_volume(text: str) -> VolumeSpec:
     unknown = [o for o in options if o not in _VOLUME_OPTIONS]
     if unknown:
         raise InvalidArgument(f"invalid volume {text!r}: unknown option {unknown[0]!r}")
-    read_only = "ro" in options
+    recursive = "rro" in options
+    read_only = "ro" in options or recursive
     propagation = next((_PROPAGATIONS[o] for o in reversed(options) if o in _PROPAGATIONS), "rprivate")
     if source.startswith("/"):
         if not Path(source).exists():
             raise InvalidArgument(f"invalid volume {text!r}: host path {source} does not exist")
-        return VolumeSpec(dest, source=source, read_only=read_only, propagation=propagation)
+        return VolumeSpec(
+            dest, source=source, read_only=read_only, propagation=propagation, recursive_read_only=recursive
+        )
     if source:
         check_name(source, "volume")
-    return VolumeSpec(dest, name=source, read_only=read_only, propagation=propagation)
+    return VolumeSpec(
+        dest, name=source, read_only=read_only, propagation=propagation, recursive_read_only=recursive
+    )
 
 
 def parse_tmpfs(text: str) -> tuple[str, list[str]]:

@@ -64,6 +64,13 @@ class OCIRuntime:
             head += ["--log", str(log), "--log-format", "json"]
         return [*head, *args]
 
+    def features(self) -> dict[str, Any]:
+        """The runtime's ``features`` document (runtime-spec features.md); {} if it has none."""
+        try:
+            return dict(json.loads(self._run(["features"], "features")))
+        except (RuntimeFailure, ValueError, TypeError):
+            return {}  # an older runtime (runc before 1.1) without the command
+
     def _run(self, args: Sequence[str], what: str, ok_missing: bool = False) -> str:
         self.state_root.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(self.argv(*args), capture_output=True, text=True, stdin=subprocess.DEVNULL)

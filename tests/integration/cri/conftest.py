@@ -3,6 +3,7 @@ and the busybox image in the store."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -78,11 +79,17 @@ def imaged(berth: Berth, tmp_path: Path) -> Berth:
     return berth
 
 
-@pytest.fixture
-def cri(imaged: Berth) -> Iterator[Cri]:
+@contextlib.contextmanager
+def serving(imaged: Berth, config_text: str = "") -> Iterator[Cri]:
+    """A server in ``imaged``'s roots (with ``config_text`` as its ``--config``) and its clients;
+    stopped at the end, its pods removed."""
     socket = imaged.runroot / "cri" / "cri.sock"
     socket.parent.mkdir(parents=True)
-    process = start_server(imaged, socket)
+    config = None
+    if config_text:
+        config = socket.parent / "cri.toml"
+        config.write_text(config_text)
+    process = start_server(imaged, socket, config)
     channel, runtime, images = connect(socket)
     server = Cri(imaged, socket, process, runtime, images, channel)
     try:
@@ -93,6 +100,12 @@ def cri(imaged: Berth) -> Iterator[Cri]:
             assert stop_server(server.process) == 0
         imaged("pod", "rm", "--all", "-f", check=False)
         assert not socket.exists(), "the server left its socket"
+
+
+@pytest.fixture
+def cri(imaged: Berth) -> Iterator[Cri]:
+    with serving(imaged) as server:
+        yield server
 
 
 def sandbox_config(name: str = "web", **extra: Any) -> Any:

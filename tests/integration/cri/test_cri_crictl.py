@@ -1,7 +1,8 @@
 """crictl (kubernetes-sigs/cri-tools, built as shared/PEERS.md says; ``BERTH_CRICTL`` names it)
 drives ``berth cri serve`` through a whole session: info, pull through a registries.conf mirror,
 runp, create, start, ps, logs, exec -s, exec through the streaming server (plain, -i, -it in a
-pseudo-terminal), attach -i, port-forward, stats, stop, rm, stopp, rmp, rmi."""
+pseudo-terminal; over SPDY and WebSocket), attach -i, port-forward (both transports), stats, stop,
+rm, stopp, rmp, rmi."""
 
 from __future__ import annotations
 
@@ -71,18 +72,20 @@ def test_a_crictl_session(cri: Cri, registry: str, tmp_path: Path) -> None:
     deadline_logs = [crictl("logs", cid) for _ in range(50)]
     assert any("hello crictl" in out for out in deadline_logs)
     assert crictl("exec", "-s", cid, "echo", "exec works").strip() == "exec works"  # crictl adds newlines
-    streamed = subprocess.run(
-        [*argv, "exec", cid, "sh", "-c", "echo out; echo err >&2; exit 3"], capture_output=True, text=True
-    )
-    assert (streamed.stdout, "err\n" in streamed.stderr, streamed.returncode) == ("out\n", True, 1)
-    fed = subprocess.run([*argv, "exec", "-i", cid, "cat"], input="fed\n", capture_output=True, text=True)
-    assert fed.stdout == "fed\n"
-    in_pty = subprocess.run(  # -it wants a terminal: script(1) gives it one
-        ["script", "-qec", shlex.join([*argv, "exec", "-it", cid, "sh", "-c", "tty; echo pty works"]),
-         str(tmp_path / "typescript")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert "/dev/pts/" in in_pty.stdout and "pty works" in in_pty.stdout
+    for transport in ("spdy", "websocket"):
+        exec_ = [*argv, "exec", "--transport", transport]
+        streamed = subprocess.run(
+            [*exec_, cid, "sh", "-c", "echo out; echo err >&2; exit 3"], capture_output=True, text=True
+        )
+        assert (streamed.stdout, "err\n" in streamed.stderr, streamed.returncode) == ("out\n", True, 1)
+        fed = subprocess.run([*exec_, "-i", cid, "cat"], input="fed\n", capture_output=True, text=True)
+        assert fed.stdout == "fed\n"
+        in_pty = subprocess.run(  # -it wants a terminal: script(1) gives it one
+            ["script", "-qec", shlex.join([*exec_, "-it", cid, "sh", "-c", "tty; echo pty works"]),
+             str(tmp_path / "typescript")],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert "/dev/pts/" in in_pty.stdout and "pty works" in in_pty.stdout
     _attach_and_forward(crictl, argv, sid, str(pod), image, tmp_path)
     assert cid[:13] in crictl("stats")
     crictl("stop", cid)
@@ -114,22 +117,23 @@ def _attach_and_forward(
                                "command": ["sh", "-c", serve]}))  # fmt: skip
     web_id = crictl("create", sid, str(web), pod).strip()
     crictl("start", web_id)
-    with socket.socket() as probe:  # a free local port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    forward = subprocess.Popen(
-        [*argv, "port-forward", sid, f"{port}:8080"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert forward.stdout is not None and "Forwarding from" in forward.stdout.readline()
-        body = _get_when_up(f"http://127.0.0.1:{port}/index.html")
-        assert body == "forwarded\n"
-    finally:
-        forward.terminate()
-        forward.wait(timeout=30)
+    for transport in ("spdy", "websocket"):
+        with socket.socket() as probe:  # a free local port
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        forward = subprocess.Popen(
+            [*argv, "port-forward", "--transport", transport, sid, f"{port}:8080"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert forward.stdout is not None and "Forwarding from" in forward.stdout.readline()
+            body = _get_when_up(f"http://127.0.0.1:{port}/index.html")
+            assert body == "forwarded\n"
+        finally:
+            forward.terminate()
+            forward.wait(timeout=30)
     for ctr in (cat_id, web_id):
         crictl("rm", "-f", ctr)
 

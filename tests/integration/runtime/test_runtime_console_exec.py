@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
+import struct
 import subprocess
+import termios
 import time
 from pathlib import Path
 
@@ -64,21 +67,31 @@ def test_run_with_a_terminal_proxies_the_pty(runtime: Runtime) -> None:
     config = base_config(runtime.rootfs, ["sh", "-c", "tty; read line; echo got-$line"])
     config["process"]["terminal"] = True
     bundle = runtime.bundle(config)
+    argv = [RUNTIME, "--root", str(runtime.root), "run", "--bundle", str(bundle), "tty1"]
+    code, out = _answer_on_a_terminal(argv, b"/dev/pts/0")
+    assert code == 0 and b"got-hello" in out
+
+
+def _answer_on_a_terminal(
+    argv: list[str], prompt: bytes, size: tuple[int, int] | None = None
+) -> tuple[int, bytes]:
+    """Run ``argv`` on a pseudo-terminal (of ``size`` rows and columns), answer ``hello`` once it
+    printed ``prompt``; its exit status and what it printed until ``got-hello``."""
     master, slave = os.openpty()
-    proc = subprocess.Popen([RUNTIME, "--root", str(runtime.root), "run", "--bundle", str(bundle), "tty1"],
-                            stdin=slave, stdout=slave, stderr=slave)  # fmt: skip
+    if size is not None:
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     try:
-        read_until(master, b"/dev/pts/0")
+        read_until(master, prompt)
         os.write(master, b"hello\r")
         out = read_until(master, b"got-hello")
-        assert proc.wait(timeout=20) == 0
+        return proc.wait(timeout=20), out
     finally:
         os.close(master)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert b"got-hello" in out
 
 
 def test_terminal_without_console_socket_is_refused(runtime: Runtime) -> None:
@@ -168,3 +181,15 @@ def test_exec_with_a_tty(runtime: Runtime, tmp_path: Path) -> None:
         os.close(master)
     assert out.replace("\r", "").splitlines()[0].startswith("/dev/pts/")
     assert proc.returncode == 0
+
+
+def test_exec_with_a_tty_in_the_foreground_relays_it(runtime: Runtime) -> None:
+    """Without --console-socket the runtime keeps the pty's master and relays it to its own stdio
+    (a terminal here, put in raw mode, whose size the container's follows), as runc does."""
+    runtime.create(base_config(runtime.rootfs, ["sleep", "60"]))
+    runtime("start", "c1")
+    script = "tty; stty size; read line; echo got-$line; exit 7"
+    argv = [RUNTIME, "--root", str(runtime.root), "exec", "--tty", "c1", "sh", "-c", script]
+    code, out = _answer_on_a_terminal(argv, b"33 111", (33, 111))
+    assert code == 7
+    assert out.count(b"hello") == 2  # the container's terminal echoed it, ours (raw) did not

@@ -156,6 +156,52 @@ def test_mount_kinds_and_options(runtime: Runtime, tmp_path: Path) -> None:
     assert not (shared / "new").exists()
 
 
+@pytest.fixture
+def shared_dir(tmp_path: Path) -> Any:
+    """A directory bound onto itself as a shared mount (kubelet's volumes are so)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    subprocess.run(["mount", "--bind", str(shared), str(shared)], check=True)
+    subprocess.run(["mount", "--make-rshared", str(shared)], check=True)
+    yield shared
+    subprocess.run(["umount", "--lazy", "--recursive", str(shared)], check=True)
+
+
+def test_recursive_read_only_and_bidirectional_binds(runtime: Runtime, shared_dir: Path) -> None:
+    """rro makes the mounts below the source read-only too (mount_setattr); an rshared bind with
+    rootfsPropagation rshared carries a mount made in the container back to the host."""
+    (shared_dir / "sub").mkdir()
+    (shared_dir / "back").mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(shared_dir / "sub")], check=True)
+    config = sh(
+        runtime,
+        "touch /ro/sub/a 2>/dev/null && echo ro-writable; touch /rro/sub/a 2>/dev/null || echo rro-readonly;"
+        " mount -t tmpfs -o size=1m made-inside /both/back",
+    )
+    config["mounts"] += [
+        {
+            "destination": "/ro",
+            "type": "bind",
+            "source": str(shared_dir),
+            "options": ["rbind", "ro", "rprivate"],
+        },
+        {
+            "destination": "/rro",
+            "type": "bind",
+            "source": str(shared_dir),
+            "options": ["rbind", "ro", "rro", "rprivate"],
+        },
+        {"destination": "/both", "type": "bind", "source": str(shared_dir), "options": ["rbind", "rshared"]},
+    ]
+    config["linux"]["rootfsPropagation"] = "rshared"
+    config["process"]["capabilities"] = {k: ["CAP_SYS_ADMIN"] for k in ("bounding", "effective", "permitted")}
+    assert output_of(runtime, config) == "ro-writable\nrro-readonly\n"
+    assert (
+        " made-inside "
+        in Path("/proc/self/mountinfo").read_text().split(f" {shared_dir}/back ")[1].split("\n")[0]
+    )
+
+
 def test_overlay_mount(runtime: Runtime, tmp_path: Path) -> None:
     lower, upper, work = (tmp_path / n for n in ("lower", "upper", "work"))
     for d in (lower, upper, work):

@@ -41,6 +41,9 @@ def test_defaults_and_a_full_file(tmp_path: Path) -> None:
         ("[runtime_handlers]\nx = 'docker'", "runtime handler 'x' names 'docker'"),
         ("auth_file = '/nonexistent/auth.json'", "auth_file /nonexistent/auth.json is not a file"),
         ("listen = ", "invalid --config"),
+        ("metrics_address = 'nowhere'", "metrics_address 'nowhere' is not HOST:PORT"),
+        ("cni_conf_dir = 'net.d'", "cni_conf_dir 'net.d' is not an absolute path"),
+        ("nri_socket = 3", "nri_socket must be a string"),
     ],
 )
 def test_bad_files_are_named(tmp_path: Path, text: str, message: str) -> None:

@@ -26,6 +26,13 @@ def test_parse_options_splits_flags_propagation_and_data() -> None:
     assert opts.is_bind
 
 
+def test_recursive_options_are_mount_attributes_for_the_whole_tree() -> None:
+    opts = parse_options(("rbind", "rro", "rnosuid", "rsuid", "rnoexec", "ro"))
+    assert opts.flags == s.MS_BIND | s.MS_REC | s.MS_RDONLY and opts.data == ""
+    assert opts.attr_set == s.MOUNT_ATTR_RDONLY | s.MOUNT_ATTR_NOEXEC  # rsuid undid rnosuid
+    assert opts.attr_clr == s.MOUNT_ATTR_NOSUID
+
+
 def test_idmap_options_are_not_for_mount2_and_their_arguments_are_refused() -> None:
     assert parse_options(("rbind", "idmap", "ridmap", "ro")).data == ""
     with pytest.raises(InvalidArgument, match="idmap=uids"):

@@ -15,13 +15,13 @@ import socket
 import threading
 from pathlib import Path
 
-from berth.cri.streaming.spdy import Session, Stream
+from berth.cri.streaming.spdy import Stream, StreamSession
 
 PROTOCOL = "portforward.k8s.io"
 _CLONE_NEWNET = 0x40000000
 
 
-def serve_port_forward(session: Session, netns: Path | None) -> None:
+def serve_port_forward(session: StreamSession, netns: Path | None) -> None:
     """Serve the session's forwarded connections until it ends; ``netns`` is the sandbox's network
     namespace (None: the node's)."""
     pending: dict[str, dict[str, Stream]] = {}

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from berth.cri.streaming.spdy import Session, Stream
+from berth.cri.streaming.spdy import Stream, StreamSession
 
 PROTOCOL = "v4.channel.k8s.io"
 _STREAM_WAIT_S = 30.0
@@ -38,7 +38,7 @@ def expected_channels(options: dict[str, Any]) -> set[str]:
     return wanted
 
 
-def accept_channels(session: Session, wanted: set[str]) -> dict[str, Stream] | None:
+def accept_channels(session: StreamSession, wanted: set[str]) -> dict[str, Stream] | None:
     """Wait for the client to open the ``wanted`` streams; None if it does not in time."""
     channels: dict[str, Stream] = {}
     while not wanted <= channels.keys():

@@ -1,9 +1,11 @@
 """The streaming server: the HTTP endpoint the Exec, Attach and PortForward RPCs point the client at.
 
 An RPC checks its request and stores it under a random single-use token (valid a minute, as the
-kubelet's); its answer is ``http://ADDRESS/{exec,attach,portforward}/TOKEN``. The client POSTs
-there asking to upgrade to SPDY/3.1 with the sub-protocols it speaks (``X-Stream-Protocol-Version``);
-the server picks one it serves, answers 101 and serves the session on the connection's thread.
+kubelet's); its answer is ``http://ADDRESS/{exec,attach,portforward}/TOKEN``. The client either POSTs
+there asking to upgrade to SPDY/3.1 with the sub-protocols it speaks (``X-Stream-Protocol-Version``),
+or GETs it asking for a WebSocket with them (``Sec-WebSocket-Protocol``,
+``berth.cri.streaming.websocket``); the server picks one it serves, answers 101 and serves the
+session on the connection's thread.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from berth.cri.streaming.spdy import Session
+from berth.cri.streaming.spdy import Session, StreamSession
 from berth.errors import InvalidArgument
 
 TOKEN_TTL_S = 60.0
 KINDS = ("exec", "attach", "portforward")
 
-#: A session's work: given the SPDY session, the chosen sub-protocol and the stored request.
-Runner = Callable[[Session, str, dict[str, Any]], None]
+#: A session's work: given the session, the chosen sub-protocol and the stored request.
+Runner = Callable[[StreamSession, str, dict[str, Any]], None]
 
 
 class StreamServer:
@@ -79,41 +81,80 @@ def _handler(server: StreamServer) -> type[http.server.BaseHTTPRequestHandler]:
             return None  # the RPC that made the token logs the request
 
         def do_GET(self) -> None:
-            self._refuse(400, "the streaming server speaks SPDY/3.1 (POST with Upgrade), not WebSocket")
+            found = self._session("websocket")
+            if found is None:
+                return
+            kind, request, chosen = found
+            from berth.cri.streaming import remotecommand, websocket
+
+            key = self.headers.get("Sec-WebSocket-Key", "")
+            self._switch(
+                {
+                    "Upgrade": "websocket",
+                    "Sec-WebSocket-Accept": websocket.accept_key(key),
+                    "Sec-WebSocket-Protocol": chosen,
+                }
+            )
+            ws = websocket.WebSocket(self.rfile, self.connection.sendall)
+            inner = websocket.SUBPROTOCOLS[chosen]
+            session: websocket.ChannelSession | Session
+            if kind == "portforward":
+                session = Session(websocket.ByteStream(ws), ws.send_binary)
+            else:
+                names = remotecommand.expected_channels(request)
+                session = websocket.ChannelSession(ws, names, v5=chosen.startswith("v5."))
+            self._serve(session, inner, kind, request)
 
         def do_POST(self) -> None:
+            found = self._session("spdy/3.1")
+            if found is None:
+                return
+            kind, request, chosen = found
+            self._switch({"Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": chosen})
+            self._serve(Session(self.rfile, self.connection.sendall), chosen, kind, request)
+
+        def _switch(self, headers: dict[str, str]) -> None:
+            """Answer 101 with ``headers``: from here the connection is the session's."""
+            self.send_response(101, "Switching Protocols")
+            self.send_header("Connection", "Upgrade")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.flush()
+
+        def _session(self, upgrade: str) -> tuple[str, dict[str, Any], str] | None:
+            """The kind, stored request and chosen sub-protocol of an upgrade to ``upgrade``; None
+            (the client answered) for anything else."""
             parts = self.path.split("?")[0].strip("/").split("/")
             if len(parts) != 2 or parts[0] not in server.runners:
                 self._refuse(404, "not found")
-                return
+                return None
             kind, token = parts
+            if self.headers.get("Upgrade", "").lower() != upgrade:
+                self._refuse(400, "want Upgrade: SPDY/3.1 (POST) or websocket (GET)")
+                return None
             request = server.take(kind, token)
             if request is None:
                 self._refuse(404, f"unknown or expired {kind} token")
-                return
-            if self.headers.get("Upgrade", "").lower() != "spdy/3.1":
-                self._refuse(400, "want Upgrade: SPDY/3.1")
-                return
-            served, run = server.runners[kind]
-            offered = [
-                p.strip()
-                for v in self.headers.get_all("X-Stream-Protocol-Version") or []
-                for p in v.split(",")
-            ]
-            chosen = next((p for p in offered if p in served), "")
+                return None
+            served, _run = server.runners[kind]
+            header = "X-Stream-Protocol-Version" if upgrade == "spdy/3.1" else "Sec-WebSocket-Protocol"
+            offered = [p.strip() for v in self.headers.get_all(header) or [] for p in v.split(",")]
+            if upgrade != "spdy/3.1":
+                from berth.cri.streaming.websocket import SUBPROTOCOLS
+
+                served = tuple(p for p, inner in SUBPROTOCOLS.items() if inner in served)
+            chosen = next((p for p in served if p in offered), "")
             if not chosen:
                 self._refuse(403, f"no sub-protocol in common: offered {offered}, served {list(served)}")
-                return
-            self.send_response(101, "Switching Protocols")
-            self.send_header("Connection", "Upgrade")
-            self.send_header("Upgrade", "SPDY/3.1")
-            self.send_header("X-Stream-Protocol-Version", chosen)
-            self.end_headers()
-            self.wfile.flush()
-            session = Session(self.rfile, self.connection.sendall)
+                return None
+            return kind, request, chosen
+
+        def _serve(self, session: Any, chosen: str, kind: str, request: dict[str, Any]) -> None:
+            """Read the session's input in a thread, run the kind's work, then end the session."""
             threading.Thread(target=session.serve, daemon=True).start()
             try:
-                run(session, chosen, request)
+                server.runners[kind][1](session, chosen, request)
             finally:
                 session.goaway()
                 self.close_connection = True  # closing the connection ends the session's reader

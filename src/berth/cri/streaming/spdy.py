@@ -18,6 +18,7 @@ import threading
 import zlib
 from collections.abc import Callable
 from io import BufferedIOBase
+from typing import Protocol
 
 # §2.6.10.1: the header compression dictionary: length-prefixed words, then a raw tail.
 # fmt: off
@@ -50,11 +51,23 @@ FLAG_FIN = 0x01
 _MAX_DATA = 32 * 1024
 
 
+class StreamSession(Protocol):
+    """What the exec, attach and port-forward code needs of a session, SPDY's or a WebSocket's
+    (``berth.cri.streaming.websocket``): the client's streams as they open (None at the end), data
+    sent back on one, and the end of the session."""
+
+    streams: queue.Queue[Stream | None]
+
+    def send_data(self, stream_id: int, data: bytes, fin: bool) -> None: ...
+
+    def goaway(self) -> None: ...
+
+
 class Stream:
     """One stream the client opened: its headers, what it sent (``read`` gives b"" at its FIN or
     reset), and ``write``/``close`` for what goes back."""
 
-    def __init__(self, session: Session, stream_id: int, headers: dict[str, str]) -> None:
+    def __init__(self, session: StreamSession, stream_id: int, headers: dict[str, str]) -> None:
         self.session = session
         self.id = stream_id
         self.headers = headers

@@ -17,9 +17,11 @@ from berth.engine.networks import bridge
 from berth.engine.networks.etcfiles import etc_mounts
 from berth.engine.options import (
     CreateOptions,
+    IdMap,
     RestartPolicy,
     VolumeSpec,
     check_name,
+    id_mappings,
     parse_tmpfs,
     parse_volume,
 )
@@ -65,7 +67,12 @@ def _volume_mounts(
                 "destination": spec.destination,
                 "type": "bind",
                 "source": source,
-                "options": ["rbind", spec.propagation, "ro" if spec.read_only else "rw"],
+                "options": [
+                    "rbind",
+                    spec.propagation,
+                    "ro" if spec.read_only else "rw",
+                    *(["rro"] if spec.recursive_read_only else []),  # config.md#mounts (mount_setattr)
+                ],
             }
         )
     return mounts, missing, anonymous
@@ -84,7 +91,27 @@ def _image_root(engine: Engine, opts: CreateOptions, cid: str, name: str) -> Ima
         from berth.inventory.policy.admission import judge
 
         admit = judge(engine.config, opts, name)
-    return image_rootfs(engine, opts.image, cid, opts.pull, opts.tls_verify, admit)
+    idmap = id_mappings(opts)
+    if idmap is not None:
+        _check_reachable(engine.config.root, idmap)
+    return image_rootfs(engine, opts.image, cid, opts.pull, opts.tls_verify, admit, idmap)
+
+
+def _check_reachable(root: Path, idmap: tuple[tuple[IdMap, ...], tuple[IdMap, ...]]) -> None:
+    """A container in a user namespace reaches its root filesystem (under the engine's storage
+    ``root``) as the host ids of the namespace's root: every directory on the way must let them
+    through (containerd makes its own 0711 for the same reason)."""
+    from berth.image.snapshots.snapshotter import root_owner
+
+    uid, gid = root_owner(idmap)
+    for folder in (root, *root.parents):
+        st = folder.stat()
+        mode = st.st_mode
+        if not (mode & 0o001 or (st.st_uid == uid and mode & 0o100) or (st.st_gid == gid and mode & 0o010)):
+            raise InvalidArgument(
+                f"--uidmap: the user namespace's root (host uid {uid}) cannot reach the storage root "
+                f"{root}: {folder} does not let it through (chmod o+x {folder})"
+            )
 
 
 def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:

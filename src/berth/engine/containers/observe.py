@@ -107,7 +107,8 @@ def log_output(
             fh.close()
 
 
-def _cgroup_dir(engine: Engine, record: ContainerRecord, controller: str) -> Path:
+def cgroup_dir(engine: Engine, record: ContainerRecord, controller: str) -> Path:
+    """The container's cgroup directory of ``controller`` (cgroup v1), or its unified one (v2)."""
     rel = container_cgroup_path(engine.config.cgroup_parent, record).lstrip("/")
     v1 = Path("/sys/fs/cgroup", controller, rel)
     return v1 if v1.is_dir() else Path("/sys/fs/cgroup", rel)
@@ -115,7 +116,7 @@ def _cgroup_dir(engine: Engine, record: ContainerRecord, controller: str) -> Pat
 
 def container_pids(engine: Engine, record: ContainerRecord) -> list[int]:
     """Every process in the container's cgroup."""
-    procs = _cgroup_dir(engine, record, "pids") / "cgroup.procs"
+    procs = cgroup_dir(engine, record, "pids") / "cgroup.procs"
     try:
         return sorted(int(p) for p in procs.read_text().split())
     except OSError:
@@ -169,7 +170,7 @@ def stats(engine: Engine, ref: str) -> dict[str, Any]:
 def cgroup_sample(engine: Engine, record: ContainerRecord) -> dict[str, int]:
     """The container's cgroup counters now: ``cpu_ns`` (CPU time used), ``mem_usage``,
     ``mem_limit`` (0: none) and ``pids``, from cgroup v1 or v2 files."""
-    mem = _cgroup_dir(engine, record, "memory")
+    mem = cgroup_dir(engine, record, "memory")
     usage_file = mem / "memory.usage_in_bytes"
     limit_file = mem / "memory.limit_in_bytes"
     if not usage_file.exists():
@@ -177,12 +178,12 @@ def cgroup_sample(engine: Engine, record: ContainerRecord) -> dict[str, int]:
     limit = _read_int(limit_file)
     if limit >= 1 << 60:
         limit = 0  # "unlimited" in v1 is a huge page-aligned number
-    cpu = _cgroup_dir(engine, record, "cpuacct")
+    cpu = cgroup_dir(engine, record, "cpuacct")
     return {
         "cpu_ns": _cpu_ns(cpu / "cpuacct.usage", cpu),
         "mem_usage": _read_int(usage_file),
         "mem_limit": limit,
-        "pids": _read_int(_cgroup_dir(engine, record, "pids") / "pids.current"),
+        "pids": _read_int(cgroup_dir(engine, record, "pids") / "pids.current"),
     }
 
 

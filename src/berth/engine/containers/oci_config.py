@@ -15,7 +15,7 @@ from berth.engine.containers.seccomp import default_seccomp, load_seccomp
 from berth.engine.containers.security import capabilities
 from berth.engine.containers.users import resolve_user
 from berth.engine.images.store import ImageSettings
-from berth.engine.options import CreateOptions, merge_env, parse_env, parse_tmpfs
+from berth.engine.options import CreateOptions, id_mappings, merge_env, parse_env, parse_tmpfs
 from berth.engine.units import parse_cpus, parse_size
 from berth.errors import InvalidArgument
 from berth.fsutil import atomic_write
@@ -181,6 +181,8 @@ def build_config(
     namespaces: list[dict[str, str]] = [{"type": t} for t, mode in private if mode != "host"]
     if netns is not None:
         namespaces.append({"type": "network", **({"path": netns} if netns else {})})
+    if opts.uidmap:
+        namespaces.append({"type": "user"})
     all_mounts = _default_mounts()
     if opts.read_only:
         # podman's --read-only-tmpfs: the places programs expect to write stay writable.
@@ -202,6 +204,12 @@ def build_config(
         "cgroupsPath": cgroups_path,
         "resources": resources(opts),
     }
+    idmaps = id_mappings(opts)
+    if idmaps is not None:
+        # config-linux.md#user-namespace-mappings
+        linux["uidMappings"], linux["gidMappings"] = (
+            [{"containerID": c, "hostID": h, "size": n} for c, h, n in maps] for maps in idmaps
+        )
     if opts.sysctl:
         linux["sysctl"] = _sysctls(opts.sysctl)
     if opts.devices:
@@ -230,8 +238,9 @@ def build_config(
 
 
 def _group_ids(image_groups: tuple[int, ...] | list[int], opts: CreateOptions) -> list[int]:
-    """The user's groups from the image, then ``--group-add``'s (numeric ids)."""
-    gids = list(image_groups)
+    """The user's groups from the image (unless ``strict_groups``), then ``--group-add``'s (numeric
+    ids)."""
+    gids = [] if opts.strict_groups else list(image_groups)
     for text in opts.group_add:
         if not text.isdigit():
             raise InvalidArgument(f"invalid --group-add {text!r}: want a numeric group id")

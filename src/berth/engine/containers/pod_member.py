@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 #: The namespaces a pod can share (podman's ``--share``) and their runtime-spec names.
-SHAREABLE = {"net": "network", "ipc": "ipc", "uts": "uts", "pid": "pid"}
+SHAREABLE = {"net": "network", "ipc": "ipc", "uts": "uts", "pid": "pid", "user": "user"}
 
 
 @record

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from berth.engine.engine import Engine
     from berth.image.images import ImageStore, ResolvedImage
     from berth.image.snapshots import Snapshotter
+    from berth.image.snapshots.snapshotter import IdMaps
     from berth.spec.digest import Digest
 
 
@@ -74,14 +75,16 @@ def image_rootfs(
     pull: str = "never",
     tls_verify: bool | None = None,
     admit: Callable[[ImageStore, ResolvedImage], None] | None = None,
+    idmap: IdMaps | None = None,
 ) -> ImageRoot:
     """Unpack ``reference``'s layers (once) and mount a writable root for container ``cid``.
 
     ``pull`` is podman's policy: ``missing`` fetches the image from its registry when the store
     lacks it, ``always`` fetches it first in any case, ``never`` does not fetch. ``admit`` judges
     the image once it is in the store, before anything of the container is made (it raises to
-    refuse). Returns the mounted root, the image config's container defaults
-    (config.md#properties) and the image's config and manifest digests.
+    refuse). ``idmap`` makes the root for a container in a user namespace with those mappings.
+    Returns the mounted root, the image config's container defaults (config.md#properties) and the
+    image's config and manifest digests.
     """
     from berth.engine.images.pull import check_policy, local_names, pull_image
     from berth.image.catalog import resolve_first
@@ -102,7 +105,7 @@ def image_rootfs(
         if admit is not None:
             admit(store, resolved)
         snaps = snapshotter(engine.config)
-        active = snaps.prepare(cid, unpack_layers(store, snaps, resolved, reference))
+        active = snaps.prepare(cid, unpack_layers(store, snaps, resolved, reference), idmap)
         cfg = resolved.config.config
         settings = ImageSettings(
             env=list(cfg.env),

@@ -154,6 +154,43 @@ def create_network(
     return record
 
 
+#: The driver of a network whose configuration list came from elsewhere (a CRI's net.d).
+CNI_DRIVER = "cni"
+
+
+def import_network(config: EngineConfig, db: Metadata, name: str, conflist: dict[str, Any]) -> NetworkRecord:
+    """The network ``name`` whose CNI configuration list is ``conflist`` as given: made, or its
+    list brought up to date. Its plugins decide everything (Berth adds no masquerade rule and
+    deletes no bridge of theirs); ``bridge``, ``subnet`` and ``gateway`` only describe it."""
+    check_name(name, "network")
+    plugins = conflist.get("plugins") or []
+    bridge = next((p["bridge"] for p in plugins if p.get("type") == "bridge" and p.get("bridge")), "")
+    ipam: dict[str, Any] = next((p["ipam"] for p in plugins if isinstance(p.get("ipam"), dict)), {})
+    ranges = ipam.get("ranges") or [[ipam]]
+    first = ranges[0][0] if ranges and ranges[0] else {}
+    text = json.dumps(conflist, indent=2)
+    path = _conflist_path(config, name)
+    try:
+        record = db.network(name)
+    except NotFound:
+        record = NetworkRecord(
+            name=name,
+            id=new_id(),
+            bridge=bridge or f"cni-{name}",
+            subnet=str(first.get("subnet", "")),
+            gateway=str(first.get("gateway", "")),
+            driver=CNI_DRIVER,
+        )
+        config.networks_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, text.encode())
+        db.add_network(record)
+        object_event(config, "network", "create", record.name, record.id, {"bridge": record.bridge})
+        return record
+    if not path.exists() or path.read_text() != text:
+        atomic_write(path, text.encode())
+    return record
+
+
 def default_network(config: EngineConfig, db: Metadata) -> NetworkRecord:
     """The default bridge network (``berth0`` on the configured default subnet), made on first use."""
     try:
@@ -201,7 +238,8 @@ def remove_network(config: EngineConfig, db: Metadata, name: str, in_use: bool) 
     record = db.network(name)
     if in_use:
         raise InvalidState(f"network {name} is in use by a container; remove the container first")
-    _delete_bridge(record)
+    if record.driver != CNI_DRIVER:
+        _delete_bridge(record)
     db.remove_network(record.name)
     _conflist_path(config, record.name).unlink(missing_ok=True)
     ipam = config.root / "cni" / "networks" / record.name
@@ -249,7 +287,7 @@ def attach(
 ) -> dict[str, Any]:
     """Join ``record`` (with ``ports`` published); return the CNI result. The namespace's loopback
     is already up (``create_netns``)."""
-    if not os.path.exists(f"/sys/class/net/{record.bridge}"):
+    if record.driver != CNI_DRIVER and not os.path.exists(f"/sys/class/net/{record.bridge}"):
         _ensure_masquerade(config, record)
     conflist = _conflist(config, record, ports)
     return cni.add_network(conflist, _runtime_conf(config, cid, str(netns), ports))

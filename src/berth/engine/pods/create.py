@@ -33,7 +33,7 @@ def create_pod(engine: Engine, opts: PodOptions) -> PodRecord:
         config=config,
         labels=dict(opts.labels),
         annotations=dict(opts.annotations),
-        cgroup_parent=pod_cgroup_parent(engine.config.cgroup_parent, pid),
+        cgroup_parent=pod_cgroup_parent(opts.cgroup_parent or engine.config.cgroup_parent, pid),
     )
     engine.db.add_pod(pod)
     if opts.infra:
@@ -57,6 +57,10 @@ def _check(engine: Engine, opts: PodOptions) -> str:
         pass
     else:
         raise InvalidArgument(f"pod name {name!r} is already in use")
+    if opts.cgroup_parent and (
+        not opts.cgroup_parent.startswith("/") or ".." in opts.cgroup_parent.split("/")
+    ):
+        raise InvalidArgument(f"invalid --cgroup-parent {opts.cgroup_parent!r}: want an absolute cgroup path")
     unknown = [ns for ns in opts.share if ns not in SHAREABLE]
     if unknown:
         raise InvalidArgument(f"invalid --share {unknown[0]!r}: want some of {', '.join(SHAREABLE)}")
@@ -117,6 +121,9 @@ def _infra_options(engine: Engine, pod: PodRecord, opts: PodOptions) -> CreateOp
         add_host=list(opts.add_host),
         pod=pod.id,
         pod_infra=True,
+        uidmap=list(opts.uidmap),
+        gidmap=list(opts.gidmap),
+        runtime=opts.infra_runtime,
         pull="missing" if opts.infra_image else "never",  # Berth's pause image is built, never pulled
     )
 

@@ -41,6 +41,13 @@ class PodOptions:
     cpus: str = ""
     memory: str = ""
     restart: str = ""
+    #: ``--uidmap``, ``--gidmap``: the infra's user namespace (share ``user`` for the containers)
+    uidmap: list[str] = field(default_factory=list)
+    gidmap: list[str] = field(default_factory=list)
+    #: the OCI runtime of the infra ("" for the engine's default)
+    infra_runtime: str = ""
+    #: ``--cgroup-parent``: the cgroup the pod's own goes under ("" for the engine's cgroup parent)
+    cgroup_parent: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the pod's record."""

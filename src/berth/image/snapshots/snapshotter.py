@@ -68,6 +68,10 @@ def _escape(path: Path) -> str:
     return str(path).replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
 
 
+#: A user namespace's mappings: (uid maps, gid maps), each map (containerID, hostID, size).
+IdMaps = tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]
+
+
 @record(frozen=True)
 class SnapshotInfo:
     """A committed snapshot: one layer on top of its parent chain."""
@@ -91,6 +95,8 @@ class ActiveSnapshot:
     upper: Path | None
     #: ``"overlay"`` or ``"copy"``.
     kind: str
+    #: The user namespace mappings the root was made for (its layers idmapped), or None.
+    idmap: IdMaps | None = None
 
 
 class Snapshotter:
@@ -261,8 +267,13 @@ class Snapshotter:
 
     # -- container roots --------------------------------------------------------------------
 
-    def prepare(self, key: str, parent: Digest | None) -> ActiveSnapshot:
+    def prepare(self, key: str, parent: Digest | None, idmap: IdMaps | None = None) -> ActiveSnapshot:
         """Make a writable root for ``key`` on top of the snapshot chain ``parent`` and mount it.
+
+        With ``idmap`` the root is for a container in a user namespace with those mappings: its
+        layers are seen through idmapped mounts (mount_setattr(2) MOUNT_ATTR_IDMAP), so the files
+        of the image's root are the namespace's root's, and its upper directory belongs to the host
+        ids of the namespace's root. It needs overlayfs.
 
         Raises ``AlreadyExists`` if ``key`` is taken, ``NotFound`` if ``parent`` is missing,
         ``Unsupported`` if overlayfs is required (``mode="overlay"``) but cannot be mounted.
@@ -277,7 +288,7 @@ class Snapshotter:
             except FileExistsError:
                 raise AlreadyExists(f"snapshot key {key!r} already exists") from None
             try:
-                active = self._make_root(key, base, parent, chain)
+                active = self._make_root(key, base, parent, chain, idmap)
             except BaseException:
                 with contextlib.suppress(OSError):
                     remove_path(base)
@@ -285,31 +296,53 @@ class Snapshotter:
         return active
 
     def _make_root(
-        self, key: str, base: Path, parent: Digest | None, chain: list[SnapshotInfo]
+        self, key: str, base: Path, parent: Digest | None, chain: list[SnapshotInfo], idmap: IdMaps | None
     ) -> ActiveSnapshot:
         for sub in ("upper", "work", "rootfs"):
             (base / sub).mkdir(mode=0o755)
         kind = "copy"
+        if idmap is not None:
+            if self.mode == "copy":
+                raise Unsupported(f"a root in a user namespace ({key!r}) needs overlayfs")
+            owner = root_owner(idmap)
+            for sub in ("upper", "work"):
+                os.chown(base / sub, *owner)
         if self.mode != "copy":
             try:
-                self._mount_overlay(base, chain)
+                self._mount_overlay(base, chain, idmap)
                 kind = "overlay"
             except OSError as err:
-                if self.mode == "overlay" or err.errno not in (errno.ENODEV, errno.EPERM, errno.EINVAL):
+                if (
+                    idmap is not None
+                    or self.mode == "overlay"
+                    or err.errno not in (errno.ENODEV, errno.EPERM, errno.EINVAL)
+                ):
                     raise Unsupported(f"cannot mount the overlay root for {key!r}: {err.strerror}") from None
         if kind == "copy":
             _flatten([info.path for info in reversed(chain)], base / "rootfs")
         # An overlay root does not outlive a reboot (it is not mounted again), so its record need
         # not wait for the disk; a copied root does.
-        info = json.dumps({"parent": str(parent) if parent else None, "kind": kind}).encode()
+        doc = {"parent": str(parent) if parent else None, "kind": kind, "idmap": idmap}
+        info = json.dumps(doc).encode()
         atomic_write(base / "info.json", info, durable=kind == "copy")
         return self.active(key)
 
-    def _mount_overlay(self, base: Path, chain: list[SnapshotInfo]) -> None:
+    def _mount_overlay(self, base: Path, chain: list[SnapshotInfo], idmap: IdMaps | None = None) -> None:
         upper = f"upperdir={_escape(base / 'upper')},workdir={_escape(base / 'work')},{_OVERLAY_FIXED}"
         if not chain:  # overlayfs needs a lower layer: an empty one
             (base / "empty").mkdir(exist_ok=True)
             lowers = [_escape(base / "empty")]
+        elif idmap is not None:
+            # Layers seen through idmapped mounts, named relative to where they are attached.
+            names = _idmapped_layers(base / _IDMAPPED, [info.path for info in chain], idmap)
+            _mount.mount_in(
+                str(base / _IDMAPPED),
+                "overlay",
+                str(base / "rootfs"),
+                "overlay",
+                f"lowerdir={':'.join(names)},{upper}",
+            )
+            return
         else:
             lowers = [_escape(info.path) for info in chain]
         data = f"lowerdir={':'.join(lowers)},{upper}"
@@ -335,6 +368,12 @@ class Snapshotter:
         deepest_kept = chain[keep]  # the flat view of this snapshot covers chain[keep:]
         flat = self._flat(deepest_kept.chain_id)
         return [*relative[:keep], f"{deepest_kept.chain_id.encoded}/{flat.name}"]
+
+    def merged(self, top: Digest) -> Path:
+        """The whole tree of the chain ``top``, never to be written: the base layer's own directory
+        for a one-layer chain, else the layers merged into one (made once, kept with ``top``)."""
+        chain = self.chain(top)
+        return chain[0].path if len(chain) == 1 else self._flat(top)
 
     def _flat(self, chain: Digest) -> Path:
         """The merged tree of the chain up to ``chain`` (made once, then reused)."""
@@ -368,6 +407,7 @@ class Snapshotter:
             rootfs=base / "rootfs",
             upper=base / "upper" if doc["kind"] == "overlay" else None,
             kind=doc["kind"],
+            idmap=_idmaps(doc.get("idmap")),
         )
 
     def mount(self, key: str) -> ActiveSnapshot:
@@ -380,7 +420,10 @@ class Snapshotter:
                 base = self.root / "active" / key
                 remove_path(base / "work")  # overlayfs wants an empty work directory
                 (base / "work").mkdir(mode=0o755)
-                self._mount_overlay(base, chain)
+                if active.idmap is not None:
+                    os.chown(base / "work", *root_owner(active.idmap))
+                    _release_idmapped_layers(base / _IDMAPPED)
+                self._mount_overlay(base, chain, active.idmap)
         return active
 
     def release(self, key: str) -> None:
@@ -394,6 +437,7 @@ class Snapshotter:
                     raise InvalidState(f"container root {key!r} is busy: {err.strerror}") from None
                 if err.errno != errno.EINVAL:  # EINVAL: not mounted (a crash after mount)
                     raise
+        _release_idmapped_layers(self.root / "active" / key / _IDMAPPED)
         remove_path(self.root / "active" / key)
 
     def diff(
@@ -454,6 +498,68 @@ class Snapshotter:
     def _global_lock(self) -> Iterator[None]:
         with locked(self.root / "locks" / "snapshots.lock"):
             yield
+
+
+#: Where a root in a user namespace has its layers attached, idmapped (one directory per layer).
+_IDMAPPED = "idmapped"
+
+
+def _idmaps(value: object) -> IdMaps | None:
+    """``IdMaps`` from its JSON form (lists), or None."""
+    if not isinstance(value, list):
+        return None
+    uids, gids = value
+    return tuple(tuple(m) for m in uids), tuple(tuple(m) for m in gids)
+
+
+def root_owner(idmap: IdMaps) -> tuple[int, int]:
+    """The host uid and gid of the user namespace's root."""
+    owner = []
+    for maps in idmap:
+        host = next((h + (0 - c) for c, h, n in maps if c <= 0 < c + n), None)
+        if host is None:
+            raise InvalidArgument("a root in a user namespace needs container id 0 mapped")
+        owner.append(host)
+    return owner[0], owner[1]
+
+
+def _idmapped_layers(where: Path, layers_top_down: list[Path], idmap: IdMaps) -> list[str]:
+    """Attach each layer, idmapped through a user namespace with ``idmap``, at ``where/<n>``
+    (open_tree(2), mount_setattr(2), move_mount(2)); their names, top first."""
+    from berth.runtime.linux import syscalls
+    from berth.runtime.linux.idmap import userns_with
+    from berth.spec.runtime_config import IDMapping
+
+    sc = syscalls.Syscalls()
+    uids, gids = ([IDMapping(container_id=c, host_id=h, size=n) for c, h, n in maps] for maps in idmap)
+    userns = userns_with(sc, tuple(uids), tuple(gids))
+    where.mkdir(exist_ok=True)
+    names = []
+    try:
+        for n, layer in enumerate(layers_top_down):
+            (where / str(n)).mkdir(exist_ok=True)
+            fd = sc.open_tree_clone(str(layer), recursive=False)
+            try:
+                sc.mount_setattr_idmap(fd, userns, recursive=False)
+                sc.move_mount(fd, str(where / str(n)))
+            finally:
+                os.close(fd)
+            names.append(str(n))
+    except BaseException:
+        _release_idmapped_layers(where)
+        raise
+    finally:
+        os.close(userns)
+    return names
+
+
+def _release_idmapped_layers(where: Path) -> None:
+    """Detach the idmapped layers attached under ``where`` (none: nothing to do)."""
+    if not where.is_dir():
+        return
+    for entry in where.iterdir():
+        with contextlib.suppress(OSError):  # not mounted (a crash between mkdir and attach)
+            _mount.umount(str(entry), _mount.MNT_DETACH)
 
 
 def _flatten(layers_bottom_up: list[Path], dest: Path) -> None:

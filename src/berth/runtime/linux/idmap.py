@@ -61,7 +61,7 @@ def _open_one(
     source = m.source if m.source.startswith("/") else os.path.join(bundle, m.source)
     key = tuple(tuple((x.container_id, x.host_id, x.size) for x in side) for side in maps)
     if key not in userns:
-        userns[key] = _userns_with(sc, *maps)
+        userns[key] = userns_with(sc, *maps)
     recursive_clone = bool(opts.flags & s.MS_REC)
     try:
         fd = sc.open_tree_clone(source, recursive_clone)
@@ -75,7 +75,7 @@ def _open_one(
     return fd
 
 
-def _userns_with(sc: s.Syscalls, uid_maps: tuple[IDMapping, ...], gid_maps: tuple[IDMapping, ...]) -> int:
+def userns_with(sc: s.Syscalls, uid_maps: tuple[IDMapping, ...], gid_maps: tuple[IDMapping, ...]) -> int:
     """An fd of a new user namespace with these maps, made by a child that waits while they are
     written and the namespace is opened, then exits (the fd keeps the namespace)."""
     ready_r, ready_w = os.pipe()

@@ -44,6 +44,16 @@ PROPAGATION: dict[str, int] = {
     "unbindable": s.MS_UNBINDABLE, "runbindable": s.MS_UNBINDABLE | s.MS_REC,
 }  # fmt: skip
 
+#: runtime-spec config.md#mounts recursive options -> (MOUNT_ATTR_* cleared, set) on the whole tree,
+#: applied with mount_setattr(2) AT_RECURSIVE after the mount.
+RECURSIVE_ATTRS: dict[str, tuple[int, int]] = {
+    "rro": (0, s.MOUNT_ATTR_RDONLY), "rrw": (s.MOUNT_ATTR_RDONLY, 0),
+    "rnosuid": (0, s.MOUNT_ATTR_NOSUID), "rsuid": (s.MOUNT_ATTR_NOSUID, 0),
+    "rnodev": (0, s.MOUNT_ATTR_NODEV), "rdev": (s.MOUNT_ATTR_NODEV, 0),
+    "rnoexec": (0, s.MOUNT_ATTR_NOEXEC), "rexec": (s.MOUNT_ATTR_NOEXEC, 0),
+    "rnosymfollow": (0, s.MOUNT_ATTR_NOSYMFOLLOW), "rsymfollow": (s.MOUNT_ATTR_NOSYMFOLLOW, 0),
+}  # fmt: skip
+
 # Flags a bind mount only honours on a second, remounting call (mount(2) "MS_BIND").
 _REMOUNT_FLAGS = (
     s.MS_RDONLY | s.MS_NOSUID | s.MS_NODEV | s.MS_NOEXEC | s.MS_NOATIME | s.MS_NODIRATIME | s.MS_RELATIME
@@ -57,6 +67,9 @@ class MountOptions(Record):
     flags: int
     propagation: tuple[int, ...]
     data: str
+    #: MOUNT_ATTR_* to set and to clear recursively (``rro``...), 0 for none
+    attr_set: int = 0
+    attr_clr: int = 0
 
     @property
     def is_bind(self) -> bool:
@@ -65,13 +78,16 @@ class MountOptions(Record):
 
 def parse_options(options: tuple[str, ...]) -> MountOptions:
     """Split config.md mount ``options`` into flags, propagation changes and filesystem data."""
-    flags = 0
+    flags = attr_set = attr_clr = 0
     propagation: list[int] = []
     data: list[str] = []
     for word in options:
         if word in MOUNT_FLAGS:
             clear, set_ = MOUNT_FLAGS[word]
             flags = (flags & ~clear) | set_
+        elif word in RECURSIVE_ATTRS:
+            clear, set_ = RECURSIVE_ATTRS[word]
+            attr_set, attr_clr = (attr_set & ~clear) | set_, (attr_clr & ~set_) | clear
         elif word in PROPAGATION:
             propagation.append(PROPAGATION[word])
         elif word in ("idmap", "ridmap"):
@@ -80,7 +96,7 @@ def parse_options(options: tuple[str, ...]) -> MountOptions:
             raise InvalidArgument(f"mount option {word!r} is not supported")
         else:
             data.append(word)
-    return MountOptions(flags, tuple(propagation), ",".join(data))
+    return MountOptions(flags, tuple(propagation), ",".join(data), attr_set, attr_clr)
 
 
 def ensure_target(target: str, source_is_dir: bool) -> None:
@@ -129,6 +145,8 @@ def mount_one(
     else:
         ensure_target(target, True)
         sc.mount(source or m.type, target, m.type, opts.flags, mount_data(opts.data, m.type, mount_label))
+    if opts.attr_set or opts.attr_clr:
+        sc.mount_setattr_tree(target, opts.attr_set, opts.attr_clr)
     for propagation in opts.propagation:
         sc.mount("", target, "", propagation)
     return target

@@ -51,10 +51,25 @@ def join(sc: s.Syscalls, ns_type: str, path: str) -> None:
 
 
 def join_configured(sc: s.Syscalls, linux: Linux) -> None:
-    """Join every namespace the config gives a ``path``, the user namespace first."""
+    """Join every namespace the config gives a ``path``, the user namespace first: it gives the
+    privileges over the namespaces it owns. A namespace it does not own (a pod's network namespace,
+    made in the host's user namespace before the pod's user namespace) is joined before it, while
+    the runtime still has the host's privileges (runc tries the same two rounds)."""
     paths = [ns for ns in linux.namespaces if ns.path]
-    paths.sort(key=lambda ns: ns.type != "user")
-    for ns in paths:
+    userns = next((ns for ns in paths if ns.type == "user"), None)
+    if userns is None:
+        for ns in paths:
+            join(sc, ns.type, ns.path)
+        return
+    others = [ns for ns in paths if ns is not userns]
+    later = []
+    for ns in others:
+        try:
+            join(sc, ns.type, ns.path)
+        except OSError:
+            later.append(ns)  # owned by the user namespace: not joinable from outside it
+    join(sc, "user", userns.path)
+    for ns in later:
         join(sc, ns.type, ns.path)
 
 

@@ -7,6 +7,7 @@ maskedPaths, readonlyPaths, a read-only root and rootfsPropagation, which need t
 
 from __future__ import annotations
 
+import errno
 import os
 
 from berth.fsutil import resolve_in_root
@@ -44,8 +45,17 @@ def prepare(
     if private_mounts:
         # config-linux.md#rootfs-mount-propagation: nothing we mount may leak back to the host, so
         # the whole tree becomes a slave (or private) first; ``finish`` sets the final propagation.
+        # A shared root propagation (a bidirectional bind mount's) keeps the host's mounts peers, so
+        # mounts made in the container under such a bind reach the host; only the parent of the
+        # root is made private, so the container's own mounts do not (runc does the same).
         propagation = config.linux.rootfs_propagation
-        sc.mount("", "/", "", PROPAGATION["rprivate" if propagation in ("private", "rprivate") else "rslave"])
+        if propagation in ("shared", "rshared"):
+            sc.mount("", "/", "", PROPAGATION["rshared"])
+            _parent_mount_private(sc, rootfs)
+        else:
+            sc.mount(
+                "", "/", "", PROPAGATION["rprivate" if propagation in ("private", "rprivate") else "rslave"]
+            )
         # pivot_root(2) needs the new root to be a mount point.
         sc.mount(rootfs, rootfs, "", s.MS_BIND | s.MS_REC)
     dev_is_mounted = False
@@ -53,6 +63,8 @@ def prepare(
     for i, m in enumerate(config.mounts):
         if m.type == "cgroup" or m.type == "cgroup2":
             mount_cgroup(sc, rootfs, m, config.linux.namespace("cgroup") is not None)
+        elif m.type == "sysfs" and in_userns:
+            mount_sysfs_in_userns(sc, rootfs, bundle, m, config.linux.mount_label)
         else:
             mount_one(sc, rootfs, bundle, m, config.linux.mount_label, detached.get(i, -1))
         dev_is_mounted = dev_is_mounted or m.destination.rstrip("/") == "/dev"
@@ -61,6 +73,40 @@ def prepare(
         create_symlinks(rootfs)
     elif config.linux.devices:
         create_devices(sc, rootfs, config.linux.devices, bind=in_userns)
+
+
+def _parent_mount_private(sc: s.Syscalls, rootfs: str) -> None:
+    """Make the mount that holds ``rootfs`` private if it is shared (proc(5) mountinfo's optional
+    ``shared:N`` field), so the root's bind mount and what is mounted in it stay in the container."""
+    best, shared = "", False
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            fields = line.split()
+            point = fields[4].encode().decode("unicode_escape")  # octal escapes of spaces and such
+            inside = rootfs == point or rootfs.startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best, shared = point, any(f.startswith("shared:") for f in fields[6 : fields.index("-")])
+    if shared:
+        sc.mount("", best, "", s.MS_PRIVATE)
+
+
+def mount_sysfs_in_userns(sc: s.Syscalls, rootfs: str, bundle: str, m: Mount, mount_label: str) -> None:
+    """A sysfs for a container in a user namespace. The kernel mounts one only for the owner of
+    the network namespace: a container that joined a namespace made outside its user namespace (a
+    pod's, made by the engine before CNI) gets the host's /sys bound read-only instead, as runc
+    does."""
+    try:
+        mount_one(sc, rootfs, bundle, m, mount_label)
+    except OSError as err:
+        if err.errno != errno.EPERM:
+            raise
+        bound = Mount(
+            destination=m.destination,
+            type="bind",
+            source="/sys",
+            options=("rbind", "ro", "nosuid", "nodev", "noexec"),
+        )
+        mount_one(sc, rootfs, bundle, bound, mount_label)
 
 
 def mount_cgroup(sc: s.Syscalls, rootfs: str, m: Mount, in_cgroupns: bool) -> None:
@@ -131,7 +177,14 @@ def switch_root(sc: s.Syscalls, rootfs: str, no_pivot: bool, private_mounts: boo
         os.chroot(".")
     else:
         # pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only rootfs.
-        sc.pivot_root(".", ".")
+        # The old root is reached through an fd taken before: "." is the new root, whose mounts
+        # (a bidirectional bind's) must keep their propagation (runc does the same).
+        old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            sc.pivot_root(".", ".")
+            os.fchdir(old_root)
+        finally:
+            os.close(old_root)
         sc.mount("", ".", "", PROPAGATION["rslave"])
         sc.umount2(".", s.MNT_DETACH)
     os.chdir("/")

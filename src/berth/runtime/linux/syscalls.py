@@ -70,6 +70,12 @@ _AT_EMPTY_PATH = 0x1000
 _AT_RECURSIVE = 0x8000
 _MOVE_MOUNT_F_EMPTY_PATH = 0x4
 _MOUNT_ATTR_IDMAP = 0x00100000
+# linux/mount.h MOUNT_ATTR_*: the attributes mount_setattr(2) sets or clears on a whole tree.
+MOUNT_ATTR_RDONLY = 0x00000001
+MOUNT_ATTR_NOSUID = 0x00000002
+MOUNT_ATTR_NODEV = 0x00000004
+MOUNT_ATTR_NOEXEC = 0x00000008
+MOUNT_ATTR_NOSYMFOLLOW = 0x00200000
 _AT_FDCWD = -100
 
 # linux/prctl.h
@@ -148,11 +154,20 @@ class Syscalls:
 
     def mount_setattr_idmap(self, mount_fd: int, userns_fd: int, recursive: bool) -> None:
         """mount_setattr(2) MOUNT_ATTR_IDMAP: map the detached mount's ids through ``userns_fd``'s
-        maps. ``struct mount_attr`` is four u64: attr_set, attr_clr, propagation, userns_fd."""
-        attr = b"".join(v.to_bytes(8, sys.byteorder) for v in (_MOUNT_ATTR_IDMAP, 0, 0, userns_fd))
+        maps."""
         flags = _AT_EMPTY_PATH | (_AT_RECURSIVE if recursive else 0)
+        self._mount_setattr(mount_fd, b"", flags, (_MOUNT_ATTR_IDMAP, 0, 0, userns_fd))
+
+    def mount_setattr_tree(self, target: str, attr_set: int, attr_clr: int) -> None:
+        """mount_setattr(2) with AT_RECURSIVE: set and clear ``MOUNT_ATTR_*`` on the mount at
+        ``target`` and every mount below it (runtime-spec config.md#mounts ``rro``, ``rnosuid``...)."""
+        self._mount_setattr(_AT_FDCWD, target.encode(), _AT_RECURSIVE, (attr_set, attr_clr, 0, 0))
+
+    def _mount_setattr(self, dfd: int, path: bytes, flags: int, fields: tuple[int, int, int, int]) -> None:
+        # struct mount_attr is four u64: attr_set, attr_clr, propagation, userns_fd.
+        attr = b"".join(v.to_bytes(8, sys.byteorder) for v in fields)
         self._check(
-            self._c().syscall(_SYS_MOUNT_SETATTR, mount_fd, b"", flags, libc.buffer(attr), len(attr)),
+            self._c().syscall(_SYS_MOUNT_SETATTR, dfd, path, flags, libc.buffer(attr), len(attr)),
             "mount_setattr",
         )
 

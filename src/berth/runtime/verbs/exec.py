@@ -128,14 +128,19 @@ def exec_in(c: Container, opts: ExecOptions, sc: Syscalls | None = None) -> int:
     config = parse_config(c.config)
     proc = build_process(config.process, opts)
     lsm.check(config.replace(process=proc))
-    if proc.terminal and not opts.console_socket:
-        raise InvalidArgument("exec: a terminal needs --console-socket")
+    if proc.terminal and not opts.console_socket and opts.detach:
+        raise InvalidArgument("exec: a detached terminal needs --console-socket")
     seccomp = process.compile_seccomp(config.linux.seccomp, c.root)
-    console_fd = -1
+    console_fd = relay_fd = -1
     if proc.terminal:
         from berth.runtime.linux import console
 
-        console_fd = console.connect(opts.console_socket)
+        if opts.console_socket:
+            console_fd = console.connect(opts.console_socket)
+        else:  # in the foreground: the master comes back here, relayed to this process's stdio
+            relay_fd, console_fd = console.foreground_pair()
+            if proc.console_size is None:  # the process starts with our terminal's size
+                proc = proc.replace(console_size=console.terminal_size(0))
     joins = _open_namespaces(c)
     try:
         # An unprivileged (rootless) runtime has the capabilities the other joins need only inside
@@ -173,6 +178,10 @@ def exec_in(c: Container, opts: ExecOptions, sc: Syscalls | None = None) -> int:
         atomic_write(os.path.abspath(opts.pid_file), str(child).encode())
     if opts.detach:
         return 0
+    if relay_fd >= 0:
+        from berth.runtime.linux import console
+
+        console.relay_foreground(relay_fd)
     _, wait_status = os.waitpid(child, 0)
     if os.WIFSIGNALED(wait_status):
         return 128 + os.WTERMSIG(wait_status)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from berth.runtime.linux.mounts import MOUNT_FLAGS, PROPAGATION
+from berth.runtime.linux.mounts import MOUNT_FLAGS, PROPAGATION, RECURSIVE_ATTRS
 from berth.runtime.linux.namespaces import CLONE_FLAGS
 from berth.spec.runtime_config import CAPABILITY_NAMES, HOOK_NAMES, MAX_MINOR, MPOL_FLAGS, MPOL_MODES
 
@@ -15,7 +15,7 @@ def features() -> str:
         "ociVersionMin": "1.0.0",
         "ociVersionMax": f"1.{MAX_MINOR}.0",
         "hooks": list(HOOK_NAMES),
-        "mountOptions": sorted([*MOUNT_FLAGS, *PROPAGATION]),
+        "mountOptions": sorted([*MOUNT_FLAGS, *PROPAGATION, *RECURSIVE_ATTRS]),
         "linux": {
             "namespaces": sorted(CLONE_FLAGS),
             "capabilities": list(CAPABILITY_NAMES),

@@ -1,0 +1,76 @@
+"""GetContainerEvents: the stream the kubelet's evented PLEG reads (api.proto ContainerEventResponse).
+
+The engine writes every lifecycle step to its event log (``berth.events``); the stream follows that
+log from the moment of the call and turns the container events of the CRI's pods into CRI events:
+``create``, ``start``, ``died`` and ``remove`` are CONTAINER_CREATED/STARTED/STOPPED/DELETED. Each
+carries the sandbox's status and its containers' statuses as they are when the event is read. A
+sandbox's own events (its infra's) name the sandbox's id, as containerd's do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from berth.cri.proto import api_pb2 as pb
+from berth.cri.service import Services, cri_record
+
+#: Engine event status -> api.proto ContainerEventType.
+EVENT_TYPES = {
+    "create": "CONTAINER_CREATED_EVENT",
+    "start": "CONTAINER_STARTED_EVENT",
+    "died": "CONTAINER_STOPPED_EVENT",
+    "remove": "CONTAINER_DELETED_EVENT",
+}
+
+
+def get_container_events(services: Services, request: Any, active: Callable[[], bool]) -> Iterator[Any]:
+    """The CRI events of what happens from now on, until the client goes (``active()`` false)."""
+    from berth.events import follow_events, log_path, parse_time
+
+    since = time.time()
+    infras: dict[str, str] = {}  # the CRI's pods seen: id -> infra id (remembered past their removal)
+    for event in follow_events(
+        log_path(services.engine_config.root), poll=0.1, cancelled=lambda: not active()
+    ):
+        kind = EVENT_TYPES.get(event.get("Status", ""))
+        if event.get("Type") != "container" or kind is None or not event.get("PodID"):
+            continue
+        try:
+            if parse_time(event["Time"]) < since:
+                continue
+        except (KeyError, ValueError):
+            continue
+        reply = _reply(services, event, kind, infras)
+        if reply is not None:
+            yield reply
+
+
+def _reply(services: Services, event: dict[str, Any], kind: str, infras: dict[str, str]) -> Any:
+    """The CRI event of an engine event in pod ``event["PodID"]``; None if the CRI did not make it."""
+    from berth.cri.containers import container_statuses
+    from berth.cri.sandboxes import sandbox_status
+    from berth.errors import NotFound
+    from berth.events import parse_time
+
+    pod_id = event["PodID"]
+    with services.engine() as engine:
+        try:
+            pod = engine.db.pod(pod_id)
+        except NotFound:
+            pod = None
+        if pod is not None and cri_record(pod.annotations) is not None:
+            infras[pod_id] = pod.infra_id
+        if pod_id not in infras:
+            return None
+        is_infra = event["ID"] == infras[pod_id]
+        status = sandbox_status(engine, pod) if pod is not None else None
+        statuses = container_statuses(engine, pod.id) if pod is not None else []
+    return pb.ContainerEventResponse(
+        container_id=pod_id if is_infra else event["ID"],
+        container_event_type=kind,
+        created_at=int(parse_time(event["Time"]) * 1e9),
+        pod_sandbox_status=status,
+        containers_statuses=statuses,
+    )
