@@ -33,7 +33,7 @@ from berth.build.copier import (
     user_owner,
     write_file,
 )
-from berth.build.errors import ContainerfileError
+from berth.build.errors import ContainerfileError, RunFailed
 from berth.build.expand import Expander
 from berth.build.ignore import IgnoreRules
 from berth.build.instructions import Add, Arg, Copy, From, Instruction, Run, parse_instruction
@@ -58,6 +58,10 @@ from berth.spec.digest import Digest
 from berth.spec.image_config import ImageConfig
 from berth.spec.platform import host
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.engine.containers.attach import OutputSink
+
 
 @dataclass
 class BuildOptions:
@@ -71,6 +75,8 @@ class BuildOptions:
     pull: str = "missing"
     tls_verify: bool | None = None
     network: str = ""
+    #: ``--add-host HOST:IP``: extra /etc/hosts lines for RUN
+    add_hosts: list[str] = field(default_factory=list)
     docker_format: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     #: ``--no-cache``: run every step (finished steps are still recorded for later builds).
@@ -82,6 +88,9 @@ class BuildOptions:
     #: ``-q``: RUN's output is not shown.
     quiet: bool = False
     progress: Callable[[str], None] = lambda _line: None
+    #: Where RUN's output goes (the Docker API's build stream); ``None``: this process's stdout
+    #: and stderr.
+    output: OutputSink | None = None
 
 
 def builtin_args() -> dict[str, str]:
@@ -171,7 +180,8 @@ class Builder:
         except ContainerfileError:
             raise
         except BerthError as err:
-            raise ContainerfileError(self.cf.filename, ins.line.number, str(err)) from None
+            status = err.status if isinstance(err, RunFailed) else None
+            raise ContainerfileError(self.cf.filename, ins.line.number, str(err), status) from None
 
     def _announce(self, ins: Instruction) -> None:
         self.step += 1
@@ -341,9 +351,11 @@ class Builder:
                 made.tmpfs,
                 made.targets,
                 quiet=self.opts.quiet,
+                output=self.opts.output,
+                add_hosts=self.opts.add_hosts,
             )
         if code != 0:
-            raise InvalidArgument(f"RUN exited with status {code}: {ins.line.original}")
+            raise RunFailed(code, ins.line.original)
         prefix = (
             ""
             if not state.args

@@ -38,6 +38,12 @@ _ENGINE_MODULES = (
     "berth.engine.images.manage",
     "berth.image.importer",
     "berth.dockerapi.volumes",
+    "berth.dockerapi.build",
+    "berth.build.containerfile",
+    "berth.build.context",
+    "berth.build.executor",
+    "berth.build.runner",
+    "berth.build.run_mounts",
     "berth.engine.volumes.local",
     "berth.engine.containers.execute",
     "berth.engine.system",
@@ -115,6 +121,7 @@ async def run(
     (0: never)."""
     from berth.dockerapi import (
         archive,
+        build,
         containers,
         events,
         execs,
@@ -142,6 +149,7 @@ async def run(
             images.register,
             networks.register,
             volumes.register,
+            build.register,
         ],
     )
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
