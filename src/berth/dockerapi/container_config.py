@@ -97,6 +97,7 @@ def create_options(body: Any, name: str) -> CreateOptions:
     if not image:
         raise ApiError(400, "no image given: Image is required")
     volumes, tmpfs = _mounts(config, host)
+    network = _network(host.text("NetworkMode"), config.child("NetworkingConfig"))
     health = config.child("Healthcheck")
     return CreateOptions(
         image=image,
@@ -117,7 +118,8 @@ def create_options(body: Any, name: str) -> CreateOptions:
         memory=str(host.number("Memory")) if host.number("Memory") > 0 else "",
         cpus=str(host.number("NanoCpus") / _NS) if host.number("NanoCpus") > 0 else "",
         pids_limit=host.number("PidsLimit"),
-        network=_network(host.text("NetworkMode"), config.child("NetworkingConfig")),
+        network=network,
+        network_alias=_aliases(network, config.child("NetworkingConfig")),
         publish=_port_bindings(host),
         interactive=config.flag("OpenStdin"),
         tty=config.flag("Tty"),
@@ -156,6 +158,15 @@ def _network(mode: str, networking: Fields) -> str:
             )
         mode = endpoints[0]
     return "" if mode in ("", "default", "bridge") else mode
+
+
+def _aliases(network: str, networking: Fields) -> list[str]:
+    """``Aliases`` of the endpoint for ``network`` (docker-compose gives each container its
+    service's name), on user networks only, as dockerd takes them."""
+    endpoints = networking.child("EndpointsConfig")
+    if not network or network in ("none", "host") or network not in endpoints.data:
+        return []
+    return endpoints.child(network).strings("Aliases")
 
 
 def _restart_policy(policy: Fields) -> str:

@@ -55,11 +55,12 @@ def _network_name(name: str, default_network: str) -> str:
 
 def _networks(podman_doc: dict[str, Any], record: ContainerRecord, default_network: str) -> dict[str, Any]:
     networks = {}
+    aliases = CreateOptions.from_json(record.config["options"]).network_alias
     for name, net in podman_doc["NetworkSettings"]["Networks"].items():
         networks[_network_name(name, default_network)] = {
             "IPAMConfig": None,
             "Links": None,
-            "Aliases": [record.name, record.id[:12]],
+            "Aliases": [*aliases, record.name, record.id[:12]],
             "NetworkID": name,
             "EndpointID": record.id if net["IPAddress"] else "",
             "Gateway": net["Gateway"],

@@ -70,7 +70,13 @@ def _document(engine: Engine, record: NetworkRecord, verbose: bool = True) -> di
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": False,
         "Containers": _containers(engine, record) if verbose else {},
-        "Options": {"com.docker.network.bridge.name": record.bridge},
+        # A user network's options are those it was made with (none: Berth takes no DriverOpts),
+        # which docker-compose compares with its file's; the default one names its bridge.
+        "Options": (
+            {"com.docker.network.bridge.name": record.bridge}
+            if record.name == engine.config.default_network
+            else {}
+        ),
         "Labels": record.labels,
     }  # fmt: skip
 

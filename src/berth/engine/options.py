@@ -87,6 +87,8 @@ class CreateOptions:
     dns_option: list[str] = field(default_factory=list)
     #: ``--add-host HOST:IP``: extra /etc/hosts lines
     add_host: list[str] = field(default_factory=list)
+    #: ``--network-alias``: more names the container is found by on its user network
+    network_alias: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the container's record."""

@@ -82,6 +82,7 @@ def test_a_create_request_as_options(tmp_path: Path) -> None:
     )
     assert (opts.health_test, opts.health_interval, opts.health_retries) == (["CMD-SHELL", "true"], 2.0, 4)
     assert opts.pull == "never"
+    assert opts.network_alias == ["web"]
 
 
 @pytest.mark.parametrize(

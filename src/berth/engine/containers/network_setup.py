@@ -97,9 +97,10 @@ def refresh_peer_hosts(engine: Engine, network: str) -> None:
         ]
         for rec, addresses in members:
             peers = [
-                (peer_addresses[0].split("/")[0], peer.name)
+                (peer_addresses[0].split("/")[0], name)
                 for peer, peer_addresses in members
                 if peer.id != rec.id and peer_addresses
+                for name in (peer.name, *CreateOptions.from_json(peer.config["options"]).network_alias)
             ]
             with contextlib.suppress(OSError):  # a member being removed meanwhile
                 write_hosts(
