@@ -139,6 +139,19 @@ def create_options(body: Any, name: str) -> CreateOptions:
         dns_search=host.strings("DnsSearch"),
         dns_option=host.strings("DnsOptions"),
         add_host=host.strings("ExtraHosts"),
+        pid=host.text("PidMode"),
+        uts=host.text("UTSMode"),
+        ipc=_ipc_mode(host.text("IpcMode")),
+        group_add=host.strings("GroupAdd"),
+        cpu_shares=host.number("CpuShares"),
+        cpuset_cpus=host.text("CpusetCpus"),
+        cpuset_mems=host.text("CpusetMems"),
+        memory_swap=_memory_swap(host.number("MemorySwap")),
+        # Docker's -1 is the kernel's swappiness
+        memory_swappiness=swappiness if (swappiness := host.number("MemorySwappiness", -1)) >= 0 else None,
+        init=host.flag("Init"),
+        runtime=host.text("Runtime"),
+        volumes_from=host.strings("VolumesFrom"),
     )
 
 
@@ -167,6 +180,16 @@ def _aliases(network: str, networking: Fields) -> list[str]:
     if not network or network in ("none", "host") or network not in endpoints.data:
         return []
     return endpoints.child(network).strings("Aliases")
+
+
+def _ipc_mode(mode: str) -> str:
+    """dockerd's ``private`` and ``shareable`` both give the container an IPC namespace of its own."""
+    return "" if mode in ("private", "shareable") else mode
+
+
+def _memory_swap(total: int) -> str:
+    """``MemorySwap`` (memory plus swap, -1 unlimited, 0 unset) as the engine's ``--memory-swap``."""
+    return "" if total == 0 else str(total)
 
 
 def _restart_policy(policy: Fields) -> str:
@@ -199,7 +222,10 @@ def _mounts(config: Fields, host: Fields) -> tuple[list[str], list[str]]:
             volumes.append(f"{source}:{target}{suffix}" if source else target)
         else:
             raise ApiError(400, f"invalid {mount.where}: mount type {kind!r} is not supported")
-    volumes += [dest for dest in config.mapping("Volumes") if dest not in {v.split(":")[-1] for v in volumes}]
+    # the config's Volumes a bind, a volume or a tmpfs already covers get no anonymous volume
+    covered = {v.split(":")[1] if ":" in v else v for v in volumes}
+    covered |= {t.partition(":")[0] for t in tmpfs}
+    volumes += [dest for dest in config.mapping("Volumes") if dest not in covered]
     return volumes, tmpfs
 
 

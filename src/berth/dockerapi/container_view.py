@@ -88,9 +88,14 @@ def _mounts(record: ContainerRecord) -> list[dict[str, Any]]:
             "Destination": m["destination"],
             "Mode": "",
             "RW": "ro" not in m["options"],
-            "Propagation": "" if volume else "rprivate",
+            "Propagation": "" if volume else _propagation(m["options"]),
         })  # fmt: skip
     return mounts
+
+
+def _propagation(options: list[str]) -> str:
+    kinds = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
+    return next((o for o in options if o in kinds), "rprivate")
 
 
 def _volume_name(source: str) -> str:
@@ -233,7 +238,7 @@ def _host_config(
         "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},
         "AutoRemove": opts.remove,
         "VolumeDriver": "",
-        "VolumesFrom": None,
+        "VolumesFrom": opts.volumes_from or None,
         "CapAdd": opts.cap_add or None,
         "CapDrop": opts.cap_drop or None,
         "Dns": opts.dns,
@@ -250,4 +255,23 @@ def _host_config(
         "PidsLimit": opts.pids_limit or None,
         "Runtime": record.runtime,
         "Mounts": None,
+        "PidMode": opts.pid,
+        "UTSMode": opts.uts,
+        "IpcMode": opts.ipc or "private",
+        "GroupAdd": opts.group_add or None,
+        "CpuShares": opts.cpu_shares,
+        "CpusetCpus": opts.cpuset_cpus,
+        "CpusetMems": opts.cpuset_mems,
+        "MemorySwap": _memory_swap(opts),
+        "MemorySwappiness": opts.memory_swappiness,
+        "Init": opts.init,
     }
+
+
+def _memory_swap(opts: CreateOptions) -> int:
+    """``MemorySwap`` as dockerd reports it: memory plus swap, -1 unlimited, 0 without a limit."""
+    from berth.engine.units import parse_size
+
+    if opts.memory_swap:
+        return -1 if opts.memory_swap == "-1" else parse_size(opts.memory_swap)
+    return parse_size(opts.memory) if opts.memory else 0

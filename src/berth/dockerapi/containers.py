@@ -247,20 +247,23 @@ def _prune(engine: Engine, filters: dict[str, list[str]]) -> dict[str, Any]:
     if set(filters) - {"label"}:
         raise ApiError(400, "invalid filter: Berth prunes containers by label only")
     from berth.engine.containers.filters import matches, parse_filters
+    from berth.engine.system import tree_size
 
     wanted = parse_filters(_engine_filters(filters, engine.config.default_network))
-    deleted = []
+    deleted, reclaimed = [], 0
     for record in (refresh(engine, r) for r in engine.db.containers()):
         if record.state in ACTIVE:
             continue
         if not matches(record, CreateOptions.from_json(record.config["options"]).labels, wanted):
             continue
+        size = tree_size(engine.paths(record.id).userdata)  # its files, as system df counts them
         try:
             remove_container(engine, record.id)
         except (NotFound, InvalidState):
             continue  # removed or started meanwhile
         deleted.append(record.id)
-    return {"ContainersDeleted": deleted or None, "SpaceReclaimed": 0}
+        reclaimed += size
+    return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
 
 async def prune(request: web.Request) -> web.StreamResponse:

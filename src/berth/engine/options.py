@@ -89,6 +89,24 @@ class CreateOptions:
     add_host: list[str] = field(default_factory=list)
     #: ``--network-alias``: more names the container is found by on its user network
     network_alias: list[str] = field(default_factory=list)
+    #: ``--pid``, ``--uts``, ``--ipc``: ``host`` shares the host's namespace ("": a new one)
+    pid: str = ""
+    uts: str = ""
+    ipc: str = ""
+    #: ``--group-add``: supplementary groups (GIDs, or names in the image's /etc/group)
+    group_add: list[str] = field(default_factory=list)
+    #: ``--cpu-shares`` (0: the default weight), ``--cpuset-cpus``, ``--cpuset-mems``
+    cpu_shares: int = 0
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    #: ``--memory-swap``: memory plus swap ("-1": swap unlimited; "": no swap beyond --memory)
+    memory_swap: str = ""
+    #: ``--memory-swappiness`` 0-100 (None: the kernel's)
+    memory_swappiness: int | None = None
+    #: ``--init``: a minimal init (catatonit) as PID 1, which reaps zombies and forwards signals
+    init: bool = False
+    #: ``--volumes-from CONTAINER[:ro|rw]``: that container's volumes and binds, at its paths
+    volumes_from: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the container's record."""
@@ -217,9 +235,12 @@ class VolumeSpec:
     source: str = ""
     name: str = ""
     read_only: bool = False
+    #: the bind mount's propagation (config.md#mounts options; mount(8) "shared subtree")
+    propagation: str = "rprivate"
 
 
-_VOLUME_OPTIONS = {"ro", "rw", "z", "Z", "rbind", "bind", "private", "rprivate", "shared", "slave"}
+_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
+_VOLUME_OPTIONS = {"ro", "rw", "z", "Z", "rbind", "bind", *_PROPAGATIONS}
 
 
 def parse_volume(text: str) -> VolumeSpec:
@@ -238,10 +259,11 @@ def parse_volume(text: str) -> VolumeSpec:
     if unknown:
         raise InvalidArgument(f"invalid volume {text!r}: unknown option {unknown[0]!r}")
     read_only = "ro" in options
+    propagation = next((o for o in reversed(options) if o in _PROPAGATIONS), "rprivate")
     if source.startswith("/"):
         if not Path(source).exists():
             raise InvalidArgument(f"invalid volume {text!r}: host path {source} does not exist")
-        return VolumeSpec(dest, source=source, read_only=read_only)
+        return VolumeSpec(dest, source=source, read_only=read_only, propagation=propagation)
     if source:
         check_name(source, "volume")
     return VolumeSpec(dest, name=source, read_only=read_only)
