@@ -25,12 +25,15 @@ from berth.dockerapi.app import (
     query_int,
     send_all,
 )
+from berth.dockerapi.detach_keys import DEFAULT as DEFAULT_DETACH_KEYS
+from berth.dockerapi.detach_keys import DetachKeys
 from berth.dockerapi.errors import ApiError
 from berth.dockerapi.streams import STDERR, STDOUT, Hijacked, ResponseWriter, frame, hijack, stream_type
 from berth.engine.containers.monitor import CLOSE_STDIN, EXIT, RESIZE, STDIN
 from berth.engine.engine import Engine
 from berth.engine.metadata import ACTIVE, CONFIGURED, ContainerRecord
 from berth.engine.options import CreateOptions
+from berth.errors import NotFound
 
 #: Clients attached to a container that has not started yet, by container id: its start hands
 #: each the monitor connection it makes (one client; a second one waits for the next start).
@@ -69,15 +72,56 @@ async def start(request: web.Request, ref: str) -> None:
 
 
 async def attach(request: web.Request) -> web.StreamResponse:
-    """``POST /containers/{id}/attach?stream=&stdin=&stdout=&stderr=``: the hijacked connection.
-    To a container not started yet it waits for the start (docker run); ``logs`` is not
-    supported (the output from now on)."""
+    """``POST /containers/{id}/attach?stream=&logs=&stdin=&stdout=&stderr=&detachKeys=``: the
+    hijacked connection. To a container not started yet it waits for the start (docker run).
+    ``logs`` sends the output logged so far first (output between that and the attach itself
+    is not sent); without ``stream`` the answer ends there."""
     record = await blocking(request, _record, request.match_info["id"])
     opts = CreateOptions.from_json(record.config["options"])
-    if record.state not in ACTIVE and record.state != CONFIGURED:
+    with_logs, streaming = query_bool(request, "logs"), query_bool(request, "stream")
+    if record.state not in ACTIVE and record.state != CONFIGURED and (streaming or not with_logs):
         raise ApiError(409, "You cannot attach to a stopped container, start it first")
     wanted = {STDOUT: query_bool(request, "stdout"), STDERR: query_bool(request, "stderr")}
     use_stdin = query_bool(request, "stdin") and opts.interactive
+    detach = DetachKeys.parse(request.query.get("detachKeys") or DEFAULT_DETACH_KEYS)
+    if with_logs or not streaming:
+        hijacked = await hijack(request, stream_type(opts.tty, api_version(request)))
+        if with_logs:
+            await _send_logged(request, hijacked, record.id, opts.tty, wanted)
+        if not streaming:
+            await hijacked.close()
+            return hijacked.response
+        record = await blocking(request, _record, record.id)  # it may have started meanwhile
+        return await _attach_hijacked(request, hijacked, record, opts, wanted, use_stdin, detach)
+    hijacked = await hijack(request, stream_type(opts.tty, api_version(request)))
+    return await _attach_hijacked(request, hijacked, record, opts, wanted, use_stdin, detach)
+
+
+async def _send_logged(
+    request: web.Request, hijacked: Hijacked, cid: str, tty: bool, wanted: dict[int, bool]
+) -> None:
+    """The container's logged output so far, on the hijacked connection."""
+    from berth.engine.containers.observe import log_output
+
+    def produce(engine: Engine, stop: threading.Event) -> Iterator[tuple[int, bytes]]:
+        return log_output(engine, cid, False, cancelled=stop.is_set)
+
+    async for fd, data in iterate_in_thread(request, produce):
+        if wanted[fd]:
+            await hijacked.send(data if tty else frame(fd, data))
+
+
+async def _attach_hijacked(
+    request: web.Request,
+    hijacked: Hijacked,
+    record: ContainerRecord,
+    opts: CreateOptions,
+    wanted: dict[int, bool],
+    use_stdin: bool,
+    detach: DetachKeys,
+) -> web.StreamResponse:
+    """Relay between the hijacked connection and the container's monitor (once it has started,
+    for one not started yet)."""
     waiter: asyncio.Future[socket.socket] | None = None
     if record.state == CONFIGURED:
         waiter = asyncio.get_running_loop().create_future()
@@ -85,7 +129,6 @@ async def attach(request: web.Request) -> web.StreamResponse:
         sock_call = None
     else:
         sock_call = _connect
-    hijacked = await hijack(request, stream_type(opts.tty, api_version(request)))
     try:
         if waiter is not None:
             sock = await waiter
@@ -97,7 +140,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
         await hijacked.close()
         raise
     with sock:
-        await relay(hijacked, sock, opts.tty, wanted, use_stdin)
+        await relay(hijacked, sock, opts.tty, wanted, use_stdin, detach)
     await hijacked.close()
     return hijacked.response
 
@@ -109,10 +152,16 @@ def _connect(engine: Engine, cid: str) -> socket.socket:
 
 
 async def relay(
-    hijacked: Hijacked, sock: socket.socket, tty: bool, wanted: dict[int, bool], use_stdin: bool
+    hijacked: Hijacked,
+    sock: socket.socket,
+    tty: bool,
+    wanted: dict[int, bool],
+    use_stdin: bool,
+    detach: DetachKeys | None = None,
 ) -> None:
     """Pump the monitor's output to the client (framed unless ``tty``) and, with ``use_stdin``,
-    the client's input to the container, until the container exits or the client goes."""
+    the client's input to the container, until the container exits, the client goes, or it types
+    the ``detach`` sequence."""
     loop = asyncio.get_running_loop()
     sock.setblocking(False)
 
@@ -128,22 +177,35 @@ async def relay(
             if wanted.get(kind):
                 await hijacked.send(body if tty else frame(kind, body))
 
-    async def input_() -> None:
+    async def input_() -> bool:
+        """Relay input until its end (False) or the detach sequence (True)."""
         while True:
             data = await hijacked.receive()
+            ended, detached = not data, False
+            if data and detach is not None:
+                data, detached = detach.feed(data)
             with contextlib.suppress(OSError):
-                await loop.sock_sendall(sock, bytes([STDIN]) + data if data else bytes([CLOSE_STDIN]))
-            if not data:
-                return
+                if data:
+                    await loop.sock_sendall(sock, bytes([STDIN]) + data)
+                elif ended:
+                    await loop.sock_sendall(sock, bytes([CLOSE_STDIN]))
+            if ended or detached:
+                return detached
 
-    pump = asyncio.ensure_future(input_()) if use_stdin else None
+    relayed = asyncio.ensure_future(output())
+    typed = asyncio.ensure_future(input_()) if use_stdin else None
     try:
-        await output()
+        if typed is not None:
+            await asyncio.wait([relayed, typed], return_when=asyncio.FIRST_COMPLETED)
+            if typed.done() and typed.result():
+                return  # detached: the container runs on
+        await relayed  # the input ended (or there is none): the output goes on
     except ConnectionError:
         pass  # the client went away: the container runs on
     finally:
-        if pump is not None:
-            pump.cancel()
+        for pump in (relayed, typed):
+            if pump is not None:
+                pump.cancel()
 
 
 def _resize(engine: Engine, ref: str, height: int, width: int) -> None:
@@ -192,7 +254,25 @@ def _wait(engine: Engine, ref: str, condition: str, stop: threading.Event) -> It
             break
     else:
         return  # the client went away
+    if condition != "removed":
+        _until_recorded(engine, record.id, stop)
     yield code
+
+
+def _until_recorded(engine: Engine, cid: str, stop: threading.Event) -> None:
+    """Wait until the container's record says it is no longer running (the monitor logs the exit
+    a moment before it records it), so an inspect after the wait sees the exit as dockerd's does."""
+    from berth.engine.containers.state import refresh
+
+    while not stop.is_set():
+        try:
+            if refresh(engine, engine.db.container(cid)).state not in ACTIVE:
+                return
+        except NotFound:
+            return  # removed (``AutoRemove``)
+        finally:
+            engine.close()
+        time.sleep(0.02)
 
 
 async def wait(request: web.Request) -> web.StreamResponse:

@@ -128,6 +128,7 @@ async def run(
         image_transfer,
         images,
         networks,
+        swarm,
         system,
         volumes,
     )
@@ -150,6 +151,7 @@ async def run(
             networks.register,
             volumes.register,
             build.register,
+            swarm.register,
         ],
     )
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
