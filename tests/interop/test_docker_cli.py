@@ -218,4 +218,4 @@ def test_build_then_run(docker: Docker, tmp_path: Path) -> None:
     assert docker("image", "inspect", "-f", "{{.Id}}", quiet).stdout.strip() == quiet
     (context / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN exit 4\n")
     failed = docker("build", "--network", "none", str(context), check=False)
-    assert failed.returncode != 0 and "RUN exited with status 4" in failed.stderr
+    assert failed.returncode != 0 and "returned a non-zero code: 4" in failed.stderr

@@ -180,8 +180,8 @@ class Builder:
         except ContainerfileError:
             raise
         except BerthError as err:
-            status = err.status if isinstance(err, RunFailed) else None
-            raise ContainerfileError(self.cf.filename, ins.line.number, str(err), status) from None
+            run = err if isinstance(err, RunFailed) else None
+            raise ContainerfileError(self.cf.filename, ins.line.number, str(err), run) from None
 
     def _announce(self, ins: Instruction) -> None:
         self.step += 1
@@ -355,7 +355,7 @@ class Builder:
                 add_hosts=self.opts.add_hosts,
             )
         if code != 0:
-            raise RunFailed(code, ins.line.original)
+            raise RunFailed(code, ins.line.original, argv)
         prefix = (
             ""
             if not state.args

@@ -9,7 +9,6 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -141,10 +140,12 @@ def _build(engine: Engine, ctx: BuildContext, cf: Containerfile, query: BuildQue
     try:
         stored = Builder(engine, images, opts).build()
     except ContainerfileError as err:
-        detail: dict[str, Any] = {"message": str(err)}
-        if err.exit_status is not None:
-            detail["code"] = err.exit_status
-        emit({"errorDetail": detail, "error": str(err)})
+        if err.run is None:
+            emit({"errorDetail": {"message": str(err)}, "error": str(err)})
+            return
+        # dockerd's words for a failed RUN, which clients match (docker-py's BuildError tests)
+        message = f"The command '{' '.join(err.run.argv)}' returned a non-zero code: {err.run.status}"
+        emit({"errorDetail": {"message": message, "code": err.run.status}, "error": message})
         return
     finally:
         images.close()

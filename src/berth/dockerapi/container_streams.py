@@ -351,7 +351,29 @@ def _stats_sample(engine: Engine, ref: str) -> dict[str, Any]:
     sample = stats(engine, ref)
     sample["system_ns"] = _system_cpu_ns()
     sample["read"] = time.time()
+    sample["networks"] = _interface_counters(engine.db.container(ref).pid)
     return sample
+
+
+def _interface_counters(pid: int | None) -> dict[str, dict[str, int]]:
+    """Each of the container's network interfaces but the loopback, with its byte, packet, error
+    and drop counts (proc(5) /proc/PID/net/dev, read in the container's network namespace)."""
+    try:
+        with open(f"/proc/{pid}/net/dev") as fh:
+            lines = fh.read().splitlines()[2:]
+    except (OSError, TypeError):
+        return {}
+    counters = {}
+    for line in lines:
+        name, _, numbers = line.partition(":")
+        fields = [int(n) for n in numbers.split()]
+        if name.strip() == "lo" or len(fields) < 12:
+            continue
+        counters[name.strip()] = {
+            **dict(zip(("rx_bytes", "rx_packets", "rx_errors", "rx_dropped"), fields[0:4], strict=True)),
+            **dict(zip(("tx_bytes", "tx_packets", "tx_errors", "tx_dropped"), fields[8:12], strict=True)),
+        }
+    return counters
 
 
 def _stats_document(now: dict[str, Any], before: dict[str, Any] | None, mem_total: int) -> dict[str, Any]:
@@ -381,6 +403,7 @@ def _stats_document(now: dict[str, Any], before: dict[str, Any] | None, mem_tota
         "cpu_stats": cpu(now),
         "precpu_stats": cpu(before),
         "memory_stats": {"usage": now["mem_usage"], "limit": now["mem_limit"] or mem_total, "stats": {}},
+        **({"networks": now["networks"]} if now["networks"] else {}),
     }
 
 

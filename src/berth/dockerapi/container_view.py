@@ -217,6 +217,22 @@ def _config(record: ContainerRecord, opts: CreateOptions, doc: dict[str, Any]) -
         "Labels": opts.labels,
         "StopSignal": config["StopSignal"],
         "StopTimeout": opts.stop_timeout,
+        **({"Healthcheck": _healthcheck(opts)} if opts.health_test else {}),
+    }
+
+
+def _healthcheck(opts: CreateOptions) -> dict[str, Any]:
+    """The container's own check in Docker's shape (durations in nanoseconds; 0: the default)."""
+
+    def ns(seconds: float | None) -> int:
+        return int((seconds or 0) * 1_000_000_000)
+
+    return {
+        "Test": opts.health_test,
+        "Interval": ns(opts.health_interval),
+        "Timeout": ns(opts.health_timeout),
+        "StartPeriod": ns(opts.health_start_period),
+        "Retries": opts.health_retries or 0,
     }
 
 

@@ -39,6 +39,9 @@ _ENGINE_MODULES = (
     "berth.image.importer",
     "berth.dockerapi.volumes",
     "berth.dockerapi.build",
+    "berth.dockerapi.commit",
+    "berth.engine.images.commit",
+    "berth.image.commit",
     "berth.build.containerfile",
     "berth.build.context",
     "berth.build.executor",
@@ -122,6 +125,7 @@ async def run(
     from berth.dockerapi import (
         archive,
         build,
+        commit,
         containers,
         events,
         execs,
@@ -151,6 +155,7 @@ async def run(
             networks.register,
             volumes.register,
             build.register,
+            commit.register,
             swarm.register,
         ],
     )

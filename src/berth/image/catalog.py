@@ -194,6 +194,11 @@ def find_image(store: ImageStore, text: str) -> tuple[CatalogImage, Image | None
     raise NotFound(f"{text}: image not known")
 
 
+def looks_like_id(text: str) -> bool:
+    """Whether ``text`` could be an image ID or a prefix of one (hex digits, maybe ``sha256:``)."""
+    return _ID.match(text) is not None
+
+
 def check_filter(text: str) -> None:
     """Refuse a ``--filter`` that ``matches`` would not understand (before any image is read)."""
     key, sep, value = text.partition("=")

@@ -76,7 +76,7 @@ def test_failing_run_is_an_error_line_with_its_code(api: DockerAPI) -> None:
     status, lines = _build(api, body, t="never", networkmode="none")
     assert status == 200
     assert lines[-1]["errorDetail"]["code"] == 3
-    assert "RUN exited with status 3" in lines[-1]["error"]
+    assert lines[-1]["error"] == "The command '/bin/sh -c exit 3' returned a non-zero code: 3"
     assert api.get("/images/never/json").status == 404
 
 
