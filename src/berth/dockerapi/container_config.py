@@ -165,12 +165,22 @@ def _network(mode: str, networking: Fields) -> str:
     ``default`` and ``bridge`` are the engine's default network."""
     endpoints = list(networking.mapping("EndpointsConfig"))
     if mode in ("", "default") and endpoints:
-        if len(endpoints) > 1:
-            raise ApiError(
-                400, "Berth's containers join one network: give one in NetworkingConfig.EndpointsConfig"
-            )
         mode = endpoints[0]
     return "" if mode in ("", "default", "bridge") else mode
+
+
+def more_networks(body: Any) -> dict[str, list[str]]:
+    """The networks of ``NetworkingConfig.EndpointsConfig`` beyond the container's own (it is
+    connected to them once made), each with its ``Aliases``."""
+    config = Fields(body, "")
+    networking = config.child("NetworkingConfig")
+    own = _network(config.child("HostConfig").text("NetworkMode"), networking) or "default"
+    endpoints = networking.child("EndpointsConfig")
+    return {
+        name: endpoints.child(name).strings("Aliases")
+        for name in endpoints.data
+        if name != own and not (own == "default" and name in ("bridge", "default"))
+    }
 
 
 def _aliases(network: str, networking: Fields) -> list[str]:

@@ -53,14 +53,23 @@ def _network_name(name: str, default_network: str) -> str:
     return "bridge" if name == default_network else name
 
 
+_UNATTACHED = {"IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": ""}
+
+
 def _networks(podman_doc: dict[str, Any], record: ContainerRecord, default_network: str) -> dict[str, Any]:
     networks = {}
     aliases = CreateOptions.from_json(record.config["options"]).network_alias
-    for name, net in podman_doc["NetworkSettings"]["Networks"].items():
+    connected = record.config.get("connected", {})
+    attached = podman_doc["NetworkSettings"]["Networks"]
+    own = record.config.get("network", "")
+    # dockerd lists a container's networks whether or not it runs (without addresses then)
+    names = [*([own] if own and own not in ("none", "host") and ":" not in own else []), *connected]
+    for name in dict.fromkeys([*names, *attached]):
+        net = attached.get(name, _UNATTACHED)
         networks[_network_name(name, default_network)] = {
             "IPAMConfig": None,
             "Links": None,
-            "Aliases": [*aliases, record.name, record.id[:12]],
+            "Aliases": [*aliases, *connected.get(name, []), record.name, record.id[:12]],
             "NetworkID": name,
             "EndpointID": record.id if net["IPAddress"] else "",
             "Gateway": net["Gateway"],

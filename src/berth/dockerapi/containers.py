@@ -18,7 +18,7 @@ from berth.dockerapi.app import (
     query_int,
     read_json,
 )
-from berth.dockerapi.container_config import Fields, create_options
+from berth.dockerapi.container_config import Fields, create_options, more_networks
 from berth.dockerapi.errors import ApiError
 from berth.engine.engine import Engine
 from berth.engine.metadata import ACTIVE, ContainerRecord
@@ -35,15 +35,27 @@ def _not_modified() -> web.Response:
 
 def _create(engine: Engine, body: Any, name: str) -> ContainerRecord:
     from berth.engine.containers.create import create_container
+    from berth.engine.containers.network_setup import connect_network
+    from berth.engine.containers.remove import remove_container
 
     opts = create_options(body, name)
+    others = more_networks(body)
+    for network in others:
+        engine.db.network(network)  # a missing one is a 404 before anything is made
     try:
-        return create_container(engine, opts)
+        record = create_container(engine, opts)
     except NotFound as err:
         if "pull it first" in str(err):
             # The client pulls on a 404 "No such image" and creates again (docker run).
             raise ApiError(404, f"No such image: {opts.image}") from None
         raise
+    try:
+        for network, aliases in others.items():
+            connect_network(engine, record.id, network, aliases)
+    except BaseException:
+        remove_container(engine, record.id, force=True, volumes=True)
+        raise
+    return engine.db.container(record.id)
 
 
 async def create(request: web.Request) -> web.StreamResponse:
