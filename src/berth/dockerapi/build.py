@@ -1,12 +1,16 @@
 """``POST /build`` (engine API v1.44, Image): a tar context in the body built by Berth's builder (what
-``berth build`` runs), answered with dockerd's build stream: JSON lines of ``stream`` text (the
-steps and RUN's output, its stderr in red as dockerd marks it), an ``aux`` object with the image ID,
-and ``errorDetail`` when the build fails."""
+``berth build`` runs, in a process of its own: ``berth.dockerapi.build_worker``), answered with
+dockerd's build stream: JSON lines of ``stream`` text (the steps and RUN's output), an ``aux``
+object with the image ID, and ``errorDetail`` when the build fails."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +25,7 @@ from berth.errors import BerthError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from berth.build.containerfile import Containerfile
-    from berth.build.context import BuildContext
 
-#: dockerd's marks around a RUN's stderr in the build stream (red, then reset).
-_STDERR_START, _STDERR_END = "\x1b[91m", "\x1b[0m"
 #: The name the docker CLI and docker-py give a Dockerfile from outside the context when they add
 #: it to the context's tarball: only the build reads it, COPY and ADD must not see it.
 _ADDED_DOCKERFILE = ".dockerfile."
@@ -91,72 +92,66 @@ def parse_build_query(request: web.Request) -> BuildQuery:
     )
 
 
-def _open_context(archive: Path, root: Path, dockerfile: str) -> tuple[BuildContext, Containerfile]:
-    """The context in ``archive`` unpacked into ``root``, and its Dockerfile parsed."""
+def _open_context(archive: Path, root: Path, dockerfile: str) -> tuple[Containerfile, str]:
+    """The context in ``archive`` unpacked into ``root``; its Dockerfile parsed, and its text."""
     from berth.build.containerfile import parse_containerfile
     from berth.build.context import context_from_archive
 
-    ctx = context_from_archive(archive, root)
-    rel = ctx.confine(dockerfile)
+    rel = context_from_archive(archive, root).confine(dockerfile)
     # dockerd's fallback for the default name; Berth's own default name too
     candidates = [rel] if rel != "Dockerfile" else [rel, "dockerfile", "Containerfile"]
     for name in candidates:
         path = root / name
         if path.is_file():
-            text = path.read_bytes()
+            text = path.read_bytes().decode(errors="surrogateescape")
             if name.startswith(_ADDED_DOCKERFILE):
                 path.unlink()
-            return ctx, parse_containerfile(text.decode(errors="surrogateescape"), name)
+            return parse_containerfile(text, name), text
     raise ApiError(400, f"Cannot locate specified Dockerfile: {dockerfile}")
 
 
-def _build(engine: Engine, ctx: BuildContext, cf: Containerfile, query: BuildQuery, emit: Emit) -> None:
-    from berth.build.errors import ContainerfileError
-    from berth.build.executor import Builder, BuildOptions
-    from berth.engine.containers.monitor import STDERR
-    from berth.engine.images.store import images_root
-    from berth.image.images import ImageStore
+def _build_in_worker(
+    engine: Engine,
+    root: Path,
+    cf: Containerfile,
+    text: str,
+    query: BuildQuery,
+    emit: Emit,
+    stop: threading.Event,
+) -> None:
+    """Run the build in a process of its own (``berth.dockerapi.build_worker``) and pass on the
+    lines it writes. Not in this threaded service: a RUN's container monitor is forked from the
+    process that starts it, and a fork copies a lock (SQLite's allocator's, say) that another
+    thread held at that instant, locked for ever. A client that leaves stops the build."""
+    import dataclasses
 
-    def output(stream: int, data: bytes) -> None:
-        text = data.decode(errors="replace")
-        emit({"stream": f"{_STDERR_START}{text}{_STDERR_END}" if stream == STDERR else text})
+    from berth.spec.records import as_dict
 
-    opts = BuildOptions(
-        containerfile=cf,
-        context=ctx,
-        tags=query.tags,
-        build_args=query.build_args,
-        target=query.target,
-        pull=query.pull,
-        network=query.network,
-        add_hosts=query.extra_hosts,
-        labels=query.labels,
-        no_cache=query.no_cache,
-        quiet=query.quiet,
-        progress=(lambda _line: None) if query.quiet else (lambda line: emit({"stream": line + "\n"})),
-        output=output,
+    job = {
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in as_dict(engine.config).items()},
+        "context": str(root),
+        "dockerfile": cf.filename,
+        "text": text,
+        "query": dataclasses.asdict(query),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "berth.dockerapi.build_worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
-    images = ImageStore(images_root(engine.config))
+    assert worker.stdin is not None and worker.stdout is not None
     try:
-        stored = Builder(engine, images, opts).build()
-    except ContainerfileError as err:
-        if err.run is None:
-            emit({"errorDetail": {"message": str(err)}, "error": str(err)})
-            return
-        # dockerd's words for a failed RUN, which clients match (docker-py's BuildError tests)
-        message = f"The command '{' '.join(err.run.argv)}' returned a non-zero code: {err.run.status}"
-        emit({"errorDetail": {"message": message, "code": err.run.status}, "error": message})
-        return
+        with worker.stdin:
+            worker.stdin.write(json.dumps(job).encode())
+        for line in worker.stdout:
+            if stop.is_set():
+                break
+            emit(json.loads(line))
     finally:
-        images.close()
-    image_id = f"sha256:{stored.image_id}"
-    emit({"aux": {"ID": image_id}})
-    if query.quiet:
-        emit({"stream": image_id + "\n"})
-        return
-    emit({"stream": f"Successfully built {stored.image_id[:12]}\n"})
-    for tag in query.tags:
-        emit({"stream": f"Successfully tagged {tag}\n"})
+        if worker.poll() is None and stop.is_set():
+            worker.terminate()  # its builder removes what it made as it unwinds
+        worker.stdout.close()
+        worker.wait()
+    if worker.returncode != 0 and not stop.is_set():
+        raise BerthError(f"the build ended unexpectedly (status {worker.returncode}); see the service's log")
 
 
 async def build(request: web.Request) -> web.StreamResponse:
@@ -171,11 +166,13 @@ async def build(request: web.Request) -> web.StreamResponse:
         root = workdir / "context"
         root.mkdir()
         try:
-            ctx, cf = await blocking(request, lambda _engine: _open_context(archive, root, query.dockerfile))
+            cf, text = await blocking(request, lambda _engine: _open_context(archive, root, query.dockerfile))
         except BerthError as err:
             raise ApiError(400, str(err)) from None
         archive.unlink()  # unpacked: its room is given back before the build
-        return await stream_json_lines(request, lambda engine, emit: _build(engine, ctx, cf, query, emit))
+        return await stream_json_lines(
+            request, lambda engine, emit, stop: _build_in_worker(engine, root, cf, text, query, emit, stop)
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
