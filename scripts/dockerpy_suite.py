@@ -188,9 +188,14 @@ def main() -> int:
                 run_suite(args.suite, args.python, sock, junit, log, select)
                 results[side] = outcomes(junit)
         finally:
-            for proc in reversed(procs):
+            for proc in procs:
                 proc.terminate()
-                proc.wait(timeout=60)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
             subprocess.run([*e.podman, "network", "prune", "-f"], env=e.env, capture_output=True)
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
