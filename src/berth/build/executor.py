@@ -239,6 +239,7 @@ class Builder:
                 raise ContainerfileError(
                     self.cf.filename, base.line.number, f"image {ref} not found"
                 ) from None
+            self.opts.progress(f"Trying to pull {ref}...")  # buildah's line
             name = pull_image(self.engine.config, ref, self.opts.tls_verify)
             resolved = self.images.resolve(name)
         chain = unpack_layers(self.images, self.snaps, resolved, ref)

@@ -145,7 +145,8 @@ def _history(engine: Engine, name: str) -> list[dict[str, Any]]:
     rows = history(entry.resolved)
     return [
         {
-            "Id": f"sha256:{row.id}" if row.id != "<missing>" else row.id,
+            # dockerd: the newest entry is the image itself
+            "Id": f"sha256:{entry.id}" if i == 0 else f"sha256:{row.id}" if row.id != "<missing>" else row.id,
             "Created": int(timestamp(row.created) or 0) if row.created else 0,
             "CreatedBy": row.created_by,
             "Tags": entry.names if i == 0 else None,

@@ -79,7 +79,28 @@ def _resolve_local(store: ImageStore, reference: str) -> ResolvedImage:
             return store.resolve(entry.records[0].name)
         except NotFound:
             pass  # a name of hex digits, then
-    return resolve_first(store, local_names(reference))
+    try:
+        return resolve_first(store, local_names(reference))
+    except BerthError:
+        found = _by_repository_suffix(store, reference)
+        if found is None:
+            raise
+        return store.resolve(found)
+
+
+def _by_repository_suffix(store: ImageStore, reference: str) -> str | None:
+    """podman's last resort for a short name: the newest stored image whose repository ends with
+    it, with the same tag (``alpine`` finds ``quay.io/libpod/alpine:latest``)."""
+    from berth.spec.reference import is_short_name
+
+    if "@" in reference or not is_short_name(reference):
+        return None
+    repo, tag = reference.rsplit(":", 1) if ":" in reference else (reference, "latest")
+    for image in sorted(store.list(), key=lambda r: -r.updated):
+        name_repo, _, name_tag = image.name.rpartition(":")
+        if name_tag == tag and name_repo.endswith(f"/{repo}"):
+            return image.name
+    return None
 
 
 def image_rootfs(
