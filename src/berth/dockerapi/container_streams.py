@@ -84,7 +84,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
     wanted = {STDOUT: query_bool(request, "stdout"), STDERR: query_bool(request, "stderr")}
     use_stdin = query_bool(request, "stdin") and opts.interactive
     detach = DetachKeys.parse(request.query.get("detachKeys") or DEFAULT_DETACH_KEYS)
-    if with_logs or not streaming:
+    # a container not started yet has logged nothing: its attach waits for the start as below
+    if (with_logs or not streaming) and record.state != CONFIGURED:
         hijacked = await hijack(request, stream_type(opts.tty, api_version(request)))
         if with_logs:
             await _send_logged(request, hijacked, record.id, opts.tty, wanted)
