@@ -226,6 +226,11 @@ def matches(image: CatalogImage, text: str) -> bool:
         ]
         # an image made here answers to its short name too (localhost/mine:1 as mine:1), as in podman
         forms += [f for r in refs if r.domain == "localhost" for f in (f"{r.path}:{r.tag}", r.path)]
+        # and a pattern with no slash to the repository's last component (alpine: quay.io/libpod/alpine)
+        if "/" not in value:
+            forms += [
+                f for r in refs for f in (r.path.rpartition("/")[2], f"{r.path.rpartition('/')[2]}:{r.tag}")
+            ]
         return any(fnmatch.fnmatchcase(form, value) for form in forms)
     labels = image.labels
     name, has_value, want = value.partition("=")
