@@ -144,6 +144,8 @@ def create_options(body: Any, name: str) -> CreateOptions:
         ipc=_ipc_mode(host.text("IpcMode")),
         group_add=host.strings("GroupAdd"),
         cpu_shares=host.number("CpuShares"),
+        cpu_rt_period=host.number("CpuRealtimePeriod"),
+        cpu_rt_runtime=host.number("CpuRealtimeRuntime"),
         cpuset_cpus=host.text("CpusetCpus"),
         cpuset_mems=host.text("CpusetMems"),
         memory_swap=_memory_swap(host.number("MemorySwap")),

@@ -285,6 +285,8 @@ def _host_config(
         "IpcMode": opts.ipc or "private",
         "GroupAdd": opts.group_add or None,
         "CpuShares": opts.cpu_shares,
+        "CpuRealtimePeriod": opts.cpu_rt_period,
+        "CpuRealtimeRuntime": opts.cpu_rt_runtime,
         "CpusetCpus": opts.cpuset_cpus,
         "CpusetMems": opts.cpuset_mems,
         "MemorySwap": _memory_swap(opts),

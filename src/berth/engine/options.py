@@ -99,6 +99,9 @@ class CreateOptions:
     cpu_shares: int = 0
     cpuset_cpus: str = ""
     cpuset_mems: str = ""
+    #: ``--cpu-rt-period``, ``--cpu-rt-runtime`` (microseconds; 0: the default)
+    cpu_rt_period: int = 0
+    cpu_rt_runtime: int = 0
     #: ``--memory-swap``: memory plus swap ("-1": swap unlimited; "": no swap beyond --memory)
     memory_swap: str = ""
     #: ``--memory-swappiness`` 0-100 (None: the kernel's)

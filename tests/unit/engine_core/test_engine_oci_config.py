@@ -173,6 +173,8 @@ def test_cpu_and_memory_resources(rootfs: Path) -> None:
     res = _build(rootfs, opts)["linux"]["resources"]
     assert res["memory"] == {"limit": 64 << 20, "swap": 128 << 20, "swappiness": 40}
     assert res["cpu"] == {"shares": 512, "cpus": "0", "mems": "0"}
+    realtime = _build(rootfs, CreateOptions(cpu_rt_period=1000, cpu_rt_runtime=500))["linux"]["resources"]
+    assert realtime["cpu"] == {"realtimePeriod": 1000, "realtimeRuntime": 500}
     assert (
         _build(rootfs, CreateOptions(memory="64m", memory_swap="-1"))["linux"]["resources"]["memory"]["swap"]
         == -1

@@ -150,10 +150,15 @@ def _cpu(opts: CreateOptions) -> dict[str, Any]:
     cpu: dict[str, Any] = {}
     if opts.cpus:
         cpu = {"quota": int(parse_cpus(opts.cpus) * CPU_PERIOD), "period": CPU_PERIOD}
-    if opts.cpu_shares < 0:
-        raise InvalidArgument(f"invalid --cpu-shares {opts.cpu_shares}")
-    if opts.cpu_shares:
-        cpu["shares"] = opts.cpu_shares
+    for number, key, flag in (
+        (opts.cpu_shares, "shares", "--cpu-shares"),
+        (opts.cpu_rt_period, "realtimePeriod", "--cpu-rt-period"),
+        (opts.cpu_rt_runtime, "realtimeRuntime", "--cpu-rt-runtime"),
+    ):
+        if number < 0:
+            raise InvalidArgument(f"invalid {flag} {number}")
+        if number:
+            cpu[key] = number
     for value, key, flag in (
         (opts.cpuset_cpus, "cpus", "--cpuset-cpus"),
         (opts.cpuset_mems, "mems", "--cpuset-mems"),
