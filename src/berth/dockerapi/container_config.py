@@ -154,6 +154,7 @@ def create_options(body: Any, name: str) -> CreateOptions:
         init=host.flag("Init"),
         runtime=host.text("Runtime"),
         volumes_from=host.strings("VolumesFrom"),
+        log_driver=_log_driver(host.child("LogConfig")),
     )
 
 
@@ -192,6 +193,15 @@ def _aliases(network: str, networking: Fields) -> list[str]:
     if not network or network in ("none", "host") or network not in endpoints.data:
         return []
     return endpoints.child(network).strings("Aliases")
+
+
+def _log_driver(log: Fields) -> str:
+    """``LogConfig.Type``: Berth's own log (reported as ``json-file``), or ``none``."""
+    driver = log.text("Type")
+    if driver not in ("", "json-file", "none"):
+        # dockerd's words (Berth has json-file, as it reports its own log, and none)
+        raise ApiError(400, f"logger: no log driver named '{driver}' is registered")
+    return "none" if driver == "none" else ""
 
 
 def _ipc_mode(mode: str) -> str:

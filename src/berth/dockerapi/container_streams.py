@@ -314,7 +314,10 @@ async def logs(request: web.Request) -> web.StreamResponse:
     from berth.engine.containers.observe import log_output
 
     record = await blocking(request, _record, request.match_info["id"])
-    tty = CreateOptions.from_json(record.config["options"]).tty
+    opts = CreateOptions.from_json(record.config["options"])
+    if opts.log_driver == "none":
+        raise ApiError(501, "configured logging driver does not support reading")
+    tty = opts.tty
     wanted = {1: query_bool(request, "stdout"), 2: query_bool(request, "stderr")}
     if not any(wanted.values()):
         raise ApiError(400, "You must choose at least one stream")

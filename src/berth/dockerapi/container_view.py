@@ -257,7 +257,7 @@ def _host_config(
         "ContainerIDFile": "",
         # Clients read logs through the API only from drivers they know (docker-py: json-file or
         # journald); Berth's CRI-format log serves the logs endpoint just as well.
-        "LogConfig": {"Type": "json-file", "Config": {}},
+        "LogConfig": {"Type": opts.log_driver or "json-file", "Config": {}},
         "NetworkMode": _network_name(record.config.get("network", ""), default_network),
         "PortBindings": ports,
         "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},

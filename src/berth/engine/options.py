@@ -110,6 +110,8 @@ class CreateOptions:
     init: bool = False
     #: ``--volumes-from CONTAINER[:ro|rw]``: that container's volumes and binds, at its paths
     volumes_from: list[str] = field(default_factory=list)
+    #: ``--log-driver``: "" (Berth's log) or ``none`` (its output is not read back)
+    log_driver: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the container's record."""

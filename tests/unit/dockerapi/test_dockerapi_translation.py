@@ -167,3 +167,16 @@ def test_more_endpoints_are_networks_to_connect() -> None:
     assert more_networks(body) == {"b": ["y"], "c": []}
     assert more_networks({"HostConfig": {"NetworkMode": "c"}, **body}) == {"a": ["x"], "b": ["y"]}
     assert more_networks({"NetworkingConfig": {"EndpointsConfig": {"bridge": {}}}}) == {}
+
+
+def test_log_drivers() -> None:
+    assert (
+        create_options({"Image": "i", "HostConfig": {"LogConfig": {"Type": "none"}}}, "").log_driver == "none"
+    )
+    assert (
+        create_options({"Image": "i", "HostConfig": {"LogConfig": {"Type": "json-file"}}}, "").log_driver
+        == ""
+    )
+    with pytest.raises(ApiError) as err:
+        create_options({"Image": "i", "HostConfig": {"LogConfig": {"Type": "syslog"}}}, "")
+    assert err.value.status == 400
