@@ -30,6 +30,10 @@ class Fields:
     def _get(self, key: str, kinds: type | tuple[type, ...], what: str, default: Any) -> Any:
         value = self.data.get(key)
         if value is None:
+            # dockerd decodes with Go's encoding/json, which matches keys in any case (docker-py
+            # sends CPURealtimePeriod for the API's CpuRealtimePeriod)
+            value = next((v for k, v in self.data.items() if k.lower() == key.lower()), None)
+        if value is None:
             return default
         # bool is an int in Python, but never a number in JSON
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in _tuple(kinds)):

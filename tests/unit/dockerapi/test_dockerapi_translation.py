@@ -180,3 +180,10 @@ def test_log_drivers() -> None:
     with pytest.raises(ApiError) as err:
         create_options({"Image": "i", "HostConfig": {"LogConfig": {"Type": "syslog"}}}, "")
     assert err.value.status == 400
+
+
+def test_keys_match_in_any_case_as_go_decodes_them() -> None:
+    opts = create_options(
+        {"Image": "i", "HostConfig": {"CPURealtimePeriod": 1000, "cpurealtimeruntime": 500}}, ""
+    )
+    assert (opts.cpu_rt_period, opts.cpu_rt_runtime) == (1000, 500)
