@@ -118,8 +118,17 @@ def engines(prefix: str, runtime: str = "runc") -> Iterator[Engines]:
             subprocess.run([*e.berth, "network", "rm", "-f", name], env=e.berth_env, capture_output=True)
         subprocess.run([*e.podman, "rm", "-a", "-f"], env=e.env, capture_output=True)
         subprocess.run([*e.podman, "rmi", "-a", "-f"], env=e.env, capture_output=True)
-        subprocess.run(["umount", "-R", str(e.work / "podman")], capture_output=True)
+        # podman's storage mounts itself (overlay/) and its containers' roots under it
+        for target in sorted(_mounts_under(e.work), reverse=True):
+            subprocess.run(["umount", target], capture_output=True)
         shutil.rmtree(e.work, ignore_errors=True)
+
+
+def _mounts_under(top: Path) -> list[str]:
+    """The mount points at or below ``top`` (/proc/self/mountinfo's fifth field)."""
+    with open("/proc/self/mountinfo") as fh:
+        targets = [line.split()[4] for line in fh]
+    return [t for t in targets if t == str(top) or t.startswith(f"{top}/")]
 
 
 def become_subreaper() -> None:

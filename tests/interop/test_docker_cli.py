@@ -199,3 +199,23 @@ def test_events_and_system_df(docker: Docker) -> None:
     assert "container destroy" in out
     df = docker("system", "df").stdout
     assert "Images" in df and "Local Volumes" in df
+
+
+def test_build_then_run(docker: Docker, tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM {IMAGE}\nARG WHO=nobody\nCOPY greeting /greeting\nRUN echo built by $WHO >> /greeting\n"
+    )
+    (context / "greeting").write_text("hello\n")
+    out = docker("build", "--network", "none", "--build-arg", "WHO=docker", "-t", "built:1", str(context))
+    assert "Successfully tagged built:1" in out.stdout
+    assert docker("run", "--rm", "--network", "none", "built:1", "cat", "/greeting").stdout == (
+        "hello\nbuilt by docker\n"
+    )
+    quiet = docker("build", "-q", "--network", "none", str(context)).stdout.strip()
+    assert quiet.startswith("sha256:") and "\n" not in quiet
+    assert docker("image", "inspect", "-f", "{{.Id}}", quiet).stdout.strip() == quiet
+    (context / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN exit 4\n")
+    failed = docker("build", "--network", "none", str(context), check=False)
+    assert failed.returncode != 0 and "returned a non-zero code: 4" in failed.stderr

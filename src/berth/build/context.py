@@ -117,6 +117,13 @@ def open_context(
         yield BuildContext(root, IgnoreRules.read(root)), containerfile
 
 
+def context_from_archive(archive: Path, root: Path) -> BuildContext:
+    """The context in the tarball ``archive`` (plain, gzip or zstd), unpacked into the empty
+    directory ``root``, which the caller removes."""
+    _fill(root, str(archive), None)
+    return BuildContext(root, IgnoreRules.read(root))
+
+
 def _fill(root: Path, spec: str, stdin: BinaryIO | None) -> bytes | None:
     """Unpack the tarball ``spec`` (``-``: stdin) into ``root``; stdin that is no tarball is returned."""
     import io

@@ -33,7 +33,7 @@ from berth.build.copier import (
     user_owner,
     write_file,
 )
-from berth.build.errors import ContainerfileError
+from berth.build.errors import ContainerfileError, RunFailed
 from berth.build.expand import Expander
 from berth.build.ignore import IgnoreRules
 from berth.build.instructions import Add, Arg, Copy, From, Instruction, Run, Workdir, parse_instruction
@@ -66,6 +66,10 @@ from berth.spec.digest import Digest
 from berth.spec.image_config import ImageConfig
 from berth.spec.platform import host
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.engine.containers.attach import OutputSink
+
 
 @dataclass
 class BuildOptions:
@@ -79,6 +83,8 @@ class BuildOptions:
     pull: str = "missing"
     tls_verify: bool | None = None
     network: str = ""
+    #: ``--add-host HOST:IP``: extra /etc/hosts lines for RUN
+    add_hosts: list[str] = field(default_factory=list)
     docker_format: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     #: ``--annotation``: the manifest's annotations.
@@ -99,6 +105,9 @@ class BuildOptions:
     progress: Callable[[str], None] = lambda _line: None
     #: Warnings (shown even with ``-q``), e.g. config fields the OCI format can not hold.
     warn: Callable[[str], None] = lambda _line: None
+    #: Where RUN's output goes (the Docker API's build stream); ``None``: this process's stdout
+    #: and stderr.
+    output: OutputSink | None = None
 
 
 def builtin_args() -> dict[str, str]:
@@ -204,7 +213,8 @@ class Builder:
         except ContainerfileError:
             raise
         except BerthError as err:
-            raise ContainerfileError(self.cf.filename, ins.line.number, str(err)) from None
+            run = err if isinstance(err, RunFailed) else None
+            raise ContainerfileError(self.cf.filename, ins.line.number, str(err), run) from None
 
     def _announce(self, ins: Instruction) -> None:
         self.line = ins.line.number
@@ -298,6 +308,7 @@ class Builder:
                 raise ContainerfileError(
                     self.cf.filename, base.line.number, f"image {ref} not found"
                 ) from None
+            self.opts.progress(f"Trying to pull {ref}...")  # buildah's line
             name = pull_image(self.engine.config, ref, self.opts.tls_verify)
             resolved = self.images.resolve(name)
         chain = unpack_layers(self.images, self.snaps, resolved, ref)
@@ -433,9 +444,11 @@ class Builder:
                 made.tmpfs,
                 made.targets,
                 quiet=self.opts.quiet,
+                output=self.opts.output,
+                add_hosts=self.opts.add_hosts,
             )
         if code != 0:
-            raise InvalidArgument(f"RUN exited with status {code}: {ins.line.original}")
+            raise RunFailed(code, ins.line.original, argv)
         prefix = (
             ""
             if not state.args

@@ -23,6 +23,10 @@ from berth.build.state import StageState
 from berth.engine.engine import Engine
 from berth.errors import BerthError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.engine.containers.attach import OutputSink
+
 #: Paths the engine and runtime mount over in every container (runtime-spec config.md#mounts and
 #: the engine's /etc files); made in the root only if missing.
 _MOUNT_POINTS = (
@@ -61,14 +65,17 @@ def run_in_root(
     tmpfs: Sequence[str] = (),
     targets: Sequence[str] = (),
     quiet: bool = False,
+    output: OutputSink | None = None,
+    add_hosts: Sequence[str] = (),
 ) -> int:
     """Run ``argv`` in a container on ``root`` with the stage's env, user and workdir; its exit code.
 
     ``mounts`` are ``-v`` specs (``SRC:DST[:ro]``), ``tmpfs`` are ``--tmpfs`` ones, ``targets``
     their destinations (the mount points made for them are removed afterwards). ``quiet``: the
-    command's output is not shown.
+    command's output is not shown; ``output``: it goes there rather than to this process's stdout
+    and stderr. ``add_hosts``: ``HOST:IP`` lines for its /etc/hosts.
     """
-    from berth.engine.containers.attach import relay
+    from berth.engine.containers.attach import relay, relay_output
     from berth.engine.containers.create import create_container
     from berth.engine.containers.owned import owner_annotations
     from berth.engine.containers.remove import remove_container
@@ -87,6 +94,7 @@ def run_in_root(
         network=network,
         volumes=list(mounts),
         tmpfs=list(tmpfs),
+        add_host=list(add_hosts),
         pull="never",
         # Marked as this build's, so ps lists it only with --external and it goes if we die.
         annotations=owner_annotations(),
@@ -97,7 +105,7 @@ def run_in_root(
         code = None
         if sock is not None:
             with sock:
-                code = relay(sock, False, False)
+                code = relay(sock, False, False) if output is None else relay_output(sock, output)
         if code is None:
             code = wait_container(engine, record.id)
     finally:

@@ -329,40 +329,20 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _commit(args: argparse.Namespace) -> int:
-    from berth.engine.containers.state import refresh
     from berth.engine.engine import Engine
-    from berth.engine.event_log import container_event
-    from berth.engine.images.store import snapshotter
-    from berth.engine.metadata import RUNNING
-    from berth.image.commit import commit_snapshot
+    from berth.engine.images.commit import commit_container
 
-    config = _config(args)
-    with Engine(config) as engine, _store(args) as images:
-        record = refresh(engine, engine.db.container(args.container))
-        paused = args.pause and record.state == RUNNING
-        if paused:
-            from berth.engine.containers.pause import pause_container
-
-            pause_container(engine, record.id)  # a consistent upper directory while it is read
-        try:
-            stored = commit_snapshot(
-                images,
-                snapshotter(config),
-                record.id,
-                record.image,
-                reference=args.reference,
-                changes=args.change,
-                message=args.message,
-                author=args.author,
-            )
-        except NotFound as err:
-            raise NotFound(f"cannot commit container {record.name}: {err}") from None
-        finally:
-            if paused:
-                from berth.engine.containers.pause import unpause_container
-
-                unpause_container(engine, record.id)
-        container_event(config, record, "commit")
+    with Engine(_config(args)) as engine, _store(args) as images:
+        stored = commit_container(
+            engine,
+            images,
+            args.container,
+            reference=args.reference,
+            changes=args.change,
+            message=args.message,
+            author=args.author,
+            pause=args.pause,
+        )
     if not args.quiet:
         print(f"sha256:{stored.image_id}")
     return 0

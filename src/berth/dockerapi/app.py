@@ -252,18 +252,24 @@ def query_int(request: web.Request, name: str, default: int | None = None) -> in
         raise ApiError(400, f"invalid value {text!r} for query parameter {name}: want an integer") from None
 
 
-def query_filters(request: web.Request) -> dict[str, list[str]]:
-    """The ``filters`` parameter: JSON ``{"key": ["value", ...]}`` or the older ``{"key": {"value":
-    true}}`` form, as a map from key to values."""
-    text = request.query.get("filters", "")
+def query_object(request: web.Request, name: str) -> dict[str, Any]:
+    """The query parameter ``name``, a JSON object (empty when absent); anything else is a 400."""
+    text = request.query.get(name, "")
     if not text:
         return {}
     try:
         data = json.loads(text)
     except ValueError as err:
-        raise ApiError(400, f"invalid filters {text!r}: {err}") from None
+        raise ApiError(400, f"invalid {name} {text!r}: {err}") from None
     if not isinstance(data, dict):
-        raise ApiError(400, f"invalid filters {text!r}: want a JSON object")
+        raise ApiError(400, f"invalid {name} {text!r}: want a JSON object")
+    return data
+
+
+def query_filters(request: web.Request) -> dict[str, list[str]]:
+    """The ``filters`` parameter: JSON ``{"key": ["value", ...]}`` or the older ``{"key": {"value":
+    true}}`` form, as a map from key to values."""
+    data = query_object(request, "filters")
     filters: dict[str, list[str]] = {}
     for key, values in data.items():
         if isinstance(values, dict):

@@ -30,6 +30,10 @@ class Fields:
     def _get(self, key: str, kinds: type | tuple[type, ...], what: str, default: Any) -> Any:
         value = self.data.get(key)
         if value is None:
+            # dockerd decodes with Go's encoding/json, which matches keys in any case (docker-py
+            # sends CPURealtimePeriod for the API's CpuRealtimePeriod)
+            value = next((v for k, v in self.data.items() if k.lower() == key.lower()), None)
+        if value is None:
             return default
         # bool is an int in Python, but never a number in JSON
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in _tuple(kinds)):
@@ -97,6 +101,7 @@ def create_options(body: Any, name: str) -> CreateOptions:
     if not image:
         raise ApiError(400, "no image given: Image is required")
     volumes, tmpfs = _mounts(config, host)
+    network = _network(host.text("NetworkMode"), config.child("NetworkingConfig"))
     health = config.child("Healthcheck")
     return CreateOptions(
         image=image,
@@ -117,7 +122,8 @@ def create_options(body: Any, name: str) -> CreateOptions:
         memory=str(host.number("Memory")) if host.number("Memory") > 0 else "",
         cpus=str(host.number("NanoCpus") / _NS) if host.number("NanoCpus") > 0 else "",
         pids_limit=host.number("PidsLimit"),
-        network=_network(host.text("NetworkMode"), config.child("NetworkingConfig")),
+        network=network,
+        network_alias=_aliases(network, config.child("NetworkingConfig")),
         publish=_port_bindings(host),
         interactive=config.flag("OpenStdin"),
         tty=config.flag("Tty"),
@@ -137,6 +143,22 @@ def create_options(body: Any, name: str) -> CreateOptions:
         dns_search=host.strings("DnsSearch"),
         dns_option=host.strings("DnsOptions"),
         add_host=host.strings("ExtraHosts"),
+        pid=host.text("PidMode"),
+        uts=host.text("UTSMode"),
+        ipc=_ipc_mode(host.text("IpcMode")),
+        group_add=host.strings("GroupAdd"),
+        cpu_shares=host.number("CpuShares"),
+        cpu_rt_period=host.number("CpuRealtimePeriod"),
+        cpu_rt_runtime=host.number("CpuRealtimeRuntime"),
+        cpuset_cpus=host.text("CpusetCpus"),
+        cpuset_mems=host.text("CpusetMems"),
+        memory_swap=_memory_swap(host.number("MemorySwap")),
+        # Docker's -1 is the kernel's swappiness
+        memory_swappiness=swappiness if (swappiness := host.number("MemorySwappiness", -1)) >= 0 else None,
+        init=host.flag("Init"),
+        runtime=host.text("Runtime"),
+        volumes_from=host.strings("VolumesFrom"),
+        log_driver=_log_driver(host.child("LogConfig")),
     )
 
 
@@ -150,12 +172,50 @@ def _network(mode: str, networking: Fields) -> str:
     ``default`` and ``bridge`` are the engine's default network."""
     endpoints = list(networking.mapping("EndpointsConfig"))
     if mode in ("", "default") and endpoints:
-        if len(endpoints) > 1:
-            raise ApiError(
-                400, "Berth's containers join one network: give one in NetworkingConfig.EndpointsConfig"
-            )
         mode = endpoints[0]
     return "" if mode in ("", "default", "bridge") else mode
+
+
+def more_networks(body: Any) -> dict[str, list[str]]:
+    """The networks of ``NetworkingConfig.EndpointsConfig`` beyond the container's own (it is
+    connected to them once made), each with its ``Aliases``."""
+    config = Fields(body, "")
+    networking = config.child("NetworkingConfig")
+    own = _network(config.child("HostConfig").text("NetworkMode"), networking) or "default"
+    endpoints = networking.child("EndpointsConfig")
+    return {
+        name: endpoints.child(name).strings("Aliases")
+        for name in endpoints.data
+        if name != own and not (own == "default" and name in ("bridge", "default"))
+    }
+
+
+def _aliases(network: str, networking: Fields) -> list[str]:
+    """``Aliases`` of the endpoint for ``network`` (docker-compose gives each container its
+    service's name), on user networks only, as dockerd takes them."""
+    endpoints = networking.child("EndpointsConfig")
+    if not network or network in ("none", "host") or network not in endpoints.data:
+        return []
+    return endpoints.child(network).strings("Aliases")
+
+
+def _log_driver(log: Fields) -> str:
+    """``LogConfig.Type``: Berth's own log (reported as ``json-file``), or ``none``."""
+    driver = log.text("Type")
+    if driver not in ("", "json-file", "none"):
+        # dockerd's words (Berth has json-file, as it reports its own log, and none)
+        raise ApiError(400, f"logger: no log driver named '{driver}' is registered")
+    return "none" if driver == "none" else ""
+
+
+def _ipc_mode(mode: str) -> str:
+    """dockerd's ``private`` and ``shareable`` both give the container an IPC namespace of its own."""
+    return "" if mode in ("private", "shareable") else mode
+
+
+def _memory_swap(total: int) -> str:
+    """``MemorySwap`` (memory plus swap, -1 unlimited, 0 unset) as the engine's ``--memory-swap``."""
+    return "" if total == 0 else str(total)
 
 
 def _restart_policy(policy: Fields) -> str:
@@ -188,7 +248,10 @@ def _mounts(config: Fields, host: Fields) -> tuple[list[str], list[str]]:
             volumes.append(f"{source}:{target}{suffix}" if source else target)
         else:
             raise ApiError(400, f"invalid {mount.where}: mount type {kind!r} is not supported")
-    volumes += [dest for dest in config.mapping("Volumes") if dest not in {v.split(":")[-1] for v in volumes}]
+    # the config's Volumes a bind, a volume or a tmpfs already covers get no anonymous volume
+    covered = {v.split(":")[1] if ":" in v else v for v in volumes}
+    covered |= {t.partition(":")[0] for t in tmpfs}
+    volumes += [dest for dest in config.mapping("Volumes") if dest not in covered]
     return volumes, tmpfs
 
 

@@ -25,12 +25,15 @@ from berth.dockerapi.app import (
     query_int,
     send_all,
 )
+from berth.dockerapi.detach_keys import DEFAULT as DEFAULT_DETACH_KEYS
+from berth.dockerapi.detach_keys import DetachKeys
 from berth.dockerapi.errors import ApiError
 from berth.dockerapi.streams import STDERR, STDOUT, Hijacked, ResponseWriter, frame, hijack, stream_type
 from berth.engine.containers.monitor import CLOSE_STDIN, EXIT, RESIZE, STDIN
 from berth.engine.engine import Engine
 from berth.engine.metadata import ACTIVE, CONFIGURED, ContainerRecord
 from berth.engine.options import CreateOptions
+from berth.errors import NotFound
 
 #: Clients attached to a container that has not started yet, by container id: its start hands
 #: each the monitor connection it makes (one client; a second one waits for the next start).
@@ -69,15 +72,57 @@ async def start(request: web.Request, ref: str) -> None:
 
 
 async def attach(request: web.Request) -> web.StreamResponse:
-    """``POST /containers/{id}/attach?stream=&stdin=&stdout=&stderr=``: the hijacked connection.
-    To a container not started yet it waits for the start (docker run); ``logs`` is not
-    supported (the output from now on)."""
+    """``POST /containers/{id}/attach?stream=&logs=&stdin=&stdout=&stderr=&detachKeys=``: the
+    hijacked connection. To a container not started yet it waits for the start (docker run).
+    ``logs`` sends the output logged so far first (output between that and the attach itself
+    is not sent); without ``stream`` the answer ends there."""
     record = await blocking(request, _record, request.match_info["id"])
     opts = CreateOptions.from_json(record.config["options"])
-    if record.state not in ACTIVE and record.state != CONFIGURED:
+    with_logs, streaming = query_bool(request, "logs"), query_bool(request, "stream")
+    if record.state not in ACTIVE and record.state != CONFIGURED and (streaming or not with_logs):
         raise ApiError(409, "You cannot attach to a stopped container, start it first")
     wanted = {STDOUT: query_bool(request, "stdout"), STDERR: query_bool(request, "stderr")}
     use_stdin = query_bool(request, "stdin") and opts.interactive
+    detach = DetachKeys.parse(request.query.get("detachKeys") or DEFAULT_DETACH_KEYS)
+    # a container not started yet has logged nothing: its attach waits for the start as below
+    if (with_logs or not streaming) and record.state != CONFIGURED:
+        hijacked = await hijack(request, stream_type(opts.tty, api_version(request)))
+        if with_logs:
+            await _send_logged(request, hijacked, record.id, opts.tty, wanted)
+        if not streaming:
+            await hijacked.close()
+            return hijacked.response
+        record = await blocking(request, _record, record.id)  # it may have started meanwhile
+        return await _attach_hijacked(request, hijacked, record, opts, wanted, use_stdin, detach)
+    hijacked = await hijack(request, stream_type(opts.tty, api_version(request)))
+    return await _attach_hijacked(request, hijacked, record, opts, wanted, use_stdin, detach)
+
+
+async def _send_logged(
+    request: web.Request, hijacked: Hijacked, cid: str, tty: bool, wanted: dict[int, bool]
+) -> None:
+    """The container's logged output so far, on the hijacked connection."""
+    from berth.engine.containers.observe import log_output
+
+    def produce(engine: Engine, stop: threading.Event) -> Iterator[tuple[int, bytes]]:
+        return log_output(engine, cid, False, cancelled=stop.is_set)
+
+    async for fd, data in iterate_in_thread(request, produce):
+        if wanted[fd]:
+            await hijacked.send(data if tty else frame(fd, data))
+
+
+async def _attach_hijacked(
+    request: web.Request,
+    hijacked: Hijacked,
+    record: ContainerRecord,
+    opts: CreateOptions,
+    wanted: dict[int, bool],
+    use_stdin: bool,
+    detach: DetachKeys,
+) -> web.StreamResponse:
+    """Relay between the hijacked connection and the container's monitor (once it has started,
+    for one not started yet)."""
     waiter: asyncio.Future[socket.socket] | None = None
     if record.state == CONFIGURED:
         waiter = asyncio.get_running_loop().create_future()
@@ -85,7 +130,6 @@ async def attach(request: web.Request) -> web.StreamResponse:
         sock_call = None
     else:
         sock_call = _connect
-    hijacked = await hijack(request, stream_type(opts.tty, api_version(request)))
     try:
         if waiter is not None:
             sock = await waiter
@@ -97,7 +141,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
         await hijacked.close()
         raise
     with sock:
-        await relay(hijacked, sock, opts.tty, wanted, use_stdin)
+        await relay(hijacked, sock, opts.tty, wanted, use_stdin, detach)
     await hijacked.close()
     return hijacked.response
 
@@ -109,10 +153,16 @@ def _connect(engine: Engine, cid: str) -> socket.socket:
 
 
 async def relay(
-    hijacked: Hijacked, sock: socket.socket, tty: bool, wanted: dict[int, bool], use_stdin: bool
+    hijacked: Hijacked,
+    sock: socket.socket,
+    tty: bool,
+    wanted: dict[int, bool],
+    use_stdin: bool,
+    detach: DetachKeys | None = None,
 ) -> None:
     """Pump the monitor's output to the client (framed unless ``tty``) and, with ``use_stdin``,
-    the client's input to the container, until the container exits or the client goes."""
+    the client's input to the container, until the container exits, the client goes, or it types
+    the ``detach`` sequence."""
     loop = asyncio.get_running_loop()
     sock.setblocking(False)
 
@@ -128,22 +178,35 @@ async def relay(
             if wanted.get(kind):
                 await hijacked.send(body if tty else frame(kind, body))
 
-    async def input_() -> None:
+    async def input_() -> bool:
+        """Relay input until its end (False) or the detach sequence (True)."""
         while True:
             data = await hijacked.receive()
+            ended, detached = not data, False
+            if data and detach is not None:
+                data, detached = detach.feed(data)
             with contextlib.suppress(OSError):
-                await loop.sock_sendall(sock, bytes([STDIN]) + data if data else bytes([CLOSE_STDIN]))
-            if not data:
-                return
+                if data:
+                    await loop.sock_sendall(sock, bytes([STDIN]) + data)
+                elif ended:
+                    await loop.sock_sendall(sock, bytes([CLOSE_STDIN]))
+            if ended or detached:
+                return detached
 
-    pump = asyncio.ensure_future(input_()) if use_stdin else None
+    relayed = asyncio.ensure_future(output())
+    typed = asyncio.ensure_future(input_()) if use_stdin else None
     try:
-        await output()
+        if typed is not None:
+            await asyncio.wait([relayed, typed], return_when=asyncio.FIRST_COMPLETED)
+            if typed.done() and typed.result():
+                return  # detached: the container runs on
+        await relayed  # the input ended (or there is none): the output goes on
     except ConnectionError:
         pass  # the client went away: the container runs on
     finally:
-        if pump is not None:
-            pump.cancel()
+        for pump in (relayed, typed):
+            if pump is not None:
+                pump.cancel()
 
 
 def _resize(engine: Engine, ref: str, height: int, width: int) -> None:
@@ -192,7 +255,25 @@ def _wait(engine: Engine, ref: str, condition: str, stop: threading.Event) -> It
             break
     else:
         return  # the client went away
+    if condition != "removed":
+        _until_recorded(engine, record.id, stop)
     yield code
+
+
+def _until_recorded(engine: Engine, cid: str, stop: threading.Event) -> None:
+    """Wait until the container's record says it is no longer running (the monitor logs the exit
+    a moment before it records it), so an inspect after the wait sees the exit as dockerd's does."""
+    from berth.engine.containers.state import refresh
+
+    while not stop.is_set():
+        try:
+            if refresh(engine, engine.db.container(cid)).state not in ACTIVE:
+                return
+        except NotFound:
+            return  # removed (``AutoRemove``)
+        finally:
+            engine.close()
+        time.sleep(0.02)
 
 
 async def wait(request: web.Request) -> web.StreamResponse:
@@ -233,7 +314,10 @@ async def logs(request: web.Request) -> web.StreamResponse:
     from berth.engine.containers.observe import log_output
 
     record = await blocking(request, _record, request.match_info["id"])
-    tty = CreateOptions.from_json(record.config["options"]).tty
+    opts = CreateOptions.from_json(record.config["options"])
+    if opts.log_driver == "none":
+        raise ApiError(501, "configured logging driver does not support reading")
+    tty = opts.tty
     wanted = {1: query_bool(request, "stdout"), 2: query_bool(request, "stderr")}
     if not any(wanted.values()):
         raise ApiError(400, "You must choose at least one stream")
@@ -271,7 +355,29 @@ def _stats_sample(engine: Engine, ref: str) -> dict[str, Any]:
     sample = stats(engine, ref)
     sample["system_ns"] = _system_cpu_ns()
     sample["read"] = time.time()
+    sample["networks"] = _interface_counters(engine.db.container(ref).pid)
     return sample
+
+
+def _interface_counters(pid: int | None) -> dict[str, dict[str, int]]:
+    """Each of the container's network interfaces but the loopback, with its byte, packet, error
+    and drop counts (proc(5) /proc/PID/net/dev, read in the container's network namespace)."""
+    try:
+        with open(f"/proc/{pid}/net/dev") as fh:
+            lines = fh.read().splitlines()[2:]
+    except (OSError, TypeError):
+        return {}
+    counters = {}
+    for line in lines:
+        name, _, numbers = line.partition(":")
+        fields = [int(n) for n in numbers.split()]
+        if name.strip() == "lo" or len(fields) < 12:
+            continue
+        counters[name.strip()] = {
+            **dict(zip(("rx_bytes", "rx_packets", "rx_errors", "rx_dropped"), fields[0:4], strict=True)),
+            **dict(zip(("tx_bytes", "tx_packets", "tx_errors", "tx_dropped"), fields[8:12], strict=True)),
+        }
+    return counters
 
 
 def _stats_document(now: dict[str, Any], before: dict[str, Any] | None, mem_total: int) -> dict[str, Any]:
@@ -301,6 +407,7 @@ def _stats_document(now: dict[str, Any], before: dict[str, Any] | None, mem_tota
         "cpu_stats": cpu(now),
         "precpu_stats": cpu(before),
         "memory_stats": {"usage": now["mem_usage"], "limit": now["mem_limit"] or mem_total, "stats": {}},
+        **({"networks": now["networks"]} if now["networks"] else {}),
     }
 
 

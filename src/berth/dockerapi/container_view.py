@@ -53,13 +53,23 @@ def _network_name(name: str, default_network: str) -> str:
     return "bridge" if name == default_network else name
 
 
+_UNATTACHED = {"IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": ""}
+
+
 def _networks(podman_doc: dict[str, Any], record: ContainerRecord, default_network: str) -> dict[str, Any]:
     networks = {}
-    for name, net in podman_doc["NetworkSettings"]["Networks"].items():
+    aliases = CreateOptions.from_json(record.config["options"]).network_alias
+    connected = record.config.get("connected", {})
+    attached = podman_doc["NetworkSettings"]["Networks"]
+    own = record.config.get("network", "")
+    # dockerd lists a container's networks whether or not it runs (without addresses then)
+    names = [*([own] if own and own not in ("none", "host") and ":" not in own else []), *connected]
+    for name in dict.fromkeys([*names, *attached]):
+        net = attached.get(name, _UNATTACHED)
         networks[_network_name(name, default_network)] = {
             "IPAMConfig": None,
             "Links": None,
-            "Aliases": [record.name, record.id[:12]],
+            "Aliases": [*aliases, *connected.get(name, []), record.name, record.id[:12]],
             "NetworkID": name,
             "EndpointID": record.id if net["IPAddress"] else "",
             "Gateway": net["Gateway"],
@@ -87,9 +97,14 @@ def _mounts(record: ContainerRecord) -> list[dict[str, Any]]:
             "Destination": m["destination"],
             "Mode": "",
             "RW": "ro" not in m["options"],
-            "Propagation": "" if volume else "rprivate",
+            "Propagation": "" if volume else _propagation(m["options"]),
         })  # fmt: skip
     return mounts
+
+
+def _propagation(options: list[str]) -> str:
+    kinds = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
+    return next((o for o in options if o in kinds), "rprivate")
 
 
 def _volume_name(source: str) -> str:
@@ -211,6 +226,22 @@ def _config(record: ContainerRecord, opts: CreateOptions, doc: dict[str, Any]) -
         "Labels": opts.labels,
         "StopSignal": config["StopSignal"],
         "StopTimeout": opts.stop_timeout,
+        **({"Healthcheck": _healthcheck(opts)} if opts.health_test else {}),
+    }
+
+
+def _healthcheck(opts: CreateOptions) -> dict[str, Any]:
+    """The container's own check in Docker's shape (durations in nanoseconds; 0: the default)."""
+
+    def ns(seconds: float | None) -> int:
+        return int((seconds or 0) * 1_000_000_000)
+
+    return {
+        "Test": opts.health_test,
+        "Interval": ns(opts.health_interval),
+        "Timeout": ns(opts.health_timeout),
+        "StartPeriod": ns(opts.health_start_period),
+        "Retries": opts.health_retries or 0,
     }
 
 
@@ -226,13 +257,13 @@ def _host_config(
         "ContainerIDFile": "",
         # Clients read logs through the API only from drivers they know (docker-py: json-file or
         # journald); Berth's CRI-format log serves the logs endpoint just as well.
-        "LogConfig": {"Type": "json-file", "Config": {}},
+        "LogConfig": {"Type": opts.log_driver or "json-file", "Config": {}},
         "NetworkMode": _network_name(record.config.get("network", ""), default_network),
         "PortBindings": ports,
         "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},
         "AutoRemove": opts.remove,
         "VolumeDriver": "",
-        "VolumesFrom": None,
+        "VolumesFrom": opts.volumes_from or None,
         "CapAdd": opts.cap_add or None,
         "CapDrop": opts.cap_drop or None,
         "Dns": opts.dns,
@@ -249,4 +280,25 @@ def _host_config(
         "PidsLimit": opts.pids_limit or None,
         "Runtime": record.runtime,
         "Mounts": None,
+        "PidMode": opts.pid,
+        "UTSMode": opts.uts,
+        "IpcMode": opts.ipc or "private",
+        "GroupAdd": opts.group_add or None,
+        "CpuShares": opts.cpu_shares,
+        "CpuRealtimePeriod": opts.cpu_rt_period,
+        "CpuRealtimeRuntime": opts.cpu_rt_runtime,
+        "CpusetCpus": opts.cpuset_cpus,
+        "CpusetMems": opts.cpuset_mems,
+        "MemorySwap": _memory_swap(opts),
+        "MemorySwappiness": opts.memory_swappiness,
+        "Init": opts.init,
     }
+
+
+def _memory_swap(opts: CreateOptions) -> int:
+    """``MemorySwap`` as dockerd reports it: memory plus swap, -1 unlimited, 0 without a limit."""
+    from berth.engine.units import parse_size
+
+    if opts.memory_swap:
+        return -1 if opts.memory_swap == "-1" else parse_size(opts.memory_swap)
+    return parse_size(opts.memory) if opts.memory else 0

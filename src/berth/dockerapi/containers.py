@@ -18,7 +18,7 @@ from berth.dockerapi.app import (
     query_int,
     read_json,
 )
-from berth.dockerapi.container_config import Fields, create_options
+from berth.dockerapi.container_config import Fields, create_options, more_networks
 from berth.dockerapi.errors import ApiError
 from berth.engine.engine import Engine
 from berth.engine.metadata import ACTIVE, ContainerRecord
@@ -35,15 +35,27 @@ def _not_modified() -> web.Response:
 
 def _create(engine: Engine, body: Any, name: str) -> ContainerRecord:
     from berth.engine.containers.create import create_container
+    from berth.engine.containers.network_setup import connect_network
+    from berth.engine.containers.remove import remove_container
 
     opts = create_options(body, name)
+    others = more_networks(body)
+    for network in others:
+        engine.db.network(network)  # a missing one is a 404 before anything is made
     try:
-        return create_container(engine, opts)
+        record = create_container(engine, opts)
     except NotFound as err:
         if "pull it first" in str(err):
             # The client pulls on a 404 "No such image" and creates again (docker run).
             raise ApiError(404, f"No such image: {opts.image}") from None
         raise
+    try:
+        for network, aliases in others.items():
+            connect_network(engine, record.id, network, aliases)
+    except BaseException:
+        remove_container(engine, record.id, force=True, volumes=True)
+        raise
+    return engine.db.container(record.id)
 
 
 async def create(request: web.Request) -> web.StreamResponse:
@@ -247,20 +259,23 @@ def _prune(engine: Engine, filters: dict[str, list[str]]) -> dict[str, Any]:
     if set(filters) - {"label"}:
         raise ApiError(400, "invalid filter: Berth prunes containers by label only")
     from berth.engine.containers.filters import matches, parse_filters
+    from berth.engine.system import tree_size
 
     wanted = parse_filters(_engine_filters(filters, engine.config.default_network))
-    deleted = []
+    deleted, reclaimed = [], 0
     for record in (refresh(engine, r) for r in engine.db.containers()):
         if record.state in ACTIVE:
             continue
         if not matches(record, CreateOptions.from_json(record.config["options"]).labels, wanted):
             continue
+        size = tree_size(engine.paths(record.id).userdata)  # its files, as system df counts them
         try:
             remove_container(engine, record.id)
         except (NotFound, InvalidState):
             continue  # removed or started meanwhile
         deleted.append(record.id)
-    return {"ContainersDeleted": deleted or None, "SpaceReclaimed": 0}
+        reclaimed += size
+    return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
 
 async def prune(request: web.Request) -> web.StreamResponse:

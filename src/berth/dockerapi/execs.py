@@ -21,6 +21,7 @@ from berth.dockerapi.container_config import Fields
 from berth.dockerapi.errors import ApiError
 from berth.dockerapi.streams import STDERR, STDOUT, Hijacked, frame, hijack, stream_type
 from berth.engine.engine import Engine, new_id
+from berth.engine.rootfs import CommandNotExecutable, CommandNotFound
 
 _CHUNK = 32768
 #: How long an ended exec stays inspectable (its exit code) before it is forgotten, as dockerd
@@ -277,6 +278,9 @@ async def start(request: web.Request) -> web.StreamResponse:
     instance.started = instance.running = True
     try:
         argv, process_file = await blocking(request, _prepare, instance)
+    except (CommandNotFound, CommandNotExecutable) as err:
+        # dockerd: the exec ends with the shell's status for it (127, 126) and says why
+        return await _unrunnable(request, instance, body.flag("Detach"), err)
     except BaseException:
         instance.started = instance.running = False
         raise
@@ -288,6 +292,23 @@ async def start(request: web.Request) -> web.StreamResponse:
     hijacked = await hijack(request, stream_type(instance.tty, api_version(request)))
     try:
         await _run(request, instance, argv, process_file, hijacked)
+    finally:
+        await hijacked.close()
+    return hijacked.response
+
+
+async def _unrunnable(
+    request: web.Request, instance: ExecInstance, detach: bool, err: CommandNotFound | CommandNotExecutable
+) -> web.StreamResponse:
+    """An exec whose command can not be run: ended with the error's status, its message on the
+    process's stderr."""
+    instance.exit_code, instance.running, instance.ended_at = err.exit_code, False, time.monotonic()
+    if detach:
+        return json_response({})
+    hijacked = await hijack(request, stream_type(instance.tty, api_version(request)))
+    message = f"{err}\n".encode()
+    try:
+        await hijacked.send(message if instance.tty else frame(STDERR, message))
     finally:
         await hijacked.close()
     return hijacked.response

@@ -103,21 +103,24 @@ class _Progress:
         self.emit({"status": status, "progressDetail": {}, "id": self._id(desc)})
 
 
-def _error_line(err: BaseException) -> dict[str, Any]:
+def error_line(err: BaseException) -> dict[str, Any]:
     return {"errorDetail": {"message": str(err)}, "error": str(err)}
 
 
-async def _stream(request: web.Request, work: Callable[[Engine, Emit], None]) -> web.StreamResponse:
-    """Answer 200 with the JSON lines ``work`` emits; an engine error ends the stream with Docker's
-    error line (the status is sent already)."""
+async def stream_json_lines(
+    request: web.Request, work: Callable[[Engine, Emit, threading.Event], None]
+) -> web.StreamResponse:
+    """Answer 200 with the JSON lines ``work(engine, emit, stop)`` emits (``stop`` is set when the
+    client has gone); an engine error ends the stream with Docker's error line (the status is
+    sent already)."""
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
 
-    def run(engine: Engine, emit: Emit, _stop: threading.Event) -> None:
+    def run(engine: Engine, emit: Emit, stop: threading.Event) -> None:
         try:
-            work(engine, emit)
+            work(engine, emit, stop)
         except (BerthError, ApiError) as err:
-            emit(_error_line(err))
+            emit(error_line(err))
 
     lines = stream_from_thread(request, run)
     return await send_all(response, (json.dumps(line).encode() + b"\r\n" async for line in lines))
@@ -189,7 +192,7 @@ async def create(request: web.Request) -> web.StreamResponse:
             400, f"platform {request.query['platform']!r} is not supported: Berth pulls for this host"
         )
     creds = registry_credentials(request.headers.get("X-Registry-Auth", ""))
-    return await _stream(request, lambda engine, emit: _pull(engine, ref, creds, emit))
+    return await stream_json_lines(request, lambda engine, emit, _stop: _pull(engine, ref, creds, emit))
 
 
 async def _create_from_source(request: web.Request, source: str) -> web.StreamResponse:
@@ -204,8 +207,8 @@ async def _create_from_source(request: web.Request, source: str) -> web.StreamRe
     workdir = Path(await blocking(request, lambda engine: tempfile.mkdtemp(dir=spool_dir(engine))))
     try:
         body = await spool_body(request, workdir)
-        return await _stream(
-            request, lambda engine, emit: _import(engine, body, reference, changes, message, emit)
+        return await stream_json_lines(
+            request, lambda engine, emit, _stop: _import(engine, body, reference, changes, message, emit)
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -229,7 +232,7 @@ async def push(request: web.Request) -> web.StreamResponse:
         raise ApiError(400, str(err)) from None
     creds = registry_credentials(request.headers.get("X-Registry-Auth", ""))
     await blocking(request, _must_exist, str(ref))
-    return await _stream(request, lambda engine, emit: _push(engine, ref, creds, emit))
+    return await stream_json_lines(request, lambda engine, emit, _stop: _push(engine, ref, creds, emit))
 
 
 def _must_exist(engine: Engine, name: str) -> None:

@@ -136,16 +136,19 @@ async def inspect(request: web.Request) -> web.StreamResponse:
 
 
 def _history(engine: Engine, name: str) -> list[dict[str, Any]]:
-    from berth.image.catalog import history, timestamp
+    from berth.image.catalog import HistoryRow, history, timestamp
 
     with open_store(engine) as store:
         entry = find_catalog_image(store, name)
     if entry.resolved is None:
         raise ApiError(500, f"image {name}: {entry.error}")
     rows = history(entry.resolved)
+    if not rows:  # a config without history (not every builder writes one): the image as one step
+        rows = [HistoryRow(entry.id, "", "", entry.size, "")]
     return [
         {
-            "Id": f"sha256:{row.id}" if row.id != "<missing>" else row.id,
+            # dockerd: the newest entry is the image itself
+            "Id": f"sha256:{entry.id}" if i == 0 else f"sha256:{row.id}" if row.id != "<missing>" else row.id,
             "Created": int(timestamp(row.created) or 0) if row.created else 0,
             "CreatedBy": row.created_by,
             "Tags": entry.names if i == 0 else None,

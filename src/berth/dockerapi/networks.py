@@ -70,7 +70,13 @@ def _document(engine: Engine, record: NetworkRecord, verbose: bool = True) -> di
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": False,
         "Containers": _containers(engine, record) if verbose else {},
-        "Options": {"com.docker.network.bridge.name": record.bridge},
+        # A user network's options are those it was made with (none: Berth takes no DriverOpts),
+        # which docker-compose compares with its file's; the default one names its bridge.
+        "Options": (
+            {"com.docker.network.bridge.name": record.bridge}
+            if record.name == engine.config.default_network
+            else {}
+        ),
         "Labels": record.labels,
     }  # fmt: skip
 
@@ -202,35 +208,43 @@ async def prune(request: web.Request) -> web.StreamResponse:
     return json_response(await blocking(request, _prune, query_filters(request)))
 
 
-def _connect(engine: Engine, ref: str, container_ref: str) -> None:
+def _connect(engine: Engine, ref: str, container_ref: str, aliases: list[str]) -> None:
+    from berth.engine.containers.network_setup import connect_network
+
     record = _record(engine, ref) if ref not in _PSEUDO else None
     container = engine.db.container(container_ref)
-    current = container.config.get("network")
-    if record is not None and current == record.name:
-        return  # already on it, as dockerd answers a repeated connect of a created container
-    raise ApiError(
-        501,
-        f"container {container.name} is on network {docker_name(engine, current or 'none')}: Berth's "
-        "containers join one network, chosen when they are created (HostConfig.NetworkMode or "
-        "NetworkingConfig)",
-    )
+    if record is not None and container.config.get("network") == record.name:
+        return  # its own network: already on it, as dockerd answers a repeated connect of a created one
+    if record is None:
+        raise ApiError(
+            400, f"container {container.name} can not be connected to network {ref}: not a bridge network"
+        )
+    connect_network(engine, container.id, record.name, aliases)
 
 
 async def connect(request: web.Request) -> web.StreamResponse:
-    """``POST /networks/{id}/connect``: only the container's own network (501 otherwise)."""
+    """``POST /networks/{id}/connect`` (``{"Container", "EndpointConfig": {"Aliases"}}``): one more
+    network for the container, at once if it runs."""
     body = Fields(await read_json(request, {}), "")
-    await blocking(request, _connect, request.match_info["id"], body.text("Container"))
+    aliases = body.child("EndpointConfig").strings("Aliases")
+    await blocking(request, _connect, request.match_info["id"], body.text("Container"), aliases)
     return web.Response(status=200)
 
 
+def _disconnect(engine: Engine, ref: str, container_ref: str) -> None:
+    from berth.engine.containers.network_setup import disconnect_network
+
+    if ref in _PSEUDO:
+        raise ApiError(400, f"containers can not be disconnected from network {ref}")
+    disconnect_network(engine, container_ref, _record(engine, ref).name)
+
+
 async def disconnect(request: web.Request) -> web.StreamResponse:
-    """``POST /networks/{id}/disconnect``: not supported (501), the network is the container's for life."""
+    """``POST /networks/{id}/disconnect`` (``{"Container", "Force"}``): off a network it was connected
+    to; the one it was created on stays (400)."""
     body = Fields(await read_json(request, {}), "")
-    name = body.text("Container")
-    await blocking(request, lambda engine: engine.db.container(name))
-    raise ApiError(
-        501, "Berth's containers keep the network they were created on: remove and recreate instead"
-    )
+    await blocking(request, _disconnect, request.match_info["id"], body.text("Container"))
+    return web.Response(status=200)
 
 
 def register(router: Router) -> None:

@@ -38,6 +38,12 @@ _ENGINE_MODULES = (
     "berth.engine.images.manage",
     "berth.image.importer",
     "berth.dockerapi.volumes",
+    "berth.dockerapi.build",
+    "berth.dockerapi.commit",
+    "berth.engine.images.commit",
+    "berth.image.commit",
+    "berth.build.containerfile",
+    "berth.build.context",
     "berth.engine.volumes.local",
     "berth.engine.containers.execute",
     "berth.engine.system",
@@ -115,12 +121,15 @@ async def run(
     (0: never)."""
     from berth.dockerapi import (
         archive,
+        build,
+        commit,
         containers,
         events,
         execs,
         image_transfer,
         images,
         networks,
+        swarm,
         system,
         volumes,
     )
@@ -142,6 +151,9 @@ async def run(
             images.register,
             networks.register,
             volumes.register,
+            build.register,
+            commit.register,
+            swarm.register,
         ],
     )
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)

@@ -123,11 +123,7 @@ def info_document(engine: Engine) -> dict[str, Any]:
         "OSType": "linux",
         "Architecture": platform.machine(),
         "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {
-            "IndexConfigs": {},
-            "InsecureRegistryCIDRs": ["127.0.0.0/8"],
-            "Mirrors": [],
-        },
+        "RegistryConfig": _registry_config(),
         "NCPU": os.cpu_count() or 1,
         "MemTotal": mem_total(),
         "DockerRootDir": store["graphRoot"],
@@ -217,6 +213,23 @@ def _disk_usage(engine: Engine) -> dict[str, Any]:
         "Volumes": volumes,
         "BuildCache": [],
     }
+
+
+def _registry_config() -> dict[str, Any]:
+    """The registries registries.conf sets up (the files pulls read), in dockerd's shape: each
+    one's mirrors and whether it must be secure; registries on 127.0.0.0/8 may be plain HTTP."""
+    from berth.distribution import registries_files
+
+    indexes = {
+        entry.prefix: {
+            "Name": entry.prefix,
+            "Mirrors": [mirror.location for mirror in entry.mirrors],
+            "Secure": not entry.insecure,
+            "Official": entry.prefix == "docker.io",
+        }
+        for entry in registries_files.load().registries
+    }
+    return {"IndexConfigs": indexes, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []}
 
 
 async def disk_usage(request: web.Request) -> web.StreamResponse:

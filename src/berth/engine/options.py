@@ -95,7 +95,7 @@ class CreateOptions:
     ipc: str = ""
     #: ``--sysctl KEY=VALUE``: namespaced kernel parameters set in the container's namespaces
     sysctl: list[str] = field(default_factory=list)
-    #: ``--group-add GID``: supplementary groups on top of the user's
+    #: ``--group-add``: supplementary groups (GIDs, or names in the image's /etc/group)
     group_add: list[str] = field(default_factory=list)
     #: only ``group_add``'s groups, not the user's memberships in the image's /etc/group (the
     #: CRI's SupplementalGroupsPolicy Strict)
@@ -112,6 +112,27 @@ class CreateOptions:
     #: gives its own lists)
     masked_paths: list[str] | None = None
     readonly_paths: list[str] | None = None
+    #: ``--network-alias``: more names the container is found by on its user network
+    network_alias: list[str] = field(default_factory=list)
+    #: ``--uts host``: the host's UTS namespace ("": a new one)
+    uts: str = ""
+    #: ``--cpu-shares`` (0: the default weight), ``--cpuset-cpus``, ``--cpuset-mems``
+    cpu_shares: int = 0
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    #: ``--cpu-rt-period``, ``--cpu-rt-runtime`` (microseconds; 0: the default)
+    cpu_rt_period: int = 0
+    cpu_rt_runtime: int = 0
+    #: ``--memory-swap``: memory plus swap ("-1": swap unlimited; "": no swap beyond --memory)
+    memory_swap: str = ""
+    #: ``--memory-swappiness`` 0-100 (None: the kernel's)
+    memory_swappiness: int | None = None
+    #: ``--init``: a minimal init (catatonit) as PID 1, which reaps zombies and forwards signals
+    init: bool = False
+    #: ``--volumes-from CONTAINER[:ro|rw]``: that container's volumes and binds, at its paths
+    volumes_from: list[str] = field(default_factory=list)
+    #: ``--log-driver``: "" (Berth's log) or ``none`` (its output is not read back)
+    log_driver: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the container's record."""

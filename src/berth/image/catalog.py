@@ -194,6 +194,11 @@ def find_image(store: ImageStore, text: str) -> tuple[CatalogImage, Image | None
     raise NotFound(f"{text}: image not known")
 
 
+def looks_like_id(text: str) -> bool:
+    """Whether ``text`` could be an image ID or a prefix of one (hex digits, maybe ``sha256:``)."""
+    return _ID.match(text) is not None
+
+
 def check_filter(text: str) -> None:
     """Refuse a ``--filter`` that ``matches`` would not understand (before any image is read)."""
     key, sep, value = text.partition("=")
@@ -221,6 +226,11 @@ def matches(image: CatalogImage, text: str) -> bool:
         ]
         # an image made here answers to its short name too (localhost/mine:1 as mine:1), as in podman
         forms += [f for r in refs if r.domain == "localhost" for f in (f"{r.path}:{r.tag}", r.path)]
+        # and a pattern with no slash to the repository's last component (alpine: quay.io/libpod/alpine)
+        if "/" not in value:
+            forms += [
+                f for r in refs for f in (r.path.rpartition("/")[2], f"{r.path.rpartition('/')[2]}:{r.tag}")
+            ]
         return any(fnmatch.fnmatchcase(form, value) for form in forms)
     labels = image.labels
     name, has_value, want = value.partition("=")

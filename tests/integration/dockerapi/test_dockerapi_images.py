@@ -143,3 +143,24 @@ def test_auth_and_search(api: DockerAPI, registry: str) -> None:
     search = api.get("/v1.44/images/search?term=busybox")
     assert search.status == 501
     assert "not supported" in search.message
+
+
+def test_commit_then_create_by_the_image_id(api: DockerAPI) -> None:
+    cid = api.create(Cmd=["sh", "-c", "echo made > /made"], HostConfig={"NetworkMode": "none"})
+    assert api.post(f"/v1.44/containers/{cid}/start").status == 204
+    assert api.post(f"/v1.44/containers/{cid}/wait").json()["StatusCode"] == 0
+    answer = api.post(f"/v1.44/commit?container={cid}&repo=committed&tag=1&changes=EXPOSE+8000",
+                      {"Cmd": ["cat", "/made"], "Env": ["A=b"]})  # fmt: skip
+    assert answer.status == 201
+    image_id = answer.json()["Id"]
+    config = api.get(f"/v1.44/images/{image_id}/json").json()["Config"]
+    assert (config["Cmd"], "A=b" in config["Env"], "8000/tcp" in config["ExposedPorts"]) == (
+        ["cat", "/made"],
+        True,
+        True,
+    )
+    again = api.create(image_id, HostConfig={"NetworkMode": "none"})  # by ID, as clients do after a build
+    assert api.post(f"/v1.44/containers/{again}/start").status == 204
+    assert api.post(f"/v1.44/containers/{again}/wait").json()["StatusCode"] == 0
+    assert b"made" in api.get(f"/v1.44/containers/{again}/logs?stdout=1").body
+    assert api.post("/v1.44/commit?container=nothere").status == 404

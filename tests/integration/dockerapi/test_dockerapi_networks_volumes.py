@@ -32,7 +32,25 @@ def test_network_create_list_inspect_remove(api: DockerAPI, berth: Berth) -> Non
     assert list(inspected["NetworkSettings"]["Networks"]) == ["appnet"]
     assert api.delete("/v1.44/networks/appnet").status == 403  # in use
     assert api.post("/v1.44/networks/appnet/connect", {"Container": cid}).status == 200  # its own
-    assert api.post("/v1.44/networks/bridge/connect", {"Container": cid}).status == 501
+    # one more network, at once: found there by its aliases, off it again with disconnect
+    assert api.post("/v1.44/networks/create", {"Name": "backnet"}).status == 201
+    peer = api.create(Cmd=["sleep", "300"], HostConfig={"NetworkMode": "backnet"})
+    api.post(f"/v1.44/containers/{peer}/start")
+    joined = api.post(
+        "/v1.44/networks/backnet/connect", {"Container": cid, "EndpointConfig": {"Aliases": ["db"]}}
+    )
+    assert joined.status == 200
+    assert api.post("/v1.44/networks/backnet/connect", {"Container": cid}).status == 409  # already on it
+    inspected = api.get(f"/v1.44/containers/{cid}/json").json()
+    assert sorted(inspected["NetworkSettings"]["Networks"]) == ["appnet", "backnet"]
+    assert "db" in inspected["NetworkSettings"]["Networks"]["backnet"]["Aliases"]
+    assert _exec(api, cid, ["httpd", "-p", "8080", "-h", "/etc"]) == 0  # busybox httpd goes to the background
+    assert _exec(api, peer, ["wget", "-qO", "-", "http://db:8080/hostname"]) == 0
+    assert api.post("/v1.44/networks/backnet/disconnect", {"Container": cid}).status == 200
+    assert api.post("/v1.44/networks/backnet/disconnect", {"Container": cid}).status == 404
+    assert cid not in api.get("/v1.44/networks/backnet").json()["Containers"]
+    api.delete(f"/v1.44/containers/{peer}?force=1")
+    assert api.delete("/v1.44/networks/backnet").status == 204
     api.delete(f"/v1.44/containers/{cid}?force=1")
     assert api.delete("/v1.44/networks/bridge").status == 403
     assert api.delete("/v1.44/networks/appnet").status == 204
@@ -98,3 +116,10 @@ def test_volume_create_list_inspect_remove_prune(api: DockerAPI, berth: Berth) -
     assert api.get("/v1.44/volumes/data").status == 404
     assert api.post("/v1.44/volumes/create", {"Name": "x", "Driver": "nfs"}).status == 400
     assert api.post("/v1.44/volumes/create", {"Name": "bad/name"}).status == 400
+
+
+def _exec(api: DockerAPI, cid: str, cmd: list[str]) -> int:
+    """Run ``cmd`` in the container; its exit code."""
+    exec_id = api.post(f"/v1.44/containers/{cid}/exec", {"Cmd": cmd}).json()["Id"]
+    assert api.post(f"/v1.44/exec/{exec_id}/start", {"Detach": False}).status == 200
+    return int(api.get(f"/v1.44/exec/{exec_id}/json").json()["ExitCode"])

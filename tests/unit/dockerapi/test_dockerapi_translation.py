@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from berth.dockerapi.app import Router, make_app
-from berth.dockerapi.container_config import create_options
+from berth.dockerapi.container_config import create_options, more_networks
 from berth.dockerapi.errors import ApiError
 from berth.dockerapi.events import docker_event
 from berth.dockerapi.streams import frame
@@ -82,6 +82,7 @@ def test_a_create_request_as_options(tmp_path: Path) -> None:
     )
     assert (opts.health_test, opts.health_interval, opts.health_retries) == (["CMD-SHELL", "true"], 2.0, 4)
     assert opts.pull == "never"
+    assert opts.network_alias == ["web"]
 
 
 @pytest.mark.parametrize(
@@ -96,7 +97,6 @@ def test_a_create_request_as_options(tmp_path: Path) -> None:
         ({"Image": "x", "HostConfig": {"Mounts": [{"Type": "npipe", "Target": "/x"}]}}, "not supported"),
         ({"Image": "x", "HostConfig": {"Mounts": [{"Type": "bind", "Target": "/x"}]}}, "needs a Source"),
         ({"Image": "x", "HostConfig": {"PortBindings": {"80/tcp": "8080"}}}, "want a list of objects"),
-        ({"Image": "x", "NetworkingConfig": {"EndpointsConfig": {"a": {}, "b": {}}}}, "join one network"),
     ],
 )
 def test_bad_create_requests(body: dict[str, Any], message: str) -> None:
@@ -157,3 +157,33 @@ def test_errors_are_dockers_and_the_app_serves_on(tmp_path: Path) -> None:
             assert too_new.status == 400
 
     asyncio.run(run())
+
+
+def test_more_endpoints_are_networks_to_connect() -> None:
+    body = {
+        "NetworkingConfig": {"EndpointsConfig": {"a": {"Aliases": ["x"]}, "b": {"Aliases": ["y"]}, "c": {}}}
+    }
+    assert create_options({"Image": "i", **body}, "").network == "a"
+    assert more_networks(body) == {"b": ["y"], "c": []}
+    assert more_networks({"HostConfig": {"NetworkMode": "c"}, **body}) == {"a": ["x"], "b": ["y"]}
+    assert more_networks({"NetworkingConfig": {"EndpointsConfig": {"bridge": {}}}}) == {}
+
+
+def test_log_drivers() -> None:
+    assert (
+        create_options({"Image": "i", "HostConfig": {"LogConfig": {"Type": "none"}}}, "").log_driver == "none"
+    )
+    assert (
+        create_options({"Image": "i", "HostConfig": {"LogConfig": {"Type": "json-file"}}}, "").log_driver
+        == ""
+    )
+    with pytest.raises(ApiError) as err:
+        create_options({"Image": "i", "HostConfig": {"LogConfig": {"Type": "syslog"}}}, "")
+    assert err.value.status == 400
+
+
+def test_keys_match_in_any_case_as_go_decodes_them() -> None:
+    opts = create_options(
+        {"Image": "i", "HostConfig": {"CPURealtimePeriod": 1000, "cpurealtimeruntime": 500}}, ""
+    )
+    assert (opts.cpu_rt_period, opts.cpu_rt_runtime) == (1000, 500)

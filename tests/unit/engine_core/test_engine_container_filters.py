@@ -36,6 +36,7 @@ def _selected(*texts: str) -> list[str]:
         (("name=e",), ["web-1", "new"]),
         (("label=tier",), ["web-1", "job"]),
         (("label=tier=batch",), ["job"]),
+        (("label=tier", "label=team=shop"), ["web-1"]),  # labels: every one must hold
         (("status=running",), ["web-1"]),
         (("status=created",), ["new"]),
         (("status=exited", "status=running"), ["web-1", "job"]),  # one key: alternatives

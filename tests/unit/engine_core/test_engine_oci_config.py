@@ -145,3 +145,45 @@ def test_docker_profile_rules_resolved_by_arch_and_caps(tmp_path: Path) -> None:
     names = [r["names"] for r in load_seccomp(str(profile), ["CAP_SYS_ADMIN"])["syscalls"]]
     assert names == ([["c"]] if platform.machine() != "s390x" else [["a"], ["c"]])
     assert load_seccomp(str(profile), [])["defaultErrnoRet"] == 1
+
+
+def test_host_namespaces_groups_and_init(rootfs: Path) -> None:
+    cfg = _build(rootfs, CreateOptions(pid="host", uts="host", group_add=["2000", "extra", "7"], init=True))
+    types = {ns["type"] for ns in cfg["linux"]["namespaces"]}
+    assert "pid" not in types and "uts" not in types and "ipc" in types
+    assert "hostname" not in cfg  # config.md#hostname: only with a UTS namespace of its own
+    assert cfg["process"]["user"]["additionalGids"] == [2000, 7]
+    assert cfg["process"]["args"] == ["/run/berth-init", "--", "sh"]
+    assert any(m["destination"] == "/run/berth-init" for m in cfg["mounts"])
+    with pytest.raises(InvalidArgument, match="--pid"):
+        _build(rootfs, CreateOptions(pid="container:x"))
+    with pytest.raises(InvalidArgument, match="unable to find group"):
+        _build(rootfs, CreateOptions(group_add=["nosuch"]))
+
+
+def test_cpu_and_memory_resources(rootfs: Path) -> None:
+    opts = CreateOptions(
+        memory="64m",
+        memory_swap="128m",
+        memory_swappiness=40,
+        cpu_shares=512,
+        cpuset_cpus="0",
+        cpuset_mems="0",
+    )
+    res = _build(rootfs, opts)["linux"]["resources"]
+    assert res["memory"] == {"limit": 64 << 20, "swap": 128 << 20, "swappiness": 40}
+    assert res["cpu"] == {"shares": 512, "cpus": "0", "mems": "0"}
+    realtime = _build(rootfs, CreateOptions(cpu_rt_period=1000, cpu_rt_runtime=500))["linux"]["resources"]
+    assert realtime["cpu"] == {"realtimePeriod": 1000, "realtimeRuntime": 500}
+    assert (
+        _build(rootfs, CreateOptions(memory="64m", memory_swap="-1"))["linux"]["resources"]["memory"]["swap"]
+        == -1
+    )
+    for bad, message in (
+        (CreateOptions(memory_swap="1g"), "needs --memory"),
+        (CreateOptions(memory="64m", memory_swap="32m"), "less than --memory"),
+        (CreateOptions(cpuset_cpus="0-"), "--cpuset-cpus"),
+        (CreateOptions(memory_swappiness=101), "--memory-swappiness"),
+    ):
+        with pytest.raises(InvalidArgument, match=message):
+            _build(rootfs, bad)

@@ -42,6 +42,7 @@ def test_grouping_lookup_and_filters(images: ImageStore, tmp_path: Path) -> None
     by_id, record = find_image(images, f"sha256:{b.image_id[:5]}")
     assert record is None and by_id.names == [] and matches(by_id, "dangling=true")
     assert matches(first, "reference=app") and matches(first, "reference=quay.io/*")
+    assert matches(first, "reference=app:2")  # quay.io/x/app:2 by its last component, as podman
     assert matches(first, "label=tier=web") and not matches(first, "label=tier=db")
     with pytest.raises(NotFound, match="image not known"):
         find_image(images, "nope:1")

@@ -18,7 +18,7 @@ import struct
 import sys
 import termios
 import tty as ttymod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from berth.engine.containers.monitor import CLOSE_STDIN, EXIT, RESIZE, STDERR, STDIN, STDOUT, attach_client
 from berth.engine.containers.state import refresh
@@ -29,6 +29,9 @@ from berth.engine.options import CreateOptions
 from berth.errors import InvalidState
 
 _CHUNK = 32767
+
+#: Where a relay's output goes: ``write(stream, data)``, the stream the monitor's STDOUT or STDERR.
+OutputSink = Callable[[int, bytes], None]
 
 
 def attach_container(engine: Engine, ref: str) -> tuple[socket.socket, CreateOptions]:
@@ -72,7 +75,17 @@ def relay(sock: socket.socket, interactive: bool, tty: bool) -> int | None:
             _send_size(sock, stdin)
             previous = signal.signal(signal.SIGWINCH, lambda *_: _send_size(sock, stdin))
             stack.callback(signal.signal, signal.SIGWINCH, previous)
-        return _loop(sock, stdin if interactive else None)
+        return _loop(sock, stdin if interactive else None, _to_stdio)
+
+
+def relay_output(sock: socket.socket, write: OutputSink) -> int | None:
+    """Relay the container's output to ``write`` (no stdin) until the monitor closes the socket;
+    the container's exit code (``None`` if unknown)."""
+    return _loop(sock, None, write)
+
+
+def _to_stdio(stream: int, data: bytes) -> None:
+    _write_all(1 if stream == STDOUT else 2, data)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -84,7 +97,7 @@ def _write_all(fd: int, data: bytes) -> None:
         pass  # the reader went away (``| head``); keep relaying until the container's exit code
 
 
-def _loop(sock: socket.socket, stdin: int | None) -> int | None:
+def _loop(sock: socket.socket, stdin: int | None, write: OutputSink) -> int | None:
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ)
     if stdin is not None:
@@ -100,10 +113,8 @@ def _loop(sock: socket.socket, stdin: int | None) -> int | None:
                 if not packet:
                     return code
                 kind, body = packet[0], packet[1:]
-                if kind == STDOUT:
-                    _write_all(1, body)
-                elif kind == STDERR:
-                    _write_all(2, body)
+                if kind in (STDOUT, STDERR):
+                    write(kind, body)
                 elif kind == EXIT:
                     code = int(body)
             else:

@@ -7,6 +7,7 @@ the container are resolved with symlinks taken relative to its root, never the h
 
 from __future__ import annotations
 
+import posixpath
 import shutil
 from pathlib import Path
 
@@ -24,19 +25,21 @@ def _split(arg: str) -> tuple[str, str] | None:
     return None
 
 
-def _container_root(engine: Engine, ref: str) -> Path:
+def path_in_container(engine: Engine, ref: str, path: str) -> Path:
+    """Where ``path`` of container ``ref`` is on the host (symlinks followed inside its root). A
+    stopped container's volumes and binds are not mounted: a path below one is in its source."""
     record = refresh(engine, engine.db.container(ref))
     if record.state in ACTIVE and record.pid:
-        return Path(f"/proc/{record.pid}/root")
+        return resolve_in_root(Path(f"/proc/{record.pid}/root"), path)
+    wanted = posixpath.normpath("/" + path.lstrip("/"))
+    for mount in sorted(record.mounts, key=lambda m: len(m["destination"]), reverse=True):
+        destination = posixpath.normpath(mount["destination"])
+        if mount["type"] == "bind" and (wanted == destination or wanted.startswith(destination + "/")):
+            return resolve_in_root(Path(mount["source"]), wanted[len(destination) :])
     root = Path(record.config["rootfs"])
     if not root.is_dir():
         raise NotFound(f"the filesystem of container {record.name} is not available while it is stopped")
-    return root
-
-
-def path_in_container(engine: Engine, ref: str, path: str) -> Path:
-    """Where ``path`` of container ``ref`` is on the host (symlinks followed inside its root)."""
-    return resolve_in_root(_container_root(engine, ref), path)
+    return resolve_in_root(root, path)
 
 
 def _copy(src: Path, dst: Path) -> None:

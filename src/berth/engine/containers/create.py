@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from pathlib import Path
 
 from berth.engine.containers.cleanup import release_image, remove_anonymous_volumes, remove_files
@@ -46,12 +47,14 @@ def _volume_mounts(
     from berth.engine.volumes.local import volume_data_dir
 
     specs = [parse_volume(text) for text in opts.volumes]
+    inherited = _volumes_from(engine, opts.volumes_from)
     covered = {os.path.normpath(s.destination) for s in specs}
+    covered |= {os.path.normpath(m["destination"]) for m in inherited}
     covered |= {os.path.normpath(parse_tmpfs(t)[0]) for t in opts.tmpfs}
     for dest in dict.fromkeys(os.path.normpath(v) for v in image_volumes):
         if dest.startswith("/") and dest not in covered:
             specs.append(VolumeSpec(dest))
-    mounts, missing, anonymous = [], [], []
+    mounts, missing, anonymous = list(inherited), [], []
     known = {v.name for v in engine.db.volumes()}
     for spec in specs:
         name = spec.name
@@ -76,6 +79,25 @@ def _volume_mounts(
             }
         )
     return mounts, missing, anonymous
+
+
+def _volumes_from(engine: Engine, refs: list[str]) -> list[dict[str, Any]]:
+    """The volume and bind mounts of the containers ``refs`` name (``CONTAINER[:ro|rw]``: read-only
+    or writable whatever they were; the generated /etc files are the container's own)."""
+    from berth.engine.networks.etcfiles import ETC_FILES
+
+    own = {f"/etc/{name}" for name in ETC_FILES}
+    mounts = []
+    for ref in refs:
+        name, _, mode = ref.partition(":")
+        if mode not in ("", "ro", "rw"):
+            raise InvalidArgument(f"invalid --volumes-from {ref!r}: want CONTAINER[:ro|rw]")
+        for mount in engine.db.container(name).mounts:
+            if mount["destination"] in own:
+                continue
+            options = [o for o in mount["options"] if o not in ("ro", "rw") or not mode]
+            mounts.append({**mount, "options": options + ([mode] if mode else [])})
+    return mounts
 
 
 def _image_root(engine: Engine, opts: CreateOptions, cid: str, name: str) -> ImageRoot:
@@ -170,7 +192,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
                 "rootfs": str(rootfs),
                 "stop_signal": opts.stop_signal or image.stop_signal or "SIGTERM",
                 "network": network_mode,
-                "hostname": config["hostname"],
+                "hostname": config.get("hostname") or socket.gethostname(),  # --uts host: the host's
                 "args": config["process"]["args"],
                 "env": config["process"]["env"],
                 "cwd": config["process"]["cwd"],

@@ -48,9 +48,11 @@ def selects_stopped(filters: dict[str, list[str]]) -> bool:
 def matches(
     record: ContainerRecord, labels: dict[str, str], filters: dict[str, list[str]], pod_name: str = ""
 ) -> bool:
-    """Whether the container (with its ``labels``, in pod ``pod_name``) passes every filter key."""
+    """Whether the container (with its ``labels``, in pod ``pod_name``) passes every filter key:
+    one of the key's values, or every one for ``label`` (as docker and podman take them, so
+    docker-compose's project and service labels select one service's containers)."""
     return all(
-        any(_match(record, labels, pod_name, key, value) for value in values)
+        (all if key == "label" else any)(_match(record, labels, pod_name, key, value) for value in values)
         for key, values in filters.items()
     )
 

@@ -21,5 +21,6 @@ def check_container_network(engine: Engine, ref: str) -> list[str]:
     netns = engine.paths(record.id).netns
     for name, attachment in record.networks.items():
         net = engine.db.network(name)
-        bridge.check(engine.config, net, record.id, netns, attachment["result"], attachment["ports"])
+        ifname = attachment.get("ifname", bridge.FIRST_IFNAME)
+        bridge.check(engine.config, net, record.id, netns, attachment["result"], attachment["ports"], ifname)
     return list(record.networks)

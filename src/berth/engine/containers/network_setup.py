@@ -16,7 +16,7 @@ from berth.engine.networks import bridge, cni
 from berth.engine.networks.etcfiles import Resolver, write_etc_files, write_hosts
 from berth.engine.networks.netns import create_netns, remove_netns
 from berth.engine.options import CreateOptions, parse_publish
-from berth.errors import BerthError, InvalidArgument, NotFound
+from berth.errors import AlreadyExists, BerthError, InvalidArgument, NotFound
 from berth.fsutil import locked
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
@@ -71,41 +71,126 @@ def prepare_network(engine: Engine, record: ContainerRecord) -> NetworkRecord | 
 
 
 def attach_network(engine: Engine, record: ContainerRecord, net: NetworkRecord | None) -> None:
-    """CNI ADD into the pinned namespace; record the result and write the container's /etc/hosts."""
+    """CNI ADD into the pinned namespace, of its network and then each one it was connected to;
+    record the results and write the container's /etc/hosts."""
     if net is None:
         return
     ports = record.networks[net.name]["ports"]
     result = bridge.attach(engine.config, net, record.id, engine.paths(record.id).netns, ports)
-    record.networks = {net.name: {"result": result, "ports": ports}}
+    record.networks = {net.name: {"result": result, "ports": ports, "ifname": bridge.FIRST_IFNAME}}
     engine.db.update_container(record.id, networks=record.networks)
     write_etc(engine, record, cni.result_addresses(result))
-    refresh_peer_hosts(engine, net.name)
+    for name in connected_networks(record):
+        _join(engine, record, engine.db.network(name))
+    for name in record.networks:
+        refresh_peer_hosts(engine, name)
+
+
+def connected_networks(record: ContainerRecord) -> dict[str, list[str]]:
+    """The networks the container was connected to beyond its own, each with its aliases there."""
+    return dict(record.config.get("connected", {}))
+
+
+def _join(engine: Engine, record: ContainerRecord, net: NetworkRecord) -> None:
+    """CNI ADD of one more network, as the next free interface (eth1, eth2...), recorded."""
+    taken = {att.get("ifname", bridge.FIRST_IFNAME) for att in record.networks.values()}
+    ifname = next(f"eth{n}" for n in range(len(taken) + 1) if f"eth{n}" not in taken)
+    result = bridge.attach(engine.config, net, record.id, engine.paths(record.id).netns, [], ifname)
+    record.networks = {**record.networks, net.name: {"result": result, "ports": [], "ifname": ifname}}
+    engine.db.update_container(record.id, networks=record.networks)
+
+
+def connect_network(engine: Engine, ref: str, network: str, aliases: list[str]) -> None:
+    """Connect container ``ref`` to one more user network (Docker's ``network connect``), found
+    there by its name and ``aliases``: at once if it runs, else from its next start on."""
+    from berth.engine.containers.lock import container_lock
+    from berth.engine.containers.state import refresh
+
+    net = engine.db.network(network)
+    with container_lock(engine, engine.db.container(ref).id):
+        record = refresh(engine, engine.db.container(ref))
+        own = record.config["network"]
+        if own in (bridge.NONE, bridge.HOST) or joins_network_of(record):
+            raise InvalidArgument(f"container {record.name} has network {own}: it can not join others")
+        connected = connected_networks(record)
+        if net.name == own or net.name in connected:
+            raise AlreadyExists(f"container {record.name} is already on network {net.name}")
+        record.config = {**record.config, "connected": {**connected, net.name: list(aliases)}}
+        engine.db.update_container(record.id, config=record.config)
+        if record.state in ACTIVE and record.networks:
+            _join(engine, record, net)
+            refresh_peer_hosts(engine, net.name)
+
+
+def disconnect_network(engine: Engine, ref: str, network: str) -> None:
+    """Take container ``ref`` off a network it was connected to (its own one stays)."""
+    from berth.engine.containers.lock import container_lock
+    from berth.engine.containers.state import refresh
+
+    net = engine.db.network(network)
+    with container_lock(engine, engine.db.container(ref).id):
+        record = refresh(engine, engine.db.container(ref))
+        connected = connected_networks(record)
+        if net.name == record.config["network"]:
+            # its own network: it has none from now on (Docker's disconnect of the last one)
+            record.config = {**record.config, "network": bridge.NONE}
+        elif net.name in connected:
+            del connected[net.name]
+            record.config = {**record.config, "connected": connected}
+        else:
+            raise NotFound(f"container {record.name} is not connected to network {net.name}")
+        attachment = record.networks.get(net.name)
+        networks = {k: v for k, v in record.networks.items() if k != net.name}
+        engine.db.update_container(record.id, config=record.config, networks=networks)
+        if attachment is not None:
+            bridge.detach(
+                engine.config, net, record.id, engine.paths(record.id).netns, attachment["result"], [],
+                attachment.get("ifname", bridge.FIRST_IFNAME),
+            )  # fmt: skip
+            refresh_peer_hosts(engine, net.name)
 
 
 def refresh_peer_hosts(engine: Engine, network: str) -> None:
     """Rewrite ``/etc/hosts`` of every container on the user network ``network`` so that each lists
-    the others by name. The default network resolves no names, as Docker's default bridge."""
+    the others on each of its user networks by name and aliases. The default network resolves no
+    names, as Docker's default bridge."""
     if network == engine.config.default_network:
         return
-    lock = engine.config.runroot / "network-hosts" / f"{network}.lock"
+    lock = engine.config.runroot / "network-hosts" / "hosts.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     with locked(lock):  # one writer at a time, or a stale list could overwrite a fresher one
-        members = [
-            (rec, cni.result_addresses(rec.networks[network]["result"]))
-            for rec in engine.db.containers()
-            if network in rec.networks and rec.networks[network]["result"]
-        ]
-        for rec, addresses in members:
-            peers = [
-                (peer_addresses[0].split("/")[0], peer.name)
-                for peer, peer_addresses in members
-                if peer.id != rec.id and peer_addresses
-            ]
+        containers = engine.db.containers()
+        for rec in containers:
+            if network not in rec.networks or not rec.networks[network]["result"]:
+                continue
+            own = rec.config["network"]
+            addresses = cni.result_addresses(rec.networks[own]["result"]) if own in rec.networks else []
             with contextlib.suppress(OSError):  # a member being removed meanwhile
                 write_hosts(
-                    engine.paths(rec.id).userdata, rec.config["hostname"], rec.name, addresses, False, peers,
-                    resolver(rec).hosts,
+                    engine.paths(rec.id).userdata, rec.config["hostname"], rec.name, addresses, False,
+                    _peers(engine, rec, containers), resolver(rec).hosts,
                 )  # fmt: skip
+
+
+def _peers(engine: Engine, rec: ContainerRecord, containers: list[ContainerRecord]) -> list[tuple[str, str]]:
+    """(address, name) of every other container on one of ``rec``'s user networks, for each of
+    its names there: its own, ``--network-alias`` and the aliases it was connected with."""
+    peers = []
+    for network in rec.networks:
+        if network == engine.config.default_network:
+            continue
+        for peer in containers:
+            attachment = peer.networks.get(network)
+            if peer.id == rec.id or not attachment or not attachment["result"]:
+                continue
+            addresses = cni.result_addresses(attachment["result"])
+            if not addresses:
+                continue
+            aliases = CreateOptions.from_json(peer.config["options"]).network_alias
+            extra = connected_networks(peer).get(network, [])
+            for name in dict.fromkeys((peer.name, *aliases, *extra)):
+                peers.append((addresses[0].split("/")[0], name))
+    return list(dict.fromkeys(peers))
 
 
 def teardown_network(engine: Engine, record: ContainerRecord) -> None:
@@ -118,8 +203,9 @@ def teardown_network(engine: Engine, record: ContainerRecord) -> None:
             continue
         with contextlib.suppress(BerthError):
             bridge.detach(
-                engine.config, net, record.id, paths.netns, attachment["result"], attachment["ports"]
-            )
+                engine.config, net, record.id, paths.netns, attachment["result"], attachment["ports"],
+                attachment.get("ifname", bridge.FIRST_IFNAME),
+            )  # fmt: skip
     remove_netns(paths.netns)
 
 

@@ -8,12 +8,15 @@ Defaults (mounts, masked paths, capabilities, seccomp, rlimits) follow podman's.
 from __future__ import annotations
 
 import json
+import os
+import re
 import resource
+import socket
 from pathlib import Path
 
 from berth.engine.containers.seccomp import default_seccomp, load_seccomp
 from berth.engine.containers.security import capabilities
-from berth.engine.containers.users import resolve_user
+from berth.engine.containers.users import resolve_groups, resolve_user
 from berth.engine.images.store import ImageSettings
 from berth.engine.options import CreateOptions, id_mappings, merge_env, parse_env, parse_tmpfs
 from berth.engine.units import parse_cpus, parse_size
@@ -39,6 +42,13 @@ MASKED_PATHS = (
     *("/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/fs/selinux"),
     "/sys/dev/block",
 )
+#: A cpuset list (cpuset(7) "List format"): ``0-2,4``.
+_CPU_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+#: Where ``--init``'s init is mounted in the container, and the hosts' paths it is looked for at
+#: (Debian's catatonit package; podman's own copy).
+INIT_PATH = "/run/berth-init"
+_INIT_BINARIES = ("/usr/bin/catatonit", "/usr/libexec/podman/catatonit")
+
 READONLY_PATHS = ("/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
 
@@ -112,18 +122,63 @@ def _security_options(opts: CreateOptions) -> tuple[bool, str]:
     return no_new_privileges, seccomp
 
 
-def resources(opts: CreateOptions) -> dict[str, Any]:
-    """``linux.resources`` (config-linux.md#control-groups) for the flags in ``opts``."""
-    # config-linux.md#allowed-device-list: deny everything, the runtime adds its default devices.
-    res: dict[str, Any] = {"devices": [{"allow": opts.privileged, "access": "rwm"}]}
+def _memory(opts: CreateOptions) -> dict[str, Any]:
+    """``linux.resources.memory`` (config-linux.md#memory); ``swap`` is memory plus swap."""
+    memory: dict[str, Any] = {}
     if opts.memory:
         limit = parse_size(opts.memory, "--memory")
         if limit < 6 * 1024 * 1024:
             raise InvalidArgument(f"invalid --memory {opts.memory!r}: the minimum is 6m")
-        # Swap equal to the limit: the container gets no swap, so the limit is the limit.
-        res["memory"] = {"limit": limit, "swap": limit}
+        # Swap equal to the limit unless told: the container gets no swap, so the limit is the limit.
+        memory = {"limit": limit, "swap": limit}
+    if opts.memory_swap:
+        if not opts.memory:
+            raise InvalidArgument("--memory-swap needs --memory: it is the memory limit plus swap")
+        swap = -1 if opts.memory_swap == "-1" else parse_size(opts.memory_swap, "--memory-swap")
+        if swap != -1 and swap < memory["limit"]:
+            raise InvalidArgument(f"invalid --memory-swap {opts.memory_swap!r}: less than --memory")
+        memory["swap"] = swap
+    if opts.memory_swappiness is not None:
+        if not 0 <= opts.memory_swappiness <= 100:
+            raise InvalidArgument(f"invalid --memory-swappiness {opts.memory_swappiness}: want 0 to 100")
+        memory["swappiness"] = opts.memory_swappiness
+    return memory
+
+
+def _cpu(opts: CreateOptions) -> dict[str, Any]:
+    """``linux.resources.cpu`` (config-linux.md#cpu)."""
+    cpu: dict[str, Any] = {}
     if opts.cpus:
-        res["cpu"] = {"quota": int(parse_cpus(opts.cpus) * CPU_PERIOD), "period": CPU_PERIOD}
+        cpu = {"quota": int(parse_cpus(opts.cpus) * CPU_PERIOD), "period": CPU_PERIOD}
+    for number, key, flag in (
+        (opts.cpu_shares, "shares", "--cpu-shares"),
+        (opts.cpu_rt_period, "realtimePeriod", "--cpu-rt-period"),
+        (opts.cpu_rt_runtime, "realtimeRuntime", "--cpu-rt-runtime"),
+    ):
+        if number < 0:
+            raise InvalidArgument(f"invalid {flag} {number}")
+        if number:
+            cpu[key] = number
+    for value, key, flag in (
+        (opts.cpuset_cpus, "cpus", "--cpuset-cpus"),
+        (opts.cpuset_mems, "mems", "--cpuset-mems"),
+    ):
+        if value and not _CPU_LIST.match(value):
+            raise InvalidArgument(f"invalid {flag} {value!r}: want a list such as 0-2,4")
+        if value:
+            cpu[key] = value
+    return cpu
+
+
+def resources(opts: CreateOptions) -> dict[str, Any]:
+    """``linux.resources`` (config-linux.md#control-groups) for the flags in ``opts``."""
+    # config-linux.md#allowed-device-list: deny everything, the runtime adds its default devices.
+    res: dict[str, Any] = {"devices": [{"allow": opts.privileged, "access": "rwm"}]}
+    memory, cpu = _memory(opts), _cpu(opts)
+    if memory:
+        res["memory"] = memory
+    if cpu:
+        res["cpu"] = cpu
     if opts.pids_limit:
         if opts.pids_limit < 0 and opts.pids_limit != -1:
             raise InvalidArgument(f"invalid --pids-limit {opts.pids_limit}")
@@ -146,8 +201,16 @@ def build_config(
     path of the network namespace to join, ``""`` for a new empty one, ``None`` for the host's.
     """
     user = resolve_user(rootfs, opts.user or image.user)
+    # the CRI's SupplementalGroupsPolicy Strict: only the requested groups, not the image's memberships
+    image_gids = [] if opts.strict_groups else list(user.additional_gids)
+    extra_gids = [*image_gids, *resolve_groups(rootfs, opts.group_add)]
     env = merge_env([DEFAULT_PATH, *image.env], parse_env(opts.env, opts.env_files))
-    hostname = opts.hostname or cid[:12]
+    for flag, mode in (("--pid", opts.pid), ("--uts", opts.uts), ("--ipc", opts.ipc)):
+        if mode not in ("", "host"):
+            raise InvalidArgument(
+                f"invalid {flag} {mode!r}: want host (or nothing, for a namespace of its own)"
+            )
+    hostname = opts.hostname or (socket.gethostname() if opts.uts == "host" else cid[:12])
     env = merge_env(env, [f"HOSTNAME={hostname}", "container=berth", *(["TERM=xterm"] if opts.tty else [])])
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={user.home}")
@@ -157,8 +220,8 @@ def build_config(
     nofile = min(NOFILE, hard) if hard != resource.RLIM_INFINITY else NOFILE
     process: dict[str, Any] = {
         "terminal": opts.tty,
-        "user": {"uid": user.uid, "gid": user.gid, "additionalGids": _group_ids(user.additional_gids, opts)},
-        "args": process_args(opts, image),
+        "user": {"uid": user.uid, "gid": user.gid, "additionalGids": list(dict.fromkeys(extra_gids))},
+        "args": [INIT_PATH, "--", *process_args(opts, image)] if opts.init else process_args(opts, image),
         "env": env,
         "cwd": opts.workdir or image.working_dir or "/",
         "capabilities": {
@@ -173,12 +236,9 @@ def build_config(
         process["oomScoreAdj"] = opts.oom_score_adj  # config.md#process
     if not process["cwd"].startswith("/"):
         raise InvalidArgument(f"invalid working directory {process['cwd']!r}: not an absolute path")
-    for flag, mode in (("--pid", opts.pid), ("--ipc", opts.ipc)):
-        if mode not in ("", "host"):
-            raise InvalidArgument(f"invalid {flag} {mode!r}: want host")
     # config-linux.md#namespaces: a namespace left out is the host's.
-    private = [("pid", opts.pid), ("ipc", opts.ipc), ("uts", ""), ("mount", "")]
-    namespaces: list[dict[str, str]] = [{"type": t} for t, mode in private if mode != "host"]
+    shared = {"pid": opts.pid, "ipc": opts.ipc, "uts": opts.uts}
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount") if shared.get(t) != "host"]
     if netns is not None:
         namespaces.append({"type": "network", **({"path": netns} if netns else {})})
     if opts.uidmap:
@@ -199,6 +259,8 @@ def build_config(
         dest, options = parse_tmpfs(text)
         all_mounts.append({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options})
     all_mounts += mounts
+    if opts.init:
+        all_mounts.append(_init_mount())
     linux: dict[str, Any] = {
         "namespaces": namespaces,
         "cgroupsPath": cgroups_path,
@@ -230,23 +292,12 @@ def build_config(
         "ociVersion": OCI_VERSION,
         "process": process,
         "root": {"path": str(rootfs), "readonly": opts.read_only},
-        "hostname": hostname,
+        # config.md#hostname: only with a UTS namespace of its own
+        **({"hostname": hostname} if opts.uts != "host" else {}),
         "mounts": all_mounts,
         "linux": linux,
         "annotations": _annotations(opts, image),
     }
-
-
-def _group_ids(image_groups: tuple[int, ...] | list[int], opts: CreateOptions) -> list[int]:
-    """The user's groups from the image (unless ``strict_groups``), then ``--group-add``'s (numeric
-    ids)."""
-    gids = [] if opts.strict_groups else list(image_groups)
-    for text in opts.group_add:
-        if not text.isdigit():
-            raise InvalidArgument(f"invalid --group-add {text!r}: want a numeric group id")
-        if int(text) not in gids:
-            gids.append(int(text))
-    return gids
 
 
 def _sysctls(entries: list[str]) -> dict[str, str]:
@@ -288,6 +339,19 @@ def _devices(entries: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, A
         devices.append({"path": inside, **node, **owner})
         rules.append({"allow": True, **node, "access": access})
     return devices, rules
+
+
+def _init_mount() -> dict[str, Any]:
+    """The host's catatonit, bind-mounted read-only where ``--init`` runs it from."""
+    found = next((path for path in _INIT_BINARIES if os.path.isfile(path)), None)
+    if found is None:
+        raise InvalidArgument(f"--init: no init binary on this host (looked for {', '.join(_INIT_BINARIES)})")
+    return {
+        "destination": INIT_PATH,
+        "type": "bind",
+        "source": found,
+        "options": ["bind", "ro", "nosuid", "nodev"],
+    }
 
 
 def _annotations(opts: CreateOptions, image: ImageSettings) -> dict[str, str]:

@@ -62,3 +62,20 @@ def resolve_user(rootfs: Path, spec: str) -> ResolvedUser:
     )
     # With an explicit group the user asked for exactly that group (podman and docker agree).
     return ResolvedUser(uid, gid, () if group else extra, home)
+
+
+def resolve_groups(rootfs: Path, specs: list[str]) -> list[int]:
+    """The GIDs of ``--group-add`` ``specs``: numbers as they are, names from ``rootfs``'s
+    /etc/group; an unknown name is an error."""
+    groups = {e[0]: int(e[2]) for e in _entries(rootfs, "group") if len(e) >= 3 and e[2].isdigit()}
+    gids = []
+    for spec in specs:
+        if spec.isdigit():
+            gids.append(int(spec))
+        elif spec in groups:
+            gids.append(groups[spec])
+        else:
+            raise InvalidArgument(
+                f"unable to find group {spec}: no matching entries in the image's /etc/group"
+            )
+    return gids

@@ -68,6 +68,42 @@ def snapshotter(config: EngineConfig) -> Snapshotter:
     return Snapshotter(config.root / "snapshots")
 
 
+def _resolve_local(store: ImageStore, reference: str) -> ResolvedImage:
+    """The stored image ``reference`` names: an image ID (or a prefix of one) first, as docker
+    and podman take one wherever a name goes, else a name in podman's lookup order."""
+    from berth.engine.images.pull import local_names
+    from berth.image.catalog import find_image, looks_like_id, resolve_first
+
+    if looks_like_id(reference):
+        try:
+            entry, _record = find_image(store, reference)
+            return store.resolve(entry.records[0].name)
+        except NotFound:
+            pass  # a name of hex digits, then
+    try:
+        return resolve_first(store, local_names(reference))
+    except BerthError:
+        found = _by_repository_suffix(store, reference)
+        if found is None:
+            raise
+        return store.resolve(found)
+
+
+def _by_repository_suffix(store: ImageStore, reference: str) -> str | None:
+    """podman's last resort for a short name: the newest stored image whose repository ends with
+    it, with the same tag (``alpine`` finds ``quay.io/libpod/alpine:latest``)."""
+    from berth.spec.reference import is_short_name
+
+    if "@" in reference or not is_short_name(reference):
+        return None
+    repo, tag = reference.rsplit(":", 1) if ":" in reference else (reference, "latest")
+    for image in sorted(store.list(), key=lambda r: -r.updated):
+        name_repo, _, name_tag = image.name.rpartition(":")
+        if name_tag == tag and name_repo.endswith(f"/{repo}"):
+            return image.name
+    return None
+
+
 def image_rootfs(
     engine: Engine,
     reference: str,
@@ -86,15 +122,14 @@ def image_rootfs(
     Returns the mounted root, the image config's container defaults (config.md#properties) and the
     image's config and manifest digests.
     """
-    from berth.engine.images.pull import check_policy, local_names, pull_image
-    from berth.image.catalog import resolve_first
+    from berth.engine.images.pull import check_policy, pull_image
     from berth.image.images import ImageStore
 
     pulled = pull_image(engine.config, reference, tls_verify) if check_policy(pull) == "always" else None
     store = ImageStore(images_root(engine.config))
     try:
         try:
-            resolved = store.resolve(pulled) if pulled else resolve_first(store, local_names(reference))
+            resolved = store.resolve(pulled) if pulled else _resolve_local(store, reference)
         except NotFound as err:
             if pull != "missing":
                 raise NotFound(f"{err}: pull it first (berth pull {reference})") from None

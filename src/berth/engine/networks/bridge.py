@@ -30,7 +30,8 @@ TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checke
 if TYPE_CHECKING:
     from typing import Any
 
-_IFNAME = "eth0"
+#: The interface of a container's first network; others it joins are eth1, eth2...
+FIRST_IFNAME = "eth0"
 #: Modes of ``--network`` that are not a CNI network.
 NONE, HOST = "none", "host"
 
@@ -277,20 +278,27 @@ def _ensure_masquerade(config: EngineConfig, record: NetworkRecord) -> None:
             raise BerthError(f"cannot add the masquerade rule of network {record.name} (iptables failed)")
 
 
-def _runtime_conf(config: EngineConfig, cid: str, netns: str, ports: list[dict[str, Any]]) -> cni.RuntimeConf:
+def _runtime_conf(
+    config: EngineConfig, cid: str, netns: str, ports: list[dict[str, Any]], ifname: str
+) -> cni.RuntimeConf:
     """The container's interface on a bridge network, with ``ports`` for the portmap plugin."""
-    return cni.RuntimeConf(cid, netns, _IFNAME, config.cni_plugin_dirs, {"portMappings": ports})
+    return cni.RuntimeConf(cid, netns, ifname, config.cni_plugin_dirs, {"portMappings": ports})
 
 
 def attach(
-    config: EngineConfig, record: NetworkRecord, cid: str, netns: Path, ports: list[dict[str, Any]]
+    config: EngineConfig,
+    record: NetworkRecord,
+    cid: str,
+    netns: Path,
+    ports: list[dict[str, Any]],
+    ifname: str = FIRST_IFNAME,
 ) -> dict[str, Any]:
-    """Join ``record`` (with ``ports`` published); return the CNI result. The namespace's loopback
-    is already up (``create_netns``)."""
+    """Join ``record`` (with ``ports`` published) as interface ``ifname``; return the CNI result.
+    The namespace's loopback is already up (``create_netns``)."""
     if record.driver != CNI_DRIVER and not os.path.exists(f"/sys/class/net/{record.bridge}"):
         _ensure_masquerade(config, record)
     conflist = _conflist(config, record, ports)
-    return cni.add_network(conflist, _runtime_conf(config, cid, str(netns), ports))
+    return cni.add_network(conflist, _runtime_conf(config, cid, str(netns), ports, ifname))
 
 
 def _conflist(config: EngineConfig, record: NetworkRecord, ports: list[dict[str, Any]]) -> dict[str, Any]:
@@ -310,13 +318,14 @@ def detach(
     netns: Path,
     result: dict[str, Any],
     ports: list[dict[str, Any]],
+    ifname: str = FIRST_IFNAME,
 ) -> None:
     """Leave the network (CNI DEL with the cached result). The bridge stays until ``network rm``."""
     conflist = _conflist(config, record, ports)
     # SPEC.md: DEL must succeed even if the namespace is gone; plugins are told an empty path then.
     path = str(netns) if netns.exists() else ""
     try:
-        cni.del_network(conflist, _runtime_conf(config, cid, path, ports), result)
+        cni.del_network(conflist, _runtime_conf(config, cid, path, ports, ifname), result)
     finally:
         if ports:
             remove_idle_portmap_chains()
@@ -361,10 +370,11 @@ def check(
     netns: Path,
     result: dict[str, Any],
     ports: list[dict[str, Any]],
+    ifname: str = FIRST_IFNAME,
 ) -> None:
     """CNI CHECK of the container's attachment to ``record`` against the cached ADD ``result``."""
     conflist = _conflist(config, record, ports)
-    cni.check_network(conflist, _runtime_conf(config, cid, str(netns), ports), result)
+    cni.check_network(conflist, _runtime_conf(config, cid, str(netns), ports, ifname), result)
 
 
 def network_info(record: NetworkRecord, config: EngineConfig, containers: list[str]) -> dict[str, Any]:
