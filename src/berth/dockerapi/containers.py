@@ -35,7 +35,7 @@ def _not_modified() -> web.Response:
 
 def _create(engine: Engine, body: Any, name: str) -> ContainerRecord:
     from berth.engine.containers.create import create_container
-    from berth.engine.containers.network_setup import connect_network
+    from berth.engine.containers.network_connect import connect_network
     from berth.engine.containers.remove import remove_container
 
     opts = create_options(body, name)

@@ -209,7 +209,7 @@ async def prune(request: web.Request) -> web.StreamResponse:
 
 
 def _connect(engine: Engine, ref: str, container_ref: str, aliases: list[str]) -> None:
-    from berth.engine.containers.network_setup import connect_network
+    from berth.engine.containers.network_connect import connect_network
 
     record = _record(engine, ref) if ref not in _PSEUDO else None
     container = engine.db.container(container_ref)
@@ -232,7 +232,7 @@ async def connect(request: web.Request) -> web.StreamResponse:
 
 
 def _disconnect(engine: Engine, ref: str, container_ref: str) -> None:
-    from berth.engine.containers.network_setup import disconnect_network
+    from berth.engine.containers.network_connect import disconnect_network
 
     if ref in _PSEUDO:
         raise ApiError(400, f"containers can not be disconnected from network {ref}")

@@ -16,7 +16,7 @@ from berth.engine.networks import bridge, cni
 from berth.engine.networks.etcfiles import Resolver, write_etc_files, write_hosts
 from berth.engine.networks.netns import create_netns, remove_netns
 from berth.engine.options import CreateOptions, parse_publish
-from berth.errors import AlreadyExists, BerthError, InvalidArgument, NotFound
+from berth.errors import BerthError, InvalidArgument, NotFound
 from berth.fsutil import locked
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
@@ -81,7 +81,7 @@ def attach_network(engine: Engine, record: ContainerRecord, net: NetworkRecord |
     engine.db.update_container(record.id, networks=record.networks)
     write_etc(engine, record, cni.result_addresses(result))
     for name in connected_networks(record):
-        _join(engine, record, engine.db.network(name))
+        join_network(engine, record, engine.db.network(name))
     for name in record.networks:
         refresh_peer_hosts(engine, name)
 
@@ -91,63 +91,13 @@ def connected_networks(record: ContainerRecord) -> dict[str, list[str]]:
     return dict(record.config.get("connected", {}))
 
 
-def _join(engine: Engine, record: ContainerRecord, net: NetworkRecord) -> None:
+def join_network(engine: Engine, record: ContainerRecord, net: NetworkRecord) -> None:
     """CNI ADD of one more network, as the next free interface (eth1, eth2...), recorded."""
     taken = {att.get("ifname", bridge.FIRST_IFNAME) for att in record.networks.values()}
     ifname = next(f"eth{n}" for n in range(len(taken) + 1) if f"eth{n}" not in taken)
     result = bridge.attach(engine.config, net, record.id, engine.paths(record.id).netns, [], ifname)
     record.networks = {**record.networks, net.name: {"result": result, "ports": [], "ifname": ifname}}
     engine.db.update_container(record.id, networks=record.networks)
-
-
-def connect_network(engine: Engine, ref: str, network: str, aliases: list[str]) -> None:
-    """Connect container ``ref`` to one more user network (Docker's ``network connect``), found
-    there by its name and ``aliases``: at once if it runs, else from its next start on."""
-    from berth.engine.containers.lock import container_lock
-    from berth.engine.containers.state import refresh
-
-    net = engine.db.network(network)
-    with container_lock(engine, engine.db.container(ref).id):
-        record = refresh(engine, engine.db.container(ref))
-        own = record.config["network"]
-        if own in (bridge.NONE, bridge.HOST) or joins_network_of(record):
-            raise InvalidArgument(f"container {record.name} has network {own}: it can not join others")
-        connected = connected_networks(record)
-        if net.name == own or net.name in connected:
-            raise AlreadyExists(f"container {record.name} is already on network {net.name}")
-        record.config = {**record.config, "connected": {**connected, net.name: list(aliases)}}
-        engine.db.update_container(record.id, config=record.config)
-        if record.state in ACTIVE and record.networks:
-            _join(engine, record, net)
-            refresh_peer_hosts(engine, net.name)
-
-
-def disconnect_network(engine: Engine, ref: str, network: str) -> None:
-    """Take container ``ref`` off a network it was connected to (its own one stays)."""
-    from berth.engine.containers.lock import container_lock
-    from berth.engine.containers.state import refresh
-
-    net = engine.db.network(network)
-    with container_lock(engine, engine.db.container(ref).id):
-        record = refresh(engine, engine.db.container(ref))
-        connected = connected_networks(record)
-        if net.name == record.config["network"]:
-            # its own network: it has none from now on (Docker's disconnect of the last one)
-            record.config = {**record.config, "network": bridge.NONE}
-        elif net.name in connected:
-            del connected[net.name]
-            record.config = {**record.config, "connected": connected}
-        else:
-            raise NotFound(f"container {record.name} is not connected to network {net.name}")
-        attachment = record.networks.get(net.name)
-        networks = {k: v for k, v in record.networks.items() if k != net.name}
-        engine.db.update_container(record.id, config=record.config, networks=networks)
-        if attachment is not None:
-            bridge.detach(
-                engine.config, net, record.id, engine.paths(record.id).netns, attachment["result"], [],
-                attachment.get("ifname", bridge.FIRST_IFNAME),
-            )  # fmt: skip
-            refresh_peer_hosts(engine, net.name)
 
 
 def refresh_peer_hosts(engine: Engine, network: str) -> None:

@@ -1,0 +1,62 @@
+"""``network connect`` and ``disconnect`` (Docker's): a container on one more user network, at once
+if it runs (as the next free interface, eth1, eth2...), else from its next start on; a verb above
+``state``, which ``network_setup`` (below ``cleanup``) must not import."""
+
+from __future__ import annotations
+
+from berth.engine.containers.lock import container_lock
+from berth.engine.containers.network_setup import (
+    connected_networks,
+    join_network,
+    joins_network_of,
+    refresh_peer_hosts,
+)
+from berth.engine.containers.state import refresh
+from berth.engine.engine import Engine
+from berth.engine.metadata import ACTIVE
+from berth.engine.networks import bridge
+from berth.errors import AlreadyExists, InvalidArgument, NotFound
+
+
+def connect_network(engine: Engine, ref: str, network: str, aliases: list[str]) -> None:
+    """Connect container ``ref`` to one more user network (Docker's ``network connect``), found
+    there by its name and ``aliases``: at once if it runs, else from its next start on."""
+    net = engine.db.network(network)
+    with container_lock(engine, engine.db.container(ref).id):
+        record = refresh(engine, engine.db.container(ref))
+        own = record.config["network"]
+        if own in (bridge.NONE, bridge.HOST) or joins_network_of(record):
+            raise InvalidArgument(f"container {record.name} has network {own}: it can not join others")
+        connected = connected_networks(record)
+        if net.name == own or net.name in connected:
+            raise AlreadyExists(f"container {record.name} is already on network {net.name}")
+        record.config = {**record.config, "connected": {**connected, net.name: list(aliases)}}
+        engine.db.update_container(record.id, config=record.config)
+        if record.state in ACTIVE and record.networks:
+            join_network(engine, record, net)
+            refresh_peer_hosts(engine, net.name)
+
+
+def disconnect_network(engine: Engine, ref: str, network: str) -> None:
+    """Take container ``ref`` off a network it was connected to (its own one stays)."""
+    net = engine.db.network(network)
+    with container_lock(engine, engine.db.container(ref).id):
+        record = refresh(engine, engine.db.container(ref))
+        connected = connected_networks(record)
+        if net.name == record.config["network"]:
+            # its own network: it has none from now on (Docker's disconnect of the last one)
+            record.config = {**record.config, "network": bridge.NONE}
+        elif net.name in connected:
+            del connected[net.name]
+            record.config = {**record.config, "connected": connected}
+        else:
+            raise NotFound(f"container {record.name} is not connected to network {net.name}")
+        attachment = record.networks.get(net.name)
+        networks = {k: v for k, v in record.networks.items() if k != net.name}
+        engine.db.update_container(record.id, config=record.config, networks=networks)
+        if attachment is not None:
+            bridge.detach(
+                engine.config, net, record.id, engine.paths(record.id).netns, attachment["result"], [],
+                attachment.get("ifname", bridge.FIRST_IFNAME),
+            )  # fmt: skip
+            refresh_peer_hosts(engine, net.name)
