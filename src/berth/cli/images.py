@@ -325,8 +325,8 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _commit(args: argparse.Namespace) -> int:
+    from berth.engine.containers.commit import commit_container
     from berth.engine.engine import Engine
-    from berth.engine.images.commit import commit_container
 
     with Engine(_config(args)) as engine, _store(args) as images:
         stored = commit_container(

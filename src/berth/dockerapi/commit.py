@@ -36,7 +36,7 @@ def config_changes(body: Any) -> list[str]:
 def _commit(engine: Engine, ref: str, reference: str | None, changes: list[str], message: str, author: str,
             pause: bool) -> str:  # fmt: skip
     from berth.dockerapi.images import open_store
-    from berth.engine.images.commit import commit_container
+    from berth.engine.containers.commit import commit_container
     from berth.image.catalog import local_name
 
     with open_store(engine) as store:

@@ -40,7 +40,7 @@ _ENGINE_MODULES = (
     "berth.dockerapi.volumes",
     "berth.dockerapi.build",
     "berth.dockerapi.commit",
-    "berth.engine.images.commit",
+    "berth.engine.containers.commit",
     "berth.image.commit",
     "berth.build.containerfile",
     "berth.build.context",

@@ -104,11 +104,10 @@ def connect_network(engine: Engine, ref: str, network: str, aliases: list[str]) 
     """Connect container ``ref`` to one more user network (Docker's ``network connect``), found
     there by its name and ``aliases``: at once if it runs, else from its next start on."""
     from berth.engine.containers.lock import container_lock
-    from berth.engine.containers.state import refresh
 
     net = engine.db.network(network)
     with container_lock(engine, engine.db.container(ref).id):
-        record = refresh(engine, engine.db.container(ref))
+        record = engine.db.container(ref)
         own = record.config["network"]
         if own in (bridge.NONE, bridge.HOST) or joins_network_of(record):
             raise InvalidArgument(f"container {record.name} has network {own}: it can not join others")
@@ -125,11 +124,10 @@ def connect_network(engine: Engine, ref: str, network: str, aliases: list[str]) 
 def disconnect_network(engine: Engine, ref: str, network: str) -> None:
     """Take container ``ref`` off a network it was connected to (its own one stays)."""
     from berth.engine.containers.lock import container_lock
-    from berth.engine.containers.state import refresh
 
     net = engine.db.network(network)
     with container_lock(engine, engine.db.container(ref).id):
-        record = refresh(engine, engine.db.container(ref))
+        record = engine.db.container(ref)
         connected = connected_networks(record)
         if net.name == record.config["network"]:
             # its own network: it has none from now on (Docker's disconnect of the last one)
