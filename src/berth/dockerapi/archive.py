@@ -12,7 +12,6 @@ import os
 import shutil
 import stat
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -124,7 +123,7 @@ async def put(request: web.Request) -> web.StreamResponse:
     path = _path(request)
     if query_bool(request, "copyUIDGID"):
         raise ApiError(400, "copyUIDGID is not supported: entries keep the owners in the archive")
-    workdir = Path(await blocking(request, lambda engine: tempfile.mkdtemp(dir=spool_dir(engine))))
+    workdir = Path(await blocking(request, spool_dir))
     try:
         archive = await spool_body(request, workdir)
         await blocking(request, _extract, request.match_info["id"], path, archive)

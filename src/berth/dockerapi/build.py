@@ -9,7 +9,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,7 +159,7 @@ async def build(request: web.Request) -> web.StreamResponse:
     from berth.dockerapi.images import spool_body, spool_dir
 
     query = parse_build_query(request)
-    workdir = Path(await blocking(request, lambda engine: tempfile.mkdtemp(dir=spool_dir(engine))))
+    workdir = Path(await blocking(request, spool_dir))
     try:
         archive = await spool_body(request, workdir)
         root = workdir / "context"

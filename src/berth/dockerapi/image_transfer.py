@@ -9,7 +9,6 @@ import binascii
 import ipaddress
 import json
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -204,7 +203,7 @@ async def _create_from_source(request: web.Request, source: str) -> web.StreamRe
     reference = f"{repo}:{tag}" if repo and tag else repo
     changes = request.query.getall("changes", [])
     message = request.query.get("message", "")
-    workdir = Path(await blocking(request, lambda engine: tempfile.mkdtemp(dir=spool_dir(engine))))
+    workdir = Path(await blocking(request, spool_dir))
     try:
         body = await spool_body(request, workdir)
         return await stream_json_lines(

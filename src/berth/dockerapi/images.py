@@ -237,9 +237,15 @@ async def search(request: web.Request) -> web.StreamResponse:
 
 
 def spool_dir(engine: Engine) -> Path:
-    """A directory for temporary files in the storage root."""
-    path = engine.config.root / _SPOOL
-    path.mkdir(parents=True, exist_ok=True)
+    """A new private directory for one request's temporary files, in the storage root's scratch
+    directory and named after this process (``owned_root_key``): a build's sweep of dead
+    processes' scratch spares it while the service runs, and removes it once the service is gone."""
+    from berth.engine.images.store import owned_root_key
+
+    base = engine.config.root / _SPOOL
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / owned_root_key("api")
+    path.mkdir(mode=0o700)
     return path
 
 
@@ -285,7 +291,7 @@ async def save(request: web.Request) -> web.StreamResponse:
     )
     if not names:
         raise ApiError(400, "no image given: the names query parameter is required")
-    workdir = Path(await blocking(request, lambda engine: tempfile.mkdtemp(dir=spool_dir(engine))))
+    workdir = Path(await blocking(request, spool_dir))
     try:
         archive = workdir / "images.tar"
         await blocking(request, _save, names, archive)
@@ -316,7 +322,7 @@ def _load(engine: Engine, archive: Path) -> list[str]:
 async def load(request: web.Request) -> web.StreamResponse:
     """``POST /images/load``: a docker-archive or oci-archive body; ``{"stream": "Loaded image:
     NAME\\n"}`` lines."""
-    workdir = Path(await blocking(request, lambda engine: tempfile.mkdtemp(dir=spool_dir(engine))))
+    workdir = Path(await blocking(request, spool_dir))
     try:
         archive = await spool_body(request, workdir)
         names = await blocking(request, _load, archive)
