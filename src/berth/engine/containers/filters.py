@@ -7,6 +7,7 @@ them). ``status`` and ``exited`` also select containers that are not running, wi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
 from berth.errors import InvalidArgument
@@ -18,26 +19,45 @@ _STATUS = {"created": (CONFIGURED, CREATED), "running": (RUNNING,), "paused": (P
 KEYS = ("id", "name", "label", "status", "exited", "ancestor", "network", "pod")
 
 
-def parse_filters(texts: list[str]) -> dict[str, list[str]]:
-    """``KEY=VALUE`` flags grouped by key; one clear error for an unknown key or a bad value."""
+def group_filters(
+    texts: list[str], keys: tuple[str, ...], problem: Callable[[str, str], str | None]
+) -> dict[str, list[str]]:
+    """``KEY=VALUE`` flags grouped by key, each key one of ``keys``; ``problem(key, value)`` says
+    what is wrong with a value (None: nothing). One clear error for the first bad flag."""
     filters: dict[str, list[str]] = {}
     for text in texts:
         key, eq, value = text.partition("=")
-        if key not in KEYS or not eq or not value:
+        if key not in keys or not eq or not value:
             raise InvalidArgument(
-                f"invalid filter {text!r}: want KEY=VALUE with KEY one of {', '.join(KEYS)}"
+                f"invalid filter {text!r}: want KEY=VALUE with KEY one of {', '.join(keys)}"
             )
-        if key == "status" and value not in _STATUS:
-            raise InvalidArgument(f"invalid filter {text!r}: status is one of {', '.join(_STATUS)}")
-        if key == "exited" and not value.lstrip("-").isdigit():
-            raise InvalidArgument(f"invalid filter {text!r}: exited takes an exit code")
-        if key == "name":
-            try:
-                re.compile(value)
-            except re.error as err:
-                raise InvalidArgument(f"invalid filter {text!r}: {err}") from None
+        wrong = problem(key, value)
+        if wrong is not None:
+            raise InvalidArgument(f"invalid filter {text!r}: {wrong}")
         filters.setdefault(key, []).append(value)
     return filters
+
+
+def bad_pattern(value: str) -> str | None:
+    """Why ``value`` is not a regular expression (a name filter's), or None."""
+    try:
+        re.compile(value)
+    except re.error as err:
+        return str(err)
+    return None
+
+
+def parse_filters(texts: list[str]) -> dict[str, list[str]]:
+    """``KEY=VALUE`` flags grouped by key; one clear error for an unknown key or a bad value."""
+
+    def problem(key: str, value: str) -> str | None:
+        if key == "status" and value not in _STATUS:
+            return f"status is one of {', '.join(_STATUS)}"
+        if key == "exited" and not value.lstrip("-").isdigit():
+            return "exited takes an exit code"
+        return bad_pattern(value) if key == "name" else None
+
+    return group_filters(texts, KEYS, problem)
 
 
 def selects_stopped(filters: dict[str, list[str]]) -> bool:

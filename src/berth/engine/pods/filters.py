@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
+from berth.engine.containers.filters import bad_pattern, group_filters
 from berth.engine.metadata import ContainerRecord, PodRecord
 from berth.engine.pods.status import status_of
-from berth.errors import InvalidArgument
 
 KEYS = ("id", "name", "label", "status", "network", "ctr-names", "ctr-ids", "ctr-status", "ctr-number")
 #: podman's pod states as ``status=`` takes them.
@@ -16,24 +16,15 @@ _STATUSES = ("created", "running", "degraded", "paused", "stopped", "exited", "d
 
 def parse_filters(texts: list[str]) -> dict[str, list[str]]:
     """``KEY=VALUE`` flags grouped by key; one clear error for an unknown key or a bad value."""
-    filters: dict[str, list[str]] = {}
-    for text in texts:
-        key, eq, value = text.partition("=")
-        if key not in KEYS or not eq or not value:
-            raise InvalidArgument(
-                f"invalid filter {text!r}: want KEY=VALUE with KEY one of {', '.join(KEYS)}"
-            )
+
+    def problem(key: str, value: str) -> str | None:
         if key == "status" and value not in _STATUSES:
-            raise InvalidArgument(f"invalid filter {text!r}: status is one of {', '.join(_STATUSES)}")
+            return f"status is one of {', '.join(_STATUSES)}"
         if key == "ctr-number" and not value.isdigit():
-            raise InvalidArgument(f"invalid filter {text!r}: ctr-number takes a number")
-        if key in ("name", "ctr-names"):
-            try:
-                re.compile(value)
-            except re.error as err:
-                raise InvalidArgument(f"invalid filter {text!r}: {err}") from None
-        filters.setdefault(key, []).append(value)
-    return filters
+            return "ctr-number takes a number"
+        return bad_pattern(value) if key in ("name", "ctr-names") else None
+
+    return group_filters(texts, KEYS, problem)
 
 
 def matches(pod: PodRecord, members: list[ContainerRecord], filters: dict[str, list[str]]) -> bool:
