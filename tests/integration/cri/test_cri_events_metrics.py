@@ -71,6 +71,9 @@ def test_events_metrics_and_prometheus(served: tuple[Cri, str]) -> None:
     cid = cri.runtime.CreateContainer(request).container_id
     cri.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
     wait_state(cri.runtime, cid, "CONTAINER_RUNNING")
+    # A streamed event carries the statuses of when the stream read it: let it read the start
+    # before anything stops (on a busy host it can lag the calls by seconds).
+    wait_for(lambda: len(events) >= 4, "the container's start event")
     cri.runtime.ExecSync(pb.ExecSyncRequest(container_id=cid, cmd=["sh", "-c", "echo hi > /written"]))
 
     descriptors = cri.runtime.ListMetricDescriptors(pb.ListMetricDescriptorsRequest()).descriptors
@@ -116,7 +119,6 @@ def test_events_metrics_and_prometheus(served: tuple[Cri, str]) -> None:
     wait_for(lambda: len(events) >= len(wanted), "the events")
     call.cancel()
     assert seen() == wanted
-    # The statuses are those of when the stream read the event (later steps may have happened).
     started = events[3]
     assert started.pod_sandbox_status.id == sid
     assert [s.id for s in started.containers_statuses] == [cid]
