@@ -127,8 +127,10 @@ class Writer:
                     # commit anyway. Two fsyncs saved per blob, on every pull's critical path.
                     ref = self.ref.encode("utf-8", "surrogatepass")
                     atomic_write(self._dir / "ref", ref, durable=False)
-            except FileNotFoundError:
-                continue  # a collector removed it under us: start again
+            except (FileNotFoundError, FileExistsError):
+                # A collector removed it under us (pathlib's mkdir says "exists" when the directory
+                # went between its mkdir and its is_dir check): start again.
+                continue
             fd = try_lock(self._dir)
             if fd is not None:
                 if self._lease is not None and lease_ingest:
