@@ -14,6 +14,7 @@ import os
 import sys
 
 from berth import __version__, use_private_pycache
+from berth.cli._format import HelpFormatter
 from berth.errors import BerthError
 
 TYPE_CHECKING = False  # typing costs ~2.5 ms a command; only type checkers need these names
@@ -34,7 +35,12 @@ _GLOBAL_OPTIONS_WITH_VALUE = frozenset({"--root", "--runroot", "--runtime"})
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with podman's exit status for usage errors (125, not 2)."""
+    """argparse with podman's exit status for usage errors (125, not 2), and Berth's help formatter
+    (``berth.cli._format.HelpFormatter``) unless another is asked for."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
