@@ -5,7 +5,6 @@ session's leak check covers mounts, cgroups and processes); with the plugin gone
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -14,7 +13,7 @@ import grpc
 import pytest
 
 from berth.cri.proto import api_pb2 as pb
-from tests.integration.cri.conftest import sandbox_config, serving
+from tests.integration.cri.conftest import BridgeNet, sandbox_config, serving
 from tests.integration.engine_cli.conftest import Berth
 
 # A plugin that refuses ADD with a CNI error (SPEC.md#error) and lets every other command succeed.
@@ -34,20 +33,12 @@ def test_a_failing_cni_plugin_leaves_nothing_behind(imaged: Berth, tmp_path: Pat
     plugins_dir.mkdir()
     (plugins_dir / "refuse").write_text(_FAILING_PLUGIN)
     (plugins_dir / "refuse").chmod(0o755)
-    tag = os.urandom(3).hex()
-    bridge, subnet = f"bfail{tag}", f"10.234.{int(tag[:2], 16)}"
-    ipam = tmp_path / "ipam"
-    host_port = 20000 + int(tag[2:], 16) % 20000
-    working = [
-        {"type": "bridge", "bridge": bridge, "isGateway": True,
-         "ipam": {"type": "host-local", "ranges": [[{"subnet": f"{subnet}.0/24"}]], "dataDir": str(ipam)}},
-        {"type": "portmap", "capabilities": {"portMappings": True}},
-    ]  # fmt: skip
+    net = BridgeNet.make(tmp_path)
+    host_port = 20000 + int.from_bytes(os.urandom(2)) % 20000
+    working = net.plugins()
     failing = [{"type": "refuse"}, *working] if where == "first" else [*working, {"type": "refuse"}]
     net_d = tmp_path / "net.d"
-    net_d.mkdir()
-    conflist = net_d / "10-failing.conflist"
-    conflist.write_text(json.dumps({"cniVersion": "1.0.0", "name": "failing", "plugins": failing}))
+    net.write(net_d, "failing", failing)
     config = f'cni_conf_dir = "{net_d}"\ncni_plugin_dirs = ["{plugins_dir}", "/usr/lib/cni"]\n'
     ports = [pb.PortMapping(protocol=pb.TCP, container_port=80, host_port=host_port)]
     request = pb.RunPodSandboxRequest(config=sandbox_config("cnifail", port_mappings=ports))
@@ -61,31 +52,23 @@ def test_a_failing_cni_plugin_leaves_nothing_behind(imaged: Berth, tmp_path: Pat
             assert server.runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items == []
             assert imaged("pod", "ps", "-q").stdout.split() == []
             assert imaged("ps", "-a", "-q").stdout.split() == []
-            assert _allocated(ipam) == []
-            assert _bridge_ports(bridge) == []
-            assert _rules_naming(subnet, str(host_port)) == []
+            assert net.allocated() == []
+            assert _bridge_ports(net.bridge) == []
+            assert _rules_naming(net.subnet, str(host_port)) == []
             assert _mounts_under(imaged.root, imaged.runroot) == []
 
             # The configuration fixed (a changed file is taken at the next sandbox): it works.
-            conflist.write_text(json.dumps({"cniVersion": "1.0.0", "name": "failing", "plugins": working}))
+            net.write(net_d, "failing", working)
             sid = server.runtime.RunPodSandbox(request).pod_sandbox_id
             status = server.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=sid)).status
-            assert status.network.ip.startswith(f"{subnet}.")
-            assert len(_allocated(ipam)) == 1
+            assert status.network.ip.startswith(f"{net.subnet}.")
+            assert len(net.allocated()) == 1
             server.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
-            assert _allocated(ipam) == []
-            assert _rules_naming(subnet, str(host_port)) == []
+            assert net.allocated() == []
+            assert _rules_naming(net.subnet, str(host_port)) == []
             imaged("network", "rm", "cri-failing")
     finally:
-        subprocess.run(["ip", "link", "delete", bridge], capture_output=True)  # the plugin's, not Berth's
-
-
-def _allocated(ipam: Path) -> list[str]:
-    """host-local's reservations: a file per address in its network's directory (besides its lock
-    and last reserved address)."""
-    return sorted(
-        p.name for p in ipam.glob("*/*") if p.name != "lock" and not p.name.startswith("last_reserved_ip")
-    )
+        net.remove_bridge()
 
 
 def _bridge_ports(bridge: str) -> list[str]:
