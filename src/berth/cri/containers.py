@@ -281,14 +281,37 @@ def _selected(wanted: Any, record: ContainerRecord, cri: dict[str, Any]) -> bool
 
 def update_container_resources(services: Services, request: Any) -> Any:
     """New CPU and memory limits for a created or running container."""
+    from berth.cri.nri import hooks
     from berth.engine.containers.update import update_container
 
     resources = _valid_resources(request.linux, "linux")
     with services.engine() as engine:
         record = find_container(services, engine, request.container_id)
+        updated = hooks.update_container(services, engine, record, _nri_resources(resources))
         memory = str(resources.memory_limit_in_bytes) if resources.memory_limit_in_bytes > 0 else ""
         update_container(engine, record.id, memory=memory, cpus=_cpus(resources))
+    updated()
     return pb.UpdateContainerResourcesResponse()
+
+
+def _nri_resources(resources: Any) -> Any:
+    """The CRI's LinuxContainerResources as NRI's LinuxResources (what UpdateContainer tells)."""
+    from berth.cri.proto import nri_pb2
+
+    nri = nri_pb2.LinuxResources(
+        cpu=nri_pb2.LinuxCPU(cpus=resources.cpuset_cpus, mems=resources.cpuset_mems),
+        hugepage_limits=[
+            nri_pb2.HugepageLimit(page_size=h.page_size, limit=h.limit) for h in resources.hugepage_limits
+        ],
+        unified=dict(resources.unified),
+    )
+    if resources.memory_limit_in_bytes:
+        nri.memory.limit.value = resources.memory_limit_in_bytes
+    for name in ("shares", "quota", "period"):
+        value = getattr(resources, f"cpu_{name}")
+        if value:
+            getattr(nri.cpu, name).value = value
+    return nri
 
 
 def reopen_container_log(services: Services, request: Any) -> Any:

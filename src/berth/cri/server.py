@@ -103,7 +103,13 @@ def _start_nri(config: CriConfig, services: Services, stopping: threading.Event)
     from berth.cri.nri import hooks
     from berth.cri.nri.adaptation import Nri
 
-    services.nri = Nri(config.nri_socket, "berth", version("berth"), lambda: hooks.snapshot(services))
+    services.nri = Nri(
+        config.nri_socket,
+        "berth",
+        version("berth"),
+        lambda: hooks.snapshot(services),
+        lambda updates, evictions: hooks.apply_updates(services, updates, evictions),
+    )
     services.nri.start()
     watcher = threading.Thread(
         target=hooks.watch_exits,
