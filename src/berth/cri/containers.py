@@ -101,7 +101,7 @@ def _create_options(config: Any, pod_id: str, pod_name: str, runtime: str, recor
     from berth.cri import security
     from berth.engine.options import CreateOptions
 
-    resources = config.linux.resources
+    resources = _valid_resources(config.linux.resources, "linux.resources")
     return CreateOptions(
         image=config.image.image,
         name=f"{pod_name}_{config.metadata.name}_{config.metadata.attempt}",
@@ -131,6 +131,21 @@ def _env(pair: Any) -> str:
         return f"{pair.key}={pair.value.decode()}"
     except UnicodeDecodeError:
         raise InvalidArgument(f"envs: the value of {pair.key} is not UTF-8") from None
+
+
+def _valid_resources(resources: Any, field: str) -> Any:
+    """``resources`` (api.proto LinuxContainerResources) if its values can be limits; InvalidArgument
+    naming the field otherwise (runtime-spec config-linux.md#memory, #cpu: -1 is "no limit")."""
+    for name in ("memory_limit_in_bytes", "memory_swap_limit_in_bytes", "cpu_shares"):
+        if getattr(resources, name) < 0:
+            raise InvalidArgument(f"{field}.{name} {getattr(resources, name)} is negative")
+    if resources.cpu_quota < -1:
+        raise InvalidArgument(f"{field}.cpu_quota {resources.cpu_quota} is negative")
+    if resources.cpu_period and not 1000 <= resources.cpu_period <= 1_000_000:
+        raise InvalidArgument(f"{field}.cpu_period {resources.cpu_period} is not within 1000-1000000 µs")
+    if not -1000 <= resources.oom_score_adj <= 1000:
+        raise InvalidArgument(f"{field}.oom_score_adj {resources.oom_score_adj} is not within -1000-1000")
+    return resources
 
 
 def _cpus(resources: Any) -> str:
@@ -168,6 +183,9 @@ def stop_container(services: Services, request: Any) -> Any:
     from berth.cri.nri import hooks
     from berth.engine.containers.state import refresh
     from berth.engine.containers.stop import stop_container as engine_stop
+
+    if request.timeout < 0:
+        raise InvalidArgument(f"timeout {request.timeout} is negative")
 
     def stop(engine: Engine, record: ContainerRecord) -> None:
         engine_stop(engine, record.id, float(request.timeout))
@@ -263,14 +281,37 @@ def _selected(wanted: Any, record: ContainerRecord, cri: dict[str, Any]) -> bool
 
 def update_container_resources(services: Services, request: Any) -> Any:
     """New CPU and memory limits for a created or running container."""
+    from berth.cri.nri import hooks
     from berth.engine.containers.update import update_container
 
-    resources = request.linux
+    resources = _valid_resources(request.linux, "linux")
     with services.engine() as engine:
         record = find_container(services, engine, request.container_id)
+        updated = hooks.update_container(services, engine, record, _nri_resources(resources))
         memory = str(resources.memory_limit_in_bytes) if resources.memory_limit_in_bytes > 0 else ""
         update_container(engine, record.id, memory=memory, cpus=_cpus(resources))
+    updated()
     return pb.UpdateContainerResourcesResponse()
+
+
+def _nri_resources(resources: Any) -> Any:
+    """The CRI's LinuxContainerResources as NRI's LinuxResources (what UpdateContainer tells)."""
+    from berth.cri.proto import nri_pb2
+
+    nri = nri_pb2.LinuxResources(
+        cpu=nri_pb2.LinuxCPU(cpus=resources.cpuset_cpus, mems=resources.cpuset_mems),
+        hugepage_limits=[
+            nri_pb2.HugepageLimit(page_size=h.page_size, limit=h.limit) for h in resources.hugepage_limits
+        ],
+        unified=dict(resources.unified),
+    )
+    if resources.memory_limit_in_bytes:
+        nri.memory.limit.value = resources.memory_limit_in_bytes
+    for name in ("shares", "quota", "period"):
+        value = getattr(resources, f"cpu_{name}")
+        if value:
+            getattr(nri.cpu, name).value = value
+    return nri
 
 
 def reopen_container_log(services: Services, request: Any) -> Any:

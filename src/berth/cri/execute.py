@@ -24,6 +24,8 @@ def exec_sync(services: Services, request: Any) -> Any:
 
     if not request.cmd:
         raise InvalidArgument("cmd is required")
+    if request.timeout < 0:
+        raise InvalidArgument(f"timeout {request.timeout} is negative")
     with services.engine() as engine:
         record = refresh(engine, find_container(services, engine, request.container_id))
         pid_file = engine.paths(record.id).rundir / f"exec-sync-{new_id()[:16]}.pid"

@@ -168,10 +168,14 @@ def image_name(config: EngineConfig, text: str) -> str:
 
 def find(store: ImageStore, text: str) -> CatalogImage:
     """The image ``text`` names: a name, an id, or ``NAME@DIGEST`` for a manifest digest the image
-    was pulled by (its ``repo_digests``); NotFound otherwise."""
-    from berth.image.catalog import find_image, lookup_names
+    was pulled by (its ``repo_digests``); NotFound otherwise, InvalidArgument for text that is
+    neither a reference nor an id."""
+    from berth.image.catalog import find_image, looks_like_id, lookup_names
     from berth.image.catalog import list_images as catalog
+    from berth.spec.reference import Reference
 
+    if not looks_like_id(text):
+        Reference.parse(text)  # InvalidArgument naming what is wrong with it
     try:
         return find_image(store, text)[0]
     except NotFound:

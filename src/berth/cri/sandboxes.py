@@ -112,7 +112,7 @@ def _pod_options(services: Services, engine: Engine, config: Any, record: dict[s
         hostname=config.hostname or socket.gethostname(),
         labels=dict(config.labels),
         annotations={**config.annotations, RECORD_KEY: json.dumps(record)},
-        publish=[_publish(p) for p in config.port_mappings if p.host_port > 0],
+        publish=[_publish(p) for p in config.port_mappings if _valid_port_mapping(p).host_port > 0],
         network="host" if namespaces.network == _NODE else pod_network(services, engine),
         share=[*_shared(namespaces), *(["user"] if idmaps else [])],
         uidmap=idmaps.get("uidmap", []),
@@ -138,6 +138,27 @@ def _shared(namespaces: Any) -> list[str]:
     if namespaces.pid == _POD:
         share.append("pid")
     return share
+
+
+def _valid_port_mapping(mapping: Any) -> Any:
+    """``mapping`` if its protocol is one of api.proto Protocol's, its container port a port and
+    its host port a port or 0 (none); InvalidArgument naming the field otherwise."""
+    import ipaddress
+
+    if mapping.protocol not in pb.Protocol.values():
+        raise InvalidArgument(f"port_mappings: unknown protocol {mapping.protocol}")
+    if not 0 < mapping.container_port <= 65535:
+        raise InvalidArgument(f"port_mappings: container_port {mapping.container_port} is not a port")
+    if not 0 <= mapping.host_port <= 65535:
+        raise InvalidArgument(f"port_mappings: host_port {mapping.host_port} is not a port (or 0)")
+    if mapping.host_ip:
+        try:
+            ipaddress.ip_address(mapping.host_ip)
+        except ValueError:
+            raise InvalidArgument(
+                f"port_mappings: host_ip {mapping.host_ip!r} is not an IP address"
+            ) from None
+    return mapping
 
 
 def _publish(mapping: Any) -> str:
@@ -243,7 +264,7 @@ def list_pod_sandbox(services: Services, request: Any) -> Any:
 def find_sandbox(services: Services, engine: Engine, ref: str) -> PodRecord:
     """The CRI sandbox ``ref`` (an id or a unique prefix of one), unless an NRI hook is still
     deciding on it; NotFound otherwise."""
-    pod = _find(engine, ref)
+    pod = _find(engine, require(ref, "pod_sandbox_id"))
     assert pod is not None
     if services.hidden(pod.id):
         raise NotFound(f"pod sandbox {ref!r} not found")

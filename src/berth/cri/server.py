@@ -103,7 +103,13 @@ def _start_nri(config: CriConfig, services: Services, stopping: threading.Event)
     from berth.cri.nri import hooks
     from berth.cri.nri.adaptation import Nri
 
-    services.nri = Nri(config.nri_socket, "berth", version("berth"), lambda: hooks.snapshot(services))
+    services.nri = Nri(
+        config.nri_socket,
+        "berth",
+        version("berth"),
+        lambda: hooks.snapshot(services),
+        lambda updates, evictions: hooks.apply_updates(services, updates, evictions),
+    )
     services.nri.start()
     watcher = threading.Thread(
         target=hooks.watch_exits,
@@ -125,11 +131,23 @@ def _metrics_server(config: CriConfig, services: Services) -> Any:
     return server
 
 
+def _release_half_made(services: Services) -> None:
+    """Release what a server killed inside RunPodSandbox or CreateContainer left that no record
+    names: a container root prepared before its container was recorded (the engine's stray roots,
+    as ``berth system prune`` releases them). What was recorded is listed (a sandbox whose infra
+    never ran is NOTREADY) and RemovePodSandbox undoes it, as the kubelet's collector calls it."""
+    from berth.engine.images.store import stray_roots
+
+    with services.engine() as engine:
+        stray_roots(engine, {r.id for r in engine.db.containers()})
+
+
 def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 16) -> int:
     """Serve until SIGTERM or SIGINT; then finish the calls in flight (up to 10 s) and remove the
     socket. Returns the exit status."""
     logging.basicConfig(format="time=%(asctime)s level=%(levelname)s %(message)s", level=logging.INFO)
     services = Services(engine_config, config)
+    _release_half_made(services)
     path = listen_path(config.listen)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)  # a previous server's socket, left by SIGKILL

@@ -57,6 +57,9 @@ def attach_url(services: Services, request: Any) -> Any:
 def port_forward_url(services: Services, request: Any) -> Any:
     """PortForward: check the sandbox is known; the session's URL."""
     require(request.pod_sandbox_id, "pod_sandbox_id")
+    bad = [port for port in request.port if not 0 < port <= 65535]
+    if bad:
+        raise InvalidArgument(f"port {bad[0]} is not a port")
     with services.engine() as engine:
         pod = find_sandbox(services, engine, request.pod_sandbox_id)
     return pb.PortForwardResponse(url=_streams(services).url_for("portforward", {"pod_sandbox_id": pod.id}))

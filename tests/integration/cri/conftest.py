@@ -4,6 +4,7 @@ and the busybox image in the store."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -115,6 +116,49 @@ def sandbox_config(name: str = "web", **extra: Any) -> Any:
         metadata=pb.PodSandboxMetadata(name=name, uid=f"uid-{name}", namespace="default", attempt=0),
         **extra,
     )
+
+
+@dataclass
+class BridgeNet:
+    """A CNI bridge network of the test's own for ``cni_conf_dir`` (its bridge, a /24 and host-local's
+    reservations under the test's directory), with port mappings."""
+
+    bridge: str
+    subnet: str  # the first three octets
+    ipam: Path
+
+    @classmethod
+    def make(cls, tmp_path: Path) -> BridgeNet:
+        tag = os.urandom(3).hex()
+        return cls(f"bt{tag}", f"10.234.{int(tag[:2], 16)}", tmp_path / "ipam")
+
+    def plugins(self) -> list[dict[str, Any]]:
+        return [
+            {"type": "bridge", "bridge": self.bridge, "isGateway": True,
+             "ipam": {"type": "host-local", "ranges": [[{"subnet": f"{self.subnet}.0/24"}]],
+                      "dataDir": str(self.ipam)}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ]  # fmt: skip
+
+    def write(self, net_d: Path, name: str, plugins: list[dict[str, Any]]) -> Path:
+        """``net_d/10-NAME.conflist`` holding ``plugins``."""
+        net_d.mkdir(exist_ok=True)
+        path = net_d / f"10-{name}.conflist"
+        path.write_text(json.dumps({"cniVersion": "1.0.0", "name": name, "plugins": plugins}))
+        return path
+
+    def allocated(self) -> list[str]:
+        """host-local's reservations: a file per address in the network's directory (besides its
+        lock and last reserved address)."""
+        return sorted(
+            p.name
+            for p in self.ipam.glob("*/*")
+            if p.name != "lock" and not p.name.startswith("last_reserved_ip")
+        )
+
+    def remove_bridge(self) -> None:
+        """The plugin's bridge (Berth leaves it, as containerd does)."""
+        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True)
 
 
 def wait_state(runtime: Any, cid: str, state: str, limit: float = 30.0) -> Any:

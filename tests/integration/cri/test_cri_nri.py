@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -35,8 +36,16 @@ class Plugin:
     """A plugin recording (hook, pod id, container name) and Synchronize's ids; ``on_hook`` may
     raise ``CallFailed`` to refuse a step, or block."""
 
-    def __init__(self, path: str, name: str, on_hook: Callable[[str], None] = lambda hook: None) -> None:
+    def __init__(
+        self,
+        path: str,
+        name: str,
+        on_hook: Callable[[str], None] = lambda hook: None,
+        index: str = "00",
+        replies: dict[str, Callable[[Any], Any]] | None = None,
+    ) -> None:
         self.events: list[tuple[str, str, str]] = []
+        self.replies = replies or {}
         self.synced: tuple[list[str], list[str]] = ([], [])
         self.on_hook = on_hook
         self.ready = threading.Event()
@@ -44,13 +53,13 @@ class Plugin:
         sock.connect(path)
         self.peer = Peer(sock, RUNTIME_CHANNEL, PLUGIN_CHANNEL, self._serve)
         threading.Thread(target=self.peer.serve, daemon=True).start()
-        register = nri_pb2.RegisterPluginRequest(plugin_name=name, plugin_idx="00")
+        register = nri_pb2.RegisterPluginRequest(plugin_name=name, plugin_idx=index)
         self.peer.call("nri.pkg.api.v1alpha1.Runtime", "RegisterPlugin", register.SerializeToString(), 10)
         wait_for(self.ready.is_set, "the plugin's Synchronize")
 
     def _serve(self, method: str, payload: bytes) -> bytes:
         if method == "Configure":
-            events = sum(1 << (event - 1) for event in HOOKS.values())
+            events = sum(1 << (event - 1) for event in {*HOOKS.values(), nri_pb2.UPDATE_CONTAINER})
             reply: Any = nri_pb2.ConfigureResponse(events=events)
         elif method == "Synchronize":
             sync = nri_pb2.SynchronizeRequest.FromString(payload)
@@ -62,6 +71,10 @@ class Plugin:
             self.events.append((method, pod.id, ""))
             self.on_hook(method)
             reply = nri_pb2.Empty()
+        elif method in self.replies:  # a request of the ContainerRequest shape, with more fields
+            request = nri_pb2.UpdateContainerRequest.FromString(payload)
+            self.events.append((method, request.pod.id, request.container.name))
+            reply = self.replies[method](request)
         else:
             request = nri_pb2.ContainerRequest.FromString(payload)
             self.events.append((method, request.pod.id, request.container.name))
@@ -71,7 +84,13 @@ class Plugin:
         return encoded
 
     def hooks(self) -> list[str]:
-        return [method for method, _, _ in self.events]
+        return [method for method, _, _ in self.events if method in HOOKS]
+
+    def update_containers(self, **request: Any) -> Any:
+        """The runtime's UpdateContainers, unsolicited."""
+        payload = nri_pb2.UpdateContainersRequest(**request).SerializeToString()
+        reply = self.peer.call("nri.pkg.api.v1alpha1.Runtime", "UpdateContainers", payload, 30)
+        return nri_pb2.UpdateContainersResponse.FromString(reply)
 
 
 @pytest.fixture
@@ -176,3 +195,130 @@ def test_what_a_hook_decides_on_is_not_shown_and_a_late_plugin_is_synchronized(n
     assert late.hooks() == ["StopPodSandbox", "RemoveContainer", "RemovePodSandbox"]
     first.peer.close()
     late.peer.close()
+
+
+MIB = 1 << 20
+
+
+def _memory_limit(cri: Cri, cid: str) -> int:
+    """The memory limit of the container's cgroup (v2's memory.max or v1's limit_in_bytes)."""
+    script = "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
+    return int(_exec(cri, cid, script))
+
+
+def _exec(cri: Cri, cid: str, script: str) -> str:
+    done = cri.runtime.ExecSync(pb.ExecSyncRequest(container_id=cid, cmd=["sh", "-c", script], timeout=30))
+    assert done.exit_code == 0, done.stderr
+    return str(done.stdout.decode().strip())
+
+
+def _adjustment(shared: Path, hooked: Path) -> Any:
+    """What the test plugin asks of every container it sees created."""
+    adjust = nri_pb2.ContainerAdjustment(
+        annotations={"nri.test/adjusted": "yes"},
+        mounts=[nri_pb2.Mount(destination="/nri", type="bind", source=str(shared), options=["rbind", "ro"])],
+        env=[nri_pb2.KeyValue(key="ADDED", value="by-nri"), nri_pb2.KeyValue(key="-DROPPED")],
+        rlimits=[nri_pb2.POSIXRlimit(type="RLIMIT_NOFILE", hard=512, soft=256)],
+        hooks=nri_pb2.Hooks(
+            poststart=[nri_pb2.Hook(path="/bin/sh", args=["sh", "-c", f"echo hooked > {hooked}"])]
+        ),
+    )
+    adjust.linux.resources.memory.limit.value = 64 * MIB
+    adjust.linux.oom_score_adj.value = 123
+    return adjust
+
+
+def test_a_plugins_adjustments_and_updates_are_applied(nri: tuple[Cri, str], tmp_path: Path) -> None:
+    cri, path = nri
+    shared, hooked = tmp_path / "shared", tmp_path / "hooked"
+    shared.mkdir()
+    (shared / "file").write_text("from the host")
+
+    def on_update(request: Any) -> Any:  # the CRI's update, then the plugin's of the same container
+        update = nri_pb2.ContainerUpdate(container_id=request.container.id)
+        update.linux.resources.memory.limit.value = 80 * MIB
+        return nri_pb2.UpdateContainerResponse(update=[update])
+
+    replies = {
+        "CreateContainer": lambda request: nri_pb2.CreateContainerResponse(
+            adjust=_adjustment(shared, hooked)
+        ),
+        "UpdateContainer": on_update,
+    }
+    plugin = Plugin(path, "adjuster", replies=replies)
+    sid = cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=sandbox_config("adjusted"))).pod_sandbox_id
+    config = pb.ContainerConfig(
+        metadata=pb.ContainerMetadata(name="adjusted"),
+        image=pb.ImageSpec(image=IMAGE),
+        command=["sleep", "1000"],
+        envs=[pb.KeyValue(key="DROPPED", value=b"x"), pb.KeyValue(key="KEPT", value=b"y")],
+    )
+    cid = cri.runtime.CreateContainer(
+        pb.CreateContainerRequest(pod_sandbox_id=sid, config=config)
+    ).container_id
+    cri.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+    wait_state(cri.runtime, cid, "CONTAINER_RUNNING")
+
+    env = _exec(cri, cid, "env").splitlines()
+    assert "ADDED=by-nri" in env and "KEPT=y" in env and not any(e.startswith("DROPPED=") for e in env)
+    assert _exec(cri, cid, "cat /nri/file") == "from the host"
+    # The container's process (an exec's rlimits are the runtime's business), read from the host.
+    pid = cri.berth.inspect(cid)["State"]["Pid"]
+    assert Path(f"/proc/{pid}/oom_score_adj").read_text().strip() == "123"
+    files = next(
+        line for line in Path(f"/proc/{pid}/limits").read_text().splitlines() if "open files" in line
+    )
+    assert files.split()[3:5] == ["256", "512"]
+    assert _memory_limit(cri, cid) == 64 * MIB
+    wait_for(hooked.exists, "the poststart hook")
+
+    # UpdateContainerResources: the plugin's update of the same container comes after the CRI's.
+    resources = pb.LinuxContainerResources(memory_limit_in_bytes=100 * MIB)
+    cri.runtime.UpdateContainerResources(
+        pb.UpdateContainerResourcesRequest(container_id=cid, linux=resources)
+    )
+    assert _memory_limit(cri, cid) == 80 * MIB
+
+    # Unsolicited: an update, one of an unknown container (failed), then an eviction.
+    update = nri_pb2.ContainerUpdate(container_id=cid)
+    update.linux.resources.memory.limit.value = 96 * MIB
+    unknown = nri_pb2.ContainerUpdate(container_id="0" * 64)
+    answer = plugin.update_containers(update=[update, unknown])
+    assert [u.container_id for u in answer.failed] == ["0" * 64]
+    assert _memory_limit(cri, cid) == 96 * MIB
+    evict = nri_pb2.ContainerEviction(container_id=cid, reason="too greedy")
+    assert not plugin.update_containers(evict=[evict]).failed
+    status = wait_state(cri.runtime, cid, "CONTAINER_EXITED")
+    assert "too greedy" in status.message
+    cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
+    plugin.peer.close()
+
+
+def test_conflicting_adjustments_refuse_the_container(nri: tuple[Cri, str]) -> None:
+    cri, path = nri
+
+    def setting(value: str, remove_first: bool = False) -> Callable[[Any], Any]:
+        env = [nri_pb2.KeyValue(key="-SHARED")] * remove_first + [nri_pb2.KeyValue(key="SHARED", value=value)]
+        return lambda request: nri_pb2.CreateContainerResponse(adjust=nri_pb2.ContainerAdjustment(env=env))
+
+    first = Plugin(path, "first", index="10", replies={"CreateContainer": setting("first")})
+    second = Plugin(path, "second", index="20", replies={"CreateContainer": setting("second")})
+    sid = cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=sandbox_config("conflict"))).pod_sandbox_id
+    with pytest.raises(grpc.RpcError, match="NRI plugins 10-first and 20-second both adjust env 'SHARED'"):
+        _container(cri, sid, "conflict", "sleep 1000")
+    assert cri.runtime.ListContainers(pb.ListContainersRequest()).containers == []
+
+    second.replies["CreateContainer"] = setting("second", remove_first=True)  # removed first: its own
+    cid = _container(cri, sid, "resolved", "sleep 1000")
+    cri.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+    wait_state(cri.runtime, cid, "CONTAINER_RUNNING")
+    assert "SHARED=second" in _exec(cri, cid, "env").splitlines()
+
+    second.replies["CreateContainer"] = lambda request: nri_pb2.CreateContainerResponse(
+        adjust=nri_pb2.ContainerAdjustment(CDI_devices=[nri_pb2.CDIDevice(name="vendor.com/gpu=0")])
+    )
+    with pytest.raises(grpc.RpcError, match="Berth does not apply CDI devices adjustments"):
+        _container(cri, sid, "cdi", "sleep 1000")
+    cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
+    first.peer.close()
+    second.peer.close()

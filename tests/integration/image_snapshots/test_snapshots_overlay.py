@@ -249,6 +249,22 @@ def test_snapshot_root_is_mounted_again_with_its_changes(tmp_path: Path) -> None
         snaps.release("c1")
 
 
+def test_snapshot_root_whose_prepare_was_killed_before_its_record_is_released(tmp_path: Path) -> None:
+    snaps = Snapshotter(tmp_path / "snaps")
+    top = _unpack_both(snaps)
+    active = snaps.prepare("c1", top)
+    (tmp_path / "snaps/active/c1/info.json").unlink()  # killed between the mount and the record
+    assert os.path.ismount(active.rootfs)
+    snaps.release("c1")
+    assert not os.path.ismount(active.rootfs)
+    assert not (tmp_path / "snaps/active/c1").exists()
+    (tmp_path / "snaps/active/c2/rootfs").mkdir(parents=True)  # killed before the mount
+    snaps.release("c2")
+    assert not (tmp_path / "snaps/active/c2").exists()
+    with pytest.raises(NotFound):
+        snaps.release("c3")
+
+
 def test_snapshotter_cleans_up_what_a_crashed_unpack_left(tmp_path: Path) -> None:
     root = tmp_path / "snaps"
     code = (

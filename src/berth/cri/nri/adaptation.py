@@ -11,7 +11,12 @@ One lock orders hooks and synchronizations: a plugin is synchronized and added t
 under it, so a container is either in its Synchronize or reaches it by a later CreateContainer,
 never lost in between. A plugin's error fails RunPodSandbox, CreateContainer and StartContainer;
 the other hooks only log it. A plugin that does not answer in time, or whose connection ends, is
-dropped. Adjustments and updates plugins ask for are not applied (logged).
+dropped.
+
+What plugins ask for is applied (``berth.cri.nri.adjust``): CreateContainer's adjustments, merged
+in the plugins' order, edit the new container; the updates and evictions of other containers that
+CreateContainer, UpdateContainer, StopContainer and Synchronize answer with, and those a plugin
+sends unsolicited (UpdateContainers), go to ``apply_updates`` once the lock is released.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ from berth.cri.nri.ttrpc import PLUGIN_CHANNEL, RUNTIME_CHANNEL, CallFailed, Pee
 from berth.cri.proto import nri_pb2
 from berth.errors import BerthError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.cri.nri.adjust import Adjustment
+
 log = logging.getLogger("berth.cri.nri")
 
 PLUGIN_SERVICE = "nri.pkg.api.v1alpha1.Plugin"
@@ -39,6 +48,10 @@ REQUEST_TIMEOUT = 10.0
 
 #: What a new plugin is synchronized with: the pods and containers now (ready ones only).
 Snapshot = Callable[[], tuple[list[nri_pb2.PodSandbox], list[nri_pb2.Container]]]
+#: Applies plugins' updates and evictions of existing containers; the updates that failed.
+ApplyUpdates = Callable[
+    [list[nri_pb2.ContainerUpdate], list[nri_pb2.ContainerEviction]], list[nri_pb2.ContainerUpdate]
+]
 
 
 class HookFailed(BerthError):
@@ -64,10 +77,18 @@ class Plugin:
 class Nri:
     """NRI at ``socket_path`` for the runtime ``runtime_name`` ``runtime_version``."""
 
-    def __init__(self, socket_path: str, runtime_name: str, runtime_version: str, snapshot: Snapshot) -> None:
+    def __init__(
+        self,
+        socket_path: str,
+        runtime_name: str,
+        runtime_version: str,
+        snapshot: Snapshot,
+        apply_updates: ApplyUpdates,
+    ) -> None:
         self.socket_path = socket_path
         self._runtime = (runtime_name, runtime_version)
         self._snapshot = snapshot
+        self._apply_updates = apply_updates
         self._plugins: list[Plugin] = []
         self._lock = threading.RLock()  # hooks and synchronizations, one at a time
         self._listener: socket.socket | None = None
@@ -121,8 +142,8 @@ class Nri:
                 reply = nri_pb2.Empty()
             elif method == "UpdateContainers":
                 asked = nri_pb2.UpdateContainersRequest.FromString(payload)
-                log.info("msg=nri-update-ignored plugin_updates=%d", len(asked.update))
-                reply = nri_pb2.UpdateContainersResponse(failed=asked.update)
+                failed = self._apply_updates(list(asked.update), list(asked.evict))
+                reply = nri_pb2.UpdateContainersResponse(failed=failed)
             else:
                 raise CallFailed(f"nri.pkg.api.v1alpha1.Runtime/{method} is not implemented")
             encoded: bytes = reply.SerializeToString()
@@ -149,9 +170,10 @@ class Nri:
             with self._lock:
                 pods, containers = self._snapshot()
                 sync = nri_pb2.SynchronizeRequest(pods=pods, containers=containers)
-                plugin.call("Synchronize", sync.SerializeToString(), REGISTRATION_TIMEOUT)
+                synced = plugin.call("Synchronize", sync.SerializeToString(), REGISTRATION_TIMEOUT)
                 self._plugins.append(plugin)
                 self._plugins.sort(key=lambda p: (p.index, p.name))
+            self._apply_updates(list(nri_pb2.SynchronizeResponse.FromString(synced).update), [])
         except CallFailed as err:
             log.info("msg=nri-plugin-refused plugin=%s-%s error=%s", plugin.index, plugin.name, err)
             plugin.peer.close()
@@ -179,15 +201,56 @@ class Nri:
         """RemovePodSandbox (plugins' errors are logged)."""
         self._pod_hook(nri_pb2.REMOVE_POD_SANDBOX, "RemovePodSandbox", pod, must_succeed=False)
 
-    def create_container(self, pod: nri_pb2.PodSandbox, container: nri_pb2.Container) -> None:
-        """CreateContainer, then PostCreateContainer; ``HookFailed`` if a plugin refuses it."""
+    def create_container(
+        self, pod: nri_pb2.PodSandbox, container: nri_pb2.Container, adjust: Callable[[Adjustment], None]
+    ) -> None:
+        """CreateContainer; the plugins' adjustments, merged in their order, given to ``adjust``
+        (which edits the container); then PostCreateContainer, and the updates and evictions of
+        other containers applied. ``HookFailed`` if a plugin refuses it, two adjust one field, or an
+        update asked for fails."""
+        from berth.cri.nri.adjust import Adjustment
+
         request = nri_pb2.ContainerRequest(pod=pod, container=container).SerializeToString()
+        merged, updates, evictions = Adjustment(), [], []
         with self._lock:
-            for reply in self._dispatch(nri_pb2.CREATE_CONTAINER, "CreateContainer", request, True):
+            for plugin, reply in self._dispatch(nri_pb2.CREATE_CONTAINER, "CreateContainer", request, True):
                 answer = nri_pb2.CreateContainerResponse.FromString(reply)
-                if answer.adjust.ByteSize() or answer.update or answer.evict:
-                    log.info("msg=nri-adjustment-ignored container=%s", container.id)
+                merged.add(f"{plugin.index}-{plugin.name}", answer.adjust)
+                updates += answer.update
+                evictions += answer.evict
+            if merged != Adjustment():
+                adjust(merged)
             self._dispatch(nri_pb2.POST_CREATE_CONTAINER, "PostCreateContainer", request, False)
+        self._apply_required(updates, evictions)
+
+    def update_container(
+        self, pod: nri_pb2.PodSandbox, container: nri_pb2.Container, resources: nri_pb2.LinuxResources
+    ) -> Callable[[], None]:
+        """UpdateContainer before the update (the updates and evictions plugins answer with
+        applied after it: what to call then, which also tells PostUpdateContainer)."""
+        request = nri_pb2.UpdateContainerRequest(pod=pod, container=container, linux_resources=resources)
+        updates, evictions = [], []
+        with self._lock:
+            for _, reply in self._dispatch(
+                nri_pb2.UPDATE_CONTAINER, "UpdateContainer", request.SerializeToString(), True
+            ):
+                answer = nri_pb2.UpdateContainerResponse.FromString(reply)
+                updates += answer.update
+                evictions += answer.evict
+
+        def updated() -> None:
+            self._apply_required(updates, evictions)
+            self._container_hook(nri_pb2.POST_UPDATE_CONTAINER, "PostUpdateContainer", pod, container)
+
+        return updated
+
+    def _apply_required(
+        self, updates: list[nri_pb2.ContainerUpdate], evictions: list[nri_pb2.ContainerEviction]
+    ) -> None:
+        """Apply updates a hook answered with; ``HookFailed`` if one that may not fail did."""
+        failed = [u.container_id for u in self._apply_updates(updates, evictions) if not u.ignore_failure]
+        if failed:
+            raise HookFailed(f"NRI plugins' updates of containers {', '.join(failed)} failed")
 
     def start_container(self, pod: nri_pb2.PodSandbox, container: nri_pb2.Container) -> None:
         """StartContainer before the start; ``HookFailed`` if a plugin refuses it."""
@@ -201,12 +264,16 @@ class Nri:
         self._container_hook(nri_pb2.POST_START_CONTAINER, "PostStartContainer", pod, container)
 
     def stop_container(self, pod: nri_pb2.PodSandbox, container: nri_pb2.Container) -> None:
-        """StopContainer, once it stopped (by the CRI or by itself); once per run."""
+        """StopContainer, once it stopped (by the CRI or by itself); once per run. The updates of
+        other containers plugins answer with are applied."""
         with self._lock:
             if container.id in self._stopped:
                 return
             self._stopped.add(container.id)
-            self._container_hook(nri_pb2.STOP_CONTAINER, "StopContainer", pod, container)
+            replies = self._container_hook(nri_pb2.STOP_CONTAINER, "StopContainer", pod, container)
+        updates = [u for _, r in replies for u in nri_pb2.StopContainerResponse.FromString(r).update]
+        if updates:
+            self._apply_updates(updates, [])
 
     def remove_container(self, pod: nri_pb2.PodSandbox, container: nri_pb2.Container) -> None:
         """RemoveContainer, once it is removed."""
@@ -221,20 +288,23 @@ class Nri:
 
     def _container_hook(
         self, event: int, method: str, pod: nri_pb2.PodSandbox, container: nri_pb2.Container
-    ) -> None:
+    ) -> list[tuple[Plugin, bytes]]:
         request = nri_pb2.ContainerRequest(pod=pod, container=container).SerializeToString()
         with self._lock:
-            self._dispatch(event, method, request, False)
+            return self._dispatch(event, method, request, False)
 
-    def _dispatch(self, event: int, method: str, request: bytes, must_succeed: bool) -> list[bytes]:
+    def _dispatch(
+        self, event: int, method: str, request: bytes, must_succeed: bool
+    ) -> list[tuple[Plugin, bytes]]:
         """Call ``method`` of every plugin subscribed to ``event``, in index order (the caller holds
-        the lock); their replies. A plugin's error raises ``HookFailed`` if ``must_succeed``."""
+        the lock); each plugin that answered, with its reply. A plugin's error raises ``HookFailed``
+        if ``must_succeed``."""
         replies = []
         for plugin in list(self._plugins):
             if not plugin.wants(event):
                 continue
             try:
-                replies.append(plugin.call(method, request, REQUEST_TIMEOUT))
+                replies.append((plugin, plugin.call(method, request, REQUEST_TIMEOUT)))
             except Unanswered as err:
                 self._drop(plugin, str(err))
             except CallFailed as err:

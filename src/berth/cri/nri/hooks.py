@@ -8,6 +8,8 @@ A container's StopContainer goes out once per run, whoever saw the stop first: t
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 
 from berth.cri.nri.messages import container_message, pod_message
@@ -15,7 +17,13 @@ from berth.cri.proto import nri_pb2
 from berth.cri.service import Services, cri_record
 from berth.engine.engine import Engine
 from berth.engine.metadata import ContainerRecord, PodRecord
-from berth.errors import NotFound
+from berth.errors import BerthError, NotFound
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.cri.nri.adjust import Adjustment
+
+log = logging.getLogger("berth.cri.nri")
 
 
 def run_pod_sandbox(services: Services, engine: Engine, pod: PodRecord) -> None:
@@ -48,9 +56,76 @@ def remove_pod_sandbox(services: Services, engine: Engine, pod: PodRecord) -> Ca
 
 
 def create_container(services: Services, engine: Engine, record: ContainerRecord) -> None:
-    """CreateContainer of a created container; ``HookFailed`` if a plugin refuses it."""
+    """CreateContainer of a created container, its adjustments applied to it; ``HookFailed`` if a
+    plugin refuses it or its adjustments cannot be."""
     if services.nri is not None:
-        services.nri.create_container(*_messages(engine, record))
+        services.nri.create_container(
+            *_messages(engine, record), lambda merged: _adjust(engine, record, merged)
+        )
+
+
+def _adjust(engine: Engine, record: ContainerRecord, merged: Adjustment) -> None:
+    """Edit the created container's config.json (nothing of it runs yet) as ``merged`` says, and
+    its record's command and environment with it."""
+    from berth.engine.containers.oci_config import write_config
+
+    paths = engine.paths(record.id)
+    spec = json.loads(paths.config_json.read_text())
+    merged.apply(spec)
+    write_config(paths, spec)
+    process = spec["process"]
+    engine.db.update_container(
+        record.id, config={**record.config, "args": process["args"], "env": process["env"]}
+    )
+
+
+def update_container(
+    services: Services, engine: Engine, record: ContainerRecord, resources: nri_pb2.LinuxResources
+) -> Callable[[], None]:
+    """UpdateContainer before the CRI's update of ``record`` to ``resources`` (``HookFailed`` if a
+    plugin refuses it); what to call after it (the plugins' updates, PostUpdateContainer)."""
+    if services.nri is None:
+        return lambda: None
+    return services.nri.update_container(*_messages(engine, record), resources)
+
+
+def apply_updates(
+    services: Services, updates: list[nri_pb2.ContainerUpdate], evictions: list[nri_pb2.ContainerEviction]
+) -> list[nri_pb2.ContainerUpdate]:
+    """Plugins' updates (new resources) and evictions (a stop at once, the reason as the container's
+    message) of the CRI's containers, in that order; the updates that failed (logged)."""
+    from berth.cri.nri.adjust import merge_resources, resource_values
+    from berth.engine.containers.state import refresh
+    from berth.engine.containers.stop import stop_container
+    from berth.engine.containers.update import set_resources
+
+    failed = []
+    with services.engine() as engine:
+        for update in updates:
+            try:
+                record = refresh(engine, _cri_container(engine, update.container_id))
+                paths = engine.paths(record.id)
+                wanted = json.loads(paths.config_json.read_text())["linux"].get("resources", {})
+                merge_resources(wanted, resource_values(update.linux.resources))
+                set_resources(engine, record, wanted)
+            except (BerthError, OSError) as err:
+                log.info("msg=nri-update-failed container=%s error=%s", update.container_id, err)
+                failed.append(update)
+        for eviction in evictions:
+            try:
+                record = _cri_container(engine, eviction.container_id)
+                stop_container(engine, record.id, 0)
+                engine.db.update_container(record.id, error=f"evicted by an NRI plugin: {eviction.reason}")
+            except BerthError as err:
+                log.info("msg=nri-eviction-failed container=%s error=%s", eviction.container_id, err)
+    return failed
+
+
+def _cri_container(engine: Engine, cid: str) -> ContainerRecord:
+    record = engine.db.container(cid) if cid else None
+    if record is None or record.id != cid or not _is_cri(record):
+        raise NotFound(f"container {cid!r} not found")
+    return record
 
 
 def start_container(services: Services, engine: Engine, record: ContainerRecord) -> Callable[[], None]:

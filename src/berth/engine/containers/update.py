@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from berth.engine.containers.state import refresh
 from berth.engine.engine import Engine, new_id
-from berth.engine.metadata import ACTIVE
+from berth.engine.metadata import ACTIVE, ContainerRecord
 from berth.engine.options import CreateOptions
 from berth.errors import InvalidState
 
@@ -17,7 +18,7 @@ def update_container(engine: Engine, ref: str, memory: str = "", cpus: str = "",
     The new limits are also kept in the container's record and ``config.json``, so they hold
     after a restart.
     """
-    from berth.engine.containers.oci_config import resources, write_config
+    from berth.engine.containers.oci_config import resources
 
     record = refresh(engine, engine.db.container(ref))
     if record.state not in ACTIVE:
@@ -26,15 +27,23 @@ def update_container(engine: Engine, ref: str, memory: str = "", cpus: str = "",
     opts.memory = memory or opts.memory
     opts.cpus = cpus or opts.cpus
     opts.pids_limit = pids_limit or opts.pids_limit
-    wanted = resources(opts)
+    set_resources(engine, record, resources(opts))
+    engine.db.update_container(record.id, config={**record.config, "options": opts.to_json()})
+
+
+def set_resources(engine: Engine, record: ContainerRecord, wanted: dict[str, Any]) -> None:
+    """Give the container the OCI ``linux.resources`` ``wanted`` (config-linux.md#control-groups):
+    through the runtime's ``update`` while it runs, and in its ``config.json`` for its next start."""
+    from berth.engine.containers.oci_config import write_config
+
     paths = engine.paths(record.id)
-    update_file = paths.rundir / f"update-{new_id()[:16]}.json"
-    update_file.write_text(json.dumps({k: v for k, v in wanted.items() if k != "devices"}))
-    try:
-        engine.runtime(record.runtime).update(record.id, update_file)
-    finally:
-        update_file.unlink(missing_ok=True)
+    if record.state in ACTIVE:
+        update_file = paths.rundir / f"update-{new_id()[:16]}.json"
+        update_file.write_text(json.dumps({k: v for k, v in wanted.items() if k != "devices"}))
+        try:
+            engine.runtime(record.runtime).update(record.id, update_file)
+        finally:
+            update_file.unlink(missing_ok=True)
     config = json.loads(paths.config_json.read_text())
     config["linux"]["resources"] = wanted
     write_config(paths, config)
-    engine.db.update_container(record.id, config={**record.config, "options": opts.to_json()})

@@ -243,7 +243,8 @@ def _release_busy(snaps: Snapshotter, key: str) -> None:
     except InvalidState:
         import subprocess
 
-        subprocess.run(["umount", "--lazy", str(snaps.active(key).rootfs)], capture_output=True)
+        # (named by path: a root whose prepare was killed has no record to read it from)
+        subprocess.run(["umount", "--lazy", str(snaps.root / "active" / key / "rootfs")], capture_output=True)
         snaps.release(key)
 
 

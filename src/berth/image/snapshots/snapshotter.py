@@ -427,18 +427,26 @@ class Snapshotter:
         return active
 
     def release(self, key: str) -> None:
-        """Unmount and remove the container root ``key`` (its changes are lost)."""
-        active = self.active(key)
-        if active.kind == "overlay":
+        """Unmount and remove the container root ``key`` (its changes are lost); also one whose
+        ``prepare`` was killed before it recorded the root (mounted, maybe, with no info.json)."""
+        base = self.root / "active" / key
+        try:
+            overlay = self.active(key).kind == "overlay"
+        except NotFound:
+            if not base.is_dir():
+                raise
+            overlay = True  # unrecorded: unmount whatever prepare had mounted
+        if overlay:
             try:
-                _mount.umount(str(active.rootfs))
+                _mount.umount(str(base / "rootfs"))
             except OSError as err:
                 if err.errno == errno.EBUSY:
                     raise InvalidState(f"container root {key!r} is busy: {err.strerror}") from None
-                if err.errno != errno.EINVAL:  # EINVAL: not mounted (a crash after mount)
+                # EINVAL: not mounted (a crash before or after the mount); ENOENT: not made yet
+                if err.errno not in (errno.EINVAL, errno.ENOENT):
                     raise
-        _release_idmapped_layers(self.root / "active" / key / _IDMAPPED)
-        remove_path(self.root / "active" / key)
+        _release_idmapped_layers(base / _IDMAPPED)
+        remove_path(base)
 
     def diff(
         self,
