@@ -196,8 +196,9 @@ def push_images(work: Path, registry: str) -> tuple[str, str]:
 
 
 def berth_env(root: Path) -> dict[str, str]:
+    """Berth's roots under ``root``, no configuration file, bytecode written as a user has it."""
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         "BERTH_ROOT": str(root),
         "BERTH_RUNROOT": f"{root}-run",
         "BERTH_CONFIG": str(root.parent / "none.toml"),
