@@ -16,12 +16,13 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import grpc
 
 from berth.cri.config import CriConfig
+from berth.cri.snapshot import Snapshot
 from berth.cri.starter import Starter
 from berth.engine.config import EngineConfig
 from berth.engine.engine import Engine
@@ -67,6 +68,7 @@ class Services:
         #: the engine's and the image store's databases, open for the server's life
         self._held = _hold_databases(engine_config)
         self._held_lock = threading.Lock()
+        self._snapshots: dict[Callable[[Engine], Any], Snapshot[Any]] = {}
 
     def database_version(self) -> int:
         """A number that changes whenever a connection other than the server's own held one
@@ -75,8 +77,19 @@ class Services:
         with self._held_lock:
             return int(self._held[0].execute("PRAGMA data_version").fetchone()[0])
 
+    def snapshot(self, make: Callable[[Engine], tuple[Made, Iterable[int]]]) -> Made:
+        """What ``make`` builds from the engine, kept while the database and the monitors it
+        names stay as they were (``berth.cri.snapshot``)."""
+        with self._held_lock:
+            kept: Snapshot[Made] | None = self._snapshots.get(make)
+            if kept is None:
+                kept = self._snapshots[make] = Snapshot(make)
+        return kept.get(self)
+
     def close(self) -> None:
-        """Close the held databases (``_hold_databases``)."""
+        """Close the held databases (``_hold_databases``) and the snapshots' pidfds."""
+        for kept in self._snapshots.values():
+            kept.close()
         with self._held_lock:
             for connection in self._held:
                 connection.close()
@@ -97,6 +110,11 @@ class Services:
         """Whether ``object_id`` is being kept out of answers (``hiding``)."""
         with self._hidden_lock:
             return object_id in self._hidden
+
+    def hidden_now(self) -> frozenset[str]:
+        """Every id being kept out of answers now (``hiding``)."""
+        with self._hidden_lock:
+            return frozenset(self._hidden)
 
     @functools.cache  # noqa: B019 (one Services per server, kept to its end)
     def handler_features(self) -> dict[str, dict[str, bool]]:
