@@ -23,7 +23,7 @@ from berth.engine.event_log import object_event
 from berth.engine.metadata import Metadata, NetworkRecord
 from berth.engine.networks import cni
 from berth.engine.options import check_name
-from berth.errors import BerthError, InvalidArgument, InvalidState, NotFound
+from berth.errors import AlreadyExists, BerthError, InvalidArgument, InvalidState, NotFound
 from berth.fsutil import atomic_write, locked
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
@@ -184,7 +184,10 @@ def import_network(config: EngineConfig, db: Metadata, name: str, conflist: dict
         )
         config.networks_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(path, text.encode())
-        db.add_network(record)
+        try:
+            db.add_network(record)
+        except AlreadyExists:  # another call made it meanwhile (the CRI's first sandboxes, at once)
+            return db.network(name)
         object_event(config, "network", "create", record.name, record.id, {"bridge": record.bridge})
         return record
     if not path.exists() or path.read_text() != text:
