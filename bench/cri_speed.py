@@ -8,10 +8,10 @@ for both: Berth's generated ``runtime.v1`` stubs over gRPC.
 
 1. A round is RunPodSandbox + CreateContainer + StartContainer (``sleep 3600``), timed end to end;
    the pod is stopped and removed after it, outside the timing. Rounds alternate containerd (runc),
-   Berth on runc and Berth on berth-runtime (its ``berth-runtime`` handler); the median of
-   ``--rounds`` each.
+   Berth on runc and Berth on berth-runtime (its ``berth-runtime`` handler), in the opposite order
+   every other round; the median of ``--rounds`` each.
 2. ListContainers (no filter) with ``--containers`` running containers on each side (in pods of
-   20), ``--calls`` calls each, alternating; the median.
+   20), ``--calls`` calls each, alternating (the order reversed every other call); the median.
 
 The ratios are Berth/containerd. The machine's load average is printed at the start and the end.
 containerd is configured as the kubelet would have it on this host: the CRI plugin with the runc
@@ -124,6 +124,12 @@ class Bench:
         side.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod))
 
 
+def turns(sides: list[Side], n: int) -> list[Side]:
+    """The sides in turn, in the opposite order every other time: whoever goes right after
+    containerd shares the cores with the Go runtime's threads still spinning from its call."""
+    return sides if n % 2 == 0 else sides[::-1]
+
+
 def timed(call: Callable[[], object]) -> float:
     start = time.perf_counter()
     call()
@@ -147,8 +153,8 @@ def start_rounds(bench: Bench, sides: list[Side], rounds: int) -> None:
     for side in sides:  # warm: images unpacked, caches and bytecode
         bench.remove_pod(side, bench.run_pod(side))
     times: dict[str, list[float]] = {side.name: [] for side in sides}
-    for _ in range(rounds):
-        for side in sides:
+    for n in range(rounds):
+        for side in turns(sides, n):
             pods: list[str] = []
             times[side.name].append(timed(lambda: pods.append(bench.run_pod(side))))  # noqa: B023
             bench.remove_pod(side, pods[0])
@@ -164,8 +170,8 @@ def list_rounds(bench: Bench, sides: list[Side], containers: int, calls: int) ->
             raise SystemExit(f"{side.name} lists {len(answer.containers)} containers, not {containers}")
         print(f"  {side.name}: the answer is {answer.ByteSize()} bytes")
     times: dict[str, list[float]] = {side.name: [] for side in sides}
-    for _ in range(calls):
-        for side in sides:
+    for n in range(calls):
+        for side in turns(sides, n):
             times[side.name].append(timed(lambda: side.runtime.ListContainers(request)))  # noqa: B023
     report(f"ListContainers with {containers} running containers, median of {calls}", times, sides[0].name)
     for side in sides:
