@@ -35,7 +35,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -57,24 +59,23 @@ CGROUP_PARENT = f"/cribench-{os.getpid()}"
 PODS_OF = 20  # containers per pod for ListContainers
 
 
+@dataclass(frozen=True)
 class Side:
-    """One CRI server as a client sees it: its runtime and image services."""
+    """One CRI server as a client sees it: its runtime and image services, and the runtime handler
+    its pods ask for."""
 
-    def __init__(self, name: str, socket: Path, handler: str = "") -> None:
+    name: str
+    runtime: Any
+    images: Any
+    handler: str = ""
+
+    @classmethod
+    def connect(cls, name: str, socket: Path) -> Side:
         import grpc
 
-        self.name = name
-        self.handler = handler
-        self.channel = grpc.insecure_channel(f"unix://{socket}")
-        grpc.channel_ready_future(self.channel).result(timeout=60)
-        self.runtime = api_pb2_grpc.RuntimeServiceStub(self.channel)
-        self.images = api_pb2_grpc.ImageServiceStub(self.channel)
-
-    def with_handler(self, name: str, handler: str) -> Side:
-        """The same server, its pods on runtime handler ``handler``."""
-        other = object.__new__(Side)
-        other.__dict__.update(self.__dict__, name=name, handler=handler)
-        return other
+        channel = grpc.insecure_channel(f"unix://{socket}")
+        grpc.channel_ready_future(channel).result(timeout=60)
+        return cls(name, api_pb2_grpc.RuntimeServiceStub(channel), api_pb2_grpc.ImageServiceStub(channel))
 
 
 class Bench:
@@ -352,11 +353,13 @@ def main() -> None:
             stack.enter_context(serving(registry, serve_command(registry, work / "registry")))
             busybox, sandbox = push_images(work, registry)
             net_d = write_cni(work, bridge)
-            theirs = Side(
+            theirs = Side.connect(
                 "containerd (runc)", stack.enter_context(containerd(work, net_d, registry, sandbox))
             )
-            ours = Side("berth (runc)", stack.enter_context(berth_cri(work, net_d, registry, sandbox)))
-            sides = [theirs, ours, ours.with_handler("berth (berth-runtime)", "berth-runtime")]
+            ours = Side.connect(
+                "berth (runc)", stack.enter_context(berth_cri(work, net_d, registry, sandbox))
+            )
+            sides = [theirs, ours, replace(ours, name="berth (berth-runtime)", handler="berth-runtime")]
             for side in (theirs, ours):
                 stack.callback(remove_every_pod, side)
                 for image in (busybox, sandbox):
