@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 from berth.cri.proto import api_pb2 as pb
 from berth.cri.sandboxes import find_sandbox
@@ -232,51 +232,69 @@ def container_statuses(engine: Engine, sandbox_id: str) -> list[Any]:
     ]
 
 
+class Listed(NamedTuple):
+    """A container as ListContainers gives it, with what its filters match."""
+
+    message: Any  # api.proto Container
+    sandbox_id: str
+    labels: dict[str, str]
+
+
 def list_containers(services: Services, request: Any) -> Any:
     """The CRI's containers (never the sandboxes' infra), filtered by id prefix, state, sandbox and
-    labels."""
-    from berth.engine.containers.state import refresh
-
+    labels; from memory while nothing changed (``berth.cri.snapshot``)."""
     wanted = request.filter if request.HasField("filter") else None
-    containers = []
-    with services.engine() as engine:
-        for record in engine.db.containers():
-            cri = cri_of(record)
-            if cri is None or services.hidden(record.id) or not _selected(wanted, record, cri):
-                continue
-            record = refresh(engine, record)
-            state = state_name(record)
-            if (
-                wanted is not None
-                and wanted.HasField("state")
-                and wanted.state.state != pb.ContainerState.Value(state)
-            ):
-                continue
-            containers.append(
-                pb.Container(
-                    id=record.id,
-                    pod_sandbox_id=cri["sandbox_id"],
-                    metadata=pb.ContainerMetadata(**cri["metadata"]),
-                    image=pb.ImageSpec(image=cri["image"]),
-                    image_ref=record.image_id,
-                    image_id=record.image_id,
-                    state=state,
-                    created_at=nanoseconds(record.created_at),
-                    labels=options_of(record)["labels"],
-                    annotations=user_annotations(options_of(record)["annotations"]),
-                )
-            )
-    return pb.ListContainersResponse(containers=containers)
+    listed, everything = services.snapshot(_every_container)
+    hidden = services.hidden_now()
+    if wanted is None and not hidden:
+        return everything  # shared by the calls: gRPC only serializes it
+    return pb.ListContainersResponse(
+        containers=[c.message for c in listed if _selected(wanted, c) and c.message.id not in hidden]
+    )
 
 
-def _selected(wanted: Any, record: ContainerRecord, cri: dict[str, Any]) -> bool:
+def _every_container(engine: Engine) -> tuple[tuple[list[Listed], Any], list[int]]:
+    """Every CRI container now (and the unfiltered ListContainersResponse), and the monitors of
+    those that have one."""
+    from berth.engine.containers.state import refresh
+    from berth.engine.metadata import ACTIVE
+
+    listed, monitors = [], []
+    for record in engine.db.containers():
+        cri = cri_of(record)
+        if cri is None:
+            continue
+        record = refresh(engine, record)
+        if record.state in ACTIVE and record.monitor_pid > 0:
+            monitors.append(record.monitor_pid)
+        options = options_of(record)
+        message = pb.Container(
+            id=record.id,
+            pod_sandbox_id=cri["sandbox_id"],
+            metadata=pb.ContainerMetadata(**cri["metadata"]),
+            image=pb.ImageSpec(image=cri["image"]),
+            image_ref=record.image_id,
+            image_id=record.image_id,
+            state=state_name(record),
+            created_at=nanoseconds(record.created_at),
+            labels=options["labels"],
+            annotations=user_annotations(options["annotations"]),
+        )
+        listed.append(Listed(message, cri["sandbox_id"], options["labels"]))
+    everything = pb.ListContainersResponse(containers=[c.message for c in listed])
+    return (listed, everything), monitors
+
+
+def _selected(wanted: Any, container: Listed) -> bool:
     if wanted is None:
         return True
-    if wanted.id and not record.id.startswith(wanted.id):
+    if wanted.id and not container.message.id.startswith(wanted.id):
         return False
-    if wanted.pod_sandbox_id and not cri["sandbox_id"].startswith(wanted.pod_sandbox_id):
+    if wanted.pod_sandbox_id and not container.sandbox_id.startswith(wanted.pod_sandbox_id):
         return False
-    return matches_labels(options_of(record)["labels"], wanted.label_selector)
+    if wanted.HasField("state") and wanted.state.state != container.message.state:
+        return False
+    return matches_labels(container.labels, wanted.label_selector)
 
 
 def update_container_resources(services: Services, request: Any) -> Any:

@@ -105,9 +105,15 @@ def pull_image(services: Services, request: Any) -> Any:
         )
         copy(f"docker://{ref}", f"berth:{ref}", ctx, options)
 
-    name = pull_name(text, attempt, berth_file=services.config.registries_conf or None)[0]
-    with _store(config) as store:
-        entry = find_image(store, str(name))[0]
+    for tries_left in reversed(range(3)):
+        name = pull_name(text, attempt, berth_file=services.config.registries_conf or None)[0]
+        try:
+            with _store(config) as store:
+                entry = find_image(store, str(name))[0]
+            break
+        except NotFound:  # a RemoveImage of it came between the copy and here: pull it again
+            if not tries_left:
+                raise
     return pb.PullImageResponse(image_ref=f"sha256:{entry.id}")
 
 

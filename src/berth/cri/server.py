@@ -185,6 +185,7 @@ def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 16) -> 
     if services.nri is not None:
         services.nri.stop()
     services.starter.close()
+    services.close()
     path.unlink(missing_ok=True)
     log.info("msg=stopped")
     return 0

@@ -13,14 +13,16 @@ import contextlib
 import functools
 import json
 import logging
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import grpc
 
 from berth.cri.config import CriConfig
+from berth.cri.snapshot import Snapshot
 from berth.cri.starter import Starter
 from berth.engine.config import EngineConfig
 from berth.engine.engine import Engine
@@ -63,6 +65,34 @@ class Services:
         #: sandboxes and containers made but not yet shown: an NRI hook is deciding on them
         self._hidden: set[str] = set()
         self._hidden_lock = threading.Lock()
+        #: the engine's and the image store's databases, open for the server's life
+        self._held = _hold_databases(engine_config)
+        self._held_lock = threading.Lock()
+        self._snapshots: dict[Callable[[Engine], Any], Snapshot[Any]] = {}
+
+    def database_version(self) -> int:
+        """A number that changes whenever a connection other than the server's own held one
+        commits to the engine's database (SQLite's ``PRAGMA data_version``); every call's engine
+        and every start's worker use their own, so cached answers are true while it stays."""
+        with self._held_lock:
+            return int(self._held[0].execute("PRAGMA data_version").fetchone()[0])
+
+    def snapshot(self, make: Callable[[Engine], tuple[Made, Iterable[int]]]) -> Made:
+        """What ``make`` builds from the engine, kept while the database and the monitors it
+        names stay as they were (``berth.cri.snapshot``)."""
+        with self._held_lock:
+            kept: Snapshot[Made] | None = self._snapshots.get(make)
+            if kept is None:
+                kept = self._snapshots[make] = Snapshot(make)
+        return kept.get(self)
+
+    def close(self) -> None:
+        """Close the held databases (``_hold_databases``) and the snapshots' pidfds."""
+        for kept in self._snapshots.values():
+            kept.close()
+        with self._held_lock:
+            for connection in self._held:
+                connection.close()
 
     @contextlib.contextmanager
     def hiding(self, object_id: str) -> Iterator[None]:
@@ -80,6 +110,11 @@ class Services:
         """Whether ``object_id`` is being kept out of answers (``hiding``)."""
         with self._hidden_lock:
             return object_id in self._hidden
+
+    def hidden_now(self) -> frozenset[str]:
+        """Every id being kept out of answers now (``hiding``)."""
+        with self._hidden_lock:
+            return frozenset(self._hidden)
 
     @functools.cache  # noqa: B019 (one Services per server, kept to its end)
     def handler_features(self) -> dict[str, dict[str, bool]]:
@@ -116,6 +151,26 @@ class Services:
             yield engine
         finally:
             engine.close()
+
+
+def _hold_databases(engine_config: EngineConfig) -> list[sqlite3.Connection]:
+    """Connections to the engine's database and the image store's, made (and migrated) first.
+
+    Every call opens and closes its own connections, and so does each start in a starter worker;
+    SQLite checkpoints and deletes a WAL file when the last connection to its database closes,
+    which cost 3-5 ms per call here. Held idle for the server's life (no transaction left open,
+    so writers' automatic checkpoints still complete) they keep the WAL in place."""
+    from berth.engine.images.store import images_root
+    from berth.image.store import _db
+
+    with Engine(engine_config) as engine:
+        engine.db  # noqa: B018 (made and migrated to WAL mode, which a held connection would block)
+    _db.connect(images_root(engine_config)).close()
+    paths = (engine_config.db_path, images_root(engine_config) / _db.DB_NAME)
+    held = [sqlite3.connect(p, isolation_level=None, check_same_thread=False) for p in paths]
+    for connection in held:  # a connection maps the WAL's index (which marks it open) on its first read
+        connection.execute("PRAGMA data_version").fetchone()
+    return held
 
 
 def _rpc_metrics() -> RpcMetrics:

@@ -52,3 +52,24 @@ def test_plugin_error_object_becomes_one_line(tmp_path: Path) -> None:
             {"name": "n", "plugins": [{"type": "failing"}]},
             cni.RuntimeConf("id", "/ns", "eth0", (str(tmp_path),)),
         )
+
+
+def test_importing_a_network_another_call_just_made_takes_it(tmp_path: Path) -> None:
+    """Two sandboxes at once on a fresh root both find no ``cri-...`` network and both make it: the
+    second's insert fails, and it takes the first's (critest's benchmarks start two at once)."""
+    from berth.engine.metadata import Metadata
+    from berth.engine.networks.bridge import import_network
+    from berth.errors import NotFound
+
+    config = EngineConfig(root=tmp_path)
+    conflist = {"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "bridge", "bridge": "brx"}]}
+    with Metadata(tmp_path / "db") as db:
+        made = import_network(config, db, "cri-n", conflist)
+        looked = db.network
+
+        def not_yet(name: str) -> NetworkRecord:  # the second caller looked before the first's insert
+            db.network = looked  # type: ignore[method-assign]
+            raise NotFound(name)
+
+        db.network = not_yet  # type: ignore[method-assign]
+        assert import_network(config, db, "cri-n", conflist).id == made.id
