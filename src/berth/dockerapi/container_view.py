@@ -53,7 +53,10 @@ def _network_name(name: str, default_network: str) -> str:
     return "bridge" if name == default_network else name
 
 
-_UNATTACHED = {"IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": ""}
+_UNATTACHED = {
+    "IPAddress": "", "IPPrefixLen": 0, "Gateway": "",
+    "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+}  # fmt: skip
 
 
 def _networks(podman_doc: dict[str, Any], record: ContainerRecord, default_network: str) -> dict[str, Any]:
@@ -75,9 +78,9 @@ def _networks(podman_doc: dict[str, Any], record: ContainerRecord, default_netwo
             "Gateway": net["Gateway"],
             "IPAddress": net["IPAddress"],
             "IPPrefixLen": net["IPPrefixLen"],
-            "IPv6Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
+            "IPv6Gateway": net["IPv6Gateway"],
+            "GlobalIPv6Address": net["GlobalIPv6Address"],
+            "GlobalIPv6PrefixLen": net["GlobalIPv6PrefixLen"],
             "MacAddress": net["MacAddress"],
             "DriverOpts": None,
         }
@@ -192,11 +195,11 @@ def inspect(
             "SecondaryIPv6Addresses": None,
             "EndpointID": first["EndpointID"] if first else "",
             "Gateway": first["Gateway"] if first else "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
+            "GlobalIPv6Address": first["GlobalIPv6Address"] if first else "",
+            "GlobalIPv6PrefixLen": first["GlobalIPv6PrefixLen"] if first else 0,
             "IPAddress": first["IPAddress"] if first else "",
             "IPPrefixLen": first["IPPrefixLen"] if first else 0,
-            "IPv6Gateway": "",
+            "IPv6Gateway": first["IPv6Gateway"] if first else "",
             "MacAddress": first["MacAddress"] if first else "",
             "Networks": networks,
         },

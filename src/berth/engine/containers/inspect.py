@@ -128,12 +128,17 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
     for name, att in record.networks.items():
         result = att.get("result", {})
         ips = result.get("ips", [])
-        first = ips[0] if ips else {}
+        # CNI 1.0 results carry no version per address (SPEC.md#ips): an IPv6 one has colons.
+        v4: dict[str, str] = next((ip for ip in ips if ":" not in ip.get("address", "")), {})
+        v6: dict[str, str] = next((ip for ip in ips if ":" in ip.get("address", "")), {})
         macs = [i.get("mac", "") for i in result.get("interfaces", []) if i.get("sandbox")]
         networks[name] = {
-            "IPAddress": first.get("address", "").split("/")[0],
-            "IPPrefixLen": int(first.get("address", "/0").split("/")[1]),
-            "Gateway": first.get("gateway", ""),
+            "IPAddress": v4.get("address", "").split("/")[0],
+            "IPPrefixLen": int(v4.get("address", "/0").split("/")[1]),
+            "Gateway": v4.get("gateway", ""),
+            "GlobalIPv6Address": v6.get("address", "").split("/")[0],
+            "GlobalIPv6PrefixLen": int(v6.get("address", "/0").split("/")[1]),
+            "IPv6Gateway": v6.get("gateway", ""),
             "MacAddress": macs[0] if macs else "",
         }
     return {
