@@ -254,7 +254,10 @@ def _search(engine: Engine, term: str, limit: int, filters: dict[str, list[str]]
         filters=SearchFilters.parse(texts),
         insecure=loopback_registry,
     )
-    return [asdict(result) for result in found]
+    # Docker's fields, and podman's compat answer's ``Name`` and ``Description`` too (podman's
+    # compat tests read those; docker-py passes the objects on as they are and the docker CLI's
+    # JSON decoding matches keys regardless of case, so both read the same values).
+    return [{**asdict(r), "Name": r.name, "Description": r.description} for r in found]
 
 
 async def search(request: web.Request) -> web.StreamResponse:

@@ -147,8 +147,9 @@ def test_auth_and_search(api: DockerAPI, registry: str) -> None:
         assert api.post(f"/v1.44/images/{IMAGE}/tag?repo={registry}/{repo}&tag=1").status == 201
         assert api.request("POST", f"/v1.44/images/{registry}/{repo}/push?tag=1", headers=auth).status == 200
     found = api.get(f"/v1.44/images/search?term={registry}/busybox-search").json()
-    assert found == [{"name": f"{registry}/found/busybox-search", "description": "", "star_count": 0,
-                      "is_official": False, "is_automated": False}]  # fmt: skip
+    name = f"{registry}/found/busybox-search"
+    assert found == [{"name": name, "description": "", "star_count": 0, "is_official": False,
+                      "is_automated": False, "Name": name, "Description": ""}]  # fmt: skip
     official = quote(json.dumps({"is-official": ["true"]}))
     assert api.get(f"/v1.44/images/search?term={registry}/busybox&filters={official}").json() == []
     assert api.get(f"/v1.44/images/search?term={registry}/o&limit=1").json()[0]["name"].startswith(registry)

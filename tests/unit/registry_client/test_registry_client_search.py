@@ -95,3 +95,17 @@ def test_a_v1_search_answer_with_limit_and_filters(index: str) -> None:
     assert first == SearchResult(f"{index}/alpine", "A minimal image", 10, is_official=True)
     with pytest.raises(InvalidArgument, match="outside the range"):
         search("alpine", RegistriesConf(), limit=0)
+
+
+def test_an_empty_answer_only_when_every_registry_could_tell(index: str) -> None:
+    from berth.distribution.client.errors import RegistryError
+    from berth.distribution.registries_conf import parse
+
+    both = parse(f'unqualified-search-registries = ["{index}", "127.0.0.1:1"]')
+    assert [r.name for r in search("tools", both, tls_verify=False)] == [f"{index}/someone/alpine-tools"]
+    with pytest.raises(RegistryError, match=r"127\.0\.0\.1:1"):
+        search("nothing-like-it", both, tls_verify=False)
+    assert (
+        search("nothing-like-it", parse(f'unqualified-search-registries = ["{index}"]'), tls_verify=False)
+        == []
+    )

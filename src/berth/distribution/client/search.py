@@ -8,8 +8,9 @@ Berth's serve), filtered to the repository names containing the term.
 
 The registries searched: the one a term names (``HOST/TERM``, where ``HOST`` has a dot or a colon
 or is ``localhost``, Docker's rule for a registry in a name), else registries.conf's
-``unqualified-search-registries``, else Docker Hub. Results of the registries that answered are
-returned; if none answered, the first failure is raised.
+``unqualified-search-registries``, else Docker Hub. The results of the registries that answered
+are returned; when there are none and a registry failed, its failure is raised (an empty answer
+means nothing found only if every registry could tell).
 """
 
 from __future__ import annotations
@@ -139,8 +140,8 @@ async def _search_all(
         if not isinstance(answer, BaseException):
             results += answer
     failures = [a for a in answers if isinstance(a, RegistryError)]
-    if failures and len(failures) == len(answers):
-        raise failures[0]
+    if failures and not results:
+        raise failures[0]  # "nothing found" only when every registry could tell
     return results
 
 
