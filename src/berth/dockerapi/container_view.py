@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.engine.containers.inspect import inspect_container, status_text
+from berth.engine.containers.inspect import inspect_container, port_bindings, status_text
 from berth.engine.containers.state import restart_pending
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
 from berth.engine.options import CreateOptions, parse_publish
@@ -25,15 +25,6 @@ def _image_id(record: ContainerRecord) -> str:
 
 def _command(record: ContainerRecord) -> str:
     return " ".join(record.config.get("args", []))
-
-
-def _port_bindings(opts: CreateOptions) -> dict[str, list[dict[str, str]]]:
-    """``{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}``."""
-    bindings: dict[str, list[dict[str, str]]] = {}
-    for mapping in (parse_publish(p) for p in opts.publish):
-        key = f"{mapping.container_port}/{mapping.protocol}"
-        bindings.setdefault(key, []).append({"HostIp": mapping.host_ip, "HostPort": str(mapping.host_port)})
-    return bindings
 
 
 def _summary_ports(opts: CreateOptions) -> list[dict[str, Any]]:
@@ -146,7 +137,7 @@ def inspect(
     state = doc["State"]
     networks = _networks(doc, record, default_network)
     first = next(iter(networks.values()), None)
-    ports = _port_bindings(opts)
+    ports = doc["HostConfig"]["PortBindings"]
     return {
         "Id": record.id,
         "Created": doc["Created"],
@@ -179,7 +170,7 @@ def inspect(
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": None,
-        "HostConfig": _host_config(record, opts, ports, default_network),
+        "HostConfig": _host_config(record, opts, doc["HostConfig"], default_network),
         "GraphDriver": {"Name": "overlay", "Data": {"MergedDir": record.config.get("rootfs", "")}},
         "Mounts": _mounts(record),
         "Config": _config(record, opts, doc),
@@ -215,7 +206,7 @@ def _config(record: ContainerRecord, opts: CreateOptions, doc: dict[str, Any]) -
         "AttachStdin": False,
         "AttachStdout": False,
         "AttachStderr": False,
-        "ExposedPorts": {key: {} for key in _port_bindings(opts)} or None,
+        "ExposedPorts": {key: {} for key in port_bindings(opts)} or None,
         "Tty": opts.tty,
         "OpenStdin": opts.interactive,
         "StdinOnce": False,
@@ -249,10 +240,10 @@ def _healthcheck(opts: CreateOptions) -> dict[str, Any]:
 
 
 def _host_config(
-    record: ContainerRecord, opts: CreateOptions, ports: dict[str, Any], default_network: str
+    record: ContainerRecord, opts: CreateOptions, engine_host: dict[str, Any], default_network: str
 ) -> dict[str, Any]:
+    """Docker's ``HostConfig``; ``engine_host`` is the engine's (podman's layout)."""
     from berth.engine.options import RestartPolicy
-    from berth.engine.units import parse_size
 
     policy = RestartPolicy.parse(opts.restart)
     return {
@@ -262,7 +253,7 @@ def _host_config(
         # journald); Berth's CRI-format log serves the logs endpoint just as well.
         "LogConfig": {"Type": opts.log_driver or "json-file", "Config": {}},
         "NetworkMode": _network_name(record.config.get("network", ""), default_network),
-        "PortBindings": ports,
+        "PortBindings": engine_host["PortBindings"],
         "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},
         "AutoRemove": opts.remove,
         "VolumeDriver": "",
@@ -277,9 +268,9 @@ def _host_config(
         "PublishAllPorts": False,
         "ReadonlyRootfs": opts.read_only,
         "SecurityOpt": opts.security_opt or None,
-        "Tmpfs": dict(t.partition(":")[::2] for t in opts.tmpfs) or None,
-        "Memory": parse_size(opts.memory) if opts.memory else 0,
-        "NanoCpus": int(float(opts.cpus) * 1e9) if opts.cpus else 0,
+        "Tmpfs": engine_host["Tmpfs"] or None,
+        "Memory": engine_host["Memory"],
+        "NanoCpus": engine_host["NanoCpus"],
         "PidsLimit": opts.pids_limit or None,
         "Runtime": record.runtime,
         "Mounts": None,
