@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from berth.engine.containers.inspect import inspect_container, port_bindings, status_text
+from berth.engine.containers.network_setup import endpoint_request
 from berth.engine.containers.state import restart_pending
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
 from berth.engine.options import CreateOptions, parse_publish
@@ -50,6 +51,15 @@ _UNATTACHED = {
 }  # fmt: skip
 
 
+def _ipam_config(ips: tuple[str, ...]) -> dict[str, str] | None:
+    """Docker's ``EndpointIPAMConfig``: the addresses a container asked for on a network."""
+    if not ips:
+        return None
+    v4 = [ip for ip in ips if ":" not in ip]
+    v6 = [ip for ip in ips if ":" in ip]
+    return {**({"IPv4Address": v4[0]} if v4 else {}), **({"IPv6Address": v6[0]} if v6 else {})}
+
+
 def _networks(podman_doc: dict[str, Any], record: ContainerRecord, default_network: str) -> dict[str, Any]:
     networks = {}
     aliases = CreateOptions.from_json(record.config["options"]).network_alias
@@ -60,8 +70,9 @@ def _networks(podman_doc: dict[str, Any], record: ContainerRecord, default_netwo
     names = [*([own] if own and own not in ("none", "host") and ":" not in own else []), *connected]
     for name in dict.fromkeys([*names, *attached]):
         net = attached.get(name, _UNATTACHED)
+        asked = endpoint_request(record, name)
         networks[_network_name(name, default_network)] = {
-            "IPAMConfig": None,
+            "IPAMConfig": _ipam_config(asked.ips),
             "Links": None,
             "Aliases": [*aliases, *connected.get(name, []), record.name, record.id[:12]],
             "NetworkID": name,
@@ -72,7 +83,7 @@ def _networks(podman_doc: dict[str, Any], record: ContainerRecord, default_netwo
             "IPv6Gateway": net["IPv6Gateway"],
             "GlobalIPv6Address": net["GlobalIPv6Address"],
             "GlobalIPv6PrefixLen": net["GlobalIPv6PrefixLen"],
-            "MacAddress": net["MacAddress"],
+            "MacAddress": net["MacAddress"] or asked.mac,
             "DriverOpts": None,
         }
     return networks

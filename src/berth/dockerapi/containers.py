@@ -51,8 +51,8 @@ def _create(engine: Engine, body: Any, name: str) -> ContainerRecord:
             raise ApiError(404, f"No such image: {opts.image}") from None
         raise
     try:
-        for network, aliases in others.items():
-            connect_network(engine, record.id, network, aliases)
+        for network, (aliases, request) in others.items():
+            connect_network(engine, record.id, network, aliases, request)
     except BaseException:
         remove_container(engine, record.id, force=True, volumes=True)
         raise

@@ -12,11 +12,15 @@ from typing import Any
 from aiohttp import web
 
 from berth.dockerapi.app import Router, blocking, json_response, query_filters, read_json
-from berth.dockerapi.container_config import Fields
+from berth.dockerapi.container_config import Fields, endpoint_request
 from berth.dockerapi.errors import ApiError
 from berth.engine.engine import Engine
 from berth.engine.metadata import NetworkRecord
 from berth.errors import NotFound
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.engine.networks.bridge import EndpointRequest
 
 #: The networks every dockerd has, which Berth's engine does not keep records of.
 _PSEUDO = ("host", "none")
@@ -227,7 +231,9 @@ async def prune(request: web.Request) -> web.StreamResponse:
     return json_response(await blocking(request, _prune, query_filters(request)))
 
 
-def _connect(engine: Engine, ref: str, container_ref: str, aliases: list[str]) -> None:
+def _connect(
+    engine: Engine, ref: str, container_ref: str, aliases: list[str], request: EndpointRequest
+) -> None:
     from berth.engine.containers.network_connect import connect_network
 
     record = _record(engine, ref) if ref not in _PSEUDO else None
@@ -238,15 +244,23 @@ def _connect(engine: Engine, ref: str, container_ref: str, aliases: list[str]) -
         raise ApiError(
             400, f"container {container.name} can not be connected to network {ref}: not a bridge network"
         )
-    connect_network(engine, container.id, record.name, aliases)
+    connect_network(engine, container.id, record.name, aliases, request)
 
 
 async def connect(request: web.Request) -> web.StreamResponse:
-    """``POST /networks/{id}/connect`` (``{"Container", "EndpointConfig": {"Aliases"}}``): one more
-    network for the container, at once if it runs."""
+    """``POST /networks/{id}/connect`` (``{"Container", "EndpointConfig": {"Aliases", "IPAMConfig",
+    "MacAddress"}}``): one more network for the container, at once if it runs."""
     body = Fields(await read_json(request, {}), "")
-    aliases = body.child("EndpointConfig").strings("Aliases")
-    await blocking(request, _connect, request.match_info["id"], body.text("Container"), aliases)
+    endpoint = body.child("EndpointConfig")
+    asked = endpoint_request(endpoint)
+    await blocking(
+        request,
+        _connect,
+        request.match_info["id"],
+        body.text("Container"),
+        endpoint.strings("Aliases"),
+        asked,
+    )
     return web.Response(status=200)
 
 

@@ -127,6 +127,72 @@ def test_an_internal_ipv6_network_as_docker_py_makes_it(api: DockerAPI) -> None:
     assert api.post("/v1.44/networks/create", outside).status == 400
 
 
+def test_fixed_addresses_and_mac_addresses_as_docker_py_asks_for_them(api: DockerAPI, berth: Berth) -> None:
+    """``IPAMConfig`` addresses and ``MacAddress`` of an endpoint, at create (the own network, and
+    one more in ``EndpointsConfig``) and at connect; inspect shows them, the interfaces have them."""
+    ipam = {"Config": [{"Subnet": "10.251.7.0/24"}, {"Subnet": "fd0b:e48::/64"}]}
+    assert (
+        api.post("/v1.44/networks/create", {"Name": "fixed", "EnableIPv6": True, "IPAM": ipam}).status == 201
+    )
+    assert (
+        api.post(
+            "/v1.44/networks/create", {"Name": "fixed2", "IPAM": {"Config": [{"Subnet": "10.251.8.0/24"}]}}
+        ).status
+        == 201
+    )
+    fixed_ips = {"IPv4Address": "10.251.7.23", "IPv6Address": "fd0b:e48::f00d"}
+    endpoints = {
+        "fixed": {"IPAMConfig": fixed_ips, "MacAddress": "02:42:ac:11:00:0a"},
+        "fixed2": {"IPAMConfig": {"IPv4Address": "10.251.8.9"}},
+    }
+    cid = api.create(
+        Cmd=["sleep", "300"],
+        HostConfig={"NetworkMode": "fixed"},
+        NetworkingConfig={"EndpointsConfig": endpoints},
+    )
+    api.post(f"/v1.44/containers/{cid}/start")
+    networks = api.get(f"/v1.44/containers/{cid}/json").json()["NetworkSettings"]["Networks"]
+    own, other = networks["fixed"], networks["fixed2"]
+    assert own["IPAMConfig"] == {"IPv4Address": "10.251.7.23", "IPv6Address": "fd0b:e48::f00d"}
+    assert (own["IPAddress"], own["GlobalIPv6Address"], own["MacAddress"]) == (
+        "10.251.7.23",
+        "fd0b:e48::f00d",
+        "02:42:ac:11:00:0a",
+    )
+    assert (other["IPAMConfig"], other["IPAddress"]) == ({"IPv4Address": "10.251.8.9"}, "10.251.8.9")
+    # connect a created container with a MAC address: inspect shows it before the start, the interface after
+    late = api.create(Cmd=["cat", "/sys/class/net/eth1/address"], **{"HostConfig": {"NetworkMode": "fixed2"}})
+    asked = {
+        "Container": late,
+        "EndpointConfig": {"MacAddress": "02:42:ac:11:00:02", "IPAMConfig": {"IPv4Address": "10.251.7.99"}},
+    }
+    assert api.post("/v1.44/networks/fixed/connect", asked).status == 200
+    before = api.get(f"/v1.44/containers/{late}/json").json()["NetworkSettings"]["Networks"]["fixed"]
+    assert (before["MacAddress"], before["IPAMConfig"]) == (
+        "02:42:ac:11:00:02",
+        {"IPv4Address": "10.251.7.99"},
+    )
+    api.post(f"/v1.44/containers/{late}/start")
+    assert api.post(f"/v1.44/containers/{late}/wait").json()["StatusCode"] == 0
+    assert demultiplex(api.get(f"/v1.44/containers/{late}/logs?stdout=1").body)[1] == b"02:42:ac:11:00:02\n"
+    for bad in ({"IPv4Address": "10.9.9.9"}, {"IPv4Address": "not-an-address"}):
+        body = {
+            "Image": "localhost/busybox",
+            "HostConfig": {"NetworkMode": "fixed"},
+            "NetworkingConfig": {"EndpointsConfig": {"fixed": {"IPAMConfig": bad}}},
+        }
+        refused = api.post("/v1.44/containers/create", body)
+        assert refused.status == 400, refused.body
+    wrong_mac = berth(
+        "create", "--network", "fixed", "--mac-address", "02:42", "--rootfs", "/", "true", check=False
+    )
+    assert wrong_mac.returncode == 125 and "invalid MAC address" in wrong_mac.stderr
+    for container in (cid, late):
+        api.delete(f"/v1.44/containers/{container}?force=1")
+    for network in ("fixed", "fixed2"):
+        assert api.delete(f"/v1.44/networks/{network}").status == 204
+
+
 def test_volume_create_list_inspect_remove_prune(api: DockerAPI, berth: Berth) -> None:
     made = api.post("/v1.44/volumes/create", {"Name": "data", "Labels": {"app": "db"}})
     assert made.status == 201

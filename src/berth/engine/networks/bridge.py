@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -123,6 +124,55 @@ def _pool_range(pool: AddressPool, net: IPNetwork) -> str:
     if ip_range.version != net.version or not ip_range.subnet_of(net):  # type: ignore[arg-type]
         raise InvalidArgument(f"ip range {pool.ip_range} is not in subnet {net}")
     return str(ip_range)
+
+
+@record(frozen=True)
+class EndpointRequest:
+    """What a container asks of its interface on one network: fixed addresses (podman's ``--ip``,
+    ``--ip6``; Docker's ``IPAMConfig``) and a MAC address (``--mac-address``)."""
+
+    ips: tuple[str, ...] = ()
+    mac: str = ""
+
+
+#: A container that asks for nothing in particular.
+NO_REQUEST = EndpointRequest()
+_MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
+
+
+def check_endpoint(record: NetworkRecord, request: EndpointRequest) -> None:
+    """Refuse a request network ``record`` cannot meet: an address outside its subnets (or a
+    second of one family), a MAC address that is not six colon-separated bytes."""
+    families = []
+    for text in request.ips:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            raise InvalidArgument(f"invalid IP address {text!r}") from None
+        subnet = record.subnet if address.version == 4 else record.subnet6
+        if not subnet or address not in ipaddress.ip_network(subnet):
+            raise InvalidArgument(f"IP address {text} is not in a subnet of network {record.name}")
+        families.append(address.version)
+    if len(set(families)) != len(families):
+        raise InvalidArgument(f"more than one address of a family asked for on network {record.name}")
+    if request.mac and not _MAC.fullmatch(request.mac):
+        raise InvalidArgument(f"invalid MAC address {request.mac!r}")
+
+
+def _capability_args(
+    record: NetworkRecord, ports: list[dict[str, Any]], request: EndpointRequest
+) -> dict[str, Any]:
+    """The ``runtimeConfig`` values: ports for portmap; fixed addresses for host-local and a MAC
+    for the bridge plugin (their ``ips`` and ``mac`` capabilities, CONVENTIONS.md)."""
+    args: dict[str, Any] = {"portMappings": ports}
+    if request.ips:
+        prefixes = {4: record.subnet, 6: record.subnet6}
+        args["ips"] = [
+            f"{ip}/{prefixes[ipaddress.ip_address(ip).version].split('/')[1]}" for ip in request.ips
+        ]
+    if request.mac:
+        args["mac"] = request.mac
+    return args
 
 
 def host_local_range(subnet: str, gateway: str, ip_range: str = "") -> dict[str, str]:
@@ -383,10 +433,10 @@ def _ensure_host_rules(config: EngineConfig, record: NetworkRecord) -> None:
 
 
 def _runtime_conf(
-    config: EngineConfig, cid: str, netns: str, ports: list[dict[str, Any]], ifname: str
+    config: EngineConfig, cid: str, netns: str, capability_args: dict[str, Any], ifname: str
 ) -> cni.RuntimeConf:
-    """The container's interface on a bridge network, with ``ports`` for the portmap plugin."""
-    return cni.RuntimeConf(cid, netns, ifname, config.cni_plugin_dirs, {"portMappings": ports})
+    """The container's interface on a bridge network, with ``capability_args`` for the plugins."""
+    return cni.RuntimeConf(cid, netns, ifname, config.cni_plugin_dirs, capability_args)
 
 
 def attach(
@@ -396,23 +446,39 @@ def attach(
     netns: Path,
     ports: list[dict[str, Any]],
     ifname: str = FIRST_IFNAME,
+    request: EndpointRequest = NO_REQUEST,
 ) -> dict[str, Any]:
-    """Join ``record`` (with ``ports`` published) as interface ``ifname``; return the CNI result.
-    The namespace's loopback is already up (``create_netns``)."""
+    """Join ``record`` (with ``ports`` published, and what ``request`` asks) as interface
+    ``ifname``; return the CNI result. The namespace's loopback is already up (``create_netns``)."""
     if record.driver != CNI_DRIVER and not os.path.exists(f"/sys/class/net/{record.bridge}"):
         _ensure_host_rules(config, record)
-    conflist = _conflist(config, record, ports)
-    return cni.add_network(conflist, _runtime_conf(config, cid, str(netns), ports, ifname))
+    conflist = _conflist(config, record, ports, request)
+    runtime = _runtime_conf(config, cid, str(netns), _capability_args(record, ports, request), ifname)
+    return cni.add_network(conflist, runtime)
 
 
-def _conflist(config: EngineConfig, record: NetworkRecord, ports: list[dict[str, Any]]) -> dict[str, Any]:
+def _conflist(
+    config: EngineConfig,
+    record: NetworkRecord,
+    ports: list[dict[str, Any]],
+    request: EndpointRequest = NO_REQUEST,
+) -> dict[str, Any]:
     """The network's configuration list for one container: without the portmap plugin when the
-    container publishes no port (one plugin run fewer on each start and exit). ADD and DEL of a
-    container see the same list, since both are given the same ports."""
+    container publishes no port (one plugin run fewer on each start and exit), with the bridge
+    plugin's ``ips``/``mac`` capabilities when the container asks for them (so lists stored by
+    an earlier Berth serve such requests too). ADD and DEL of a container see the same list,
+    since both are given the same ports."""
     conflist = cni.read_conflist(_conflist_path(config, record.name))
+    plugins = conflist["plugins"]
     if not ports:
-        conflist = {**conflist, "plugins": [p for p in conflist["plugins"] if p.get("type") != "portmap"]}
-    return conflist
+        plugins = [p for p in plugins if p.get("type") != "portmap"]
+    wanted = {**({"ips": True} if request.ips else {}), **({"mac": True} if request.mac else {})}
+    if wanted:
+        plugins = [
+            {**p, "capabilities": {**p.get("capabilities", {}), **wanted}} if p.get("type") == "bridge" else p
+            for p in plugins
+        ]
+    return {**conflist, "plugins": plugins}
 
 
 def detach(
@@ -429,7 +495,7 @@ def detach(
     # SPEC.md: DEL must succeed even if the namespace is gone; plugins are told an empty path then.
     path = str(netns) if netns.exists() else ""
     try:
-        cni.del_network(conflist, _runtime_conf(config, cid, path, ports, ifname), result)
+        cni.del_network(conflist, _runtime_conf(config, cid, path, {"portMappings": ports}, ifname), result)
     finally:
         if ports:
             remove_idle_portmap_chains()
@@ -478,7 +544,9 @@ def check(
 ) -> None:
     """CNI CHECK of the container's attachment to ``record`` against the cached ADD ``result``."""
     conflist = _conflist(config, record, ports)
-    cni.check_network(conflist, _runtime_conf(config, cid, str(netns), ports, ifname), result)
+    cni.check_network(
+        conflist, _runtime_conf(config, cid, str(netns), {"portMappings": ports}, ifname), result
+    )
 
 
 def network_info(record: NetworkRecord, config: EngineConfig, containers: list[str]) -> dict[str, Any]:
