@@ -117,10 +117,8 @@ def test_exec_and_exec_with_a_terminal(docker: Docker) -> None:
     # An error reaches the user as its message (the client decodes Docker's error body).
     refused = docker("rm", "box", check=False)
     assert refused.returncode == 1
-    assert (
-        refused.stderr.strip()
-        == "Error response from daemon: container box is running: stop it first or use --force"
-    )
+    refusal = "container box is running: stop the container before removing or force remove"
+    assert refused.stderr.strip() == f"Error response from daemon: {refusal}"
     docker("rm", "-f", "box")
 
 

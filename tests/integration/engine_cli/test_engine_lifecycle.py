@@ -228,7 +228,7 @@ def test_kill_restart_and_start(berth: Berth) -> None:
     berth("restart", "-t", "0", "k")
     assert berth.inspect("k")["State"]["Running"] is True
     removal = berth("rm", "k", check=False)
-    assert removal.returncode == 125 and "stop it first" in removal.stderr
+    assert removal.returncode == 125 and "stop the container before removing" in removal.stderr
     berth("rm", "-f", "k")
     assert berth("ps", "-a", "-q").stdout == ""
 
