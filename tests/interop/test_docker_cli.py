@@ -114,6 +114,11 @@ def test_exec_and_exec_with_a_terminal(docker: Docker) -> None:
     )
     assert tty.returncode == 2, tty.stdout + tty.stderr
     assert "33 77" in tty.stdout
+    # An error reaches the user as its message (the client decodes Docker's error body).
+    refused = docker("rm", "box", check=False)
+    assert refused.returncode == 1
+    refusal = "container box is running: stop the container before removing or force remove"
+    assert refused.stderr.strip() == f"Error response from daemon: {refusal}"
     docker("rm", "-f", "box")
 
 

@@ -54,6 +54,9 @@ def _create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpus", default="", help="number of CPUs")
     p.add_argument("--pids-limit", default="0", help="maximum number of processes (-1: unlimited)")
     p.add_argument("--network", "--net", default="", help="none, host, bridge or a network name")
+    p.add_argument("--ip", default="", help="the container's IPv4 address on its network")
+    p.add_argument("--ip6", default="", help="the container's IPv6 address on its network")
+    p.add_argument("--mac-address", default="", help="the MAC address of its interface there")
     p.add_argument(
         "-p", "--publish", action="append", default=[], help="[HOSTIP:]HOSTPORT:CONTAINERPORT[/PROTO]"
     )
@@ -123,6 +126,9 @@ def _options(args: argparse.Namespace) -> CreateOptions:
         cpus=args.cpus,
         pids_limit=_integer(args.pids_limit, "--pids-limit"),
         network=args.network,
+        ip=args.ip,
+        ip6=args.ip6,
+        mac_address=args.mac_address,
         publish=args.publish,
         interactive=args.interactive,
         tty=args.tty,

@@ -5,6 +5,7 @@ berth push REFERENCE [DESTINATION]
 berth copy [--all] SOURCE DESTINATION          # transport:details, as skopeo copy
 berth login [-u USER] [-p PASS | --password-stdin] REGISTRY
 berth logout [--all] REGISTRY
+berth search [--limit N] [--filter stars=N|is-official=BOOL|is-automated=BOOL] [--format json] TERM
 """
 
 from __future__ import annotations
@@ -69,8 +70,30 @@ def _admission(args: argparse.Namespace, reader: Any) -> Any:
     return default_admission(root, args.signature_policy, reader=reader)
 
 
+def _search(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from berth.cli._format import print_json, print_table
+    from berth.distribution import registries_files
+    from berth.distribution.client.search import SearchFilters, search
+
+    found = search(
+        args.term,
+        registries_files.load(args.registries_conf),
+        limit=args.limit,
+        filters=SearchFilters.parse(args.filter),
+        tls_verify=args.tls_verify,
+    )
+    if args.format == "json":
+        print_json([asdict(r) for r in found])
+    else:
+        rows = [[r.name, r.description, r.star_count, "[OK]" if r.is_official else ""] for r in found]
+        print_table(["NAME", "DESCRIPTION", "STARS", "OFFICIAL"], rows)
+    return 0
+
+
 def register(sub: Any) -> None:
-    """Add pull, push, copy, login and logout."""
+    """Add pull, push, copy, login, logout and search."""
     from berth.cli.trust import sign_flags
 
     pull = sub.add_parser("pull", help="pull an image from a registry into Berth's store")
@@ -123,6 +146,19 @@ def register(sub: Any) -> None:
     logout.add_argument("--all", "-a", action="store_true", help="remove the whole auth file")
     logout.add_argument("--authfile")
     logout.set_defaults(handler=_logout)
+
+    from berth.distribution.client.search import DEFAULT_LIMIT
+
+    search = sub.add_parser("search", help="search registries for images")
+    search.add_argument("term", help="what the names contain; REGISTRY/TERM searches that registry only")
+    search.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="results per registry (1-100)")
+    search.add_argument(
+        "-f", "--filter", action="append", default=[], help="stars=N, is-official=BOOL, is-automated=BOOL"
+    )
+    search.add_argument("--format", default="", choices=["", "json", "table"])
+    search.add_argument("--tls-verify", type=parse_bool, nargs="?", const=True, default=None, metavar="BOOL")
+    search.add_argument("--registries-conf", metavar="FILE", help="the search registries (TOML)")
+    search.set_defaults(handler=_search)
 
 
 def _context(args: argparse.Namespace, conf: Any = None) -> Any:

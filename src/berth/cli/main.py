@@ -86,7 +86,7 @@ _CONTAINER_COMMANDS, _IMAGE_COMMANDS = [
 COMMAND_MODULES = {
     **dict.fromkeys(_CONTAINER_COMMANDS, "containers"),
     **dict.fromkeys(_IMAGE_COMMANDS, "images"),
-    **dict.fromkeys(["pull", "push", "copy", "login", "logout"], "images_remote"),
+    **dict.fromkeys(["pull", "push", "copy", "login", "logout", "search"], "images_remote"),
     "build": "build",
     "builder": "build",
     "cri": "cri",

@@ -16,11 +16,22 @@ def _containers_on(engine: object, name: str) -> list[str]:
 
 def _create(args: argparse.Namespace) -> int:
     from berth.cli.containers import open_engine
-    from berth.engine.networks.bridge import create_network
+    from berth.engine.networks.bridge import AddressPool, create_network
+    from berth.errors import InvalidArgument
 
+    # As podman's: the n-th --gateway and --ip-range belong to the n-th --subnet.
+    for flag, values in (("--gateway", args.gateway), ("--ip-range", args.ip_range)):
+        if len(values) > len(args.subnet):
+            raise InvalidArgument(f"every {flag} needs a --subnet it belongs to")
+    pools = [
+        AddressPool(subnet, *(v[n] if n < len(v) else "" for v in (args.gateway, args.ip_range)))
+        for n, subnet in enumerate(args.subnet)
+    ]
     labels = dict(label.partition("=")[::2] for label in args.label)
     with open_engine(args) as engine:
-        record = create_network(engine.config, engine.db, args.name, args.subnet, args.gateway, labels)
+        record = create_network(
+            engine.config, engine.db, args.name, pools, labels, internal=args.internal, ipv6=args.ipv6
+        )
     print(record.name)
     return 0
 
@@ -90,8 +101,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     net = sub.add_parser("network", help="manage networks", formatter_class=HelpFormatter)
     nsub = net.add_subparsers(dest="network_command", metavar="COMMAND", required=True)
     create = nsub.add_parser("create", help="create a bridge network", formatter_class=HelpFormatter)
-    create.add_argument("--subnet", default="", help="IPv4 subnet in CIDR form (default: a free /24)")
-    create.add_argument("--gateway", default="", help="gateway address (default: the subnet's first)")
+    create.add_argument(
+        "--subnet",
+        action="append",
+        default=[],
+        help="subnet in CIDR form, IPv4 and/or IPv6 (default: a free /24)",
+    )
+    create.add_argument(
+        "--gateway", action="append", default=[], help="the subnet's gateway (default: its first address)"
+    )
+    create.add_argument(
+        "--ip-range",
+        action="append",
+        default=[],
+        help="the part of the subnet containers take addresses from",
+    )
+    create.add_argument(
+        "--ipv6", action="store_true", help="an IPv6 subnet too (a unique local /64 unless given)"
+    )
+    create.add_argument("--internal", action="store_true", help="no way out of the network's bridge")
     create.add_argument("-d", "--driver", default="bridge", choices=["bridge"])
     create.add_argument("--label", action="append", default=[], help="KEY=VALUE")
     create.add_argument("name")

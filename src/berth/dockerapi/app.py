@@ -54,7 +54,7 @@ ACTIVITY_KEY = web.AppKey("activity", Activity)
 
 def error_response(status: int, message: str) -> web.Response:
     """Docker's error body: ``{"message": "..."}``."""
-    return web.json_response({"message": message}, status=status)
+    return json_response({"message": message}, status=status)
 
 
 @web.middleware
@@ -223,8 +223,10 @@ async def read_json(request: web.Request, default: Any = None) -> Any:
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    """``data`` as a JSON answer."""
-    return web.json_response(data, status=status)
+    """``data`` as a JSON answer, typed ``application/json`` exactly as dockerd types it: Docker's
+    Go client decodes an error body only under that exact type (with aiohttp's ``; charset=utf-8``
+    the docker CLI printed the raw ``{"message": ...}``)."""
+    return web.Response(body=json.dumps(data).encode(), status=status, content_type="application/json")
 
 
 def query_bool(request: web.Request, name: str, default: bool = False) -> bool:

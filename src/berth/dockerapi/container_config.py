@@ -9,6 +9,10 @@ from typing import Any
 from berth.dockerapi.errors import ApiError
 from berth.engine.options import CreateOptions
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.engine.networks.bridge import EndpointRequest
+
 #: NanoCpus and the health check's durations are nanoseconds.
 _NS = 1_000_000_000
 
@@ -102,6 +106,8 @@ def create_options(body: Any, name: str) -> CreateOptions:
         raise ApiError(400, "no image given: Image is required")
     volumes, tmpfs = _mounts(config, host)
     network = _network(host.text("NetworkMode"), config.child("NetworkingConfig"))
+    own_endpoint = _own_endpoint(network, config.child("NetworkingConfig"))
+    own_ip, own_ip6 = _ipam_addresses(own_endpoint)
     health = config.child("Healthcheck")
     return CreateOptions(
         image=image,
@@ -124,6 +130,10 @@ def create_options(body: Any, name: str) -> CreateOptions:
         pids_limit=host.number("PidsLimit"),
         network=network,
         network_alias=_aliases(network, config.child("NetworkingConfig")),
+        ip=own_ip,
+        ip6=own_ip6,
+        # docker-py still sends the older Config.MacAddress
+        mac_address=own_endpoint.text("MacAddress") or config.text("MacAddress"),
         publish=_port_bindings(host),
         interactive=config.flag("OpenStdin"),
         tty=config.flag("Tty"),
@@ -176,18 +186,38 @@ def _network(mode: str, networking: Fields) -> str:
     return "" if mode in ("", "default", "bridge") else mode
 
 
-def more_networks(body: Any) -> dict[str, list[str]]:
+def _ipam_addresses(endpoint: Fields) -> tuple[str, str]:
+    """An endpoint's ``IPAMConfig.IPv4Address`` and ``IPv6Address`` (the engine checks them)."""
+    ipam = endpoint.child("IPAMConfig")
+    return ipam.text("IPv4Address"), ipam.text("IPv6Address")
+
+
+def more_networks(body: Any) -> dict[str, tuple[list[str], EndpointRequest]]:
     """The networks of ``NetworkingConfig.EndpointsConfig`` beyond the container's own (it is
-    connected to them once made), each with its ``Aliases``."""
+    connected to them once made), each with its ``Aliases`` and what it asks of its interface."""
     config = Fields(body, "")
     networking = config.child("NetworkingConfig")
     own = _network(config.child("HostConfig").text("NetworkMode"), networking) or "default"
     endpoints = networking.child("EndpointsConfig")
     return {
-        name: endpoints.child(name).strings("Aliases")
+        name: (endpoints.child(name).strings("Aliases"), endpoint_request(endpoints.child(name)))
         for name in endpoints.data
         if name != own and not (own == "default" and name in ("bridge", "default"))
     }
+
+
+def endpoint_request(endpoint: Fields) -> EndpointRequest:
+    """An ``EndpointSettings``' fixed addresses and ``MacAddress`` as the engine's request."""
+    from berth.engine.networks.bridge import EndpointRequest
+
+    return EndpointRequest(tuple(ip for ip in _ipam_addresses(endpoint) if ip), endpoint.text("MacAddress"))
+
+
+def _own_endpoint(network: str, networking: Fields) -> Fields:
+    """The ``EndpointsConfig`` entry of the container's own network (``bridge`` for the default)."""
+    endpoints = networking.child("EndpointsConfig")
+    names = [network] if network else ["bridge", "default"]
+    return next((endpoints.child(n) for n in names if n in endpoints.data), Fields({}, "EndpointsConfig"))
 
 
 def _aliases(network: str, networking: Fields) -> list[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.engine.containers.inspect import inspect_container, status_text
+from berth.engine.containers.inspect import inspect_container, port_bindings, status_text
+from berth.engine.containers.network_setup import endpoint_request
 from berth.engine.containers.state import restart_pending
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
 from berth.engine.options import CreateOptions, parse_publish
@@ -27,15 +28,6 @@ def _command(record: ContainerRecord) -> str:
     return " ".join(record.config.get("args", []))
 
 
-def _port_bindings(opts: CreateOptions) -> dict[str, list[dict[str, str]]]:
-    """``{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}``."""
-    bindings: dict[str, list[dict[str, str]]] = {}
-    for mapping in (parse_publish(p) for p in opts.publish):
-        key = f"{mapping.container_port}/{mapping.protocol}"
-        bindings.setdefault(key, []).append({"HostIp": mapping.host_ip, "HostPort": str(mapping.host_port)})
-    return bindings
-
-
 def _summary_ports(opts: CreateOptions) -> list[dict[str, Any]]:
     return [
         {
@@ -53,7 +45,19 @@ def _network_name(name: str, default_network: str) -> str:
     return "bridge" if name == default_network else name
 
 
-_UNATTACHED = {"IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": ""}
+_UNATTACHED = {
+    "IPAddress": "", "IPPrefixLen": 0, "Gateway": "",
+    "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+}  # fmt: skip
+
+
+def _ipam_config(ips: tuple[str, ...]) -> dict[str, str] | None:
+    """Docker's ``EndpointIPAMConfig``: the addresses a container asked for on a network."""
+    if not ips:
+        return None
+    v4 = [ip for ip in ips if ":" not in ip]
+    v6 = [ip for ip in ips if ":" in ip]
+    return {**({"IPv4Address": v4[0]} if v4 else {}), **({"IPv6Address": v6[0]} if v6 else {})}
 
 
 def _networks(podman_doc: dict[str, Any], record: ContainerRecord, default_network: str) -> dict[str, Any]:
@@ -66,8 +70,9 @@ def _networks(podman_doc: dict[str, Any], record: ContainerRecord, default_netwo
     names = [*([own] if own and own not in ("none", "host") and ":" not in own else []), *connected]
     for name in dict.fromkeys([*names, *attached]):
         net = attached.get(name, _UNATTACHED)
+        asked = endpoint_request(record, name)
         networks[_network_name(name, default_network)] = {
-            "IPAMConfig": None,
+            "IPAMConfig": _ipam_config(asked.ips),
             "Links": None,
             "Aliases": [*aliases, *connected.get(name, []), record.name, record.id[:12]],
             "NetworkID": name,
@@ -75,10 +80,10 @@ def _networks(podman_doc: dict[str, Any], record: ContainerRecord, default_netwo
             "Gateway": net["Gateway"],
             "IPAddress": net["IPAddress"],
             "IPPrefixLen": net["IPPrefixLen"],
-            "IPv6Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
-            "MacAddress": net["MacAddress"],
+            "IPv6Gateway": net["IPv6Gateway"],
+            "GlobalIPv6Address": net["GlobalIPv6Address"],
+            "GlobalIPv6PrefixLen": net["GlobalIPv6PrefixLen"],
+            "MacAddress": net["MacAddress"] or asked.mac,
             "DriverOpts": None,
         }
     return networks
@@ -143,7 +148,7 @@ def inspect(
     state = doc["State"]
     networks = _networks(doc, record, default_network)
     first = next(iter(networks.values()), None)
-    ports = _port_bindings(opts)
+    ports = doc["HostConfig"]["PortBindings"]
     return {
         "Id": record.id,
         "Created": doc["Created"],
@@ -176,7 +181,7 @@ def inspect(
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": None,
-        "HostConfig": _host_config(record, opts, ports, default_network),
+        "HostConfig": _host_config(record, opts, doc["HostConfig"], default_network),
         "GraphDriver": {"Name": "overlay", "Data": {"MergedDir": record.config.get("rootfs", "")}},
         "Mounts": _mounts(record),
         "Config": _config(record, opts, doc),
@@ -192,11 +197,11 @@ def inspect(
             "SecondaryIPv6Addresses": None,
             "EndpointID": first["EndpointID"] if first else "",
             "Gateway": first["Gateway"] if first else "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
+            "GlobalIPv6Address": first["GlobalIPv6Address"] if first else "",
+            "GlobalIPv6PrefixLen": first["GlobalIPv6PrefixLen"] if first else 0,
             "IPAddress": first["IPAddress"] if first else "",
             "IPPrefixLen": first["IPPrefixLen"] if first else 0,
-            "IPv6Gateway": "",
+            "IPv6Gateway": first["IPv6Gateway"] if first else "",
             "MacAddress": first["MacAddress"] if first else "",
             "Networks": networks,
         },
@@ -212,7 +217,7 @@ def _config(record: ContainerRecord, opts: CreateOptions, doc: dict[str, Any]) -
         "AttachStdin": False,
         "AttachStdout": False,
         "AttachStderr": False,
-        "ExposedPorts": {key: {} for key in _port_bindings(opts)} or None,
+        "ExposedPorts": {key: {} for key in port_bindings(opts)} or None,
         "Tty": opts.tty,
         "OpenStdin": opts.interactive,
         "StdinOnce": False,
@@ -246,10 +251,10 @@ def _healthcheck(opts: CreateOptions) -> dict[str, Any]:
 
 
 def _host_config(
-    record: ContainerRecord, opts: CreateOptions, ports: dict[str, Any], default_network: str
+    record: ContainerRecord, opts: CreateOptions, engine_host: dict[str, Any], default_network: str
 ) -> dict[str, Any]:
+    """Docker's ``HostConfig``; ``engine_host`` is the engine's (podman's layout)."""
     from berth.engine.options import RestartPolicy
-    from berth.engine.units import parse_size
 
     policy = RestartPolicy.parse(opts.restart)
     return {
@@ -259,7 +264,7 @@ def _host_config(
         # journald); Berth's CRI-format log serves the logs endpoint just as well.
         "LogConfig": {"Type": opts.log_driver or "json-file", "Config": {}},
         "NetworkMode": _network_name(record.config.get("network", ""), default_network),
-        "PortBindings": ports,
+        "PortBindings": engine_host["PortBindings"],
         "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},
         "AutoRemove": opts.remove,
         "VolumeDriver": "",
@@ -274,9 +279,9 @@ def _host_config(
         "PublishAllPorts": False,
         "ReadonlyRootfs": opts.read_only,
         "SecurityOpt": opts.security_opt or None,
-        "Tmpfs": dict(t.partition(":")[::2] for t in opts.tmpfs) or None,
-        "Memory": parse_size(opts.memory) if opts.memory else 0,
-        "NanoCpus": int(float(opts.cpus) * 1e9) if opts.cpus else 0,
+        "Tmpfs": engine_host["Tmpfs"] or None,
+        "Memory": engine_host["Memory"],
+        "NanoCpus": engine_host["NanoCpus"],
         "PidsLimit": opts.pids_limit or None,
         "Runtime": record.runtime,
         "Mounts": None,

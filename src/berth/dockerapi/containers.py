@@ -4,6 +4,7 @@ top, changes, export, rename, update, prune. Streams (logs, attach, wait, stats)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -50,8 +51,8 @@ def _create(engine: Engine, body: Any, name: str) -> ContainerRecord:
             raise ApiError(404, f"No such image: {opts.image}") from None
         raise
     try:
-        for network, aliases in others.items():
-            connect_network(engine, record.id, network, aliases)
+        for network, (aliases, request) in others.items():
+            connect_network(engine, record.id, network, aliases, request)
     except BaseException:
         remove_container(engine, record.id, force=True, volumes=True)
         raise
@@ -113,11 +114,22 @@ async def kill(request: web.Request) -> web.StreamResponse:
     return _no_content()
 
 
+def _state_conflict_as_500(engine: Engine, action: Callable[..., None], *args: Any) -> None:
+    """``action(engine, *args)``, a container in the wrong state for it answered 500 rather than
+    dockerd's 409, as podman answers and its compat tests expect. Docker's clients do the same
+    with either: docker-py raises ``APIError``, the docker CLI prints the message and exits 1,
+    docker-compose reads no status (docs/docker-api.md)."""
+    try:
+        action(engine, *args)
+    except InvalidState as err:
+        raise ApiError(500, str(err)) from None
+
+
 async def pause(request: web.Request) -> web.StreamResponse:
-    """``POST /containers/{id}/pause``."""
+    """``POST /containers/{id}/pause``: 500 if it is not running."""
     from berth.engine.containers.pause import pause_container
 
-    await blocking(request, pause_container, request.match_info["id"])
+    await blocking(request, _state_conflict_as_500, pause_container, request.match_info["id"])
     return _no_content()
 
 
@@ -130,11 +142,13 @@ async def unpause(request: web.Request) -> web.StreamResponse:
 
 
 async def remove(request: web.Request) -> web.StreamResponse:
-    """``DELETE /containers/{id}?force=&v=``: 409 for a running container without ``force``."""
+    """``DELETE /containers/{id}?force=&v=``: 500 for a running container without ``force``."""
     from berth.engine.containers.remove import remove_container
 
     force, volumes = query_bool(request, "force"), query_bool(request, "v")
-    await blocking(request, remove_container, request.match_info["id"], force, volumes)
+    await blocking(
+        request, _state_conflict_as_500, remove_container, request.match_info["id"], force, volumes
+    )
     return _no_content()
 
 

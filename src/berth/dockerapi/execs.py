@@ -52,6 +52,9 @@ class ExecInstance:
         self.exit_code: int | None = None
         self.pid = 0
         self.master: int | None = None  # the terminal's master side, with a TTY
+        #: The output unframed: the start asked for ``Tty`` (dockerd decides by the start's
+        #: ``Tty``, not the exec's, so a TTY exec started without it is multiplexed as stdout).
+        self.raw_output = False
         self.process: asyncio.subprocess.Process | None = None
 
     def document(self) -> dict[str, Any]:
@@ -174,7 +177,7 @@ async def _output(instance: ExecInstance, hijacked: Hijacked | None) -> None:
     if instance.master is not None:
         reader = _MasterReader(instance.master)
         while data := await reader.read():
-            await send(data)
+            await send(data if instance.raw_output else frame(STDOUT, data))
         return
 
     async def pump(stream: asyncio.StreamReader | None, kind: int, wanted: bool) -> None:
@@ -276,6 +279,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     if instance.started:
         raise ApiError(409, f"exec {instance.id} has already started")
     instance.started = instance.running = True
+    instance.raw_output = body.flag("Tty")
     try:
         argv, process_file = await blocking(request, _prepare, instance)
     except (CommandNotFound, CommandNotExecutable) as err:
@@ -288,8 +292,8 @@ async def start(request: web.Request) -> web.StreamResponse:
         task = asyncio.ensure_future(_run(request, instance, argv, process_file, None))
         request.app[BACKGROUND].add(task)
         task.add_done_callback(request.app[BACKGROUND].discard)
-        return json_response({})
-    hijacked = await hijack(request, stream_type(instance.tty, api_version(request)))
+        return web.Response(status=200)  # dockerd answers a detached start with no body
+    hijacked = await hijack(request, stream_type(instance.raw_output, api_version(request)))
     try:
         await _run(request, instance, argv, process_file, hijacked)
     finally:
@@ -304,11 +308,11 @@ async def _unrunnable(
     process's stderr."""
     instance.exit_code, instance.running, instance.ended_at = err.exit_code, False, time.monotonic()
     if detach:
-        return json_response({})
-    hijacked = await hijack(request, stream_type(instance.tty, api_version(request)))
+        return web.Response(status=200)
+    hijacked = await hijack(request, stream_type(instance.raw_output, api_version(request)))
     message = f"{err}\n".encode()
     try:
-        await hijacked.send(message if instance.tty else frame(STDERR, message))
+        await hijacked.send(message if instance.raw_output else frame(STDERR, message))
     finally:
         await hijacked.close()
     return hijacked.response

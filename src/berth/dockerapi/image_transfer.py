@@ -51,7 +51,8 @@ def registry_credentials(header: str) -> Credentials | None:
     return Credentials(fields.text("username"), fields.text("password"))
 
 
-def _loopback(domain: str) -> bool:
+def loopback_registry(domain: str) -> bool:
+    """Whether a registry's ``host[:port]`` is on the loopback network (plain HTTP allowed)."""
     host = domain.rsplit(":", 1)[0] if domain.count(":") == 1 else domain
     if host == "localhost":
         return True
@@ -68,7 +69,7 @@ def transport_context(engine: Engine, ref: Reference, creds: Credentials | None)
     from berth.distribution.transports import TransportContext
 
     return TransportContext(
-        tls_verify=False if _loopback(ref.domain) else None,
+        tls_verify=False if loopback_registry(ref.domain) else None,
         credentials=creds,
         registries_conf=registries_files.load(),
         root=engine.config.root,

@@ -1,5 +1,5 @@
 """Image endpoints on the local store (engine API v1.44, Image): list, inspect, history, tag,
-remove, prune, save (``get``), load; search answers that it is not supported. Pull and push,
+remove, prune, save (``get``), load, search. Pull and push,
 which stream progress, are in ``image_transfer``."""
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from typing import Any
 
 from aiohttp import web
 
-from berth.dockerapi.app import Router, blocking, json_response, query_bool, query_filters, send_all
+from berth.dockerapi.app import (
+    Router,
+    blocking,
+    json_response,
+    query_bool,
+    query_filters,
+    query_int,
+    send_all,
+)
 from berth.dockerapi.errors import ApiError
 from berth.engine.engine import Engine
 from berth.errors import NotFound
@@ -231,9 +239,35 @@ async def prune(request: web.Request) -> web.StreamResponse:
     return json_response(await blocking(request, _prune, query_filters(request)))
 
 
+def _search(engine: Engine, term: str, limit: int, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    from dataclasses import asdict
+
+    from berth.distribution import registries_files
+    from berth.distribution.client.search import SearchFilters, search
+    from berth.dockerapi.image_transfer import loopback_registry
+
+    texts = [f"{key}={value}" for key, values in filters.items() for value in values]
+    found = search(
+        term,
+        registries_files.load(),
+        limit=limit,
+        filters=SearchFilters.parse(texts),
+        insecure=loopback_registry,
+    )
+    # Docker's fields, and podman's compat answer's ``Name`` and ``Description`` too (podman's
+    # compat tests read those; docker-py passes the objects on as they are and the docker CLI's
+    # JSON decoding matches keys regardless of case, so both read the same values).
+    return [{**asdict(r), "Name": r.name, "Description": r.description} for r in found]
+
+
 async def search(request: web.Request) -> web.StreamResponse:
-    """``GET /images/search``: not supported."""
-    raise ApiError(501, "image search is not supported by Berth: search your registry's own interface")
+    """``GET /images/search?term=&limit=&filters=``: Docker Hub's v1 search or, for registries
+    without one, their catalog (docs/docker-api.md)."""
+    from berth.distribution.client.search import DEFAULT_LIMIT
+
+    term = request.query.get("term", "")
+    limit = query_int(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
+    return json_response(await blocking(request, _search, term, limit, query_filters(request)))
 
 
 def spool_dir(engine: Engine) -> Path:

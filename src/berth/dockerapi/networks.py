@@ -12,11 +12,15 @@ from typing import Any
 from aiohttp import web
 
 from berth.dockerapi.app import Router, blocking, json_response, query_filters, read_json
-from berth.dockerapi.container_config import Fields
+from berth.dockerapi.container_config import Fields, endpoint_request
 from berth.dockerapi.errors import ApiError
 from berth.engine.engine import Engine
 from berth.engine.metadata import NetworkRecord
 from berth.errors import NotFound
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.engine.networks.bridge import EndpointRequest
 
 #: The networks every dockerd has, which Berth's engine does not keep records of.
 _PSEUDO = ("host", "none")
@@ -42,16 +46,28 @@ def _containers(engine: Engine, record: NetworkRecord) -> dict[str, Any]:
         if attachment is None:
             continue
         result = attachment.get("result", {})
-        address = (result.get("ips") or [{}])[0].get("address", "")
+        addresses = [ip.get("address", "") for ip in result.get("ips", [])]
         macs = [i.get("mac", "") for i in result.get("interfaces", []) if i.get("sandbox")]
         attached[container.id] = {
             "Name": container.name,
             "EndpointID": container.id,
             "MacAddress": macs[0] if macs else "",
-            "IPv4Address": address,
-            "IPv6Address": "",
+            "IPv4Address": next((a for a in addresses if ":" not in a), ""),
+            "IPv6Address": next((a for a in addresses if ":" in a), ""),
         }
     return attached
+
+
+def _ipam_config(record: NetworkRecord) -> list[dict[str, str]]:
+    pools = [
+        (record.subnet, record.gateway, record.ip_range),
+        (record.subnet6, record.gateway6, record.ip_range6),
+    ]
+    return [
+        {"Subnet": subnet, "Gateway": gateway, **({"IPRange": ip_range} if ip_range else {})}
+        for subnet, gateway, ip_range in pools
+        if subnet
+    ]
 
 
 def _document(engine: Engine, record: NetworkRecord, verbose: bool = True) -> dict[str, Any]:
@@ -61,10 +77,9 @@ def _document(engine: Engine, record: NetworkRecord, verbose: bool = True) -> di
         "Created": time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime(record.created_at)),
         "Scope": "local",
         "Driver": record.driver,
-        "EnableIPv6": False,
-        "IPAM": {"Driver": "default", "Options": None,
-                 "Config": [{"Subnet": record.subnet, "Gateway": record.gateway}]},
-        "Internal": False,
+        "EnableIPv6": bool(record.subnet6),
+        "IPAM": {"Driver": "default", "Options": None, "Config": _ipam_config(record)},
+        "Internal": record.internal,
         "Attachable": False,
         "Ingress": False,
         "ConfigFrom": {"Network": ""},
@@ -91,7 +106,7 @@ def _pseudo_document(name: str) -> dict[str, Any]:
 
 
 def _create(engine: Engine, body: Fields) -> dict[str, Any]:
-    from berth.engine.networks.bridge import create_network
+    from berth.engine.networks.bridge import AddressPool, create_network
 
     name = body.text("Name")
     if not name:
@@ -100,12 +115,20 @@ def _create(engine: Engine, body: Fields) -> dict[str, Any]:
         raise ApiError(400, f"network driver {body.text('Driver')!r} is not supported: Berth has bridge only")
     if name in ("bridge", *_PSEUDO) or any(n.name == name for n in engine.db.networks()):
         raise ApiError(409, f"network with name {name} already exists")
-    configs = body.child("IPAM").objects("Config")
-    if len(configs) > 1:
-        raise ApiError(400, "Berth's networks have one IPv4 subnet: give at most one IPAM.Config entry")
-    subnet = configs[0].text("Subnet") if configs else ""
-    gateway = configs[0].text("Gateway") if configs else ""
-    record = create_network(engine.config, engine.db, name, subnet, gateway, body.labels("Labels"))
+    pools = []
+    for config in body.child("IPAM").objects("Config"):
+        if config.mapping("AuxiliaryAddresses"):
+            raise ApiError(400, "IPAM.Config AuxiliaryAddresses: reserving addresses is not supported")
+        pools.append(AddressPool(config.text("Subnet"), config.text("Gateway"), config.text("IPRange")))
+    record = create_network(
+        engine.config,
+        engine.db,
+        name,
+        pools,
+        body.labels("Labels"),
+        internal=body.flag("Internal"),
+        ipv6=body.flag("EnableIPv6"),
+    )
     return {"Id": record.id, "Warning": ""}
 
 
@@ -208,7 +231,9 @@ async def prune(request: web.Request) -> web.StreamResponse:
     return json_response(await blocking(request, _prune, query_filters(request)))
 
 
-def _connect(engine: Engine, ref: str, container_ref: str, aliases: list[str]) -> None:
+def _connect(
+    engine: Engine, ref: str, container_ref: str, aliases: list[str], request: EndpointRequest
+) -> None:
     from berth.engine.containers.network_connect import connect_network
 
     record = _record(engine, ref) if ref not in _PSEUDO else None
@@ -219,15 +244,23 @@ def _connect(engine: Engine, ref: str, container_ref: str, aliases: list[str]) -
         raise ApiError(
             400, f"container {container.name} can not be connected to network {ref}: not a bridge network"
         )
-    connect_network(engine, container.id, record.name, aliases)
+    connect_network(engine, container.id, record.name, aliases, request)
 
 
 async def connect(request: web.Request) -> web.StreamResponse:
-    """``POST /networks/{id}/connect`` (``{"Container", "EndpointConfig": {"Aliases"}}``): one more
-    network for the container, at once if it runs."""
+    """``POST /networks/{id}/connect`` (``{"Container", "EndpointConfig": {"Aliases", "IPAMConfig",
+    "MacAddress"}}``): one more network for the container, at once if it runs."""
     body = Fields(await read_json(request, {}), "")
-    aliases = body.child("EndpointConfig").strings("Aliases")
-    await blocking(request, _connect, request.match_info["id"], body.text("Container"), aliases)
+    endpoint = body.child("EndpointConfig")
+    asked = endpoint_request(endpoint)
+    await blocking(
+        request,
+        _connect,
+        request.match_info["id"],
+        body.text("Container"),
+        endpoint.strings("Aliases"),
+        asked,
+    )
     return web.Response(status=200)
 
 

@@ -91,6 +91,15 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE containers ADD COLUMN pod TEXT NOT NULL DEFAULT ''
     """,
+    # version 5: internal networks (no way out of their bridge), a network's IPv6 subnet, and the
+    # ranges inside its subnets that containers take addresses from.
+    """
+    ALTER TABLE networks ADD COLUMN internal INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE networks ADD COLUMN subnet6 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE networks ADD COLUMN gateway6 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE networks ADD COLUMN ip_range TEXT NOT NULL DEFAULT '';
+    ALTER TABLE networks ADD COLUMN ip_range6 TEXT NOT NULL DEFAULT ''
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -185,6 +194,14 @@ class NetworkRecord:
     driver: str = "bridge"
     labels: dict[str, str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    #: No route out of the bridge: no default route, no masquerade, forwarding refused.
+    internal: bool = False
+    #: The IPv6 subnet and gateway beside the IPv4 ones; empty for an IPv4-only network.
+    subnet6: str = ""
+    gateway6: str = ""
+    #: The part of ``subnet`` (``subnet6``) containers take addresses from; empty for all of it.
+    ip_range: str = ""
+    ip_range6: str = ""
 
 
 _CONTAINER_JSON = ("config", "networks", "mounts")
@@ -434,8 +451,9 @@ class Metadata:
         try:
             with self.transaction() as db:
                 db.execute(
-                    "INSERT INTO networks (name, id, driver, bridge, subnet, gateway, labels, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO networks (name, id, driver, bridge, subnet, gateway, labels, created_at, "
+                    "internal, subnet6, gateway6, ip_range, ip_range6) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         record.name,
                         record.id,
@@ -445,6 +463,11 @@ class Metadata:
                         record.gateway,
                         json.dumps(record.labels),
                         record.created_at,
+                        int(record.internal),
+                        record.subnet6,
+                        record.gateway6,
+                        record.ip_range,
+                        record.ip_range6,
                     ),
                 )
         except sqlite3.IntegrityError:
@@ -509,4 +532,9 @@ def _network_from_row(row: sqlite3.Row) -> NetworkRecord:
         driver=row["driver"],
         labels=json.loads(row["labels"]),
         created_at=row["created_at"],
+        internal=bool(row["internal"]),
+        subnet6=row["subnet6"],
+        gateway6=row["gateway6"],
+        ip_range=row["ip_range"],
+        ip_range6=row["ip_range6"],
     )

@@ -114,6 +114,10 @@ class CreateOptions:
     readonly_paths: list[str] | None = None
     #: ``--network-alias``: more names the container is found by on its user network
     network_alias: list[str] = field(default_factory=list)
+    #: ``--ip``, ``--ip6``, ``--mac-address``: its interface's addresses on that network
+    ip: str = ""
+    ip6: str = ""
+    mac_address: str = ""
     #: ``--uts host``: the host's UTS namespace ("": a new one)
     uts: str = ""
     #: ``--cpu-shares`` (0: the default weight), ``--cpuset-cpus``, ``--cpuset-mems``

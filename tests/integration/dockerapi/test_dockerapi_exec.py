@@ -69,10 +69,25 @@ def test_exec_with_a_tty_is_raw_and_resizable(api: DockerAPI) -> None:
     assert b"33 77" in body
 
 
+def test_a_tty_exec_started_without_tty_is_multiplexed(api: DockerAPI) -> None:
+    """dockerd frames by the start's ``Tty``: a TTY exec started without it (docker-py's
+    ``exec_start`` default) comes as stdout frames."""
+    cid = _running(api)
+    exec_id = api.post(
+        f"/v1.44/containers/{cid}/exec", {"Cmd": ["printf", "framed"], "Tty": True, "AttachStdout": True}
+    ).json()["Id"]
+    sock, head = _start(api, exec_id, b'{"Detach": false, "Tty": false}')
+    with sock:
+        body = read_all(sock)
+    assert b"application/vnd.docker.multiplexed-stream" in head
+    assert demultiplex(body) == {1: b"framed"}
+
+
 def test_a_detached_exec_runs_on(api: DockerAPI) -> None:
     cid = _running(api)
     exec_id = api.post(f"/v1.44/containers/{cid}/exec", {"Cmd": ["sh", "-c", "exit 3"]}).json()["Id"]
-    assert api.post(f"/v1.44/exec/{exec_id}/start", {"Detach": True}).status == 200
+    started = api.post(f"/v1.44/exec/{exec_id}/start", {"Detach": True})
+    assert (started.status, started.body) == (200, b"")  # dockerd's: no body
     wait_for(lambda: api.get(f"/v1.44/exec/{exec_id}/json").json()["ExitCode"] == 3, "the exec's exit")
 
 

@@ -140,9 +140,24 @@ def test_auth_and_search(api: DockerAPI, registry: str) -> None:
     ok = api.post("/v1.44/auth", {"username": "u", "password": "p", "serveraddress": registry})
     assert ok.json()["Status"] == "Login Succeeded"
     assert api.post("/v1.44/auth", {"username": "u"}).status == 400
-    search = api.get("/v1.44/images/search?term=busybox")
-    assert search.status == 501
-    assert "not supported" in search.message
+
+    # Berth's registry has no v1 search: its catalog is searched, filtered by the term.
+    auth = {"X-Registry-Auth": base64.urlsafe_b64encode(b"{}").decode()}
+    for repo in ("found/busybox-search", "other/unrelated"):
+        assert api.post(f"/v1.44/images/{IMAGE}/tag?repo={registry}/{repo}&tag=1").status == 201
+        assert api.request("POST", f"/v1.44/images/{registry}/{repo}/push?tag=1", headers=auth).status == 200
+    found = api.get(f"/v1.44/images/search?term={registry}/busybox-search").json()
+    name = f"{registry}/found/busybox-search"
+    assert found == [{"name": name, "description": "", "star_count": 0, "is_official": False,
+                      "is_automated": False, "Name": name, "Description": ""}]  # fmt: skip
+    official = quote(json.dumps({"is-official": ["true"]}))
+    assert api.get(f"/v1.44/images/search?term={registry}/busybox&filters={official}").json() == []
+    assert api.get(f"/v1.44/images/search?term={registry}/o&limit=1").json()[0]["name"].startswith(registry)
+    assert api.get(f"/v1.44/images/search?term={registry}/x&limit=101").status == 400
+    unknown = quote(json.dumps({"size": ["1"]}))
+    assert api.get(f"/v1.44/images/search?term={registry}/x&filters={unknown}").status == 400
+    unreachable = api.get("/v1.44/images/search?term=127.0.0.1:1/x")
+    assert unreachable.status == 500 and "127.0.0.1:1" in unreachable.message
 
 
 def test_commit_then_create_by_the_image_id(api: DockerAPI) -> None:

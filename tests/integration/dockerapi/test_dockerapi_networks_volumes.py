@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from urllib.parse import quote
 
@@ -81,6 +82,115 @@ def test_two_containers_on_a_network_reach_each_other_by_name(api: DockerAPI) ->
     for cid in (client, server):
         api.delete(f"/v1.44/containers/{cid}?force=1")
     assert api.delete("/v1.44/networks/talk").status == 204
+
+
+def test_an_internal_ipv6_network_as_docker_py_makes_it(api: DockerAPI) -> None:
+    """``Internal`` and ``EnableIPv6`` with an IPv6 pool (docker-py's ``IPAMPool`` form, with a
+    range and a gateway): inspect shows them, a container takes its IPv6 address from the range,
+    and a neighbour reaches it there."""
+    pool = {"Subnet": "fd0b:e47::/64", "IPRange": "fd0b:e47::/96", "Gateway": "fd0b:e47::ffff"}
+    body = {
+        "Name": "inner6",
+        "Internal": True,
+        "EnableIPv6": True,
+        "IPAM": {"Driver": "default", "Config": [pool]},
+    }
+    assert api.post("/v1.44/networks/create", body).status == 201
+    doc = api.get("/v1.44/networks/inner6").json()
+    assert (doc["Internal"], doc["EnableIPv6"]) == (True, True)
+    assert doc["IPAM"]["Config"][1] == pool and doc["IPAM"]["Config"][0]["Subnet"].endswith("/24")
+    server = api.create(Cmd=["sleep", "300"], HostConfig={"NetworkMode": "inner6"})
+    api.post(f"/v1.44/containers/{server}/start")
+    settings = api.get(f"/v1.44/containers/{server}/json").json()["NetworkSettings"]["Networks"]["inner6"]
+    address = settings["GlobalIPv6Address"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(pool["IPRange"])
+    assert (settings["GlobalIPv6PrefixLen"], settings["IPv6Gateway"]) == (64, "fd0b:e47::ffff")
+    assert api.get("/v1.44/networks/inner6").json()["Containers"][server]["IPv6Address"] == f"{address}/64"
+    client = api.create(
+        Cmd=["ping", "-6", "-c", "1", "-W", "5", address],
+        HostConfig={"NetworkMode": "inner6", "CapAdd": ["NET_RAW"]},
+    )
+    api.post(f"/v1.44/containers/{client}/start")
+    code = api.post(f"/v1.44/containers/{client}/wait").json()["StatusCode"]
+    assert code == 0, demultiplex(api.get(f"/v1.44/containers/{client}/logs?stdout=1&stderr=1").body)
+    for cid in (client, server):
+        api.delete(f"/v1.44/containers/{cid}?force=1")
+    assert api.delete("/v1.44/networks/inner6").status == 204
+    two_v4 = {"Name": "bad", "IPAM": {"Config": [{"Subnet": "10.251.1.0/24"}, {"Subnet": "10.251.2.0/24"}]}}
+    assert api.post("/v1.44/networks/create", two_v4).status == 400
+    aux = {
+        "Name": "bad",
+        "IPAM": {"Config": [{"Subnet": "10.251.1.0/24", "AuxiliaryAddresses": {"a": "10.251.1.5"}}]},
+    }
+    assert api.post("/v1.44/networks/create", aux).status == 400
+    outside = {"Name": "bad", "IPAM": {"Config": [{"Subnet": "10.251.1.0/24", "IPRange": "10.251.2.0/25"}]}}
+    assert api.post("/v1.44/networks/create", outside).status == 400
+
+
+def test_fixed_addresses_and_mac_addresses_as_docker_py_asks_for_them(api: DockerAPI, berth: Berth) -> None:
+    """``IPAMConfig`` addresses and ``MacAddress`` of an endpoint, at create (the own network, and
+    one more in ``EndpointsConfig``) and at connect; inspect shows them, the interfaces have them."""
+    ipam = {"Config": [{"Subnet": "10.251.7.0/24"}, {"Subnet": "fd0b:e48::/64"}]}
+    assert (
+        api.post("/v1.44/networks/create", {"Name": "fixed", "EnableIPv6": True, "IPAM": ipam}).status == 201
+    )
+    assert (
+        api.post(
+            "/v1.44/networks/create", {"Name": "fixed2", "IPAM": {"Config": [{"Subnet": "10.251.8.0/24"}]}}
+        ).status
+        == 201
+    )
+    fixed_ips = {"IPv4Address": "10.251.7.23", "IPv6Address": "fd0b:e48::f00d"}
+    endpoints = {
+        "fixed": {"IPAMConfig": fixed_ips, "MacAddress": "02:42:ac:11:00:0a"},
+        "fixed2": {"IPAMConfig": {"IPv4Address": "10.251.8.9"}},
+    }
+    cid = api.create(
+        Cmd=["sleep", "300"],
+        HostConfig={"NetworkMode": "fixed"},
+        NetworkingConfig={"EndpointsConfig": endpoints},
+    )
+    api.post(f"/v1.44/containers/{cid}/start")
+    networks = api.get(f"/v1.44/containers/{cid}/json").json()["NetworkSettings"]["Networks"]
+    own, other = networks["fixed"], networks["fixed2"]
+    assert own["IPAMConfig"] == {"IPv4Address": "10.251.7.23", "IPv6Address": "fd0b:e48::f00d"}
+    assert (own["IPAddress"], own["GlobalIPv6Address"], own["MacAddress"]) == (
+        "10.251.7.23",
+        "fd0b:e48::f00d",
+        "02:42:ac:11:00:0a",
+    )
+    assert (other["IPAMConfig"], other["IPAddress"]) == ({"IPv4Address": "10.251.8.9"}, "10.251.8.9")
+    # connect a created container with a MAC address: inspect shows it before the start, the interface after
+    late = api.create(Cmd=["cat", "/sys/class/net/eth1/address"], **{"HostConfig": {"NetworkMode": "fixed2"}})
+    asked = {
+        "Container": late,
+        "EndpointConfig": {"MacAddress": "02:42:ac:11:00:02", "IPAMConfig": {"IPv4Address": "10.251.7.99"}},
+    }
+    assert api.post("/v1.44/networks/fixed/connect", asked).status == 200
+    before = api.get(f"/v1.44/containers/{late}/json").json()["NetworkSettings"]["Networks"]["fixed"]
+    assert (before["MacAddress"], before["IPAMConfig"]) == (
+        "02:42:ac:11:00:02",
+        {"IPv4Address": "10.251.7.99"},
+    )
+    api.post(f"/v1.44/containers/{late}/start")
+    assert api.post(f"/v1.44/containers/{late}/wait").json()["StatusCode"] == 0
+    assert demultiplex(api.get(f"/v1.44/containers/{late}/logs?stdout=1").body)[1] == b"02:42:ac:11:00:02\n"
+    for bad in ({"IPv4Address": "10.9.9.9"}, {"IPv4Address": "not-an-address"}):
+        body = {
+            "Image": "localhost/busybox",
+            "HostConfig": {"NetworkMode": "fixed"},
+            "NetworkingConfig": {"EndpointsConfig": {"fixed": {"IPAMConfig": bad}}},
+        }
+        refused = api.post("/v1.44/containers/create", body)
+        assert refused.status == 400, refused.body
+    wrong_mac = berth(
+        "create", "--network", "fixed", "--mac-address", "02:42", "--rootfs", "/", "true", check=False
+    )
+    assert wrong_mac.returncode == 125 and "invalid MAC address" in wrong_mac.stderr
+    for container in (cid, late):
+        api.delete(f"/v1.44/containers/{container}?force=1")
+    for network in ("fixed", "fixed2"):
+        assert api.delete(f"/v1.44/networks/{network}").status == 204
 
 
 def test_volume_create_list_inspect_remove_prune(api: DockerAPI, berth: Berth) -> None:

@@ -120,9 +120,11 @@ def berth(tmp_path: Path, busybox_root: Path, host_network_unchanged: None) -> I
 
 
 def _iptables_rules() -> set[str]:
-    out = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
-    # The CNI plugins' rules and the networks' masquerade rules; counters change by themselves.
-    ours = [line for line in out.splitlines() if "CNI" in line or '"berth network ' in line]
+    lines = []
+    for tool in ("iptables-save", "ip6tables-save"):
+        lines += subprocess.run([tool], capture_output=True, text=True, check=True).stdout.splitlines()
+    # The CNI plugins' rules and the networks' own (masquerade, isolation); counters change by themselves.
+    ours = [line for line in lines if "CNI" in line or '"berth network ' in line]
     return {line.split(" [")[0] for line in ours}
 
 

@@ -228,7 +228,7 @@ def test_kill_restart_and_start(berth: Berth) -> None:
     berth("restart", "-t", "0", "k")
     assert berth.inspect("k")["State"]["Running"] is True
     removal = berth("rm", "k", check=False)
-    assert removal.returncode == 125 and "stop it first" in removal.stderr
+    assert removal.returncode == 125 and "stop the container before removing" in removal.stderr
     berth("rm", "-f", "k")
     assert berth("ps", "-a", "-q").stdout == ""
 
@@ -307,7 +307,7 @@ def test_update_limits_of_a_running_container(berth: Berth) -> None:
         assert memory.read_text().strip() == str(64 << 20) and pids.read_text().strip() == "50"
     config = json.loads((berth.root / "containers" / cid / "config.json").read_text())
     assert config["linux"]["resources"]["memory"]["limit"] == 64 << 20
-    assert berth.inspect("upd")["HostConfig"]["Memory"] == "64m"
+    assert berth.inspect("upd")["HostConfig"]["Memory"] == 64 * 1024 * 1024
     bad = berth("update", "--memory", "tiny", "upd", check=False)
     assert bad.returncode == 125 and "invalid --memory" in bad.stderr
     berth("rm", "-f", "upd")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -176,9 +179,12 @@ def test_prune_removes_nat_rules_a_broken_teardown_left(berth: Berth) -> None:
     berth("system", "prune", "-f")  # the fixture checks that no CNI rule is left
 
 
-def test_a_bridge_network_masquerades_with_one_rule_and_brings_loopback_up(berth: Berth) -> None:
-    """Traffic leaving the host from a container takes the host's address (the network's one
-    MASQUERADE rule, made with its bridge and removed with it); the container's lo is up."""
+@contextlib.contextmanager
+def _outside_server(route_back: str = "") -> Iterator[str]:
+    """A network namespace standing for the world outside the host, joined to the host by a veth
+    pair (10.213.0.1 on the host's side; a route back through it to ``route_back`` only), with a
+    server on port 7070 there that answers each connection with the address it came from. Yields
+    the server's address."""
     outside, host_if, peer_if = f"berth-test-out{os.getpid()}", f"bto{os.getpid() % 100000}", "eth9"
     subprocess.run(["ip", "netns", "add", outside], check=True)
     try:
@@ -189,24 +195,78 @@ def test_a_bridge_network_masquerades_with_one_rule_and_brings_loopback_up(berth
         inside = ["ip", "netns", "exec", outside]
         subprocess.run([*inside, "ip", "addr", "add", "10.213.0.2/30", "dev", peer_if], check=True)
         subprocess.run([*inside, "ip", "link", "set", peer_if, "up"], check=True)
-        # A server in the outside namespace (no route back to the containers' subnet) that
-        # answers with the address a connection came from.
+        if route_back:
+            subprocess.run([*inside, "ip", "route", "add", route_back, "via", "10.213.0.1"], check=True)
         server = subprocess.Popen(
             [*inside, sys.executable, "-c",
-             "import socket; s = socket.create_server(('10.213.0.2', 7070)); c, a = s.accept();"
-             " c.sendall(a[0].encode() + b'\\n'); c.close()"],
+             "import socket; s = socket.create_server(('10.213.0.2', 7070))\n"
+             "while True: c, a = s.accept(); c.sendall(a[0].encode() + b'\\n'); c.close()"],
         )  # fmt: skip
         try:
-            script = "cat /sys/class/net/lo/flags; until nc 10.213.0.2 7070; do sleep 0.1; done"
-            out = berth.run("--rm", "--", "sh", "-c", script).stdout.split()
+            yield "10.213.0.2"
         finally:
             server.kill()
             server.wait()
-        assert int(out[0], 16) & 0x1, "lo is not up"
-        assert out[1] == "10.213.0.1", "the connection did not come from the host's address"
-        rules = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
-        (network,) = berth("network", "ls", "-q").stdout.split()
-        assert rules.count(f'"berth network {network}"') == 1
     finally:
         subprocess.run(["ip", "netns", "del", outside], check=False)
         subprocess.run(["ip", "link", "del", host_if], capture_output=True, check=False)
+
+
+def test_a_bridge_network_masquerades_with_one_rule_and_brings_loopback_up(berth: Berth) -> None:
+    """Traffic leaving the host from a container takes the host's address (the network's one
+    MASQUERADE rule, made with its bridge and removed with it); the container's lo is up."""
+    with _outside_server() as server:
+        script = f"cat /sys/class/net/lo/flags; until nc {server} 7070; do sleep 0.1; done"
+        out = berth.run("--rm", "--", "sh", "-c", script).stdout.split()
+    assert int(out[0], 16) & 0x1, "lo is not up"
+    assert out[1] == "10.213.0.1", "the connection did not come from the host's address"
+    rules = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
+    (network,) = berth("network", "ls", "-q").stdout.split()
+    assert rules.count(f'"berth network {network}"') == 1
+
+
+def test_an_internal_network_has_no_way_out_of_its_bridge(berth: Berth) -> None:
+    """A container on an ``--internal`` network has no default route, and even one that makes
+    itself a route through the bridge's address reaches nothing beyond the bridge, though the
+    outside knows the way back (the host forwards nothing into or out of it), while its
+    neighbours on the bridge answer; a container on an ordinary network reaches the outside."""
+    berth("network", "create", "--internal", "berthnet-int")
+    doc = json.loads(berth("network", "inspect", "berthnet-int").stdout)[0]
+    assert doc["internal"] is True
+    gateway = doc["subnets"][0]["gateway"]
+    berth.run("-d", "--name", "neighbour", "--network", "berthnet-int", "--", "sh", "-c",
+              "while true; do echo neighbour | nc -l -p 7000; done")  # fmt: skip
+    _wait_listening(berth, "neighbour", 7000)
+    neighbour = _ip(berth, "neighbour", "berthnet-int")
+    with _outside_server(route_back=doc["subnets"][0]["subnet"]) as server:
+        reach = f"nc -w 3 {server} 7070 && echo reached || echo unreachable"
+        assert berth.run("--rm", "--", "sh", "-c", f"until nc {server} 7070; do sleep 0.1; done").stdout
+        script = (f"ip route | grep -c default; nc {neighbour} 7000;"
+                  f" ip route add default via {gateway}; {reach}")  # fmt: skip
+        out = berth.run(
+            "--rm", "--network", "berthnet-int", "--cap-add", "NET_ADMIN", "--", "sh", "-c", script
+        ).stdout.split()
+    assert out == ["0", "neighbour", "unreachable"]
+    rules = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
+    assert '"berth network berthnet-int"' not in rules, "an internal network masquerades"
+    berth("rm", "-f", "neighbour")
+    berth("network", "rm", "berthnet-int")
+
+
+def test_an_ipv6_network_gives_containers_addresses_they_talk_over(berth: Berth) -> None:
+    """``--ipv6`` makes a dual-stack network on a unique local /64; a container gets an address
+    there (shown by inspect) that a neighbour reaches over TCP."""
+    berth("network", "create", "--ipv6", "berthnet-v6")
+    doc = json.loads(berth("network", "inspect", "berthnet-v6").stdout)[0]
+    assert doc["ipv6_enabled"] is True
+    (subnet6,) = [s["subnet"] for s in doc["subnets"] if ":" in s["subnet"]]
+    assert subnet6.startswith("fd") and subnet6.endswith("::/64")
+    berth.run("-d", "--name", "server6", "--network", "berthnet-v6", "--", "sh", "-c",
+              "echo hello-over-v6 | nc -l -p 7000")  # fmt: skip
+    _wait_listening(berth, "server6", 7000)
+    address = berth.inspect("server6")["NetworkSettings"]["Networks"]["berthnet-v6"]["GlobalIPv6Address"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet6)
+    out = berth.run("--rm", "--network", "berthnet-v6", "--", "nc", address, "7000")
+    assert out.stdout == "hello-over-v6\n"
+    berth("rm", "-f", "server6")
+    berth("network", "rm", "berthnet-v6")

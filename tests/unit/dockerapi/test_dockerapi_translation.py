@@ -160,13 +160,36 @@ def test_errors_are_dockers_and_the_app_serves_on(tmp_path: Path) -> None:
 
 
 def test_more_endpoints_are_networks_to_connect() -> None:
-    body = {
-        "NetworkingConfig": {"EndpointsConfig": {"a": {"Aliases": ["x"]}, "b": {"Aliases": ["y"]}, "c": {}}}
+    from berth.engine.networks.bridge import NO_REQUEST, EndpointRequest
+
+    fixed = {
+        "IPAMConfig": {"IPv4Address": "10.1.0.5", "IPv6Address": "fd00::5"},
+        "MacAddress": "02:00:00:00:00:01",
     }
-    assert create_options({"Image": "i", **body}, "").network == "a"
-    assert more_networks(body) == {"b": ["y"], "c": []}
-    assert more_networks({"HostConfig": {"NetworkMode": "c"}, **body}) == {"a": ["x"], "b": ["y"]}
+    body = {
+        "NetworkingConfig": {
+            "EndpointsConfig": {"a": {"Aliases": ["x"], **fixed}, "b": {"Aliases": ["y"]}, "c": fixed}
+        }
+    }
+    own = create_options({"Image": "i", **body}, "")
+    assert (own.network, own.ip, own.ip6, own.mac_address) == (
+        "a",
+        "10.1.0.5",
+        "fd00::5",
+        "02:00:00:00:00:01",
+    )
+    asked = EndpointRequest(("10.1.0.5", "fd00::5"), "02:00:00:00:00:01")
+    assert more_networks(body) == {"b": (["y"], NO_REQUEST), "c": ([], asked)}
+    assert more_networks({"HostConfig": {"NetworkMode": "c"}, **body}) == {
+        "a": (["x"], asked),
+        "b": (["y"], NO_REQUEST),
+    }
     assert more_networks({"NetworkingConfig": {"EndpointsConfig": {"bridge": {}}}}) == {}
+    # the older top-level MacAddress, which docker-py sends
+    assert (
+        create_options({"Image": "i", "MacAddress": "02:00:00:00:00:02"}, "").mac_address
+        == "02:00:00:00:00:02"
+    )
 
 
 def test_log_drivers() -> None:

@@ -70,8 +70,9 @@ def test_volumes_and_networks(tmp_path: Path) -> None:
             db.add_volume(VolumeRecord(name="data", mountpoint="/elsewhere"))
         assert db.volume("data").labels == {"a": "b"}
         net = NetworkRecord(
-            name="berthnet", id="1" * 64, bridge="berth1", subnet="10.1.0.0/24", gateway="10.1.0.1"
-        )
+            name="berthnet", id="1" * 64, bridge="berth1", subnet="10.1.0.0/24", gateway="10.1.0.1",
+            internal=True, subnet6="fd00:1::/64", gateway6="fd00:1::1", ip_range6="fd00:1::/96",
+        )  # fmt: skip
         db.add_network(net)
         with pytest.raises(AlreadyExists):
             db.add_network(NetworkRecord(name="x", id="2" * 64, bridge="berth1", subnet="s", gateway="g"))
@@ -190,8 +191,9 @@ def test_pod_round_trip_lookup_and_membership(tmp_path: Path) -> None:
 
 
 def test_schema_3_database_keeps_every_record(tmp_path: Path) -> None:
-    """A database made by the previous Berth (schema 3) is migrated in place: its containers,
-    volumes and networks are all found afterwards, and containers belong to no pod."""
+    """A database made by an earlier Berth (schema 3) is migrated in place: its containers,
+    volumes and networks are all found afterwards, containers belong to no pod, and networks are
+    IPv4-only and not internal."""
     path = tmp_path / "berth.db"
     raw = sqlite3.connect(path)
     for number in range(3):
@@ -213,8 +215,8 @@ def test_schema_3_database_keeps_every_record(tmp_path: Path) -> None:
         old = db.container("old")
         assert (old.id, old.state, old.restart_count, old.pod) == ("a" * 64, EXITED, 2, "")
         assert [v.name for v in db.volumes()] == ["data"]
-        assert [n.name for n in db.networks()] == ["net"]
+        assert [(n.name, n.internal, n.subnet6) for n in db.networks()] == [("net", False, "")]
         assert db.pods() == []
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     raw.close()

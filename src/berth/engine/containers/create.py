@@ -9,7 +9,12 @@ import socket
 from pathlib import Path
 
 from berth.engine.containers.cleanup import release_image, remove_anonymous_volumes, remove_files
-from berth.engine.containers.network_setup import JOINED, check_ports_free, published_ports
+from berth.engine.containers.network_setup import (
+    JOINED,
+    check_ports_free,
+    own_endpoint_request,
+    published_ports,
+)
 from berth.engine.containers.oci_config import build_config, write_config
 from berth.engine.engine import Engine, cgroup_path, new_id
 from berth.engine.event_log import container_event
@@ -163,6 +168,10 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
     network = None if infra else bridge.resolve_network(engine.config, engine.db, opts.network)
     if ports and network is None:
         raise InvalidArgument("-p needs a bridge network (not --network none or host)")
+    if opts.ip or opts.ip6 or opts.mac_address:
+        if network is None:
+            raise InvalidArgument("--ip, --ip6 and --mac-address need a bridge network (not none or host)")
+        bridge.check_endpoint(network, own_endpoint_request(opts))
     if ports:
         check_ports_free(engine, ports)
     for text in opts.volumes:

@@ -10,7 +10,7 @@ from berth.engine.containers.logs import rfc3339_nano
 from berth.engine.containers.state import restart_pending
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord
 from berth.engine.options import CreateOptions, RestartPolicy
-from berth.engine.units import human_size
+from berth.engine.units import human_size, parse_size
 
 
 def stamp(t: float | None) -> str:
@@ -52,6 +52,18 @@ def _ports_text(opts: CreateOptions) -> list[dict[str, Any]]:
         }
         for m in (parse_publish(p) for p in opts.publish)
     ]
+
+
+def port_bindings(opts: CreateOptions) -> dict[str, list[dict[str, str]]]:
+    """The published ports as podman's and Docker's inspect give them:
+    ``{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}``."""
+    from berth.engine.options import parse_publish
+
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for mapping in (parse_publish(p) for p in opts.publish):
+        key = f"{mapping.container_port}/{mapping.protocol}"
+        bindings.setdefault(key, []).append({"HostIp": mapping.host_ip, "HostPort": str(mapping.host_port)})
+    return bindings
 
 
 def _mounts(record: ContainerRecord, opts: CreateOptions) -> list[dict[str, Any]]:
@@ -128,12 +140,17 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
     for name, att in record.networks.items():
         result = att.get("result", {})
         ips = result.get("ips", [])
-        first = ips[0] if ips else {}
+        # CNI 1.0 results carry no version per address (SPEC.md#ips): an IPv6 one has colons.
+        v4: dict[str, str] = next((ip for ip in ips if ":" not in ip.get("address", "")), {})
+        v6: dict[str, str] = next((ip for ip in ips if ":" in ip.get("address", "")), {})
         macs = [i.get("mac", "") for i in result.get("interfaces", []) if i.get("sandbox")]
         networks[name] = {
-            "IPAddress": first.get("address", "").split("/")[0],
-            "IPPrefixLen": int(first.get("address", "/0").split("/")[1]),
-            "Gateway": first.get("gateway", ""),
+            "IPAddress": v4.get("address", "").split("/")[0],
+            "IPPrefixLen": int(v4.get("address", "/0").split("/")[1]),
+            "Gateway": v4.get("gateway", ""),
+            "GlobalIPv6Address": v6.get("address", "").split("/")[0],
+            "GlobalIPv6PrefixLen": int(v6.get("address", "/0").split("/")[1]),
+            "IPv6Gateway": v6.get("gateway", ""),
             "MacAddress": macs[0] if macs else "",
         }
     return {
@@ -142,7 +159,8 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
         "Path": args[0] if args else "",
         "Args": args[1:],
         "State": {
-            "Status": record.state,
+            # podman reports a container made but never run (its "configured") as created
+            "Status": "created" if record.state == CONFIGURED else record.state,
             "Running": record.state == RUNNING,
             "Paused": record.state == PAUSED,
             "Restarting": restart_pending(record),
@@ -164,7 +182,7 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
         "Name": record.name,
         "OCIRuntime": record.runtime,
         "Mounts": _mounts(record, opts),
-        "NetworkSettings": {"Networks": networks, "Ports": _ports_text(opts)},
+        "NetworkSettings": {"Networks": networks, "Ports": port_bindings(opts)},
         "Config": {
             "Hostname": record.config.get("hostname", ""),
             "Env": record.config.get("env", []),
@@ -194,12 +212,14 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
             "CapAdd": opts.cap_add,
             "CapDrop": opts.cap_drop,
             "SecurityOpt": opts.security_opt,
-            "Memory": opts.memory,
-            "NanoCpus": opts.cpus,
+            # podman's types, which are Docker's (engine API ContainerInspectResponse): bytes,
+            # CPUs in billionths, tmpfs options by destination, published ports by port
+            "Memory": parse_size(opts.memory) if opts.memory else 0,
+            "NanoCpus": int(float(opts.cpus) * 1e9) if opts.cpus else 0,
             "PidsLimit": opts.pids_limit,
             "Binds": opts.volumes,
-            "Tmpfs": opts.tmpfs,
-            "PortBindings": opts.publish,
+            "Tmpfs": dict(t.partition(":")[::2] for t in opts.tmpfs),
+            "PortBindings": port_bindings(opts),
         },
         "IsActive": record.state in (CREATED, RUNNING, PAUSED),
         "IsConfigured": record.state == CONFIGURED,

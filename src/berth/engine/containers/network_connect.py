@@ -18,10 +18,18 @@ from berth.engine.networks import bridge
 from berth.errors import AlreadyExists, InvalidArgument, NotFound
 
 
-def connect_network(engine: Engine, ref: str, network: str, aliases: list[str]) -> None:
+def connect_network(
+    engine: Engine,
+    ref: str,
+    network: str,
+    aliases: list[str],
+    request: bridge.EndpointRequest = bridge.NO_REQUEST,
+) -> None:
     """Connect container ``ref`` to one more user network (Docker's ``network connect``), found
-    there by its name and ``aliases``: at once if it runs, else from its next start on."""
+    there by its name and ``aliases``, its interface there as ``request`` asks: at once if it
+    runs, else from its next start on."""
     net = engine.db.network(network)
+    bridge.check_endpoint(net, request)
     with container_lock(engine, engine.db.container(ref).id):
         record = refresh(engine, engine.db.container(ref))
         own = record.config["network"]
@@ -30,7 +38,15 @@ def connect_network(engine: Engine, ref: str, network: str, aliases: list[str]) 
         connected = connected_networks(record)
         if net.name == own or net.name in connected:
             raise AlreadyExists(f"container {record.name} is already on network {net.name}")
-        record.config = {**record.config, "connected": {**connected, net.name: list(aliases)}}
+        endpoints = {
+            **record.config.get("endpoints", {}),
+            net.name: {"ips": list(request.ips), "mac": request.mac},
+        }
+        record.config = {
+            **record.config,
+            "connected": {**connected, net.name: list(aliases)},
+            "endpoints": endpoints,
+        }
         engine.db.update_container(record.id, config=record.config)
         if record.state in ACTIVE and record.networks:
             join_network(engine, record, net)
@@ -48,7 +64,8 @@ def disconnect_network(engine: Engine, ref: str, network: str) -> None:
             record.config = {**record.config, "network": bridge.NONE}
         elif net.name in connected:
             del connected[net.name]
-            record.config = {**record.config, "connected": connected}
+            endpoints = {k: v for k, v in record.config.get("endpoints", {}).items() if k != net.name}
+            record.config = {**record.config, "connected": connected, "endpoints": endpoints}
         else:
             raise NotFound(f"container {record.name} is not connected to network {net.name}")
         attachment = record.networks.get(net.name)

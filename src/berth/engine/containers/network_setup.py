@@ -76,7 +76,8 @@ def attach_network(engine: Engine, record: ContainerRecord, net: NetworkRecord |
     if net is None:
         return
     ports = record.networks[net.name]["ports"]
-    result = bridge.attach(engine.config, net, record.id, engine.paths(record.id).netns, ports)
+    netns, request = engine.paths(record.id).netns, endpoint_request(record, net.name)
+    result = bridge.attach(engine.config, net, record.id, netns, ports, bridge.FIRST_IFNAME, request)
     record.networks = {net.name: {"result": result, "ports": ports, "ifname": bridge.FIRST_IFNAME}}
     engine.db.update_container(record.id, networks=record.networks)
     write_etc(engine, record, cni.result_addresses(result))
@@ -84,6 +85,20 @@ def attach_network(engine: Engine, record: ContainerRecord, net: NetworkRecord |
         join_network(engine, record, engine.db.network(name))
     for name in record.networks:
         refresh_peer_hosts(engine, name)
+
+
+def own_endpoint_request(opts: CreateOptions) -> bridge.EndpointRequest:
+    """What ``--ip``, ``--ip6`` and ``--mac-address`` ask of the interface on the container's network."""
+    return bridge.EndpointRequest(tuple(ip for ip in (opts.ip, opts.ip6) if ip), opts.mac_address)
+
+
+def endpoint_request(record: ContainerRecord, network: str) -> bridge.EndpointRequest:
+    """What the container asks of its interface on ``network``: on its own network its
+    ``--ip``, ``--ip6`` and ``--mac-address``, on one it was connected to what the connect asked."""
+    if network == record.config.get("network"):
+        return own_endpoint_request(CreateOptions.from_json(record.config["options"]))
+    asked = record.config.get("endpoints", {}).get(network, {})
+    return bridge.EndpointRequest(tuple(asked.get("ips", ())), asked.get("mac", ""))
 
 
 def connected_networks(record: ContainerRecord) -> dict[str, list[str]]:
@@ -95,7 +110,8 @@ def join_network(engine: Engine, record: ContainerRecord, net: NetworkRecord) ->
     """CNI ADD of one more network, as the next free interface (eth1, eth2...), recorded."""
     taken = {att.get("ifname", bridge.FIRST_IFNAME) for att in record.networks.values()}
     ifname = next(f"eth{n}" for n in range(len(taken) + 1) if f"eth{n}" not in taken)
-    result = bridge.attach(engine.config, net, record.id, engine.paths(record.id).netns, [], ifname)
+    netns, request = engine.paths(record.id).netns, endpoint_request(record, net.name)
+    result = bridge.attach(engine.config, net, record.id, netns, [], ifname, request)
     record.networks = {**record.networks, net.name: {"result": result, "ports": [], "ifname": ifname}}
     engine.db.update_container(record.id, networks=record.networks)
 

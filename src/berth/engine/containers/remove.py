@@ -5,7 +5,7 @@ from __future__ import annotations
 from berth.engine.containers.cleanup import cleanup_container, remove_anonymous_volumes, remove_files
 from berth.engine.containers.lock import container_lock
 from berth.engine.containers.state import current_record, refresh, restart_pending
-from berth.engine.containers.stop import record_user_stop, stop_container, wait_socket
+from berth.engine.containers.stop import record_user_stop, still_active, stop_container, wait_socket
 from berth.engine.engine import Engine
 from berth.engine.event_log import container_event
 from berth.engine.metadata import ACTIVE, ContainerRecord
@@ -31,7 +31,7 @@ def remove_container(engine: Engine, ref: str, force: bool = False, volumes: boo
         if current is None:
             return record  # removed meanwhile (``--rm``, another ``rm``)
         if current.state in ACTIVE:  # a user's start came in between
-            raise InvalidState(f"container {current.name} is {current.state}: stop it first or use --force")
+            raise still_active(current)
         cleanup_container(engine, cid, None)
         remove_files(engine, current)
         engine.db.remove_container(cid)

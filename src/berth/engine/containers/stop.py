@@ -132,6 +132,14 @@ def stop_container(engine: Engine, ref: str, timeout: float | None = None) -> Co
     return record if current is None else refresh(engine, current)
 
 
+def still_active(record: ContainerRecord) -> InvalidState:
+    """The refusal to remove an active container without force (dockerd's words, which clients
+    such as docker-py's tests look for)."""
+    return InvalidState(
+        f"container {record.name} is {record.state}: stop the container before removing or force remove"
+    )
+
+
 def record_user_stop(engine: Engine, cid: str, refuse_active: bool = False) -> ContainerRecord:
     """Record a user's stop under the container's lock, before anything else (the protocol in
     ``restart``); the container as it is then. With ``refuse_active``, an active container is
@@ -139,7 +147,7 @@ def record_user_stop(engine: Engine, cid: str, refuse_active: bool = False) -> C
     with container_lock(engine, cid):
         record = engine.db.container(cid)
         if refuse_active and record.state in ACTIVE:
-            raise InvalidState(f"container {record.name} is {record.state}: stop it first or use --force")
+            raise still_active(record)
         engine.db.update_container(cid, stopped_by_user=True)
     return record
 
