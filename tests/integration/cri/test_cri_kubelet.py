@@ -1,6 +1,7 @@
-"""What the kubelet's summary API (``/stats/summary``) reads from the CRI beyond critest: a
-container's writable layer (its ``rootfs`` and the pod's ephemeral storage) and a sandbox's network
-counters (with the PodAndContainerStatsFromCRI feature gate)."""
+"""What a kubelet reads from the CRI that critest does not check: for its summary API
+(``/stats/summary``) a container's writable layer (its ``rootfs`` and the pod's ephemeral storage)
+and a sandbox's network counters (with the PodAndContainerStatsFromCRI feature gate); for its
+evented PLEG, STOPPED events whose statuses show the container exited."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 
 from berth.cri.proto import api_pb2 as pb
 from tests.integration.cri.conftest import IMAGE, Cri, sandbox_config, wait_state
+from tests.integration.cri.test_cri_events_metrics import _follow
 from tests.integration.engine_cli.conftest import wait_for
 
 
@@ -45,4 +47,34 @@ def test_stats_carry_the_writable_layer_and_the_pods_network(cri: Cri) -> None:
     refused = cri.runtime.ExecSync(pb.ExecSyncRequest(container_id=cid, cmd=["nc", gateway, "1"]))
     assert b"refused" in refused.stderr  # the gateway's answer came in on eth0
     assert network().default_interface.rx_bytes.value > before.default_interface.rx_bytes.value
+    cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
+
+
+def test_a_stopped_event_shows_the_container_exited(cri: Cri) -> None:
+    """The kubelet's evented PLEG keeps the statuses an event carries: a STOPPED event that showed
+    the container still running (the engine logs the exit before it records it) left the kubelet
+    sure it ran, and it never started it again."""
+    events, call = _follow(cri)
+    sid = cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=sandbox_config("ends"))).pod_sandbox_id
+    config = pb.ContainerConfig(
+        metadata=pb.ContainerMetadata(name="ends"),
+        image=pb.ImageSpec(image=IMAGE),
+        command=["sh", "-c", "exit 3"],
+    )
+    cid = cri.runtime.CreateContainer(
+        pb.CreateContainerRequest(pod_sandbox_id=sid, config=config)
+    ).container_id
+    cri.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+
+    def stopped() -> list[pb.ContainerEventResponse]:
+        return [
+            e
+            for e in list(events)
+            if e.container_id == cid and e.container_event_type == pb.CONTAINER_STOPPED_EVENT
+        ]
+
+    wait_for(lambda: bool(stopped()), "the STOPPED event")
+    call.cancel()
+    (shown,) = [s for s in stopped()[0].containers_statuses if s.id == cid]
+    assert (shown.state, shown.exit_code, shown.reason) == (pb.CONTAINER_EXITED, 3, "Error")
     cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
