@@ -40,8 +40,17 @@ pytestmark = [
     pytest.mark.skipif(not KUBELET or not Path(KUBELET).is_file(), reason="BERTH_KUBELET names no kubelet"),
 ]
 
-#: The kubelet's read-only port: pod status without authentication (KubeletConfiguration.readOnlyPort).
+#: The kubelet's read-only port: pod status and statistics without authentication
+#: (KubeletConfiguration.readOnlyPort).
 PODS_URL = "http://127.0.0.1:10255/pods"
+SUMMARY_URL = "http://127.0.0.1:10255/stats/summary"
+#: The kubelet's two ways of following the runtime: relisting every second (its default), and
+#: GetContainerEvents (EventedPLEG, alpha in 1.28), there with the summary's pod statistics from
+#: the CRI alone (PodAndContainerStatsFromCRI).
+FEATURE_GATES = {
+    "relist": {},
+    "events": {"EventedPLEG": True, "PodAndContainerStatsFromCRI": True},
+}
 APP_CMD = 'CMD ["httpd", "-f", "-p", "8080", "-h", "/etc"]'
 # The sidecar fetches from the app over the pod's localhost until told to stop (a file in its /tmp).
 SIDECAR_CMD = (
@@ -68,7 +77,7 @@ def _manifest() -> dict[str, Any]:
     return pod
 
 
-def _kubelet_config(tmp: Path, endpoint: str) -> dict[str, Any]:
+def _kubelet_config(tmp: Path, endpoint: str, gates: dict[str, bool]) -> dict[str, Any]:
     """The KubeletConfiguration of shared/PEERS.md, its servers on 127.0.0.1 only."""
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
@@ -84,6 +93,7 @@ def _kubelet_config(tmp: Path, endpoint: str) -> dict[str, Any]:
         "readOnlyPort": 10255,
         "authentication": {"webhook": {"enabled": False}, "anonymous": {"enabled": True}},
         "authorization": {"mode": "AlwaysAllow"},
+        "featureGates": gates,
     }
 
 
@@ -112,14 +122,19 @@ def cri_endpoint(berth: Berth, images: None, tmp_path: Path) -> Iterator[str]:
         subprocess.run(["ip", "link", "delete", bridge], capture_output=True)  # the plugin's
 
 
+@pytest.fixture(params=list(FEATURE_GATES))
+def gates(request: pytest.FixtureRequest) -> dict[str, bool]:
+    return FEATURE_GATES[request.param]
+
+
 @pytest.fixture
-def kubelet(berth: Berth, cri_endpoint: str, tmp_path: Path) -> Iterator[Path]:
+def kubelet(berth: Berth, cri_endpoint: str, gates: dict[str, bool], tmp_path: Path) -> Iterator[Path]:
     """A standalone kubelet on ``cri_endpoint``; yields its static pod directory. Stopped by its
     PID, then (the CRI's pods removed, out of its cgroups) the host is as it was."""
     tmp = tmp_path / "kl"  # short: the kubelet's sockets live under its root dir
     (tmp / "manifests").mkdir(parents=True)
     config = tmp / "config.json"  # (JSON is YAML)
-    config.write_text(json.dumps(_kubelet_config(tmp, cri_endpoint)))
+    config.write_text(json.dumps(_kubelet_config(tmp, cri_endpoint, gates)))
     root = tmp / "root"
     argv = [KUBELET, "--config", str(config), "--root-dir", str(root), "--cert-dir", str(tmp / "pki")]
     argv.append("--v=2")
@@ -137,13 +152,24 @@ def kubelet(berth: Berth, cri_endpoint: str, tmp_path: Path) -> Iterator[Path]:
             berth("pod", "rm", "--all", "-f", check=False)
 
 
-def _pods() -> list[dict[str, Any]]:
+def _get(url: str) -> Any:
+    """The kubelet's JSON answer at ``url``; None while it does not listen yet."""
     try:
-        with urllib.request.urlopen(PODS_URL, timeout=10) as answer:
-            items: list[dict[str, Any]] = json.load(answer)["items"] or []
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return json.load(answer)
     except OSError:
-        return []  # not listening yet
+        return None
+
+
+def _pods() -> list[dict[str, Any]]:
+    items = (_get(PODS_URL) or {}).get("items") or []
     return [p for p in items if p["metadata"]["name"].startswith("cloud-native-app")]
+
+
+def _pod_summary() -> dict[str, Any]:
+    """The pod's statistics in the kubelet's summary ({} until they are there)."""
+    pods = (_get(SUMMARY_URL) or {}).get("pods") or []
+    return next((p for p in pods if p["podRef"]["name"].startswith("cloud-native-app")), {})
 
 
 def _wait(predicate: Callable[[], bool], what: str, limit: float) -> None:
@@ -172,8 +198,17 @@ def _running_and_ready() -> bool:
     )
 
 
+def _summarized(from_cri: bool) -> bool:
+    """Whether the summary has the containers' writable layers (``rootfs``) and, with statistics
+    from the CRI alone, the pod's network (else cAdvisor's, which does not know Berth's cgroups)."""
+    summary = _pod_summary()
+    layers = [c.get("rootfs", {}).get("usedBytes") for c in summary.get("containers", [])]
+    network = summary.get("network", {}).get("name") == "eth0"
+    return len(layers) == 2 and None not in layers and (network or not from_cri)
+
+
 def test_a_kubelet_runs_restarts_probes_and_tears_down_the_pod(
-    berth: Berth, kubelet: Path, tmp_path: Path
+    berth: Berth, kubelet: Path, gates: dict[str, bool]
 ) -> None:
     from berth.cri.proto import api_pb2 as pb
 
@@ -181,6 +216,8 @@ def test_a_kubelet_runs_restarts_probes_and_tears_down_the_pod(
     manifest.write_text(json.dumps(_manifest()))
     _wait(_running_and_ready, "the pod to run, its probes to pass", 180)
     assert [c["restartCount"] for c in _containers().values()] == [0, 0]
+    from_cri = gates.get("PodAndContainerStatsFromCRI", False)
+    _wait(lambda: _summarized(from_cri), "the pod's statistics in the summary", 60)
 
     # The sidecar exits (0): restartPolicy Always starts it again.
     channel, runtime, _images = connect(berth.runroot / "cri" / "cri.sock")
