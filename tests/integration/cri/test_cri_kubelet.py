@@ -1,7 +1,8 @@
 """What a kubelet reads from the CRI that critest does not check: for its summary API
 (``/stats/summary``) a container's writable layer (its ``rootfs`` and the pod's ephemeral storage)
 and a sandbox's network counters (with the PodAndContainerStatsFromCRI feature gate); for its
-evented PLEG, STOPPED events whose statuses show the container exited."""
+evented PLEG, STOPPED events whose statuses show the container exited (a removed sandbox's events
+carry its metadata: test_cri_events_metrics)."""
 
 from __future__ import annotations
 
