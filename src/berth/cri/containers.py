@@ -162,7 +162,7 @@ def start_container(services: Services, request: Any) -> Any:
     since = time.time()
     services.starter.start(record.id)
     started()
-    services.deliveries.wait(record.id, "CONTAINER_STARTED_EVENT", since, timeout=1.0)
+    services.deliveries.wait(record.id, "CONTAINER_STARTED_EVENT", since, timeout=1.0, grace=0.05)
     return pb.StartContainerResponse()
 
 

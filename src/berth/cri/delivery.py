@@ -5,7 +5,9 @@ containerd sends a CRI event from the RPC that caused it. Berth's streams follow
 log instead, a moment behind. The kubelet's evented PLEG keeps the pod status the latest event
 carried, and a sync of the pod that runs on an event read before StartContainer's start shows the
 container only created: the kubelet starts another, and again for each (seen with kubelet 1.28 and
-EventedPLEG). So StartContainer waits, briefly, until every stream has sent the start.
+EventedPLEG). So StartContainer waits, briefly, until every stream has sent the start, and a
+moment more: the kubelet applies an event in a goroutine of its own, and a sync that began a
+fraction of a millisecond before it did (seen once in four runs) still started a second sidecar.
 """
 
 from __future__ import annotations
@@ -51,13 +53,17 @@ class Deliveries:
                 del self._opened[key], self._sent[key]
                 self._changed.notify_all()
 
-    def wait(self, object_id: str, kind: str, since: float, timeout: float) -> bool:
+    def wait(self, object_id: str, kind: str, since: float, timeout: float, grace: float = 0.0) -> bool:
         """Wait until every stream open since before ``since`` (seconds since the epoch) has sent
-        the event ``kind`` of ``object_id``, or has closed; False after ``timeout`` seconds (a
+        the event ``kind`` of ``object_id``, or has closed, then ``grace`` seconds more for their
+        clients to take it in (none without such a stream); False after ``timeout`` seconds (a
         client that stopped reading holds no RPC up for long)."""
         with self._changed:
             waited = [key for key, opened in self._opened.items() if opened < since]
-            return self._changed.wait_for(
+            done = self._changed.wait_for(
                 lambda: all((object_id, kind) in self._sent.get(key, [(object_id, kind)]) for key in waited),
                 timeout,
             )
+        if waited and done:
+            time.sleep(grace)
+        return done
