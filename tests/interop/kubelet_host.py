@@ -136,9 +136,10 @@ def _remove_path(path: Path) -> None:
 
 @contextlib.contextmanager
 def kubelet_undone(root_dir: Path) -> Iterator[HostBefore]:
-    """Record the host, and restore it at the end of the block (the kubelet stopped inside it)."""
+    """Record the host, and restore it at the end of the block (the kubelet stopped inside it);
+    what was undone is printed (pytest shows it with a failure, or with -s)."""
     before = HostBefore.take(root_dir)
     try:
         yield before
     finally:
-        before.restore()
+        print("undone:", *before.restore(), sep="\n  ")
