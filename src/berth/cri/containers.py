@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any, NamedTuple
 
 from berth.cri.proto import api_pb2 as pb
@@ -166,14 +167,17 @@ def _log_path(directory: str, path: str) -> str:
 
 
 def start_container(services: Services, request: Any) -> Any:
-    """Start the container (and its pod's infra, if it stopped), NRI's plugins asked first."""
+    """Start the container (and its pod's infra, if it stopped), NRI's plugins asked first; return
+    once the event streams told of it (``berth.cri.delivery``)."""
     from berth.cri.nri import hooks
 
     with services.engine() as engine:
         record = find_container(services, engine, request.container_id)
         started = hooks.start_container(services, engine, record)
+    since = time.time()
     services.starter.start(record.id)
     started()
+    services.deliveries.wait(record.id, "CONTAINER_STARTED_EVENT", since, timeout=1.0, grace=0.05)
     return pb.StartContainerResponse()
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from berth.cri.proto import api_pb2 as pb
 from berth.cri.service import Services, cri_record
+from berth.engine.engine import Engine
 
 #: Engine event status -> api.proto ContainerEventType.
 EVENT_TYPES = {
@@ -29,26 +30,31 @@ def get_container_events(services: Services, request: Any, active: Callable[[], 
     """The CRI events of what happens from now on, until the client goes (``active()`` false)."""
     from berth.events import follow_events, log_path, parse_time
 
-    since = time.time()
-    infras: dict[str, str] = {}  # the CRI's pods seen: id -> infra id (remembered past their removal)
-    for event in follow_events(
-        log_path(services.engine_config.root), poll=0.1, cancelled=lambda: not active()
-    ):
-        kind = EVENT_TYPES.get(event.get("Status", ""))
-        if event.get("Type") != "container" or kind is None or not event.get("PodID"):
-            continue
-        try:
-            if parse_time(event["Time"]) < since:
+    with services.deliveries.stream() as sent:
+        since = time.time()
+        # The CRI's pods seen: id -> infra id and last status (remembered past their removal).
+        seen: dict[str, tuple[str, Any]] = {}
+        for event in follow_events(
+            log_path(services.engine_config.root), poll=0.1, cancelled=lambda: not active()
+        ):
+            kind = EVENT_TYPES.get(event.get("Status", ""))
+            if event.get("Type") != "container" or kind is None or not event.get("PodID"):
                 continue
-        except (KeyError, ValueError):
-            continue
-        reply = _reply(services, event, kind, infras)
-        if reply is not None:
-            yield reply
+            try:
+                if parse_time(event["Time"]) < since:
+                    continue
+            except (KeyError, ValueError):
+                continue
+            reply = _reply(services, event, kind, seen)
+            if reply is not None:
+                yield reply
+                sent(reply.container_id, kind)  # (gRPC asks for the next reply once this one went)
 
 
-def _reply(services: Services, event: dict[str, Any], kind: str, infras: dict[str, str]) -> Any:
-    """The CRI event of an engine event in pod ``event["PodID"]``; None if the CRI did not make it."""
+def _reply(services: Services, event: dict[str, Any], kind: str, seen: dict[str, tuple[str, Any]]) -> Any:
+    """The CRI event of an engine event in pod ``event["PodID"]``; None if the CRI did not make it.
+    A removed sandbox's events carry its last status, not ready: the kubelet's evented PLEG finds
+    the pod by its metadata (and drops the event without it)."""
     from berth.cri.containers import container_statuses
     from berth.cri.sandboxes import sandbox_status
     from berth.errors import NotFound
@@ -60,13 +66,19 @@ def _reply(services: Services, event: dict[str, Any], kind: str, infras: dict[st
             pod = engine.db.pod(pod_id)
         except NotFound:
             pod = None
-        if pod is not None and cri_record(pod.annotations) is not None:
-            infras[pod_id] = pod.infra_id
-        if pod_id not in infras:
-            return None
-        is_infra = event["ID"] == infras[pod_id]
-        status = sandbox_status(engine, pod) if pod is not None else None
-        statuses = container_statuses(engine, pod.id) if pod is not None else []
+        if pod is None or cri_record(pod.annotations) is None:
+            if pod_id not in seen:
+                return None
+            infra_id, status = seen[pod_id]
+            status.state = pb.SANDBOX_NOTREADY
+            statuses = []
+        else:
+            if kind == "CONTAINER_STOPPED_EVENT":
+                _exit_recorded(engine, event["ID"])
+            infra_id, status = pod.infra_id, sandbox_status(engine, pod)
+            statuses = container_statuses(engine, pod.id)
+            seen[pod_id] = (infra_id, status)
+        is_infra = event["ID"] == infra_id
     return pb.ContainerEventResponse(
         container_id=pod_id if is_infra else event["ID"],
         container_event_type=kind,
@@ -74,3 +86,22 @@ def _reply(services: Services, event: dict[str, Any], kind: str, infras: dict[st
         pod_sandbox_status=status,
         containers_statuses=statuses,
     )
+
+
+def _exit_recorded(engine: Engine, container_id: str, limit: float = 5.0) -> None:
+    """Wait (``limit`` seconds at most) until the engine has recorded the exit a ``died`` event
+    told of: the monitor logs the event, then tears the container down, then updates its record.
+    A STOPPED event whose statuses still show the container running is believed: the kubelet's
+    evented PLEG keeps that status and never starts the container again."""
+    from berth.engine.containers.state import refresh
+    from berth.engine.metadata import ACTIVE
+    from berth.errors import NotFound
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            if refresh(engine, engine.db.container(container_id)).state not in ACTIVE:
+                return
+        except NotFound:
+            return
+        time.sleep(0.02)

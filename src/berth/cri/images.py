@@ -144,12 +144,14 @@ def image_fs_info(services: Services, request: Any) -> Any:
 
     now = time.time_ns()
     return pb.ImageFsInfoResponse(
-        image_filesystems=[_usage(str(images_root(services.engine_config)), now)],
-        container_filesystems=[_usage(str(services.engine_config.containers_dir), now)],
+        image_filesystems=[filesystem_usage(str(images_root(services.engine_config)), now)],
+        container_filesystems=[filesystem_usage(str(services.engine_config.containers_dir), now)],
     )
 
 
-def _usage(path: str, now: int) -> Any:
+def filesystem_usage(path: str, now: int, mountpoint: str = "") -> Any:
+    """api.proto FilesystemUsage of the tree at ``path``: its bytes and inodes, on the filesystem
+    the kubelet finds by ``mountpoint`` (a directory on it; ``path`` itself by default)."""
     used = inodes = 0
     for root, dirs, files in os.walk(path):
         for name in files + dirs:
@@ -158,7 +160,7 @@ def _usage(path: str, now: int) -> Any:
                 inodes += 1
     return pb.FilesystemUsage(
         timestamp=now,
-        fs_id=pb.FilesystemIdentifier(mountpoint=path),
+        fs_id=pb.FilesystemIdentifier(mountpoint=mountpoint or path),
         used_bytes=pb.UInt64Value(value=used),
         inodes_used=pb.UInt64Value(value=inodes),
     )

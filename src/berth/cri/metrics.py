@@ -420,23 +420,31 @@ def _fs_samples(engine: Engine, record: ContainerRecord) -> list[Sample]:
 
 def _network_samples(pid: int | None) -> list[Sample]:
     """The counters of every interface but ``lo`` in the network namespace of process ``pid``."""
-    samples: list[Sample] = []
-    try:
-        lines = Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:] if pid else []
-    except OSError:
-        lines = []
     # /proc/net/dev's columns after the name: 8 of receiving, then 8 of transmitting.
     names = [(f"receive_{n}", i) for n, i in _DEV_COLUMNS] + [
         (f"transmit_{n}", i + 8) for n, i in _DEV_COLUMNS
     ]
+    return [
+        (f"container_network_{name}_total", (interface,), values[column])
+        for interface, values in interface_counters(pid).items()
+        for name, column in names
+    ]
+
+
+def interface_counters(pid: int | None) -> dict[str, list[int]]:
+    """/proc/net/dev's 16 counters (8 of receiving, then 8 of transmitting) of every interface but
+    ``lo`` in the network namespace of process ``pid``, by interface name."""
+    try:
+        lines = Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:] if pid else []
+    except OSError:
+        lines = []
+    counters = {}
     for line in lines:
-        interface, _, counters = line.partition(":")
-        interface, values = interface.strip(), counters.split()
-        if interface == "lo" or len(values) < 16:
-            continue
-        for name, column in names:
-            samples.append((f"container_network_{name}_total", (interface,), int(values[column])))
-    return samples
+        interface, _, text = line.partition(":")
+        interface, values = interface.strip(), text.split()
+        if interface != "lo" and len(values) >= 16:
+            counters[interface] = [int(v) for v in values[:16]]
+    return counters
 
 
 def _tree_bytes(top: Path) -> int:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import grpc
 
 from berth.cri.config import CriConfig
+from berth.cri.delivery import Deliveries
 from berth.cri.snapshot import Snapshot
 from berth.cri.starter import Starter
 from berth.engine.config import EngineConfig
@@ -60,6 +61,8 @@ class Services:
         self.starter = Starter(engine_config)
         #: the calls answered, for ``/metrics``
         self.rpc_metrics: RpcMetrics = _rpc_metrics()
+        #: what each GetContainerEvents stream sent (StartContainer waits for its start event)
+        self.deliveries = Deliveries()
         #: NRI, once ``serve`` started it (None without ``nri_socket``)
         self.nri: Nri | None = None
         #: sandboxes and containers made but not yet shown: an NRI hook is deciding on them

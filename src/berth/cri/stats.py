@@ -80,10 +80,28 @@ def _usage(sample: dict[str, int], now: int) -> tuple[Any, Any]:
     return cpu, memory
 
 
+def _writable_layer(engine: Engine, record: ContainerRecord, now: int) -> Any:
+    """The bytes and inodes the container wrote to its root (its overlay's upper directory), on
+    the snapshotter's filesystem: the kubelet's summary shows them as the container's ``rootfs``
+    and counts them in the pod's ephemeral storage (api.proto ContainerStats.writable_layer)."""
+    from berth.cri.images import filesystem_usage
+    from berth.engine.images.store import snapshotter
+    from berth.errors import NotFound
+
+    snapshots = snapshotter(engine.config)
+    try:
+        active = snapshots.active(record.id)
+    except NotFound:
+        return None  # (a container removed meanwhile, or one on a rootfs of its own)
+    layer = active.upper or active.rootfs
+    return filesystem_usage(str(layer), now, mountpoint=str(snapshots.root))
+
+
 def _container(engine: Engine, record: ContainerRecord) -> Any:
     cri = cri_of(record) or {}
     options = options_of(record)
-    cpu, memory = _usage(_sample(engine, record), time.time_ns())
+    now = time.time_ns()
+    cpu, memory = _usage(_sample(engine, record), now)
     return pb.ContainerStats(
         attributes=pb.ContainerAttributes(
             id=record.id,
@@ -93,6 +111,7 @@ def _container(engine: Engine, record: ContainerRecord) -> Any:
         ),
         cpu=cpu,
         memory=memory,
+        writable_layer=_writable_layer(engine, record, now),
     )
 
 
@@ -115,7 +134,38 @@ def _pod(engine: Engine, pod: PodRecord) -> Any:
         linux=pb.LinuxPodSandboxStats(
             cpu=cpu,
             memory=memory,
+            network=_network(engine, pod, now),
             process=pb.ProcessUsage(timestamp=now, process_count=pb.UInt64Value(value=total["pids"])),
             containers=[_container(engine, m) for m in members if cri_of(m) is not None],
         ),
     )
+
+
+def _network(engine: Engine, pod: PodRecord, now: int) -> Any:
+    """The counters of the pod's interfaces, read in its infra's network namespace (``eth0``, the
+    CNI interface, is the default, as the kubelet names it); none with the node's network or a
+    stopped infra (api.proto LinuxPodSandboxStats.network)."""
+    from berth.cri.metrics import interface_counters
+    from berth.engine.containers.state import refresh
+    from berth.engine.metadata import RUNNING
+    from berth.errors import NotFound
+
+    try:
+        infra = refresh(engine, engine.db.container(pod.infra_id))
+    except NotFound:
+        return None
+    if pod.config.get("network") == "host" or infra.state != RUNNING:
+        return None
+    # /proc/net/dev's columns: bytes 0, errors 2 received; bytes 8, errors 10 sent.
+    interfaces = [
+        pb.NetworkInterfaceUsage(
+            name=name,
+            rx_bytes=pb.UInt64Value(value=values[0]),
+            rx_errors=pb.UInt64Value(value=values[2]),
+            tx_bytes=pb.UInt64Value(value=values[8]),
+            tx_errors=pb.UInt64Value(value=values[10]),
+        )
+        for name, values in interface_counters(infra.pid).items()
+    ]
+    default = next((i for i in interfaces if i.name == "eth0"), None)
+    return pb.NetworkUsage(timestamp=now, default_interface=default, interfaces=interfaces)

@@ -161,6 +161,19 @@ class BridgeNet:
         subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True)
 
 
+def bridge_conflist(path: Path, name: str, subnet: str, ipam_dir: Path) -> str:
+    """Write at ``path`` the CNI network ``name``: a bridge of its own (its name is returned: the
+    plugin's, which the test deletes), host-local addresses from ``subnet``, portmap."""
+    bridge = f"btest{os.urandom(3).hex()}"
+    plugins = [
+        {"type": "bridge", "bridge": bridge, "isGateway": True,
+         "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]], "dataDir": str(ipam_dir)}},
+        {"type": "portmap", "capabilities": {"portMappings": True}},
+    ]  # fmt: skip
+    path.write_text(json.dumps({"cniVersion": "1.0.0", "name": name, "plugins": plugins}))
+    return bridge
+
+
 def wait_state(runtime: Any, cid: str, state: str, limit: float = 30.0) -> Any:
     from berth.cri.proto import api_pb2 as pb
 

@@ -122,7 +122,10 @@ def test_events_metrics_and_prometheus(served: tuple[Cri, str]) -> None:
     started = events[3]
     assert started.pod_sandbox_status.id == sid
     assert [s.id for s in started.containers_statuses] == [cid]
-    assert events[-1].container_id == sid and not events[-1].HasField("pod_sandbox_status")
+    # A removed sandbox's event carries its last status (the kubelet finds the pod by its uid).
+    gone = events[-1]
+    assert (gone.container_id, gone.pod_sandbox_status.metadata.uid) == (sid, "uid-metrics")
+    assert gone.pod_sandbox_status.state == pb.SANDBOX_NOTREADY
     scraped = urllib.request.urlopen(url, timeout=30).read().decode()
     assert 'berth_cri_containers{state="CONTAINER_RUNNING"} 0' in scraped
 

@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 from berth.cri.proto import api_pb2 as pb
-from tests.integration.cri.conftest import IMAGE, Cri, sandbox_config, serving, wait_state
+from tests.integration.cri.conftest import IMAGE, Cri, bridge_conflist, sandbox_config, serving, wait_state
 from tests.integration.engine_cli.conftest import Berth
 
 
@@ -225,16 +225,7 @@ def test_pods_join_the_network_of_the_cni_configuration_directory(imaged: Berth,
     net_d = tmp_path / "net.d"
     net_d.mkdir()
     third = os.urandom(1)[0]
-    bridge = f"btest{os.urandom(3).hex()}"
-    plugins = [
-        {"type": "bridge", "bridge": bridge, "isGateway": True,
-         "ipam": {"type": "host-local", "ranges": [[{"subnet": f"10.233.{third}.0/24"}]],
-                  "dataDir": str(tmp_path / "ipam")}},
-        {"type": "portmap", "capabilities": {"portMappings": True}},
-    ]  # fmt: skip
-    (net_d / "10-first.conflist").write_text(
-        json.dumps({"cniVersion": "1.0.0", "name": "first", "plugins": plugins})
-    )
+    bridge = bridge_conflist(net_d / "10-first.conflist", "first", f"10.233.{third}.0/24", tmp_path / "ipam")
     (net_d / "20-second.conf").write_text(
         json.dumps({"cniVersion": "1.0.0", "name": "second", "type": "bridge"})
     )

@@ -96,6 +96,19 @@ class Berth:
         self("volume", "prune", "-f", check=False)
 
 
+def import_busybox(berth: Berth, scratch: Path, commands: dict[str, str]) -> None:
+    """The busybox root imported as each image of ``commands`` (name: its ``CMD`` instruction);
+    the tarball is made in ``scratch`` and removed."""
+    import tarfile
+
+    tarball = scratch / "rootfs.tar"
+    with tarfile.open(tarball, "w") as tar:
+        tar.add(berth.rootfs, arcname=".")
+    for name, cmd in commands.items():
+        berth("import", str(tarball), name, "-c", cmd)
+    tarball.unlink()
+
+
 def wait_for(predicate: Callable[[], bool], what: str, limit: float = 30.0) -> None:
     """Poll ``predicate`` until it holds; fail naming ``what`` after ``limit`` seconds."""
     deadline = time.monotonic() + limit

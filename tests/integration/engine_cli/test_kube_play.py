@@ -7,12 +7,11 @@ import json
 import os
 import signal
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 
-from tests.integration.engine_cli.conftest import Berth, wait_for
+from tests.integration.engine_cli.conftest import Berth, import_busybox, wait_for
 from tests.unit.kube.test_manifest import CLOUD_NATIVE_APP
 
 APP_CMD = 'CMD ["httpd", "-f", "-p", "8080", "-h", "/etc"]'
@@ -26,11 +25,7 @@ MANIFEST = CLOUD_NATIVE_APP.replace("myapp:latest", "localhost/app:1").replace(
 
 @pytest.fixture
 def images(berth: Berth, tmp_path: Path) -> None:
-    tarball = tmp_path / "rootfs.tar"
-    with tarfile.open(tarball, "w") as tar:
-        tar.add(berth.rootfs, arcname=".")
-    berth("import", str(tarball), "localhost/app:1", "-c", APP_CMD)
-    berth("import", str(tarball), "localhost/sidecar:1", "-c", SIDECAR_CMD)
+    import_busybox(berth, tmp_path, {"localhost/app:1": APP_CMD, "localhost/sidecar:1": SIDECAR_CMD})
 
 
 def _nothing_left(berth: Berth) -> None:
