@@ -117,6 +117,12 @@ CONFIGURED, CREATED, RUNNING, PAUSED, STOPPED, EXITED = (
 ACTIVE = (CREATED, RUNNING, PAUSED)
 
 
+def shown_state(state: str) -> str:
+    """A container state as inspect and pod inspect show it: podman shows its "configured" (made,
+    never run) as Docker's "created"."""
+    return CREATED if state == CONFIGURED else state
+
+
 @record
 class ContainerRecord:
     """One container as the database holds it.

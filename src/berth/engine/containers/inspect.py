@@ -8,7 +8,7 @@ from typing import Any
 
 from berth.engine.containers.logs import rfc3339_nano
 from berth.engine.containers.state import restart_pending
-from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord
+from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, ContainerRecord, shown_state
 from berth.engine.options import CreateOptions, RestartPolicy
 from berth.engine.units import human_size, parse_size
 
@@ -159,8 +159,7 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
         "Path": args[0] if args else "",
         "Args": args[1:],
         "State": {
-            # podman reports a container made but never run (its "configured") as created
-            "Status": "created" if record.state == CONFIGURED else record.state,
+            "Status": shown_state(record.state),
             "Running": record.state == RUNNING,
             "Paused": record.state == PAUSED,
             "Restarting": restart_pending(record),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from berth.engine.containers.inspect import stamp
 from berth.engine.containers.pod_member import is_infra
 from berth.engine.engine import Engine
-from berth.engine.metadata import ContainerRecord, PodRecord
+from berth.engine.metadata import ContainerRecord, PodRecord, shown_state
 from berth.engine.options import parse_publish
 from berth.engine.pods.options import PodOptions
 from berth.engine.pods.status import pod_containers, status_of
@@ -72,7 +72,7 @@ def inspect_pod(engine: Engine, pod: PodRecord) -> dict[str, Any]:
         else None,
         "SharedNamespaces": sorted(opts.share) if opts.infra else None,
         "NumContainers": len(members),
-        "Containers": [{"Id": c.id, "Name": c.name, "State": c.state} for c in members],
+        "Containers": [{"Id": c.id, "Name": c.name, "State": shown_state(c.state)} for c in members],
     }
 
 
@@ -80,7 +80,7 @@ def ps_row(pod: PodRecord, members: list[ContainerRecord]) -> dict[str, Any]:
     """One ``pod ps --format json`` entry (podman's keys)."""
     return {
         "Cgroup": _cgroup_parent(pod),
-        "Containers": [{"Id": c.id, "Names": c.name, "Status": c.state} for c in members],
+        "Containers": [{"Id": c.id, "Names": c.name, "Status": shown_state(c.state)} for c in members],
         "Created": stamp(pod.created_at),
         "Id": pod.id,
         "InfraId": _infra_id(pod, members),
