@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from berth.distribution.server import RegistryConfig, make_app
-from berth.distribution.server.metrics import MetricsAccessLogger
+from berth.distribution.server.metrics import METRICS_KEY, access_logger
 
 
 @dataclass
@@ -105,7 +105,8 @@ def running_registry(config: RegistryConfig) -> Iterator[Server]:
     box: dict[str, Any] = {}
 
     async def start() -> None:
-        runner = web.AppRunner(make_app(config), access_log_class=MetricsAccessLogger)
+        app = make_app(config)
+        runner = web.AppRunner(app, access_log_class=access_logger(app[METRICS_KEY]))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -39,19 +39,21 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-class MetricsAccessLogger(AbstractAccessLogger):
-    """Counts every finished response into the application's ``Metrics``."""
+def access_logger(metrics: Metrics) -> type[AbstractAccessLogger]:
+    """The access-log class for an aiohttp runner that counts every finished response into
+    ``metrics``. Bound to them, not looked up through the request: a request aiohttp refused before
+    routing it (a malformed request line or header) has no application to look them up in."""
 
-    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        metrics = request.app.get(METRICS_KEY) if isinstance(request, web.Request) else None
-        if metrics is None:
-            return
-        metrics.requests[(request.method, response.status)] += 1
-        metrics.bytes_out += response.body_length
+    class MetricsAccessLogger(AbstractAccessLogger):
+        def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+            metrics.requests[(request.method, response.status)] += 1
+            metrics.bytes_out += response.body_length
 
-    @property
-    def enabled(self) -> bool:
-        return True
+        @property
+        def enabled(self) -> bool:
+            return True
+
+    return MetricsAccessLogger
 
 
 METRICS_KEY = web.AppKey("metrics", Metrics)

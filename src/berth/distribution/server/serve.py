@@ -13,7 +13,7 @@ from aiohttp import web
 
 from berth.distribution.server.app import REGISTRY_KEY, make_app
 from berth.distribution.server.config import RegistryConfig
-from berth.distribution.server.metrics import MetricsAccessLogger
+from berth.distribution.server.metrics import METRICS_KEY, access_logger
 from berth.distribution.storage.gc import clean_uploads
 
 _CLEANUP_INTERVAL = 3600.0
@@ -40,7 +40,9 @@ async def run(config: RegistryConfig, ready: asyncio.Event | None = None) -> Non
     """Serve until SIGTERM or SIGINT."""
     app = make_app(config)
     runner = web.AppRunner(
-        app, access_log_class=MetricsAccessLogger, access_log=logging.getLogger("berth.registry.access")
+        app,
+        access_log_class=access_logger(app[METRICS_KEY]),
+        access_log=logging.getLogger("berth.registry.access"),
     )
     await runner.setup()
     host, port = config.host_port
