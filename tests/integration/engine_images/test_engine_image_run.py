@@ -101,3 +101,13 @@ def test_missing_image_is_one_clear_error(imaged: Berth) -> None:
     out = imaged("run", "--rm", "--pull", "never", "berth.test/absent:1", check=False)
     assert out.returncode == 125 and "pull it first" in out.stderr and len(out.stderr.splitlines()) == 1
     assert imaged("ps", "-a", "-q").stdout == ""
+
+
+def test_a_removed_containers_root_is_volatile(imaged: Berth) -> None:
+    """``run --rm`` gives the container a volatile overlay (as podman does): its changes go with it,
+    so its unmount need not sync the filesystem under the storage. Other containers' do not."""
+    show_root = "awk '$5 == \"/\" { print $NF }' /proc/self/mountinfo"  # the root's overlay options
+    removed = imaged("run", "--rm", "--network", "none", "berth.test/busybox:1", show_root).stdout
+    kept = imaged("run", "--network", "none", "berth.test/busybox:1", show_root).stdout
+    assert {"volatile", "fsync=volatile"} & set(removed.strip().split(",")), removed
+    assert not {"volatile", "fsync=volatile"} & set(kept.strip().split(",")), kept

@@ -249,6 +249,33 @@ def test_snapshot_root_is_mounted_again_with_its_changes(tmp_path: Path) -> None
         snaps.release("c1")
 
 
+def _mounted_volatile(mountpoint: Path) -> bool:
+    """Whether the overlay at ``mountpoint`` is volatile: the kernel shows the option as "volatile"
+    (5.10 to 6.x) or "fsync=volatile" (later) among its options (proc(5) mountinfo, after " - ")."""
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        if fields[4] == str(mountpoint):
+            return bool({"volatile", "fsync=volatile"} & set(fields[fields.index("-") + 3].split(",")))
+    raise AssertionError(f"{mountpoint} is not mounted")
+
+
+def test_a_volatile_root_is_mounted_volatile_again_too(tmp_path: Path) -> None:
+    snaps = Snapshotter(tmp_path / "snaps")
+    top = _unpack_both(snaps)
+    plain, volatile = snaps.prepare("plain", top), snaps.prepare("volatile", top, volatile=True)
+    try:
+        assert not plain.volatile and not _mounted_volatile(plain.rootfs)
+        assert volatile.volatile and _mounted_volatile(volatile.rootfs)
+        (volatile.rootfs / "kept").write_text("until the root goes")
+        subprocess.run(["umount", str(volatile.rootfs)], check=True)  # as a reboot would
+        assert snaps.mount("volatile").volatile  # work/incompat/volatile made anew: it mounts
+        assert _mounted_volatile(volatile.rootfs)
+        assert (volatile.rootfs / "kept").read_text() == "until the root goes"
+    finally:
+        snaps.release("plain")
+        snaps.release("volatile")
+
+
 def test_snapshot_root_whose_prepare_was_killed_before_its_record_is_released(tmp_path: Path) -> None:
     snaps = Snapshotter(tmp_path / "snaps")
     top = _unpack_both(snaps)

@@ -121,7 +121,10 @@ def _image_root(engine: Engine, opts: CreateOptions, cid: str, name: str) -> Ima
     idmap = id_mappings(opts)
     if idmap is not None:
         _check_reachable(engine.config.root, idmap)
-    return image_rootfs(engine, opts.image, cid, opts.pull, opts.tls_verify, admit, idmap)
+    # A container removed when it exits has a volatile root, as podman gives ``run --rm`` one: its
+    # changes go with it, so its unmount need not sync the filesystem under the storage.
+    volatile = opts.remove
+    return image_rootfs(engine, opts.image, cid, opts.pull, opts.tls_verify, admit, idmap, volatile)
 
 
 def _check_reachable(root: Path, idmap: tuple[tuple[IdMap, ...], tuple[IdMap, ...]]) -> None:

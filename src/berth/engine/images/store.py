@@ -112,13 +112,15 @@ def image_rootfs(
     tls_verify: bool | None = None,
     admit: Callable[[ImageStore, ResolvedImage], None] | None = None,
     idmap: IdMaps | None = None,
+    volatile: bool = False,
 ) -> ImageRoot:
     """Unpack ``reference``'s layers (once) and mount a writable root for container ``cid``.
 
     ``pull`` is podman's policy: ``missing`` fetches the image from its registry when the store
     lacks it, ``always`` fetches it first in any case, ``never`` does not fetch. ``admit`` judges
     the image once it is in the store, before anything of the container is made (it raises to
-    refuse). ``idmap`` makes the root for a container in a user namespace with those mappings.
+    refuse). ``idmap`` makes the root for a container in a user namespace with those mappings;
+    ``volatile`` one whose changes need never reach the disk (``Snapshotter.prepare``).
     Returns the mounted root, the image config's container defaults (config.md#properties) and the
     image's config and manifest digests.
     """
@@ -140,7 +142,7 @@ def image_rootfs(
         if admit is not None:
             admit(store, resolved)
         snaps = snapshotter(engine.config)
-        active = snaps.prepare(cid, unpack_layers(store, snaps, resolved, reference), idmap)
+        active = snaps.prepare(cid, unpack_layers(store, snaps, resolved, reference), idmap, volatile)
         cfg = resolved.config.config
         settings = ImageSettings(
             env=list(cfg.env),

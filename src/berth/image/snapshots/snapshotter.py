@@ -97,6 +97,8 @@ class ActiveSnapshot:
     kind: str
     #: The user namespace mappings the root was made for (its layers idmapped), or None.
     idmap: IdMaps | None = None
+    #: Whether the overlay is mounted ``volatile`` (its changes never synced to the disk).
+    volatile: bool = False
 
 
 class Snapshotter:
@@ -267,13 +269,18 @@ class Snapshotter:
 
     # -- container roots --------------------------------------------------------------------
 
-    def prepare(self, key: str, parent: Digest | None, idmap: IdMaps | None = None) -> ActiveSnapshot:
+    def prepare(
+        self, key: str, parent: Digest | None, idmap: IdMaps | None = None, volatile: bool = False
+    ) -> ActiveSnapshot:
         """Make a writable root for ``key`` on top of the snapshot chain ``parent`` and mount it.
 
         With ``idmap`` the root is for a container in a user namespace with those mappings: its
         layers are seen through idmapped mounts (mount_setattr(2) MOUNT_ATTR_IDMAP), so the files
         of the image's root are the namespace's root's, and its upper directory belongs to the host
-        ids of the namespace's root. It needs overlayfs.
+        ids of the namespace's root. It needs overlayfs. A ``volatile`` root (for a container
+        removed when it exits) is an overlay that never syncs its changes to the disk, not even
+        when unmounted, where a plain one syncs the whole filesystem under it (overlayfs.rst,
+        "Volatile mount"); where the kernel lacks the option the root is a plain overlay.
 
         Raises ``AlreadyExists`` if ``key`` is taken, ``NotFound`` if ``parent`` is missing,
         ``Unsupported`` if overlayfs is required (``mode="overlay"``) but cannot be mounted.
@@ -288,7 +295,7 @@ class Snapshotter:
             except FileExistsError:
                 raise AlreadyExists(f"snapshot key {key!r} already exists") from None
             try:
-                active = self._make_root(key, base, parent, chain, idmap)
+                active = self._make_root(key, base, parent, chain, idmap, volatile)
             except BaseException:
                 with contextlib.suppress(OSError):
                     remove_path(base)
@@ -296,7 +303,13 @@ class Snapshotter:
         return active
 
     def _make_root(
-        self, key: str, base: Path, parent: Digest | None, chain: list[SnapshotInfo], idmap: IdMaps | None
+        self,
+        key: str,
+        base: Path,
+        parent: Digest | None,
+        chain: list[SnapshotInfo],
+        idmap: IdMaps | None,
+        volatile: bool,
     ) -> ActiveSnapshot:
         for sub in ("upper", "work", "rootfs"):
             (base / sub).mkdir(mode=0o755)
@@ -309,7 +322,7 @@ class Snapshotter:
                 os.chown(base / sub, *owner)
         if self.mode != "copy":
             try:
-                self._mount_overlay(base, chain, idmap)
+                volatile = self._mount_overlay(base, chain, idmap, volatile)
                 kind = "overlay"
             except OSError as err:
                 if (
@@ -322,13 +335,32 @@ class Snapshotter:
             _flatten([info.path for info in reversed(chain)], base / "rootfs")
         # An overlay root does not outlive a reboot (it is not mounted again), so its record need
         # not wait for the disk; a copied root does.
-        doc = {"parent": str(parent) if parent else None, "kind": kind, "idmap": idmap}
+        doc: dict[str, object] = {"parent": str(parent) if parent else None, "kind": kind, "idmap": idmap}
+        if kind == "overlay" and volatile:
+            doc["volatile"] = True
         info = json.dumps(doc).encode()
         atomic_write(base / "info.json", info, durable=kind == "copy")
         return self.active(key)
 
-    def _mount_overlay(self, base: Path, chain: list[SnapshotInfo], idmap: IdMaps | None = None) -> None:
-        upper = f"upperdir={_escape(base / 'upper')},workdir={_escape(base / 'work')},{_OVERLAY_FIXED}"
+    def _mount_overlay(
+        self, base: Path, chain: list[SnapshotInfo], idmap: IdMaps | None = None, volatile: bool = False
+    ) -> bool:
+        """Mount the overlay root under ``base``; whether it is ``volatile`` (asked, and the kernel
+        has the option: 5.10 and later)."""
+        if volatile:
+            try:
+                self._mount_overlay_with(base, chain, idmap, ",volatile")
+                return True
+            except OSError as err:
+                if err.errno != errno.EINVAL:
+                    raise
+        self._mount_overlay_with(base, chain, idmap, "")
+        return False
+
+    def _mount_overlay_with(
+        self, base: Path, chain: list[SnapshotInfo], idmap: IdMaps | None, extra: str
+    ) -> None:
+        upper = f"upperdir={_escape(base / 'upper')},workdir={_escape(base / 'work')},{_OVERLAY_FIXED}{extra}"
         if not chain:  # overlayfs needs a lower layer: an empty one
             (base / "empty").mkdir(exist_ok=True)
             lowers = [_escape(base / "empty")]
@@ -408,6 +440,7 @@ class Snapshotter:
             upper=base / "upper" if doc["kind"] == "overlay" else None,
             kind=doc["kind"],
             idmap=_idmaps(doc.get("idmap")),
+            volatile=bool(doc.get("volatile")),
         )
 
     def mount(self, key: str) -> ActiveSnapshot:
@@ -423,7 +456,7 @@ class Snapshotter:
                 if active.idmap is not None:
                     os.chown(base / "work", *root_owner(active.idmap))
                     _release_idmapped_layers(base / _IDMAPPED)
-                self._mount_overlay(base, chain, active.idmap)
+                self._mount_overlay(base, chain, active.idmap, active.volatile)
         return active
 
     def release(self, key: str) -> None:
