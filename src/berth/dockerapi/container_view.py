@@ -261,8 +261,8 @@ def _host_config(
         "Binds": [v for v in opts.volumes if ":" in v] or None,
         "ContainerIDFile": "",
         # Clients read logs through the API only from drivers they know (docker-py: json-file or
-        # journald); Berth's CRI-format log serves the logs endpoint just as well.
-        "LogConfig": {"Type": opts.log_driver or "json-file", "Config": {}},
+        # journald): k8s-file, the same log, is json-file here, as podman's service says.
+        "LogConfig": {"Type": "none" if opts.log_driver == "none" else "json-file", "Config": {}},
         "NetworkMode": _network_name(record.config.get("network", ""), default_network),
         "PortBindings": engine_host["PortBindings"],
         "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},

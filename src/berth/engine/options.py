@@ -135,8 +135,9 @@ class CreateOptions:
     init: bool = False
     #: ``--volumes-from CONTAINER[:ro|rw]``: that container's volumes and binds, at its paths
     volumes_from: list[str] = field(default_factory=list)
-    #: ``--log-driver``: "" (Berth's log) or ``none`` (its output is not read back)
-    log_driver: str = ""
+    #: ``--log-driver``: ``k8s-file`` (the CRI-format log), ``json-file`` (podman's alias of
+    #: k8s-file, the same log under Docker's name) or ``none`` (no log is written)
+    log_driver: str = "k8s-file"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the container's record."""
@@ -224,6 +225,19 @@ def parse_health_cmd(text: str) -> list[str]:
             )
         return ["CMD", *args]
     return ["CMD-SHELL", text]
+
+
+#: podman's log drivers that Berth has (journald and passthrough it has not).
+LOG_DRIVERS = ("k8s-file", "json-file", "none")
+
+
+def check_log_driver(opts: CreateOptions) -> None:
+    """``--log-driver`` is one of ``LOG_DRIVERS``, and ``--log-opt`` comes only with a driver that
+    writes a log."""
+    if opts.log_driver not in LOG_DRIVERS:
+        raise InvalidArgument(f"unsupported --log-driver {opts.log_driver!r}: want {', '.join(LOG_DRIVERS)}")
+    if opts.log_driver == "none" and (opts.log_size_max or opts.log_path):
+        raise InvalidArgument("--log-opt needs a log: the none log driver writes none")
 
 
 #: conmon's read buffer: podman refuses a smaller log size limit, which one read could exceed.

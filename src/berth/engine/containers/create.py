@@ -26,6 +26,7 @@ from berth.engine.options import (
     IdMap,
     RestartPolicy,
     VolumeSpec,
+    check_log_driver,
     check_name,
     id_mappings,
     parse_tmpfs,
@@ -160,6 +161,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
         raise InvalidArgument(f"invalid --init-ctr {opts.init_ctr!r}: want always or once")
     if opts.init_ctr and placement is None:
         raise InvalidArgument("--init-ctr needs --pod: init containers run when their pod starts")
+    check_log_driver(opts)
     runtime = engine.runtime(opts.runtime)
     cid = new_id()
     name = opts.name or generate_name({c.name for c in engine.db.containers()})

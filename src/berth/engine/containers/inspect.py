@@ -201,7 +201,7 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
         "HostConfig": {
             "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},
             "LogConfig": {
-                "Type": "k8s-file",
+                "Type": opts.log_driver,
                 "Size": human_size(opts.log_size_max) if opts.log_size_max else "-1B",
             },
             "NetworkMode": record.config.get("network", ""),

@@ -84,7 +84,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             rundir=paths.rundir,
             attach_socket=paths.attach_socket,
             exit_file=paths.exit_file,
-            log_path=Path(opts.log_path) if opts.log_path else paths.log,
+            log_path=_log_path(opts, paths.log),
             create_argv=lambda pid_file, console, log: runtime_argv(
                 record.id, paths.bundle, pid_file, console, log
             ),
@@ -142,6 +142,14 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         engine.db.update_container(record.id, only_if_state=CREATED, state=RUNNING, started_at=time.time())
         _started(engine, record, attach)
         return sock
+
+
+def _log_path(opts: CreateOptions, own: Path) -> Path | None:
+    """Where the monitor writes the container's log: ``--log-opt path``, else its own file; with
+    ``--log-driver none`` nowhere."""
+    if opts.log_driver == "none":
+        return None
+    return Path(opts.log_path) if opts.log_path else own
 
 
 def _started(engine: Engine, record: ContainerRecord, attached: bool) -> None:
