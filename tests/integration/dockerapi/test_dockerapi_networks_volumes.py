@@ -214,6 +214,18 @@ def test_volume_create_list_inspect_remove_prune(api: DockerAPI, berth: Berth) -
     )
     api.post(f"/v1.44/containers/{cid}/start")
     api.post(f"/v1.44/containers/{cid}/wait")
+    # the options the volume is mounted with, as podman's service reports them
+    assert api.get(f"/v1.44/containers/{cid}/json").json()["HostConfig"]["Binds"] == [
+        "data:/v:rprivate,nosuid,nodev,rbind"
+    ]
+    mounted = api.create(
+        Cmd=["true"],
+        HostConfig={"NetworkMode": "none", "Mounts": [{"Type": "volume", "Source": "data", "Target": "/m"}]},
+    )
+    assert api.get(f"/v1.44/containers/{mounted}/json").json()["HostConfig"]["Binds"] == [
+        "data:/m:rprivate,nosuid,nodev,rbind"
+    ]
+    api.delete(f"/v1.44/containers/{mounted}")
     mountpoint = api.get("/v1.44/volumes/data").json()["Mountpoint"]
     with open(f"{mountpoint}/file") as fh:
         assert fh.read() == "kept\n"

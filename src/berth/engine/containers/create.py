@@ -51,6 +51,7 @@ def _volume_mounts(
     ``-v`` or ``--tmpfs`` covers get a new volume of their own, named by a random id.
     """
     from berth.engine.volumes.local import volume_data_dir
+    from berth.engine.volumes.mount_options import processed_options
 
     specs = [parse_volume(text) for text in opts.volumes]
     inherited = _volumes_from(engine, opts.volumes_from)
@@ -71,19 +72,9 @@ def _volume_mounts(
             missing.append(name)
             known.add(name)
         source = spec.source or str(volume_data_dir(engine.config, name))
-        mounts.append(
-            {
-                "destination": spec.destination,
-                "type": "bind",
-                "source": source,
-                "options": [
-                    "rbind",
-                    spec.propagation,
-                    "ro" if spec.read_only else "rw",
-                    *(["rro"] if spec.recursive_read_only else []),  # config.md#mounts (mount_setattr)
-                ],
-            }
-        )
+        # config.md#mounts: rro (mount_setattr), the propagation and the flags as podman adds them
+        options = processed_options(spec)
+        mounts.append({"destination": spec.destination, "type": "bind", "source": source, "options": options})
     return mounts, missing, anonymous
 
 
