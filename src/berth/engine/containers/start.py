@@ -16,7 +16,13 @@ from berth.engine.containers import monitor
 from berth.engine.containers.cleanup import delete_quietly
 from berth.engine.containers.health import health_settings
 from berth.engine.containers.lock import container_lock
-from berth.engine.containers.network_setup import attach_network, prepare_network, teardown_network, write_etc
+from berth.engine.containers.network_setup import (
+    attach_network,
+    has_pinned_netns,
+    prepare_network,
+    teardown_network,
+    write_etc,
+)
 from berth.engine.containers.restart import monitor_exit, monitor_restart
 from berth.engine.containers.state import refresh
 from berth.engine.engine import Engine
@@ -74,9 +80,9 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         (paths.userdata / "health.json").unlink(missing_ok=True)  # a new run starts "starting" again
         health = health_settings(record)
         config = engine.config
-        # With no network to configure between the runtime's create and start (runtime.md#start),
+        # With no namespace to configure between the runtime's create and start (runtime.md#start),
         # one ``run --detach`` does both: a runtime process fewer on every start.
-        fused = network is None
+        fused = network is None and not has_pinned_netns(record)
         runtime_argv = runtime.run_detached_argv if fused else runtime.create_argv
         spec = monitor.MonitorSpec(
             cid=record.id,
