@@ -67,6 +67,7 @@ def _create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-signal", default="", help="signal that stops the container")
     p.add_argument("--stop-timeout", default="10", help="seconds to wait before SIGKILL on stop")
     p.add_argument("--restart", default="no", help="no, always, unless-stopped or on-failure[:N]")
+    p.add_argument("--log-driver", default="k8s-file", help="k8s-file, json-file (the same) or none")
     p.add_argument("--log-opt", action="append", default=[], help="max-size=SIZE: the log's size limit")
     p.add_argument("--health-cmd", default="", help="health check: a shell command, or a JSON array")
     p.add_argument("--health-interval", default="", help="time between checks (default 30s; disable: none)")
@@ -137,6 +138,7 @@ def _options(args: argparse.Namespace) -> CreateOptions:
         stop_signal=args.stop_signal,
         stop_timeout=_integer(args.stop_timeout, "--stop-timeout"),
         restart=args.restart,
+        log_driver=args.log_driver,
         log_size_max=parse_log_opts(args.log_opt),
         health_test=parse_health_cmd(args.health_cmd),
         health_interval=_health_time(args.health_interval, "--health-interval"),

@@ -230,12 +230,14 @@ def _aliases(network: str, networking: Fields) -> list[str]:
 
 
 def _log_driver(log: Fields) -> str:
-    """``LogConfig.Type``: Berth's own log (reported as ``json-file``), or ``none``."""
-    driver = log.text("Type")
-    if driver not in ("", "json-file", "none"):
-        # dockerd's words (Berth has json-file, as it reports its own log, and none)
-        raise ApiError(400, f"logger: no log driver named '{driver}' is registered")
-    return "none" if driver == "none" else ""
+    """``LogConfig.Type``: ``json-file`` by default, as dockerd's; ``k8s-file`` (podman's name of
+    the same log) and ``none`` as the engine has them."""
+    from berth.engine.options import LOG_DRIVERS
+
+    driver = log.text("Type") or "json-file"
+    if driver not in LOG_DRIVERS:
+        raise ApiError(400, f"logger: no log driver named '{driver}' is registered")  # dockerd's words
+    return driver
 
 
 def _ipc_mode(mode: str) -> str:

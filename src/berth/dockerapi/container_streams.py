@@ -87,7 +87,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
     # a container not started yet has logged nothing: its attach waits for the start as below
     if (with_logs or not streaming) and record.state != CONFIGURED:
         hijacked = await hijack(request, stream_type(opts.tty, api_version(request)))
-        if with_logs:
+        if with_logs and opts.log_driver != "none":  # none logged nothing to send
             await _send_logged(request, hijacked, record.id, opts.tty, wanted)
         if not streaming:
             await hijacked.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.engine.containers.inspect import inspect_container, port_bindings, status_text
+from berth.engine.containers.inspect import inspect_container, port_bindings, reported_binds, status_text
 from berth.engine.containers.network_setup import endpoint_request
 from berth.engine.containers.state import restart_pending
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
@@ -258,11 +258,11 @@ def _host_config(
 
     policy = RestartPolicy.parse(opts.restart)
     return {
-        "Binds": [v for v in opts.volumes if ":" in v] or None,
+        "Binds": reported_binds(opts) or None,
         "ContainerIDFile": "",
         # Clients read logs through the API only from drivers they know (docker-py: json-file or
-        # journald); Berth's CRI-format log serves the logs endpoint just as well.
-        "LogConfig": {"Type": opts.log_driver or "json-file", "Config": {}},
+        # journald): k8s-file, the same log, is json-file here, as podman's service says.
+        "LogConfig": {"Type": "none" if opts.log_driver == "none" else "json-file", "Config": {}},
         "NetworkMode": _network_name(record.config.get("network", ""), default_network),
         "PortBindings": engine_host["PortBindings"],
         "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},

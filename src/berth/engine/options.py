@@ -135,8 +135,9 @@ class CreateOptions:
     init: bool = False
     #: ``--volumes-from CONTAINER[:ro|rw]``: that container's volumes and binds, at its paths
     volumes_from: list[str] = field(default_factory=list)
-    #: ``--log-driver``: "" (Berth's log) or ``none`` (its output is not read back)
-    log_driver: str = ""
+    #: ``--log-driver``: ``k8s-file`` (the CRI-format log), ``json-file`` (podman's alias of
+    #: k8s-file, the same log under Docker's name) or ``none`` (no log is written)
+    log_driver: str = "k8s-file"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form, as stored in the container's record."""
@@ -226,6 +227,19 @@ def parse_health_cmd(text: str) -> list[str]:
     return ["CMD-SHELL", text]
 
 
+#: podman's log drivers that Berth has (journald and passthrough it has not).
+LOG_DRIVERS = ("k8s-file", "json-file", "none")
+
+
+def check_log_driver(opts: CreateOptions) -> None:
+    """``--log-driver`` is one of ``LOG_DRIVERS``, and ``--log-opt`` comes only with a driver that
+    writes a log."""
+    if opts.log_driver not in LOG_DRIVERS:
+        raise InvalidArgument(f"unsupported --log-driver {opts.log_driver!r}: want {', '.join(LOG_DRIVERS)}")
+    if opts.log_driver == "none" and (opts.log_size_max or opts.log_path):
+        raise InvalidArgument("--log-opt needs a log: the none log driver writes none")
+
+
 #: conmon's read buffer: podman refuses a smaller log size limit, which one read could exceed.
 MIN_LOG_SIZE = 8192
 
@@ -287,16 +301,19 @@ class VolumeSpec:
     source: str = ""
     name: str = ""
     read_only: bool = False
-    #: the bind mount's propagation (runtime-spec config.md#mounts options)
-    propagation: str = "rprivate"
-    #: read-only all the way down, the mounts below the source included (``rro``)
-    recursive_read_only: bool = False
+    #: the options as given (``berth.engine.volumes.mount_options`` adds the defaults)
+    options: tuple[str, ...] = ()
 
 
-#: ``-v`` propagation options (podman's), as the recursive mount option each means.
-_PROPAGATIONS = {"private": "rprivate", "rprivate": "rprivate", "shared": "rshared", "rshared": "rshared",
-                 "slave": "rslave", "rslave": "rslave"}  # fmt: skip
-_VOLUME_OPTIONS = {"ro", "rro", "rw", "z", "Z", "rbind", "bind", *_PROPAGATIONS}
+#: ``-v`` propagation options (podman's), as the recursive mount option each means here (the
+#: whole tree below a bind propagates alike; runtime-spec config.md#mounts).
+PROPAGATIONS = {"private": "rprivate", "rprivate": "rprivate", "shared": "rshared", "rshared": "rshared",
+                "slave": "rslave", "rslave": "rslave"}  # fmt: skip
+#: Options of which one at most may be given (podman refuses both of a pair); ``rro`` is Berth's
+#: read-only all the way down.
+_EXCLUSIVE = (("ro", "rw"), ("rro", "rw"), ("exec", "noexec"), ("suid", "nosuid"), ("dev", "nodev"),
+              ("bind", "rbind"), ("z", "Z"), tuple(PROPAGATIONS))  # fmt: skip
+_VOLUME_OPTIONS = {option for group in _EXCLUSIVE for option in group}
 
 
 def parse_volume(text: str) -> VolumeSpec:
@@ -310,24 +327,22 @@ def parse_volume(text: str) -> VolumeSpec:
         raise InvalidArgument(f"invalid volume {text!r}: want SOURCE:DESTINATION[:OPTIONS]")
     if not dest.startswith("/"):
         raise InvalidArgument(f"invalid volume {text!r}: destination {dest!r} is not an absolute path")
-    options = [o for o in opts.split(",") if o]
+    options = tuple(o for o in opts.split(",") if o)
     unknown = [o for o in options if o not in _VOLUME_OPTIONS]
     if unknown:
         raise InvalidArgument(f"invalid volume {text!r}: unknown option {unknown[0]!r}")
-    recursive = "rro" in options
-    read_only = "ro" in options or recursive
-    propagation = next((_PROPAGATIONS[o] for o in reversed(options) if o in _PROPAGATIONS), "rprivate")
+    for group in _EXCLUSIVE:
+        given = [o for o in options if o in group]
+        if len(given) > 1:
+            raise InvalidArgument(f"invalid volume {text!r}: only one of {', '.join(group)} may be given")
+    read_only = "ro" in options or "rro" in options
     if source.startswith("/"):
         if not Path(source).exists():
             raise InvalidArgument(f"invalid volume {text!r}: host path {source} does not exist")
-        return VolumeSpec(
-            dest, source=source, read_only=read_only, propagation=propagation, recursive_read_only=recursive
-        )
+        return VolumeSpec(dest, source=source, read_only=read_only, options=options)
     if source:
         check_name(source, "volume")
-    return VolumeSpec(
-        dest, name=source, read_only=read_only, propagation=propagation, recursive_read_only=recursive
-    )
+    return VolumeSpec(dest, name=source, read_only=read_only, options=options)
 
 
 def parse_tmpfs(text: str) -> tuple[str, list[str]]:

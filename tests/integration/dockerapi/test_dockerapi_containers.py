@@ -209,6 +209,33 @@ def test_api_and_berth_see_the_same_containers(api: DockerAPI, berth: Berth) -> 
     berth("rm", cid)
 
 
+def test_log_drivers_made_through_the_api(api: DockerAPI, berth: Berth) -> None:
+    plain = api.create(Cmd=["true"], name="plain", **OFFLINE)
+    # dockerd's default name, recorded so: the engine's inspect says it too
+    assert berth.inspect("plain")["HostConfig"]["LogConfig"]["Type"] == "json-file"
+    made = berth(
+        "create", "--name", "native", "--network", "none", "localhost/busybox", "true"
+    ).stdout.strip()
+    assert berth.inspect("native")["HostConfig"]["LogConfig"]["Type"] == "k8s-file"
+    # the same log under the name clients read logs from, as podman's service answers
+    assert api.get(f"/v1.44/containers/{made}/json").json()["HostConfig"]["LogConfig"]["Type"] == "json-file"
+    quiet = api.create(
+        Cmd=["echo", "unlogged"], HostConfig={"NetworkMode": "none", "LogConfig": {"Type": "none"}}
+    )
+    assert api.get(f"/v1.44/containers/{quiet}/json").json()["HostConfig"]["LogConfig"]["Type"] == "none"
+    assert api.post(f"/v1.44/containers/{quiet}/start").status == 204
+    assert _wait(api, quiet) == 0
+    unread = api.get(f"/v1.44/containers/{quiet}/logs?stdout=1")
+    assert (unread.status, unread.message) == (501, "configured logging driver does not support reading")
+    refused = api.post(
+        "/v1.44/containers/create",
+        {"Image": "localhost/busybox", "HostConfig": {"LogConfig": {"Type": "syslog"}}},
+    )
+    assert (refused.status, refused.message) == (400, "logger: no log driver named 'syslog' is registered")
+    for cid in (plain, made, quiet):
+        assert api.delete(f"/v1.44/containers/{cid}").status == 204
+
+
 def test_a_container_on_the_default_network_has_an_address(api: DockerAPI) -> None:
     cid = api.create(Cmd=["sleep", "300"], HostConfig={"PortBindings": {"80/tcp": [{"HostPort": ""}]}})
     assert api.post(f"/v1.44/containers/{cid}/start").status == 204

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from typing import Any
 from urllib.parse import quote
 
 from tests.integration.dockerapi.client import DockerAPI, demultiplex
@@ -193,6 +194,35 @@ def test_fixed_addresses_and_mac_addresses_as_docker_py_asks_for_them(api: Docke
         assert api.delete(f"/v1.44/networks/{network}").status == 204
 
 
+def test_connect_with_an_address_after_leaving_its_only_network(api: DockerAPI) -> None:
+    """docker-py's case: a container off its own network keeps its namespace and joins again with
+    the address the connect asks for, now and at its next start."""
+    ipam = {"Config": [{"Subnet": "10.251.9.0/24"}]}
+    assert api.post("/v1.44/networks/create", {"Name": "solo", "IPAM": ipam}).status == 201
+    cid = api.create(Cmd=["sleep", "300"], HostConfig={"NetworkMode": "solo"})
+    assert api.post(f"/v1.44/containers/{cid}/start").status == 204
+    assert api.post("/v1.44/networks/solo/disconnect", {"Container": cid}).status == 200
+    assert _exec(api, cid, ["sh", "-c", "ip -4 addr | grep -q 10.251.9."]) == 1  # off it
+    asked = {"Container": cid, "EndpointConfig": {"IPAMConfig": {"IPv4Address": "10.251.9.24"}}}
+    assert api.post("/v1.44/networks/solo/connect", asked).status == 200
+
+    def on_solo() -> dict[str, Any]:
+        doc = api.get(f"/v1.44/containers/{cid}/json").json()
+        solo: dict[str, Any] = doc["NetworkSettings"]["Networks"]["solo"]
+        return solo
+
+    assert (on_solo()["IPAMConfig"], on_solo()["IPAddress"]) == (
+        {"IPv4Address": "10.251.9.24"},
+        "10.251.9.24",
+    )
+    assert _exec(api, cid, ["sh", "-c", "ip -4 addr | grep -q 10.251.9.24"]) == 0
+    assert api.post(f"/v1.44/containers/{cid}/restart?t=0").status == 204
+    assert on_solo()["IPAddress"] == "10.251.9.24"
+    assert _exec(api, cid, ["sh", "-c", "ip -4 addr | grep -q 10.251.9.24"]) == 0
+    api.delete(f"/v1.44/containers/{cid}?force=1")
+    assert api.delete("/v1.44/networks/solo").status == 204
+
+
 def test_volume_create_list_inspect_remove_prune(api: DockerAPI, berth: Berth) -> None:
     made = api.post("/v1.44/volumes/create", {"Name": "data", "Labels": {"app": "db"}})
     assert made.status == 201
@@ -214,6 +244,18 @@ def test_volume_create_list_inspect_remove_prune(api: DockerAPI, berth: Berth) -
     )
     api.post(f"/v1.44/containers/{cid}/start")
     api.post(f"/v1.44/containers/{cid}/wait")
+    # the options the volume is mounted with, as podman's service reports them
+    assert api.get(f"/v1.44/containers/{cid}/json").json()["HostConfig"]["Binds"] == [
+        "data:/v:rprivate,nosuid,nodev,rbind"
+    ]
+    mounted = api.create(
+        Cmd=["true"],
+        HostConfig={"NetworkMode": "none", "Mounts": [{"Type": "volume", "Source": "data", "Target": "/m"}]},
+    )
+    assert api.get(f"/v1.44/containers/{mounted}/json").json()["HostConfig"]["Binds"] == [
+        "data:/m:rprivate,nosuid,nodev,rbind"
+    ]
+    api.delete(f"/v1.44/containers/{mounted}")
     mountpoint = api.get("/v1.44/volumes/data").json()["Mountpoint"]
     with open(f"{mountpoint}/file") as fh:
         assert fh.read() == "kept\n"

@@ -86,6 +86,27 @@ def test_log_size_limit(berth: Berth) -> None:
     assert refused.returncode == 125 and "at least 8192" in refused.stderr
 
 
+def test_log_drivers(berth: Berth) -> None:
+    berth.run("--name", "alias", "--log-driver", "json-file", "--network", "none", "--", "echo", "kept")
+    assert berth("logs", "alias").stdout == "kept\n"  # json-file is the same log as k8s-file
+    assert berth.inspect("alias")["HostConfig"]["LogConfig"]["Type"] == "json-file"
+    quiet = berth.run("--name", "quiet", "--log-driver", "none", "--network", "none", "--", "echo", "shown")
+    assert quiet.stdout == "shown\n"  # attached output does not need the log
+    inspected = berth.inspect("quiet")
+    assert inspected["HostConfig"]["LogConfig"]["Type"] == "none"
+    assert not (berth.root / "containers" / inspected["Id"] / "ctr.log").exists()
+    unread = berth("logs", "quiet", check=False)
+    assert unread.returncode == 125 and "'none' log driver, cannot read logs" in unread.stderr
+    for bad, said in (
+        (["--log-driver", "syslog"], "unsupported --log-driver 'syslog'"),
+        (["--log-driver", "none", "--log-opt", "max-size=1m"], "--log-opt needs a log"),
+    ):
+        refused = berth.run(*bad, "--network", "none", "--", "true", check=False)
+        assert refused.returncode == 125 and refused.stderr.count("\n") == 1 and said in refused.stderr
+    rows = json.loads(berth("ps", "-a", "--format", "json").stdout)
+    assert sorted(r["Names"][0] for r in rows) == ["alias", "quiet"]  # the refused left nothing
+
+
 def test_ps_filters(berth: Berth) -> None:
     berth.run("-d", "--name", "svc", "--network", "none", "-l", "tier=front", "--", "sleep", "60")
     berth.run(

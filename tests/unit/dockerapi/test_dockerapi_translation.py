@@ -193,16 +193,19 @@ def test_more_endpoints_are_networks_to_connect() -> None:
 
 
 def test_log_drivers() -> None:
-    assert (
-        create_options({"Image": "i", "HostConfig": {"LogConfig": {"Type": "none"}}}, "").log_driver == "none"
-    )
-    assert (
-        create_options({"Image": "i", "HostConfig": {"LogConfig": {"Type": "json-file"}}}, "").log_driver
-        == ""
-    )
+    def driver(log_config: dict[str, str] | None) -> str:
+        host = {} if log_config is None else {"LogConfig": log_config}
+        return create_options({"Image": "i", "HostConfig": host}, "").log_driver
+
+    assert driver(None) == driver({"Type": ""}) == "json-file"  # dockerd's default
+    assert [driver({"Type": t}) for t in ("json-file", "k8s-file", "none")] == [
+        "json-file",
+        "k8s-file",
+        "none",
+    ]
     with pytest.raises(ApiError) as err:
-        create_options({"Image": "i", "HostConfig": {"LogConfig": {"Type": "syslog"}}}, "")
-    assert err.value.status == 400
+        driver({"Type": "syslog"})
+    assert (err.value.status, str(err.value)) == (400, "logger: no log driver named 'syslog' is registered")
 
 
 def test_keys_match_in_any_case_as_go_decodes_them() -> None:

@@ -52,6 +52,23 @@ def test_volumes(tmp_path: Path) -> None:
     for bad in ("a:b:c:d", "vol:relative", f"{tmp_path}:/x:bogus", "/does/not/exist:/x", "bad name:/x"):
         with pytest.raises(InvalidArgument):
             parse_volume(bad)
+    for conflict in ("v:/x:ro,rw", "v:/x:dev,nodev", "v:/x:shared,rslave", "v:/x:bind,rbind", "v:/x:ro,ro"):
+        with pytest.raises(InvalidArgument, match="only one of"):
+            parse_volume(conflict)
+
+
+def test_volume_mount_options_as_podman_processes_them(tmp_path: Path) -> None:
+    from berth.engine.volumes.mount_options import processed_options
+
+    def options(text: str) -> list[str]:
+        return processed_options(parse_volume(text))
+
+    assert options("data:/v") == ["rprivate", "nosuid", "nodev", "rbind"]
+    assert options("data:/v:ro,suid,slave") == ["ro", "suid", "rslave", "nodev", "rbind"]
+    assert options("data:/v:dev,noexec,bind,z") == ["dev", "noexec", "bind", "rprivate", "nosuid"]
+    assert options("data:/v:rro") == ["ro", "rro", "rprivate", "nosuid", "nodev", "rbind"]
+    # a bind mount has its source filesystem's flags (tmp_path's: none of them here)
+    assert options(f"{tmp_path}:/b:rw") == ["rw", "rprivate", "rbind"]
 
 
 def test_tmpfs_and_entrypoint() -> None:

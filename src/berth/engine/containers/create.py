@@ -26,6 +26,7 @@ from berth.engine.options import (
     IdMap,
     RestartPolicy,
     VolumeSpec,
+    check_log_driver,
     check_name,
     id_mappings,
     parse_tmpfs,
@@ -50,6 +51,7 @@ def _volume_mounts(
     ``-v`` or ``--tmpfs`` covers get a new volume of their own, named by a random id.
     """
     from berth.engine.volumes.local import volume_data_dir
+    from berth.engine.volumes.mount_options import processed_options
 
     specs = [parse_volume(text) for text in opts.volumes]
     inherited = _volumes_from(engine, opts.volumes_from)
@@ -70,19 +72,9 @@ def _volume_mounts(
             missing.append(name)
             known.add(name)
         source = spec.source or str(volume_data_dir(engine.config, name))
-        mounts.append(
-            {
-                "destination": spec.destination,
-                "type": "bind",
-                "source": source,
-                "options": [
-                    "rbind",
-                    spec.propagation,
-                    "ro" if spec.read_only else "rw",
-                    *(["rro"] if spec.recursive_read_only else []),  # config.md#mounts (mount_setattr)
-                ],
-            }
-        )
+        # config.md#mounts: rro (mount_setattr), the propagation and the flags as podman adds them
+        options = processed_options(spec)
+        mounts.append({"destination": spec.destination, "type": "bind", "source": source, "options": options})
     return mounts, missing, anonymous
 
 
@@ -163,6 +155,7 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
         raise InvalidArgument(f"invalid --init-ctr {opts.init_ctr!r}: want always or once")
     if opts.init_ctr and placement is None:
         raise InvalidArgument("--init-ctr needs --pod: init containers run when their pod starts")
+    check_log_driver(opts)
     runtime = engine.runtime(opts.runtime)
     cid = new_id()
     name = opts.name or generate_name({c.name for c in engine.db.containers()})

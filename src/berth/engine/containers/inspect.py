@@ -91,6 +91,24 @@ def _mounts(record: ContainerRecord, opts: CreateOptions) -> list[dict[str, Any]
     return mounts
 
 
+def reported_binds(opts: CreateOptions) -> list[str]:
+    """``HostConfig.Binds``: the binds as given; a named volume with the options it is mounted
+    with, as podman reports it (``data:/v:rprivate,nosuid,nodev,rbind``)."""
+    from berth.engine.options import parse_volume
+    from berth.engine.volumes.mount_options import processed_options
+
+    binds = []
+    for text in opts.volumes:
+        if ":" not in text:
+            continue  # an anonymous volume
+        if text.startswith("/"):
+            binds.append(text)  # not parsed: the source may be gone by now
+            continue
+        spec = parse_volume(text)
+        binds.append(f"{spec.name}:{spec.destination}:{','.join(processed_options(spec))}")
+    return binds
+
+
 def _healthcheck(record: ContainerRecord) -> dict[str, Any] | None:
     """podman's ``Config.Healthcheck`` (durations in nanoseconds); None without a health check."""
     from berth.engine.containers.health import health_settings
@@ -201,7 +219,7 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
         "HostConfig": {
             "RestartPolicy": {"Name": policy.name, "MaximumRetryCount": policy.max_retries},
             "LogConfig": {
-                "Type": "k8s-file",
+                "Type": opts.log_driver,
                 "Size": human_size(opts.log_size_max) if opts.log_size_max else "-1B",
             },
             "NetworkMode": record.config.get("network", ""),
@@ -216,7 +234,7 @@ def inspect_container(record: ContainerRecord, health: dict[str, Any] | None = N
             "Memory": parse_size(opts.memory) if opts.memory else 0,
             "NanoCpus": int(float(opts.cpus) * 1e9) if opts.cpus else 0,
             "PidsLimit": opts.pids_limit,
-            "Binds": opts.volumes,
+            "Binds": reported_binds(opts),
             "Tmpfs": dict(t.partition(":")[::2] for t in opts.tmpfs),
             "PortBindings": port_bindings(opts),
         },

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from berth.engine.containers.lock import container_lock
 from berth.engine.containers.network_setup import (
+    PINNED_NETNS,
     connected_networks,
+    has_pinned_netns,
     join_network,
     joins_network_of,
     refresh_peer_hosts,
@@ -33,7 +35,11 @@ def connect_network(
     with container_lock(engine, engine.db.container(ref).id):
         record = refresh(engine, engine.db.container(ref))
         own = record.config["network"]
-        if own in (bridge.NONE, bridge.HOST) or joins_network_of(record):
+        if (
+            (own == bridge.NONE and not has_pinned_netns(record))
+            or own == bridge.HOST
+            or joins_network_of(record)
+        ):
             raise InvalidArgument(f"container {record.name} has network {own}: it can not join others")
         connected = connected_networks(record)
         if net.name == own or net.name in connected:
@@ -48,20 +54,22 @@ def connect_network(
             "endpoints": endpoints,
         }
         engine.db.update_container(record.id, config=record.config)
-        if record.state in ACTIVE and record.networks:
+        if record.state in ACTIVE and (record.networks or has_pinned_netns(record)):
             join_network(engine, record, net)
             refresh_peer_hosts(engine, net.name)
 
 
 def disconnect_network(engine: Engine, ref: str, network: str) -> None:
-    """Take container ``ref`` off a network it was connected to (its own one stays)."""
+    """Take container ``ref`` off a network: one it was connected to, or its own (it keeps its
+    network namespace, on no network of its own, and may be connected again)."""
     net = engine.db.network(network)
     with container_lock(engine, engine.db.container(ref).id):
         record = refresh(engine, engine.db.container(ref))
         connected = connected_networks(record)
         if net.name == record.config["network"]:
-            # its own network: it has none from now on (Docker's disconnect of the last one)
-            record.config = {**record.config, "network": bridge.NONE}
+            # its own network: it has none from now on (Docker's disconnect of the last one), its
+            # namespace stays for the networks it is or will be connected to
+            record.config = {**record.config, "network": bridge.NONE, PINNED_NETNS: True}
         elif net.name in connected:
             del connected[net.name]
             endpoints = {k: v for k, v in record.config.get("endpoints", {}).items() if k != net.name}

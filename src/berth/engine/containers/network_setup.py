@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 #: The network mode of a container that joins another's namespace, as podman's ``container:ID``.
 JOINED = "container:"
+#: The record's mark of a container that left its own network: ``none`` now, its namespace is still
+#: the pinned one its config.json names, where the networks it is connected to are joined.
+PINNED_NETNS = "netns_pinned"
 
 
 def published_ports(opts: CreateOptions) -> list[dict[str, Any]]:
@@ -56,6 +59,9 @@ def check_ports_free(engine: Engine, ports: list[dict[str, Any]], exclude: str =
 def prepare_network(engine: Engine, record: ContainerRecord) -> NetworkRecord | None:
     """Check the ports, record the attachment and pin the namespace; CNI runs in ``attach_network``."""
     name = record.config["network"]
+    if has_pinned_netns(record):
+        create_netns(engine.paths(record.id).netns)  # only the networks it was connected to
+        return None
     if name in (bridge.NONE, bridge.HOST) or joins_network_of(record):
         return None
     net = engine.db.network(name)
@@ -72,15 +78,17 @@ def prepare_network(engine: Engine, record: ContainerRecord) -> NetworkRecord | 
 
 def attach_network(engine: Engine, record: ContainerRecord, net: NetworkRecord | None) -> None:
     """CNI ADD into the pinned namespace, of its network and then each one it was connected to;
-    record the results and write the container's /etc/hosts."""
-    if net is None:
+    record the results and write the container's /etc/hosts. ``net`` is None for a container with
+    no network of its own: one that left it joins only those it was connected to."""
+    if net is not None:
+        ports = record.networks[net.name]["ports"]
+        netns, request = engine.paths(record.id).netns, endpoint_request(record, net.name)
+        result = bridge.attach(engine.config, net, record.id, netns, ports, bridge.FIRST_IFNAME, request)
+        record.networks = {net.name: {"result": result, "ports": ports, "ifname": bridge.FIRST_IFNAME}}
+        engine.db.update_container(record.id, networks=record.networks)
+        write_etc(engine, record, cni.result_addresses(result))
+    elif not has_pinned_netns(record):
         return
-    ports = record.networks[net.name]["ports"]
-    netns, request = engine.paths(record.id).netns, endpoint_request(record, net.name)
-    result = bridge.attach(engine.config, net, record.id, netns, ports, bridge.FIRST_IFNAME, request)
-    record.networks = {net.name: {"result": result, "ports": ports, "ifname": bridge.FIRST_IFNAME}}
-    engine.db.update_container(record.id, networks=record.networks)
-    write_etc(engine, record, cni.result_addresses(result))
     for name in connected_networks(record):
         join_network(engine, record, engine.db.network(name))
     for name in record.networks:
@@ -179,6 +187,11 @@ def resolver(record: ContainerRecord) -> Resolver:
     """The container's ``--dns*`` and ``--add-host`` flags."""
     opts = CreateOptions.from_json(record.config["options"])
     return Resolver(tuple(opts.dns), tuple(opts.dns_search), tuple(opts.dns_option), tuple(opts.add_host))
+
+
+def has_pinned_netns(record: ContainerRecord) -> bool:
+    """Whether the container left its own network and keeps its pinned namespace (``PINNED_NETNS``)."""
+    return bool(record.config.get(PINNED_NETNS)) and record.config["network"] == bridge.NONE
 
 
 def joins_network_of(record: ContainerRecord) -> bool:

@@ -61,6 +61,9 @@ def log_output(
     with ``follow``, until its monitor ends or ``cancelled()`` (asked between polls: a reader that
     went away) is true."""
     record = engine.db.container(ref)
+    if record.config["options"].get("log_driver") == "none":
+        # podman's words
+        raise InvalidState("this container is using the 'none' log driver, cannot read logs")
     path = engine.paths(record.id).log
     try:
         fh = path.open("rb")

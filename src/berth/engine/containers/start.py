@@ -16,7 +16,13 @@ from berth.engine.containers import monitor
 from berth.engine.containers.cleanup import delete_quietly
 from berth.engine.containers.health import health_settings
 from berth.engine.containers.lock import container_lock
-from berth.engine.containers.network_setup import attach_network, prepare_network, teardown_network, write_etc
+from berth.engine.containers.network_setup import (
+    attach_network,
+    has_pinned_netns,
+    prepare_network,
+    teardown_network,
+    write_etc,
+)
 from berth.engine.containers.restart import monitor_exit, monitor_restart
 from berth.engine.containers.state import refresh
 from berth.engine.engine import Engine
@@ -74,9 +80,9 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         (paths.userdata / "health.json").unlink(missing_ok=True)  # a new run starts "starting" again
         health = health_settings(record)
         config = engine.config
-        # With no network to configure between the runtime's create and start (runtime.md#start),
+        # With no namespace to configure between the runtime's create and start (runtime.md#start),
         # one ``run --detach`` does both: a runtime process fewer on every start.
-        fused = network is None
+        fused = network is None and not has_pinned_netns(record)
         runtime_argv = runtime.run_detached_argv if fused else runtime.create_argv
         spec = monitor.MonitorSpec(
             cid=record.id,
@@ -84,7 +90,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             rundir=paths.rundir,
             attach_socket=paths.attach_socket,
             exit_file=paths.exit_file,
-            log_path=Path(opts.log_path) if opts.log_path else paths.log,
+            log_path=_log_path(opts, paths.log),
             create_argv=lambda pid_file, console, log: runtime_argv(
                 record.id, paths.bundle, pid_file, console, log
             ),
@@ -142,6 +148,14 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         engine.db.update_container(record.id, only_if_state=CREATED, state=RUNNING, started_at=time.time())
         _started(engine, record, attach)
         return sock
+
+
+def _log_path(opts: CreateOptions, own: Path) -> Path | None:
+    """Where the monitor writes the container's log: ``--log-opt path``, else its own file; with
+    ``--log-driver none`` nowhere."""
+    if opts.log_driver == "none":
+        return None
+    return Path(opts.log_path) if opts.log_path else own
 
 
 def _started(engine: Engine, record: ContainerRecord, attached: bool) -> None:
