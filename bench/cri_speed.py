@@ -146,7 +146,7 @@ def report(title: str, times: dict[str, list[float]], anchor: str) -> None:
         q1, _, q3 = statistics.quantiles(values, n=4)
         ratio = "" if name == anchor else f"   {median / base:.2f}x {anchor}"
         print(
-            f"  {name:22s} median {median * 1000:8.1f} ms  (quartiles {q1 * 1000:.1f}-{q3 * 1000:.1f}){ratio}"
+            f"  {name:22s} median {median * 1000:8.2f} ms  (quartiles {q1 * 1000:.2f}-{q3 * 1000:.2f}){ratio}"
         )
 
 

@@ -26,6 +26,7 @@ from berth.cri.service import (
     unless_gone,
     user_annotations,
 )
+from berth.cri.snapshot import Listing
 from berth.engine.engine import Engine
 from berth.engine.metadata import CONFIGURED, CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
 from berth.errors import InvalidArgument, NotFound
@@ -237,29 +238,23 @@ def container_statuses(engine: Engine, sandbox_id: str) -> list[Any]:
 
 
 class Listed(NamedTuple):
-    """A container as ListContainers gives it, with what its filters match."""
+    """A container as ListContainers' filters see it."""
 
-    message: Any  # api.proto Container
+    id: str
     sandbox_id: str
+    state: int  # api.proto ContainerState
     labels: dict[str, str]
 
 
-def list_containers(services: Services, request: Any) -> Any:
+def list_containers(services: Services, request: Any) -> bytes:
     """The CRI's containers (never the sandboxes' infra), filtered by id prefix, state, sandbox and
-    labels; from memory while nothing changed (``berth.cri.snapshot``)."""
-    wanted = request.filter if request.HasField("filter") else None
-    listed, everything = services.snapshot(_every_container)
-    hidden = services.hidden_now()
-    if wanted is None and not hidden:
-        return everything  # shared by the calls: gRPC only serializes it
-    return pb.ListContainersResponse(
-        containers=[c.message for c in listed if _selected(wanted, c) and c.message.id not in hidden]
-    )
+    labels, as the encoded ListContainersResponse; from memory while nothing changed
+    (``berth.cri.snapshot``). The kubelet's relist sends an empty filter: the whole answer."""
+    return services.listed(_every_container, request.filter, _selected)
 
 
-def _every_container(engine: Engine) -> tuple[tuple[list[Listed], Any], list[int]]:
-    """Every CRI container now (and the unfiltered ListContainersResponse), and the monitors of
-    those that have one."""
+def _every_container(engine: Engine) -> tuple[Listing[Listed], list[int]]:
+    """Every CRI container now, and the monitors of those that have one."""
     from berth.engine.containers.state import refresh
     from berth.engine.metadata import ACTIVE
 
@@ -284,19 +279,16 @@ def _every_container(engine: Engine) -> tuple[tuple[list[Listed], Any], list[int
             labels=options["labels"],
             annotations=user_annotations(options["annotations"]),
         )
-        listed.append(Listed(message, cri["sandbox_id"], options["labels"]))
-    everything = pb.ListContainersResponse(containers=[c.message for c in listed])
-    return (listed, everything), monitors
+        listed.append((Listed(record.id, cri["sandbox_id"], message.state, options["labels"]), message))
+    return Listing(pb.ListContainersResponse, "containers", listed), monitors
 
 
 def _selected(wanted: Any, container: Listed) -> bool:
-    if wanted is None:
-        return True
-    if wanted.id and not container.message.id.startswith(wanted.id):
+    if wanted.id and not container.id.startswith(wanted.id):
         return False
     if wanted.pod_sandbox_id and not container.sandbox_id.startswith(wanted.pod_sandbox_id):
         return False
-    if wanted.HasField("state") and wanted.state.state != container.message.state:
+    if wanted.HasField("state") and wanted.state.state != container.state:
         return False
     return matches_labels(container.labels, wanted.label_selector)
 

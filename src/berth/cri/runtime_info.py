@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from typing import Any
 
@@ -13,16 +14,24 @@ CRI_API_VERSION = "v1"
 RUNTIME_NAME = "berth"
 
 
-def version(services: Services, request: Any) -> Any:
+def version(services: Services, request: Any) -> bytes:
     """The runtime's name and version, and the CRI version (kubelet checks it is ``v1``)."""
+    return _version_answer()
+
+
+@functools.cache
+def _version_answer() -> bytes:
+    """The encoded VersionResponse, made once (reading the package metadata took about 150 µs
+    per call here)."""
     from importlib.metadata import version as package_version
 
-    return pb.VersionResponse(
+    answer: bytes = pb.VersionResponse(
         version="0.1.0",
         runtime_name=RUNTIME_NAME,
         runtime_version=package_version("berth"),
         runtime_api_version=CRI_API_VERSION,
-    )
+    ).SerializeToString()
+    return answer
 
 
 def status(services: Services, request: Any) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Any
+from typing import Any, NamedTuple
 
 from berth.cri.proto import api_pb2 as pb
 from berth.cri.service import (
@@ -22,6 +22,7 @@ from berth.cri.service import (
     unless_gone,
     user_annotations,
 )
+from berth.cri.snapshot import Listing
 from berth.engine.engine import Engine
 from berth.engine.metadata import ACTIVE, EXITED, RUNNING, STOPPED, ContainerRecord, PodRecord
 from berth.errors import InvalidArgument, NotFound
@@ -226,39 +227,50 @@ def sandbox_status(engine: Engine, pod: PodRecord) -> Any:
     return _status(pod, _infra(engine, pod))
 
 
-def list_pod_sandbox(services: Services, request: Any) -> Any:
-    """The CRI's sandboxes, filtered by id (a prefix), state and labels."""
-    wanted = request.filter if request.HasField("filter") else None
-    items = []
-    with services.engine() as engine:
-        for pod in engine.db.pods():
-            record = cri_record(pod.annotations)
-            if record is None or services.hidden(pod.id):
-                continue
-            if wanted is not None and wanted.id and not pod.id.startswith(wanted.id):
-                continue
-            infra = _infra(engine, pod)
-            state = _state(infra)
-            if (
-                wanted is not None
-                and wanted.HasField("state")
-                and wanted.state.state != pb.PodSandboxState.Value(state)
-            ):
-                continue
-            if wanted is not None and not matches_labels(pod.labels, wanted.label_selector):
-                continue
-            items.append(
-                pb.PodSandbox(
-                    id=pod.id,
-                    metadata=pb.PodSandboxMetadata(**record["metadata"]),
-                    state=state,
-                    created_at=nanoseconds(pod.created_at),
-                    labels=pod.labels,
-                    annotations=user_annotations(pod.annotations),
-                    runtime_handler=record["runtime_handler"],
-                )
-            )
-    return pb.ListPodSandboxResponse(items=items)
+class ListedSandbox(NamedTuple):
+    """A sandbox as ListPodSandbox's filters see it."""
+
+    id: str
+    state: int  # api.proto PodSandboxState
+    labels: dict[str, str]
+
+
+def list_pod_sandbox(services: Services, request: Any) -> bytes:
+    """The CRI's sandboxes, filtered by id (a prefix), state and labels, as the encoded
+    ListPodSandboxResponse; from memory while nothing changed (``berth.cri.snapshot``)."""
+    return services.listed(_every_sandbox, request.filter, _sandbox_selected)
+
+
+def _every_sandbox(engine: Engine) -> tuple[Listing[ListedSandbox], list[int]]:
+    """Every CRI sandbox now, and the monitors of the infra containers that run (a sandbox is ready
+    while its infra runs)."""
+    listed, monitors = [], []
+    for pod in engine.db.pods():
+        record = cri_record(pod.annotations)
+        if record is None:
+            continue
+        infra = _infra(engine, pod)
+        if infra is not None and infra.state == RUNNING and infra.monitor_pid > 0:
+            monitors.append(infra.monitor_pid)
+        message = pb.PodSandbox(
+            id=pod.id,
+            metadata=pb.PodSandboxMetadata(**record["metadata"]),
+            state=_state(infra),
+            created_at=nanoseconds(pod.created_at),
+            labels=pod.labels,
+            annotations=user_annotations(pod.annotations),
+            runtime_handler=record["runtime_handler"],
+        )
+        listed.append((ListedSandbox(pod.id, message.state, dict(pod.labels)), message))
+    return Listing(pb.ListPodSandboxResponse, "items", listed), monitors
+
+
+def _sandbox_selected(wanted: Any, sandbox: ListedSandbox) -> bool:
+    if wanted.id and not sandbox.id.startswith(wanted.id):
+        return False
+    if wanted.HasField("state") and wanted.state.state != sandbox.state:
+        return False
+    return matches_labels(sandbox.labels, wanted.label_selector)
 
 
 def find_sandbox(services: Services, engine: Engine, ref: str) -> PodRecord:

@@ -20,6 +20,7 @@ import grpc
 
 from berth.cri import containers, events, execute, images, metrics, runtime_info, sandboxes, stats, streams
 from berth.cri.config import CriConfig, listen_path
+from berth.cri.proto import api_pb2 as pb
 from berth.cri.proto import api_pb2_grpc
 from berth.cri.service import Services, log, rpc
 from berth.engine.config import EngineConfig
@@ -80,6 +81,30 @@ def _servicer(base: type, table: dict[str, Handler], services: Services) -> Any:
     if base is api_pb2_grpc.RuntimeServiceServicer:
         methods["GetContainerEvents"] = _container_events(services)
     return type(base.__name__, (base,), methods)()
+
+
+def _add_service(server: grpc.Server, name: str, servicer: Any) -> None:
+    """Serve api.proto's service ``name`` with ``servicer``'s methods, as the generated
+    ``add_*_to_server`` would, except that an answer already encoded (bytes: the list RPCs' kept
+    answers, ``berth.cri.snapshot.Listing``) is sent as it is."""
+    service = pb.DESCRIPTOR.services_by_name[name]
+    handlers = {}
+    for method in service.methods:
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        handlers[method.name] = make(
+            getattr(servicer, method.name),
+            request_deserializer=getattr(pb, method.input_type.name).FromString,
+            response_serializer=_encoded,
+        )
+    server.add_registered_method_handlers(service.full_name, handlers)
+
+
+def _encoded(answer: Any) -> bytes:
+    return answer if isinstance(answer, bytes) else answer.SerializeToString()
 
 
 def _container_events(services: Services) -> Callable[..., Any]:
@@ -152,12 +177,10 @@ def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 16) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)  # a previous server's socket, left by SIGKILL
     server = grpc.server(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cri"))
-    api_pb2_grpc.add_RuntimeServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        _servicer(api_pb2_grpc.RuntimeServiceServicer, RUNTIME_RPCS, services), server
+    _add_service(
+        server, "RuntimeService", _servicer(api_pb2_grpc.RuntimeServiceServicer, RUNTIME_RPCS, services)
     )
-    api_pb2_grpc.add_ImageServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        _servicer(api_pb2_grpc.ImageServiceServicer, IMAGE_RPCS, services), server
-    )
+    _add_service(server, "ImageService", _servicer(api_pb2_grpc.ImageServiceServicer, IMAGE_RPCS, services))
     server.add_insecure_port(config.listen)
     services.streams = streams.stream_server(services)
     services.streams.start()

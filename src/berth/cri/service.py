@@ -17,13 +17,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
 from berth.cri.config import CriConfig
 from berth.cri.delivery import Deliveries
-from berth.cri.snapshot import Snapshot
+from berth.cri.snapshot import Listing, Snapshot
 from berth.cri.starter import Starter
 from berth.engine.config import EngineConfig
 from berth.engine.engine import Engine
@@ -88,6 +88,21 @@ class Services:
             if kept is None:
                 kept = self._snapshots[make] = Snapshot(make)
         return kept.get(self)
+
+    def listed(
+        self,
+        make: Callable[[Engine], tuple[Listing[Identified], Iterable[int]]],
+        wanted: Any,
+        selected: Callable[[Any, Identified], bool],
+    ) -> bytes:
+        """A list RPC's encoded answer from ``make``'s kept ``Listing``: the whole of it for an
+        empty filter ``wanted`` (the kubelet's relist) while nothing is hidden, else the items
+        ``selected`` by ``wanted`` that are not hidden."""
+        listing = self.snapshot(make)
+        hidden = self.hidden_now()
+        if not hidden and wanted.ByteSize() == 0:
+            return listing.whole
+        return listing.select(lambda item: item.id not in hidden and selected(wanted, item))
 
     def close(self) -> None:
         """Close the held databases (``_hold_databases``) and the snapshots' pidfds."""
@@ -184,6 +199,14 @@ def _rpc_metrics() -> RpcMetrics:
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 Made = TypeVar("Made")
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Identified = TypeVar("Identified", bound=_HasId)
 #: Counts one answered call: (RPC, status code name, seconds).
 Observer = Callable[[str, str, float], None]
 

@@ -18,7 +18,7 @@ import os
 import select
 import threading
 from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -74,3 +74,23 @@ class Snapshot(Generic[Made]):
                 with contextlib.suppress(OSError):
                     os.close(fd)
             self._monitors = []
+
+
+Item = TypeVar("Item")
+
+
+class Listing(Generic[Item]):
+    """A list answer kept encoded (ListContainers, ListPodSandbox): each item beside its encoding as
+    one element of the response's repeated field. Protobuf's encoding lets a repeated field's
+    elements be concatenated (encoding.md#optional: concatenated messages merge, repeated fields
+    append), so the whole answer, or a filtered one, is a join of bytes: nothing is encoded again
+    per call, and the server registers these RPCs with a serializer that passes bytes through."""
+
+    def __init__(self, response: Callable[..., Any], field: str, items: Iterable[tuple[Item, Any]]) -> None:
+        self.items = [(item, response(**{field: [message]}).SerializeToString()) for item, message in items]
+        #: every item's encoding: the unfiltered answer
+        self.whole = b"".join(encoded for _, encoded in self.items)
+
+    def select(self, keep: Callable[[Item], bool]) -> bytes:
+        """The answer holding only the items ``keep`` accepts."""
+        return b"".join(encoded for item, encoded in self.items if keep(item))

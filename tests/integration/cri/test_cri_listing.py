@@ -1,0 +1,81 @@
+"""ListContainers and ListPodSandbox answer from kept, encoded answers (``berth.cri.snapshot``);
+these tests show that every change is in the very next answer: made, started, stopped and removed
+through the CRI or by the ``berth`` command writing the engine's database; and that filters and an
+empty filter give what they should."""
+
+from __future__ import annotations
+
+from berth.cri.proto import api_pb2 as pb
+from tests.integration.cri.conftest import IMAGE, Cri, sandbox_config
+
+
+def _containers(cri: Cri, **wanted: object) -> dict[str, int]:
+    """Each listed container's state by id (``wanted``: a ContainerFilter's fields)."""
+    request = pb.ListContainersRequest(filter=pb.ContainerFilter(**wanted))  # type: ignore[arg-type]
+    return {c.id: c.state for c in cri.runtime.ListContainers(request).containers}
+
+
+def _sandboxes(cri: Cri, **wanted: object) -> dict[str, int]:
+    """Each listed sandbox's state by id (``wanted``: a PodSandboxFilter's fields)."""
+    request = pb.ListPodSandboxRequest(filter=pb.PodSandboxFilter(**wanted))  # type: ignore[arg-type]
+    return {s.id: s.state for s in cri.runtime.ListPodSandbox(request).items}
+
+
+def _create(cri: Cri, sid: str, name: str) -> str:
+    config = pb.ContainerConfig(
+        metadata=pb.ContainerMetadata(name=name),
+        image=pb.ImageSpec(image=IMAGE),
+        command=["sleep", "1000"],
+        labels={"name": name},
+    )
+    request = pb.CreateContainerRequest(pod_sandbox_id=sid, config=config)
+    return str(cri.runtime.CreateContainer(request).container_id)
+
+
+def test_every_change_is_in_the_next_answer(cri: Cri) -> None:
+    sid = cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=sandbox_config("listed"))).pod_sandbox_id
+    assert _sandboxes(cri) == {sid: pb.SANDBOX_READY}
+    assert _containers(cri) == {}
+
+    first = _create(cri, sid, "first")
+    assert _containers(cri) == {first: pb.CONTAINER_CREATED}
+    cri.runtime.StartContainer(pb.StartContainerRequest(container_id=first))
+    assert _containers(cri) == {first: pb.CONTAINER_RUNNING}
+    second = _create(cri, sid, "second")
+    cri.runtime.StartContainer(pb.StartContainerRequest(container_id=second))
+    assert _containers(cri) == {first: pb.CONTAINER_RUNNING, second: pb.CONTAINER_RUNNING}
+
+    # Filters select from the kept answer; an empty filter is no filter (the kubelet's relist).
+    assert _containers(cri, id=first[:10]) == {first: pb.CONTAINER_RUNNING}
+    assert _containers(cri, label_selector={"name": "second"}) == {second: pb.CONTAINER_RUNNING}
+    assert _containers(cri, pod_sandbox_id="0" if sid[0] != "0" else "1") == {}
+    running = pb.ContainerStateValue(state=pb.CONTAINER_RUNNING)
+    assert set(_containers(cri, state=running)) == {first, second}
+    empty = cri.runtime.ListContainers(pb.ListContainersRequest(filter=pb.ContainerFilter()))
+    assert empty == cri.runtime.ListContainers(pb.ListContainersRequest())
+
+    # The berth command writes the engine's database: the next answer has it.
+    cri.berth("stop", "-t", "0", second)
+    assert _containers(cri) == {first: pb.CONTAINER_RUNNING, second: pb.CONTAINER_EXITED}
+    assert _containers(cri, state=running) == {first: pb.CONTAINER_RUNNING}
+    cri.berth("rm", second)
+    assert _containers(cri) == {first: pb.CONTAINER_RUNNING}
+
+    cri.runtime.RemoveContainer(pb.RemoveContainerRequest(container_id=first))
+    assert _containers(cri) == {}
+    cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
+    assert _sandboxes(cri) == {}
+
+
+def test_a_stopped_sandbox_is_not_ready_at_once(cri: Cri) -> None:
+    sid = cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=sandbox_config("stopped"))).pod_sandbox_id
+    other = cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=sandbox_config("other"))).pod_sandbox_id
+    assert _sandboxes(cri) == {sid: pb.SANDBOX_READY, other: pb.SANDBOX_READY}
+    cri.runtime.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=sid))
+    assert _sandboxes(cri) == {sid: pb.SANDBOX_NOTREADY, other: pb.SANDBOX_READY}
+    assert _sandboxes(cri, state=pb.PodSandboxStateValue(state=pb.SANDBOX_READY)) == {other: pb.SANDBOX_READY}
+    assert _sandboxes(cri, id=other[:8]) == {other: pb.SANDBOX_READY}
+    cri.berth("pod", "rm", "-f", other)  # the engine's own command
+    assert _sandboxes(cri) == {sid: pb.SANDBOX_NOTREADY}
+    cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
+    assert _sandboxes(cri) == {}
