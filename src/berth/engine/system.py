@@ -234,7 +234,10 @@ def _sweep_cgroups(live: set[str]) -> None:
     for hierarchy in _CGROUP_ROOT.iterdir():
         if not hierarchy.is_dir() or hierarchy.is_symlink():
             continue
-        for leaf in hierarchy.glob("**/berth-*"):
-            if leaf.is_dir() and leaf.name[len("berth-") :] not in live:
+        # os.walk, not Path.glob: other software makes and removes its own cgroups meanwhile, and
+        # glob raises on a directory that went; walk skips it. Bottom-up: a child goes before its parent.
+        for dirpath, _dirs, _files in os.walk(hierarchy, topdown=False):
+            name = os.path.basename(dirpath)
+            if name.startswith("berth-") and name[len("berth-") :] not in live:
                 with contextlib.suppress(OSError):
-                    leaf.rmdir()
+                    os.rmdir(dirpath)
