@@ -133,12 +133,7 @@ class BridgeNet:
         return cls(f"bt{tag}", f"10.234.{int(tag[:2], 16)}", tmp_path / "ipam")
 
     def plugins(self) -> list[dict[str, Any]]:
-        return [
-            {"type": "bridge", "bridge": self.bridge, "isGateway": True,
-             "ipam": {"type": "host-local", "ranges": [[{"subnet": f"{self.subnet}.0/24"}]],
-                      "dataDir": str(self.ipam)}},
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-        ]  # fmt: skip
+        return bridge_plugins(self.bridge, f"{self.subnet}.0/24", self.ipam)
 
     def write(self, net_d: Path, name: str, plugins: list[dict[str, Any]]) -> Path:
         """``net_d/10-NAME.conflist`` holding ``plugins``."""
@@ -165,13 +160,19 @@ def bridge_conflist(path: Path, name: str, subnet: str, ipam_dir: Path) -> str:
     """Write at ``path`` the CNI network ``name``: a bridge of its own (its name is returned: the
     plugin's, which the test deletes), host-local addresses from ``subnet``, portmap."""
     bridge = f"btest{os.urandom(3).hex()}"
-    plugins = [
+    plugins = bridge_plugins(bridge, subnet, ipam_dir)
+    path.write_text(json.dumps({"cniVersion": "1.0.0", "name": name, "plugins": plugins}))
+    return bridge
+
+
+def bridge_plugins(bridge: str, subnet: str, ipam_dir: Path) -> list[dict[str, Any]]:
+    """A CNI plugin list: ``bridge`` as the pods' gateway, host-local addresses from ``subnet``
+    (reservations under ``ipam_dir``), portmap."""
+    return [
         {"type": "bridge", "bridge": bridge, "isGateway": True,
          "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]], "dataDir": str(ipam_dir)}},
         {"type": "portmap", "capabilities": {"portMappings": True}},
     ]  # fmt: skip
-    path.write_text(json.dumps({"cniVersion": "1.0.0", "name": name, "plugins": plugins}))
-    return bridge
 
 
 def wait_state(runtime: Any, cid: str, state: str, limit: float = 30.0) -> Any:
