@@ -15,6 +15,7 @@ from berth.errors import InvalidArgument
 
 TYPE_CHECKING = False  # type checkers see True; the runtime's start path skips the import
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from io import BufferedWriter
     from types import TracebackType
 
@@ -150,3 +151,51 @@ def resolve_in_root(root: str, path: str) -> str:
             resolved = []
         parts = [p for p in target.split("/") if p and p != "."] + parts
     return os.path.join(root, *resolved)
+
+
+def remove_tree(path: str | os.PathLike[str]) -> None:
+    """Remove the directory ``path`` and everything beneath it, as ``shutil.rmtree(path,
+    ignore_errors=True)`` does: what is gone already or cannot be removed is skipped, and symbolic
+    links are removed, never followed (each directory is opened with ``O_NOFOLLOW`` relative to
+    its parent's descriptor, so a link swapped in meanwhile is not entered). ``path`` itself must be
+    a directory, not a link to one. Berth's own because importing shutil brings its archive modules
+    (bz2, lzma): about 2 ms of every container's start and of its exit."""
+    try:
+        fd = os.open(path, _DIRECTORY_FLAGS)
+    except OSError:
+        return
+    try:
+        _remove_entries(fd)
+    finally:
+        os.close(fd)
+    _quietly(os.rmdir, path)
+
+
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _remove_entries(fd: int) -> None:
+    """Remove everything in the open directory ``fd``."""
+    with os.scandir(fd) as entries:
+        found = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+    for name, is_dir in found:
+        try:
+            if not is_dir:
+                os.unlink(name, dir_fd=fd)
+                continue
+            child = os.open(name, _DIRECTORY_FLAGS, dir_fd=fd)
+        except OSError:
+            continue
+        try:
+            _remove_entries(child)
+        finally:
+            os.close(child)
+        _quietly(os.rmdir, name, dir_fd=fd)
+
+
+def _quietly(call: Callable[..., object], *args: object, **kwargs: object) -> None:
+    """``call`` with an ``OSError`` ignored (contextlib.suppress without importing contextlib)."""
+    try:  # noqa: SIM105 (the runtime's start path does without contextlib)
+        call(*args, **kwargs)
+    except OSError:
+        pass

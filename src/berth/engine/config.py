@@ -95,17 +95,16 @@ class EngineConfig:
 
 
 def _read_file(path: Path) -> dict[str, Any]:
+    from berth import tomlcache
+
     try:
-        fh = path.open("rb")
+        return tomlcache.load(path)
     except FileNotFoundError:
         return {}
-    import tomllib  # only when there is a file: most commands have none to parse
-
-    with fh:
-        try:
-            return tomllib.load(fh)
-        except tomllib.TOMLDecodeError as err:
-            raise InvalidArgument(f"invalid configuration file {path}: {err}") from None
+    except OSError as err:
+        raise InvalidArgument(f"cannot read configuration file {path}: {err.strerror}") from None
+    except ValueError as err:  # tomllib.TOMLDecodeError, UnicodeDecodeError
+        raise InvalidArgument(f"invalid configuration file {path}: {err}") from None
 
 
 def _table(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -43,10 +42,12 @@ def resolve_runtime(name: str, configured: dict[str, str] | None = None) -> str:
     if configured and name in configured:
         return resolve_runtime(configured[name])
     search = [os.path.dirname(sys.executable), *os.environ.get("PATH", "").split(os.pathsep), *_SEARCH_PATH]
-    found = shutil.which(name, path=os.pathsep.join(p for p in search if p))
-    if found is None:
-        raise NotFound(f"OCI runtime {name!r} not found")
-    return found
+    for directory in search:
+        candidate = os.path.join(directory, name)
+        # shutil.which's test, without importing shutil (and its archive modules) on every start
+        if directory and os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    raise NotFound(f"OCI runtime {name!r} not found")
 
 
 class OCIRuntime:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from berth.engine.metadata import ACTIVE, CONFIGURED, EXITED, ContainerRecord
 from berth.engine.options import CreateOptions
 from berth.engine.runtime import OCIRuntime
 from berth.errors import BerthError, NotFound
+from berth.fsutil import remove_tree
 from berth.spec.records import replace
 
 
@@ -33,9 +33,10 @@ def release_image(engine: Engine, opts: CreateOptions, cid: str) -> None:
         release_rootfs(engine, cid)
 
 
-def _oom_killed(engine: Engine, record: ContainerRecord) -> bool:
-    """Whether the kernel's OOM killer killed a process of the container's memory cgroup."""
-    path = container_cgroup_path(engine.config.cgroup_parent, record).lstrip("/")
+def oom_killed(cgroup: str) -> bool:
+    """Whether the kernel's OOM killer killed a process of the memory cgroup at ``cgroup`` (a path
+    below the hierarchies' mount points, as ``container_cgroup_path`` gives it)."""
+    path = cgroup.lstrip("/")
     for candidate in (
         Path("/sys/fs/cgroup/memory", path, "memory.oom_control"),
         Path("/sys/fs/cgroup", path, "memory.events"),
@@ -57,10 +58,36 @@ def delete_quietly(runtime: OCIRuntime, cid: str) -> None:
         runtime.delete(cid, force=True)
 
 
-def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_socket: bool = False) -> None:
+class RuntimeDeletion:
+    """The runtime's delete of a container whose process ended, run in a thread from the moment it
+    is made, and the OOM verdict read just before (the delete removes the cgroup that holds it).
+
+    The monitor makes one as soon as its container exits, before it takes the container's lock and
+    opens the database: the delete needs neither (the runtime keeps its own state) and is the
+    slowest step of a cleanup, so ``cleanup_container`` finds it under way or done.
+    """
+
+    def __init__(self, runtime: OCIRuntime, cid: str, cgroup: str) -> None:
+        self.oom_killed = oom_killed(cgroup)
+        self._thread = threading.Thread(target=delete_quietly, args=(runtime, cid))
+        self._thread.start()
+
+    def join(self) -> None:
+        """Wait for the delete to end."""
+        self._thread.join()
+
+
+def cleanup_container(
+    engine: Engine,
+    cid: str,
+    exit_code: int | None,
+    keep_socket: bool = False,
+    deletion: RuntimeDeletion | None = None,
+) -> None:
     """Record the exit and undo ``start``'s setup; remove the container if it was run with ``--rm``.
     With ``keep_socket`` (the monitor's own call) the monitor's socket stays: it serves it on
-    through a restart backoff.
+    through a restart backoff. ``deletion`` is the runtime's delete if the caller began it (the
+    monitor); otherwise it is begun here.
 
     Safe to run more than once and on a half-started container (every step checks what exists).
     """
@@ -69,8 +96,9 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_sock
         try:
             record = engine.db.container(cid)
         except NotFound:
+            if deletion is not None:
+                deletion.join()
             return
-        oom = _oom_killed(engine, record)
         opts = CreateOptions.from_json(record.config["options"])
         removing = opts.remove and exit_code is not None
         died = exit_code is not None and record.state in ACTIVE  # not a second cleanup of one exit
@@ -79,15 +107,15 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_sock
         # The runtime's delete, CNI's DEL and, for a container being removed, removing its files
         # and root are independent (the runtime keeps its own state, the config included, and
         # touches neither on delete): run them side by side.
-        runtime = engine.runtime(record.runtime)
-        deleter = threading.Thread(target=delete_quietly, args=(runtime, cid))
-        deleter.start()
+        if deletion is None:
+            cgroup = container_cgroup_path(engine.config.cgroup_parent, record)
+            deletion = RuntimeDeletion(engine.runtime(record.runtime), cid, cgroup)
         try:
             teardown_network(engine, record)
             if removing:
                 remove_files(engine, record)
         finally:
-            deleter.join()
+            deletion.join()
         if died:
             container_event(engine.config, record, "cleanup")
         if removing:
@@ -109,7 +137,7 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_sock
             cid,
             state=state,
             exit_code=code,
-            oom_killed=oom,
+            oom_killed=deletion.oom_killed,
             finished_at=finished,
             pid=0,
             monitor_pid=os.getpid() if restarting else 0,
@@ -122,14 +150,14 @@ def cleanup_container(engine: Engine, cid: str, exit_code: int | None, keep_sock
 def _clear_rundir(paths: ContainerPaths, keep: Path | None) -> None:
     """Remove the run directory, or everything in it but ``keep``."""
     if keep is None:
-        shutil.rmtree(paths.rundir, ignore_errors=True)
+        remove_tree(paths.rundir)
         return
     with contextlib.suppress(FileNotFoundError), os.scandir(paths.rundir) as entries:
         for entry in entries:
             if entry.path == str(keep):
                 continue
             if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
+                remove_tree(entry.path)
             else:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
@@ -138,8 +166,8 @@ def _clear_rundir(paths: ContainerPaths, keep: Path | None) -> None:
 def remove_files(engine: Engine, record: ContainerRecord) -> None:
     """Remove the container's files (bundle, run directory, lock) and release its root."""
     paths = engine.paths(record.id)
-    shutil.rmtree(paths.userdata, ignore_errors=True)
-    shutil.rmtree(paths.rundir, ignore_errors=True)
+    remove_tree(paths.userdata)
+    remove_tree(paths.rundir)
     paths.lock.unlink(missing_ok=True)
     release_image(engine, CreateOptions.from_json(record.config["options"]), record.id)
 

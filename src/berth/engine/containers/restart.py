@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 
-from berth.engine.containers.cleanup import cleanup_container
+from berth.engine.containers.cleanup import RuntimeDeletion, cleanup_container
 from berth.engine.containers.lock import container_lock
 from berth.engine.containers.restart_policy import restart_delay
 from berth.engine.containers.state import current_record
 from berth.engine.engine import Engine
 from berth.engine.metadata import ACTIVE, ContainerRecord
 from berth.errors import BerthError
+from berth.fsutil import remove_tree
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
@@ -39,11 +39,12 @@ if TYPE_CHECKING:
 #    socket closes) before it returns, so nothing of the container runs afterwards.
 
 
-def monitor_exit(config: Any, cid: str, code: int) -> float | None:
-    """Runs in the monitor once the container's init exited: record the exit, tear down, and
-    decide on a restart; the seconds to wait before it, or None."""
+def monitor_exit(config: Any, cid: str, code: int, deletion: RuntimeDeletion) -> float | None:
+    """Runs in the monitor once the container's init exited and the runtime's ``deletion`` of it
+    began: record the exit, tear down, and decide on a restart; the seconds to wait before it, or
+    None."""
     with Engine(config) as engine, container_lock(engine, cid):
-        cleanup_container(engine, cid, code, keep_socket=True)
+        cleanup_container(engine, cid, code, keep_socket=True, deletion=deletion)
         record = current_record(engine, cid)
         delay = restart_delay(record)  # cleanup_container marked the record if it is not None
         if delay is None:
@@ -85,4 +86,4 @@ def _end_restart_wait(engine: Engine, cid: str, record: ContainerRecord | None) 
         if record.state in ACTIVE:
             return
         engine.db.update_container(cid, monitor_pid=0)
-    shutil.rmtree(engine.paths(cid).rundir, ignore_errors=True)
+    remove_tree(engine.paths(cid).rundir)

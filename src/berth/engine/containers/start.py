@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from berth.engine.containers import monitor
-from berth.engine.containers.cleanup import delete_quietly
+from berth.engine.containers.cleanup import RuntimeDeletion, delete_quietly
 from berth.engine.containers.health import health_settings
 from berth.engine.containers.lock import container_lock
 from berth.engine.containers.network_setup import (
@@ -25,7 +25,7 @@ from berth.engine.containers.network_setup import (
 )
 from berth.engine.containers.restart import monitor_exit, monitor_restart
 from berth.engine.containers.state import refresh
-from berth.engine.engine import Engine
+from berth.engine.engine import Engine, container_cgroup_path
 from berth.engine.event_log import container_event
 from berth.engine.metadata import ACTIVE, CREATED, RUNNING, ContainerRecord
 from berth.engine.options import CreateOptions
@@ -80,6 +80,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         (paths.userdata / "health.json").unlink(missing_ok=True)  # a new run starts "starting" again
         health = health_settings(record)
         config = engine.config
+        cgroup = container_cgroup_path(config.cgroup_parent, record)
         # With no namespace to configure between the runtime's create and start (runtime.md#start),
         # one ``run --detach`` does both: a runtime process fewer on every start.
         fused = network is None and not has_pinned_netns(record)
@@ -96,7 +97,10 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             ),
             terminal=opts.tty,
             stdin=opts.interactive,
-            on_exit=lambda code: monitor_exit(config, record.id, code),
+            # The runtime's delete begins the moment the process ends, before the exit is recorded.
+            on_exit=lambda code: monitor_exit(
+                config, record.id, code, RuntimeDeletion(runtime, record.id, cgroup)
+            ),
             restart=lambda due: monitor_restart(config, record.id, due, start_container),
             log_size_max=opts.log_size_max,
             health_check=_health_starter(config, record.id) if health is not None else None,

@@ -6,7 +6,6 @@ and is bind-mounted into containers; the metadata database records it.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from berth.engine.config import EngineConfig
@@ -14,6 +13,7 @@ from berth.engine.event_log import object_event
 from berth.engine.metadata import VolumeRecord
 from berth.engine.options import check_name
 from berth.errors import InvalidState
+from berth.fsutil import remove_tree
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def remove_volume(engine: Engine, name: str) -> None:
     if users:
         raise InvalidState(f"volume {name} is in use by container(s) {', '.join(users)}")
     engine.db.remove_volume(record.name)
-    shutil.rmtree(Path(record.mountpoint).parent, ignore_errors=True)
+    remove_tree(Path(record.mountpoint).parent)
     object_event(engine.config, "volume", "remove", name)
 
 

@@ -13,14 +13,13 @@ import contextlib
 import errno
 import fcntl
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 from berth.errors import DigestMismatch, InvalidArgument, InvalidState, NoSpace
-from berth.fsutil import atomic_write, fsync_dir
+from berth.fsutil import atomic_write, fsync_dir, remove_tree
 from berth.spec.digest import Digest, Hasher, new_hasher, sha256_hex
 from berth.spec.records import record
 
@@ -241,7 +240,7 @@ class Writer:
 
     def _remove(self) -> None:
         # Remove while still holding the lock, so no one opens a half-deleted ingest.
-        shutil.rmtree(self._dir, ignore_errors=True)
+        remove_tree(self._dir)
         with contextlib.suppress(OSError):
             fsync_dir(self._dir.parent)
         self.close()
@@ -283,7 +282,7 @@ def remove_if_stale(directory: Path, older_than: float) -> bool:
         updated = st.updated if st is not None else os.stat(directory).st_mtime
         if updated >= older_than:
             return False
-        shutil.rmtree(directory, ignore_errors=True)
+        remove_tree(directory)
         return True
     finally:
         os.close(fd)
