@@ -47,7 +47,9 @@ def default_path(cache_dir: str, package_dir: str) -> str:
 
 
 class CodeCache(Loader):
-    """A meta path finder and loader serving ``package``'s modules from the cache file at ``path``.
+    """A meta path finder and loader serving ``package``'s modules from the cache file at ``path``,
+    and with ``stdlib`` the standard library's pure-Python modules too (those imported after
+    ``install``: the interpreter's start-up modules are frozen or loaded already).
 
     The file is an 8-byte little-endian length, the marshalled ``(sys.version, {module name:
     Entry})`` of that length, then the marshalled code objects the entries point into. The file stays
@@ -55,12 +57,14 @@ class CodeCache(Loader):
     the code it runs.
     """
 
-    def __init__(self, path: str, package: str) -> None:
+    def __init__(self, path: str, package: str, stdlib: bool = False) -> None:
         self.path = path
         self.package = package
+        #: the standard library's directory, when its modules are cached too
+        self.stdlib_dir = _stdlib_dir() if stdlib else ""
         self.fd, self.entries, self.code_start = _open(path)
         #: modules imported before the cache was installed: never served from it, so never saved
-        self.preloaded = frozenset(name for name in sys.modules if self._ours(name))
+        self.preloaded = frozenset(sys.modules)
         self.changed = False
 
     def install(self) -> None:
@@ -75,8 +79,12 @@ class CodeCache(Loader):
             os.close(self.fd)
             self.fd = -1
 
-    def _ours(self, name: str) -> bool:
-        return name == self.package or name.startswith(self.package + ".")
+    def _ours(self, name: str, origin: str) -> bool:
+        """Whether the module ``name``, loaded from the source file ``origin``, belongs in the cache."""
+        if name == self.package or name.startswith(self.package + "."):
+            return True
+        # The standard library's own directory, not the site-packages beneath it.
+        return bool(self.stdlib_dir) and origin.startswith(self.stdlib_dir) and "-packages/" not in origin
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> ModuleSpec | None:
         """The module's spec if the cache holds it and its source is unchanged (importlib protocol)."""
@@ -120,33 +128,37 @@ class CodeCache(Loader):
         """Rewrite the cache file if this process imported one of ``package``'s modules the usual way
         or found an entry stale; keep the entries it did not use. Failures are ignored: without the
         file the next start just imports the usual way."""
-        loaded = [
-            (name, module)
-            for name, module in list(sys.modules.items())
-            if self._ours(name) and name not in self.preloaded and name not in self.entries
-        ]
+        loaded = []
+        for name, module in list(sys.modules.items()):
+            if name in self.preloaded or name in self.entries:
+                continue
+            spec = getattr(module, "__spec__", None)
+            origin = getattr(spec, "origin", None)
+            # Source files only: built-in, frozen and extension modules keep their own loaders.
+            if isinstance(origin, str) and origin.endswith(".py") and self._ours(name, origin):
+                loaded.append((name, origin, spec.submodule_search_locations is not None))
         if not loaded and not self.changed:
             return
         try:
             codes = {name: (*entry[:4], self._code(entry)) for name, entry in self.entries.items()}
         except ImportError:
             codes = {}
-        for name, module in loaded:
-            spec = getattr(module, "__spec__", None)
-            if spec is not None and isinstance(spec.origin, str) and spec.origin.endswith(".py"):
-                compiled = _compile(spec.origin, spec.submodule_search_locations is not None)
-                if compiled is not None:
-                    codes[name] = compiled
+        for name, origin, is_package in loaded:
+            compiled = _compile(origin, is_package)
+            if compiled is not None:
+                codes[name] = compiled
         _write(self.path, codes)
 
 
-def run_cached(cache_dir: str, package_dir: str, module: str, function: str) -> NoReturn:
-    """Import ``module`` with Berth's modules (under ``package_dir``) served from the cache in
-    ``cache_dir``, run its ``function``, and exit with the status it returns without the
-    interpreter's finalization (module teardown and a last garbage collection: milliseconds a
-    start). The function must have finished its work when it returns (threads joined, files
-    closed): only buffered output is flushed."""
-    cache = CodeCache(default_path(cache_dir, package_dir), "berth")
+def run_cached(
+    cache_dir: str, package_dir: str, module: str, function: str, stdlib: bool = False
+) -> NoReturn:
+    """Import ``module`` with Berth's modules (under ``package_dir``), and with ``stdlib`` the
+    standard library's, served from the cache in ``cache_dir``, run its ``function``, and exit with
+    the status it returns without the interpreter's finalization (module teardown and a last garbage
+    collection: milliseconds a start). The function must have finished its work when it returns
+    (threads joined, files closed): only buffered output is flushed."""
+    cache = CodeCache(default_path(cache_dir, package_dir), "berth", stdlib)
     cache.install()
     entry: Callable[[], int] = getattr(__import__(module, fromlist=[function]), function)
     status = entry()
@@ -219,3 +231,10 @@ def _write(path: str, codes: dict[str, tuple[str, bool, int, int, bytes]]) -> No
                 fh.write(code)
     except OSError:
         pass  # without the file the next start imports the usual way
+
+
+def _stdlib_dir() -> str:
+    """The standard library's directory with a trailing ``/`` ("" if unknown): where ``os`` (frozen
+    since Python 3.11, but still naming its source) comes from."""
+    origin = getattr(os, "__file__", None)
+    return os.path.dirname(origin) + "/" if isinstance(origin, str) else ""

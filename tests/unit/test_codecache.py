@@ -70,6 +70,46 @@ def test_second_start_is_served_from_the_cache(package: Path, tmp_path: Path) ->
     assert second["cachepkg.sub"]["path"] == [str(package / "sub")]
 
 
+_STDLIB_CHILD = textwrap.dedent("""
+    import json, sys
+    from berth.codecache import CodeCache
+
+    cache = CodeCache(sys.argv[1], "cachepkg", stdlib=True)
+    cache.install()
+    import colorsys, bisect, cachepkg.a
+    cache.save()
+    print(json.dumps({name: sys.modules[name].__loader__ is cache
+                      for name in ("colorsys", "bisect", "_bisect", "cachepkg.a")}))
+""")
+
+
+def test_with_stdlib_the_standard_librarys_source_modules_are_cached_too(
+    package: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "code.marshal"
+    env = dict(os.environ, PYTHONPATH=str(package.parent))
+
+    def served() -> dict[str, bool]:
+        done = subprocess.run(
+            [sys.executable, "-c", _STDLIB_CHILD, str(cache)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result: dict[str, bool] = json.loads(done.stdout)
+        return result
+
+    assert served() == dict.fromkeys(("colorsys", "bisect", "_bisect", "cachepkg.a"), False)
+    # The pure-Python modules now come from the cache; the C extension (_bisect) still from its own
+    # loader, and the modules of the interpreter's start (json, imported before the cache) never.
+    assert served() == {"colorsys": True, "bisect": True, "_bisect": False, "cachepkg.a": True}
+    reader = codecache.CodeCache(str(cache), "cachepkg")
+    os.close(reader.fd)
+    assert {"colorsys", "bisect", "cachepkg.a"} <= set(reader.entries)
+    assert "_bisect" not in reader.entries and "json" not in reader.entries
+
+
 def test_a_changed_source_is_imported_again_and_recached(package: Path, tmp_path: Path) -> None:
     cache = tmp_path / "code.marshal"
     _import(package, cache)
@@ -130,7 +170,7 @@ def test_the_runtime_fills_its_cache(tmp_path: Path) -> None:
 
 
 def test_berth_fills_its_own_cache(tmp_path: Path) -> None:
-    from berth.cli import main as berth_cli
+    from berth.cli import launch as berth_cli
 
     berth = Path(sys.executable).with_name("berth")
     env = {**os.environ, "BERTH_ROOT": str(tmp_path / "root"), "BERTH_RUNROOT": str(tmp_path / "run")}

@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 
-from berth import __version__, use_private_pycache
+from berth import __version__
 from berth.cli._format import HelpFormatter
 from berth.errors import BerthError
 
@@ -21,11 +21,6 @@ TYPE_CHECKING = False  # typing costs ~2.5 ms a command; only type checkers need
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, NoReturn
-
-#: Berth's code cache (``berth.codecache``), and its bytecode when the environment forbids writing it
-#: next to the sources (``berth.use_private_pycache``).
-CACHE_DIR = "/var/cache/berth"
-PYCACHE = CACHE_DIR + "/pycache"
 
 #: podman's exit status for an error of the engine itself (not of the container), bad flags included.
 ENGINE_ERROR = 125
@@ -178,15 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
 
 
-def run() -> NoReturn:
-    """The ``berth`` program: ``main`` with Berth's modules served from the code cache, exiting
-    without the interpreter's finalization (``berth.codecache.run_cached``)."""
-    use_private_pycache(PYCACHE)
-    from berth import codecache
-
-    package_dir = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-    codecache.run_cached(CACHE_DIR, package_dir, "berth.cli.main", "main")
-
-
 if __name__ == "__main__":
+    from berth.cli.launch import run
+
     run()
