@@ -106,7 +106,7 @@ def command_modules() -> list[str]:
     # A directory listing, not pkgutil.iter_modules: pkgutil imports inspect (~8 ms a command).
     here = os.path.dirname(__file__)
     names = (entry[:-3] for entry in os.listdir(here) if entry.endswith(".py"))
-    return sorted(name for name in names if not name.startswith("_") and name != "main")
+    return sorted(name for name in names if not name.startswith("_") and name not in ("main", "launch"))
 
 
 def invoked_command(argv: Sequence[str]) -> str | None:

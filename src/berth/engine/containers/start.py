@@ -74,9 +74,11 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         network = prepare_network(engine, record)
         # Written now for the runtime to bind-mount; rewritten in place once CNI gave the addresses.
         write_etc(engine, record, [])
-        engine.db.update_container(
-            record.id, error="", exit_code=None, oom_killed=False, stopped_by_user=False
-        )
+        if record.error or record.exit_code is not None or record.oom_killed or record.stopped_by_user:
+            # a run before this one left them (a new container has none: no write to make)
+            engine.db.update_container(
+                record.id, error="", exit_code=None, oom_killed=False, stopped_by_user=False
+            )
         (paths.userdata / "health.json").unlink(missing_ok=True)  # a new run starts "starting" again
         health = health_settings(record)
         config = engine.config
