@@ -186,9 +186,7 @@ def _run(args: argparse.Namespace) -> int:
     import signal
 
     from berth.engine.containers.attach import relay
-    from berth.engine.containers.remove import remove_container
     from berth.engine.containers.start import start_container
-    from berth.engine.containers.stop import wait_container
     from berth.errors import BerthError
 
     opts = _options(args)
@@ -197,6 +195,8 @@ def _run(args: argparse.Namespace) -> int:
         try:
             sock = start_container(engine, record.id, attach=not args.detach)
         except BaseException:
+            from berth.engine.containers.remove import remove_container
+
             with contextlib.suppress(BerthError):
                 # the container never ran: it goes, with the anonymous volumes made for it
                 remove_container(engine, record.id, force=True, volumes=True)
@@ -215,7 +215,9 @@ def _run(args: argparse.Namespace) -> int:
             signal.signal(sig, proxy)
         with sock:
             code = relay(sock, opts.interactive, opts.tty)
-        if code is None:
+        if code is None:  # the monitor ended without telling the exit (killed): its record does
+            from berth.engine.containers.stop import wait_container
+
             code = wait_container(engine, record.id)
         return code
 

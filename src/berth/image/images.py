@@ -24,7 +24,6 @@ from pathlib import Path
 from berth.errors import AlreadyExists, NotFound
 from berth.image.store import _db
 from berth.image.store.content import ContentStore
-from berth.image.store.gc import GCReport, collect
 from berth.spec import mediatypes
 from berth.spec.descriptor import Descriptor
 from berth.spec.image_config import ImageConfig
@@ -32,6 +31,10 @@ from berth.spec.manifest import ImageManifest, parse
 from berth.spec.platform import Platform, host
 from berth.spec.records import field, record
 from berth.spec.reference import Reference
+
+TYPE_CHECKING = False  # type checkers see True; the collector loads when ``gc`` runs (not on ``berth run``)
+if TYPE_CHECKING:
+    from berth.image.store.gc import GCReport
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -139,6 +142,7 @@ class ImageStore:
         """Remove blobs no image references and no lease holds, and stale ingests, then the
         signatures of manifests that went (``berth.image.signatures``)."""
         from berth.image import signatures
+        from berth.image.store.gc import collect
 
         _ = self._conn  # creates the table the collector reads
         report = collect(self.content, _roots, ingest_grace)
