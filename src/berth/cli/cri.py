@@ -26,7 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"
     from berth.cri.server import serve
 
-    return serve(engine_config, config)
+    return serve(engine_config, config, log_level=args.log_level)
 
 
 def register(subparsers: Any) -> None:
@@ -36,4 +36,10 @@ def register(subparsers: Any) -> None:
     serve = sub.add_parser("serve", help="serve CRI v1 (RuntimeService, ImageService) in the foreground")
     serve.add_argument("--listen", default=None, help="unix:///PATH (default unix:///run/berth/cri.sock)")
     serve.add_argument("--config", default=None, help="TOML settings file (docs/cri.md)")
+    serve.add_argument(
+        "--log-level",
+        choices=("debug", "info"),
+        default="info",
+        help="info: a line per call that changes something, and per error; debug: per call",
+    )
     serve.set_defaults(handler=_serve)

@@ -58,6 +58,14 @@ RUNTIME_RPCS: dict[str, Handler] = {
     "ListPodSandboxMetrics": metrics.list_pod_sandbox_metrics,
 }
 
+#: The calls a kubelet makes every few seconds to read state (its relist, its stats and image
+#: checks): logged at debug level, as containerd does, so that the log shows what changed.
+READ_RPCS = frozenset({
+    "Version", "Status", "RuntimeConfig", "PodSandboxStatus", "ListPodSandbox", "ContainerStatus",
+    "ListContainers", "ContainerStats", "ListContainerStats", "PodSandboxStats", "ListPodSandboxStats",
+    "ListMetricDescriptors", "ListPodSandboxMetrics", "ListImages", "ImageStatus", "ImageFsInfo",
+})  # fmt: skip
+
 IMAGE_RPCS: dict[str, Handler] = {
     "ListImages": images.list_images,
     "ImageStatus": images.image_status,
@@ -75,7 +83,7 @@ def _servicer(base: type, table: dict[str, Handler], services: Services) -> Any:
             return handler(services, request)
 
         call.__name__ = name
-        return rpc(call, services.rpc_metrics.observe)
+        return rpc(call, services.rpc_metrics.observe, quiet=name in READ_RPCS)
 
     methods = {name: method(name, h) for name, h in table.items()}
     if base is api_pb2_grpc.RuntimeServiceServicer:
@@ -167,10 +175,12 @@ def _release_half_made(services: Services) -> None:
         stray_roots(engine, {r.id for r in engine.db.containers()})
 
 
-def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 16) -> int:
+def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 16, log_level: str = "info") -> int:
     """Serve until SIGTERM or SIGINT; then finish the calls in flight (up to 10 s) and remove the
-    socket. Returns the exit status."""
-    logging.basicConfig(format="time=%(asctime)s level=%(levelname)s %(message)s", level=logging.INFO)
+    socket. Returns the exit status. ``log_level`` "debug" logs every call, "info" those of
+    ``READ_RPCS`` only when they fail."""
+    level = logging.DEBUG if log_level == "debug" else logging.INFO
+    logging.basicConfig(format="time=%(asctime)s level=%(levelname)s %(message)s", level=level)
     services = Services(engine_config, config)
     _release_half_made(services)
     path = listen_path(config.listen)

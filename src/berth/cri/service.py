@@ -211,10 +211,11 @@ Identified = TypeVar("Identified", bound=_HasId)
 Observer = Callable[[str, str, float], None]
 
 
-def rpc(method: Handler, observe: Observer) -> Handler:
-    """Wrap a servicer method: log one line per call, count it with ``observe``, and end a call that
-    raised ``BerthError`` with the status code naming its kind (InvalidArgument, NotFound...) and its
-    message."""
+def rpc(method: Handler, observe: Observer, quiet: bool = False) -> Handler:
+    """Wrap a servicer method: log one line per call (at debug level for a ``quiet`` one that
+    succeeded), count it with ``observe``, and end a call that raised ``BerthError`` with the status
+    code naming its kind (InvalidArgument, NotFound...) and its message."""
+    done = log.debug if quiet else log.info
 
     @functools.wraps(method)
     def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
@@ -235,7 +236,7 @@ def rpc(method: Handler, observe: Observer) -> Handler:
             elapsed = time.monotonic() - started
             observe(name, code.name, elapsed)
             if code == grpc.StatusCode.OK:
-                log.info("rpc=%s code=OK ms=%.1f", name, 1000 * elapsed)
+                done("rpc=%s code=OK ms=%.1f", name, 1000 * elapsed)
 
     return handle  # type: ignore[return-value]
 
