@@ -114,3 +114,16 @@ def test_image_is_built_once_and_its_container_stops_at_once(berth: Berth) -> No
     berth("stop", "-t", "30", "infra")  # SIGTERM ends it: the 30 s timeout never runs out
     assert time.monotonic() - started < 20
     assert berth.inspect("infra")["State"]["ExitCode"] == 0
+
+
+def test_a_build_killed_midway_leaves_nothing_the_next_one_keeps(berth: Berth) -> None:
+    # What a build killed midway leaves (a server SIGKILLed while its first pods start): its scratch
+    # directory beside the store, half filled. The next build removes it and finishes.
+    scratch = berth.root / "images" / "pause-build"
+    (scratch / "half").mkdir(parents=True)
+    (scratch / "half" / "file").write_bytes(b"x")
+    with Engine(load_config(str(berth.root), str(berth.runroot))) as engine:
+        assert ensure_pause_image(engine) == PAUSE_IMAGE
+    assert not scratch.exists()
+    images = json.loads(berth("images", "--format", "json").stdout)
+    assert [name for image in images for name in image["Names"]] == [PAUSE_IMAGE]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import platform
 import struct
-import tempfile
-from pathlib import Path
 
 from berth import __version__
 from berth.errors import BerthError, NotFound
@@ -77,7 +75,7 @@ def ensure_pause_image(engine: Engine) -> str:
     Two commands that build it at once are serialized by a lock; the second finds it made.
     """
     from berth.engine.images.store import images_root
-    from berth.fsutil import locked
+    from berth.fsutil import locked, remove_tree
     from berth.image.images import ImageStore
     from berth.image.importer import import_image
 
@@ -91,18 +89,25 @@ def ensure_pause_image(engine: Engine) -> str:
                 return PAUSE_IMAGE
             except NotFound:
                 pass
-            with tempfile.TemporaryDirectory(prefix="berth-pause-") as tmp:
-                program = Path(tmp) / "pause"
+            # Beside the store, not in /tmp: a build killed midway leaves it for the next one to
+            # remove, under the lock that is then its own.
+            scratch = root / "pause-build"
+            remove_tree(scratch)
+            scratch.mkdir()
+            try:
+                program = scratch / "pause"
                 program.write_bytes(pause_executable())
                 program.chmod(0o755)
                 import_image(
                     store,
-                    Path(tmp),
+                    scratch,
                     PAUSE_IMAGE,
                     changes=['ENTRYPOINT ["/pause"]', "STOPSIGNAL SIGTERM"],
                     message="Berth's pause program",
                     source_name="pause",
                 )
+            finally:
+                remove_tree(scratch)
         finally:
             store.close()
     return PAUSE_IMAGE
