@@ -69,9 +69,11 @@ class MonitorSpec:
     create_argv: Callable[[Path, str | None, Path], list[str]]
     terminal: bool
     stdin: bool
-    #: records the exit and tears down, leaving the monitor's socket; returns the seconds the
-    #: restart policy waits before starting the container again, or None
-    on_exit: Callable[[int], float | None]
+    #: called the moment the container's process ended, to begin what needs no exit code (the
+    #: runtime's delete); returns the function that, given the code, records the exit and tears
+    #: down, leaving the monitor's socket, and returns the seconds the restart policy waits before
+    #: starting the container again, or None
+    on_exit: Callable[[], Callable[[int], float | None]]
     #: the restart policy's next step, when its wait is over (True) or a client woke the monitor
     #: (False): whether to wait on
     restart: Callable[[bool], bool]
@@ -264,9 +266,10 @@ class _Monitor:
         for sock, _mode in self.clients.values():
             self.sel.register(sock, selectors.EVENT_READ, "client")
         self._loop(wake_r)
+        finish_exit = self.spec.on_exit()
         code = _exit_code(self.status if self.status is not None else 0)
         atomic_write(self.spec.exit_file, f"{code}\n".encode(), durable=False)  # in the run root
-        delay = self.spec.on_exit(code)
+        delay = finish_exit(code)
         for cfd, (sock, _mode) in list(self.clients.items()):
             with contextlib.suppress(OSError):
                 sock.send(bytes([EXIT]) + str(code).encode())

@@ -30,7 +30,7 @@ from berth.engine.event_log import container_event
 from berth.engine.metadata import ACTIVE, CREATED, RUNNING, ContainerRecord
 from berth.engine.options import CreateOptions
 from berth.engine.rootfs import CommandNotExecutable, CommandNotFound, find_command
-from berth.engine.runtime import RuntimeFailure
+from berth.engine.runtime import OCIRuntime, RuntimeFailure
 from berth.errors import BerthError, InvalidState
 
 TYPE_CHECKING = False  # typing costs every command ~2 ms to import; type checkers see True
@@ -99,10 +99,7 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             ),
             terminal=opts.tty,
             stdin=opts.interactive,
-            # The runtime's delete begins the moment the process ends, before the exit is recorded.
-            on_exit=lambda code: monitor_exit(
-                config, record.id, code, RuntimeDeletion(runtime, record.id, cgroup)
-            ),
+            on_exit=lambda: _exited(config, runtime, record.id, cgroup),
             restart=lambda due: monitor_restart(config, record.id, due, start_container),
             log_size_max=opts.log_size_max,
             health_check=_health_starter(config, record.id) if health is not None else None,
@@ -154,6 +151,14 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         engine.db.update_container(record.id, only_if_state=CREATED, state=RUNNING, started_at=time.time())
         _started(engine, record, attach)
         return sock
+
+
+def _exited(config: Any, runtime: OCIRuntime, cid: str, cgroup: str) -> Callable[[int], float | None]:
+    """Runs in the monitor the moment the container's process ended: begins the runtime's delete
+    (the slowest step of the cleanup, which needs neither the exit code nor the database) and
+    returns what records the exit once the monitor has the code (``monitor_exit``)."""
+    deletion = RuntimeDeletion(runtime, cid, cgroup)
+    return lambda code: monitor_exit(config, cid, code, deletion)
 
 
 def _log_path(opts: CreateOptions, own: Path) -> Path | None:
