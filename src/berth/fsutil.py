@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat  # loaded by os already
 import threading
 
 from berth.errors import InvalidArgument
 
 TYPE_CHECKING = False  # type checkers see True; the runtime's start path skips the import
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from io import BufferedWriter
     from types import TracebackType
 
@@ -155,47 +155,104 @@ def resolve_in_root(root: str, path: str) -> str:
 
 def remove_tree(path: str | os.PathLike[str]) -> None:
     """Remove the directory ``path`` and everything beneath it, as ``shutil.rmtree(path,
-    ignore_errors=True)`` does: what is gone already or cannot be removed is skipped, and symbolic
-    links are removed, never followed (each directory is opened with ``O_NOFOLLOW`` relative to
-    its parent's descriptor, so a link swapped in meanwhile is not entered). ``path`` itself must be
-    a directory, not a link to one. Berth's own because importing shutil brings its archive modules
-    (bz2, lzma): about 2 ms of every container's start and of its exit."""
+    ignore_errors=True)`` does: what is gone already or cannot be removed is skipped and the rest
+    goes. ``path`` itself must be a directory: a link or file given is left as it is. Berth's own
+    (``remove_tree_at``) because importing shutil brings its archive modules (bz2, lzma): about
+    2 ms of every container's start and of its exit."""
     try:
-        fd = os.open(path, _DIRECTORY_FLAGS)
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            return
+        parent, name = os.path.split(os.path.abspath(path))
+        parent_fd = os.open(parent, _DIR_FLAGS & ~os.O_NOFOLLOW)
     except OSError:
         return
     try:
-        _remove_entries(fd)
+        remove_tree_at(parent_fd, name, ignore_errors=True)
+    finally:
+        os.close(parent_fd)
+
+
+def remove_path(path: str | os.PathLike[str]) -> None:
+    """Remove the file or tree at ``path`` (missing is fine); the first failure raises."""
+    parent, name = os.path.split(os.path.abspath(path))
+    parent_fd = os.open(parent, _DIR_FLAGS & ~os.O_NOFOLLOW)
+    try:
+        remove_tree_at(parent_fd, name)
+    finally:
+        os.close(parent_fd)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def remove_tree_at(dir_fd: int, name: str, ignore_errors: bool = False) -> None:
+    """Remove ``name`` in the directory ``dir_fd`` (a whole tree if it is a directory); a missing
+    ``name`` is not an error. With ``ignore_errors`` what cannot be removed is skipped and the rest
+    goes; otherwise the first failure raises.
+
+    Without recursion and without following links: ``shutil.rmtree`` recurses once per directory
+    level, so a layer that builds a tree a few thousand levels deep would make it fail with
+    ``RecursionError``. This walk keeps one open descriptor and a list of pending subdirectory
+    names per level, opens each directory with ``O_NOFOLLOW`` relative to its parent (a link swapped
+    in meanwhile is not entered), and climbs back with ``..``.
+    """
+    try:
+        if not stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            os.unlink(name, dir_fd=dir_fd)
+            return
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return
+    except OSError:
+        if ignore_errors:
+            return
+        raise
+    try:
+        stack = [(name, _clear_files(fd, ignore_errors))]
+        while stack:
+            current, pending = stack[-1]
+            if pending:
+                child = pending.pop()
+                try:
+                    child_fd = os.open(child, _DIR_FLAGS, dir_fd=fd)
+                except OSError:
+                    if ignore_errors:
+                        continue
+                    raise
+                os.close(fd)
+                fd = child_fd
+                stack.append((child, _clear_files(fd, ignore_errors)))
+                continue
+            stack.pop()
+            if stack:
+                parent_fd = os.open("..", _DIR_FLAGS & ~os.O_NOFOLLOW, dir_fd=fd)
+                os.close(fd)
+                fd = parent_fd
+                _rmdir(current, fd, ignore_errors)
     finally:
         os.close(fd)
-    _quietly(os.rmdir, path)
+    _rmdir(name, dir_fd, ignore_errors)
 
 
-_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-def _remove_entries(fd: int) -> None:
-    """Remove everything in the open directory ``fd``."""
+def _clear_files(fd: int, ignore_errors: bool) -> list[str]:
+    """Unlink every non-directory in the directory ``fd``; return the subdirectory names."""
+    subdirs = []
     with os.scandir(fd) as entries:
-        found = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
-    for name, is_dir in found:
-        try:
-            if not is_dir:
-                os.unlink(name, dir_fd=fd)
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
                 continue
-            child = os.open(name, _DIRECTORY_FLAGS, dir_fd=fd)
-        except OSError:
-            continue
-        try:
-            _remove_entries(child)
-        finally:
-            os.close(child)
-        _quietly(os.rmdir, name, dir_fd=fd)
+            try:
+                os.unlink(entry.name, dir_fd=fd)
+            except OSError:
+                if not ignore_errors:
+                    raise
+    return subdirs
 
 
-def _quietly(call: Callable[..., object], *args: object, **kwargs: object) -> None:
-    """``call`` with an ``OSError`` ignored (contextlib.suppress without importing contextlib)."""
-    try:  # noqa: SIM105 (the runtime's start path does without contextlib)
-        call(*args, **kwargs)
+def _rmdir(name: str, dir_fd: int, ignore_errors: bool) -> None:
+    try:
+        os.rmdir(name, dir_fd=dir_fd)
     except OSError:
-        pass
+        if not ignore_errors:
+            raise

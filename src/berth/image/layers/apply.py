@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Protocol
 
 from berth.errors import BerthError, NotFound
+from berth.fsutil import remove_tree_at
 from berth.image.layers._rootdir import RootDir, clean_name
 from berth.image.layers.compression import Compression, LayerReader
 from berth.image.layers.entry import EntryType, TarEntry
 from berth.image.layers.errors import InvalidLayer
-from berth.image.layers.removal import remove_tree
 from berth.image.layers.tarreader import TarReader
 from berth.image.layers.whiteout import (
     OPAQUE_WHITEOUT,
@@ -231,7 +231,7 @@ class _Applier:
             pass
         if keep_dir and stat.S_ISDIR(os.stat(name, dir_fd=pfd, follow_symlinks=False).st_mode):
             return True
-        remove_tree(pfd, name)
+        remove_tree_at(pfd, name)
         self.root.invalidate()
         make()
         return False
@@ -327,7 +327,7 @@ class _Applier:
             if self.same_owner:
                 os.chown(name, entry.uid, entry.gid, dir_fd=pfd, follow_symlinks=False)
         else:
-            remove_tree(pfd, name)
+            remove_tree_at(pfd, name)
             self.root.invalidate()
 
     def _opaque(self, entry: TarEntry, parts: tuple[str, ...]) -> None:
@@ -358,7 +358,7 @@ class _Applier:
                     for child in os.listdir(fd):
                         child_path = f"{current}/{child}"
                         if child_path not in self.created:
-                            remove_tree(fd, child)
+                            remove_tree_at(fd, child)
                         elif stat.S_ISDIR(os.stat(child, dir_fd=fd, follow_symlinks=False).st_mode):
                             flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
                             pending.append((os.open(child, flags, dir_fd=fd), child_path))

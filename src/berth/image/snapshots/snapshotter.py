@@ -37,9 +37,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from berth.errors import AlreadyExists, DigestMismatch, InvalidArgument, InvalidState, NotFound, Unsupported
-from berth.fsutil import atomic_write, fsync_dir, locked
+from berth.fsutil import atomic_write, fsync_dir, locked, remove_path
 from berth.image import layers
-from berth.image.layers.removal import remove_path
 from berth.image.snapshots import _mount
 from berth.image.snapshots.chainid import chain_id
 from berth.spec.digest import Digest
