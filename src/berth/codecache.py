@@ -171,12 +171,10 @@ def run_cached(
     os._exit(status)
 
 
-def uninstall_all() -> None:
-    """Uninstall every installed cache: for a forked process about to close file descriptors it did
-    not open, which would otherwise pull the cache's file from under it."""
-    for finder in list(sys.meta_path):
-        if isinstance(finder, CodeCache):
-            finder.uninstall()
+def open_descriptors() -> list[int]:
+    """The open files of the installed caches: a forked process that closes the descriptors it did
+    not open keeps these, so that what it imports later is still served from the cache."""
+    return [finder.fd for finder in sys.meta_path if isinstance(finder, CodeCache) and finder.fd >= 0]
 
 
 def _open(path: str) -> tuple[int, dict[str, Entry], int]:

@@ -205,6 +205,9 @@ def _run(args: argparse.Namespace) -> int:
             print(record.id)
             return 0
         runtime = engine.runtime(record.runtime)
+        # Closed while the container runs: closing checkpoints the database's log, which would
+        # otherwise delay the exit code (reopened below if the monitor cannot tell it).
+        engine.close()
 
         def proxy(signum: int, _frame: Any) -> None:
             # podman's --sig-proxy: signals to the command go to the container.

@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from berth.errors import BerthError, NotFound
@@ -73,14 +73,26 @@ class OCIRuntime:
             return {}  # an older runtime (runc before 1.1) without the command
 
     def _run(self, args: Sequence[str], what: str, ok_missing: bool = False) -> str:
+        return self._finish(self._begin(args), what, ok_missing)
+
+    def _begin(self, args: Sequence[str]) -> subprocess.Popen[str]:
         self.state_root.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(self.argv(*args), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            self.argv(*args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def _finish(self, proc: subprocess.Popen[str], what: str, ok_missing: bool) -> str:
+        stdout, stderr = proc.communicate()
         if proc.returncode != 0:
-            message = last_error_line(proc.stderr) or f"exit status {proc.returncode}"
+            message = last_error_line(stderr) or f"exit status {proc.returncode}"
             if ok_missing and _is_missing(message):
                 return ""
             raise RuntimeFailure(f"{self.name} {what} failed: {message}")
-        return proc.stdout
+        return stdout
 
     def create_argv(
         self, cid: str, bundle: Path, pid_file: Path, console_socket: str | None, log: Path
@@ -127,7 +139,17 @@ class OCIRuntime:
 
     def delete(self, cid: str, force: bool = False) -> None:
         """Remove the runtime's state and cgroup for ``cid``; no error if it is already gone."""
-        self._run(["delete", *(["--force"] if force else []), cid], "delete", ok_missing=True)
+        self.begin_delete(cid, force)()
+
+    def begin_delete(self, cid: str, force: bool = False) -> Callable[[], None]:
+        """``delete``, its runtime process started now; the function returned waits for it to end
+        (raising as ``delete`` does), so the caller can work meanwhile."""
+        proc = self._begin(["delete", *(["--force"] if force else []), cid])
+
+        def finish() -> None:
+            self._finish(proc, "delete", ok_missing=True)
+
+        return finish
 
     def pause(self, cid: str) -> None:
         """Freeze every process of the container."""

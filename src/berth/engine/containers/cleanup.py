@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from berth.engine.containers.lock import container_lock
@@ -59,22 +59,28 @@ def delete_quietly(runtime: OCIRuntime, cid: str) -> None:
 
 
 class RuntimeDeletion:
-    """The runtime's delete of a container whose process ended, run in a thread from the moment it
-    is made, and the OOM verdict read just before (the delete removes the cgroup that holds it).
+    """The runtime's delete of a container whose process ended, its process started the moment
+    this is made, and the OOM verdict read just before (the delete removes the cgroup that holds it).
 
     The monitor makes one as soon as its container exits, before it takes the container's lock and
     opens the database: the delete needs neither (the runtime keeps its own state) and is the
-    slowest step of a cleanup, so ``cleanup_container`` finds it under way or done.
+    slowest step of a cleanup, so ``cleanup_container`` finds it under way or done. The runtime is
+    started from the caller's thread: a thread of its own would first wait for the interpreter's
+    lock while the monitor records the exit.
     """
 
     def __init__(self, runtime: OCIRuntime, cid: str, cgroup: str) -> None:
         self.oom_killed = oom_killed(cgroup)
-        self._thread = threading.Thread(target=delete_quietly, args=(runtime, cid))
-        self._thread.start()
+        self._wait: Callable[[], None] | None = None
+        with contextlib.suppress(OSError):  # no runtime binary: nothing of it to delete
+            self._wait = runtime.begin_delete(cid, force=True)
 
     def join(self) -> None:
-        """Wait for the delete to end."""
-        self._thread.join()
+        """Wait for the delete to end; its failure leaves nothing to do."""
+        wait, self._wait = self._wait, None
+        if wait is not None:
+            with contextlib.suppress(BerthError):
+                wait()
 
 
 def cleanup_container(

@@ -204,9 +204,11 @@ def _monitor(spec: MonitorSpec, sync: int, client: socket.socket | None) -> None
     code = 1
     try:
         _detach_stdio()
-        codecache.uninstall_all()  # its file is one of the descriptors closed next
-        kept = sorted({sync, client.fileno()} if client is not None else {sync})
-        for low, high in zip([2, *kept], [*kept, 65536], strict=True):
+        # The code cache's file stays open: the exit's cleanup imports what it needs only then.
+        kept = {sync, *codecache.open_descriptors()}
+        if client is not None:
+            kept.add(client.fileno())
+        for low, high in zip([2, *sorted(kept)], [*sorted(kept), 65536], strict=True):
             os.closerange(low + 1, high)
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         # Caught, not ignored: an ignored disposition would survive exec into the runtime and the
