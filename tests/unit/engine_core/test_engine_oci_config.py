@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import platform
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from berth.engine.containers import seccomp
 from berth.engine.containers.oci_config import build_config, process_args
 from berth.engine.containers.seccomp import default_seccomp, load_seccomp
 from berth.engine.containers.security import DEFAULT_CAPABILITIES, capabilities
@@ -130,6 +133,44 @@ def test_default_seccomp_is_an_allow_list_gated_by_capabilities() -> None:
     # a capability that gates nothing the profile withholds changes nothing but its own calls
     nochroot = default_seccomp([c for c in DEFAULT_CAPABILITIES if c != "CAP_SYS_CHROOT"])
     assert _verdicts(nochroot, "chroot") == [("SCMP_ACT_ERRNO", None)]
+
+
+@pytest.mark.parametrize("x32", [True, False])
+def test_default_seccomp_covers_x32_only_where_the_kernel_runs_it(
+    monkeypatch: pytest.MonkeyPatch, x32: bool
+) -> None:
+    monkeypatch.setattr(seccomp, "_machine", lambda: "x86_64")
+    monkeypatch.setattr(seccomp, "_kernel_runs_x32", lambda: x32)
+    expected = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", *(["SCMP_ARCH_X32"] if x32 else [])]
+    assert default_seccomp(list(DEFAULT_CAPABILITIES))["architectures"] == expected
+    monkeypatch.setattr(seccomp, "_machine", lambda: "aarch64")
+    assert default_seccomp([])["architectures"] == ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
+
+
+# In a child: confine it with an allow-all seccomp filter, then ask. Confined, the answer must be
+# yes without the x32 call being made (a filter that does not cover x32 may kill its caller).
+_CONFINED_ASK = """
+import ctypes, struct
+libc = ctypes.CDLL(None, use_errno=True)
+program = ctypes.create_string_buffer(struct.pack("HBBI", 0x06, 0, 0, 0x7FFF0000))  # ret ALLOW
+fprog = struct.pack("HxxxxxxQ", 1, ctypes.addressof(program))
+assert libc.prctl(38, 1, 0, 0, 0) == 0  # PR_SET_NO_NEW_PRIVS
+assert libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+from berth.engine.containers import seccomp
+print(seccomp._kernel_runs_x32())
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="x32 is an x86_64 ABI")
+def test_x32_probe_asks_the_kernel_only_while_unconfined() -> None:
+    import ctypes
+
+    seccomp._kernel_runs_x32.cache_clear()
+    libc = ctypes.CDLL(None, use_errno=True)
+    answered = libc.syscall(seccomp._X32_SYSCALL_BIT | seccomp._NR_GETPID) >= 0
+    assert seccomp._kernel_runs_x32() is answered
+    child = subprocess.run([sys.executable, "-c", _CONFINED_ASK], capture_output=True, text=True, check=True)
+    assert child.stdout.strip() == "True"
 
 
 def test_docker_profile_rules_resolved_by_arch_and_caps(tmp_path: Path) -> None:
