@@ -12,6 +12,8 @@ for both: Berth's generated ``runtime.v1`` stubs over gRPC.
    every other round; the median of ``--rounds`` each.
 2. ListContainers (no filter) with ``--containers`` running containers on each side (in pods of
    20), ``--calls`` calls each, alternating (the order reversed every other call); the median.
+   Beside them, the floor: ``bench/grpc_floor.py``, grpcio's Python server answering Berth's
+   encoded answer with no work at all (what no server on grpcio's Python server can go under).
 
 The ratios are Berth/containerd. The machine's load average is printed at the start and the end.
 containerd is configured as the kubelet would have it on this host: the CRI plugin with the runc
@@ -170,14 +172,35 @@ def list_rounds(bench: Bench, sides: list[Side], containers: int, calls: int) ->
         if len(answer.containers) != containers:
             raise SystemExit(f"{side.name} lists {len(answer.containers)} containers, not {containers}")
         print(f"  {side.name}: the answer is {answer.ByteSize()} bytes")
-    times: dict[str, list[float]] = {side.name: [] for side in sides}
-    for n in range(calls):
-        for side in turns(sides, n):
-            times[side.name].append(timed(lambda: side.runtime.ListContainers(request)))  # noqa: B023
+    with grpc_floor(bench.work, answer.SerializeToString()) as floor:
+        timed_sides = [*sides, floor]
+        times: dict[str, list[float]] = {side.name: [] for side in timed_sides}
+        for n in range(calls):
+            for side in turns(timed_sides, n):
+                times[side.name].append(timed(lambda: side.runtime.ListContainers(request)))  # noqa: B023
     report(f"ListContainers with {containers} running containers, median of {calls}", times, sides[0].name)
     for side in sides:
         for pod in pods[side.name]:
             bench.remove_pod(side, pod)
+
+
+@contextmanager
+def grpc_floor(work: Path, answer: bytes) -> Iterator[Side]:
+    """``bench/grpc_floor.py`` serving ``answer`` (the last side's): grpcio's Python server doing no
+    work, timed beside the others as the floor under Berth's time."""
+    (work / "floor-answer").write_bytes(answer)
+    socket = work / "floor.sock"
+    script = Path(__file__).with_name("grpc_floor.py")
+    server = subprocess.Popen(
+        [sys.executable, str(script), str(work / "floor-answer"), str(socket)], stdout=subprocess.PIPE
+    )
+    try:
+        assert server.stdout is not None
+        if server.stdout.readline().strip() != b"ready":
+            raise SystemExit("bench/grpc_floor.py did not start")
+        yield Side.connect("grpcio, no work", socket)
+    finally:
+        stop(server)
 
 
 def push_images(work: Path, registry: str) -> tuple[str, str]:
