@@ -165,9 +165,11 @@ print(seccomp._kernel_runs_x32())
 def test_x32_probe_asks_the_kernel_only_while_unconfined() -> None:
     import ctypes
 
+    from berth.runtime.linux.seccomp_enosys import X32_SYSCALL_BIT
+
     seccomp._kernel_runs_x32.cache_clear()
     libc = ctypes.CDLL(None, use_errno=True)
-    answered = libc.syscall(seccomp._X32_SYSCALL_BIT | seccomp._NR_GETPID) >= 0
+    answered = libc.syscall(X32_SYSCALL_BIT | seccomp._NR_GETPID) >= 0
     assert seccomp._kernel_runs_x32() is answered
     child = subprocess.run([sys.executable, "-c", _CONFINED_ASK], capture_output=True, text=True, check=True)
     assert child.stdout.strip() == "True"

@@ -186,8 +186,7 @@ def _machine() -> str:
     return os.uname().machine
 
 
-_X32_SYSCALL_BIT = 0x40000000  # x32's calls are x86_64's numbers with this bit (arch/x86 unistd.h)
-_NR_GETPID = 39
+_NR_GETPID = 39  # x86_64's number, which x32 shares (with X32_SYSCALL_BIT set)
 
 
 def _host_arches(machine: str) -> list[str]:
@@ -214,7 +213,9 @@ def _kernel_runs_x32() -> bool:
         return True
     import ctypes
 
-    return int(ctypes.CDLL(None, use_errno=True).syscall(_X32_SYSCALL_BIT | _NR_GETPID)) >= 0
+    from berth.runtime.linux.seccomp_enosys import X32_SYSCALL_BIT
+
+    return int(ctypes.CDLL(None, use_errno=True).syscall(X32_SYSCALL_BIT | _NR_GETPID)) >= 0
 
 
 def _allow(names: list[str]) -> dict[str, Any]:
