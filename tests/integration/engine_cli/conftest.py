@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -45,7 +46,13 @@ class Berth:
         if not path.exists():
             tag = os.urandom(3).hex()
             subnet = f"10.{200 + int(tag[:2], 16) % 50}.{int(tag[2:4], 16)}.0/24"
-            path.write_text(f'[network]\ndefault_network = "berth{tag}"\ndefault_subnet = "{subnet}"\n')
+            # Written whole under another name, then linked in: threads of one test (the restart
+            # stress test's) ask at once, and the first link wins; none reads a half-written file.
+            draft = path.with_name(f"{path.name}.{tag}")
+            draft.write_text(f'[network]\ndefault_network = "berth{tag}"\ndefault_subnet = "{subnet}"\n')
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+            draft.unlink()
         return path
 
     def argv(self, *args: str) -> list[str]:
