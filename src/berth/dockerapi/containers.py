@@ -284,9 +284,9 @@ def _prune(engine: Engine, filters: dict[str, list[str]]) -> dict[str, Any]:
             continue
         size = tree_size(engine.paths(record.id).userdata)  # its files, as system df counts them
         try:
-            remove_container(engine, record.id)
+            remove_container(engine, record.id, spare_restarting=True)
         except (NotFound, InvalidState):
-            continue  # removed or started meanwhile
+            continue  # removed, started or restarting meanwhile
         deleted.append(record.id)
         reclaimed += size
     return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}

@@ -159,8 +159,8 @@ def prune(engine: Engine, volumes: bool = False) -> dict[str, list[str]]:
     for record in engine.db.containers():
         record = refresh(engine, record)
         if record.state not in ACTIVE and not restart_pending(record):
-            with contextlib.suppress(BerthError):
-                remove_container(engine, record.id)
+            with contextlib.suppress(BerthError):  # started or restarting since: told under its lock
+                remove_container(engine, record.id, spare_restarting=True)
                 removed["containers"].append(record.id)
     # Strays first: the nat rules a dead container left are found by its network's name, which
     # must still be known.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -102,6 +104,33 @@ def test_a_users_stop_during_the_backoff_calls_the_restart_off(berth: Berth, op:
     berth(*_OPS[op], "w")
     assert not pid_alive(waiting)  # the command returned after the waiting monitor had ended
     _check_outcome(berth, op, cid, "w")
+
+
+# Prune decides on records read without the container's lock; by its removal the container may
+# have restarted, exited and be waiting out its next backoff. The removal tells again under the lock.
+_PRUNES_ONE = """
+from berth.engine.config import load_config
+from berth.engine.containers.remove import remove_container
+from berth.engine.engine import Engine
+from berth.errors import InvalidState
+with Engine(load_config(None, None)) as engine:
+    try:
+        remove_container(engine, "w", spare_restarting=True)
+    except InvalidState as err:
+        print(err)
+"""
+
+
+def test_a_prune_told_of_a_restart_under_the_lock_spares_it(berth: Berth) -> None:
+    cid = berth.run("-d", "--name", "w", "--network", "none", "--restart", "always", "--", "sh", "-c",
+                    "exit 3").stdout.strip()  # fmt: skip
+    wait_for(lambda: berth.inspect("w")["State"]["Restarting"], "a restart backoff")
+    done = subprocess.run([sys.executable, "-c", _PRUNES_ONE], env=berth.env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    # refused: restarting, or running if the backoff ended in between (it never stays stopped)
+    assert done.stdout.startswith(("container w is restarting", "container w is running"))
+    assert berth.inspect("w")["Id"] == cid
+    berth("rm", "-f", "w")
 
 
 def test_prune_spares_a_container_waiting_out_its_backoff(berth: Berth) -> None:

@@ -12,9 +12,12 @@ from berth.engine.metadata import ACTIVE, ContainerRecord
 from berth.errors import InvalidState
 
 
-def remove_container(engine: Engine, ref: str, force: bool = False, volumes: bool = False) -> ContainerRecord:
+def remove_container(
+    engine: Engine, ref: str, force: bool = False, volumes: bool = False, spare_restarting: bool = False
+) -> ContainerRecord:
     """Remove a container that is not running (``force``: stop it at once first); with ``volumes``,
-    also its anonymous volumes. A container waiting out a restart backoff is removed, not restarted."""
+    also its anonymous volumes. A container waiting out a restart backoff is removed, not restarted,
+    unless ``spare_restarting`` (prune's: only stopped containers go) refuses it."""
     found = refresh(engine, engine.db.container(ref))
     cid = found.id
     if found.pod:
@@ -22,7 +25,7 @@ def remove_container(engine: Engine, ref: str, force: bool = False, volumes: boo
     if force:
         record = stop_container(engine, cid, 0)
     else:
-        record = record_user_stop(engine, cid, refuse_active=True)
+        record = record_user_stop(engine, cid, refuse_active=True, refuse_restarting=spare_restarting)
         if restart_pending(record):
             engine.close()
             wait_socket(engine, record, None)  # the monitor finds the user's stop and ends

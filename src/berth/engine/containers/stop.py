@@ -4,7 +4,11 @@ the restart policy (the protocol in ``berth.engine.containers.restart``)."""
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import signal
+import socket
+import struct
 import time
 
 from berth.engine.containers import monitor
@@ -83,8 +87,15 @@ def _wait_runtime(engine: Engine, record: ContainerRecord, timeout: float | None
         time.sleep(0.05)
 
 
-def wait_socket(engine: Engine, record: ContainerRecord, timeout: float | None) -> bool:
-    """Wait for the monitor to finish (or, if it is gone, the container); ``False`` on timeout."""
+def wait_socket(
+    engine: Engine, record: ContainerRecord, timeout: float | None, until_ended: bool = True
+) -> bool:
+    """Wait for the monitor to finish (or, if it is gone, the container); ``False`` on timeout.
+
+    The monitor closes its clients' connections, then ends: with ``until_ended`` this waits for its
+    process too, so that a user's stop, kill or rm returns with no monitor left that could act on
+    the container. ``wait`` passes False: a monitor waiting out a restart backoff has closed its
+    clients at the exit they waited for, and lives on."""
     path = engine.paths(record.id).attach_socket
     try:
         sock = monitor.attach_client(path, "wait")
@@ -92,16 +103,42 @@ def wait_socket(engine: Engine, record: ContainerRecord, timeout: float | None) 
         # No monitor answers: the container's, if it ran, died (the runtime tells whether the
         # container still runs); one waiting out a restart backoff has ended.
         return _wait_runtime(engine, record, timeout) if record.state in ACTIVE else True
+    deadline = None if timeout is None else time.monotonic() + timeout
     with sock:
+        # Opened while connected, so the monitor's pid cannot yet belong to another process.
+        ended = _peer_pidfd(sock) if until_ended else None
         sock.settimeout(timeout)
         try:
             while sock.recv(64):
                 pass
         except TimeoutError:
+            _closed(ended)
             return False
         except OSError:
             pass
+    if ended is not None:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        poller = select.poll()
+        poller.register(ended, select.POLLIN)  # a pidfd turns readable when its process ends
+        done = bool(poller.poll(None if left is None else int(left * 1000)))
+        _closed(ended)
+        return done
     return True
+
+
+def _peer_pidfd(sock: socket.socket) -> int | None:
+    """A pidfd of the process at the other end of the unix socket (SO_PEERCRED: ``struct ucred``,
+    its pid first); None if that process has ended already."""
+    pid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+
+
+def _closed(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
 
 
 def stop_container(engine: Engine, ref: str, timeout: float | None = None) -> ContainerRecord:
@@ -140,14 +177,19 @@ def still_active(record: ContainerRecord) -> InvalidState:
     )
 
 
-def record_user_stop(engine: Engine, cid: str, refuse_active: bool = False) -> ContainerRecord:
+def record_user_stop(
+    engine: Engine, cid: str, refuse_active: bool = False, refuse_restarting: bool = False
+) -> ContainerRecord:
     """Record a user's stop under the container's lock, before anything else (the protocol in
     ``restart``); the container as it is then. With ``refuse_active``, an active container is
-    refused instead."""
+    refused instead; with ``refuse_restarting``, one waiting out a restart backoff too (told
+    here, under the lock, where a record read before may be out of date)."""
     with container_lock(engine, cid):
         record = engine.db.container(cid)
         if refuse_active and record.state in ACTIVE:
             raise still_active(record)
+        if refuse_restarting and restart_pending(record):
+            raise InvalidState(f"container {record.name} is restarting")
         engine.db.update_container(cid, stopped_by_user=True)
     return record
 
@@ -157,7 +199,7 @@ def wait_container(engine: Engine, ref: str) -> int:
     record = refresh(engine, engine.db.container(ref))
     if record.state in ACTIVE:
         engine.close()
-        wait_socket(engine, record, None)
+        wait_socket(engine, record, None, until_ended=False)
         if current_record(engine, record.id) is None:
             return -1
         record = refresh(engine, engine.db.container(record.id))
