@@ -65,12 +65,16 @@ def create_container(services: Services, request: Any) -> Any:
         sandbox = cri_record(pod.annotations) or {}
         log_path = _log_path(sandbox.get("log_directory", ""), config.log_path)
         volumes, mounts = _mounts(engine, config.mounts)
+        named = image_name(engine.config, config.image.image)
         record = {
             "kind": "container",
             "metadata": {"name": meta.name, "attempt": meta.attempt},
             "sandbox_id": pod.id,
             "log_path": log_path,
             "image": config.image.image,
+            # ContainerStatus shows a name, as containerd (the image's first) and CRI-O (the
+            # user's) do: the kubelet asks for the image by id, and shows this in the pod's status.
+            "image_name": config.image.user_specified_image or named,
             "mounts": mounts,
         }
         handler = sandbox.get("runtime_handler", "")
@@ -87,7 +91,7 @@ def create_container(services: Services, request: Any) -> Any:
         opts.sysctl = [f"{k}={v}" for k, v in sandbox.get("sysctls", {}).items()]
         opts.uidmap = sandbox.get("idmaps", {}).get("uidmap", [])
         opts.gidmap = sandbox.get("idmaps", {}).get("gidmap", [])
-        opts.image = image_name(engine.config, config.image.image)
+        opts.image = named
         opts.log_path = log_path
         created = engine_create(engine, opts)
         with services.hiding(created.id):
@@ -393,7 +397,7 @@ def _status(engine: Engine, record: ContainerRecord) -> Any:
         started_at=nanoseconds(record.started_at),
         finished_at=nanoseconds(record.finished_at) if exited else 0,
         exit_code=record.exit_code or 0 if exited else 0,
-        image=pb.ImageSpec(image=cri.get("image", "")),
+        image=pb.ImageSpec(image=cri.get("image_name") or cri.get("image", "")),
         image_ref=record.image_id,
         image_id=record.image_id,
         reason=reason,

@@ -78,6 +78,20 @@ def test_sandbox_and_container_life(cri: Cri, tmp_path: Path) -> None:
 
     listed_ctrs = cri.runtime.ListContainers(pb.ListContainersRequest()).containers
     assert [(c.id, c.pod_sandbox_id, c.image_ref) for c in listed_ctrs] == [(cid, sid, status.image_ref)]
+    assert status.image.image == IMAGE
+
+    # The kubelet asks for the image by its id: the status still names it (the pod's status shows
+    # it), by the name the user gave when the kubelet passes one (its user_specified_image).
+    for user_specified, shown in (("", IMAGE), ("busybox", "busybox")):
+        by_id = pb.ContainerConfig(
+            metadata=pb.ContainerMetadata(name=f"by-id{user_specified}"),
+            image=pb.ImageSpec(image=status.image_ref, user_specified_image=user_specified),
+            command=["true"],
+        )
+        made = cri.runtime.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=sid, config=by_id))
+        named = cri.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=made.container_id))
+        assert named.status.image.image == shown
+        cri.runtime.RemoveContainer(pb.RemoveContainerRequest(container_id=made.container_id))
     front = pb.ContainerFilter(label_selector={"tier": "front"}, pod_sandbox_id=sid[:12])
     assert len(cri.runtime.ListContainers(pb.ListContainersRequest(filter=front)).containers) == 1
 
