@@ -1,8 +1,10 @@
 """More of what a kubelet asks of its runtime, beyond the pods issue's pod (``test_kubelet``): an
 init container filling an emptyDir, a read-only hostPath, environment, a user, memory and CPU
 limits, HTTP and TCP probes that the kubelet makes to the pod's IP from the host; a pod on the
-host's network; and a container that fails under ``restartPolicy: Never``, which ends the pod
-Failed with its exit code. The same standalone kubelet (``BERTH_KUBELET``), relisting."""
+host's network; a container that fails under ``restartPolicy: Never``, which ends the pod Failed
+with its exit code; a pod sharing one PID namespace, with postStart and preStop hooks; a failing
+liveness probe and a crash loop, both restarted. The same standalone kubelet (``BERTH_KUBELET``),
+relisting."""
 
 from __future__ import annotations
 
@@ -162,4 +164,68 @@ def test_a_kubelet_runs_volumes_probes_limits_host_network_and_a_failure(
         _wait(lambda: not _names(runtime), "the kubelet to remove every sandbox", 150, "rich")
     finally:
         channel.close()
+    assert berth("pod", "ps", "-q").stdout.strip() == ""
+
+
+def _restarts(name: str, container: str) -> int:
+    statuses = {c["name"]: c for c in _status(name).get("containerStatuses", [])}
+    return int(statuses.get(container, {}).get("restartCount", 0))
+
+
+def test_a_kubelet_shares_a_pid_namespace_runs_hooks_and_restarts_what_fails(
+    berth: Berth, kubelet: Path, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    host = {"name": "host", "hostPath": {"path": str(shared), "type": "Directory"}}
+    hooks = _pod("hooks", {
+        "shareProcessNamespace": True,
+        "containers": [
+            {"name": "main", "command": ["sleep", "3600"],
+             "volumeMounts": [{"name": "host", "mountPath": "/host"}],
+             "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo started > /tmp/post-start"]}},
+                           "preStop": {"exec": {"command": ["sh", "-c", "echo bye > /host/pre-stop"]}}}},
+            {"name": "peer", "command": ["sleep", "3601"]},
+        ],
+        "volumes": [host],
+    })  # fmt: skip
+    # Unhealthy from the start: the liveness probe fails, so the kubelet kills and restarts it.
+    unhealthy = _pod("unhealthy", {"containers": [{
+        "name": "sick", "command": ["sleep", "3600"],
+        "livenessProbe": {"exec": {"command": ["cat", "/tmp/healthy"]},
+                          "periodSeconds": 1, "failureThreshold": 1},
+    }]})  # fmt: skip
+    crashing = _pod("crashing", {"containers": [{"name": "crash", "command": ["sh", "-c", "exit 1"]}]})
+    for pod in (hooks, unhealthy, crashing):
+        (kubelet / f"{pod['metadata']['name']}.json").write_text(json.dumps(pod))
+
+    _wait(lambda: _ready("hooks"), "the hooks pod to run", 180, "hooks")
+    _wait(
+        lambda: _restarts("unhealthy", "sick") >= 1,
+        "the kubelet to restart the unhealthy container",
+        120,
+        "unhealthy",
+    )
+    _wait(
+        lambda: _restarts("crashing", "crash") >= 2,
+        "the crashing container to restart twice",
+        120,
+        "crashing",
+    )
+    (crash,) = _status("crashing")["containerStatuses"]
+    assert crash["lastState"]["terminated"]["exitCode"] == 1
+    assert crash["state"].get("waiting", {}).get("reason", "CrashLoopBackOff") == "CrashLoopBackOff"
+
+    channel, runtime, _images = connect(berth.runroot / "cri" / "cri.sock")
+    try:
+        assert _exec(runtime, "hooks", "main", "cat", "/tmp/post-start") == "started\n"
+        seen = _exec(runtime, "hooks", "peer", "ps", "-o", "args")
+        assert "sleep 3600" in seen and "sleep 3601" in seen  # one PID namespace for the pod
+
+        for name in ("hooks", "unhealthy", "crashing"):
+            (kubelet / f"{name}.json").unlink()
+        _wait(lambda: not _names(runtime), "the kubelet to remove every sandbox", 150, "hooks")
+    finally:
+        channel.close()
+    assert (shared / "pre-stop").read_text() == "bye\n"  # the preStop hook ran before the stop
     assert berth("pod", "ps", "-q").stdout.strip() == ""
