@@ -17,8 +17,10 @@ from berth.errors import InvalidArgument, Unsupported
 
 def exec_sync(services: Services, request: Any) -> Any:
     """Run ``cmd`` in the running container through the runtime's ``exec``, with no terminal, and
-    return its output and exit code; ``timeout`` seconds (0: none) kill it, exit code 124 (as
-    containerd reports a timed-out probe's exec... with the output so far)."""
+    return its output and exit code; ``timeout`` seconds (0: none) kill it, and the answer is exit
+    code 124 with the output so far: an exit code, as CRI-O answers, fails the kubelet's exec probe
+    whatever its ExecProbeTimeout gate says, where an error would leave the probe Unknown with the
+    gate off."""
     from berth.engine.containers.execute import prepare_exec
     from berth.engine.containers.state import refresh
 

@@ -49,6 +49,11 @@ def _ports(*mappings: Any) -> Callable[[Cri, dict[str, str]], Any]:
 CASES: list[Case] = [
     # sandboxes
     (
+        "RunPodSandbox again with the same metadata",
+        lambda cri, ids: cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=sandbox_config("good"))),
+        grpc.StatusCode.ALREADY_EXISTS,
+    ),
+    (
         "RunPodSandbox without a config",
         lambda cri, ids: cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest()),
         INVALID,

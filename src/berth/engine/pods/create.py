@@ -15,7 +15,7 @@ from berth.engine.options import CreateOptions, RestartPolicy, check_name
 from berth.engine.pod_cgroup import pod_cgroup_parent, pod_resources
 from berth.engine.pods.options import DEFAULT_SHARE, PodOptions
 from berth.engine.pods.remove import remove_pod
-from berth.errors import InvalidArgument, NotFound
+from berth.errors import AlreadyExists, InvalidArgument, NotFound
 from berth.spec.records import replace
 
 
@@ -56,7 +56,7 @@ def _check(engine: Engine, opts: PodOptions) -> str:
     except NotFound:
         pass
     else:
-        raise InvalidArgument(f"pod name {name!r} is already in use")
+        raise AlreadyExists(f"pod name {name!r} is already in use")
     if opts.cgroup_parent and (
         not opts.cgroup_parent.startswith("/") or ".." in opts.cgroup_parent.split("/")
     ):
