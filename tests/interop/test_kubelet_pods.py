@@ -155,6 +155,8 @@ def test_a_kubelet_runs_volumes_probes_limits_host_network_and_a_failure(
         v2, v1 = "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"
         limit = _exec(runtime, "rich", "web", "sh", "-c", f"cat {v2} 2>/dev/null || cat {v1}")
         assert limit.strip() == str(64 * 1024 * 1024)
+        if Path("/sys/fs/cgroup/cpu/cpu.shares").exists():  # cgroup v1: the request (200m) as shares
+            assert _exec(runtime, "rich", "web", "cat", "/sys/fs/cgroup/cpu/cpu.shares") == "204\n"
         host_net = os.readlink("/proc/self/ns/net")
         assert _exec(runtime, "onhost", "idle", "readlink", "/proc/self/ns/net").strip() == host_net
         assert _exec(runtime, "rich", "web", "readlink", "/proc/self/ns/net").strip() != host_net

@@ -278,10 +278,18 @@ def _update(args: argparse.Namespace) -> int:
     from berth.engine.containers.update import update_container
 
     pids = _integer(args.pids_limit, "--pids-limit") if args.pids_limit else 0
+    shares = _integer(args.cpu_shares, "--cpu-shares") if args.cpu_shares else 0
     return _each_container(
         args,
         lambda engine, ref: update_container(
-            engine, ref, memory=args.memory, cpus=args.cpus, pids_limit=pids
+            engine,
+            ref,
+            memory=args.memory,
+            cpus=args.cpus,
+            pids_limit=pids,
+            cpu_shares=shares,
+            cpuset_cpus=args.cpuset_cpus,
+            cpuset_mems=args.cpuset_mems,
         ),
     )
 
@@ -604,6 +612,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     update.add_argument("-m", "--memory", default="", help="memory limit (e.g. 64m)")
     update.add_argument("--cpus", default="", help="number of CPUs")
     update.add_argument("--pids-limit", default="", help="maximum number of processes")
+    update.add_argument("--cpu-shares", default="", help="CPU weight, relative to others (default 1024)")
+    update.add_argument("--cpuset-cpus", default="", help="CPUs the container may use (0-2,4)")
+    update.add_argument("--cpuset-mems", default="", help="memory nodes the container may use (0-1)")
     update.add_argument("containers", nargs="+")
     update.set_defaults(handler=_update)
     for verb, text in (("pause", "freeze containers' processes"), ("unpause", "thaw paused containers")):

@@ -119,8 +119,7 @@ def _create_options(config: Any, pod_id: str, pod_name: str, runtime: str, recor
         workdir=config.working_dir,
         **security.security_options(config.linux.security_context),
         oom_score_adj=resources.oom_score_adj or None,
-        memory=str(resources.memory_limit_in_bytes) if resources.memory_limit_in_bytes > 0 else "",
-        cpus=_cpus(resources),
+        **_limits(resources),
         interactive=config.stdin,
         tty=config.tty,
         runtime=runtime,
@@ -152,6 +151,21 @@ def _valid_resources(resources: Any, field: str) -> Any:
     if not -1000 <= resources.oom_score_adj <= 1000:
         raise InvalidArgument(f"{field}.oom_score_adj {resources.oom_score_adj} is not within -1000-1000")
     return resources
+
+
+def _limits(resources: Any) -> dict[str, Any]:
+    """The engine's options for api.proto LinuxContainerResources: the memory limit (with no swap
+    beyond it, the engine's default and what the kubelet asks unless its NodeSwap gate is on), a
+    CFS quota as ``cpus``, the CPU weight (the kubelet's CPU request as ``cpu_shares``) and the CPU
+    and memory nodes (its CPU manager's)."""
+    memory = resources.memory_limit_in_bytes
+    return {
+        "memory": str(memory) if memory > 0 else "",
+        "cpus": _cpus(resources),
+        "cpu_shares": resources.cpu_shares,
+        "cpuset_cpus": resources.cpuset_cpus,
+        "cpuset_mems": resources.cpuset_mems,
+    }
 
 
 def _cpus(resources: Any) -> str:
@@ -306,8 +320,7 @@ def update_container_resources(services: Services, request: Any) -> Any:
     with services.engine() as engine:
         record = find_container(services, engine, request.container_id)
         updated = hooks.update_container(services, engine, record, _nri_resources(resources))
-        memory = str(resources.memory_limit_in_bytes) if resources.memory_limit_in_bytes > 0 else ""
-        update_container(engine, record.id, memory=memory, cpus=_cpus(resources))
+        update_container(engine, record.id, **_limits(resources))
     updated()
     return pb.UpdateContainerResourcesResponse()
 

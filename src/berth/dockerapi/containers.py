@@ -248,12 +248,13 @@ async def rename(request: web.Request) -> web.StreamResponse:
 
 
 async def update(request: web.Request) -> web.StreamResponse:
-    """``POST /containers/{id}/update``: Memory, NanoCpus and PidsLimit (what the engine can
-    change in a running container)."""
+    """``POST /containers/{id}/update``: Memory, NanoCpus, PidsLimit, CpuShares, CpusetCpus and
+    CpusetMems (what the engine can change in a running container)."""
     from berth.engine.containers.update import update_container
 
     body = Fields(await read_json(request, {}), "")
     memory, nano_cpus, pids = body.number("Memory"), body.number("NanoCpus"), body.number("PidsLimit")
+    shares = body.number("CpuShares")
     await blocking(
         request,
         update_container,
@@ -261,6 +262,9 @@ async def update(request: web.Request) -> web.StreamResponse:
         str(memory) if memory > 0 else "",
         str(nano_cpus / 1e9) if nano_cpus > 0 else "",
         pids if pids > 0 else 0,
+        shares if shares > 0 else 0,
+        body.text("CpusetCpus"),
+        body.text("CpusetMems"),
     )
     return json_response({"Warnings": []})
 

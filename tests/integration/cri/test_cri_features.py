@@ -1,5 +1,6 @@
 """The runtime features a handler reports and the CRI then honours: recursive read-only mounts
-(``rro``), image volumes (an image's files, read-only, with a sub path), SupplementalGroupsPolicy."""
+(``rro``), image volumes (an image's files, read-only, with a sub path), SupplementalGroupsPolicy;
+and a container's CPU weight and CPUs, at creation and in an update."""
 
 from __future__ import annotations
 
@@ -240,3 +241,35 @@ def test_pods_join_the_network_of_the_cni_configuration_directory(imaged: Berth,
             imaged("network", "rm", "cri-first")
     finally:
         subprocess.run(["ip", "link", "delete", bridge], capture_output=True)  # the plugin's, not Berth's
+
+
+def _cpu_weight_and_cpus(cri: Cri, cid: str) -> tuple[int, str]:
+    """The container's CPU weight as cgroup v1's ``cpu.shares`` (cgroup v2's ``cpu.weight`` mapped
+    back as runc maps shares to it) and the CPUs its cpuset allows."""
+    v1 = "cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpuset/cpuset.cpus"
+    v2 = "cat /sys/fs/cgroup/cpu.weight /sys/fs/cgroup/cpuset.cpus.effective"
+    code, out = _sh(cri, cid, f"{v1} 2>/dev/null || {v2}")
+    assert code == 0, out
+    weight, cpus = out.split()
+    if Path("/sys/fs/cgroup/cpu/cpu.shares").exists():
+        return int(weight), cpus
+    return 2 + (int(weight) - 1) * 262142 // 9999, cpus  # config-linux.md: shares 2-262144
+
+
+def test_cpu_requests_and_placement_reach_the_cgroup(cri: Cri, sandbox: tuple[str, Any]) -> None:
+    """The kubelet gives a container its CPU request as ``cpu_shares`` and, with its CPU manager,
+    the CPUs it may use; both at creation and in UpdateContainerResources."""
+    every = sorted(os.sched_getaffinity(0))
+    first = str(every[0])
+    resources = pb.LinuxContainerResources(cpu_shares=512, cpuset_cpus=first, memory_limit_in_bytes=64 << 20)
+    cid = _run(cri, sandbox, linux=pb.LinuxContainerConfig(resources=resources))
+    shares, cpus = _cpu_weight_and_cpus(cri, cid)
+    assert (abs(shares - 512) < 30, cpus) == (True, first)  # (v2's weight is coarser)
+    wider = f"{every[0]}-{every[-1]}" if len(every) > 1 else first
+    update = pb.LinuxContainerResources(cpu_shares=2048, cpuset_cpus=wider)
+    cri.runtime.UpdateContainerResources(pb.UpdateContainerResourcesRequest(container_id=cid, linux=update))
+    shares, cpus = _cpu_weight_and_cpus(cri, cid)
+    assert (abs(shares - 2048) < 30, cpus) == (True, wider)
+    memory = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"
+    assert _sh(cri, cid, memory) == (0, f"{64 << 20}\n")  # what the update did not name stays
+    cri.runtime.RemoveContainer(pb.RemoveContainerRequest(container_id=cid))

@@ -176,6 +176,9 @@ def test_stats_changes_export_update(api: DockerAPI) -> None:
     assert one["precpu_stats"]["cpu_usage"]["total_usage"] == 0
     assert api.post(f"/v1.44/containers/{cid}/update", {"Memory": 128 * 1024 * 1024}).status == 200
     assert api.get(f"/v1.44/containers/{cid}/json").json()["HostConfig"]["Memory"] == 128 * 1024 * 1024
+    assert api.post(f"/v1.44/containers/{cid}/update", {"CpuShares": 512, "CpusetCpus": "0"}).status == 200
+    host = api.get(f"/v1.44/containers/{cid}/json").json()["HostConfig"]
+    assert (host["CpuShares"], host["CpusetCpus"], host["Memory"]) == (512, "0", 128 * 1024 * 1024)
     tar = api.get(f"/v1.44/containers/{cid}/export")
     assert tar.headers["content-type"] == "application/x-tar"
     with tarfile.open(fileobj=io.BytesIO(tar.body)) as archive:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -331,4 +332,19 @@ def test_update_limits_of_a_running_container(berth: Berth) -> None:
     assert berth.inspect("upd")["HostConfig"]["Memory"] == 64 * 1024 * 1024
     bad = berth("update", "--memory", "tiny", "upd", check=False)
     assert bad.returncode == 125 and "invalid --memory" in bad.stderr
+    first = str(min(os.sched_getaffinity(0)))
+    berth("update", "--cpu-shares", "512", "--cpuset-cpus", first, "upd")
+    cpu = config_of(berth, cid)["linux"]["resources"]["cpu"]
+    assert (cpu["shares"], cpu["cpus"]) == (512, first)
+    shares = Path(f"/sys/fs/cgroup/cpu/berth-{cid}/cpu.shares")
+    if shares.exists():
+        assert shares.read_text().strip() == "512"
+        assert Path(f"/sys/fs/cgroup/cpuset/berth-{cid}/cpuset.cpus").read_text().strip() == first
+    assert config_of(berth, cid)["linux"]["resources"]["memory"]["limit"] == 64 << 20  # kept
+    bad = berth("update", "--cpuset-cpus", "all", "upd", check=False)
+    assert bad.returncode == 125 and "invalid --cpuset-cpus 'all'" in bad.stderr
     berth("rm", "-f", "upd")
+
+
+def config_of(berth: Berth, cid: str) -> dict[str, Any]:
+    return dict(json.loads((berth.root / "containers" / cid / "config.json").read_text()))

@@ -12,8 +12,18 @@ from berth.engine.options import CreateOptions
 from berth.errors import InvalidState
 
 
-def update_container(engine: Engine, ref: str, memory: str = "", cpus: str = "", pids_limit: int = 0) -> None:
-    """Change a running container's memory, CPU and pids limits (runtime ``update``).
+def update_container(
+    engine: Engine,
+    ref: str,
+    memory: str = "",
+    cpus: str = "",
+    pids_limit: int = 0,
+    cpu_shares: int = 0,
+    cpuset_cpus: str = "",
+    cpuset_mems: str = "",
+) -> None:
+    """Change a running container's memory, CPU and pids limits, CPU weight (``cpu_shares``) and
+    CPU and memory nodes (runtime ``update``); what is not given stays as it was.
 
     The new limits are also kept in the container's record and ``config.json``, so they hold
     after a restart.
@@ -27,6 +37,9 @@ def update_container(engine: Engine, ref: str, memory: str = "", cpus: str = "",
     opts.memory = memory or opts.memory
     opts.cpus = cpus or opts.cpus
     opts.pids_limit = pids_limit or opts.pids_limit
+    opts.cpu_shares = cpu_shares or opts.cpu_shares
+    opts.cpuset_cpus = cpuset_cpus or opts.cpuset_cpus
+    opts.cpuset_mems = cpuset_mems or opts.cpuset_mems
     set_resources(engine, record, resources(opts))
     engine.db.update_container(record.id, config={**record.config, "options": opts.to_json()})
 
