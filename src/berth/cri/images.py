@@ -57,13 +57,18 @@ def _user(entry: CatalogImage) -> dict[str, Any]:
 
 
 def list_images(services: Services, request: Any) -> Any:
-    """Every image in the store (filtered by ``filter.image`` when given)."""
+    """Every image in the store, or only the one ``filter.image`` names (none if it is not known:
+    an empty list, as CRI-O answers, not an error)."""
     from berth.image.catalog import list_images as catalog
 
     with _store(services.engine_config) as store:
         wanted = request.filter.image.image if request.HasField("filter") else ""
-        entries = [find(store, wanted)] if wanted else catalog(store)
-        return pb.ListImagesResponse(images=[_image(e) for e in entries])
+        if not wanted:
+            return pb.ListImagesResponse(images=[_image(e) for e in catalog(store)])
+        try:
+            return pb.ListImagesResponse(images=[_image(find(store, wanted))])
+        except NotFound:
+            return pb.ListImagesResponse()
 
 
 def image_status(services: Services, request: Any) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,10 +22,12 @@ from berth.cri import containers, events, execute, images, metrics, runtime_info
 from berth.cri.config import CriConfig, listen_path
 from berth.cri.proto import api_pb2 as pb
 from berth.cri.proto import api_pb2_grpc
-from berth.cri.service import Services, log, rpc
+from berth.cri.service import Services, log, rpc, rpc_stream
+from berth.cri.streamed import streamed
 from berth.engine.config import EngineConfig
 
 Handler = Callable[[Services, Any], Any]
+StreamHandler = Callable[[Services, Any], Iterator[Any]]
 
 RUNTIME_RPCS: dict[str, Handler] = {
     "Version": runtime_info.version,
@@ -58,12 +60,27 @@ RUNTIME_RPCS: dict[str, Handler] = {
     "ListPodSandboxMetrics": metrics.list_pod_sandbox_metrics,
 }
 
+#: The list RPCs' streamed twins (cri-api's CRIListStreaming; ``berth.cri.streamed``).
+RUNTIME_STREAMS: dict[str, StreamHandler] = {
+    "StreamPodSandboxes": streamed(sandboxes.list_pod_sandbox, pb.ListPodSandboxRequest),
+    "StreamContainers": streamed(containers.list_containers, pb.ListContainersRequest),
+    "StreamContainerStats": streamed(stats.list_container_stats, pb.ListContainerStatsRequest),
+    "StreamPodSandboxStats": streamed(stats.list_pod_sandbox_stats, pb.ListPodSandboxStatsRequest),
+    "StreamPodSandboxMetrics": streamed(
+        metrics.list_pod_sandbox_metrics, pb.ListPodSandboxMetricsRequest, filtered=False
+    ),
+}
+IMAGE_STREAMS: dict[str, StreamHandler] = {
+    "StreamImages": streamed(images.list_images, pb.ListImagesRequest),
+}
+
 #: The calls a kubelet makes every few seconds to read state (its relist, its stats and image
 #: checks): logged at debug level, as containerd does, so that the log shows what changed.
 READ_RPCS = frozenset({
     "Version", "Status", "RuntimeConfig", "PodSandboxStatus", "ListPodSandbox", "ContainerStatus",
     "ListContainers", "ContainerStats", "ListContainerStats", "PodSandboxStats", "ListPodSandboxStats",
     "ListMetricDescriptors", "ListPodSandboxMetrics", "ListImages", "ImageStatus", "ImageFsInfo",
+    *RUNTIME_STREAMS, *IMAGE_STREAMS,
 })  # fmt: skip
 
 IMAGE_RPCS: dict[str, Handler] = {
@@ -75,8 +92,11 @@ IMAGE_RPCS: dict[str, Handler] = {
 }
 
 
-def _servicer(base: type, table: dict[str, Handler], services: Services) -> Any:
-    """An instance of the generated servicer ``base`` whose methods call ``table``'s handlers."""
+def _servicer(
+    base: type, table: dict[str, Handler], streams: dict[str, StreamHandler], services: Services
+) -> Any:
+    """An instance of the generated servicer ``base`` whose methods call ``table``'s handlers and
+    ``streams``' (which answer with a stream)."""
 
     def method(name: str, handler: Handler) -> Callable[..., Any]:
         def call(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
@@ -85,7 +105,15 @@ def _servicer(base: type, table: dict[str, Handler], services: Services) -> Any:
         call.__name__ = name
         return rpc(call, services.rpc_metrics.observe, quiet=name in READ_RPCS)
 
+    def stream(name: str, handler: StreamHandler) -> Callable[..., Any]:
+        def call(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            yield from handler(services, request)
+
+        call.__name__ = name
+        return rpc_stream(call, services.rpc_metrics.observe, quiet=name in READ_RPCS)
+
     methods = {name: method(name, h) for name, h in table.items()}
+    methods.update({name: stream(name, h) for name, h in streams.items()})
     if base is api_pb2_grpc.RuntimeServiceServicer:
         methods["GetContainerEvents"] = _container_events(services)
     return type(base.__name__, (base,), methods)()
@@ -187,10 +215,10 @@ def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 16, log
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)  # a previous server's socket, left by SIGKILL
     server = grpc.server(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cri"))
-    _add_service(
-        server, "RuntimeService", _servicer(api_pb2_grpc.RuntimeServiceServicer, RUNTIME_RPCS, services)
-    )
-    _add_service(server, "ImageService", _servicer(api_pb2_grpc.ImageServiceServicer, IMAGE_RPCS, services))
+    runtime = _servicer(api_pb2_grpc.RuntimeServiceServicer, RUNTIME_RPCS, RUNTIME_STREAMS, services)
+    _add_service(server, "RuntimeService", runtime)
+    image = _servicer(api_pb2_grpc.ImageServiceServicer, IMAGE_RPCS, IMAGE_STREAMS, services)
+    _add_service(server, "ImageService", image)
     server.add_insecure_port(config.listen)
     services.streams = streams.stream_server(services)
     services.streams.start()

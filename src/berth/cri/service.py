@@ -219,26 +219,52 @@ def rpc(method: Handler, observe: Observer, quiet: bool = False) -> Handler:
 
     @functools.wraps(method)
     def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-        started = time.monotonic()
-        name = method.__name__
-        code = grpc.StatusCode.OK
-        try:
+        with _Answering(method.__name__, context, observe, done):
             return method(self, request, context)
-        except BerthError as err:
-            code = next((c for kind, c in _CODES.items() if isinstance(err, kind)), grpc.StatusCode.UNKNOWN)
-            log.info("rpc=%s code=%s error=%s", name, code.name, json.dumps(str(err)))
-            context.abort(code, str(err))
-        except Exception as err:
-            code = grpc.StatusCode.INTERNAL
-            log.exception("rpc=%s code=INTERNAL", name)
-            context.abort(code, f"{name}: {type(err).__name__}: {err}")
-        finally:
-            elapsed = time.monotonic() - started
-            observe(name, code.name, elapsed)
-            if code == grpc.StatusCode.OK:
-                done("rpc=%s code=OK ms=%.1f", name, 1000 * elapsed)
 
     return handle  # type: ignore[return-value]
+
+
+def rpc_stream(method: Handler, observe: Observer, quiet: bool = False) -> Handler:
+    """``rpc`` for a method that streams its answer (a generator): counted and logged when the
+    stream ends."""
+    done = log.debug if quiet else log.info
+
+    @functools.wraps(method)
+    def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        with _Answering(method.__name__, context, observe, done):
+            yield from method(self, request, context)
+
+    return handle  # type: ignore[return-value]
+
+
+class _Answering:
+    """One call, timed: counted and logged at its end, and a failure turned into the status code
+    naming its kind (INTERNAL, with the traceback logged, for anything but Berth's errors)."""
+
+    def __init__(self, name: str, context: grpc.ServicerContext, observe: Observer, done: Any) -> None:
+        self.name, self.context, self.observe, self.done = name, context, observe, done
+        self.started = time.monotonic()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: Any) -> None:
+        code = grpc.StatusCode.OK if err is None else grpc.StatusCode.CANCELLED
+        try:
+            if isinstance(err, BerthError):
+                code = next((c for k, c in _CODES.items() if isinstance(err, k)), grpc.StatusCode.UNKNOWN)
+                log.info("rpc=%s code=%s error=%s", self.name, code.name, json.dumps(str(err)))
+                self.context.abort(code, str(err))
+            elif isinstance(err, Exception):
+                code = grpc.StatusCode.INTERNAL
+                log.error("rpc=%s code=INTERNAL", self.name, exc_info=err)
+                self.context.abort(code, f"{self.name}: {type(err).__name__}: {err}")
+        finally:
+            elapsed = time.monotonic() - self.started
+            self.observe(self.name, code.name, elapsed)
+            if code == grpc.StatusCode.OK:
+                self.done("rpc=%s code=OK ms=%.1f", self.name, 1000 * elapsed)
 
 
 def require(value: str, what: str) -> str:

@@ -1,9 +1,12 @@
 """ListContainers and ListPodSandbox answer from kept, encoded answers (``berth.cri.snapshot``);
 these tests show that every change is in the very next answer: made, started, stopped and removed
 through the CRI or by the ``berth`` command writing the engine's database; and that filters and an
-empty filter give what they should."""
+empty filter give what they should. The Stream* twins of the list RPCs (``berth.cri.streamed``)
+answer the same items."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from berth.cri.proto import api_pb2 as pb
 from tests.integration.cri.conftest import IMAGE, Cri, sandbox_config
@@ -79,3 +82,48 @@ def test_a_stopped_sandbox_is_not_ready_at_once(cri: Cri) -> None:
     assert _sandboxes(cri) == {sid: pb.SANDBOX_NOTREADY}
     cri.runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))
     assert _sandboxes(cri) == {}
+
+
+def _streamed(call: Any, request: Any, field: str) -> list[Any]:
+    """Every item of a Stream* RPC's messages, checking each message has at least one."""
+    messages = list(call(request))
+    assert all(getattr(m, field) for m in messages), "a stream message without items"
+    return [item for m in messages for item in getattr(m, field)]
+
+
+def test_the_streamed_twins_answer_as_the_lists(cri: Cri) -> None:
+    runtime = cri.runtime
+    assert _streamed(runtime.StreamContainers, pb.StreamContainersRequest(), "containers") == []
+    sids = [
+        runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=sandbox_config(name))).pod_sandbox_id
+        for name in ("one", "two")
+    ]
+    cids = [_create(cri, sid, f"c{n}") for n, sid in enumerate(sids)]
+    for cid in cids:
+        runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+
+    listed = runtime.ListContainers(pb.ListContainersRequest()).containers
+    assert _streamed(runtime.StreamContainers, pb.StreamContainersRequest(), "containers") == list(listed)
+    only = pb.ContainerFilter(label_selector={"name": "c1"})
+    assert [c.id for c in _streamed(runtime.StreamContainers, pb.StreamContainersRequest(filter=only),
+                                    "containers")] == [cids[1]]  # fmt: skip
+    sandboxes = runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items
+    streamed = _streamed(runtime.StreamPodSandboxes, pb.StreamPodSandboxesRequest(), "pod_sandboxes")
+    assert streamed == list(sandboxes) and len(streamed) == 2
+
+    stats = _streamed(runtime.StreamContainerStats, pb.StreamContainerStatsRequest(), "container_stats")
+    assert sorted(s.attributes.id for s in stats) == sorted(cids)
+    pod_stats = _streamed(
+        runtime.StreamPodSandboxStats, pb.StreamPodSandboxStatsRequest(), "pod_sandbox_stats"
+    )
+    assert sorted(s.attributes.id for s in pod_stats) == sorted(sids)
+    metrics = _streamed(
+        runtime.StreamPodSandboxMetrics, pb.StreamPodSandboxMetricsRequest(), "pod_sandbox_metrics"
+    )
+    listed_metrics = runtime.ListPodSandboxMetrics(pb.ListPodSandboxMetricsRequest()).pod_metrics
+    assert sorted(m.pod_sandbox_id for m in metrics) == sorted(m.pod_sandbox_id for m in listed_metrics)
+    images = _streamed(cri.images.StreamImages, pb.StreamImagesRequest(), "images")
+    assert [i.id for i in images] == [i.id for i in cri.images.ListImages(pb.ListImagesRequest()).images]
+
+    for sid in sids:
+        runtime.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=sid))

@@ -308,6 +308,15 @@ CASES: list[Case] = [
         INVALID,
     ),
     (
+        "StreamImages with a bad reference as its filter (the error comes with the stream)",
+        lambda cri, ids: list(
+            cri.images.StreamImages(
+                pb.StreamImagesRequest(filter=pb.ImageFilter(image=pb.ImageSpec(image="Bad Image!!")))
+            )
+        ),
+        INVALID,
+    ),
+    (
         "RemoveImage without an image",
         lambda cri, ids: cri.images.RemoveImage(pb.RemoveImageRequest()),
         INVALID,

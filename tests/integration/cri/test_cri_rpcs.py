@@ -38,6 +38,9 @@ def test_images(cri: Cri) -> None:
     assert by_id.id == image.id
     missing = cri.images.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image="localhost/none:1")))
     assert not missing.HasField("image")
+    for wanted, found in ((IMAGE, [image.id]), ("localhost/none:1", [])):  # a filter for one image
+        one = pb.ListImagesRequest(filter=pb.ImageFilter(image=pb.ImageSpec(image=wanted)))
+        assert [i.id for i in cri.images.ListImages(one).images] == found
     fs = cri.images.ImageFsInfo(pb.ImageFsInfoRequest())
     assert fs.image_filesystems[0].used_bytes.value > 0
     cri.images.RemoveImage(pb.RemoveImageRequest(image=pb.ImageSpec(image=image.id)))
