@@ -378,6 +378,34 @@ def _find(engine: Engine, ref: str, missing_ok: bool = False) -> ContainerRecord
     return made
 
 
+def _resources(engine: Engine, record: ContainerRecord) -> Any:
+    """The container's resources now, as api.proto ContainerResources: its ``config.json``'s
+    ``linux.resources`` (config-linux.md#control-groups), which keeps every UpdateContainerResources
+    and NRI adjustment, and its OOM score; None without a readable ``config.json``."""
+    try:
+        spec = json.loads(engine.paths(record.id).config_json.read_bytes())
+    except (OSError, ValueError):
+        return None
+    wanted = (spec.get("linux") or {}).get("resources") or {}
+    cpu, memory = wanted.get("cpu") or {}, wanted.get("memory") or {}
+    linux = pb.LinuxContainerResources(
+        cpu_period=cpu.get("period", 0),
+        cpu_quota=cpu.get("quota", 0),
+        cpu_shares=cpu.get("shares", 0),
+        cpuset_cpus=cpu.get("cpus", ""),
+        cpuset_mems=cpu.get("mems", ""),
+        memory_limit_in_bytes=memory.get("limit", 0),
+        memory_swap_limit_in_bytes=max(memory.get("swap", 0), 0),
+        oom_score_adj=(spec.get("process") or {}).get("oomScoreAdj", 0),
+        hugepage_limits=[
+            pb.HugepageLimit(page_size=h.get("pageSize", ""), limit=h.get("limit", 0))
+            for h in wanted.get("hugepageLimits") or []
+        ],
+        unified=wanted.get("unified") or {},
+    )
+    return pb.ContainerResources(linux=linux)
+
+
 def options_of(record: ContainerRecord) -> dict[str, Any]:
     """The engine's creation options of ``record`` (its labels, annotations...), as stored."""
     options: dict[str, Any] = record.config["options"]
@@ -413,6 +441,7 @@ def _status(engine: Engine, record: ContainerRecord) -> Any:
         image=pb.ImageSpec(image=cri.get("image_name") or cri.get("image", "")),
         image_ref=record.image_id,
         image_id=record.image_id,
+        resources=_resources(engine, record),
         reason=reason,
         message=record.error,
         labels=options["labels"],

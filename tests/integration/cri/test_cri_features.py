@@ -258,7 +258,8 @@ def _cpu_weight_and_cpus(cri: Cri, cid: str) -> tuple[int, str]:
 
 def test_cpu_requests_and_placement_reach_the_cgroup(cri: Cri, sandbox: tuple[str, Any]) -> None:
     """The kubelet gives a container its CPU request as ``cpu_shares`` and, with its CPU manager,
-    the CPUs it may use; both at creation and in UpdateContainerResources."""
+    the CPUs it may use; both at creation and in UpdateContainerResources. ContainerStatus reports
+    the resources the container has now."""
     every = sorted(os.sched_getaffinity(0))
     first = str(every[0])
     resources = pb.LinuxContainerResources(cpu_shares=512, cpuset_cpus=first, memory_limit_in_bytes=64 << 20)
@@ -272,4 +273,7 @@ def test_cpu_requests_and_placement_reach_the_cgroup(cri: Cri, sandbox: tuple[st
     assert (abs(shares - 2048) < 30, cpus) == (True, wider)
     memory = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"
     assert _sh(cri, cid, memory) == (0, f"{64 << 20}\n")  # what the update did not name stays
+    status = cri.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=cid)).status
+    shown = status.resources.linux
+    assert (shown.cpu_shares, shown.cpuset_cpus, shown.memory_limit_in_bytes) == (2048, wider, 64 << 20)
     cri.runtime.RemoveContainer(pb.RemoveContainerRequest(container_id=cid))

@@ -286,6 +286,8 @@ def test_a_plugins_adjustments_and_updates_are_applied(nri: tuple[Cri, str], tmp
     answer = plugin.update_containers(update=[update, unknown])
     assert [u.container_id for u in answer.failed] == ["0" * 64]
     assert _memory_limit(cri, cid) == 96 * MIB
+    status = cri.runtime.ContainerStatus(pb.ContainerStatusRequest(container_id=cid)).status
+    assert status.resources.linux.memory_limit_in_bytes == 96 * MIB  # what the plugin set, reported
     evict = nri_pb2.ContainerEviction(container_id=cid, reason="too greedy")
     assert not plugin.update_containers(evict=[evict]).failed
     status = wait_state(cri.runtime, cid, "CONTAINER_EXITED")
