@@ -242,7 +242,9 @@ class _Answering:
     """One call, timed: counted and logged at its end, and a failure turned into the status code
     naming its kind (INTERNAL, with the traceback logged, for anything but Berth's errors)."""
 
-    def __init__(self, name: str, context: grpc.ServicerContext, observe: Observer, done: Any) -> None:
+    def __init__(
+        self, name: str, context: grpc.ServicerContext, observe: Observer, done: Callable[..., None]
+    ) -> None:
         self.name, self.context, self.observe, self.done = name, context, observe, done
         self.started = time.monotonic()
 
