@@ -378,13 +378,20 @@ def _find(engine: Engine, ref: str, missing_ok: bool = False) -> ContainerRecord
     return made
 
 
-def _resources(engine: Engine, record: ContainerRecord) -> Any:
+def _spec(engine: Engine, record: ContainerRecord) -> dict[str, Any] | None:
+    """The container's ``config.json`` now (None without a readable one)."""
+    try:
+        spec: dict[str, Any] = json.loads(engine.paths(record.id).config_json.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return spec
+
+
+def _resources(spec: dict[str, Any] | None) -> Any:
     """The container's resources now, as api.proto ContainerResources: its ``config.json``'s
     ``linux.resources`` (config-linux.md#control-groups), which keeps every UpdateContainerResources
-    and NRI adjustment, and its OOM score; None without a readable ``config.json``."""
-    try:
-        spec = json.loads(engine.paths(record.id).config_json.read_bytes())
-    except (OSError, ValueError):
+    and NRI adjustment, and its OOM score; None without a ``config.json``."""
+    if spec is None:
         return None
     wanted = (spec.get("linux") or {}).get("resources") or {}
     cpu, memory = wanted.get("cpu") or {}, wanted.get("memory") or {}
@@ -430,6 +437,7 @@ def _status(engine: Engine, record: ContainerRecord) -> Any:
     reason = ""
     if exited:
         reason = "OOMKilled" if record.oom_killed else ("Completed" if record.exit_code == 0 else "Error")
+    spec = _spec(engine, record)  # read once: the resources and the user both come from it
     return pb.ContainerStatus(
         id=record.id,
         metadata=pb.ContainerMetadata(**cri.get("metadata", {})),
@@ -441,23 +449,22 @@ def _status(engine: Engine, record: ContainerRecord) -> Any:
         image=pb.ImageSpec(image=cri.get("image_name") or cri.get("image", "")),
         image_ref=record.image_id,
         image_id=record.image_id,
-        resources=_resources(engine, record),
+        resources=_resources(spec),
         reason=reason,
         message=record.error,
         labels=options["labels"],
         annotations=user_annotations(options["annotations"]),
         mounts=[pb.Mount(**m) for m in cri.get("mounts", [])],
         log_path=cri.get("log_path", ""),
-        user=_user(engine, record),
+        user=_user(spec),
     )
 
 
-def _user(engine: Engine, record: ContainerRecord) -> Any:
+def _user(spec: dict[str, Any] | None) -> Any:
     """The identity the container's process was given (config.md#user): uid, gid and every group
     it holds, its own included (api.proto ContainerUser)."""
-    try:
-        user = json.loads(engine.paths(record.id).config_json.read_text())["process"]["user"]
-    except (OSError, ValueError, KeyError):
+    user = ((spec or {}).get("process") or {}).get("user")
+    if user is None:
         return None
     groups = sorted({user.get("gid", 0), *user.get("additionalGids", [])})
     return pb.ContainerUser(
