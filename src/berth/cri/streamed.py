@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from berth.cri.service import Services
+from berth.varint import read_uvarint
 
 #: The most bytes of items in one stream message (unless one item is larger): far below gRPC's
 #: default 4 MiB receive limit.
@@ -55,15 +56,10 @@ def _record_end(encoded: bytes, at: int) -> int:
     """Where the field-1 record starting at ``at`` ends."""
     if encoded[at] != _RECORD_TAG:
         raise ValueError(f"a list answer holds tag {encoded[at]:#x} at byte {at}, not field 1's")
-    length, shift, at = 0, 0, at + 1
-    while True:
-        if at >= len(encoded) or shift > 63:
-            raise ValueError("a list answer ends inside a record's length")
-        byte = encoded[at]
-        length |= (byte & 0x7F) << shift
-        shift, at = shift + 7, at + 1
-        if not byte & 0x80:
-            break
+    try:
+        length, at = read_uvarint(encoded, at + 1)
+    except ValueError:
+        raise ValueError("a list answer ends inside a record's length") from None
     if at + length > len(encoded):
         raise ValueError("a list answer ends inside a record")
     return at + length

@@ -16,6 +16,7 @@ from functools import partial
 from berth.inventory.layerfiles import Probe
 from berth.inventory.model import Package
 from berth.inventory.sources._common import ImageFiles, RecordError, Warn, added_in, namespaced_package
+from berth.varint import read_uvarint
 
 MAGIC = b"\xff Go buildinf:"
 _HEADER = 32
@@ -34,18 +35,6 @@ def executable(path: str, mode: int) -> bool:
     return bool(mode & 0o111)
 
 
-def _uvarint(data: bytes, offset: int) -> tuple[int, int]:
-    value = shift = 0
-    while offset < len(data) and shift < 64:
-        byte = data[offset]
-        offset += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, offset
-        shift += 7
-    raise ValueError("a varint that does not end")
-
-
 def extract(data: bytes) -> bytes | None:
     """``MAGIC``, the Go version, a newline and the module information, from an executable's
     bytes; None if it has no build information Berth reads."""
@@ -53,9 +42,9 @@ def extract(data: bytes) -> bytes | None:
     while start >= 0:
         if len(data) >= start + _HEADER and data[start + 15] & _INLINE_STRINGS:
             try:
-                length, offset = _uvarint(data, start + _HEADER)
+                length, offset = read_uvarint(data, start + _HEADER)
                 version = data[offset : offset + length]
-                length, offset = _uvarint(data, offset + length)
+                length, offset = read_uvarint(data, offset + length)
                 modinfo = data[offset : offset + length]
             except ValueError:
                 return None
