@@ -44,8 +44,7 @@ class Berth:
         never share a bridge with each other or with other users of Berth on the host."""
         path = self.root.parent / f"{self.root.name}-berth.toml"
         if not path.exists():
-            tag = os.urandom(3).hex()
-            subnet = f"10.{200 + int(tag[:2], 16) % 50}.{int(tag[2:4], 16)}.0/24"
+            tag, subnet = _free_subnet()
             # Written whole under another name, then linked in: threads of one test (the restart
             # stress test's) ask at once, and the first link wins; none reads a half-written file.
             draft = path.with_name(f"{path.name}.{tag}")
@@ -137,6 +136,27 @@ def berth(tmp_path: Path, busybox_root: Path, host_network_unchanged: None) -> I
         yield b
     finally:
         b.cleanup()
+
+
+def _free_subnet() -> tuple[str, str]:
+    """A random tag and a /24 under 10.200.0.0/13 that no route on the host overlaps: bridges that
+    other software (or an earlier run) left keep their routes, and Berth refuses a subnet that
+    overlaps one."""
+    import ipaddress
+
+    routed = []
+    with open("/proc/net/route") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            # Destination and Mask, in the kernel's (little-endian) byte order
+            destination, mask = (ipaddress.IPv4Address(bytes.fromhex(fields[i])[::-1]) for i in (1, 7))
+            if int(mask):  # (the default route overlaps everything)
+                routed.append(ipaddress.ip_network(f"{destination}/{mask}"))
+    while True:
+        tag = os.urandom(3).hex()
+        subnet = ipaddress.ip_network(f"10.{200 + int(tag[:2], 16) % 50}.{int(tag[2:4], 16)}.0/24")
+        if not any(subnet.overlaps(net) for net in routed):
+            return tag, str(subnet)
 
 
 def _iptables_rules() -> set[str]:
