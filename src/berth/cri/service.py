@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 
+from berth.cri.commits import CommitMarker
 from berth.cri.config import CriConfig
 from berth.cri.delivery import Deliveries
 from berth.cri.snapshot import Listing, Snapshot
@@ -71,22 +72,23 @@ class Services:
         #: the engine's and the image store's databases, open for the server's life
         self._held = _hold_databases(engine_config)
         self._held_lock = threading.Lock()
+        self._commits = CommitMarker(engine_config.db_path)
         self._snapshots: dict[Callable[[Engine], Any], Snapshot[Any]] = {}
 
-    def database_version(self) -> int:
-        """A number that changes whenever a connection other than the server's own held one
-        commits to the engine's database (SQLite's ``PRAGMA data_version``); every call's engine
-        and every start's worker use their own, so cached answers are true while it stays."""
-        with self._held_lock:
-            return int(self._held[0].execute("PRAGMA data_version").fetchone()[0])
+    def database_version(self) -> bytes:
+        """Bytes that change whenever anyone commits to the engine's database (its WAL-index
+        header, ``berth.cri.commits``), so cached answers are true while they stay."""
+        return self._commits.read()
 
     def snapshot(self, make: Callable[[Engine], tuple[Made, Iterable[int]]]) -> Made:
         """What ``make`` builds from the engine, kept while the database and the monitors it
         names stay as they were (``berth.cri.snapshot``)."""
-        with self._held_lock:
-            kept: Snapshot[Made] | None = self._snapshots.get(make)
-            if kept is None:
-                kept = self._snapshots[make] = Snapshot(make)
+        kept: Snapshot[Made] | None = self._snapshots.get(make)  # made once: after that, no lock
+        if kept is None:
+            with self._held_lock:
+                kept = self._snapshots.get(make)
+                if kept is None:
+                    kept = self._snapshots[make] = Snapshot(make)
         return kept.get(self)
 
     def listed(
@@ -99,18 +101,20 @@ class Services:
         empty filter ``wanted`` (the kubelet's relist) while nothing is hidden, else the items
         ``selected`` by ``wanted`` that are not hidden."""
         listing = self.snapshot(make)
-        hidden = self.hidden_now()
-        if not hidden and wanted.ByteSize() == 0:
+        if not self._hidden and wanted.ByteSize() == 0:  # a set's truth needs no lock
             return listing.whole
+        hidden = self.hidden_now()
         return listing.select(lambda item: item.id not in hidden and selected(wanted, item))
 
     def close(self) -> None:
-        """Close the held databases (``_hold_databases``) and the snapshots' pidfds."""
+        """Close the held databases (``_hold_databases``), then the commit marker, and the
+        snapshots' pidfds."""
         for kept in self._snapshots.values():
             kept.close()
         with self._held_lock:
             for connection in self._held:
                 connection.close()
+        self._commits.close()
 
     @contextlib.contextmanager
     def hiding(self, object_id: str) -> Iterator[None]:
@@ -216,11 +220,20 @@ def rpc(method: Handler, observe: Observer, quiet: bool = False) -> Handler:
     succeeded), count it with ``observe``, and end a call that raised ``BerthError`` with the status
     code naming its kind (InvalidArgument, NotFound...) and its message."""
     done = log.debug if quiet else log.info
+    name = method.__name__
 
+    # A try and straight calls rather than a context manager: the kubelet's relist comes through
+    # here every second, and what it runs besides its answer is what Berth adds to gRPC's time.
     @functools.wraps(method)
     def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-        with _Answering(method.__name__, context, observe, done):
-            return method(self, request, context)
+        started = time.monotonic()
+        try:
+            answer = method(self, request, context)
+        except BaseException as err:
+            _failed(name, context, observe, started, err)
+            raise
+        _answered(name, observe, done, started)
+        return answer
 
     return handle  # type: ignore[return-value]
 
@@ -229,44 +242,45 @@ def rpc_stream(method: Handler, observe: Observer, quiet: bool = False) -> Handl
     """``rpc`` for a method that streams its answer (a generator): counted and logged when the
     stream ends."""
     done = log.debug if quiet else log.info
+    name = method.__name__
 
     @functools.wraps(method)
     def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _Answering(method.__name__, context, observe, done):
+        started = time.monotonic()
+        try:
             yield from method(self, request, context)
+        except BaseException as err:
+            _failed(name, context, observe, started, err)
+            raise
+        _answered(name, observe, done, started)
 
     return handle  # type: ignore[return-value]
 
 
-class _Answering:
-    """One call, timed: counted and logged at its end, and a failure turned into the status code
-    naming its kind (INTERNAL, with the traceback logged, for anything but Berth's errors)."""
+def _answered(name: str, observe: Observer, done: Callable[..., None], started: float) -> None:
+    elapsed = time.monotonic() - started
+    observe(name, "OK", elapsed)
+    done("rpc=%s code=OK ms=%.1f", name, 1000 * elapsed)
 
-    def __init__(
-        self, name: str, context: grpc.ServicerContext, observe: Observer, done: Callable[..., None]
-    ) -> None:
-        self.name, self.context, self.observe, self.done = name, context, observe, done
-        self.started = time.monotonic()
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: Any) -> None:
-        code = grpc.StatusCode.OK if err is None else grpc.StatusCode.CANCELLED
-        try:
-            if isinstance(err, BerthError):
-                code = next((c for k, c in _CODES.items() if isinstance(err, k)), grpc.StatusCode.UNKNOWN)
-                log.info("rpc=%s code=%s error=%s", self.name, code.name, json.dumps(str(err)))
-                self.context.abort(code, str(err))
-            elif isinstance(err, Exception):
-                code = grpc.StatusCode.INTERNAL
-                log.error("rpc=%s code=INTERNAL", self.name, exc_info=err)
-                self.context.abort(code, f"{self.name}: {type(err).__name__}: {err}")
-        finally:
-            elapsed = time.monotonic() - self.started
-            self.observe(self.name, code.name, elapsed)
-            if code == grpc.StatusCode.OK:
-                self.done("rpc=%s code=OK ms=%.1f", self.name, 1000 * elapsed)
+def _failed(
+    name: str, context: grpc.ServicerContext, observe: Observer, started: float, err: BaseException
+) -> None:
+    """Count a call that raised ``err`` and end it with the status code naming its kind (INTERNAL,
+    with the traceback logged, for anything but Berth's errors; CANCELLED, with nothing more to
+    send, for the client gone)."""
+    code = grpc.StatusCode.CANCELLED
+    try:
+        if isinstance(err, BerthError):
+            code = next((c for k, c in _CODES.items() if isinstance(err, k)), grpc.StatusCode.UNKNOWN)
+            log.info("rpc=%s code=%s error=%s", name, code.name, json.dumps(str(err)))
+            context.abort(code, str(err))
+        elif isinstance(err, Exception):
+            code = grpc.StatusCode.INTERNAL
+            log.error("rpc=%s code=INTERNAL", name, exc_info=err)
+            context.abort(code, f"{name}: {type(err).__name__}: {err}")
+    finally:
+        observe(name, code.name, time.monotonic() - started)
 
 
 def require(value: str, what: str) -> str:

@@ -4,7 +4,7 @@ The kubelet lists every container each second (PLEG's relist). Reading, decoding
 every record costs about 85 µs per container here (17 ms for 200), where containerd answers from
 memory. A ``Snapshot`` keeps what its ``make`` built and builds it again only when:
 
-- another connection committed to the engine's database since (``Services.database_version``): a
+- anyone committed to the engine's database since (``Services.database_version``): a
   container made, started, exited or removed, by this server, a starter worker or a monitor;
 - or a monitor it depends on ended: a pidfd(2) per monitor turns readable when that process exits,
   which covers a monitor that dies without recording its container's exit (``refresh`` repairs the
@@ -35,7 +35,7 @@ class Snapshot(Generic[Made]):
     def __init__(self, make: Callable[[Engine], tuple[Made, Iterable[int]]]) -> None:
         self._make = make
         self._lock = threading.Lock()
-        self._version: int | None = None
+        self._version: bytes | None = None
         self._made: Made | None = None
         self._monitors: list[int] = []  # pidfds
         self._poll = select.epoll()  # waiting costs O(ready), not O(monitors) as poll(2) would
