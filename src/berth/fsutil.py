@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import stat  # loaded by os already
-import threading
+from _thread import get_native_id  # threading's own, without threading's imports (~2 ms a start)
 
 from berth.errors import InvalidArgument
 
@@ -42,7 +42,7 @@ class AtomicFile:
         directory, name = os.path.split(self.target)
         self.directory = directory or "."
         # pid and thread: two threads of one process (the CRI server's) may write the same file.
-        self.tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}-{threading.get_native_id()}")
+        self.tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}-{get_native_id()}")
         self.mode = mode
         self.durable = durable
         self._file: BufferedWriter | None = None

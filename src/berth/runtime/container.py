@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 
 from berth.errors import AlreadyExists, InvalidArgument, NotFound
 from berth.fsutil import atomic_write, locked
@@ -257,3 +258,13 @@ def process_start(pid: int) -> int:
     if fields[0] in (b"Z", b"X"):
         return 0
     return int(fields[19])
+
+
+def wait_gone(pid: int, start: int, timeout: float = 10.0) -> bool:
+    """Poll until process ``pid`` (started at ``start``) has exited; True if it did in time."""
+    deadline = time.monotonic() + timeout
+    while process_start(pid) == start and start:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True

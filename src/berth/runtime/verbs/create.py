@@ -264,22 +264,12 @@ def _kill(pid: int) -> None:
         return  # gone already
 
 
-def wait_gone(pid: int, start: int, timeout: float = 10.0) -> bool:
-    """Poll until process ``pid`` (started at ``start``) has exited; True if it did in time."""
-    deadline = time.monotonic() + timeout
-    while container.process_start(pid) == start and start:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
-
-
 def rollback(c: Container, manager: CgroupManager | None, config: RuntimeConfig, hook: bool) -> None:
     """Undo a half-made container (kill, cgroup, state); after a hook failure run poststop too."""
     if c.pid:
         start = container.process_start(c.pid)
         _kill(c.pid)
-        wait_gone(c.pid, start)
+        container.wait_gone(c.pid, start)
     if manager is not None:
         for pid in manager.pids():
             _kill(pid)

@@ -9,7 +9,6 @@ from berth.runtime import container, hooks, jsontext
 from berth.runtime.container import Container
 from berth.runtime.linux.cgroups import load_manager
 from berth.runtime.log import warn
-from berth.runtime.verbs.create import wait_gone
 from berth.spec.runtime_config import RuntimeConfig, parse_config
 
 
@@ -35,7 +34,7 @@ def destroy(c: Container, config: RuntimeConfig | None = None) -> None:
     if c.signal(9):
         if manager is not None and manager.is_frozen():
             manager.thaw()
-        wait_gone(c.pid, c.pid_start)
+        container.wait_gone(c.pid, c.pid_start)
     if manager is not None:
         # A container sharing the host's pid namespace keeps processes after its init dies.
         for pid in manager.pids():
