@@ -84,8 +84,10 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
         config = engine.config
         cgroup = container_cgroup_path(config.cgroup_parent, record)
         # With no namespace to configure between the runtime's create and start (runtime.md#start),
-        # one ``run --detach`` does both: a runtime process fewer on every start.
-        fused = network is None and not has_pinned_netns(record)
+        # one ``run --detach`` does both: a runtime process fewer on every start. A pod's infra
+        # runs only the pause process, which never touches the network: it may start while CNI
+        # configures its namespace, which is ready when this returns, before any member joins it.
+        fused = (network is None and not has_pinned_netns(record)) or opts.pod_infra
         runtime_argv = runtime.run_detached_argv if fused else runtime.create_argv
         spec = monitor.MonitorSpec(
             cid=record.id,
@@ -127,18 +129,18 @@ def start_container(engine: Engine, ref: str, attach: bool = False) -> socket.so
             if network_error is not None:
                 raise network_error from None
             raise _invocation_error(err) from None
-        if fused:
-            engine.db.update_container(
-                record.id, state=RUNNING, pid=pid, monitor_pid=monitor_pid, started_at=time.time()
-            )
-            _started(engine, record, attach)
-            return pending.attach_socket
-        engine.db.update_container(record.id, state=CREATED, pid=pid, monitor_pid=monitor_pid)
+        ran = {"state": RUNNING, "started_at": time.time()} if fused else {"state": CREATED}
+        engine.db.update_container(record.id, pid=pid, monitor_pid=monitor_pid, **ran)
         if network_error is not None:
             # The monitor undoes the network when the killed container exits.
+            if pending.attach_socket is not None:
+                pending.attach_socket.close()
             with contextlib.suppress(RuntimeFailure):
                 runtime.kill(record.id, "KILL")
             raise network_error
+        if fused:
+            _started(engine, record, attach)
+            return pending.attach_socket
         sock = monitor.attach_client(paths.attach_socket) if attach else None
         try:
             runtime.start(record.id)
