@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
-from berth.runtime import container
+from berth.runtime import container, jsontext
 
 
 def state(root: str, container_id: str) -> str:
-    """The state JSON of ``container_id``."""
-    return json.dumps(container.load(root, container_id).oci_state(), indent=2)
+    """The state JSON of ``container_id``, indented as runc prints it (without ``json``'s imports:
+    ``berth.runtime.jsontext``)."""
+    return jsontext.dumps_indented(container.load(root, container_id).oci_state())
