@@ -6,7 +6,7 @@ The file's layout (every key optional)::
     stream_address = "127.0.0.1:0"          # where exec/attach/port-forward URLs would point
     metrics_address = ""                    # HOST:PORT of Prometheus /metrics ("" for none)
     nri_socket = ""                         # NRI plugins' socket, e.g. /var/run/nri/nri.sock ("" for none)
-    sandbox_image = ""                      # "" for Berth's own pause image, built, never pulled
+    sandbox_image = ""                      # "" for Berth's pause image (built); a name: pulled if missing
     registries_conf = "/etc/berth/registries.conf"   # merged over podman's registries.conf files
     auth_file = "/run/berth/auth.json"
     cni_plugin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]

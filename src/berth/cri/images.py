@@ -122,6 +122,19 @@ def pull_image(services: Services, request: Any) -> Any:
     return pb.PullImageResponse(image_ref=f"sha256:{entry.id}")
 
 
+def pull_missing(services: Services, name: str) -> None:
+    """Pull ``name`` as PullImage does (the server's registries.conf with its mirrors, its auth file,
+    the signature policy) unless the store has it. RunPodSandbox's sandbox image: the kubelet never
+    pulls it, so the runtime does, as containerd does."""
+    with _store(services.engine_config) as store:
+        try:
+            find(store, name)
+            return
+        except NotFound:
+            pass
+    pull_image(services, pb.PullImageRequest(image=pb.ImageSpec(image=name)))
+
+
 def remove_image(services: Services, request: Any) -> Any:
     """Remove the image with every name it has; an image not known succeeds, as the CRI asks."""
     from berth.engine.images.store import prune_snapshots

@@ -58,6 +58,10 @@ def run_pod_sandbox(services: Services, request: Any) -> Any:
         # The pod's user namespace mappings, given to each container too (the runtime needs them).
         "idmaps": _user_namespace(services, request),
     }
+    if services.config.sandbox_image:
+        from berth.cri.images import pull_missing
+
+        pull_missing(services, services.config.sandbox_image)
     with services.engine() as engine:
         pod = create_pod(engine, _pod_options(services, engine, config, record))
         with services.hiding(pod.id):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -58,12 +59,13 @@ def test_restart_after_sigkill_finds_the_true_states(cri: Cri) -> None:
     assert cri.runtime.ListContainers(pb.ListContainersRequest()).containers == []
 
 
-def _restart_with(cri: Cri, tmp_path: Path, registries_conf: str) -> None:
-    """Start the server again with ``registries_conf`` (and the environment as it now is)."""
+def _restart_with(cri: Cri, tmp_path: Path, registries_conf: str, settings_text: str = "") -> None:
+    """Start the server again with ``registries_conf`` and ``settings_text`` (and the environment as
+    it now is)."""
     conf = tmp_path / "registries.conf"
     conf.write_text(registries_conf)
     settings = tmp_path / "cri.toml"
-    settings.write_text(f'registries_conf = "{conf}"\n')
+    settings.write_text(f'registries_conf = "{conf}"\n{settings_text}')
     stop_server(cri.process)
     cri.channel.close()
     cri.process = start_server(cri.berth, cri.socket, settings)
@@ -82,6 +84,30 @@ def test_pull_through_a_registries_conf_mirror(cri: Cri, registry: str, tmp_path
     assert image.id == ref and "registry.k8s.io/e2e/busybox:1.0" in image.repo_tags
     local = cri.images.ImageStatus(pb.ImageStatusRequest(image=pb.ImageSpec(image=IMAGE))).image
     assert local.id == ref  # the same image, under two names
+
+
+def test_the_sandbox_image_is_pulled_through_the_mirror(cri: Cri, registry: str, tmp_path: Path) -> None:
+    """``sandbox_image`` names a registry only a registries.conf mirror reaches: RunPodSandbox pulls
+    it there (the kubelet never pulls it), and a second pod uses the pulled image."""
+    tarball = tmp_path / "pause.tar"
+    with tarfile.open(tarball, "w") as tar:
+        tar.add(cri.berth.rootfs, arcname=".")
+    cri.berth("import", "--change", 'CMD ["sleep", "1000"]', str(tarball), "localhost/pausing:1")
+    cri.berth("push", "--tls-verify=false", "localhost/pausing:1", f"docker://{registry}/pause:3.9")
+    cri.berth("rmi", "localhost/pausing:1")
+    _restart_with(
+        cri,
+        tmp_path,
+        f'[[registry]]\nprefix = "registry.k8s.io"\nlocation = "{registry}"\ninsecure = true\n',
+        'sandbox_image = "registry.k8s.io/pause:3.9"\n',
+    )
+
+    for name in ("first", "second"):
+        sid = cri.runtime.RunPodSandbox(pb.RunPodSandboxRequest(config=sandbox_config(name))).pod_sandbox_id
+        status = cri.runtime.PodSandboxStatus(pb.PodSandboxStatusRequest(pod_sandbox_id=sid)).status
+        assert status.state == pb.SANDBOX_READY
+    pause = pb.ImageSpec(image="registry.k8s.io/pause:3.9")
+    assert cri.images.ImageStatus(pb.ImageStatusRequest(image=pause)).HasField("image")
 
 
 def test_pull_obeys_the_signature_policy(
