@@ -170,6 +170,27 @@ def test_gc_removes_stale_ingests_only(images: ImageStore) -> None:
     assert images.gc(ingest_grace=0).removed_blobs == [Digest.of(b"partial")]
 
 
+def test_gc_removes_an_ingest_its_killed_writer_left_without_data(images: ImageStore) -> None:
+    """A writer killed after making its directory and ref file but before opening its data leaves
+    an ingest that ``ingests`` does not list; gc removes it once no writer holds its lock."""
+    from berth.image.store.ingest import ingest_dir, try_lock
+
+    content = images.content
+    left = ingest_dir(content.ingest_root, "killed")
+    left.mkdir(parents=True)
+    (left / "ref").write_text("killed")
+    held = try_lock(left)  # a writer still alive between its mkdir and its data
+    assert held is not None
+    try:
+        assert images.gc(ingest_grace=0).removed_ingests == []
+    finally:
+        os.close(held)
+    assert content.ingests() == []  # not a complete ingest
+    assert images.gc(ingest_grace=3600).removed_ingests == []  # recent
+    assert images.gc(ingest_grace=0).removed_ingests == [left.name]
+    assert not left.exists()
+
+
 def test_gc_skips_missing_children_and_reports_nothing_odd(images: ImageStore) -> None:
     desc, manifest = add_manifest(images.content)
     images.create("img", desc)

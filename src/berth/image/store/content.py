@@ -193,10 +193,15 @@ class ContentStore:
 
     def ingests(self) -> builtins.list[IngestStatus]:
         """Every unfinished ingest on disk."""
+        found = (ingest.status(p) for p in self.ingest_directories())
+        return sorted((s for s in found if s is not None), key=lambda s: s.ref)
+
+    def ingest_directories(self) -> builtins.list[Path]:
+        """Every ingest's directory, with its data or without: a writer killed between making
+        the directory and opening its data file leaves one that ``ingests`` does not list."""
         if not self.ingest_root.is_dir():
             return []
-        found = (ingest.status(p) for p in self.ingest_root.iterdir() if p.is_dir())
-        return sorted((s for s in found if s is not None), key=lambda s: s.ref)
+        return [p for p in self.ingest_root.iterdir() if p.is_dir()]
 
     def abort(self, ref: str) -> None:
         """Throw away the ingest ``ref``; ``NotFound`` if there is none, ``InvalidState`` if in use."""

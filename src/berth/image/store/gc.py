@@ -44,7 +44,8 @@ def collect(store: ContentStore, roots: RootsQuery, ingest_grace: float = 3600.0
     """Remove every blob not reachable from ``roots`` and not leased, and stale ingests.
 
     An ingest is stale when no writer holds it, no lease names it, and it was last written more than
-    ``ingest_grace`` seconds ago.
+    ``ingest_grace`` seconds ago; one without data (its writer killed before it wrote any) is stale
+    once no writer holds it and its directory is older than that.
     """
     report = GCReport()
     with store.gc_guard(exclusive=True):
@@ -63,9 +64,12 @@ def collect(store: ContentStore, roots: RootsQuery, ingest_grace: float = 3600.0
                     continue
                 report.removed_blobs.append(info.digest)
                 report.freed_bytes += info.size
-        for status in store.ingests():
-            if status.ref not in leased_ingests and ingest.remove_if_stale(status.path, now - ingest_grace):
-                report.removed_ingests.append(status.ref)
+        for directory in store.ingest_directories():
+            status = ingest.status(directory)  # None: no data yet, nothing a lease could keep
+            if status is not None and status.ref in leased_ingests:
+                continue
+            if ingest.remove_if_stale(directory, now - ingest_grace):
+                report.removed_ingests.append(status.ref if status is not None else directory.name)
     return report
 
 
