@@ -22,7 +22,7 @@ from berth.cri import containers, events, execute, images, metrics, runtime_info
 from berth.cri.config import CriConfig, listen_path
 from berth.cri.proto import api_pb2 as pb
 from berth.cri.proto import api_pb2_grpc
-from berth.cri.service import Services, log, rpc, rpc_stream
+from berth.cri.service import Services, log, rpc, rpc_relist, rpc_stream
 from berth.cri.streamed import streamed
 from berth.engine.config import EngineConfig
 
@@ -83,6 +83,10 @@ READ_RPCS = frozenset({
     *RUNTIME_STREAMS, *IMAGE_STREAMS,
 })  # fmt: skip
 
+#: The lists of the kubelet's relist, every second: served through ``rpc_relist`` (unless the log
+#: level is debug, where every call is logged).
+RELIST_RPCS = ("ListContainers", "ListPodSandbox")
+
 IMAGE_RPCS: dict[str, Handler] = {
     "ListImages": images.list_images,
     "ImageStatus": images.image_status,
@@ -119,10 +123,13 @@ def _servicer(
     return type(base.__name__, (base,), methods)()
 
 
-def _add_service(server: grpc.Server, name: str, servicer: Any) -> None:
-    """Serve api.proto's service ``name`` with ``servicer``'s methods, as the generated
-    ``add_*_to_server`` would, except that an answer already encoded (bytes: the list RPCs' kept
-    answers, ``berth.cri.snapshot.Listing``) is sent as it is."""
+def _add_service(
+    server: grpc.Server, name: str, servicer: Any, direct: dict[str, Callable[..., Any]] | None = None
+) -> None:
+    """Serve api.proto's service ``name`` with ``servicer``'s methods (or ``direct``'s for the RPCs
+    it names), as the generated ``add_*_to_server`` would, except that an answer already encoded
+    (bytes: the list RPCs' kept answers, ``berth.cri.snapshot.Listing``) is sent as it is."""
+    direct = direct or {}
     service = pb.DESCRIPTOR.services_by_name[name]
     handlers = {}
     for method in service.methods:
@@ -132,7 +139,7 @@ def _add_service(server: grpc.Server, name: str, servicer: Any) -> None:
             else grpc.unary_unary_rpc_method_handler
         )
         handlers[method.name] = make(
-            getattr(servicer, method.name),
+            direct.get(method.name) or getattr(servicer, method.name),
             request_deserializer=getattr(pb, method.input_type.name).FromString,
             response_serializer=_encoded,
         )
@@ -216,7 +223,11 @@ def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 16, log
     path.unlink(missing_ok=True)  # a previous server's socket, left by SIGKILL
     server = grpc.server(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cri"))
     runtime = _servicer(api_pb2_grpc.RuntimeServiceServicer, RUNTIME_RPCS, RUNTIME_STREAMS, services)
-    _add_service(server, "RuntimeService", runtime)
+    observe = services.rpc_metrics.observe
+    relists = {
+        n: rpc_relist(n, RUNTIME_RPCS[n], services, observe) for n in RELIST_RPCS if level > logging.DEBUG
+    }
+    _add_service(server, "RuntimeService", runtime, relists)
     image = _servicer(api_pb2_grpc.ImageServiceServicer, IMAGE_RPCS, IMAGE_STREAMS, services)
     _add_service(server, "ImageService", image)
     server.add_insecure_port(config.listen)

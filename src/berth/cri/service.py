@@ -257,6 +257,28 @@ def rpc_stream(method: Handler, observe: Observer, quiet: bool = False) -> Handl
     return handle  # type: ignore[return-value]
 
 
+def rpc_relist(
+    name: str, handler: Callable[[Services, Any], Any], services: Services, observe: Observer
+) -> Any:
+    """``rpc`` for a list the kubelet makes every second (its relist), cut to what the call needs:
+    ``handler`` called straight from gRPC's worker, the call counted, a success not logged (the
+    server logs it only at debug level, which ``serve`` gives the plain ``rpc`` instead). What
+    ``rpc`` and the servicer's method add around a call took about a twentieth of ListContainers'
+    time with 200 containers."""
+
+    def handle(request: Any, context: grpc.ServicerContext) -> Any:
+        started = time.monotonic()
+        try:
+            answer = handler(services, request)
+        except BaseException as err:
+            _failed(name, context, observe, started, err)
+            raise
+        observe(name, "OK", time.monotonic() - started)
+        return answer
+
+    return handle
+
+
 def _answered(name: str, observe: Observer, done: Callable[..., None], started: float) -> None:
     elapsed = time.monotonic() - started
     observe(name, "OK", elapsed)
