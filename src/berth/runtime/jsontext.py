@@ -65,15 +65,19 @@ def dumps_indented(value: object, level: int = 0) -> str:
     """Encode ``value`` exactly as ``json.dumps(value, indent=2)`` does (runc's ``state`` prints its
     document indented); object keys must be strings."""
     if isinstance(value, dict) and value:
-        inner = "\n" + "  " * (level + 1)
-        members = []
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"keys must be str, not {type(key).__name__}")
-            members.append(f"{dumps(key)}: {dumps_indented(item, level + 1)}")
-        return "{" + inner + ("," + inner).join(members) + "\n" + "  " * level + "}"
-    if isinstance(value, (list, tuple)) and value:
-        inner = "\n" + "  " * (level + 1)
-        elements = (dumps_indented(item, level + 1) for item in value)
-        return "[" + inner + ("," + inner).join(elements) + "\n" + "  " * level + "]"
-    return dumps(value)
+        brackets, parts = (
+            "{}",
+            [f"{dumps(_key(k))}: {dumps_indented(v, level + 1)}" for k, v in value.items()],
+        )
+    elif isinstance(value, (list, tuple)) and value:
+        brackets, parts = "[]", [dumps_indented(item, level + 1) for item in value]
+    else:
+        return dumps(value)
+    inner = "\n" + "  " * (level + 1)
+    return brackets[0] + inner + ("," + inner).join(parts) + "\n" + "  " * level + brackets[1]
+
+
+def _key(key: object) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"keys must be str, not {type(key).__name__}")
+    return key
