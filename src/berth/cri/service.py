@@ -273,16 +273,18 @@ def rpc_relist(
         except BaseException as err:
             _failed(name, context, observe, started, err)
             raise
-        observe(name, "OK", time.monotonic() - started)
+        _answered(name, observe, None, started)
         return answer
 
     return handle
 
 
-def _answered(name: str, observe: Observer, done: Callable[..., None], started: float) -> None:
+def _answered(name: str, observe: Observer, done: Callable[..., None] | None, started: float) -> None:
+    """Count a call that succeeded, and log it with ``done`` (None: not logged)."""
     elapsed = time.monotonic() - started
     observe(name, "OK", elapsed)
-    done("rpc=%s code=OK ms=%.1f", name, 1000 * elapsed)
+    if done is not None:
+        done("rpc=%s code=OK ms=%.1f", name, 1000 * elapsed)
 
 
 def _failed(
