@@ -207,7 +207,7 @@ def _release_half_made(services: Services) -> None:
     from berth.engine.images.store import stray_roots
 
     with services.engine() as engine:
-        stray_roots(engine, {r.id for r in engine.db.containers()})
+        stray_roots(engine)
 
 
 def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 16, log_level: str = "info") -> int:

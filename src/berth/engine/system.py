@@ -219,7 +219,7 @@ def sweep_strays(engine: Engine) -> None:
     remove_stray_nat_rules({n.name for n in engine.db.networks()}, live)
     from berth.engine.images.store import stray_roots
 
-    stray_roots(engine, known)
+    stray_roots(engine)
 
 
 def _delete_runtime_state(engine: Engine, binary: str, cid: str) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.integration.engine_cli.conftest import Berth
+from tests.integration.engine_cli.conftest import Berth, import_busybox
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -82,3 +85,40 @@ def test_monitor_killed_then_container_stopped(berth: Berth) -> None:
     _truthful(berth)
     berth("system", "prune", "-f")
     assert berth("ps", "-a", "-q").stdout == ""
+
+
+#: A create stopped between mounting a container's root and recording the container: the root is
+#: made and marked as ``create_container`` does, then the process waits to be killed.
+_HALF_CREATE = """
+import sys, time
+from berth.engine.config import load_config
+from berth.engine.engine import Engine
+from berth.engine.images.store import image_rootfs, root_being_made
+with Engine(load_config(None, None)) as engine, root_being_made(engine.config, sys.argv[1]):
+    image_rootfs(engine, "localhost/img:1", sys.argv[1])
+    print("mounted", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_create_killed_before_its_record_leaves_a_root_that_prune_releases(
+    berth: Berth, tmp_path: Path
+) -> None:
+    import_busybox(berth, tmp_path, {"localhost/img:1": 'CMD ["sh"]'})
+    cid = "c0ffee" * 10 + "beef"
+    rootfs = berth.root / "snapshots" / "active" / cid / "rootfs"
+    maker = subprocess.Popen(
+        [sys.executable, "-c", _HALF_CREATE, cid], env=berth.env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert maker.stdout is not None and maker.stdout.readline() == "mounted\n"
+        # While its maker runs the root is spared: the create may yet record it.
+        berth("pod", "prune")
+        berth("system", "prune", "-f")
+        assert rootfs.is_mount()
+    finally:
+        maker.kill()
+        maker.wait()
+    berth("pod", "prune")
+    assert not rootfs.parent.exists()
+    assert list((berth.root / "creating").iterdir()) == []

@@ -173,46 +173,51 @@ def create_container(engine: Engine, opts: CreateOptions) -> ContainerRecord:
     for text in opts.volumes:
         parse_volume(text)  # bad input fails before the image is unpacked
     paths = engine.paths(cid)
-    made = _image_root(engine, opts, cid, name)
-    rootfs, image = made.rootfs, made.settings
-    try:
-        volume_mounts, missing_volumes, anonymous = _volume_mounts(engine, opts, image.volumes)
-        netns = None if opts.network == bridge.HOST else (str(paths.netns) if network else "")
-        # A pod's container bind-mounts its infra's /etc files: one hosts, hostname and resolv.conf.
-        etc_owner = engine.paths(infra.id) if infra else paths
-        mounts = [*volume_mounts, *etc_mounts(etc_owner.userdata)]
-        cgroup_parent = opts.cgroup_parent or engine.config.cgroup_parent
-        config = build_config(opts, image, rootfs, cid, mounts, netns, cgroup_path(cgroup_parent, cid))
-        if infra:
-            network_mode = JOINED + infra.id  # podman's network mode for a pod's containers
-        else:
-            network_mode = network.name if network else (opts.network or bridge.NONE)
-        record = ContainerRecord(
-            id=cid,
-            name=name,
-            image=opts.image or opts.rootfs,
-            runtime=runtime.name,
-            config={
-                "options": opts.to_json(),
-                "rootfs": str(rootfs),
-                "stop_signal": opts.stop_signal or image.stop_signal or "SIGTERM",
-                "network": network_mode,
-                "hostname": config.get("hostname") or socket.gethostname(),  # --uts host: the host's
-                "args": config["process"]["args"],
-                "env": config["process"]["env"],
-                "cwd": config["process"]["cwd"],
-                "anonymous_volumes": anonymous,
-                "image_healthcheck": image.healthcheck,
-            },
-            mounts=mounts,
-            image_id=made.image_id,
-            image_digest=made.manifest_digest,
-            pod=placement.pod.id if placement else "",
-        )
-        engine.db.add_container(record)
-    except BaseException:
-        release_image(engine, opts, cid)
-        raise
+    from berth.engine.images.store import root_being_made
+
+    # The root is mounted before the record names it: marked meanwhile, so a sweep spares it
+    # while this process makes it and releases it if the process dies first.
+    with root_being_made(engine.config, cid):
+        made = _image_root(engine, opts, cid, name)
+        rootfs, image = made.rootfs, made.settings
+        try:
+            volume_mounts, missing_volumes, anonymous = _volume_mounts(engine, opts, image.volumes)
+            netns = None if opts.network == bridge.HOST else (str(paths.netns) if network else "")
+            # A pod's container bind-mounts its infra's /etc files: one hosts, hostname and resolv.conf.
+            etc_owner = engine.paths(infra.id) if infra else paths
+            mounts = [*volume_mounts, *etc_mounts(etc_owner.userdata)]
+            cgroup_parent = opts.cgroup_parent or engine.config.cgroup_parent
+            config = build_config(opts, image, rootfs, cid, mounts, netns, cgroup_path(cgroup_parent, cid))
+            if infra:
+                network_mode = JOINED + infra.id  # podman's network mode for a pod's containers
+            else:
+                network_mode = network.name if network else (opts.network or bridge.NONE)
+            record = ContainerRecord(
+                id=cid,
+                name=name,
+                image=opts.image or opts.rootfs,
+                runtime=runtime.name,
+                config={
+                    "options": opts.to_json(),
+                    "rootfs": str(rootfs),
+                    "stop_signal": opts.stop_signal or image.stop_signal or "SIGTERM",
+                    "network": network_mode,
+                    "hostname": config.get("hostname") or socket.gethostname(),  # --uts host: the host's
+                    "args": config["process"]["args"],
+                    "env": config["process"]["env"],
+                    "cwd": config["process"]["cwd"],
+                    "anonymous_volumes": anonymous,
+                    "image_healthcheck": image.healthcheck,
+                },
+                mounts=mounts,
+                image_id=made.image_id,
+                image_digest=made.manifest_digest,
+                pod=placement.pod.id if placement else "",
+            )
+            engine.db.add_container(record)
+        except BaseException:
+            release_image(engine, opts, cid)
+            raise
     try:
         from berth.engine.volumes.local import create_volume, volume_data_dir
 

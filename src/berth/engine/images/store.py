@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from berth.errors import BerthError, InvalidState, NotFound
@@ -215,10 +215,46 @@ def is_owned(key: str) -> bool:
     return key.startswith(f"{_OWNED}-")
 
 
-def stray_roots(engine: Engine, known: set[str]) -> None:
-    """Release roots whose container is gone (a command killed between create steps) or whose
-    owning process is (a build killed mid-step)."""
-    _release_roots(engine.config, lambda key: key not in known and not owner_lives(key))
+def _being_made_dir(config: EngineConfig) -> Path:
+    return config.root / "creating"
+
+
+@contextlib.contextmanager
+def root_being_made(config: EngineConfig, cid: str) -> Iterator[None]:
+    """Mark container ``cid``'s root as this process's to record for the ``with`` block (from
+    before its ``prepare`` until the container's record is written): ``stray_roots`` spares the
+    root while this process runs, and releases it if the process dies before the record is."""
+    from berth.image.store.leases import this_process
+
+    folder = _being_made_dir(config)
+    folder.mkdir(exist_ok=True)
+    owner = this_process()
+    # Named as an owned key is, so ``owner_lives`` reads the maker from the name alone.
+    mark = folder / f"{_OWNED}-{owner.pid}-{owner.start}-{cid}"
+    mark.touch()
+    try:
+        yield
+    finally:
+        mark.unlink(missing_ok=True)
+
+
+def stray_roots(engine: Engine) -> None:
+    """Release roots whose container is gone or was never recorded (a command killed between
+    create steps), or whose owning process is (a build killed mid-step). Roots that live
+    processes are still making are spared."""
+    # The marks are read before the records: a create writes its record before it drops its mark,
+    # so a root being made is seen by one or the other.
+    folder = _being_made_dir(engine.config)
+    marks = os.listdir(folder) if folder.is_dir() else []
+    live_makers = set()
+    for mark in marks:
+        if owner_lives(mark):
+            live_makers.add(mark.split("-", 3)[3])
+        else:
+            (folder / mark).unlink(missing_ok=True)
+    known = {r.id for r in engine.db.containers()}
+    spared = known | live_makers
+    _release_roots(engine.config, lambda key: key not in spared and not owner_lives(key))
 
 
 def release_dead_owned_roots(config: EngineConfig) -> None:

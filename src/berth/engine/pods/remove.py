@@ -37,9 +37,13 @@ def remove_pod(engine: Engine, ref: str, force: bool = False) -> str:
 
 
 def prune_pods(engine: Engine) -> list[str]:
-    """Remove every pod none of whose containers runs; their ids."""
+    """Remove every pod none of whose containers runs, and the roots that killed creates left
+    unrecorded; the pods' ids."""
+    from berth.engine.images.store import stray_roots
+
     removed = []
     for pod in engine.db.pods():
         if not any(c.state in ACTIVE or restart_pending(c) for c in pod_containers(engine, pod)):
             removed.append(remove_pod(engine, pod.id))
+    stray_roots(engine)  # a member's root that a killed ``create`` (or ``kube play``) never recorded
     return removed
