@@ -2,7 +2,8 @@
 
 Each RPC is a function of ``Services`` and the request, in the module of its family
 (``sandboxes``, ``containers``, ``exec``, ``stats``, ``images``, ``runtime_info``); the tables below
-bind them to the generated servicers. An RPC in no table answers UNIMPLEMENTED with its name.
+bind them to api.proto's methods, each registered with gRPC as a plain ``(request, context)``
+function (``berth.cri.service.rpc``). An RPC in no table answers UNIMPLEMENTED with its name.
 Every call opens its own engine, as a ``berth`` command does, so the server keeps no state of its
 own: pods and containers live in the engine's database and monitors, and outlive the server.
 """
@@ -21,10 +22,10 @@ import grpc
 from berth.cri import containers, events, execute, images, metrics, runtime_info, sandboxes, stats, streams
 from berth.cri.config import CriConfig, listen_path
 from berth.cri.proto import api_pb2 as pb
-from berth.cri.proto import api_pb2_grpc
-from berth.cri.service import Services, log, rpc, rpc_relist, rpc_stream
+from berth.cri.service import Services, log, rpc, rpc_stream
 from berth.cri.streamed import streamed
 from berth.engine.config import EngineConfig
+from berth.errors import Unsupported
 
 Handler = Callable[[Services, Any], Any]
 StreamHandler = Callable[[Services, Any], Iterator[Any]]
@@ -83,10 +84,6 @@ READ_RPCS = frozenset({
     *RUNTIME_STREAMS, *IMAGE_STREAMS,
 })  # fmt: skip
 
-#: The lists of the kubelet's relist, every second: served through ``rpc_relist`` (unless the log
-#: level is debug, where every call is logged).
-RELIST_RPCS = ("ListContainers", "ListPodSandbox")
-
 IMAGE_RPCS: dict[str, Handler] = {
     "ListImages": images.list_images,
     "ImageStatus": images.image_status,
@@ -96,54 +93,53 @@ IMAGE_RPCS: dict[str, Handler] = {
 }
 
 
-def _servicer(
-    base: type, table: dict[str, Handler], streams: dict[str, StreamHandler], services: Services
-) -> Any:
-    """An instance of the generated servicer ``base`` whose methods call ``table``'s handlers and
-    ``streams``' (which answer with a stream)."""
-
-    def method(name: str, handler: Handler) -> Callable[..., Any]:
-        def call(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-            return handler(services, request)
-
-        call.__name__ = name
-        return rpc(call, services.rpc_metrics.observe, quiet=name in READ_RPCS)
-
-    def stream(name: str, handler: StreamHandler) -> Callable[..., Any]:
-        def call(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            yield from handler(services, request)
-
-        call.__name__ = name
-        return rpc_stream(call, services.rpc_metrics.observe, quiet=name in READ_RPCS)
-
-    methods = {name: method(name, h) for name, h in table.items()}
-    methods.update({name: stream(name, h) for name, h in streams.items()})
-    if base is api_pb2_grpc.RuntimeServiceServicer:
-        methods["GetContainerEvents"] = _container_events(services)
-    return type(base.__name__, (base,), methods)()
-
-
 def _add_service(
-    server: grpc.Server, name: str, servicer: Any, direct: dict[str, Callable[..., Any]] | None = None
+    server: grpc.Server,
+    name: str,
+    table: dict[str, Handler],
+    streams: dict[str, StreamHandler],
+    services: Services,
+    extra: dict[str, Callable[..., Any]],
 ) -> None:
-    """Serve api.proto's service ``name`` with ``servicer``'s methods (or ``direct``'s for the RPCs
-    it names), as the generated ``add_*_to_server`` would, except that an answer already encoded
-    (bytes: the list RPCs' kept answers, ``berth.cri.snapshot.Listing``) is sent as it is."""
-    direct = direct or {}
+    """Serve api.proto's service ``name``: each method by its handler in ``table`` (or ``streams``,
+    which answer with a stream, or ``extra``, which is registered as it is), wrapped by ``rpc``.
+    An answer already encoded (bytes: the list RPCs' kept answers, ``berth.cri.snapshot.Listing``)
+    is sent as it is."""
+    observe = services.rpc_metrics.observe
     service = pb.DESCRIPTOR.services_by_name[name]
     handlers = {}
     for method in service.methods:
+        rpc_name, quiet = method.name, method.name in READ_RPCS
+        if rpc_name in extra:
+            function = extra[rpc_name]
+        elif method.server_streaming:
+            function = rpc_stream(
+                rpc_name, streams.get(rpc_name) or _unimplemented(rpc_name), services, observe, quiet
+            )
+        else:
+            function = rpc(
+                rpc_name, table.get(rpc_name) or _unimplemented(rpc_name), services, observe, quiet
+            )
         make = (
             grpc.unary_stream_rpc_method_handler
             if method.server_streaming
             else grpc.unary_unary_rpc_method_handler
         )
-        handlers[method.name] = make(
-            direct.get(method.name) or getattr(servicer, method.name),
+        handlers[rpc_name] = make(
+            function,
             request_deserializer=getattr(pb, method.input_type.name).FromString,
             response_serializer=_encoded,
         )
     server.add_registered_method_handlers(service.full_name, handlers)
+
+
+def _unimplemented(name: str) -> Handler:
+    """The handler of an RPC of api.proto that Berth does not serve."""
+
+    def refuse(services: Services, request: Any) -> Any:
+        raise Unsupported(f"{name} is not implemented by Berth")
+
+    return refuse
 
 
 def _encoded(answer: Any) -> bytes:
@@ -153,7 +149,7 @@ def _encoded(answer: Any) -> bytes:
 def _container_events(services: Services) -> Callable[..., Any]:
     """GetContainerEvents, streamed: its events until the client cancels (logged at the end)."""
 
-    def GetContainerEvents(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+    def GetContainerEvents(request: Any, context: grpc.ServicerContext) -> Any:
         log.info("rpc=GetContainerEvents msg=streaming")
         yield from events.get_container_events(services, request, context.is_active)
         log.info("rpc=GetContainerEvents msg=ended")
@@ -222,14 +218,9 @@ def serve(engine_config: EngineConfig, config: CriConfig, workers: int = 16, log
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)  # a previous server's socket, left by SIGKILL
     server = grpc.server(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cri"))
-    runtime = _servicer(api_pb2_grpc.RuntimeServiceServicer, RUNTIME_RPCS, RUNTIME_STREAMS, services)
-    observe = services.rpc_metrics.observe
-    relists = {
-        n: rpc_relist(n, RUNTIME_RPCS[n], services, observe) for n in RELIST_RPCS if level > logging.DEBUG
-    }
-    _add_service(server, "RuntimeService", runtime, relists)
-    image = _servicer(api_pb2_grpc.ImageServiceServicer, IMAGE_RPCS, IMAGE_STREAMS, services)
-    _add_service(server, "ImageService", image)
+    events_stream = {"GetContainerEvents": _container_events(services)}
+    _add_service(server, "RuntimeService", RUNTIME_RPCS, RUNTIME_STREAMS, services, events_stream)
+    _add_service(server, "ImageService", IMAGE_RPCS, IMAGE_STREAMS, services, {})
     server.add_insecure_port(config.listen)
     services.streams = streams.stream_server(services)
     services.streams.start()

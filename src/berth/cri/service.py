@@ -201,7 +201,6 @@ def _rpc_metrics() -> RpcMetrics:
     return RpcMetrics()
 
 
-Handler = TypeVar("Handler", bound=Callable[..., Any])
 Made = TypeVar("Made")
 
 
@@ -215,57 +214,18 @@ Identified = TypeVar("Identified", bound=_HasId)
 Observer = Callable[[str, str, float], None]
 
 
-def rpc(method: Handler, observe: Observer, quiet: bool = False) -> Handler:
-    """Wrap a servicer method: log one line per call (at debug level for a ``quiet`` one that
-    succeeded), count it with ``observe``, and end a call that raised ``BerthError`` with the status
-    code naming its kind (InvalidArgument, NotFound...) and its message."""
-    done = log.debug if quiet else log.info
-    name = method.__name__
-
-    # A try and straight calls rather than a context manager: the kubelet's relist comes through
-    # here every second, and what it runs besides its answer is what Berth adds to gRPC's time.
-    @functools.wraps(method)
-    def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-        started = time.monotonic()
-        try:
-            answer = method(self, request, context)
-        except BaseException as err:
-            _failed(name, context, observe, started, err)
-            raise
-        _answered(name, observe, done, started)
-        return answer
-
-    return handle  # type: ignore[return-value]
-
-
-def rpc_stream(method: Handler, observe: Observer, quiet: bool = False) -> Handler:
-    """``rpc`` for a method that streams its answer (a generator): counted and logged when the
-    stream ends."""
-    done = log.debug if quiet else log.info
-    name = method.__name__
-
-    @functools.wraps(method)
-    def handle(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        started = time.monotonic()
-        try:
-            yield from method(self, request, context)
-        except BaseException as err:
-            _failed(name, context, observe, started, err)
-            raise
-        _answered(name, observe, done, started)
-
-    return handle  # type: ignore[return-value]
-
-
-def rpc_relist(
-    name: str, handler: Callable[[Services, Any], Any], services: Services, observe: Observer
+def rpc(
+    name: str, handler: Callable[[Services, Any], Any], services: Services, observe: Observer, quiet: bool
 ) -> Any:
-    """``rpc`` for a list the kubelet makes every second (its relist), cut to what the call needs:
-    ``handler`` called straight from gRPC's worker, the call counted, a success not logged (the
-    server logs it only at debug level, which ``serve`` gives the plain ``rpc`` instead). What
-    ``rpc`` and the servicer's method add around a call took about a twentieth of ListContainers'
-    time with 200 containers."""
+    """The function gRPC calls for the unary RPC ``name``: ``handler(services, request)``, counted
+    with ``observe``, logged in one line, and ended, when it raised ``BerthError``, with the status
+    code naming its kind (InvalidArgument, NotFound...) and its message. A ``quiet`` RPC's success
+    is logged only at debug level; whether that level is on is read once, here."""
+    done = _success_log(quiet)
 
+    # A try and straight calls rather than a context manager or a servicer's method: the kubelet's
+    # relist comes through here every second, and what runs besides its answer is what Berth adds
+    # to gRPC's own time.
     def handle(request: Any, context: grpc.ServicerContext) -> Any:
         started = time.monotonic()
         try:
@@ -273,10 +233,41 @@ def rpc_relist(
         except BaseException as err:
             _failed(name, context, observe, started, err)
             raise
-        _answered(name, observe, None, started)
+        _answered(name, observe, done, started)
         return answer
 
     return handle
+
+
+def rpc_stream(
+    name: str,
+    handler: Callable[[Services, Any], Iterator[Any]],
+    services: Services,
+    observe: Observer,
+    quiet: bool,
+) -> Any:
+    """``rpc`` for an RPC that streams its answer (``handler`` is a generator): counted and logged
+    when the stream ends."""
+    done = _success_log(quiet)
+
+    def handle(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        started = time.monotonic()
+        try:
+            yield from handler(services, request)
+        except BaseException as err:
+            _failed(name, context, observe, started, err)
+            raise
+        _answered(name, observe, done, started)
+
+    return handle
+
+
+def _success_log(quiet: bool) -> Callable[..., None] | None:
+    """How a success is logged: at info level, or for a ``quiet`` RPC at debug level, or not at all
+    when debug is off (no call per success then)."""
+    if not quiet:
+        return log.info
+    return log.debug if log.isEnabledFor(logging.DEBUG) else None
 
 
 def _answered(name: str, observe: Observer, done: Callable[..., None] | None, started: float) -> None:

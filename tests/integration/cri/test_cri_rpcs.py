@@ -160,6 +160,11 @@ def test_errors_and_unsupported(cri: Cri) -> None:
     assert runtime.ListPodSandbox(pb.ListPodSandboxRequest()).items == []  # nothing left
     checkpoint = pb.CheckpointContainerRequest(container_id="x")
     assert _code(runtime.CheckpointContainer, checkpoint) == grpc.StatusCode.UNIMPLEMENTED
+    # An RPC Berth does not serve says which.
+    with pytest.raises(grpc.RpcError) as err:
+        runtime.UpdatePodSandboxResources(pb.UpdatePodSandboxResourcesRequest(pod_sandbox_id="x"))
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert err.value.details() == "UpdatePodSandboxResources is not implemented by Berth"
     unknown = pb.ExecRequest(container_id="0" * 64, cmd=["true"], stdout=True)
     assert _code(runtime.Exec, unknown) == grpc.StatusCode.NOT_FOUND
     no_streams = pb.ExecRequest(container_id="0" * 64, cmd=["true"])
