@@ -87,6 +87,14 @@ class Bench:
         self.work = work
         self.image = image
         self.count = 0
+        #: each side's time per RPC of its rounds: where a round's time goes
+        self.per_rpc: dict[str, dict[str, list[float]]] = {}
+
+    def _timed_rpc(self, side: Side, rpc: str, call: Callable[[Any], Any], request: Any) -> Any:
+        start = time.perf_counter()
+        answer = call(request)
+        self.per_rpc.setdefault(side.name, {}).setdefault(rpc, []).append(time.perf_counter() - start)
+        return answer
 
     def run_pod(self, side: Side, containers: int = 1) -> str:
         """RunPodSandbox, then CreateContainer and StartContainer ``containers`` times."""
@@ -105,8 +113,11 @@ class Bench:
                 ),
             ),
         )
-        pod = side.runtime.RunPodSandbox(
-            pb.RunPodSandboxRequest(config=config, runtime_handler=side.handler)
+        pod = self._timed_rpc(
+            side,
+            "RunPodSandbox",
+            side.runtime.RunPodSandbox,
+            pb.RunPodSandboxRequest(config=config, runtime_handler=side.handler),
         ).pod_sandbox_id
         for n in range(containers):
             container = pb.ContainerConfig(
@@ -115,10 +126,18 @@ class Bench:
                 command=["sleep", "3600"],
                 log_path=f"c{n}.log",
             )
-            cid = side.runtime.CreateContainer(
-                pb.CreateContainerRequest(pod_sandbox_id=pod, config=container, sandbox_config=config)
+            cid = self._timed_rpc(
+                side,
+                "CreateContainer",
+                side.runtime.CreateContainer,
+                pb.CreateContainerRequest(pod_sandbox_id=pod, config=container, sandbox_config=config),
             ).container_id
-            side.runtime.StartContainer(pb.StartContainerRequest(container_id=cid))
+            self._timed_rpc(
+                side,
+                "StartContainer",
+                side.runtime.StartContainer,
+                pb.StartContainerRequest(container_id=cid),
+            )
         return pod
 
     @staticmethod
@@ -162,6 +181,9 @@ def start_rounds(bench: Bench, sides: list[Side], rounds: int) -> None:
             times[side.name].append(timed(lambda: pods.append(bench.run_pod(side))))  # noqa: B023
             bench.remove_pod(side, pods[0])
     report(f"RunPodSandbox + CreateContainer + StartContainer, median of {rounds}", times, sides[0].name)
+    for side in sides:  # the rounds' calls only (the warm-up's are the first of each)
+        medians = {rpc: statistics.median(t[1:]) * 1000 for rpc, t in bench.per_rpc[side.name].items()}
+        print(f"  {side.name:22s} " + ", ".join(f"{rpc} {ms:.1f} ms" for rpc, ms in medians.items()))
 
 
 def list_rounds(bench: Bench, sides: list[Side], containers: int, calls: int) -> None:
