@@ -61,6 +61,17 @@ def dumps(value: object) -> str:
     return "".join(_encode(value, 0))
 
 
+_encode_canonical = _json.make_encoder(
+    None, _unserializable, _json.encode_basestring_ascii, None, ":", ",", True, False, True
+)
+
+
+def dumps_canonical(value: object) -> str:
+    """Encode ``value`` as ``json.dumps(value, sort_keys=True, separators=(",", ":"))`` does: one
+    text for equal values, whatever the order of their keys (a cache key's input)."""
+    return "".join(_encode_canonical(value, 0))
+
+
 def dumps_indented(value: object, level: int = 0) -> str:
     """Encode ``value`` exactly as ``json.dumps(value, indent=2)`` does (runc's ``state`` prints its
     document indented); object keys must be strings."""

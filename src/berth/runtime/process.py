@@ -193,12 +193,23 @@ def exec_process(
 def compile_seccomp(seccomp: Mapping[str, Any] | None, root: str) -> SeccompProgram | None:
     """Compile linux.seccomp before forking, so the init only makes the one seccomp(2) call.
 
-    Compiled programs are cached under the runtime's state ``root`` (libseccomp takes ~15 ms for a
-    typical profile, reading the cache well under one).
+    Compiled programs are cached under the runtime's state ``root``: libseccomp takes ~15 ms for a
+    typical profile, and a hit imports neither libseccomp's bindings nor ``ctypes``
+    (``berth.runtime.linux.seccomp_cache``).
     """
     if not seccomp:
         return None
-    from berth.runtime.linux.seccomp import compile_filter
+    from berth.runtime.linux import seccomp_cache
 
-    compiled = compile_filter(seccomp, cache_dir=os.path.join(root, SECCOMP_CACHE))
-    return SeccompProgram(compiled.program, compiled.flags)
+    cache_dir = os.path.join(root, SECCOMP_CACHE)
+    library = seccomp_cache.library_identity()
+    entry = seccomp_cache.key(seccomp, library) if library is not None else None
+    found = seccomp_cache.load(cache_dir, entry) if entry is not None else None
+    if found is None:
+        from berth.runtime.linux.seccomp import compile_filter
+
+        compiled = compile_filter(seccomp)  # raises for a bad profile or a missing libseccomp
+        found = (compiled.program, compiled.flags)
+        if entry is not None:
+            seccomp_cache.store(cache_dir, entry, *found)
+    return SeccompProgram(*found)

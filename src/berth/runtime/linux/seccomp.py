@@ -236,36 +236,14 @@ def _add_syscalls(lib: ctypes.CDLL, ctx: int, syscalls: Sequence[Any], default: 
                 _check(rc, f"add the rule for {name} ({field})")
 
 
-def compile_filter(seccomp: Mapping[str, Any], cache_dir: str | None = None) -> CompiledFilter:
+def compile_filter(seccomp: Mapping[str, Any]) -> CompiledFilter:
     """Compile ``linux.seccomp`` into a BPF program and seccomp(2) flags.
 
     Raises ``InvalidArgument`` naming the field for an unknown action, operator, architecture or
-    flag, and ``Unsupported`` for SCMP_ACT_NOTIFY. With ``cache_dir`` (a directory private to this
-    user, e.g. under the runtime's state root), a profile compiled once is read back next time
-    instead of being compiled again (``berth.runtime.linux.seccomp_cache``).
+    flag, and ``Unsupported`` for SCMP_ACT_NOTIFY. (The runtime keeps what it compiled:
+    ``berth.runtime.process.compile_seccomp``.)
     """
-    if cache_dir is None:
-        return _compile(seccomp)
-    from berth.runtime.linux import seccomp_cache
-
-    entry = seccomp_cache.key(seccomp, _libseccomp_version())
-    cached = seccomp_cache.load(cache_dir, entry)
-    if cached is not None:
-        return CompiledFilter(*cached)
-    compiled = _compile(seccomp)
-    seccomp_cache.store(cache_dir, entry, compiled.program, compiled.flags)
-    return compiled
-
-
-class _Version(ctypes.Structure):
-    _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
-
-
-def _libseccomp_version() -> str:
-    lib = _lib()
-    lib.seccomp_version.restype = ctypes.POINTER(_Version)
-    v = lib.seccomp_version().contents
-    return f"{v.major}.{v.minor}.{v.micro}"
+    return _compile(seccomp)
 
 
 def _compile(seccomp: Mapping[str, Any]) -> CompiledFilter:
