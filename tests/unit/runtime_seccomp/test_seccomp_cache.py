@@ -29,13 +29,13 @@ PROFILE: dict[str, Any] = {
 def compiles(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count real compilations."""
     calls: list[int] = []
-    real = seccomp._compile
+    real = seccomp.compile_filter
 
     def counting(profile: Any) -> CompiledFilter:
         calls.append(1)
         return real(profile)
 
-    monkeypatch.setattr(seccomp, "_compile", counting)
+    monkeypatch.setattr(seccomp, "compile_filter", counting)
     return calls
 
 

@@ -17,6 +17,7 @@ import os
 from _collections_abc import Mapping  # collections.abc would import collections (~2 ms)
 
 from berth.errors import BerthError, InvalidArgument, Unsupported
+from berth.runtime.linux.seccomp_cache import LIBRARY
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
@@ -103,9 +104,9 @@ class _ArgCmp(ctypes.Structure):
 @functools.cache
 def _lib() -> ctypes.CDLL:
     try:
-        lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
+        lib = ctypes.CDLL(LIBRARY, use_errno=True)
     except OSError:
-        raise Unsupported("linux.seccomp: libseccomp.so.2 is not installed (Debian: libseccomp2)") from None
+        raise Unsupported(f"linux.seccomp: {LIBRARY} is not installed (Debian: libseccomp2)") from None
     lib.seccomp_init.restype = ctypes.c_void_p
     lib.seccomp_init.argtypes = [ctypes.c_uint32]
     lib.seccomp_release.argtypes = [ctypes.c_void_p]
@@ -243,10 +244,6 @@ def compile_filter(seccomp: Mapping[str, Any]) -> CompiledFilter:
     flag, and ``Unsupported`` for SCMP_ACT_NOTIFY. (The runtime keeps what it compiled:
     ``berth.runtime.process.compile_seccomp``.)
     """
-    return _compile(seccomp)
-
-
-def _compile(seccomp: Mapping[str, Any]) -> CompiledFilter:
     default = _action(
         seccomp.get("defaultAction"),
         seccomp.get("defaultErrnoRet"),
