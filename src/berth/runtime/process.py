@@ -201,15 +201,11 @@ def compile_seccomp(seccomp: Mapping[str, Any] | None, root: str) -> SeccompProg
         return None
     from berth.runtime.linux import seccomp_cache
 
-    cache_dir = os.path.join(root, SECCOMP_CACHE)
-    library = seccomp_cache.library_identity()
-    entry = seccomp_cache.key(seccomp, library) if library is not None else None
-    found = seccomp_cache.load(cache_dir, entry) if entry is not None else None
-    if found is None:
+    def compiled_now() -> tuple[bytes, int]:
         from berth.runtime.linux.seccomp import compile_filter
 
         compiled = compile_filter(seccomp)  # raises for a bad profile or a missing libseccomp
-        found = (compiled.program, compiled.flags)
-        if entry is not None:
-            seccomp_cache.store(cache_dir, entry, *found)
+        return compiled.program, compiled.flags
+
+    found = seccomp_cache.program(os.path.join(root, SECCOMP_CACHE), seccomp, compiled_now)
     return SeccompProgram(*found)

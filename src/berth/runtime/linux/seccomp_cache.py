@@ -26,7 +26,7 @@ except ImportError:
 
 TYPE_CHECKING = False  # importing typing costs the start path ~3 ms; type checkers see True
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any
 
 _FORMAT = b"berth-seccomp-cache-2"
@@ -95,3 +95,18 @@ def store(cache_dir: str, entry: str, program: bytes, flags: int) -> None:
         atomic_write(os.path.join(cache_dir, entry), flags.to_bytes(4, "little") + program, mode=0o600)
     except OSError:
         return
+
+
+def program(
+    cache_dir: str, seccomp: Mapping[str, Any], make: Callable[[], tuple[bytes, int]]
+) -> tuple[bytes, int]:
+    """(program, flags) of ``seccomp``: read from ``cache_dir``, else made by ``make`` and kept
+    there. Without a loadable libseccomp there is no key: ``make`` runs, and says what is wrong."""
+    library = library_identity()
+    entry = key(seccomp, library) if library is not None else None
+    found = load(cache_dir, entry) if entry is not None else None
+    if found is None:
+        found = make()
+        if entry is not None:
+            store(cache_dir, entry, *found)
+    return found
